@@ -1,1 +1,26 @@
+//! Podium: a live scoring and judging server.
+//!
+//! One binary, one port, two protocols on one core:
+//!
+//! ```text
+//! config.rs        settings from flags and PODIUM_* environment variables
+//! server.rs        axum router (/ws, /socket.io, /healthz, /metrics, /api), start, shutdown
+//! metrics.rs       Prometheus text metrics
+//! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
+//! http_error.rs    JSON errors of the HTTP API
+//! store/           SQLite: migrations, the group-commit writer, one module per table group
+//! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
+//! judging/         the judging domain: data model and validation rules
+//! ```
+//!
+//! Tests start a server with [`server::start`] on an ephemeral loopback port
+//! ([`config::ServeConfig::local`]) and drive it with real clients.
+
+pub mod clicker;
+pub mod config;
+pub mod http_error;
 pub mod judging;
+pub mod metrics;
+pub mod secrets;
+pub mod server;
+pub mod store;

@@ -3,4 +3,5 @@
 //! assignment and results. The Sledge socket.io adapter and the HTTP API both
 //! call into this module, so one rule has one home.
 
+pub mod model;
 pub mod validate;

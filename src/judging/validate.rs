@@ -136,7 +136,9 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@mail.example.org"] {
             assert!(email(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "a@b", "@b.co", "a@@b.co", "a@b..co", "a b@c.de", "a@b.co,"] {
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@@b.co", "a@b..co", "a b@c.de", "a@b.co,",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,451 @@
+//! One clicker WebSocket connection, from upgrade to close.
+//!
+//! A connection becomes a sender (REGISTER) or a listener (LISTEN or
+//! SUBSCRIBE) by its first accepted command. A sender may have up to
+//! [`WINDOW`] SCOREs being committed at once; their SCOREDs go out in order,
+//! each only after its commit, and the newest score is then handed to the
+//! hub. A listener drains its hub queue in batches, one flush per batch.
+//! Heartbeat, the frame size limit, takeover, slow-listener drops and server
+//! shutdown all end here with a close code that says why.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::FuturesOrdered;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{interval_at, timeout, Instant};
+
+use super::hub::{Listener, SessionHandle};
+use super::protocol::{parse_command, Command, Draft, Score, ServerMessage};
+use crate::metrics::Protocol;
+use crate::server::App;
+use crate::store::clicker::{DeviceId, ScoreOutcome};
+use crate::store::StoreError;
+
+/// Close code: the server is shutting down (standard "going away").
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: a text frame was not valid UTF-8 (standard).
+pub const CLOSE_INVALID_DATA: u16 = 1007;
+/// Close code: a frame exceeded the transport limit (standard "message too big").
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code: a newer connection registered with this device's secret.
+pub const CLOSE_TAKEN_OVER: u16 = 4000;
+/// Close code: this listener's send queue overflowed; it was not reading.
+pub const CLOSE_TOO_SLOW: u16 = 4001;
+/// Close code: no pong or other frame for a whole heartbeat interval.
+pub const CLOSE_HEARTBEAT: u16 = 4002;
+
+/// SCOREs a sender may have awaiting commit; past this the connection stops
+/// reading until acknowledgements drain (TCP pushes back on the client).
+pub const WINDOW: usize = 64;
+/// Frames taken from a listener's queue per flush.
+const BATCH: usize = 64;
+
+type Pending = Pin<Box<dyn Future<Output = (Score, Result<ScoreOutcome, StoreError>)> + Send>>;
+
+enum Role {
+    New,
+    Sender(SessionHandle),
+    Listener {
+        listener: Arc<Listener>,
+        queue: mpsc::Receiver<Utf8Bytes>,
+        ids: HashSet<DeviceId>,
+    },
+}
+
+/// What woke the connection up.
+enum Event {
+    Shutdown,
+    Kicked,
+    Committed(Score, Result<ScoreOutcome, StoreError>),
+    Queued(Utf8Bytes),
+    Incoming(Option<Result<Message, axum::Error>>),
+    Ping,
+}
+
+/// Why the loop ended, and what close frame (if any) to send.
+enum End {
+    Close(u16, &'static str),
+    /// The peer closed or vanished: nothing more to send.
+    Gone,
+}
+
+/// Serves one upgraded `/ws` connection until it ends.
+pub async fn serve(socket: WebSocket, app: Arc<App>) {
+    app.metrics.connection_opened(Protocol::Clicker);
+    let mut conn = Connection {
+        socket,
+        app: app.clone(),
+        role: Role::New,
+        pending: FuturesOrdered::new(),
+    };
+    let end = conn.run().await;
+    conn.finish(end).await;
+    match &conn.role {
+        Role::Sender(session) => app.hub.disconnect_device(session),
+        Role::Listener { listener, ids, .. } => {
+            app.hub.remove_listener(listener, ids.iter().copied())
+        }
+        Role::New => {}
+    }
+    app.metrics.connection_closed(Protocol::Clicker);
+}
+
+struct Connection {
+    socket: WebSocket,
+    app: Arc<App>,
+    role: Role,
+    pending: FuturesOrdered<Pending>,
+}
+
+impl Connection {
+    async fn run(&mut self) -> End {
+        let heartbeat = self.app.config.heartbeat();
+        let mut ping = interval_at(Instant::now() + heartbeat, heartbeat);
+        let mut heard = true;
+        let shutdown = self.app.shutdown.clone();
+        loop {
+            let event = self.next_event(&shutdown, &mut ping).await;
+            let step = match event {
+                Event::Shutdown => Err(End::Close(CLOSE_GOING_AWAY, "server shutting down")),
+                Event::Kicked => Err(match self.role {
+                    Role::Sender(_) => {
+                        End::Close(CLOSE_TAKEN_OVER, "device taken over by a newer connection")
+                    }
+                    _ => End::Close(CLOSE_TOO_SLOW, "listener too slow: send queue overflowed"),
+                }),
+                Event::Committed(score, outcome) => self.acknowledge(score, outcome).await,
+                Event::Queued(frame) => self.forward(frame).await,
+                Event::Incoming(None) => Err(End::Gone),
+                Event::Incoming(Some(Err(e))) => Err(transport_error(e)),
+                Event::Incoming(Some(Ok(message))) => {
+                    heard = true;
+                    self.receive(message).await
+                }
+                Event::Ping if !heard => Err(End::Close(CLOSE_HEARTBEAT, "no answer to ping")),
+                Event::Ping => {
+                    heard = false;
+                    self.send(Message::Ping(Default::default())).await
+                }
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Waits for the next thing this connection must act on.
+    async fn next_event(
+        &mut self,
+        shutdown: &tokio_util::sync::CancellationToken,
+        ping: &mut tokio::time::Interval,
+    ) -> Event {
+        // What can end the connection from outside, by role.
+        let kicked = match &self.role {
+            Role::Sender(s) => Some(s.kicked.clone()),
+            Role::Listener { listener, .. } => Some(listener.dropped.clone()),
+            Role::New => None,
+        };
+        let kick = async {
+            match kicked {
+                Some(token) => token.cancelled_owned().await,
+                None => std::future::pending().await,
+            }
+        };
+        let role = &mut self.role;
+        let queued = async {
+            match role {
+                Role::Listener { queue, .. } => queue.recv().await,
+                _ => std::future::pending().await,
+            }
+        };
+        let pending = &mut self.pending;
+        let can_read = pending.len() < WINDOW;
+        let socket = &mut self.socket;
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => Event::Shutdown,
+            _ = kick => Event::Kicked,
+            Some((score, outcome)) = pending.next(), if !pending.is_empty() => Event::Committed(score, outcome),
+            Some(frame) = queued => Event::Queued(frame),
+            incoming = socket.next(), if can_read => Event::Incoming(incoming),
+            _ = ping.tick() => Event::Ping,
+        }
+    }
+
+    /// Handles one frame from the peer.
+    async fn receive(&mut self, message: Message) -> Result<(), End> {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return self
+                    .error("binary frames are not accepted: send text commands")
+                    .await
+            }
+            // Pings are answered by the WebSocket layer; any frame counts as alive.
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            // The close reply is queued by the WebSocket layer; keep polling
+            // until the stream ends so it is flushed.
+            Message::Close(_) => return Ok(()),
+        };
+        self.app.metrics.message_in(Protocol::Clicker);
+        let limit = self.app.config.max_frame_bytes as usize;
+        if text.len() > limit {
+            let msg = format!(
+                "frame too large: {} bytes; the limit is {limit}",
+                text.len()
+            );
+            return self.error(&msg).await;
+        }
+        match parse_command(&text) {
+            Ok(command) => self.apply(command).await,
+            Err(e) => self.error(&e.to_string()).await,
+        }
+    }
+
+    async fn apply(&mut self, command: Command) -> Result<(), End> {
+        match (command, &mut self.role) {
+            (Command::Register { secret }, Role::New) => self.register(secret).await,
+            (Command::Register { .. }, Role::Sender(s)) => {
+                let msg = format!("already registered as {:06} on this connection", s.device);
+                self.error(&msg).await
+            }
+            (Command::Register { .. }, Role::Listener { .. }) => {
+                self.error(
+                    "REGISTER on a listening connection: open a new connection to send scores",
+                )
+                .await
+            }
+            (Command::Score(score), Role::Sender(session)) => {
+                let store = self.app.store.clone();
+                let device = session.device;
+                self.pending.push_back(Box::pin(async move {
+                    let outcome = store
+                        .record_score(
+                            device,
+                            score.timestamp as i64,
+                            score.score as i64,
+                            score.msg_id.map(|m| m as i64),
+                        )
+                        .await;
+                    (score, outcome)
+                }));
+                Ok(())
+            }
+            (Command::Score(_), _) => {
+                self.error("SCORE before REGISTER: register this connection first")
+                    .await
+            }
+            (Command::Listen { draft, ids }, Role::New) => {
+                let capacity = self.app.config.listener_queue as usize;
+                let (listener, queue) = self.app.hub.new_listener(draft, capacity);
+                self.app.hub.listen(&listener, &ids);
+                self.role = Role::Listener {
+                    listener,
+                    queue,
+                    ids: ids.into_iter().collect(),
+                };
+                Ok(())
+            }
+            (
+                Command::Listen { ids, .. },
+                Role::Listener {
+                    listener,
+                    ids: known,
+                    ..
+                },
+            ) => {
+                // Later LISTENs add ids; the format stays the connection's first draft.
+                self.app.hub.listen(listener, &ids);
+                known.extend(ids);
+                Ok(())
+            }
+            (Command::Listen { draft, .. }, Role::Sender(_)) => {
+                let verb = if draft == Draft::One {
+                    "LISTEN"
+                } else {
+                    "SUBSCRIBE"
+                };
+                let msg =
+                    format!("{verb} on a sending connection: open a new connection to listen");
+                self.error(&msg).await
+            }
+        }
+    }
+
+    async fn register(&mut self, secret: Option<String>) -> Result<(), End> {
+        match self.app.store.register_device(secret).await {
+            Ok(reg) => {
+                let session = self.app.hub.connect_device(reg.id, reg.latest);
+                tracing::debug!(device = reg.id, "clicker registered");
+                self.role = Role::Sender(session);
+                let reply = ServerMessage::Registered {
+                    id: reg.id,
+                    secret: reg.secret,
+                };
+                self.send_text(reply.to_string()).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "REGISTER failed");
+                self.error(&format!("cannot register now: {e}")).await
+            }
+        }
+    }
+
+    /// A SCORE's commit finished: acknowledge it, and broadcast it if it is
+    /// the device's newest.
+    async fn acknowledge(
+        &mut self,
+        score: Score,
+        outcome: Result<ScoreOutcome, StoreError>,
+    ) -> Result<(), End> {
+        let metrics = &self.app.metrics;
+        match outcome {
+            Ok(outcome) => {
+                match outcome {
+                    ScoreOutcome::New => {
+                        metrics
+                            .scores_stored
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if let Role::Sender(session) = &self.role {
+                            self.app.hub.publish_score(
+                                session.device,
+                                score.timestamp as i64,
+                                score.score as i64,
+                            );
+                        }
+                    }
+                    ScoreOutcome::Late => {
+                        metrics
+                            .scores_stored
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        metrics
+                            .scores_late
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    ScoreOutcome::Duplicate => {
+                        metrics
+                            .scores_duplicate
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                let reply = ServerMessage::Scored {
+                    msg_id: score.msg_id,
+                    timestamp: score.timestamp,
+                };
+                // Feed only: acknowledgements that completed together share a flush.
+                self.feed(Message::Text(reply.to_string().into())).await?;
+                if self.pending.is_empty() {
+                    self.flush().await?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SCORE not stored");
+                let msg = format!(
+                    "score {} not stored ({e}); send it again later",
+                    score.timestamp
+                );
+                self.error(&msg).await
+            }
+        }
+    }
+
+    /// Sends a frame from the hub, and whatever else is already queued, in one flush.
+    async fn forward(&mut self, first: Utf8Bytes) -> Result<(), End> {
+        self.feed(Message::Text(first)).await?;
+        let mut sent = 1;
+        while sent < BATCH {
+            let Role::Listener { queue, .. } = &mut self.role else {
+                break;
+            };
+            match queue.try_recv() {
+                Ok(frame) => {
+                    self.feed(Message::Text(frame)).await?;
+                    sent += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        self.flush().await
+    }
+
+    async fn error(&mut self, message: &str) -> Result<(), End> {
+        self.send_text(ServerMessage::Error(message.to_string()).to_string())
+            .await
+    }
+
+    async fn send_text(&mut self, text: String) -> Result<(), End> {
+        self.send(Message::Text(text.into())).await
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), End> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues a frame in the WebSocket's write buffer. A peer that accepts
+    /// nothing for the send timeout is dropped.
+    async fn feed(&mut self, message: Message) -> Result<(), End> {
+        if matches!(message, Message::Text(_)) {
+            self.app.metrics.messages_out(Protocol::Clicker, 1);
+        }
+        let limit = self.app.config.send_timeout();
+        match timeout(limit, self.socket.feed(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::Gone),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        let limit = self.app.config.send_timeout();
+        match timeout(limit, self.socket.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(End::Gone),
+        }
+    }
+
+    /// Sends the close frame (if any) and waits briefly for the peer's reply,
+    /// polling the stream so the close handshake completes.
+    async fn finish(&mut self, end: End) {
+        if let End::Close(code, reason) = end {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = timeout(
+                std::time::Duration::from_secs(1),
+                self.socket.send(Message::Close(Some(frame))),
+            )
+            .await;
+        }
+        let _ = timeout(std::time::Duration::from_secs(2), async {
+            while let Some(Ok(_)) = self.socket.next().await {}
+        })
+        .await;
+    }
+}
+
+/// Maps a transport error to the close the peer should see.
+fn transport_error(error: axum::Error) -> End {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(inner) = source {
+        if let Some(ws) = inner.downcast_ref::<tungstenite::Error>() {
+            return match ws {
+                tungstenite::Error::Capacity(_) => End::Close(CLOSE_TOO_BIG, "frame too large"),
+                tungstenite::Error::Utf8(_) => {
+                    End::Close(CLOSE_INVALID_DATA, "text frame is not valid UTF-8")
+                }
+                _ => End::Gone,
+            };
+        }
+        source = inner.source();
+    }
+    End::Gone
+}

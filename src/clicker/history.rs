@@ -1,0 +1,81 @@
+//! `GET /api/clicker/devices` and `GET /api/clicker/devices/{id}/scores`:
+//! every device with its newest score, and one device's whole series as
+//! JSON rows or, with `?format=csv`, as CSV.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::protocol::{parse_device_id, Id};
+use crate::http_error::ApiError;
+use crate::server::App;
+use crate::store::clicker::{DeviceId, ScoreRecord};
+
+/// One device in the list.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    /// Six digits, as the protocol writes it.
+    pub id: String,
+    pub connected: bool,
+    pub latest_score: Option<i64>,
+    pub latest_timestamp: Option<i64>,
+}
+
+pub async fn devices(State(app): State<Arc<App>>) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    let devices = app.store.devices().await?;
+    Ok(Json(
+        devices
+            .into_iter()
+            .map(|d| DeviceView {
+                id: Id(d.id).to_string(),
+                connected: app.hub.is_connected(d.id),
+                latest_score: d.latest.map(|l| l.score),
+                latest_timestamp: d.latest.map(|l| l.timestamp),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SeriesQuery {
+    format: Option<String>,
+}
+
+pub async fn scores(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(query): Query<SeriesQuery>,
+) -> Result<Response, ApiError> {
+    let rows = series(&app, &id).await?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(Json(rows).into_response()),
+        Some("csv") => {
+            let mut out = String::from("timestamp,score,msgId,receivedAt\n");
+            for r in &rows {
+                let msg_id = r.msg_id.map(|m| m.to_string()).unwrap_or_default();
+                out.push_str(&format!(
+                    "{},{},{},{}\n",
+                    r.timestamp, r.score, msg_id, r.received_at
+                ));
+            }
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
+        }
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unknown format {other:?}: use json or csv"
+        ))),
+    }
+}
+
+/// A device's series, with the API's errors for a bad or unknown id.
+pub async fn series(app: &App, id: &str) -> Result<Vec<ScoreRecord>, ApiError> {
+    let device: DeviceId = parse_device_id(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    app.store
+        .device_scores(device)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no device {} is registered", Id(device))))
+}

@@ -1,0 +1,370 @@
+//! The live fan-out hub for clicker events: which devices are connected, the
+//! newest score of each, and who listens to what.
+//!
+//! Every listener has a bounded queue of ready-made text frames. Publishing
+//! never waits: a frame is formatted once per draft and offered to each
+//! listener's queue; a listener whose queue is full is dropped (its
+//! connection closes with [`super::connection::CLOSE_TOO_SLOW`]), so a
+//! scoreboard that stops reading can slow down no sender and no other
+//! listener, and memory stays bounded. The lock is never held across an await.
+//!
+//! This is the seam where a cross-node message bus would plug in: a node
+//! would publish what its own clickers send and apply what others publish.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{Draft, ServerMessage};
+use crate::metrics::Metrics;
+use crate::store::clicker::{DeviceId, LatestScore};
+
+/// The hub shared by every clicker connection.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    metrics: Arc<Metrics>,
+    next_id: AtomicU64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Connected senders: the session that holds each id now.
+    sessions: HashMap<DeviceId, Session>,
+    /// The newest score broadcast (or loaded at REGISTER) per device.
+    latest: HashMap<DeviceId, LatestScore>,
+    /// Listeners of each device id.
+    watchers: HashMap<DeviceId, Vec<Arc<Listener>>>,
+}
+
+struct Session {
+    id: u64,
+    kicked: CancellationToken,
+}
+
+/// A sender's hold on a device id.
+pub struct SessionHandle {
+    pub device: DeviceId,
+    session: u64,
+    /// Cancelled when a newer connection takes the id over.
+    pub kicked: CancellationToken,
+}
+
+/// A listening connection, as the hub sees it.
+pub struct Listener {
+    id: u64,
+    draft: Draft,
+    queue: mpsc::Sender<Utf8Bytes>,
+    /// Cancelled when the queue overflowed and the listener must go.
+    pub dropped: CancellationToken,
+}
+
+impl Listener {
+    pub fn draft(&self) -> Draft {
+        self.draft
+    }
+}
+
+/// Formats a broadcast once per draft, only for drafts someone listens with.
+struct Frames<'a> {
+    make: &'a dyn Fn(Draft) -> ServerMessage,
+    one: Option<Utf8Bytes>,
+    two: Option<Utf8Bytes>,
+}
+
+impl Frames<'_> {
+    fn get(&mut self, draft: Draft) -> Utf8Bytes {
+        let slot = match draft {
+            Draft::One => &mut self.one,
+            Draft::Two => &mut self.two,
+        };
+        slot.get_or_insert_with(|| Utf8Bytes::from((self.make)(draft).to_string()))
+            .clone()
+    }
+}
+
+impl Hub {
+    pub fn new(metrics: Arc<Metrics>) -> Hub {
+        Hub {
+            inner: Mutex::new(Inner::default()),
+            metrics,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("clicker hub poisoned")
+    }
+
+    /// Makes a listener with a queue of `capacity` frames; the receiver is
+    /// the connection's to drain.
+    pub fn new_listener(
+        &self,
+        draft: Draft,
+        capacity: usize,
+    ) -> (Arc<Listener>, mpsc::Receiver<Utf8Bytes>) {
+        let (queue, rx) = mpsc::channel(capacity.max(1));
+        let listener = Arc::new(Listener {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            draft,
+            queue,
+            dropped: CancellationToken::new(),
+        });
+        (listener, rx)
+    }
+
+    /// A device's connection registered. A device already connected is taken
+    /// over: its old connection is told to close, and listeners see no
+    /// change. Otherwise listeners get `CONNECT <id>`.
+    pub fn connect_device(&self, device: DeviceId, latest: Option<LatestScore>) -> SessionHandle {
+        let kicked = CancellationToken::new();
+        let session = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut inner = self.lock();
+        if let Some(latest) = latest {
+            let newer = inner
+                .latest
+                .get(&device)
+                .is_none_or(|known| known.timestamp < latest.timestamp);
+            if newer {
+                inner.latest.insert(device, latest);
+            }
+        }
+        let previous = inner.sessions.insert(
+            device,
+            Session {
+                id: session,
+                kicked: kicked.clone(),
+            },
+        );
+        match previous {
+            Some(old) => old.kicked.cancel(),
+            None => self.broadcast(&mut inner, device, &|_| {
+                ServerMessage::Connect(vec![device])
+            }),
+        }
+        SessionHandle {
+            device,
+            session,
+            kicked,
+        }
+    }
+
+    /// A device's connection ended. Listeners get `DISCONNECT <id>` unless a
+    /// newer connection holds the id.
+    pub fn disconnect_device(&self, handle: &SessionHandle) {
+        let mut inner = self.lock();
+        let current = inner
+            .sessions
+            .get(&handle.device)
+            .is_some_and(|s| s.id == handle.session);
+        if current {
+            inner.sessions.remove(&handle.device);
+            let device = handle.device;
+            self.broadcast(&mut inner, device, &|_| ServerMessage::Disconnect(device));
+        }
+    }
+
+    /// A newly stored score that is the newest of its device: every listener
+    /// of the device gets it, in its own draft's format. A score not newer
+    /// than the last one broadcast is ignored, so no listener ever sees a
+    /// count go back in time.
+    pub fn publish_score(&self, device: DeviceId, timestamp: i64, score: i64) {
+        let mut inner = self.lock();
+        if inner
+            .latest
+            .get(&device)
+            .is_some_and(|known| known.timestamp >= timestamp)
+        {
+            return;
+        }
+        inner
+            .latest
+            .insert(device, LatestScore { timestamp, score });
+        self.broadcast(&mut inner, device, &|draft| {
+            score_message(draft, device, timestamp, score)
+        });
+    }
+
+    /// Adds `ids` to what `listener` hears. Queues, before anything else can
+    /// reach it, `CONNECT` with those of `ids` connected now, then the newest
+    /// score of each of them.
+    pub fn listen(&self, listener: &Arc<Listener>, ids: &[DeviceId]) {
+        let mut inner = self.lock();
+        let mut connected = Vec::new();
+        for &device in ids {
+            let watchers = inner.watchers.entry(device).or_default();
+            if !watchers.iter().any(|l| l.id == listener.id) {
+                watchers.push(listener.clone());
+            }
+            if inner.sessions.contains_key(&device) && !connected.contains(&device) {
+                connected.push(device);
+            }
+        }
+        let mut frames = vec![ServerMessage::Connect(connected.clone())];
+        frames.extend(connected.iter().filter_map(|device| {
+            inner
+                .latest
+                .get(device)
+                .map(|l| score_message(listener.draft, *device, l.timestamp, l.score))
+        }));
+        for frame in frames {
+            if !self.offer(listener, Utf8Bytes::from(frame.to_string())) {
+                break;
+            }
+        }
+    }
+
+    /// Forgets a listener whose connection ended.
+    pub fn remove_listener(
+        &self,
+        listener: &Arc<Listener>,
+        ids: impl IntoIterator<Item = DeviceId>,
+    ) {
+        let mut inner = self.lock();
+        for device in ids {
+            if let Some(watchers) = inner.watchers.get_mut(&device) {
+                watchers.retain(|l| l.id != listener.id);
+                if watchers.is_empty() {
+                    inner.watchers.remove(&device);
+                }
+            }
+        }
+    }
+
+    /// Whether `device` has a connected sender now.
+    pub fn is_connected(&self, device: DeviceId) -> bool {
+        self.lock().sessions.contains_key(&device)
+    }
+
+    fn broadcast(
+        &self,
+        inner: &mut Inner,
+        device: DeviceId,
+        make: &dyn Fn(Draft) -> ServerMessage,
+    ) {
+        let Some(watchers) = inner.watchers.get_mut(&device) else {
+            return;
+        };
+        let mut frames = Frames {
+            make,
+            one: None,
+            two: None,
+        };
+        watchers.retain(|listener| self.offer(listener, frames.get(listener.draft)));
+        if watchers.is_empty() {
+            inner.watchers.remove(&device);
+        }
+    }
+
+    /// Queues a frame for a listener; false when the listener is gone or was
+    /// just dropped for being too slow.
+    fn offer(&self, listener: &Listener, frame: Utf8Bytes) -> bool {
+        if listener.dropped.is_cancelled() {
+            return false;
+        }
+        match listener.queue.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                listener.dropped.cancel();
+                self.metrics
+                    .listeners_dropped_slow
+                    .fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+fn score_message(draft: Draft, id: DeviceId, timestamp: i64, score: i64) -> ServerMessage {
+    ServerMessage::Score {
+        draft,
+        timestamp: timestamp as u64,
+        id,
+        score: score as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> Hub {
+        Hub::new(Arc::new(Metrics::default()))
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(f) = rx.try_recv() {
+            out.push(f.to_string());
+        }
+        out
+    }
+
+    #[test]
+    fn listeners_get_their_draft_and_a_snapshot() {
+        let hub = hub();
+        let session = hub.connect_device(
+            7,
+            Some(LatestScore {
+                timestamp: 5,
+                score: 2,
+            }),
+        );
+        let (one, mut rx1) = hub.new_listener(Draft::One, 16);
+        let (two, mut rx2) = hub.new_listener(Draft::Two, 16);
+        hub.listen(&one, &[7, 8]);
+        hub.listen(&two, &[7]);
+        assert_eq!(drain(&mut rx1), ["CONNECT 000007", "SCORE 5 000007 2"]);
+        assert_eq!(drain(&mut rx2), ["CONNECT 000007", "SCORE 5 2 000007"]);
+        hub.publish_score(7, 6, 3);
+        hub.publish_score(7, 4, 1); // late: never broadcast
+        assert_eq!(drain(&mut rx1), ["SCORE 6 000007 3"]);
+        assert_eq!(drain(&mut rx2), ["SCORE 6 3 000007"]);
+        let s8 = hub.connect_device(8, None);
+        assert_eq!(drain(&mut rx1), ["CONNECT 000008"]);
+        hub.disconnect_device(&session);
+        hub.disconnect_device(&s8);
+        assert_eq!(drain(&mut rx1), ["DISCONNECT 000007", "DISCONNECT 000008"]);
+        assert_eq!(drain(&mut rx2), ["DISCONNECT 000007"]);
+    }
+
+    #[test]
+    fn takeover_kicks_the_old_session_silently() {
+        let hub = hub();
+        let (l, mut rx) = hub.new_listener(Draft::One, 16);
+        hub.listen(&l, &[1]);
+        let old = hub.connect_device(1, None);
+        let new = hub.connect_device(1, None);
+        assert!(old.kicked.is_cancelled());
+        hub.disconnect_device(&old);
+        assert!(hub.is_connected(1));
+        assert_eq!(drain(&mut rx), ["CONNECT", "CONNECT 000001"]);
+        hub.disconnect_device(&new);
+        assert_eq!(drain(&mut rx), ["DISCONNECT 000001"]);
+    }
+
+    #[test]
+    fn a_full_queue_drops_only_that_listener() {
+        let hub = hub();
+        let _s = hub.connect_device(1, None);
+        let (slow, _rx_slow) = hub.new_listener(Draft::One, 2);
+        let (fast, mut rx_fast) = hub.new_listener(Draft::One, 64);
+        hub.listen(&slow, &[1]);
+        hub.listen(&fast, &[1]);
+        drain(&mut rx_fast);
+        for ts in 1..=10 {
+            hub.publish_score(1, ts, ts);
+        }
+        assert!(slow.dropped.is_cancelled());
+        assert!(!fast.dropped.is_cancelled());
+        assert_eq!(drain(&mut rx_fast).len(), 10);
+        assert_eq!(
+            hub.metrics.listeners_dropped_slow.load(Ordering::Relaxed),
+            1
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! The clicker protocol (draft-1 and draft-2) over WebSocket at `/ws`.
+//!
+//! * [`protocol`]: pure parsing and formatting of frames.
+//! * [`hub`]: live fan-out of device events to listeners.
+//! * [`connection`]: one connection's loop, from upgrade to close.
+//! * [`history`]: the HTTP API that reads devices and score series back.
+
+pub mod connection;
+pub mod history;
+pub mod hub;
+pub mod protocol;

@@ -1,0 +1,194 @@
+//! The HTTP front door: one axum router on one port for the clicker
+//! WebSocket (`/ws`), socket.io (`/socket.io/`), health, metrics and the
+//! HTTP API; plus start-up and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clicker;
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// Tungstenite's default buffers cost about 90 KiB per idle connection;
+/// clicker frames are tens of bytes, so these are sized for small text.
+const WS_READ_BUFFER: usize = 4 * 1024;
+const WS_WRITE_BUFFER: usize = 4 * 1024;
+/// Frames above this end the connection with close code 1009; frames above
+/// the configured command limit but below this get an `ERROR` reply.
+const WS_TRANSPORT_LIMIT: usize = 64 * 1024;
+
+/// What every handler shares.
+pub struct App {
+    pub config: ServeConfig,
+    pub store: Store,
+    pub hub: clicker::hub::Hub,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+    /// Upgraded connections, so shutdown can wait for their close handshakes.
+    pub connections: TaskTracker,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A started server.
+pub struct Running {
+    /// Where it listens (the real port when configured with port 0).
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Shuts down gracefully: stops accepting, closes WebSockets with
+    /// "going away", waits for them, then commits and closes storage.
+    pub async fn shutdown(self) {
+        self.app.shutdown.cancel();
+        let _ = self.task.await;
+    }
+
+    /// Resolves when the server has stopped.
+    pub async fn stopped(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Opens storage, binds the port and starts serving in the background.
+pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
+    let data_dir = config.data.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+    let metrics = Arc::new(Metrics::default());
+    let (store, _changes) = Store::open(&data_dir, config.sync, metrics.clone())?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let app = Arc::new(App {
+        hub: clicker::hub::Hub::new(metrics.clone()),
+        config,
+        store,
+        metrics,
+        shutdown: CancellationToken::new(),
+        connections: TaskTracker::new(),
+    });
+    let router = router(app.clone());
+    let task = tokio::spawn(serve(listener, router, app.clone()));
+    let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
+    tracing::info!(%addr, data_dir = %data_dir.display(), "Podium is listening");
+    Ok(Running { addr, app, task })
+}
+
+async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
+    let shutdown = app.shutdown.clone();
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "server stopped with an error");
+    }
+    // Upgraded connections outlive axum's graceful shutdown: wait for their
+    // close handshakes (each is bounded), then commit what storage holds.
+    app.connections.close();
+    if tokio::time::timeout(Duration::from_secs(5), app.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    let store = app.store.clone();
+    let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    tracing::info!("Podium stopped; storage flushed");
+}
+
+/// Every route on the one port.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/ws", get(clicker_ws))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/clicker/devices", get(clicker::history::devices))
+        .route(
+            "/api/clicker/devices/{id}/scores",
+            get(clicker::history::scores),
+        )
+        .with_state(app)
+}
+
+async fn clicker_ws(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+    if app.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    ws.read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BUFFER)
+        .max_message_size(WS_TRANSPORT_LIMIT)
+        .max_frame_size(WS_TRANSPORT_LIMIT)
+        .on_upgrade(move |socket| {
+            let tracker = app.connections.clone();
+            tracker.track_future(clicker::connection::serve(socket, app))
+        })
+}
+
+/// 200 when the server can serve and storage accepts a write.
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(3), app.store.check_writable()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("storage not writable: {e}\n"),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage did not answer within 3 s\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,202 @@
+//! Durable storage: SQLite in the data directory, behind a narrow interface.
+//!
+//! * [`writer`] runs the single writer thread with group commit: jobs sent
+//!   from many tasks share one transaction and one sync, and each job's
+//!   caller hears back only after the commit.
+//! * [`schema`] holds the versioned migrations the binary applies itself.
+//! * One module owns each group of tables: [`clicker`] devices and scores,
+//!   [`judging`] the Sledge tables. Protocol code calls their typed methods and
+//!   never sees SQL, so a server-grade database can replace SQLite by
+//!   reimplementing those methods.
+//!
+//! Reads run on a small pool of read-only connections (WAL lets them proceed
+//! while the writer commits) on tokio's blocking threads.
+
+pub mod clicker;
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use thiserror::Error;
+
+use crate::metrics::Metrics;
+pub use writer::{Change, Changes};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "podium.sqlite3";
+
+/// How hard a commit is pushed to disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum SyncMode {
+    /// fsync the WAL on every commit: acknowledged data survives kill -9 and
+    /// power loss.
+    #[default]
+    Full,
+    /// WAL written on every commit, synced at checkpoints: acknowledged data
+    /// survives kill -9 of the process, not a power cut.
+    Normal,
+}
+
+/// Everything that can go wrong talking to storage.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the database was written by a newer Podium (schema version {found}, this build knows up to {known})")]
+    TooNew { found: i64, known: i64 },
+    #[error("storage is shutting down")]
+    Closed,
+    #[error("storage worker failed: {0}")]
+    Worker(String),
+}
+
+/// A handle to the database: cheap to clone, shared by every connection.
+#[derive(Clone)]
+pub struct Store {
+    writer: writer::Writer,
+    readers: Arc<ReadPool>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir`, applies
+    /// migrations and starts the writer thread. Committed changes that other
+    /// modules publish arrive on the returned [`Changes`] stream in commit order.
+    pub fn open(
+        data_dir: &Path,
+        sync: SyncMode,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Store, Changes), StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let sync_pragma = match sync {
+            SyncMode::Full => "FULL",
+            SyncMode::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync_pragma)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&conn)?;
+        let (writer, changes) = writer::Writer::start(conn, metrics)?;
+        let store = Store {
+            writer,
+            readers: Arc::new(ReadPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+        };
+        Ok((store, changes))
+    }
+
+    /// Runs `f` inside the next group-commit transaction and returns its
+    /// result once the transaction is durably committed. See [`writer`].
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut writer::Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// Like [`Store::write`], for jobs whose refusal is a domain error: `Ok(Err(e))`
+    /// means the job refused and changed nothing.
+    pub async fn try_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut writer::Tx<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
+    {
+        self.writer.try_write(f).await
+    }
+
+    /// Runs `f` on a read-only connection on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let out = f(&conn);
+            pool.give_back(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+
+    /// Waits until every job sent so far is committed: used by health checks
+    /// and by shutdown.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute_batch("SELECT 1")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Probes that the database accepts writes (for `/healthz`).
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute("UPDATE meta SET value = value WHERE key = 'created_at'", [])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stops the writer after the jobs already queued and waits for it.
+    pub fn close(&self) {
+        self.writer.close();
+    }
+}
+
+/// Read-only connections, opened on demand and kept for reuse.
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.idle.lock().expect("read pool poisoned").pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().expect("read pool poisoned");
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, as stored in `received_at` columns.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,81 @@
+//! Versioned schema migrations, applied by the binary at start-up.
+//!
+//! `PRAGMA user_version` records how many migrations a database has had; each
+//! entry in [`MIGRATIONS`] runs once, in order, inside one transaction. Never
+//! edit a released migration: append a new one.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Every migration, oldest first. Index + 1 is the schema version it produces.
+const MIGRATIONS: &[&str] = &[
+    // 1: metadata, clicker devices and their score series.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (key, value) VALUES ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+    CREATE TABLE clicker_devices (
+        id          INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 999999),
+        secret_hash BLOB NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL
+    );
+
+    -- One row per distinct (device, timestamp): a retried SCORE hits the key.
+    CREATE TABLE clicker_scores (
+        device_id   INTEGER NOT NULL REFERENCES clicker_devices(id),
+        timestamp   INTEGER NOT NULL,
+        score       INTEGER NOT NULL,
+        msg_id      INTEGER,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, timestamp)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this build creates.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database up to [`latest_version`].
+pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current > latest_version() {
+        return Err(StoreError::TooNew {
+            found: current,
+            known: latest_version(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "applied schema migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        migrate(&conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, latest_version());
+        conn.pragma_update(None, "user_version", latest_version() + 1)
+            .unwrap();
+        assert!(matches!(migrate(&conn), Err(StoreError::TooNew { .. })));
+    }
+}
