@@ -62,6 +62,11 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_SEND_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub send_timeout_secs: u64,
 
+    /// Kernel send buffer per connection, in bytes: bounds what a peer that
+    /// stops reading can hold up (the kernel doubles it for bookkeeping).
+    #[arg(long, env = "PODIUM_TCP_SEND_BUFFER", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(4096..=16_777_216))]
+    pub tcp_send_buffer: u64,
+
     /// The Sledge admin secret. Unset: generated on first start and kept in
     /// the data directory (`podium secrets show` prints it).
     #[arg(long, env = "PODIUM_ADMIN_SECRET", hide_env_values = true)]
@@ -86,6 +91,7 @@ impl ServeConfig {
             max_frame_bytes: 4096,
             listener_queue: 256,
             send_timeout_secs: 10,
+            tcp_send_buffer: 65_536,
             admin_secret: None,
             login_code: None,
         }

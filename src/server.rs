@@ -10,6 +10,7 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -117,6 +118,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
 async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
     let shutdown = app.shutdown.clone();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let send_buffer = app.config.tcp_send_buffer as libc::c_int;
+    let listener = listener.tap_io(move |tcp| tune_socket(tcp, send_buffer));
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
@@ -135,6 +138,25 @@ async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
     let store = app.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!("Podium stopped; storage flushed");
+}
+
+/// Small frames must not wait for Nagle; and a fixed kernel send buffer
+/// bounds the memory a peer that stops reading can pin (autotuning would let
+/// it grow to megabytes per connection).
+fn tune_socket(tcp: &mut tokio::net::TcpStream, send_buffer: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    let _ = tcp.set_nodelay(true);
+    // SAFETY: setsockopt reads `send_buffer` for the size of a c_int, on a
+    // descriptor the stream owns for the duration of the call.
+    unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&send_buffer as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 /// Every route on the one port.

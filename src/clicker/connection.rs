@@ -42,6 +42,8 @@ pub const CLOSE_HEARTBEAT: u16 = 4002;
 /// SCOREs a sender may have awaiting commit; past this the connection stops
 /// reading until acknowledgements drain (TCP pushes back on the client).
 pub const WINDOW: usize = 64;
+/// How long a closing peer gets to take the close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Frames taken from a listener's queue per flush.
 const BATCH: usize = 64;
 
@@ -59,8 +61,8 @@ enum Role {
 
 /// What woke the connection up.
 enum Event {
-    Shutdown,
-    Kicked,
+    /// Shutdown, takeover or a slow-listener drop.
+    Interrupted(End),
     Committed(Score, Result<ScoreOutcome, StoreError>),
     Queued(Utf8Bytes),
     Incoming(Option<Result<Message, axum::Error>>),
@@ -107,17 +109,10 @@ impl Connection {
         let heartbeat = self.app.config.heartbeat();
         let mut ping = interval_at(Instant::now() + heartbeat, heartbeat);
         let mut heard = true;
-        let shutdown = self.app.shutdown.clone();
         loop {
-            let event = self.next_event(&shutdown, &mut ping).await;
+            let event = self.next_event(&mut ping).await;
             let step = match event {
-                Event::Shutdown => Err(End::Close(CLOSE_GOING_AWAY, "server shutting down")),
-                Event::Kicked => Err(match self.role {
-                    Role::Sender(_) => {
-                        End::Close(CLOSE_TAKEN_OVER, "device taken over by a newer connection")
-                    }
-                    _ => End::Close(CLOSE_TOO_SLOW, "listener too slow: send queue overflowed"),
-                }),
+                Event::Interrupted(end) => Err(end),
                 Event::Committed(score, outcome) => self.acknowledge(score, outcome).await,
                 Event::Queued(frame) => self.forward(frame).await,
                 Event::Incoming(None) => Err(End::Gone),
@@ -139,23 +134,8 @@ impl Connection {
     }
 
     /// Waits for the next thing this connection must act on.
-    async fn next_event(
-        &mut self,
-        shutdown: &tokio_util::sync::CancellationToken,
-        ping: &mut tokio::time::Interval,
-    ) -> Event {
-        // What can end the connection from outside, by role.
-        let kicked = match &self.role {
-            Role::Sender(s) => Some(s.kicked.clone()),
-            Role::Listener { listener, .. } => Some(listener.dropped.clone()),
-            Role::New => None,
-        };
-        let kick = async {
-            match kicked {
-                Some(token) => token.cancelled_owned().await,
-                None => std::future::pending().await,
-            }
-        };
+    async fn next_event(&mut self, ping: &mut tokio::time::Interval) -> Event {
+        let interrupted = self.interrupted();
         let role = &mut self.role;
         let queued = async {
             match role {
@@ -168,12 +148,45 @@ impl Connection {
         let socket = &mut self.socket;
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => Event::Shutdown,
-            _ = kick => Event::Kicked,
+            end = interrupted => Event::Interrupted(end),
             Some((score, outcome)) = pending.next(), if !pending.is_empty() => Event::Committed(score, outcome),
             Some(frame) = queued => Event::Queued(frame),
             incoming = socket.next(), if can_read => Event::Incoming(incoming),
             _ = ping.tick() => Event::Ping,
+        }
+    }
+
+    /// Resolves when something outside ends this connection: shutdown, or
+    /// (by role) a takeover of the device or a slow-listener drop. Writes
+    /// race it too, so a peer that stopped reading cannot delay either.
+    fn interrupted(&self) -> impl Future<Output = End> + Send + 'static {
+        let shutdown = self.app.shutdown.clone();
+        let kicked = match &self.role {
+            Role::Sender(s) => Some((
+                s.kicked.clone(),
+                End::Close(CLOSE_TAKEN_OVER, "device taken over by a newer connection"),
+            )),
+            Role::Listener { listener, .. } => Some((
+                listener.dropped.clone(),
+                End::Close(CLOSE_TOO_SLOW, "listener too slow: send queue overflowed"),
+            )),
+            Role::New => None,
+        };
+        async move {
+            let kick = async {
+                match kicked {
+                    Some((token, end)) => {
+                        token.cancelled_owned().await;
+                        end
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled_owned() => End::Close(CLOSE_GOING_AWAY, "server shutting down"),
+                end = kick => end,
+            }
         }
     }
 
@@ -394,19 +407,26 @@ impl Connection {
         if matches!(message, Message::Text(_)) {
             self.app.metrics.messages_out(Protocol::Clicker, 1);
         }
+        let interrupted = self.interrupted();
         let limit = self.app.config.send_timeout();
-        match timeout(limit, self.socket.feed(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::Gone),
+        tokio::select! {
+            written = timeout(limit, self.socket.feed(message)) => match written {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(End::Gone),
+            },
+            end = interrupted => Err(end),
         }
     }
 
     async fn flush(&mut self) -> Result<(), End> {
+        let interrupted = self.interrupted();
         let limit = self.app.config.send_timeout();
-        match timeout(limit, self.socket.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(End::Gone),
+        tokio::select! {
+            flushed = timeout(limit, self.socket.flush()) => match flushed {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(End::Gone),
+            },
+            end = interrupted => Err(end),
         }
     }
 
@@ -418,11 +438,9 @@ impl Connection {
                 code,
                 reason: Utf8Bytes::from_static(reason),
             };
-            let _ = timeout(
-                std::time::Duration::from_secs(1),
-                self.socket.send(Message::Close(Some(frame))),
-            )
-            .await;
+            // A peer that stopped reading gets a few seconds to take the
+            // close frame (after its backlog) before the socket is dropped.
+            let _ = timeout(CLOSE_GRACE, self.socket.send(Message::Close(Some(frame)))).await;
         }
         let _ = timeout(std::time::Duration::from_secs(2), async {
             while let Some(Ok(_)) = self.socket.next().await {}

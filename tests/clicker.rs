@@ -1,0 +1,485 @@
+//! End-to-end tests of the clicker protocol against a real server on
+//! loopback, driven by a real WebSocket client.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{close_code, Client, TestServer};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn draft1_flow_from_the_spec() {
+    let server = TestServer::start().await;
+    let mut clicker = server.client().await;
+    let (id, secret) = clicker.register(None).await;
+    assert_eq!(id.len(), 6);
+    assert!(id.chars().all(|c| c.is_ascii_digit()));
+    assert!(secret.len() >= 32, "at least 128 bits in hex");
+
+    let mut board = server.client().await;
+    board
+        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
+        .await;
+
+    clicker.expect_reply("SCORE 1000 1", "SCORED 1000").await;
+    board.expect(&format!("SCORE 1000 {id} 1")).await;
+    clicker.expect_reply("SCORE 1500 2", "SCORED 1500").await;
+    board.expect(&format!("SCORE 1500 {id} 2")).await;
+
+    drop(clicker);
+    board.expect(&format!("DISCONNECT {id}")).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn esp32_firmware_sequence_with_mixed_draft_listeners() {
+    let server = TestServer::start().await;
+    let mut clicker = server.client().await;
+    let (id, _) = clicker.register(None).await;
+    let mut d1 = server.client().await;
+    let mut d2 = server.client().await;
+    d1.expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
+        .await;
+    d2.expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
+        .await;
+
+    let t0 = 1_700_000_000_000u64;
+    for n in 1..=5u64 {
+        let ts = t0 + n * 250;
+        clicker
+            .expect_reply(&format!("SCORE {n} {ts} {n}"), &format!("SCORED {n} {ts}"))
+            .await;
+        d1.expect(&format!("SCORE {ts} {id} {n}")).await;
+        d2.expect(&format!("SCORE {ts} {n} {id}")).await;
+    }
+
+    let (status, rows) = server
+        .get_json(&format!("/api/clicker/devices/{id}/scores"))
+        .await;
+    assert_eq!(status, 200);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["msgId"], 1);
+    assert_eq!(rows[4]["score"], 5);
+    assert!(rows[0]["receivedAt"].as_i64().unwrap() > 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn reconnect_with_secret_keeps_the_id_and_unknown_secret_gets_a_new_one() {
+    let server = TestServer::start().await;
+    let mut first = server.client().await;
+    let (id, secret) = first.register(None).await;
+    first.expect_reply("SCORE 10 3", "SCORED 10").await;
+    drop(first);
+
+    let mut again = server.client().await;
+    let (id2, secret2) = again.register(Some(&secret)).await;
+    assert_eq!(
+        (id2.as_str(), secret2.as_str()),
+        (id.as_str(), secret.as_str())
+    );
+
+    let mut other = server.client().await;
+    let (id3, secret3) = other
+        .register(Some("0123456789abcdef0123456789abcdef"))
+        .await;
+    assert_ne!(id3, id);
+    assert_ne!(secret3, "0123456789abcdef0123456789abcdef");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ids_and_secrets_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || podium::server::start(podium::config::ServeConfig::local(dir.path()));
+    let running = start().await.unwrap();
+    let mut c = Client::connect(running.addr).await;
+    let (id, secret) = c.register(None).await;
+    c.expect_reply("SCORE 5 1", "SCORED 5").await;
+    drop(c);
+    running.shutdown().await;
+
+    let running = start().await.unwrap();
+    let mut c = Client::connect(running.addr).await;
+    let (id2, _) = c.register(Some(&secret)).await;
+    assert_eq!(id2, id);
+    // The newest stored score is what a new listener sees at once.
+    let mut board = Client::connect(running.addr).await;
+    board
+        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
+        .await;
+    board.expect(&format!("SCORE 5 {id} 1")).await;
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_are_acknowledged_but_stored_and_broadcast_once() {
+    let server = TestServer::start().await;
+    let mut clicker = server.client().await;
+    let (id, _) = clicker.register(None).await;
+    let mut board = server.client().await;
+    board
+        .expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
+        .await;
+
+    clicker.expect_reply("SCORE 1 100 1", "SCORED 1 100").await;
+    clicker.expect_reply("SCORE 1 100 1", "SCORED 1 100").await;
+    clicker.expect_reply("SCORE 2 200 2", "SCORED 2 200").await;
+    board.expect(&format!("SCORE 100 1 {id}")).await;
+    board.expect(&format!("SCORE 200 2 {id}")).await;
+    board.silent_for(Duration::from_millis(300)).await;
+
+    let (_, rows) = server
+        .get_json(&format!("/api/clicker/devices/{id}/scores"))
+        .await;
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn late_scores_are_stored_but_not_broadcast() {
+    let server = TestServer::start().await;
+    let mut clicker = server.client().await;
+    let (id, _) = clicker.register(None).await;
+    let mut board = server.client().await;
+    board
+        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
+        .await;
+
+    clicker.expect_reply("SCORE 300 3", "SCORED 300").await;
+    board.expect(&format!("SCORE 300 {id} 3")).await;
+    clicker.expect_reply("SCORE 200 2", "SCORED 200").await;
+    board.silent_for(Duration::from_millis(300)).await;
+
+    let (_, rows) = server
+        .get_json(&format!("/api/clicker/devices/{id}/scores"))
+        .await;
+    let timestamps: Vec<i64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["timestamp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(timestamps, [200, 300]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn late_joiner_gets_the_current_count_at_once() {
+    let server = TestServer::start().await;
+    let mut a = server.client().await;
+    let (id_a, _) = a.register(None).await;
+    let mut b = server.client().await;
+    let (id_b, _) = b.register(None).await;
+    a.expect_reply("SCORE 10 7", "SCORED 10").await;
+    b.expect_reply("SCORE 11 1", "SCORED 11").await;
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut board = server.client().await;
+    // b is gone: it is not in CONNECT and its score is not sent.
+    board
+        .expect_reply(
+            &format!("LISTEN {id_a},{id_b} 999999"),
+            &format!("CONNECT {id_a}"),
+        )
+        .await;
+    board.expect(&format!("SCORE 10 {id_a} 7")).await;
+    board.silent_for(Duration::from_millis(200)).await;
+
+    let mut bare = server.client().await;
+    bare.expect_reply("LISTEN", "CONNECT").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn takeover_closes_the_old_connection_without_a_disconnect() {
+    let server = TestServer::start().await;
+    let mut old = server.client().await;
+    let (id, secret) = old.register(None).await;
+    let mut board = server.client().await;
+    board
+        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
+        .await;
+
+    let mut new = server.client().await;
+    let (id2, _) = new.register(Some(&secret)).await;
+    assert_eq!(id2, id);
+    let frame = old.expect_close().await;
+    assert_eq!(close_code(&frame), 4000);
+
+    new.expect_reply("SCORE 1 5 1", "SCORED 1 5").await;
+    board
+        .expect(&format!("SCORE 5 1 {id}").replace(&format!("5 1 {id}"), &format!("5 {id} 1")))
+        .await;
+    board.silent_for(Duration::from_millis(200)).await;
+    drop(new);
+    board.expect(&format!("DISCONNECT {id}")).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
+    // The queue must hold a burst of one group commit's acknowledgements
+    // (up to the 64-SCORE window), so a reader that keeps up is never dropped.
+    let server = TestServer::start_with(|c| c.listener_queue = 128).await;
+    let mut clicker = server.client().await;
+    let (id, _) = clicker.register(None).await;
+    let mut slow = Client::connect_with_small_buffer(server.addr).await;
+    slow.send(&format!("LISTEN {id}")).await; // and never reads again
+    let mut fast = server.client().await;
+    fast.expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
+        .await;
+
+    let total = 20_000u64;
+    let sender = tokio::spawn(async move {
+        // Pipelined like the firmware's retry queue: send all, then read acks.
+        let (mut tx, mut rx) = futures_util::StreamExt::split(clicker.ws);
+        let writer = tokio::spawn(async move {
+            for n in 1..=total {
+                let frame = format!("SCORE {n} {n} {n}");
+                futures_util::SinkExt::feed(&mut tx, Message::text(frame))
+                    .await
+                    .unwrap();
+            }
+            futures_util::SinkExt::flush(&mut tx).await.unwrap();
+            tx
+        });
+        let mut acked = 0;
+        while acked < total {
+            match futures_util::StreamExt::next(&mut rx).await {
+                Some(Ok(Message::Text(t))) if t.starts_with("SCORED") => acked += 1,
+                Some(Ok(_)) => {}
+                other => panic!("sender lost its connection: {other:?}"),
+            }
+        }
+        writer.await.unwrap()
+    });
+    let reader = tokio::spawn(async move {
+        for n in 1..=total {
+            fast.expect(&format!("SCORE {n} {n} {id}")).await;
+        }
+    });
+    // Once the server reports the drop, the slow listener finds the close
+    // code after the backlog it never read.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(server.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("podium_listeners_dropped_slow_total 1") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow listener never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let frame = slow.expect_close().await;
+    assert_eq!(close_code(&frame), 4001, "slow listener closed as too slow");
+    reader
+        .await
+        .expect("the fast listener got every score in order");
+    let _ = sender.await.unwrap();
+
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("podium_listeners_dropped_slow_total 1"),
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_bad_input_gets_an_error_and_the_connection_stays_usable() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let cases = [
+        ("HELLO", "ERROR unknown command \"HELLO\": expected REGISTER, SCORE, LISTEN or SUBSCRIBE"),
+        ("", "ERROR empty command: expected REGISTER, SCORE, LISTEN or SUBSCRIBE"),
+        ("SCORE 1 2", "ERROR SCORE before REGISTER: register this connection first"),
+        ("SCORE 1", "ERROR SCORE takes <timestamp> <score> (draft-1) or <msgId> <timestamp> <score> (draft-2), got 1 argument(s)"),
+    ];
+    for (input, reply) in cases {
+        c.expect_reply(input, reply).await;
+    }
+    let (id, _) = c.register(None).await;
+    let cases = [
+        (
+            "REGISTER".to_string(),
+            format!("ERROR already registered as {id} on this connection"),
+        ),
+        (
+            format!("LISTEN {id}"),
+            format!("ERROR LISTEN on a sending connection: open a new connection to listen"),
+        ),
+        (
+            "SCORE abc 1".to_string(),
+            "ERROR timestamp \"abc\" is not a whole number".to_string(),
+        ),
+        (
+            "SCORE 1.5 1".to_string(),
+            "ERROR timestamp \"1.5\" is not a whole number".to_string(),
+        ),
+        (
+            "SCORE 1 -1".to_string(),
+            "ERROR score \"-1\" is not a whole number".to_string(),
+        ),
+        (
+            "SCORE 1 9007199254740992".to_string(),
+            "ERROR score 9007199254740992 is out of range (0 to 2^53-1)".to_string(),
+        ),
+        (
+            "SCORE 0 1 1".to_string(),
+            "ERROR msgId 0 is out of range (1 to 2^53-1)".to_string(),
+        ),
+    ];
+    for (input, reply) in cases {
+        c.expect_reply(&input, &reply).await;
+    }
+    let big = format!("SCORE 1 {}", "1".repeat(5000));
+    c.expect_reply(&big, "ERROR frame too large: 5008 bytes; the limit is 4096")
+        .await;
+    c.send_message(Message::binary(vec![1u8, 2, 3])).await;
+    c.expect("ERROR binary frames are not accepted: send text commands")
+        .await;
+    // Still usable after all that.
+    c.expect_reply("SCORE 7 1", "SCORED 7").await;
+
+    let mut l = server.client().await;
+    l.expect_reply(
+        "LISTEN 1000000",
+        "ERROR device id \"1000000\" is not valid: ids are 1 to 999999",
+    )
+    .await;
+    l.expect_reply("LISTEN", "CONNECT").await;
+    l.expect_reply(
+        "REGISTER",
+        "ERROR REGISTER on a listening connection: open a new connection to send scores",
+    )
+    .await;
+    l.expect_reply(
+        "SCORE 1 1",
+        "ERROR SCORE before REGISTER: register this connection first",
+    )
+    .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_huge_frames_are_closed_with_the_right_code() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let frame = Frame::message(vec![0xff, 0xfe, 0x41], OpCode::Data(Data::Text), true);
+    c.send_message(Message::Frame(frame)).await;
+    assert_eq!(close_code(&c.expect_close().await), 1007);
+
+    let mut c = server.client().await;
+    c.send(&"A".repeat(100 * 1024)).await;
+    assert_eq!(close_code(&c.expect_close().await), 1009);
+
+    // The server carries on.
+    let mut c = server.client().await;
+    c.register(None).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_closed_after_a_heartbeat() {
+    let server = TestServer::start_with(|c| c.heartbeat_secs = 1).await;
+    let mut alive = server.client().await;
+    alive.expect_reply("LISTEN", "CONNECT").await;
+    let mut silent = server.client().await;
+    silent.expect_reply("LISTEN", "CONNECT").await;
+    // `alive` keeps reading (so its client answers pings); `silent` does not.
+    alive.silent_for(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(close_code(&silent.expect_close().await), 4002);
+    alive.expect_reply("LISTEN", "CONNECT").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn other_paths_get_plain_http_errors() {
+    let server = TestServer::start().await;
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/nope", server.addr))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    let resp = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn history_api_lists_devices_and_serves_csv() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let (id, _) = c.register(None).await;
+    c.expect_reply("SCORE 100 1", "SCORED 100").await;
+    c.expect_reply("SCORE 3 200 2", "SCORED 3 200").await;
+
+    let (status, devices) = server.get_json("/api/clicker/devices").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        devices,
+        serde_json::json!([{"id": id, "connected": true, "latestScore": 2, "latestTimestamp": 200}])
+    );
+    let csv = reqwest::get(server.url(&format!("/api/clicker/devices/{id}/scores?format=csv")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "timestamp,score,msgId,receivedAt");
+    assert!(lines[1].starts_with("100,1,,"), "{csv}");
+    assert!(lines[2].starts_with("200,2,3,"), "{csv}");
+
+    let (status, body) = server.get_json("/api/clicker/devices/999999/scores").await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("999999"));
+    let (status, _) = server.get_json("/api/clicker/devices/abc/scores").await;
+    assert_eq!(status, 400);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_going_away() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    c.register(None).await;
+    let running = {
+        let mut s = server;
+        let r = s.running.take().unwrap();
+        (r, s)
+    };
+    let (r, _keep_dir) = running;
+    let stopping = tokio::spawn(r.shutdown());
+    assert_eq!(close_code(&c.expect_close().await), 1001);
+    stopping.await.unwrap();
+}
+
+trait ExpectReply {
+    async fn expect_reply(&mut self, command: &str, reply: &str);
+}
+
+impl ExpectReply for Client {
+    async fn expect_reply(&mut self, command: &str, reply: &str) {
+        let got = self.ask(command).await;
+        assert_eq!(got, reply, "reply to {command:?}");
+    }
+}

@@ -1,0 +1,167 @@
+//! Shared test harness: start a real Podium on a loopback port and talk to
+//! it with a real WebSocket client (tokio-tungstenite) and HTTP (reqwest).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use podium::config::ServeConfig;
+use podium::server::Running;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame it expects.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts a server with a fresh data directory, after `tweak` adjusts the config.
+    pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::local(dir.path());
+        tweak(&mut config);
+        let running = podium::server::start(config).await.expect("server starts");
+        TestServer {
+            addr: running.addr,
+            running: Some(running),
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = reqwest::get(self.url(path)).await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// A clicker-protocol client over a real WebSocket.
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+            .await
+            .expect("websocket connects");
+        Client { ws }
+    }
+
+    /// A client whose socket receive buffer is tiny, so that not reading
+    /// pushes back on the server after a few frames rather than megabytes.
+    pub async fn connect_with_small_buffer(addr: SocketAddr) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(1024).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/ws"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("websocket connects");
+        Client { ws }
+    }
+
+    pub async fn send(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    pub async fn send_message(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send");
+    }
+
+    /// The next text frame (pings and pongs skipped); panics on close or timeout.
+    pub async fn recv(&mut self) -> String {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame within the patience window");
+            match next {
+                Some(Ok(Message::Text(t))) => return t.to_string(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn expect(&mut self, text: &str) {
+        assert_eq!(self.recv().await, text);
+    }
+
+    /// Sends `command` and returns the reply.
+    pub async fn ask(&mut self, command: &str) -> String {
+        self.send(command).await;
+        self.recv().await
+    }
+
+    /// REGISTER (with an optional secret); returns (id, secret).
+    pub async fn register(&mut self, secret: Option<&str>) -> (String, String) {
+        let cmd = match secret {
+            Some(s) => format!("REGISTER {s}"),
+            None => "REGISTER".to_string(),
+        };
+        let reply = self.ask(&cmd).await;
+        let parts: Vec<&str> = reply.split(' ').collect();
+        assert_eq!(parts.len(), 3, "REGISTERED <id> <secret>, got {reply:?}");
+        assert_eq!(parts[0], "REGISTERED");
+        (parts[1].to_string(), parts[2].to_string())
+    }
+
+    /// Asserts that no text frame arrives for `wait` (pings and pongs may).
+    pub async fn silent_for(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(other) => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the server's close frame, skipping anything else; returns it.
+    pub async fn expect_close(&mut self) -> Option<CloseFrame> {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("close within the patience window");
+            match next {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
+                None => return None,
+            }
+        }
+    }
+}
+
+pub fn close_code(frame: &Option<CloseFrame>) -> u16 {
+    frame.as_ref().map(|f| u16::from(f.code)).unwrap_or(0)
+}
