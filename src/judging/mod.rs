@@ -4,3 +4,9 @@
 //! call into this module, so one rule has one home.
 
 pub mod validate;
+
+pub mod devpost;
+pub mod import_error;
+pub mod judges_csv;
+
+pub use import_error::ImportError;
