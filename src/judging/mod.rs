@@ -5,6 +5,7 @@
 
 pub mod validate;
 
+pub mod assign;
 pub mod devpost;
 pub mod import_error;
 pub mod judges_csv;
