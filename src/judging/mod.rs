@@ -9,5 +9,6 @@ pub mod assign;
 pub mod devpost;
 pub mod import_error;
 pub mod judges_csv;
+pub mod results;
 
 pub use import_error::ImportError;
