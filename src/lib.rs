@@ -1,1 +1,2 @@
 pub mod judging;
+pub mod clicker_marks;

@@ -7,6 +7,7 @@ pub mod validate;
 
 pub mod assign;
 pub mod devpost;
+pub mod export;
 pub mod import_error;
 pub mod judges_csv;
 pub mod results;
