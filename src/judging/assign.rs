@@ -13,8 +13,8 @@
 //! Known judges and hacks are the ones passed in; the load of a judge is the
 //! number of rows they hold for known hacks.
 //!
-//! 1. Every existing row appears once, with its hack; fixed rows also keep
-//!    their judge. Rows for unknown hacks and fixed rows of unknown judges
+//! 1. Every existing row appears once (row ids are taken to be unique), with
+//!    its hack; fixed rows also keep their judge. Rows for unknown hacks and fixed rows of unknown judges
 //!    are passed through untouched. A movable row of an unknown judge is
 //!    handed to a known judge (when there is one).
 //! 2. Every known hack is held by at least `min(k, known judges)` distinct
