@@ -10,7 +10,7 @@
 //! http_error.rs    JSON errors of the HTTP API
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
-//! judging/         the judging domain: data model and validation rules
+//! judging/         the judging domain: model, validation, import, assignment, results, export
 //! ```
 //!
 //! Tests start a server with [`server::start`] on an ephemeral loopback port

@@ -4,8 +4,10 @@
 //! * [`hub`]: live fan-out of device events to listeners.
 //! * [`connection`]: one connection's loop, from upgrade to close.
 //! * [`history`]: the HTTP API that reads devices and score series back.
+//! * [`marks`]: a score series as RopeScore-style step marks.
 
 pub mod connection;
 pub mod history;
 pub mod hub;
+pub mod marks;
 pub mod protocol;

@@ -1,7 +1,16 @@
-//! The judging domain, independent of any wire protocol: the rules a hack, a
-//! judge or a superlative must follow, and (in later modules) import,
-//! assignment and results. The Sledge socket.io adapter and the HTTP API both
-//! call into this module, so one rule has one home.
+//! The judging domain, independent of any wire protocol: the data model, the
+//! rules a hack, a judge or a superlative must follow, import of Devpost and
+//! judge CSVs, assignment of hacks to judges, results with per-judge
+//! normalisation, and CSV exports. All pure: the Sledge socket.io adapter and
+//! the HTTP API call into this module, so one rule has one home.
 
+pub mod assign;
+pub mod devpost;
+pub mod export;
+pub mod import_error;
+pub mod judges_csv;
 pub mod model;
+pub mod results;
 pub mod validate;
+
+pub use import_error::ImportError;

@@ -1,0 +1,288 @@
+//! CSV exports for organisers: results, hacks, judges and ratings, one
+//! header row each, written with the `csv` crate so commas, quotes and line
+//! breaks in names and descriptions survive a round trip.
+//!
+//! Numbers are plain; fractions are rounded to 4 decimals. Text cells that
+//! a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`,
+//! tab or carriage return) get a leading `'`: names and descriptions come
+//! from participants (e.g. via Devpost) and these files are opened in Excel.
+
+use super::results::{HackResult, RatingRow};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A hack as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HackRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub location: i64,
+}
+
+/// A judge as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JudgeRecord {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+/// `rank,hackId,name,ratings,mean,normalized`, in the order given (results
+/// come ranked); cells of unrated hacks are empty where there is no value.
+pub fn results_csv(hacks: &[HackResult]) -> String {
+    write(
+        &["rank", "hackId", "name", "ratings", "mean", "normalized"],
+        hacks.iter().map(|h| {
+            vec![
+                h.rank.map(|r| r.to_string()).unwrap_or_default(),
+                h.hack_id.to_string(),
+                text(&h.name),
+                h.ratings.to_string(),
+                decimal(h.mean),
+                decimal(h.normalized),
+            ]
+        }),
+    )
+}
+
+/// `id,name,description,location`.
+pub fn hacks_csv(hacks: &[HackRecord]) -> String {
+    write(
+        &["id", "name", "description", "location"],
+        hacks.iter().map(|h| {
+            vec![
+                h.id.to_string(),
+                text(&h.name),
+                text(&h.description),
+                h.location.to_string(),
+            ]
+        }),
+    )
+}
+
+/// `id,name,email`.
+pub fn judges_csv(judges: &[JudgeRecord]) -> String {
+    write(
+        &["id", "name", "email"],
+        judges
+            .iter()
+            .map(|j| vec![j.id.to_string(), text(&j.name), text(&j.email)]),
+    )
+}
+
+/// `id,judgeId,hackId,rating,judgeName,hackName`; a name is empty when
+/// its judge or hack is not in the lists given.
+pub fn ratings_csv(ratings: &[RatingRow], judges: &[JudgeRecord], hacks: &[HackRecord]) -> String {
+    let judge_names: HashMap<i64, &str> = judges.iter().map(|j| (j.id, j.name.as_str())).collect();
+    let hack_names: HashMap<i64, &str> = hacks.iter().map(|h| (h.id, h.name.as_str())).collect();
+    write(
+        &["id", "judgeId", "hackId", "rating", "judgeName", "hackName"],
+        ratings.iter().map(|r| {
+            vec![
+                r.id.to_string(),
+                r.judge_id.to_string(),
+                r.hack_id.to_string(),
+                r.rating.to_string(),
+                text(judge_names.get(&r.judge_id).copied().unwrap_or("")),
+                text(hack_names.get(&r.hack_id).copied().unwrap_or("")),
+            ]
+        }),
+    )
+}
+
+fn write(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to memory fails only if a record's length differs from the
+    // header's, which the callers above rule out.
+    writer.write_record(header).expect("CSV header");
+    for row in rows {
+        writer.write_record(&row).expect("CSV row");
+    }
+    let bytes = writer.into_inner().expect("flush to memory");
+    String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8")
+}
+
+/// Rounded to 4 decimals; empty for None. Never prints "-0.0000".
+fn decimal(value: Option<f64>) -> String {
+    match value {
+        Some(v) => {
+            let rounded = (v * 10_000.0).round() / 10_000.0;
+            let rounded = if rounded == 0.0 { 0.0 } else { rounded };
+            format!("{rounded:.4}")
+        }
+        None => String::new(),
+    }
+}
+
+/// Text a spreadsheet will show as text rather than evaluate.
+fn text(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(csv: &str) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(csv.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn results_with_rounding_and_empty_cells() {
+        let hacks = [
+            HackResult {
+                hack_id: 3,
+                name: "Tally Ho".into(),
+                ratings: 3,
+                mean: Some(40.0 / 3.0),
+                normalized: Some(14.666_666),
+                rank: Some(1),
+            },
+            HackResult {
+                hack_id: 1,
+                name: "Quiet, Room".into(),
+                ratings: 2,
+                mean: Some(2.0 / 3.0),
+                normalized: Some(-0.000_01),
+                rank: Some(2),
+            },
+            HackResult {
+                hack_id: 2,
+                name: "Unseen".into(),
+                ratings: 0,
+                mean: None,
+                normalized: None,
+                rank: None,
+            },
+        ];
+        assert_eq!(
+            results_csv(&hacks),
+            "rank,hackId,name,ratings,mean,normalized\n\
+             1,3,Tally Ho,3,13.3333,14.6667\n\
+             2,1,\"Quiet, Room\",2,0.6667,0.0000\n\
+             ,2,Unseen,0,,\n"
+        );
+    }
+
+    #[test]
+    fn awkward_text_round_trips() {
+        let awkward = [
+            "Comma, separated",
+            "Line one\nline two\r\nline three",
+            "She said \"hi\"",
+            "\"",
+            "Über café 🚀",
+            "",
+            "  padded  ",
+        ];
+        let hacks: Vec<HackRecord> = awkward
+            .iter()
+            .enumerate()
+            .map(|(i, s)| HackRecord {
+                id: i as i64,
+                name: s.to_string(),
+                description: format!("{s}|{s}"),
+                location: i as i64 * 10,
+            })
+            .collect();
+        let rows = read(&hacks_csv(&hacks));
+        assert_eq!(rows[0], ["id", "name", "description", "location"]);
+        for (hack, row) in hacks.iter().zip(&rows[1..]) {
+            assert_eq!(
+                row,
+                &[
+                    hack.id.to_string(),
+                    hack.name.clone(),
+                    hack.description.clone(),
+                    hack.location.to_string()
+                ]
+            );
+        }
+        assert_eq!(rows.len(), hacks.len() + 1);
+    }
+
+    #[test]
+    fn formulas_are_defused() {
+        let judges = [
+            JudgeRecord {
+                id: 1,
+                name: "=HYPERLINK(\"http://x\",\"y\")".into(),
+                email: "@ada@example.org".into(),
+            },
+            JudgeRecord {
+                id: 2,
+                name: "-1+2".into(),
+                email: "grace@example.org".into(),
+            },
+        ];
+        let rows = read(&judges_csv(&judges));
+        assert_eq!(
+            rows[1],
+            ["1", "'=HYPERLINK(\"http://x\",\"y\")", "'@ada@example.org"]
+        );
+        assert_eq!(rows[2], ["2", "'-1+2", "grace@example.org"]);
+    }
+
+    #[test]
+    fn ratings_with_names() {
+        let judges = [JudgeRecord {
+            id: 7,
+            name: "Lovelace, Ada".into(),
+            email: "ada@example.org".into(),
+        }];
+        let hacks = [HackRecord {
+            id: 3,
+            name: "Tally \"Ho\"".into(),
+            description: String::new(),
+            location: 1,
+        }];
+        let ratings = [
+            RatingRow {
+                id: 1,
+                judge_id: 7,
+                hack_id: 3,
+                rating: 17,
+            },
+            RatingRow {
+                id: 2,
+                judge_id: 8,
+                hack_id: 4,
+                rating: 5,
+            },
+        ];
+        let csv = ratings_csv(&ratings, &judges, &hacks);
+        assert_eq!(
+            csv,
+            "id,judgeId,hackId,rating,judgeName,hackName\n\
+             1,7,3,17,\"Lovelace, Ada\",\"Tally \"\"Ho\"\"\"\n\
+             2,8,4,5,,\n"
+        );
+        assert_eq!(read(&csv)[1][4..], ["Lovelace, Ada", "Tally \"Ho\""]);
+    }
+
+    #[test]
+    fn empty_exports_have_headers() {
+        assert_eq!(
+            results_csv(&[]),
+            "rank,hackId,name,ratings,mean,normalized\n"
+        );
+        assert_eq!(hacks_csv(&[]), "id,name,description,location\n");
+        assert_eq!(judges_csv(&[]), "id,name,email\n");
+        assert_eq!(
+            ratings_csv(&[], &[], &[]),
+            "id,judgeId,hackId,rating,judgeName,hackName\n"
+        );
+    }
+}
