@@ -1,6 +1,7 @@
 //! `GET /api/clicker/devices` and `GET /api/clicker/devices/{id}/scores`:
 //! every device with its newest score, and one device's whole series as
-//! JSON rows or, with `?format=csv`, as CSV.
+//! JSON rows or, with `?format=csv`, as CSV; `.../marks` gives the series as
+//! RopeScore step marks.
 
 use std::sync::Arc;
 
@@ -69,6 +70,16 @@ pub async fn scores(
             "unknown format {other:?}: use json or csv"
         ))),
     }
+}
+
+/// `GET /api/clicker/devices/{id}/marks`: the series as RopeScore step marks.
+pub async fn marks(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<super::marks::Mark>>, ApiError> {
+    let rows = series(&app, &id).await?;
+    let points: Vec<(i64, i64)> = rows.iter().map(|r| (r.timestamp, r.score)).collect();
+    Ok(Json(super::marks::marks(&points)))
 }
 
 /// A device's series, with the API's errors for a bad or unknown id.

@@ -1,0 +1,157 @@
+//! kill -9 durability: a child `podium` process takes a stream of SCOREs, is
+//! killed with SIGKILL mid-stream, restarts on the same data directory, and
+//! every score it had acknowledged is in the history API, none twice.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Client;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+struct ChildServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChildServer {
+    async fn start(data_dir: &std::path::Path) -> ChildServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_podium"))
+            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("PODIUM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("podium starts");
+        let server = ChildServer { child, addr };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&self) {
+        let url = format!("http://{}/healthz", self.addr);
+        for _ in 0..200 {
+            if let Ok(resp) = reqwest::get(&url).await {
+                if resp.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server at {} never became healthy", self.addr);
+    }
+
+    fn kill9(mut self) {
+        // Child::kill sends SIGKILL on Unix.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_scores_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(dir.path()).await;
+    let mut clicker = Client::connect(server.addr).await;
+    let (id, secret) = clicker.register(None).await;
+
+    // Stream SCOREs without waiting, as fast as the socket takes them, and
+    // collect the acknowledgements; kill the server once 2000 are in.
+    let (mut tx, mut rx) = clicker.ws.split();
+    let writer = tokio::spawn(async move {
+        for n in 1..=1_000_000u64 {
+            if tx
+                .send(Message::text(format!("SCORE {n} {} {n}", 1000 + n)))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut acked = BTreeSet::new();
+    while acked.len() < 2000 {
+        match rx.next().await {
+            Some(Ok(Message::Text(t))) => {
+                let parts: Vec<&str> = t.split(' ').collect();
+                assert_eq!(parts[0], "SCORED", "{t}");
+                acked.insert(parts[2].parse::<i64>().unwrap());
+            }
+            Some(Ok(_)) => {}
+            other => panic!("lost the connection early: {other:?}"),
+        }
+    }
+    server.kill9();
+    // Whatever else arrives before the socket dies was acknowledged too.
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(5), rx.next()).await
+    {
+        if let Message::Text(t) = message {
+            if let Some(ts) = t.strip_prefix("SCORED ").and_then(|r| r.split(' ').nth(1)) {
+                acked.insert(ts.parse().unwrap());
+            }
+        }
+    }
+    writer.abort();
+
+    let server = ChildServer::start(dir.path()).await;
+    let rows: serde_json::Value = reqwest::get(format!(
+        "http://{}/api/clicker/devices/{id}/scores",
+        server.addr
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let stored: Vec<i64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["timestamp"].as_i64().unwrap())
+        .collect();
+    let unique: BTreeSet<i64> = stored.iter().copied().collect();
+    assert_eq!(unique.len(), stored.len(), "no score stored twice");
+    let missing: Vec<_> = acked.difference(&unique).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged scores lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(stored.len() >= acked.len());
+    eprintln!("acknowledged {} before the kill; {} stored after restart", acked.len(), stored.len());
+
+    // The device resumes with its secret; a retry of an acknowledged score is
+    // acknowledged again and not stored twice.
+    let mut clicker = Client::connect(server.addr).await;
+    let (id2, _) = clicker.register(Some(&secret)).await;
+    assert_eq!(id2, id);
+    let first = *acked.iter().next().unwrap();
+    let n = first - 1000;
+    assert_eq!(
+        clicker.ask(&format!("SCORE {n} {first} {n}")).await,
+        format!("SCORED {n} {first}")
+    );
+    let rows: serde_json::Value = reqwest::get(format!(
+        "http://{}/api/clicker/devices/{id}/scores",
+        server.addr
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), stored.len());
+    server.kill9();
+}
