@@ -201,7 +201,6 @@ impl OperatorSecrets {
         let file = path(data_dir);
         if created {
             tracing::warn!(
-                file = %file.display(),
                 "generated the Sledge admin secret and login code and saved them in {} (mode 0600); \
                  print them with `podium secrets show --data-dir {}`",
                 file.display(),

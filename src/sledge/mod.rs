@@ -35,8 +35,13 @@ use crate::operator_secrets::OperatorSecrets;
 use crate::store::{Changes, Store, StoreError};
 
 /// Packets socket.io may hold for one client; a live-update subscriber that
-/// lets this fill is dropped (see [`sync`]).
-pub const SEND_BUFFER: usize = 512;
+/// lets this fill is dropped (see [`sync`]). Diffs that arrive together are
+/// merged into one packet, so only a client that stopped reading fills it.
+pub const SEND_BUFFER: usize = 256;
+/// Largest WebSocket message accepted from a client. The largest valid
+/// payload (a 10 000-character description) is well under this; long-polling
+/// requests are capped by socket.io's own 100 kB payload limit.
+pub const MAX_INCOMING: usize = 1 << 20;
 
 /// What every Sledge session shares.
 pub struct Sledge {
@@ -75,6 +80,8 @@ pub async fn start(
     });
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(SEND_BUFFER)
+        .ws_max_message_size(MAX_INCOMING)
+        .ws_max_frame_size(MAX_INCOMING)
         .build_layer();
     let for_sockets = state.clone();
     // Registering in a connect middleware (not the connect handler, which
