@@ -371,6 +371,9 @@ mod tests {
             json!({"judgeId": 1, "hackId": 1, "rating": 1.5}),
         );
         assert!(float.contains("floating point `1.5`"), "{float}");
+        let written_as_float: Value =
+            serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1.0}"#).unwrap();
+        assert!(err("rate-hack", written_as_float).contains("floating point `1.0`"));
         let string = err(
             "rate-hack",
             json!({"judgeId": "1", "hackId": 1, "rating": 5}),

@@ -73,21 +73,23 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startServer({ dataDir, env = {}, log = 'warn' } = {}) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'podium-sledge-'));
   const port = await freePort();
+  // `env` overrides; a null value removes the variable.
+  const fullEnv = {
+    ...process.env,
+    PODIUM_ADMIN_SECRET: ADMIN_SECRET,
+    PODIUM_LOGIN_CODE: LOGIN_CODE,
+    PODIUM_LOG: log,
+    PODIUM_LOG_FORMAT: 'text',
+    NO_COLOR: '1',
+    ...env,
+  };
+  for (const [key, value] of Object.entries(fullEnv)) {
+    if (value === null) delete fullEnv[key];
+  }
   const proc = spawn(
     podiumBin(),
     ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir],
-    {
-      env: {
-        ...process.env,
-        PODIUM_ADMIN_SECRET: ADMIN_SECRET,
-        PODIUM_LOGIN_CODE: LOGIN_CODE,
-        PODIUM_LOG: log,
-        PODIUM_LOG_FORMAT: 'text',
-        NO_COLOR: '1',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   proc.stdout.on('data', (d) => (output += d));
