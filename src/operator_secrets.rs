@@ -218,7 +218,13 @@ impl OperatorSecrets {
     /// Re-reads the file for the secrets not configured (after `podium
     /// secrets rotate`). Sockets already authenticated keep their identity.
     pub fn reload(&self) -> Result<(), SecretsFileError> {
-        self.load().map(|_| ())
+        if self.load()? {
+            tracing::warn!(
+                "{} was missing, so new secrets were generated; print them with `podium secrets show`",
+                path(&self.data_dir).display()
+            );
+        }
+        Ok(())
     }
 
     /// Whether `candidate` is the admin secret.
