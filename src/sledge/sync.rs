@@ -119,15 +119,10 @@ impl Task {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                command = inbox.recv() => match command {
-                    Some(Command::Subscribe { socket, viewer, done }) => {
-                        let _ = done.send(self.subscribe(socket, viewer));
-                    }
-                    Some(Command::Unsubscribe(sid)) => {
-                        self.subscribers.remove(&sid);
-                    }
-                    None => break,
-                },
+                // Changes before commands: every change committed before a
+                // client sent subscribe-database (its acknowledgement had
+                // gone out, so the change was already queued here) is in
+                // that client's update-full. Read-your-writes.
                 change = changes.recv() => match change {
                     Some(first) => {
                         let mut batch = vec![first];
@@ -138,6 +133,15 @@ impl Task {
                             }
                         }
                         self.publish(batch);
+                    }
+                    None => break,
+                },
+                command = inbox.recv() => match command {
+                    Some(Command::Subscribe { socket, viewer, done }) => {
+                        let _ = done.send(self.subscribe(socket, viewer));
+                    }
+                    Some(Command::Unsubscribe(sid)) => {
+                        self.subscribers.remove(&sid);
                     }
                     None => break,
                 },

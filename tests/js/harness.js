@@ -160,7 +160,7 @@ export class Client {
   }
 
   /** The next `event` from the server (oldest first). */
-  next(event, timeoutMs = 5000) {
+  next(event, timeoutMs = 10_000) {
     const queued = this.queues.get(event);
     if (queued.length) return Promise.resolve(queued.shift());
     return new Promise((resolve, reject) => {

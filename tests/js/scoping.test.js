@@ -180,6 +180,37 @@ for (const version of [4, 2]) {
       assert.deepEqual(judgeBuilt, judgeTruth);
     });
 
+    it('includes every acknowledged change in a later update-full, even under load', async () => {
+      const admin = await asAdmin(await open());
+      const busy = await asAdmin(await open());
+      let flooding = true;
+      const flood = (async () => {
+        for (let i = 0; flooding; i++) {
+          await Promise.all(
+            [1, 2, 3].map((judgeId) =>
+              busy.request('rate-hack', { judgeId, hackId: 1 + (i % 3), rating: 1 + (i % 20) }),
+            ),
+          );
+        }
+      })();
+      try {
+        for (let round = 0; round < 25; round++) {
+          const ack = await admin.request('add-superlative', { name: `Read ${round}` });
+          const reader = await asAdmin(await open());
+          await reader.request('subscribe-database', {});
+          const { database } = await reader.next('update-full');
+          assert.ok(
+            database.superlatives.some((s) => s.id === ack.superlative.id),
+            `superlative ${ack.superlative.id} missing from a later update-full`,
+          );
+          reader.close();
+        }
+      } finally {
+        flooding = false;
+        await flood;
+      }
+    });
+
     it("handles one socket's events in the order they were sent", async () => {
       const c = await open();
       // No waiting between events: authenticate must take effect before add-hack.
