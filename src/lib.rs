@@ -7,10 +7,12 @@
 //! server.rs        axum router (/ws, /socket.io, /healthz, /metrics, /api), start, shutdown
 //! metrics.rs       Prometheus text metrics
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
+//! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
 //! http_error.rs    JSON errors of the HTTP API
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
 //! judging/         the judging domain: model, validation, import, assignment, results, export
+//! sledge/          the Sledge judging protocol over socket.io: sessions, auth, live updates
 //! ```
 //!
 //! Tests start a server with [`server::start`] on an ephemeral loopback port
@@ -21,6 +23,8 @@ pub mod config;
 pub mod http_error;
 pub mod judging;
 pub mod metrics;
+pub mod operator_secrets;
 pub mod secrets;
 pub mod server;
+pub mod sledge;
 pub mod store;

@@ -1,8 +1,9 @@
 //! The `podium` command: `podium serve` (the default) runs the server; other
 //! subcommands are for the operator.
 
-use clap::{Parser, Subcommand};
-use podium::config::{LogFormat, ServeConfig};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use podium::config::{DataArgs, LogFormat, ServeConfig};
+use podium::operator_secrets::{self, Rotate, StoredSecrets};
 
 #[derive(Parser)]
 #[command(
@@ -22,12 +23,42 @@ struct Cli {
 enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(ServeConfig),
+    /// Show or rotate the Sledge admin secret and login code kept in the data directory.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Print the admin secret and the login code (generating them first if
+    /// the data directory has none yet).
+    Show(DataArgs),
+    /// Replace the admin secret, the login code, or both, with new random ones.
+    /// A running server picks the change up on SIGHUP or restart.
+    Rotate(RotateArgs),
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("which").required(true).multiple(true).args(["admin", "login_code", "all"])))]
+struct RotateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Replace the admin secret.
+    #[arg(long)]
+    admin: bool,
+    /// Replace the login code judges log in with.
+    #[arg(long)]
+    login_code: bool,
+    /// Replace both.
+    #[arg(long)]
+    all: bool,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match cli.command {
         Some(Command::Serve(config)) => config,
+        Some(Command::Secrets(command)) => return secrets_command(command),
         None => cli.serve,
     };
     init_logging(config.log_format);
@@ -50,6 +81,19 @@ async fn serve(config: ServeConfig) -> std::process::ExitCode {
         tracing::info!("shutting down");
         shutdown.cancel();
     });
+    let app = running.app.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match app.sledge.state.secrets.reload() {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the Sledge secrets file"),
+                Err(e) => tracing::error!("SIGHUP: kept the previous Sledge secrets: {e}"),
+            }
+        }
+    });
     running.stopped().await;
     std::process::ExitCode::SUCCESS
 }
@@ -60,6 +104,58 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// `podium secrets show|rotate`: prints to stdout, for the operator's eyes.
+fn secrets_command(command: SecretsCommand) -> std::process::ExitCode {
+    let (data, outcome, note) = match command {
+        SecretsCommand::Show(data) => {
+            let outcome = operator_secrets::read_or_create(&data.data_dir);
+            let note = match &outcome {
+                Ok((_, true)) => Some("No secrets were kept yet: these were generated now."),
+                _ => None,
+            };
+            (data, outcome.map(|(stored, _)| stored), note)
+        }
+        SecretsCommand::Rotate(args) => {
+            let which = match (args.all || (args.admin && args.login_code), args.admin) {
+                (true, _) => Rotate::All,
+                (false, true) => Rotate::Admin,
+                (false, false) => Rotate::LoginCode,
+            };
+            let outcome = operator_secrets::rotate(&args.data.data_dir, which);
+            let note = "Rotated. A running server uses the new values after `kill -HUP <pid>` \
+                        or a restart; judges who already logged in keep their secrets.";
+            (args.data, outcome, Some(note))
+        }
+    };
+    match outcome {
+        Ok(stored) => {
+            print_secrets(&data, &stored);
+            if let Some(note) = note {
+                println!("{note}");
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("podium: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_secrets(data: &DataArgs, stored: &StoredSecrets) {
+    println!("admin secret: {}", stored.admin_secret);
+    println!("login code:   {}", stored.login_code);
+    println!(
+        "(kept in {})",
+        operator_secrets::path(&data.data_dir).display()
+    );
+    for var in ["PODIUM_ADMIN_SECRET", "PODIUM_LOGIN_CODE"] {
+        if std::env::var_os(var).is_some() {
+            println!("note: {var} is set here; a server started with it uses that value instead of the file's");
+        }
     }
 }
 

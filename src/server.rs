@@ -20,6 +20,8 @@ use tokio_util::task::TaskTracker;
 use crate::clicker;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
+use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
+use crate::sledge::{self, SledgeService};
 use crate::store::{Store, StoreError};
 
 /// Tungstenite's default buffers cost about 90 KiB per idle connection;
@@ -32,9 +34,11 @@ const WS_TRANSPORT_LIMIT: usize = 64 * 1024;
 
 /// What every handler shares.
 pub struct App {
+    /// The settings, minus the Sledge secrets (only their hashes are kept, in `sledge`).
     pub config: ServeConfig,
     pub store: Store,
     pub hub: clicker::hub::Hub,
+    pub sledge: SledgeService,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
@@ -52,6 +56,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsFileError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -69,7 +75,8 @@ pub struct Running {
 
 impl Running {
     /// Shuts down gracefully: stops accepting, closes WebSockets with
-    /// "going away", waits for them, then commits and closes storage.
+    /// "going away", disconnects socket.io clients, waits for them, then
+    /// commits and closes storage.
     pub async fn shutdown(self) {
         self.app.shutdown.cancel();
         let _ = self.task.await;
@@ -82,14 +89,29 @@ impl Running {
 }
 
 /// Opens storage, binds the port and starts serving in the background.
-pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
+pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let data_dir = config.data.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|source| StartError::DataDir {
         path: data_dir.clone(),
         source,
     })?;
     let metrics = Arc::new(Metrics::default());
-    let (store, _changes) = Store::open(&data_dir, config.sync, metrics.clone())?;
+    // Only hashes of the secrets stay in memory, so take them out of the config.
+    let secrets = Arc::new(OperatorSecrets::open(
+        &data_dir,
+        config.admin_secret.take(),
+        config.login_code.take(),
+    )?);
+    let (store, changes) = Store::open(&data_dir, config.sync, metrics.clone())?;
+    let shutdown = CancellationToken::new();
+    let sledge = sledge::start(
+        store.clone(),
+        changes,
+        secrets,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -102,10 +124,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     })?;
     let app = Arc::new(App {
         hub: clicker::hub::Hub::new(metrics.clone()),
+        sledge,
         config,
         store,
         metrics,
-        shutdown: CancellationToken::new(),
+        shutdown,
         connections: TaskTracker::new(),
     });
     let router = router(app.clone());
@@ -117,6 +140,20 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
 
 async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
     let shutdown = app.shutdown.clone();
+    // socket.io clients hold long-polling requests and upgraded connections
+    // open: disconnect them all as soon as shutdown begins, so the graceful
+    // shutdown below does not wait on them.
+    let io = app.sledge.io.clone();
+    let watch = shutdown.clone();
+    let socketio_closed = tokio::spawn(async move {
+        watch.cancelled().await;
+        if tokio::time::timeout(Duration::from_secs(5), io.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some socket.io clients did not close in time");
+        }
+    });
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let send_buffer = app.config.tcp_send_buffer as libc::c_int;
     let listener = listener.tap_io(move |tcp| tune_socket(tcp, send_buffer));
@@ -126,6 +163,8 @@ async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
     if let Err(e) = served {
         tracing::error!(error = %e, "server stopped with an error");
     }
+    app.shutdown.cancel();
+    let _ = socketio_closed.await;
     // Upgraded connections outlive axum's graceful shutdown: wait for their
     // close handshakes (each is bounded), then commit what storage holds.
     app.connections.close();
@@ -170,6 +209,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/clicker/devices/{id}/scores",
             get(clicker::history::scores),
         )
+        .layer(app.sledge.layer.clone())
         .with_state(app)
 }
 

@@ -13,6 +13,7 @@
 //! while the writer commits) on tokio's blocking threads.
 
 pub mod clicker;
+pub mod judging;
 pub mod schema;
 pub mod writer;
 

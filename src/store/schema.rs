@@ -34,6 +34,71 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, timestamp)
     ) WITHOUT ROWID;
     "#,
+    // 2: the Sledge judging tables. Ids start at 1 (0 means "none" or "the
+    // admin" on the wire) and rows are never deleted, so ids are never reused.
+    r#"
+    CREATE TABLE hacks (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        description TEXT NOT NULL,
+        location    INTEGER NOT NULL
+    );
+
+    -- email_key is the email folded to lower case (Unicode-aware, done in
+    -- Rust: SQLite's lower() folds ASCII only); it makes duplicates unique.
+    CREATE TABLE judges (
+        id        INTEGER PRIMARY KEY,
+        name      TEXT NOT NULL,
+        email     TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE
+    );
+
+    CREATE TABLE judge_hacks (
+        id       INTEGER PRIMARY KEY,
+        judge_id INTEGER NOT NULL REFERENCES judges(id),
+        hack_id  INTEGER NOT NULL REFERENCES hacks(id),
+        priority INTEGER NOT NULL,
+        UNIQUE (judge_id, hack_id)
+    );
+
+    CREATE TABLE superlatives (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL
+    );
+
+    -- Choices are 0 for "not chosen", so they cannot be foreign keys.
+    CREATE TABLE superlative_placements (
+        id               INTEGER PRIMARY KEY,
+        judge_id         INTEGER NOT NULL REFERENCES judges(id),
+        superlative_id   INTEGER NOT NULL REFERENCES superlatives(id),
+        first_choice_id  INTEGER NOT NULL,
+        second_choice_id INTEGER NOT NULL,
+        UNIQUE (judge_id, superlative_id)
+    );
+
+    CREATE TABLE ratings (
+        id       INTEGER PRIMARY KEY,
+        judge_id INTEGER NOT NULL REFERENCES judges(id),
+        hack_id  INTEGER NOT NULL REFERENCES hacks(id),
+        rating   INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 20),
+        UNIQUE (judge_id, hack_id)
+    );
+
+    CREATE TABLE superlative_hacks (
+        id             INTEGER PRIMARY KEY,
+        superlative_id INTEGER NOT NULL REFERENCES superlatives(id),
+        hack_id        INTEGER NOT NULL REFERENCES hacks(id),
+        UNIQUE (superlative_id, hack_id)
+    );
+
+    -- Secrets issued by `login`: only their SHA-256 is kept.
+    CREATE TABLE judge_secrets (
+        secret_hash BLOB PRIMARY KEY,
+        judge_id    INTEGER NOT NULL REFERENCES judges(id),
+        created_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX judge_secrets_by_judge ON judge_secrets (judge_id);
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -1,0 +1,414 @@
+//! The events a Sledge client sends, parsed at the edge into typed requests.
+//!
+//! Each event carries one JSON object. Parsing rejects unknown event names,
+//! a missing or non-object argument, missing fields, wrong types (a string or
+//! 1.5 where an integer belongs) and unknown fields, and checks that ids are
+//! not negative. The limits that depend on meaning (name lengths, plausible
+//! email, rating range) belong to the judging domain and are checked there.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+
+/// The client-to-server events, by wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventName {
+    AddHack,
+    AddJudge,
+    AddSuperlative,
+    Authenticate,
+    Login,
+    RateHack,
+    RankSuperlative,
+    SubscribeDatabase,
+}
+
+impl EventName {
+    pub const ALL: [EventName; 8] = [
+        EventName::AddHack,
+        EventName::AddJudge,
+        EventName::AddSuperlative,
+        EventName::Authenticate,
+        EventName::Login,
+        EventName::RateHack,
+        EventName::RankSuperlative,
+        EventName::SubscribeDatabase,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::AddHack => "add-hack",
+            EventName::AddJudge => "add-judge",
+            EventName::AddSuperlative => "add-superlative",
+            EventName::Authenticate => "authenticate",
+            EventName::Login => "login",
+            EventName::RateHack => "rate-hack",
+            EventName::RankSuperlative => "rank-superlative",
+            EventName::SubscribeDatabase => "subscribe-database",
+        }
+    }
+
+    pub fn from_wire(name: &str) -> Option<EventName> {
+        EventName::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    /// The payload's shape, for error messages.
+    pub fn schema(self) -> &'static str {
+        match self {
+            EventName::AddHack => r#"{"name": string, "description": string, "location": integer}"#,
+            EventName::AddJudge => r#"{"name": string, "email": string}"#,
+            EventName::AddSuperlative => r#"{"name": string}"#,
+            EventName::Authenticate => r#"{"secret": string, "userId": integer}"#,
+            EventName::Login => r#"{"judgeId": integer, "loginCode": string}"#,
+            EventName::RateHack => r#"{"judgeId": integer, "hackId": integer, "rating": integer}"#,
+            EventName::RankSuperlative => {
+                r#"{"judgeId": integer, "superId": integer, "firstId": integer, "secondId": integer}"#
+            }
+            EventName::SubscribeDatabase => "{} (an empty object)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddHack {
+    pub name: String,
+    pub description: String,
+    pub location: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddJudge {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSuperlative {
+    pub name: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Authenticate {
+    pub secret: String,
+    /// 0 asks for the admin, N asks to act as judge N.
+    pub user_id: i64,
+}
+
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Login {
+    pub judge_id: i64,
+    pub login_code: String,
+}
+
+// Secrets stay out of debug output, and so out of any log line.
+impl std::fmt::Debug for Authenticate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Authenticate {{ user_id: {}, .. }}", self.user_id)
+    }
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Login {{ judge_id: {}, .. }}", self.judge_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RateHack {
+    pub judge_id: i64,
+    pub hack_id: i64,
+    pub rating: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RankSuperlative {
+    pub judge_id: i64,
+    pub super_id: i64,
+    pub first_id: i64,
+    pub second_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeDatabase {}
+
+/// One parsed client event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    AddHack(AddHack),
+    AddJudge(AddJudge),
+    AddSuperlative(AddSuperlative),
+    Authenticate(Authenticate),
+    Login(Login),
+    RateHack(RateHack),
+    RankSuperlative(RankSuperlative),
+    SubscribeDatabase,
+}
+
+/// Why an event could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    #[error("unknown event {0:?}; Podium understands add-hack, add-judge, add-superlative, authenticate, login, rate-hack, rank-superlative and subscribe-database")]
+    UnknownEvent(String),
+    #[error("{event} takes one JSON object as its argument, shaped {schema}; got {got}")]
+    NotAnObject {
+        event: &'static str,
+        schema: &'static str,
+        got: &'static str,
+    },
+    #[error("{event} payload: {detail}; the payload is shaped {schema}")]
+    Schema {
+        event: &'static str,
+        detail: String,
+        schema: &'static str,
+    },
+    #[error("{event} payload: {field} must be an integer >= {min}; got {got}")]
+    TooSmall {
+        event: &'static str,
+        field: &'static str,
+        min: i64,
+        got: i64,
+    },
+}
+
+/// Parses event `name` with its first argument (`None` when the client sent
+/// no argument or one the transport could not decode).
+pub fn parse(name: &str, payload: Option<Value>) -> Result<Request, ParseError> {
+    let event = EventName::from_wire(name).ok_or_else(|| ParseError::UnknownEvent(name.into()))?;
+    let payload = payload.unwrap_or(Value::Null);
+    let request = match event {
+        EventName::AddHack => Request::AddHack(fields(event, payload)?),
+        EventName::AddJudge => Request::AddJudge(fields(event, payload)?),
+        EventName::AddSuperlative => Request::AddSuperlative(fields(event, payload)?),
+        EventName::Authenticate => {
+            let auth: Authenticate = fields(event, payload)?;
+            at_least(event, "userId", auth.user_id, 0)?;
+            Request::Authenticate(auth)
+        }
+        EventName::Login => {
+            let login: Login = fields(event, payload)?;
+            at_least(event, "judgeId", login.judge_id, 1)?;
+            Request::Login(login)
+        }
+        EventName::RateHack => {
+            let rate: RateHack = fields(event, payload)?;
+            at_least(event, "judgeId", rate.judge_id, 0)?;
+            at_least(event, "hackId", rate.hack_id, 0)?;
+            Request::RateHack(rate)
+        }
+        EventName::RankSuperlative => {
+            let rank: RankSuperlative = fields(event, payload)?;
+            at_least(event, "judgeId", rank.judge_id, 0)?;
+            at_least(event, "superId", rank.super_id, 0)?;
+            at_least(event, "firstId", rank.first_id, 0)?;
+            at_least(event, "secondId", rank.second_id, 0)?;
+            Request::RankSuperlative(rank)
+        }
+        EventName::SubscribeDatabase => {
+            let SubscribeDatabase {} = fields(event, payload)?;
+            Request::SubscribeDatabase
+        }
+    };
+    Ok(request)
+}
+
+impl Request {
+    pub fn event(&self) -> EventName {
+        match self {
+            Request::AddHack(_) => EventName::AddHack,
+            Request::AddJudge(_) => EventName::AddJudge,
+            Request::AddSuperlative(_) => EventName::AddSuperlative,
+            Request::Authenticate(_) => EventName::Authenticate,
+            Request::Login(_) => EventName::Login,
+            Request::RateHack(_) => EventName::RateHack,
+            Request::RankSuperlative(_) => EventName::RankSuperlative,
+            Request::SubscribeDatabase => EventName::SubscribeDatabase,
+        }
+    }
+}
+
+fn fields<T: DeserializeOwned>(event: EventName, payload: Value) -> Result<T, ParseError> {
+    let got = match &payload {
+        Value::Object(_) => None,
+        Value::Null => Some("nothing (or null)"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Number(_) => Some("a number"),
+        Value::String(_) => Some("a string"),
+        Value::Array(_) => Some("an array"),
+    };
+    if let Some(got) = got {
+        return Err(ParseError::NotAnObject {
+            event: event.as_str(),
+            schema: event.schema(),
+            got,
+        });
+    }
+    serde_json::from_value(payload).map_err(|e| ParseError::Schema {
+        event: event.as_str(),
+        detail: e.to_string(),
+        schema: event.schema(),
+    })
+}
+
+fn at_least(event: EventName, field: &'static str, got: i64, min: i64) -> Result<(), ParseError> {
+    if got < min {
+        return Err(ParseError::TooSmall {
+            event: event.as_str(),
+            field,
+            min,
+            got,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(name: &str, payload: Value) -> String {
+        parse(name, Some(payload)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_every_event() {
+        assert_eq!(
+            parse(
+                "add-hack",
+                Some(json!({"name": "Tally", "description": "", "location": 3}))
+            ),
+            Ok(Request::AddHack(AddHack {
+                name: "Tally".into(),
+                description: "".into(),
+                location: 3
+            }))
+        );
+        assert!(matches!(
+            parse("add-judge", Some(json!({"name": "Ada", "email": "a@b.co"}))),
+            Ok(Request::AddJudge(_))
+        ));
+        assert!(matches!(
+            parse("add-superlative", Some(json!({"name": "Best"}))),
+            Ok(Request::AddSuperlative(_))
+        ));
+        assert_eq!(
+            parse("authenticate", Some(json!({"secret": "s", "userId": 0}))),
+            Ok(Request::Authenticate(Authenticate {
+                secret: "s".into(),
+                user_id: 0
+            }))
+        );
+        assert!(matches!(
+            parse("login", Some(json!({"judgeId": 1, "loginCode": "c"}))),
+            Ok(Request::Login(_))
+        ));
+        assert_eq!(
+            parse(
+                "rate-hack",
+                Some(json!({"judgeId": 1, "hackId": 2, "rating": 20}))
+            ),
+            Ok(Request::RateHack(RateHack {
+                judge_id: 1,
+                hack_id: 2,
+                rating: 20
+            }))
+        );
+        assert_eq!(
+            parse(
+                "rank-superlative",
+                Some(json!({"judgeId": 1, "superId": 2, "firstId": 3, "secondId": 0}))
+            ),
+            Ok(Request::RankSuperlative(RankSuperlative {
+                judge_id: 1,
+                super_id: 2,
+                first_id: 3,
+                second_id: 0
+            }))
+        );
+        assert_eq!(
+            parse("subscribe-database", Some(json!({}))),
+            Ok(Request::SubscribeDatabase)
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_events() {
+        assert_eq!(
+            parse("delete-everything", Some(json!({}))),
+            Err(ParseError::UnknownEvent("delete-everything".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_non_objects_and_missing_payloads() {
+        assert!(err("add-superlative", json!("Best")).contains("got a string"));
+        assert!(err("add-superlative", json!([{"name": "x"}])).contains("got an array"));
+        assert!(parse("subscribe-database", None)
+            .unwrap_err()
+            .to_string()
+            .contains("got nothing"));
+    }
+
+    #[test]
+    fn rejects_missing_unknown_and_mistyped_fields() {
+        let missing = err("add-hack", json!({"name": "x", "description": ""}));
+        assert!(missing.contains("missing field `location`"), "{missing}");
+        let unknown = err("add-superlative", json!({"name": "x", "prize": 5}));
+        assert!(unknown.contains("unknown field `prize`"), "{unknown}");
+        let unknown = err("subscribe-database", json!({"all": true}));
+        assert!(unknown.contains("unknown field `all`"), "{unknown}");
+        let float = err(
+            "rate-hack",
+            json!({"judgeId": 1, "hackId": 1, "rating": 1.5}),
+        );
+        assert!(float.contains("floating point `1.5`"), "{float}");
+        let written_as_float: Value =
+            serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1.0}"#).unwrap();
+        assert!(err("rate-hack", written_as_float).contains("floating point `1.0`"));
+        let string = err(
+            "rate-hack",
+            json!({"judgeId": "1", "hackId": 1, "rating": 5}),
+        );
+        assert!(string.contains("invalid type: string \"1\""), "{string}");
+        let null = err("add-judge", json!({"name": null, "email": "a@b.co"}));
+        assert!(null.contains("invalid type: null"), "{null}");
+        assert!(string.contains(EventName::RateHack.schema()));
+    }
+
+    #[test]
+    fn rejects_negative_ids() {
+        assert_eq!(
+            parse(
+                "rate-hack",
+                Some(json!({"judgeId": 1, "hackId": -2, "rating": 5}))
+            ),
+            Err(ParseError::TooSmall {
+                event: "rate-hack",
+                field: "hackId",
+                min: 0,
+                got: -2
+            })
+        );
+        assert!(err("login", json!({"judgeId": 0, "loginCode": "c"}))
+            .contains("judgeId must be an integer >= 1"));
+        assert!(err("authenticate", json!({"secret": "s", "userId": -1})).contains("userId"));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let Ok(request) = parse("login", Some(json!({"judgeId": 1, "loginCode": "hunter2"})))
+        else {
+            panic!()
+        };
+        assert!(!format!("{request:?}").contains("hunter2"));
+    }
+}

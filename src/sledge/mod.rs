@@ -1,0 +1,99 @@
+//! The Sledge judging protocol over socket.io: the default namespace on the
+//! default path `/socket.io/`, served by the same axum router and port as
+//! everything else, for socket.io 4.x and 2.x clients, over WebSocket and
+//! long-polling. `docs/sledge-protocol.md` is the protocol as Podium speaks it.
+//!
+//! ```text
+//! events.rs    client events parsed into typed requests
+//! replies.rs   server events and the acknowledgement format
+//! auth.rs      identities and who may do what (pure)
+//! throttle.rs  slowing down repeated failed logins per client address
+//! session.rs   one socket: its ordered request queue and its identity
+//! view.rs      the mirror of the judging tables and per-viewer scoping (pure)
+//! sync.rs      the live-update task: full and partial updates in commit order
+//! ```
+
+pub mod auth;
+pub mod events;
+pub mod replies;
+mod session;
+pub mod sync;
+pub mod throttle;
+pub mod view;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use socketioxide::extract::SocketRef;
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::SocketIo;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::operator_secrets::OperatorSecrets;
+use crate::store::{Changes, Store, StoreError};
+
+/// Packets socket.io may hold for one client; a live-update subscriber that
+/// lets this fill is dropped (see [`sync`]). Diffs that arrive together are
+/// merged into one packet, so only a client that stopped reading fills it.
+pub const SEND_BUFFER: usize = 256;
+/// Largest WebSocket message accepted from a client. The largest valid
+/// payload (a 10 000-character description) is well under this; long-polling
+/// requests are capped by socket.io's own 100 kB payload limit.
+pub const MAX_INCOMING: usize = 1 << 20;
+
+/// What every Sledge session shares.
+pub struct Sledge {
+    pub store: Store,
+    pub secrets: Arc<OperatorSecrets>,
+    pub throttle: throttle::Throttle,
+    pub metrics: Arc<Metrics>,
+    pub sync: sync::SyncHandle,
+}
+
+/// The running protocol: the layer to add to the router and the socket.io
+/// handle (to close every client at shutdown).
+pub struct SledgeService {
+    pub layer: SocketIoLayer,
+    pub io: SocketIo,
+    pub state: Arc<Sledge>,
+}
+
+/// Loads the judging tables into the live-update mirror, starts its task on
+/// `changes` and sets up the socket.io namespace.
+pub async fn start(
+    store: Store,
+    changes: Changes,
+    secrets: Arc<OperatorSecrets>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> Result<SledgeService, StoreError> {
+    let initial = store.load_all().await?;
+    let sync = sync::spawn(initial, changes, metrics.clone(), shutdown);
+    let state = Arc::new(Sledge {
+        store,
+        secrets,
+        throttle: throttle::Throttle::default(),
+        metrics,
+        sync,
+    });
+    let (layer, io) = SocketIo::builder()
+        .max_buffer_size(SEND_BUFFER)
+        .ws_max_message_size(MAX_INCOMING)
+        .ws_max_frame_size(MAX_INCOMING)
+        .build_layer();
+    let for_sockets = state.clone();
+    // Registering in a connect middleware (not the connect handler, which
+    // socketioxide runs after confirming the connection) means the client
+    // cannot get an event in before the handlers exist.
+    let attach = move |socket: SocketRef| {
+        let sledge = for_sockets.clone();
+        async move {
+            session::attach(sledge, socket);
+            Ok::<(), Infallible>(())
+        }
+    };
+    io.ns("/", (async |_: SocketRef| {}).with(attach));
+    Ok(SledgeService { layer, io, state })
+}

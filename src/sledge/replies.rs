@@ -1,0 +1,188 @@
+//! What the server sends: the Sledge server events and the acknowledgement
+//! a client gets when it asks for one.
+//!
+//! Acknowledgement format (a Podium addition; the events are sent either way):
+//! `{"ok": true, ...result}` when the request took effect, or
+//! `{"ok": false, "error": {"original": <event>, "message": <reason>}}`.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+
+pub const LOGIN_RESPONSE: &str = "login-response";
+pub const AUTHENTICATE_RESPONSE: &str = "authenticate-response";
+pub const PROTOCOL_ERROR: &str = "protocol-error";
+pub const UPDATE_FULL: &str = "update-full";
+pub const UPDATE_PARTIAL: &str = "update-partial";
+
+/// `protocol-error`: the event the client sent and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProtocolError {
+    pub original: String,
+    pub message: String,
+}
+
+/// `login-response`.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+}
+
+impl LoginResponse {
+    pub fn failed() -> LoginResponse {
+        LoginResponse {
+            success: false,
+            secret: None,
+            user_id: None,
+        }
+    }
+}
+
+/// `authenticate-response`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticateResponse {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_id: Option<i64>,
+}
+
+/// `update-full`.
+#[derive(Serialize)]
+pub struct UpdateFull<'a> {
+    pub database: &'a DataStore,
+}
+
+/// `update-partial`.
+#[derive(Serialize)]
+pub struct UpdatePartial<'a> {
+    pub diff: &'a DataStore,
+}
+
+/// What a request did, as its acknowledgement reports it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Done {
+    Hack(Hack),
+    Judge(Judge),
+    Superlative(Superlative),
+    Rating(Rating),
+    Placement(SuperlativePlacement),
+    Authenticated { user_id: i64, judge_id: i64 },
+    LoggedIn { secret: String, user_id: i64 },
+    Subscribed,
+}
+
+impl std::fmt::Debug for Done {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Done::LoggedIn { user_id, .. } => write!(f, "LoggedIn {{ user_id: {user_id}, .. }}"),
+            Done::Hack(r) => write!(f, "Hack({r:?})"),
+            Done::Judge(r) => write!(f, "Judge({r:?})"),
+            Done::Superlative(r) => write!(f, "Superlative({r:?})"),
+            Done::Rating(r) => write!(f, "Rating({r:?})"),
+            Done::Placement(r) => write!(f, "Placement({r:?})"),
+            Done::Authenticated { user_id, judge_id } => {
+                write!(
+                    f,
+                    "Authenticated {{ user_id: {user_id}, judge_id: {judge_id} }}"
+                )
+            }
+            Done::Subscribed => f.write_str("Subscribed"),
+        }
+    }
+}
+
+/// `{"ok": true, ...}` for a request that took effect.
+pub fn ack_ok(done: &Done) -> Value {
+    let mut body = Map::new();
+    body.insert("ok".into(), Value::Bool(true));
+    let mut put = |key: &str, value: Value| {
+        body.insert(key.into(), value);
+    };
+    match done {
+        Done::Hack(r) => put("hack", row(r)),
+        Done::Judge(r) => put("judge", row(r)),
+        Done::Superlative(r) => put("superlative", row(r)),
+        Done::Rating(r) => put("rating", row(r)),
+        Done::Placement(r) => put("superlativePlacement", row(r)),
+        Done::Authenticated { user_id, judge_id } => {
+            put("userId", json!(user_id));
+            put("judgeId", json!(judge_id));
+        }
+        Done::LoggedIn { secret, user_id } => {
+            put("secret", json!(secret));
+            put("userId", json!(user_id));
+        }
+        Done::Subscribed => {}
+    }
+    Value::Object(body)
+}
+
+/// `{"ok": false, "error": {"original", "message"}}` for a refused request.
+pub fn ack_err(error: &ProtocolError) -> Value {
+    json!({ "ok": false, "error": error })
+}
+
+fn row(r: &impl Serialize) -> Value {
+    serde_json::to_value(r).expect("rows serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_have_the_documented_shape() {
+        let rating = Rating {
+            id: 4,
+            judge_id: 1,
+            hack_id: 2,
+            rating: 9,
+        };
+        assert_eq!(
+            ack_ok(&Done::Rating(rating)),
+            json!({"ok": true, "rating": {"id": 4, "judgeId": 1, "hackId": 2, "rating": 9}})
+        );
+        assert_eq!(
+            ack_ok(&Done::Authenticated {
+                user_id: 3,
+                judge_id: 3
+            }),
+            json!({"ok": true, "userId": 3, "judgeId": 3})
+        );
+        assert_eq!(ack_ok(&Done::Subscribed), json!({"ok": true}));
+        let error = ProtocolError {
+            original: "rate-hack".into(),
+            message: "no".into(),
+        };
+        assert_eq!(
+            ack_err(&error),
+            json!({"ok": false, "error": {"original": "rate-hack", "message": "no"}})
+        );
+    }
+
+    #[test]
+    fn responses_omit_absent_fields() {
+        assert_eq!(
+            serde_json::to_value(LoginResponse::failed()).unwrap(),
+            json!({"success": false})
+        );
+        assert_eq!(
+            serde_json::to_value(AuthenticateResponse {
+                success: true,
+                user_id: Some(0),
+                judge_id: Some(0)
+            })
+            .unwrap(),
+            json!({"success": true, "userId": 0, "judgeId": 0})
+        );
+    }
+}

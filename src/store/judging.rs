@@ -1,0 +1,601 @@
+//! The judging tables: hacks, judges, assignments, superlatives, placements,
+//! ratings, superlative eligibility and the judges' login secrets. This module
+//! alone reads and writes them.
+//!
+//! Every check that needs the database (does the judge exist, is the email
+//! taken) runs inside the write job, so checking and writing are one atomic
+//! step; a refusal writes nothing. Each write publishes exactly the rows it
+//! added or changed, which reach live subscribers after the commit.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use thiserror::Error;
+
+use super::writer::{Change, Tx};
+use super::{now_ms, Store, StoreError};
+use crate::judging::model::{
+    DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
+};
+use crate::judging::validate::{self, ValidationError};
+use crate::secrets;
+
+/// Random bytes in a judge's login secret (256 bits, 64 hex characters).
+pub const JUDGE_SECRET_BYTES: usize = 32;
+
+/// Why a judging operation was refused (nothing was written), or failed.
+#[derive(Debug, Error)]
+pub enum JudgingError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(
+        "judge {0} does not exist (judges are numbered from 1 in the order add-judge created them)"
+    )]
+    NoSuchJudge(i64),
+    #[error(
+        "hack {0} does not exist (hacks are numbered from 1 in the order add-hack created them)"
+    )]
+    NoSuchHack(i64),
+    #[error("superlative {0} does not exist (superlatives are numbered from 1 in the order add-superlative created them)")]
+    NoSuchSuperlative(i64),
+    #[error("{field} {id} names no hack: use 0 for \"not chosen\" or the id of an existing hack")]
+    NoSuchChoice { field: &'static str, id: i64 },
+    #[error("firstId and secondId are both {0}: the first and second choice must be different hacks (0 means \"not chosen\")")]
+    SameChoice(i64),
+    #[error("judge {judge} already has the email {email:?} (emails are compared ignoring case)")]
+    DuplicateEmail { email: String, judge: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A hack to add.
+#[derive(Debug, Clone)]
+pub struct NewHack {
+    pub name: String,
+    pub description: String,
+    pub location: i64,
+}
+
+/// A judge to add.
+#[derive(Debug, Clone)]
+pub struct NewJudge {
+    pub name: String,
+    pub email: String,
+}
+
+/// A judge's first and second choice for one superlative (0 = not chosen).
+#[derive(Debug, Clone, Copy)]
+pub struct Ranking {
+    pub judge_id: i64,
+    pub superlative_id: i64,
+    pub first_choice_id: i64,
+    pub second_choice_id: i64,
+}
+
+/// What a job refuses with, or the storage failure it hit.
+type Job<T> = Result<Result<T, JudgingError>, StoreError>;
+
+impl Store {
+    /// Adds a hack and returns its row.
+    pub async fn add_hack(&self, hack: NewHack) -> Result<Hack, JudgingError> {
+        validate::name("name", &hack.name)?;
+        validate::description(&hack.description)?;
+        validate::location(hack.location)?;
+        self.judging_write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![hack.name, hack.description, hack.location])?;
+            let row = Hack {
+                id: tx.last_insert_rowid(),
+                name: hack.name,
+                description: hack.description,
+                location: hack.location,
+            };
+            publish(tx, |d| d.hacks.push(row.clone()));
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// Adds a judge and returns its row; refuses an email another judge has
+    /// (ignoring case).
+    pub async fn add_judge(&self, judge: NewJudge) -> Result<Judge, JudgingError> {
+        validate::name("name", &judge.name)?;
+        validate::email(&judge.email)?;
+        let key = judge.email.to_lowercase();
+        self.judging_write(move |tx| {
+            let taken: Option<i64> = tx
+                .prepare_cached("SELECT id FROM judges WHERE email_key = ?1")?
+                .query_row([&key], |r| r.get(0))
+                .optional()?;
+            if let Some(other) = taken {
+                return Ok(Err(JudgingError::DuplicateEmail {
+                    email: judge.email,
+                    judge: other,
+                }));
+            }
+            tx.prepare_cached("INSERT INTO judges (name, email, email_key) VALUES (?1, ?2, ?3)")?
+                .execute(params![judge.name, judge.email, key])?;
+            let row = Judge {
+                id: tx.last_insert_rowid(),
+                name: judge.name,
+                email: judge.email,
+            };
+            publish(tx, |d| d.judges.push(row.clone()));
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// Adds a superlative (a special prize) and returns its row.
+    pub async fn add_superlative(&self, name: String) -> Result<Superlative, JudgingError> {
+        validate::name("name", &name)?;
+        self.judging_write(move |tx| {
+            tx.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?
+                .execute([&name])?;
+            let row = Superlative {
+                id: tx.last_insert_rowid(),
+                name,
+            };
+            publish(tx, |d| d.superlatives.push(row.clone()));
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// Records `judge`'s rating of `hack`. Rating again replaces the rating
+    /// and keeps its row id, so clients merging by id see one row change.
+    pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, JudgingError> {
+        validate::rating(rating)?;
+        self.judging_write(move |tx| {
+            if !exists(tx, Table::Judges, judge)? {
+                return Ok(Err(JudgingError::NoSuchJudge(judge)));
+            }
+            if !exists(tx, Table::Hacks, hack)? {
+                return Ok(Err(JudgingError::NoSuchHack(hack)));
+            }
+            let before: Option<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT id, rating FROM ratings WHERE judge_id = ?1 AND hack_id = ?2",
+                )?
+                .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let id = match before {
+                // Unchanged: nothing to write and nothing for subscribers.
+                Some((id, old)) if old == rating => {
+                    return Ok(Ok(Rating {
+                        id,
+                        judge_id: judge,
+                        hack_id: hack,
+                        rating,
+                    }))
+                }
+                Some((id, _)) => {
+                    tx.prepare_cached("UPDATE ratings SET rating = ?1 WHERE id = ?2")?
+                        .execute([rating, id])?;
+                    id
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO ratings (judge_id, hack_id, rating) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute([judge, hack, rating])?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let row = Rating {
+                id,
+                judge_id: judge,
+                hack_id: hack,
+                rating,
+            };
+            publish(tx, |d| d.ratings.push(row.clone()));
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// Records a judge's first and second choice for a superlative. Ranking
+    /// again replaces the placement and keeps its row id.
+    pub async fn rank(&self, ranking: Ranking) -> Result<SuperlativePlacement, JudgingError> {
+        let Ranking {
+            judge_id,
+            superlative_id,
+            first_choice_id: first,
+            second_choice_id: second,
+        } = ranking;
+        if first != 0 && first == second {
+            return Err(JudgingError::SameChoice(first));
+        }
+        self.judging_write(move |tx| {
+            if !exists(tx, Table::Judges, judge_id)? {
+                return Ok(Err(JudgingError::NoSuchJudge(judge_id)));
+            }
+            if !exists(tx, Table::Superlatives, superlative_id)? {
+                return Ok(Err(JudgingError::NoSuchSuperlative(superlative_id)));
+            }
+            for (field, id) in [("firstId", first), ("secondId", second)] {
+                if id != 0 && !exists(tx, Table::Hacks, id)? {
+                    return Ok(Err(JudgingError::NoSuchChoice { field, id }));
+                }
+            }
+            let before: Option<(i64, i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT id, first_choice_id, second_choice_id FROM superlative_placements
+                     WHERE judge_id = ?1 AND superlative_id = ?2",
+                )?
+                .query_row([judge_id, superlative_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let row = |id| SuperlativePlacement {
+                id,
+                judge_id,
+                superlative_id,
+                first_choice_id: first,
+                second_choice_id: second,
+            };
+            let id = match before {
+                Some((id, f, s)) if (f, s) == (first, second) => return Ok(Ok(row(id))),
+                Some((id, _, _)) => {
+                    tx.prepare_cached(
+                        "UPDATE superlative_placements
+                         SET first_choice_id = ?1, second_choice_id = ?2 WHERE id = ?3",
+                    )?
+                    .execute([first, second, id])?;
+                    id
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO superlative_placements
+                         (judge_id, superlative_id, first_choice_id, second_choice_id)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute([judge_id, superlative_id, first, second])?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let placement = row(id);
+            publish(tx, |d| d.superlative_placements.push(placement.clone()));
+            Ok(Ok(placement))
+        })
+        .await
+    }
+
+    /// Issues a new login secret for `judge` and stores only its hash. The
+    /// secret is durable when this returns; earlier secrets stay valid.
+    pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, JudgingError> {
+        self.judging_write(move |tx| {
+            if !exists(tx, Table::Judges, judge)? {
+                return Ok(Err(JudgingError::NoSuchJudge(judge)));
+            }
+            let secret = secrets::generate(JUDGE_SECRET_BYTES);
+            tx.prepare_cached(
+                "INSERT INTO judge_secrets (secret_hash, judge_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&secrets::hash(&secret)[..], judge, now_ms()])?;
+            Ok(Ok(secret))
+        })
+        .await
+    }
+
+    /// The judge a login secret was issued to, if any.
+    pub async fn judge_for_secret(&self, secret: &str) -> Result<Option<i64>, StoreError> {
+        let secret = secret.to_owned();
+        let hash = secrets::hash(&secret);
+        self.read(move |conn| {
+            let found: Option<(i64, Vec<u8>)> = conn
+                .prepare_cached(
+                    "SELECT judge_id, secret_hash FROM judge_secrets WHERE secret_hash = ?1",
+                )?
+                .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            // The index lookup finds the row; the final say is a constant-time
+            // comparison of the stored hash.
+            Ok(found.and_then(|(judge, stored)| {
+                let stored: secrets::SecretHash = stored.try_into().ok()?;
+                secrets::matches(&secret, &stored).then_some(judge)
+            }))
+        })
+        .await
+    }
+
+    /// Whether judge `id` exists.
+    pub async fn judge_exists(&self, id: i64) -> Result<bool, StoreError> {
+        self.read(move |conn| exists(conn, Table::Judges, id)).await
+    }
+
+    /// Every row of every judging table, by id: the state live updates start from.
+    pub async fn load_all(&self) -> Result<DataStore, StoreError> {
+        self.read(load_all).await
+    }
+
+    async fn judging_write<T, F>(&self, f: F) -> Result<T, JudgingError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Job<T> + Send + 'static,
+    {
+        self.try_write(f).await?
+    }
+}
+
+/// Queues the rows `fill` puts into an otherwise empty diff.
+fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {
+    let mut diff = DataStore::default();
+    fill(&mut diff);
+    tx.publish(Change::Judging(Box::new(diff)));
+}
+
+/// The tables whose rows other rows refer to.
+#[derive(Clone, Copy)]
+enum Table {
+    Hacks,
+    Judges,
+    Superlatives,
+}
+
+fn exists(conn: &Connection, table: Table, id: i64) -> Result<bool, StoreError> {
+    let sql = match table {
+        Table::Hacks => "SELECT 1 FROM hacks WHERE id = ?1",
+        Table::Judges => "SELECT 1 FROM judges WHERE id = ?1",
+        Table::Superlatives => "SELECT 1 FROM superlatives WHERE id = ?1",
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
+    fn rows<T>(
+        conn: &Connection,
+        sql: &str,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], map)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+    Ok(DataStore {
+        hacks: rows(
+            conn,
+            "SELECT id, name, description, location FROM hacks ORDER BY id",
+            |r| {
+                Ok(Hack {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    description: r.get(2)?,
+                    location: r.get(3)?,
+                })
+            },
+        )?,
+        judges: rows(
+            conn,
+            "SELECT id, name, email FROM judges ORDER BY id",
+            |r| {
+                Ok(Judge {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    email: r.get(2)?,
+                })
+            },
+        )?,
+        judge_hacks: rows(
+            conn,
+            "SELECT id, judge_id, hack_id, priority FROM judge_hacks ORDER BY id",
+            |r| {
+                Ok(JudgeHack {
+                    id: r.get(0)?,
+                    judge_id: r.get(1)?,
+                    hack_id: r.get(2)?,
+                    priority: r.get(3)?,
+                })
+            },
+        )?,
+        superlatives: rows(conn, "SELECT id, name FROM superlatives ORDER BY id", |r| {
+            Ok(Superlative {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?,
+        superlative_placements: rows(
+            conn,
+            "SELECT id, judge_id, superlative_id, first_choice_id, second_choice_id
+             FROM superlative_placements ORDER BY id",
+            |r| {
+                Ok(SuperlativePlacement {
+                    id: r.get(0)?,
+                    judge_id: r.get(1)?,
+                    superlative_id: r.get(2)?,
+                    first_choice_id: r.get(3)?,
+                    second_choice_id: r.get(4)?,
+                })
+            },
+        )?,
+        ratings: rows(
+            conn,
+            "SELECT id, judge_id, hack_id, rating FROM ratings ORDER BY id",
+            |r| {
+                Ok(Rating {
+                    id: r.get(0)?,
+                    judge_id: r.get(1)?,
+                    hack_id: r.get(2)?,
+                    rating: r.get(3)?,
+                })
+            },
+        )?,
+        superlative_hacks: rows(
+            conn,
+            "SELECT id, superlative_id, hack_id FROM superlative_hacks ORDER BY id",
+            |r| {
+                Ok(SuperlativeHack {
+                    id: r.get(0)?,
+                    superlative_id: r.get(1)?,
+                    hack_id: r.get(2)?,
+                })
+            },
+        )?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::store::{Changes, SyncMode};
+
+    fn open() -> (tempfile::TempDir, Store, Changes) {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        (dir, store, changes)
+    }
+
+    fn next_diff(changes: &mut Changes) -> DataStore {
+        match changes.try_recv().expect("a change was published") {
+            Change::Judging(diff) => *diff,
+        }
+    }
+
+    async fn seed(store: &Store) -> (Hack, Judge, Superlative) {
+        let hack = store
+            .add_hack(NewHack {
+                name: "Tally".into(),
+                description: "counts things".into(),
+                location: 12,
+            })
+            .await
+            .unwrap();
+        let judge = store
+            .add_judge(NewJudge {
+                name: "Ada".into(),
+                email: "Ada@Example.org".into(),
+            })
+            .await
+            .unwrap();
+        let superlative = store.add_superlative("Best hardware".into()).await.unwrap();
+        (hack, judge, superlative)
+    }
+
+    #[tokio::test]
+    async fn adds_rows_and_publishes_exactly_them() {
+        let (_dir, store, mut changes) = open();
+        let (hack, judge, superlative) = seed(&store).await;
+        assert_eq!((hack.id, judge.id, superlative.id), (1, 1, 1));
+        assert_eq!(next_diff(&mut changes).hacks, vec![hack.clone()]);
+        assert_eq!(next_diff(&mut changes).judges, vec![judge.clone()]);
+        let diff = next_diff(&mut changes);
+        assert_eq!(diff.superlatives, vec![superlative.clone()]);
+        assert!(diff.hacks.is_empty() && diff.judges.is_empty());
+        let all = store.load_all().await.unwrap();
+        assert_eq!(all.hacks, vec![hack]);
+        assert_eq!(all.judges, vec![judge]);
+        assert_eq!(all.superlatives, vec![superlative]);
+    }
+
+    #[tokio::test]
+    async fn refuses_duplicate_email_ignoring_case_and_writes_nothing() {
+        let (_dir, store, mut changes) = open();
+        seed(&store).await;
+        while changes.try_recv().is_ok() {}
+        let err = store
+            .add_judge(NewJudge {
+                name: "Other".into(),
+                email: "ada@EXAMPLE.org".into(),
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, JudgingError::DuplicateEmail { judge: 1, .. }));
+        assert!(changes.try_recv().is_err());
+        assert_eq!(store.load_all().await.unwrap().judges.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn rerating_keeps_the_row_id_and_unchanged_ratings_publish_nothing() {
+        let (_dir, store, mut changes) = open();
+        seed(&store).await;
+        while changes.try_recv().is_ok() {}
+        let first = store.rate(1, 1, 7).await.unwrap();
+        let second = store.rate(1, 1, 19).await.unwrap();
+        assert_eq!(first.id, second.id);
+        assert_eq!(next_diff(&mut changes).ratings, vec![first]);
+        assert_eq!(next_diff(&mut changes).ratings, vec![second.clone()]);
+        store.rate(1, 1, 19).await.unwrap();
+        assert!(changes.try_recv().is_err());
+        assert_eq!(store.load_all().await.unwrap().ratings, vec![second]);
+    }
+
+    #[tokio::test]
+    async fn rating_checks_state_and_range() {
+        let (_dir, store, _changes) = open();
+        seed(&store).await;
+        assert!(matches!(
+            store.rate(2, 1, 5).await,
+            Err(JudgingError::NoSuchJudge(2))
+        ));
+        assert!(matches!(
+            store.rate(1, 9, 5).await,
+            Err(JudgingError::NoSuchHack(9))
+        ));
+        assert!(matches!(
+            store.rate(1, 1, 21).await,
+            Err(JudgingError::Invalid(ValidationError::Rating(21)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn ranking_rules() {
+        let (_dir, store, _changes) = open();
+        seed(&store).await;
+        let rank = |first, second| Ranking {
+            judge_id: 1,
+            superlative_id: 1,
+            first_choice_id: first,
+            second_choice_id: second,
+        };
+        assert!(matches!(
+            store.rank(rank(1, 1)).await,
+            Err(JudgingError::SameChoice(1))
+        ));
+        assert!(matches!(
+            store.rank(rank(1, 5)).await,
+            Err(JudgingError::NoSuchChoice {
+                field: "secondId",
+                id: 5
+            })
+        ));
+        let none = store.rank(rank(0, 0)).await.unwrap();
+        let chosen = store.rank(rank(1, 0)).await.unwrap();
+        assert_eq!(none.id, chosen.id);
+        assert_eq!(chosen.first_choice_id, 1);
+        let mut other = rank(1, 0);
+        other.superlative_id = 2;
+        assert!(matches!(
+            store.rank(other).await,
+            Err(JudgingError::NoSuchSuperlative(2))
+        ));
+    }
+
+    #[tokio::test]
+    async fn judge_secrets_are_stored_hashed_and_map_back_to_their_judge() {
+        let (_dir, store, mut changes) = open();
+        seed(&store).await;
+        while changes.try_recv().is_ok() {}
+        let secret = store.issue_judge_secret(1).await.unwrap();
+        assert_eq!(secret.len(), 64);
+        assert!(changes.try_recv().is_err(), "secrets are never published");
+        assert_eq!(store.judge_for_secret(&secret).await.unwrap(), Some(1));
+        assert_eq!(store.judge_for_secret("nope").await.unwrap(), None);
+        assert!(matches!(
+            store.issue_judge_secret(5).await,
+            Err(JudgingError::NoSuchJudge(5))
+        ));
+        let stored: Vec<u8> = store
+            .read(|c| Ok(c.query_row("SELECT secret_hash FROM judge_secrets", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(stored, secrets::hash(&secret).to_vec());
+    }
+}

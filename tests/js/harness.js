@@ -1,0 +1,283 @@
+// Test harness: starts the real release binary on a free loopback port with a
+// temporary data directory, and wraps the official socket.io clients (4.x and
+// 2.x) in a small recorder that queues every server event for assertions.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+import { io as ioV4 } from 'socket.io-client';
+import ioV2 from 'socket.io-client-v2';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export const ADMIN_SECRET = 'test-admin-secret-0123456789abcdef';
+export const LOGIN_CODE = 'test-login-code-0123456789abcdef';
+
+/** The server events a Sledge client can receive. */
+export const SERVER_EVENTS = [
+  'login-response',
+  'authenticate-response',
+  'protocol-error',
+  'update-full',
+  'update-partial',
+];
+
+/** The client variants every flow runs with. */
+export const VARIANTS = [
+  { name: 'socket.io-client 4 (polling, then websocket)', version: 4 },
+  { name: 'socket.io-client 2 (polling, then websocket)', version: 2 },
+  { name: 'socket.io-client 4 (websocket only)', version: 4, transports: ['websocket'] },
+  { name: 'socket.io-client 4 (long-polling only)', version: 4, transports: ['polling'] },
+  { name: 'socket.io-client 2 (long-polling only)', version: 2, transports: ['polling'] },
+];
+
+export function podiumBin() {
+  if (process.env.PODIUM_BIN) return process.env.PODIUM_BIN;
+  const candidates = [];
+  if (process.env.CARGO_TARGET_DIR) {
+    candidates.push(join(process.env.CARGO_TARGET_DIR, 'release', 'podium'));
+  }
+  candidates.push(resolve(here, '..', '..', 'target', 'release', 'podium'));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(
+      `no podium binary at ${candidates.join(' or ')}: run \`cargo build --release\` or set PODIUM_BIN`,
+    );
+  }
+  return found;
+}
+
+async function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts podium. `dataDir` reuses a directory (for restarts); by default a
+ * fresh temporary one is made and removed by `cleanup()`.
+ */
+export async function startServer({ dataDir, env = {}, log = 'warn' } = {}) {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'podium-sledge-'));
+  const port = await freePort();
+  // `env` overrides; a null value removes the variable.
+  const fullEnv = {
+    ...process.env,
+    PODIUM_ADMIN_SECRET: ADMIN_SECRET,
+    PODIUM_LOGIN_CODE: LOGIN_CODE,
+    PODIUM_LOG: log,
+    PODIUM_LOG_FORMAT: 'text',
+    NO_COLOR: '1',
+    ...env,
+  };
+  for (const [key, value] of Object.entries(fullEnv)) {
+    if (value === null) delete fullEnv[key];
+  }
+  const proc = spawn(
+    podiumBin(),
+    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir],
+    { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  proc.stdout.on('data', (d) => (output += d));
+  proc.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`podium exited during start-up:\n${output}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.status === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`podium did not become healthy within 15 s:\n${output}`);
+    }
+    await sleep(50);
+  }
+  const server = {
+    url,
+    port,
+    dataDir: dir,
+    proc,
+    output: () => output,
+    /** SIGTERM and wait: a graceful stop. */
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+    /** SIGKILL and wait: a crash. */
+    async kill9() {
+      proc.kill('SIGKILL');
+      return exited;
+    },
+    cleanup() {
+      if (!dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** A connected Sledge client that records every server event. */
+export class Client {
+  constructor(socket, version) {
+    this.socket = socket;
+    this.version = version;
+    this.queues = new Map(SERVER_EVENTS.map((e) => [e, []]));
+    this.waiters = [];
+    this.all = [];
+    for (const event of SERVER_EVENTS) {
+      socket.on(event, (data) => {
+        this.all.push({ event, data });
+        const waiter = this.waiters.find((w) => w.event === event);
+        if (waiter) {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          clearTimeout(waiter.timer);
+          waiter.resolve(data);
+        } else {
+          this.queues.get(event).push(data);
+        }
+      });
+    }
+  }
+
+  /** The next `event` from the server (oldest first). */
+  next(event, timeoutMs = 10_000) {
+    const queued = this.queues.get(event);
+    if (queued.length) return Promise.resolve(queued.shift());
+    return new Promise((resolve, reject) => {
+      const waiter = { event, resolve };
+      waiter.timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no ${event} within ${timeoutMs} ms; received so far: ${JSON.stringify(this.all)}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Asserts that no `event` arrives within `ms` (and none is queued). */
+  async none(event, ms = 300) {
+    await sleep(ms);
+    assert.deepEqual(this.queues.get(event), [], `unexpected ${event}`);
+  }
+
+  /** Events of this kind received and not yet taken. */
+  pending(event) {
+    return this.queues.get(event).slice();
+  }
+
+  /** Emits without asking for an acknowledgement. */
+  emit(event, ...args) {
+    this.socket.emit(event, ...args);
+  }
+
+  /** Emits asking for an acknowledgement; resolves with it. */
+  request(event, ...args) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no acknowledgement for ${event}`)), 10_000);
+      this.socket.emit(event, ...args, (ack) => {
+        clearTimeout(timer);
+        resolve(ack);
+      });
+    });
+  }
+
+  close() {
+    this.socket.close();
+  }
+}
+
+/** Connects a client of socket.io `version` (4 or 2). */
+export async function connect(server, { version = 4, transports } = {}) {
+  const options = { forceNew: true, reconnection: false, timeout: 5000 };
+  if (transports) options.transports = transports;
+  const socket = version === 2 ? ioV2(server.url, options) : ioV4(server.url, options);
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('connect timed out')), 10_000);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once('connect_error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+  return new Client(socket, version);
+}
+
+/** Authenticates as the admin and checks the answer. */
+export async function asAdmin(client) {
+  const ack = await client.request('authenticate', { secret: ADMIN_SECRET, userId: 0 });
+  assert.deepEqual(ack, { ok: true, userId: 0, judgeId: 0 });
+  assert.deepEqual(await client.next('authenticate-response'), {
+    success: true,
+    userId: 0,
+    judgeId: 0,
+  });
+  return client;
+}
+
+/** Logs judge `judgeId` in and authenticates with the issued secret. */
+export async function asJudge(client, judgeId) {
+  const login = await client.request('login', { judgeId, loginCode: LOGIN_CODE });
+  assert.equal(login.ok, true, JSON.stringify(login));
+  const response = await client.next('login-response');
+  assert.equal(response.success, true);
+  assert.equal(response.userId, judgeId);
+  assert.match(response.secret, /^[0-9a-f]{64}$/);
+  assert.equal(login.secret, response.secret);
+  const ack = await client.request('authenticate', { secret: response.secret, userId: judgeId });
+  assert.deepEqual(ack, { ok: true, userId: judgeId, judgeId });
+  assert.deepEqual(await client.next('authenticate-response'), {
+    success: true,
+    userId: judgeId,
+    judgeId,
+  });
+  return response.secret;
+}
+
+/** A DataStore with the given tables and every other table empty. */
+export function db(tables = {}) {
+  return {
+    hacks: [],
+    judges: [],
+    judgeHacks: [],
+    superlatives: [],
+    superlativePlacements: [],
+    ratings: [],
+    superlativeHacks: [],
+    ...tables,
+  };
+}
+
+/** Asserts a refusal: a protocol-error, and the error acknowledgement. */
+export async function expectRefusal(client, event, payloadArgs, messagePattern) {
+  const ack = await client.request(event, ...payloadArgs);
+  assert.equal(ack.ok, false, `${event} ${JSON.stringify(payloadArgs)} was accepted: ${JSON.stringify(ack)}`);
+  assert.equal(ack.error.original, event);
+  assert.match(ack.error.message, messagePattern);
+  const error = await client.next('protocol-error');
+  assert.deepEqual(error, ack.error);
+  return error;
+}
+
+export { sleep };
