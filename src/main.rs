@@ -26,6 +26,18 @@ enum Command {
     /// Show or rotate the Sledge admin secret and login code kept in the data directory.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Write a consistent copy of the database to FILE, safely while the
+    /// server runs. Restore: stop the server, copy FILE to
+    /// `<data-dir>/podium.sqlite3` (removing any -wal/-shm files), start it.
+    Backup(BackupArgs),
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The new file to write (must not exist yet).
+    file: std::path::PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +71,7 @@ fn main() -> std::process::ExitCode {
     let config = match cli.command {
         Some(Command::Serve(config)) => config,
         Some(Command::Secrets(command)) => return secrets_command(command),
+        Some(Command::Backup(args)) => return backup_command(args),
         None => cli.serve,
     };
     init_logging(config.log_format);
@@ -104,6 +117,20 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// `podium backup FILE`.
+fn backup_command(args: BackupArgs) -> std::process::ExitCode {
+    match podium::store::backup(&args.data.data_dir, &args.file) {
+        Ok(()) => {
+            println!("backup written to {}", args.file.display());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("backup failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

@@ -5,59 +5,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::Client;
+use common::{ChildServer, Client};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-
-struct ChildServer {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ChildServer {
-    async fn start(data_dir: &std::path::Path) -> ChildServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_podium"))
-            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
-            .arg(data_dir)
-            .env("PODIUM_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("podium starts");
-        let server = ChildServer { child, addr };
-        server.wait_healthy().await;
-        server
-    }
-
-    async fn wait_healthy(&self) {
-        let url = format!("http://{}/healthz", self.addr);
-        for _ in 0..200 {
-            if let Ok(resp) = reqwest::get(&url).await {
-                if resp.status() == 200 {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("server at {} never became healthy", self.addr);
-    }
-
-    fn kill9(mut self) {
-        // Child::kill sends SIGKILL on Unix.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_scores_survive_kill_9() {
@@ -130,7 +82,11 @@ async fn acknowledged_scores_survive_kill_9() {
         &missing[..missing.len().min(5)]
     );
     assert!(stored.len() >= acked.len());
-    eprintln!("acknowledged {} before the kill; {} stored after restart", acked.len(), stored.len());
+    eprintln!(
+        "acknowledged {} before the kill; {} stored after restart",
+        acked.len(),
+        stored.len()
+    );
 
     // The device resumes with its secret; a retry of an acknowledged score is
     // acknowledged again and not stored twice.

@@ -163,6 +163,34 @@ impl Store {
     }
 }
 
+/// Writes a consistent copy of the database in `data_dir` to `target`, while
+/// a server may be running on it: `VACUUM INTO` reads one snapshot (WAL lets
+/// the writer carry on) and writes a compact, self-contained file. Restoring is
+/// copying that file to `podium.sqlite3` in an empty data directory.
+pub fn backup(data_dir: &Path, target: &Path) -> Result<(), StoreError> {
+    let path = data_dir.join(DB_FILE);
+    if !path.exists() {
+        return Err(StoreError::Worker(format!(
+            "no database at {}",
+            path.display()
+        )));
+    }
+    if target.exists() {
+        return Err(StoreError::Worker(format!(
+            "{} exists already: choose a new file name",
+            target.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|source| StoreError::Open { path, source })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let target = target
+        .to_str()
+        .ok_or_else(|| StoreError::Worker("the backup path is not valid UTF-8".into()))?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    Ok(())
+}
+
 /// Read-only connections, opened on demand and kept for reuse.
 struct ReadPool {
     path: PathBuf,

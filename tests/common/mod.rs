@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -164,4 +165,51 @@ impl Client {
 
 pub fn close_code(frame: &Option<CloseFrame>) -> u16 {
     frame.as_ref().map(|f| u16::from(f.code)).unwrap_or(0)
+}
+
+/// A `podium serve` child process (the real binary), for kill -9 tests.
+pub struct ChildServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ChildServer {
+    pub async fn start(data_dir: &std::path::Path) -> ChildServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_podium"))
+            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("PODIUM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("podium starts");
+        let server = ChildServer { child, addr };
+        server.wait_healthy().await;
+        server
+    }
+
+    pub async fn wait_healthy(&self) {
+        let url = format!("http://{}/healthz", self.addr);
+        for _ in 0..200 {
+            if let Ok(resp) = reqwest::get(&url).await {
+                if resp.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server at {} never became healthy", self.addr);
+    }
+
+    pub fn kill9(mut self) {
+        // Child::kill sends SIGKILL on Unix.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
 }
