@@ -111,3 +111,27 @@ async fn acknowledged_scores_survive_kill_9() {
     assert_eq!(rows.as_array().unwrap().len(), stored.len());
     server.kill9();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_websockets_going_away_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ChildServer::start(dir.path()).await;
+    let mut clicker = Client::connect(server.addr).await;
+    clicker.register(None).await;
+    assert_eq!(clicker.ask("SCORE 1 1").await, "SCORED 1");
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(common::close_code(&clicker.expect_close().await), 1001);
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    // Storage was flushed and closed cleanly: the WAL was folded back.
+    assert!(
+        !dir.path().join("podium.sqlite3-wal").exists()
+            || std::fs::metadata(dir.path().join("podium.sqlite3-wal"))
+                .unwrap()
+                .len()
+                == 0
+    );
+}

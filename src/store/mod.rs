@@ -12,6 +12,7 @@
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
 
+pub mod checkpointer;
 pub mod clicker;
 pub mod judging;
 pub mod schema;
@@ -64,6 +65,7 @@ pub enum StoreError {
 pub struct Store {
     writer: writer::Writer,
     readers: Arc<ReadPool>,
+    _checkpointing: checkpointer::Alive,
 }
 
 impl Store {
@@ -88,7 +90,12 @@ impl Store {
         };
         conn.pragma_update(None, "synchronous", sync_pragma)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoints run on their own thread (see `checkpointer`), so the
+        // writer never copies WAL pages into the database inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&conn)?;
+        let checkpointing = checkpointer::start(&path)?;
         let (writer, changes) = writer::Writer::start(conn, metrics)?;
         let store = Store {
             writer,
@@ -96,6 +103,7 @@ impl Store {
                 path,
                 idle: Mutex::new(Vec::new()),
             }),
+            _checkpointing: checkpointing,
         };
         Ok((store, changes))
     }

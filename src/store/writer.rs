@@ -192,7 +192,7 @@ fn commit_batch(
 ) {
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let mut published: Vec<Change> = Vec::new();
-    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    let begun = exec(conn, "BEGIN IMMEDIATE");
     if let Err(e) = begun {
         let err = StoreError::Sqlite(e);
         tracing::error!(error = %err, "cannot begin a transaction");
@@ -209,7 +209,7 @@ fn commit_batch(
     // Per job: did its writes make it into the transaction as it asked?
     let mut kept_ok: Vec<bool> = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
-        let savepoint = conn.execute_batch("SAVEPOINT job");
+        let savepoint = exec(conn, "SAVEPOINT job");
         let mut tx = Tx {
             conn,
             published: Vec::new(),
@@ -217,10 +217,10 @@ fn commit_batch(
         let (keep, completion) = job(&mut tx);
         let ok = match (savepoint, keep) {
             (Err(_), _) => false,
-            (Ok(()), true) => conn.execute_batch("RELEASE job").is_ok(),
+            (Ok(()), true) => exec(conn, "RELEASE job").is_ok(),
             (Ok(()), false) => {
                 // A refused job reports its own outcome; its writes go.
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                let _ = exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"));
                 true
             }
         };
@@ -230,7 +230,7 @@ fn commit_batch(
         kept_ok.push(ok);
         completions.push(completion);
     }
-    match conn.execute_batch("COMMIT") {
+    match exec(conn, "COMMIT") {
         Ok(()) => {
             for change in published {
                 // No receiver only during shutdown; nothing is waiting then.
@@ -244,10 +244,17 @@ fn commit_batch(
         Err(e) => {
             let err = StoreError::Sqlite(e);
             tracing::error!(error = %err, "commit failed; the batch is rolled back");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = exec(conn, "ROLLBACK");
             for completion in completions {
                 completion(Err(&err));
             }
         }
     }
+}
+
+/// Runs one statement from the statement cache: the transaction-control
+/// statements run for every job, and parsing them each time showed up in
+/// profiles of the writer.
+fn exec(conn: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
