@@ -3,6 +3,7 @@
 //! accept backlog and get counted as the server's fault.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -15,11 +16,18 @@ pub type Ws = WebSocketStream<TcpStream>;
 const ATTEMPTS: u32 = 6;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Small frames only: the read buffer is allocated up front per connection,
-/// so the 128 KiB default would cost 1.3 GiB at 10,000 connections.
+/// Read buffer per connection. It is allocated up front, so the idle
+/// scenario shrinks it (the 128 KiB default would cost 1.3 GiB at 10,000
+/// connections); busy listeners keep a larger one to need fewer reads.
+static READ_BUFFER: AtomicUsize = AtomicUsize::new(64 * 1024);
+
+pub fn set_read_buffer(bytes: usize) {
+    READ_BUFFER.store(bytes.max(1024), Ordering::Relaxed);
+}
+
 fn client_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER.load(Ordering::Relaxed))
         .write_buffer_size(16 * 1024)
 }
 

@@ -51,6 +51,8 @@ pub struct Memory {
     pub peak_kib: Option<u64>,
     /// The kernel's high-water mark for the process lifetime.
     pub hwm_kib: Option<u64>,
+    /// Server CPU (user + system) from the first reading to the end of load.
+    pub cpu_s: Option<f64>,
     /// Idle only: (RSS with all connections open - before) / connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_connection_bytes: Option<f64>,
@@ -91,6 +93,10 @@ impl Memory {
             end_kib: end.map(|r| r.rss_kib),
             peak_kib: peak,
             hwm_kib: end.or(before).map(|r| r.hwm_kib),
+            cpu_s: match (before, end) {
+                (Some(b), Some(e)) => Some(e.cpu_ms.saturating_sub(b.cpu_ms) as f64 / 1000.0),
+                _ => None,
+            },
             per_connection_bytes: None,
         })
     }
@@ -178,6 +184,26 @@ impl Report {
             match m.per_connection_bytes {
                 Some(b) => println!(", per connection {:.0} B ({:.1} KiB)", b, b / 1024.0),
                 None => println!(),
+            }
+            if let Some(cpu) = m.cpu_s {
+                let work = self
+                    .throughput
+                    .deliveries_per_s
+                    .max(self.throughput.acks_per_s)
+                    * self.duration_s;
+                if work > 0.0 {
+                    println!(
+                        "server CPU: {cpu:.2} s ({:.2} us per {})",
+                        cpu * 1e6 / work,
+                        if self.throughput.deliveries_per_s > 0.0 {
+                            "delivery"
+                        } else {
+                            "ack"
+                        }
+                    );
+                } else {
+                    println!("server CPU: {cpu:.2} s");
+                }
             }
         }
         if self.problems.is_empty() {

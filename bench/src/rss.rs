@@ -1,16 +1,30 @@
-//! Resident memory of the server under test, read from /proc/PID/status.
+//! Resident memory and CPU time of the server under test, from /proc.
 //! A background sampler tracks the peak during the run, because the kernel's
-//! own high-water mark (VmHWM) also covers start-up and earlier runs.
+//! own high-water mark (VmHWM) also covers start-up and earlier runs. CPU
+//! time matters on a 2-core machine where the generator competes with the
+//! server: CPU per delivery stays comparable when throughput is capped.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// One reading of a process's memory, in KiB.
+/// One reading of a process: memory in KiB, user+system CPU in ms.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Reading {
     pub rss_kib: u64,
     pub hwm_kib: u64,
+    pub cpu_ms: u64,
+}
+
+fn cpu_ms(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may itself contain spaces.
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(ticks * 1000 / hz)
 }
 
 pub fn read(pid: u32) -> Option<Reading> {
@@ -22,6 +36,7 @@ pub fn read(pid: u32) -> Option<Reading> {
     Some(Reading {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:").unwrap_or(0),
+        cpu_ms: cpu_ms(pid).unwrap_or(0),
     })
 }
 

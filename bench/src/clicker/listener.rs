@@ -157,16 +157,23 @@ impl Listener {
             t.connect_reply_mismatches += 1;
         }
         let mut finals: Option<Arc<Finals>> = None;
+        let deadline_us = deadline
+            .saturating_duration_since(crate::time::epoch())
+            .as_micros() as u64;
+        // One timer for the whole run, moved only when the finals arrive:
+        // arming a fresh timer per frame would cost more than the frame.
+        let stop = tokio::time::sleep_until(hard_stop.into());
+        tokio::pin!(stop);
         loop {
             if let Some(f) = &finals {
                 if self.complete(f) || Instant::now() >= f.until {
                     break;
                 }
             }
-            let stop = finals
-                .as_ref()
-                .map_or(hard_stop, |f| f.until.min(hard_stop));
             let msg = tokio::select! {
+                // Frames first: while the socket has buffered frames the
+                // other branches are never polled (no waiter registration).
+                biased;
                 m = self.ws.next() => m,
                 changed = finals_rx.changed(), if finals.is_none() => {
                     finals = match changed {
@@ -174,13 +181,16 @@ impl Listener {
                         // The run was abandoned: stop now.
                         Err(_) => Some(Arc::new(Finals { acked_prefix: vec![0; devices.len()], until: Instant::now() })),
                     };
+                    if let Some(f) = &finals {
+                        stop.as_mut().reset(f.until.min(hard_stop).into());
+                    }
                     continue;
                 }
-                _ = tokio::time::sleep_until(stop.into()) => break,
+                _ = &mut stop => break,
             };
             match msg {
                 Some(Ok(Message::Text(text))) => {
-                    self.on_frame(text.as_str(), &devices, deadline, &mut t, &mut hist)
+                    self.on_frame(text.as_str(), &devices, deadline_us, &mut t, &mut hist)
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                     t.dropped_connections += 1;
@@ -222,7 +232,7 @@ impl Listener {
         &mut self,
         text: &str,
         devices: &Devices,
-        deadline: Instant,
+        deadline_us: u64,
         t: &mut ClickerTally,
         hist: &mut LocalHist,
     ) {
@@ -230,7 +240,7 @@ impl Listener {
             Frame::Score { id, score, .. } => {
                 let received = now_us();
                 t.deliveries += 1;
-                if Instant::now() < deadline {
+                if received < deadline_us {
                     t.deliveries_in_window += 1;
                 }
                 let Some(dev) = devices.index_of(id) else {

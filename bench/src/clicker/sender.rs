@@ -138,6 +138,10 @@ impl Sender {
         };
         let mut next_send = Instant::now() + plan.start_offset;
         let mut reconnect_at = plan.reconnect_at;
+        // Re-armed only when the wake-up time moves, not once per ack.
+        let mut armed = plan.drain_until;
+        let timer = tokio::time::sleep_until(armed.into());
+        tokio::pin!(timer);
         loop {
             let now = Instant::now();
             let reconnecting = reconnect_at.is_some_and(|t| now >= t);
@@ -191,9 +195,14 @@ impl Sender {
                 next.min(plan.deadline)
                     .min(reconnect_at.unwrap_or(plan.deadline))
             };
+            if armed != wake {
+                timer.as_mut().reset(wake.into());
+                armed = wake;
+            }
             let msg = tokio::select! {
+                biased;
                 m = self.ws.next() => m,
-                _ = tokio::time::sleep_until(wake.into()) => continue,
+                _ = &mut timer => continue,
             };
             match msg {
                 Some(Ok(Message::Text(t))) => self.on_frame(t.as_str(), &plan, &mut st, &mut hist),

@@ -19,6 +19,8 @@ use crate::stats::{ClickerTally, Hist};
 
 pub async fn run(common: Common, connections: usize, devices: usize, settle: f64) -> i32 {
     let host = common.host();
+    // Idle sockets receive almost nothing; keep the generator lean too.
+    crate::conn::set_read_buffer(4 * 1024);
     let settle = Duration::from_secs_f64(settle.max(0.0));
     let hold = common.duration_or(10.0);
     let mut tally = ClickerTally::default();
