@@ -181,6 +181,10 @@ tally! {
         rating_rows_untimed,
         /// Subscribers whose final view of ratings differs from what was acked.
         stale_views,
+        /// Accepted rate-hacks a subscriber never saw a rating row for
+        /// (summed over subscribers; a server that merges superseded
+        /// ratings into one diff shows up here too).
+        missing_rating_rows,
         connect_failures,
         setup_failures,
         dropped_connections,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::devices::Devices;
@@ -49,6 +50,18 @@ pub async fn await_frame<T>(
             Some(Err(e)) => return Err(format!("read: {e}")),
         }
     }
+}
+
+/// Completes the close handshake and shuts the TCP stream, so the server
+/// sees the device gone before it comes back (dropping the old socket only
+/// once the new one is up would look like an overlap, not a reconnect).
+async fn close_fully(ws: &mut Ws) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = ws.close(None).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    let _ = ws.get_mut().shutdown().await;
 }
 
 /// Opens a connection and sends `REGISTER` (or `REGISTER <secret>`).
@@ -286,8 +299,9 @@ impl Sender {
     /// Drops the connection and re-registers with the secret. Returns false
     /// when the device could not come back.
     async fn reconnect(&mut self, host: &str, tally: &mut ClickerTally) -> bool {
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        close_fully(&mut self.ws).await;
+        // Give the server time to notice and announce the DISCONNECT.
+        tokio::time::sleep(Duration::from_millis(200)).await;
         match register(host, Some(&self.secret), self.draft).await {
             Ok((ws, id, _secret)) => {
                 self.ws = ws;

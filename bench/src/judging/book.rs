@@ -1,15 +1,27 @@
-//! When each judge last sent a rating for each hack, shared between the
-//! judges (who write it) and the subscribers (who time update-partial rows
-//! against it). A judge never has two ratings of one hack in flight, so
-//! (judge, hack, rating) identifies the send.
+//! When each judge sent each recent rating, shared between the judges (who
+//! write it) and the subscribers (who time update-partial rows against it).
+//!
+//! Subscribers may lag several ratings behind a judge, so each judge keeps a
+//! short history, not just its last send. Judges pick ratings so that a
+//! (hack, rating) pair never repeats within the history: a row then names
+//! exactly one send.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+
+/// Sends remembered per judge; rows lagging further behind are counted as
+/// untimed rather than matched to the wrong send.
+const HISTORY: usize = 64;
+
+struct Sent {
+    hack: u64,
+    rating: u64,
+    us: u64,
+}
 
 pub struct SendBook {
     index: HashMap<u64, usize>,
-    /// Per judge: hack id -> (rating, send time in process microseconds).
-    sent: Vec<Mutex<HashMap<u64, (u64, u64)>>>,
+    sent: Vec<Mutex<VecDeque<Sent>>>,
 }
 
 impl SendBook {
@@ -18,24 +30,33 @@ impl SendBook {
             index: judge_ids.iter().enumerate().map(|(i, &j)| (j, i)).collect(),
             sent: judge_ids
                 .iter()
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(VecDeque::with_capacity(HISTORY)))
                 .collect(),
         }
     }
 
     pub fn record(&self, judge_idx: usize, hack: u64, rating: u64, us: u64) {
-        self.sent[judge_idx]
-            .lock()
-            .expect("book lock")
-            .insert(hack, (rating, us));
+        let mut sent = self.sent[judge_idx].lock().expect("book lock");
+        if sent.len() == HISTORY {
+            sent.pop_front();
+        }
+        sent.push_back(Sent { hack, rating, us });
+    }
+
+    /// Bit `r` set for each rating `r` of `hack` still in the history.
+    pub fn recent_ratings(&self, judge_idx: usize, hack: u64) -> u32 {
+        let sent = self.sent[judge_idx].lock().expect("book lock");
+        sent.iter()
+            .filter(|s| s.hack == hack)
+            .fold(0, |mask, s| mask | 1 << s.rating)
     }
 
     pub fn send_time(&self, judge_id: u64, hack: u64, rating: u64) -> Option<u64> {
         let idx = *self.index.get(&judge_id)?;
         let sent = self.sent[idx].lock().expect("book lock");
-        match sent.get(&hack) {
-            Some(&(r, us)) if r == rating => Some(us),
-            _ => None,
-        }
+        sent.iter()
+            .rev()
+            .find(|s| s.hack == hack && s.rating == rating)
+            .map(|s| s.us)
     }
 }

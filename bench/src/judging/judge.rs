@@ -79,9 +79,18 @@ pub async fn run(
                     break h;
                 }
             };
-            // A different rating each time, so every rate-hack is a change.
+            // A different rating each time, so every rate-hack is a change,
+            // and one not recently sent for this hack, so its row is
+            // attributable to this send.
             let prev = last_sent.get(&hack).copied().unwrap_or(0);
+            let recent = book.recent_ratings(judge_idx, hack) | 1 << prev;
             let mut rating = 1 + rng.below(20) as u64;
+            for _ in 0..20 {
+                if recent & (1 << rating) == 0 {
+                    break;
+                }
+                rating = rating % 20 + 1;
+            }
             if rating == prev {
                 rating = rating % 20 + 1;
             }

@@ -169,10 +169,12 @@ pub async fn run(shape: Shape) -> Outcome {
     }
 
     let mut expected = HashMap::new();
+    let mut rows = 0;
     while let Some(r) = judge_tasks.join_next().await {
         match r {
             Ok(o) => {
                 tally.merge(&o.tally);
+                rows += o.tally.rate_hacks_ok;
                 for (hack, rating) in o.accepted {
                     expected.insert((o.judge_id, hack), rating);
                 }
@@ -186,6 +188,7 @@ pub async fn run(shape: Shape) -> Outcome {
     let rss_end = shape.pid.and_then(rss::read);
     let _ = finals_tx.send(Some(Arc::new(Finals {
         expected,
+        rows,
         until: Instant::now().max(deadline) + shape.drain,
     })));
     while let Some(r) = sub_tasks.join_next().await {

@@ -19,6 +19,8 @@ use crate::time::now_us;
 /// Ratings every subscriber must end up showing, keyed by (judgeId, hackId).
 pub struct Finals {
     pub expected: HashMap<(u64, u64), u64>,
+    /// Accepted rate-hacks: rating rows each subscriber should receive.
+    pub rows: u64,
     pub until: Instant,
 }
 
@@ -68,7 +70,7 @@ impl Subscriber {
         let mut off_by = usize::MAX;
         loop {
             if let Some(f) = &finals {
-                if off_by == 0 || Instant::now() >= f.until {
+                if (off_by == 0 && t.rating_rows >= f.rows) || Instant::now() >= f.until {
                     break;
                 }
             }
@@ -80,7 +82,7 @@ impl Subscriber {
                 changed = finals_rx.changed(), if finals.is_none() => {
                     finals = match changed {
                         Ok(()) => finals_rx.borrow().clone(),
-                        Err(_) => Some(Arc::new(Finals { expected: HashMap::new(), until: Instant::now() })),
+                        Err(_) => Some(Arc::new(Finals { expected: HashMap::new(), rows: 0, until: Instant::now() })),
                     };
                     if let Some(f) = &finals {
                         off_by = self.mismatches(f);
@@ -144,6 +146,7 @@ impl Subscriber {
             }
         }
         if let Some(f) = &finals {
+            t.missing_rating_rows += f.rows.saturating_sub(t.rating_rows);
             let off = self.mismatches(f);
             if off > 0 {
                 eprintln!("subscriber: {off} ratings differ from what was acknowledged");

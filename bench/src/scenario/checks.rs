@@ -62,7 +62,15 @@ pub fn clicker(o: &ClickerOutcome, wanted_senders: usize, wanted_listeners: usiz
     p
 }
 
-pub fn judging(o: &JudgingOutcome, wanted_judges: usize, wanted_admins: usize) -> Vec<String> {
+/// `strict` also requires a rating row per accepted rate-hack at every
+/// subscriber; under full load a server may legitimately merge superseded
+/// ratings, so only the smoke run asks for it.
+pub fn judging(
+    o: &JudgingOutcome,
+    wanted_judges: usize,
+    wanted_admins: usize,
+    strict: bool,
+) -> Vec<String> {
     let mut p = Vec::new();
     if let Some(e) = &o.setup_error {
         p.push(format!("judging set-up failed: {e}"));
@@ -96,6 +104,12 @@ pub fn judging(o: &JudgingOutcome, wanted_judges: usize, wanted_admins: usize) -
             ("connections dropped by the server", t.dropped_connections),
         ],
     );
+    if strict && t.missing_rating_rows > 0 {
+        p.push(format!(
+            "accepted rate-hacks missing from subscribers' update-partial: {}",
+            t.missing_rating_rows
+        ));
+    }
     if wanted_judges > 0 && t.rate_hacks_ok == 0 {
         p.push("no rate-hack was accepted".into());
     }

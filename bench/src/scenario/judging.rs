@@ -61,7 +61,7 @@ pub async fn run(
         ..Connections::default()
     };
     report.memory = Memory::new(common.pid, before, o.rss_end, peak);
-    report.problems = checks::judging(&o, judges, admins);
+    report.problems = checks::judging(&o, judges, admins, false);
     report.judging = Some(o.tally);
     finish(&common, report)
 }

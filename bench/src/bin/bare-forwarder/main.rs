@@ -62,11 +62,22 @@ async fn main() {
         .route("/ws", get(upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(app);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .unwrap_or_else(|e| panic!("bind {}: {e}", args.listen));
+    let listener = bind(args.listen).unwrap_or_else(|e| panic!("bind {}: {e}", args.listen));
     eprintln!("bare-forwarder listening on {}", args.listen);
     axum::serve(listener, router).await.expect("serve");
+}
+
+/// A listen backlog of 4,096 rather than the 128 `TcpListener::bind` gives:
+/// a burst of a few hundred connects would otherwise overflow the accept
+/// queue and cost each dropped SYN a one-second retransmit.
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn upgrade(ws: WebSocketUpgrade, State(app): State<Arc<App>>) -> Response {
