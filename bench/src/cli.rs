@@ -83,6 +83,12 @@ pub enum Command {
         /// Unacknowledged SCOREs each sender keeps in flight.
         #[arg(long, default_value_t = 16)]
         window: usize,
+        /// A sender also waits while its slowest listener is this many
+        /// scores behind, so the figure is sustained delivery, not how
+        /// much a server can queue or how soon it drops a slow reader.
+        /// 0 disables the bound.
+        #[arg(long, default_value_t = 100)]
+        max_lag: u64,
     },
     /// Many senders, no listeners: acknowledged (durable) SCOREs per second.
     Acks {

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::devices::Devices;
+use super::progress::Progress;
 use super::proto::{self, Draft, Frame};
 use super::sender::await_frame;
 use crate::conn::{self, Ws};
@@ -136,6 +137,11 @@ impl Listener {
         })
     }
 
+    /// Device indices this listener subscribed to.
+    pub fn devs(&self) -> Vec<usize> {
+        self.subs.iter().map(|s| s.dev).collect()
+    }
+
     fn complete(&self, finals: &Finals) -> bool {
         self.subs
             .iter()
@@ -151,6 +157,7 @@ impl Listener {
         mut finals_rx: FinalsRx,
         hard_stop: Instant,
         mut hist: LocalHist,
+        progress: Option<(Arc<Progress>, usize)>,
     ) -> Outcome {
         let mut t = ClickerTally::default();
         if self.reply_mismatch {
@@ -190,7 +197,13 @@ impl Listener {
             };
             match msg {
                 Some(Ok(Message::Text(text))) => {
-                    self.on_frame(text.as_str(), &devices, deadline_us, &mut t, &mut hist)
+                    if let Some((dev, max)) =
+                        self.on_frame(text.as_str(), &devices, deadline_us, &mut t, &mut hist)
+                    {
+                        if let Some((p, l)) = &progress {
+                            p.advance(*l, dev, max);
+                        }
+                    }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                     t.dropped_connections += 1;
@@ -198,6 +211,15 @@ impl Listener {
                 }
                 Some(Ok(_)) => {}
             }
+        }
+        if let Some((p, l)) = &progress {
+            p.retire(*l);
+        }
+        if finals.is_none() {
+            // Dropped early: what it should still have received counts as
+            // missing, so wait for the run to say how much that is.
+            let _ = tokio::time::timeout_at(hard_stop.into(), finals_rx.changed()).await;
+            finals = finals_rx.borrow().clone();
         }
         if let Some(f) = &finals {
             for s in &self.subs {
@@ -235,7 +257,7 @@ impl Listener {
         deadline_us: u64,
         t: &mut ClickerTally,
         hist: &mut LocalHist,
-    ) {
+    ) -> Option<(usize, u64)> {
         match proto::parse(text, self.draft) {
             Frame::Score { id, score, .. } => {
                 let received = now_us();
@@ -245,7 +267,7 @@ impl Listener {
                 }
                 let Some(dev) = devices.index_of(id) else {
                     t.foreign_deliveries += 1;
-                    return;
+                    return None;
                 };
                 match devices.send_time(dev, score) {
                     Some(sent) => hist.record(received.saturating_sub(sent)),
@@ -254,7 +276,7 @@ impl Listener {
                 let Some(sub) = self.sub_mut(devices, id) else {
                     // A SCORE for an id this listener never asked for.
                     t.unexpected_frames += 1;
-                    return;
+                    return None;
                 };
                 if !sub.mark(score) {
                     t.duplicate_deliveries += 1;
@@ -265,6 +287,7 @@ impl Listener {
                     }
                     sub.max = sub.max.max(score);
                 }
+                return Some((dev, sub.max));
             }
             Frame::Connect(ids) => {
                 for id in ids {
@@ -290,5 +313,6 @@ impl Listener {
             }
             _ => t.unexpected_frames += 1,
         }
+        None
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod devices;
 pub mod listener;
+pub mod progress;
 pub mod proto;
 pub mod run;
 pub mod sender;

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use super::devices::Devices;
 use super::listener::{Finals, Listener};
+use super::progress::Progress;
 use super::proto::draft_for;
 use super::sender::{self, Mode, Plan, Sender};
 use crate::cli::DraftChoice;
@@ -41,6 +42,9 @@ pub struct Shape {
     pub duration: Duration,
     pub drain: Duration,
     pub batch: usize,
+    /// Senders wait while the slowest listener is this many scores behind
+    /// (0: no bound, senders are limited by acknowledgements alone).
+    pub max_lag: u64,
     /// Make sender 0 drop and re-register half-way (smoke only).
     pub reconnect_first: bool,
     /// Server process, read when the load ends with connections still open.
@@ -194,10 +198,15 @@ pub async fn run(shape: Shape) -> Outcome {
     let hard_stop = drain_until + shape.drain + Duration::from_secs(5);
     let (finals_tx, finals_rx) = watch::channel(None);
 
+    let progress = (shape.max_lag > 0 && !listeners.is_empty()).then(|| {
+        let subscribed: Vec<Vec<usize>> = listeners.iter().map(Listener::devs).collect();
+        Arc::new(Progress::new(devices.len(), &subscribed))
+    });
     let mut listener_tasks = JoinSet::new();
-    for l in listeners {
+    for (i, l) in listeners.into_iter().enumerate() {
         let (devices, rx, hist) = (devices.clone(), finals_rx.clone(), delivery_hist.local());
-        listener_tasks.spawn(l.run(devices, deadline, rx, hard_stop, hist));
+        let board = progress.clone().map(|p| (p, i));
+        listener_tasks.spawn(l.run(devices, deadline, rx, hard_stop, hist, board));
     }
     let mut sender_tasks = JoinSet::new();
     for (i, s) in senders.into_iter().enumerate() {
@@ -215,6 +224,7 @@ pub async fn run(shape: Shape) -> Outcome {
             drain_until,
             reconnect_at: (shape.reconnect_first && i == 0).then(|| start + shape.duration / 2),
             start_offset: offset,
+            max_lag: progress.clone().map(|p| (shape.max_lag, p)),
         };
         let dev = s.dev;
         let fut = s.run(devices.clone(), plan, ack_hist.local());

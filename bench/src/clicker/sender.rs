@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::devices::Devices;
+use super::progress::Progress;
 use super::proto::{self, Draft, Frame};
 use crate::conn::{self, Ws};
 use crate::stats::{ClickerTally, LocalHist};
@@ -106,6 +107,9 @@ pub struct Plan {
     pub reconnect_at: Option<Instant>,
     /// Delay before the first SCORE, to spread fixed-rate senders.
     pub start_offset: Duration,
+    /// Hold back while the slowest listener is more than this many scores
+    /// behind this device (with the progress board to read it from).
+    pub max_lag: Option<(u64, Arc<Progress>)>,
 }
 
 pub struct Outcome {
@@ -151,6 +155,7 @@ impl Sender {
         };
         let mut next_send = Instant::now() + plan.start_offset;
         let mut reconnect_at = plan.reconnect_at;
+        let mut lag_blocked = false;
         // Re-armed only when the wake-up time moves, not once per ack.
         let mut armed = plan.drain_until;
         let timer = tokio::time::sleep_until(armed.into());
@@ -185,7 +190,13 @@ impl Sender {
                     }
                     None => window.saturating_sub(st.outstanding.len()),
                 };
-                let room = window.saturating_sub(st.outstanding.len());
+                let mut room = window.saturating_sub(st.outstanding.len());
+                if let Some((max_lag, progress)) = &plan.max_lag {
+                    let lag = st.score.saturating_sub(progress.slowest(self.dev));
+                    let lag_room = max_lag.saturating_sub(lag) as usize;
+                    lag_blocked = lag_room == 0;
+                    room = room.min(lag_room);
+                }
                 for _ in 0..burst.min(room) {
                     if self.feed_score(&devices, &mut st).await.is_err() {
                         st.tally.dropped_connections += 1;
@@ -199,6 +210,9 @@ impl Sender {
             }
             let wake = if !sending {
                 plan.drain_until
+            } else if lag_blocked {
+                // Listeners report progress without waking us; look again soon.
+                (now + Duration::from_millis(1)).min(plan.deadline)
             } else {
                 let next = if period.is_some() || now < next_send {
                     next_send

@@ -49,6 +49,7 @@ fn shape(
     mode: Mode,
 ) -> Shape {
     Shape {
+        max_lag: 0,
         host: common.host(),
         senders,
         listeners,
@@ -63,8 +64,14 @@ fn shape(
     }
 }
 
-pub async fn fanout(common: Common, senders: usize, listeners: usize, window: usize) -> i32 {
-    let s = shape(
+pub async fn fanout(
+    common: Common,
+    senders: usize,
+    listeners: usize,
+    window: usize,
+    max_lag: u64,
+) -> i32 {
+    let mut s = shape(
         &common,
         10.0,
         senders,
@@ -72,8 +79,9 @@ pub async fn fanout(common: Common, senders: usize, listeners: usize, window: us
         Ids::All,
         Mode::Window(window),
     );
+    s.max_lag = max_lag;
     let desc = json!({"senders": senders, "listeners": listeners, "ids_per_listener": "all",
-        "window": window, "draft": format!("{:?}", common.draft)});
+        "window": window, "max_lag": max_lag, "draft": format!("{:?}", common.draft)});
     run_shape(common, "fanout", s, desc).await
 }
 

@@ -71,6 +71,7 @@ pub async fn run(common: Common, connections: usize, devices: usize, settle: f64
             finals_rx.clone(),
             hard_stop,
             hist.local(),
+            None,
         ));
     }
     tokio::time::sleep(settle).await;

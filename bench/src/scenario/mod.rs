@@ -22,7 +22,8 @@ pub async fn run(cli: Cli) -> i32 {
             senders,
             listeners,
             window,
-        } => clicker::fanout(common, senders, listeners, window).await,
+            max_lag,
+        } => clicker::fanout(common, senders, listeners, window, max_lag).await,
         Command::Acks {
             common,
             senders,

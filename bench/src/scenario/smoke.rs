@@ -35,6 +35,7 @@ pub async fn run(common: Common, auth: JudgingAuth) -> i32 {
         drain: common.drain(),
         batch: common.connect_batch,
         reconnect_first: true,
+        max_lag: 0,
         pid: common.pid,
     };
     let judging_shape = match (auth.admin_secret, auth.login_code) {

@@ -1,0 +1,114 @@
+# Shared shell helpers for bench/run.sh and bench/smoke.sh: finding binaries
+# and free ports, starting a server under test, waiting for it to be healthy
+# and stopping exactly the process that was started. Source, do not run.
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+BIN_DIR="$TARGET_DIR/release"
+PODIUM_BIN="${PODIUM_BIN:-$BIN_DIR/podium}"
+BENCH_BIN="${BENCH_BIN:-$BIN_DIR/podium-bench}"
+BARE_BIN="${BARE_BIN:-$BIN_DIR/bare-forwarder}"
+
+# Credentials the judging scenarios run with; any values work on a fresh
+# data directory.
+BENCH_ADMIN_SECRET="${BENCH_ADMIN_SECRET:-bench-admin-secret}"
+BENCH_LOGIN_CODE="${BENCH_LOGIN_CODE:-bench-login-code}"
+
+SERVER_PID=""
+SERVER_LOG=""
+SERVER_DATA=""
+
+# Servers must hold 10,000+ sockets; children inherit the raised limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+port_free() {
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Prints a loopback port nothing is listening on.
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 20000))
+        if port_free "$p"; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "no free port found" >&2
+    return 1
+}
+
+# healthy PORT: true once GET /healthz answers 200 (no curl needed).
+healthy() {
+    local line
+    exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+    printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+    IFS= read -r -t 2 line <&3 || line=""
+    exec 3<&- 3>&-
+    [[ "$line" == *" 200 "* ]]
+}
+
+# wait_healthy PORT [SECONDS]: waits for /healthz while the server lives.
+wait_healthy() {
+    local port="$1" secs="${2:-30}" i
+    for ((i = 0; i < secs * 10; i++)); do
+        if healthy "$port"; then
+            return 0
+        fi
+        if [[ -n "$SERVER_PID" ]] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "server exited before becoming healthy; log:" >&2
+            tail -n 30 "$SERVER_LOG" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "server not healthy on port $port after ${secs}s; log:" >&2
+    tail -n 30 "$SERVER_LOG" >&2
+    return 1
+}
+
+# start_server KIND PORT: KIND is podium, node or bare. Sets SERVER_PID.
+start_server() {
+    local kind="$1" port="$2"
+    SERVER_LOG="$(mktemp -t "bench-$kind-XXXXXX.log")"
+    case "$kind" in
+        podium)
+            SERVER_DATA="$(mktemp -d -t bench-podium-data-XXXXXX)"
+            PODIUM_ADMIN_SECRET="$BENCH_ADMIN_SECRET" PODIUM_LOGIN_CODE="$BENCH_LOGIN_CODE" \
+                "$PODIUM_BIN" --listen "127.0.0.1:$port" --data-dir "$SERVER_DATA" \
+                >"$SERVER_LOG" 2>&1 &
+            ;;
+        node)
+            node "$BENCH_DIR/node/server.js" --port "$port" >"$SERVER_LOG" 2>&1 &
+            ;;
+        bare)
+            "$BARE_BIN" --listen "127.0.0.1:$port" >"$SERVER_LOG" 2>&1 &
+            ;;
+        *)
+            echo "unknown server kind $kind" >&2
+            return 1
+            ;;
+    esac
+    SERVER_PID=$!
+    wait_healthy "$port"
+}
+
+# Stops the server this script started (by its pid only) and cleans up.
+stop_server() {
+    if [[ -n "$SERVER_PID" ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$SERVER_DATA" ]]; then
+        rm -rf "$SERVER_DATA"
+    fi
+    SERVER_PID=""
+    SERVER_DATA=""
+}
