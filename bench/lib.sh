@@ -95,6 +95,39 @@ start_server() {
     wait_healthy "$port"
 }
 
+# busy_percent: share of all CPUs busy over the next second, whoever uses it.
+busy_percent() {
+    local a b
+    read -r -a a < <(grep '^cpu ' /proc/stat)
+    sleep 1
+    read -r -a b < <(grep '^cpu ' /proc/stat)
+    local total=0 idle i
+    for i in 1 2 3 4 5 6 7 8; do
+        total=$((total + b[i] - a[i]))
+    done
+    idle=$((b[4] - a[4] + b[5] - a[5]))
+    if [[ $total -le 0 ]]; then
+        echo 0
+    else
+        echo $(((total - idle) * 100 / total))
+    fi
+}
+
+# wait_quiet [MAX_SECONDS]: on a 2-core machine a concurrent build halves
+# throughput and turns latency tails into scheduler noise, so measurements
+# wait (up to a limit) for the machine to be idle. BENCH_QUIET_MAX=0 skips.
+wait_quiet() {
+    local max="${1:-${BENCH_QUIET_MAX:-120}}" waited=0 busy
+    [[ "$max" -gt 0 ]] || return 0
+    while busy="$(busy_percent)" && [[ "$busy" -gt 15 ]]; do
+        waited=$((waited + 1))
+        if [[ $waited -ge $max ]]; then
+            echo "warning: machine still ${busy}% busy after ${max}s; measuring anyway" >&2
+            return 0
+        fi
+    done
+}
+
 # Stops the server this script started (by its pid only) and cleans up.
 stop_server() {
     if [[ -n "$SERVER_PID" ]]; then

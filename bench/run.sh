@@ -12,7 +12,9 @@
 #
 # Environment: RUNS (measurements per server, median reported; default 1),
 # SERVERS (subset of "podium node bare" for fanout/idle), RESULTS (directory
-# for JSON; default bench/results/<timestamp>), CARGO_TARGET_DIR.
+# for JSON; default bench/results/<timestamp>), BENCH_QUIET_MAX (seconds to
+# wait for an idle machine before each measurement; default 120, 0 = don't),
+# CARGO_TARGET_DIR.
 set -uo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,7 +29,7 @@ shift || true
 case "$scenario" in
     fanout | acks | competition | idle | judging | smoke | all) ;;
     *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
         exit 2
         ;;
 esac
@@ -61,6 +63,7 @@ measure() {
     shift 3
     local port
     port="$(free_port)" || return 1
+    wait_quiet
     echo ">>> $name against $kind (port $port)"
     start_server "$kind" "$port" || {
         stop_server

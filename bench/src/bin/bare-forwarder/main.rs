@@ -16,6 +16,7 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -64,6 +65,11 @@ async fn main() {
         .with_state(app);
     let listener = bind(args.listen).unwrap_or_else(|e| panic!("bind {}: {e}", args.listen));
     eprintln!("bare-forwarder listening on {}", args.listen);
+    // Replies and broadcasts are tiny frames; Nagle would hold them back
+    // waiting for ACKs and add up to tens of milliseconds of latency.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router).await.expect("serve");
 }
 
