@@ -26,11 +26,18 @@ port_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Prints a loopback port nothing is listening on.
+# Prints a loopback port nothing is listening on, below the ephemeral range:
+# after a 10,000-connection run, ports in that range may still be held by
+# client sockets, and a server binding one fails with EADDRINUSE.
 free_port() {
-    local p
+    local p low
+    low="$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)"
+    low="${low:-32768}"
+    if [[ "$low" -le 11000 ]]; then
+        low=60000
+    fi
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 20000))
+        p=$((10000 + RANDOM % (low - 10000)))
         if port_free "$p"; then
             echo "$p"
             return 0
@@ -43,7 +50,8 @@ free_port() {
 # healthy PORT: true once GET /healthz answers 200 (no curl needed).
 healthy() {
     local line
-    exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+    # Braces: `exec ... 2>/dev/null` alone would silence the whole script.
+    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
     printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
     IFS= read -r -t 2 line <&3 || line=""
     exec 3<&- 3>&-

@@ -61,14 +61,21 @@ failures=0
 measure() {
     local kind="$1" name="$2" json="$3"
     shift 3
-    local port
-    port="$(free_port)" || return 1
+    local port attempt
     wait_quiet
-    echo ">>> $name against $kind (port $port)"
-    start_server "$kind" "$port" || {
+    for attempt in 1 2 3; do
+        port="$(free_port)" || return 1
+        echo ">>> $name against $kind (port $port)"
+        if start_server "$kind" "$port"; then
+            break
+        fi
         stop_server
-        return 1
-    }
+        if [[ $attempt -eq 3 ]]; then
+            echo "!!! could not start $kind"
+            failures=$((failures + 1))
+            return 1
+        fi
+    done
     "$BENCH_BIN" "$name" --url "127.0.0.1:$port" --pid "$SERVER_PID" --label "$kind" \
         --json "$json" "$@"
     local status=$?

@@ -77,6 +77,8 @@ pub async fn judge(
 async fn emit_all(c: &mut SioClient, events: Vec<(&'static str, Value)>) -> Result<(), String> {
     let mut queue: VecDeque<_> = events.into();
     let mut waiting: HashMap<u64, &'static str> = HashMap::new();
+    // One bound for the whole set-up, however chatty the server is meanwhile.
+    let deadline = Instant::now() + std::time::Duration::from_secs(10 + queue.len() as u64 / 10);
     while !queue.is_empty() || !waiting.is_empty() {
         while waiting.len() < SETUP_WINDOW {
             let Some((name, data)) = queue.pop_front() else {
@@ -89,7 +91,6 @@ async fn emit_all(c: &mut SioClient, events: Vec<(&'static str, Value)>) -> Resu
             waiting.insert(id, name);
         }
         c.flush().await?;
-        let deadline = Instant::now() + std::time::Duration::from_secs(10);
         match c.next(deadline).await? {
             Next::Packet(Packet::Ack { id, data }) => {
                 let name = waiting
@@ -105,7 +106,7 @@ async fn emit_all(c: &mut SioClient, events: Vec<(&'static str, Value)>) -> Resu
             Next::Packet(_) => {}
             Next::Timeout => {
                 return Err(format!(
-                    "{} set-up events unacknowledged after 10 s",
+                    "{} set-up events still unacknowledged at the set-up deadline",
                     waiting.len()
                 ))
             }
