@@ -186,20 +186,22 @@ impl Report {
                 None => println!(),
             }
             if let Some(cpu) = m.cpu_s {
-                let work = self
-                    .throughput
-                    .deliveries_per_s
-                    .max(self.throughput.acks_per_s)
-                    * self.duration_s;
+                let t = &self.throughput;
+                // Per unit of the scenario's main work: deliveries when there
+                // are listeners, else acks, else accepted rate-hacks.
+                let (rate, unit) = [
+                    (t.deliveries_per_s, "delivery"),
+                    (t.acks_per_s, "ack"),
+                    (t.rate_hacks_per_s, "rate-hack"),
+                ]
+                .into_iter()
+                .find(|(r, _)| *r > 0.0)
+                .unwrap_or((0.0, ""));
+                let work = rate * self.duration_s;
                 if work > 0.0 {
                     println!(
-                        "server CPU: {cpu:.2} s ({:.2} us per {})",
-                        cpu * 1e6 / work,
-                        if self.throughput.deliveries_per_s > 0.0 {
-                            "delivery"
-                        } else {
-                            "ack"
-                        }
+                        "server CPU: {cpu:.2} s ({:.2} us per {unit})",
+                        cpu * 1e6 / work
                     );
                 } else {
                     println!("server CPU: {cpu:.2} s");
