@@ -1,0 +1,178 @@
+//! Command-line shape: one subcommand per scenario, sharing the flags that
+//! say where the server is, how long to run and where to write results.
+//! Defaults are the shapes BENCHMARKS.md quotes, so a bare subcommand
+//! reproduces the published figure.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "podium-bench", version, about = "Load generator for Podium")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Server address, `HOST:PORT` (a `ws://` or `http://` prefix is ignored).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub url: String,
+    /// Seconds of measured load (scenario default when omitted).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Server process id, to report its resident memory from /proc.
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Name of the server under test, copied into the report.
+    #[arg(long, default_value = "server")]
+    pub label: String,
+    /// Clicker draft for senders and listeners; `mixed` alternates.
+    #[arg(long, value_enum, default_value_t = DraftChoice::Mixed)]
+    pub draft: DraftChoice,
+    /// Connections opened concurrently per batch while setting up.
+    #[arg(long, default_value_t = 200)]
+    pub connect_batch: usize,
+    /// Seconds allowed after the load stops for outstanding acks and deliveries.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftChoice {
+    #[value(name = "1")]
+    One,
+    #[value(name = "2")]
+    Two,
+    Mixed,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EioChoice {
+    #[value(name = "3")]
+    Three,
+    #[value(name = "4")]
+    Four,
+    Mixed,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct JudgingAuth {
+    /// Admin secret the server was started with (PODIUM_ADMIN_SECRET).
+    #[arg(long)]
+    pub admin_secret: Option<String>,
+    /// Judge login code the server was started with (PODIUM_LOGIN_CODE).
+    #[arg(long)]
+    pub login_code: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Few senders, many listeners on every id: broadcast throughput.
+    Fanout {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 100)]
+        listeners: usize,
+        /// Unacknowledged SCOREs each sender keeps in flight.
+        #[arg(long, default_value_t = 16)]
+        window: usize,
+        /// A sender also waits while its slowest listener is this many
+        /// scores behind, so the figure is sustained delivery, not how
+        /// much a server can queue or how soon it drops a slow reader.
+        /// 0 disables the bound.
+        #[arg(long, default_value_t = 100)]
+        max_lag: u64,
+    },
+    /// Many senders, no listeners: acknowledged (durable) SCOREs per second.
+    Acks {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 200)]
+        senders: usize,
+        #[arg(long, default_value_t = 8)]
+        window: usize,
+    },
+    /// A realistic event: senders at a fixed rate, listeners on a few ids each.
+    Competition {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+        /// SCOREs per second per sender.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 500)]
+        listeners: usize,
+        #[arg(long, default_value_t = 1)]
+        min_ids: usize,
+        #[arg(long, default_value_t = 5)]
+        max_ids: usize,
+    },
+    /// Many idle listener connections: server memory per connection.
+    Idle {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// Registered devices the listeners spread over.
+        #[arg(long, default_value_t = 10)]
+        devices: usize,
+        /// Seconds to let the server settle before each memory sample.
+        #[arg(long, default_value_t = 2.0)]
+        settle: f64,
+    },
+    /// Judges rating as fast as answered, admins subscribed to the database.
+    Judging {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        auth: JudgingAuth,
+        #[arg(long, default_value_t = 200)]
+        judges: usize,
+        #[arg(long, default_value_t = 20)]
+        admins: usize,
+        #[arg(long, default_value_t = 100)]
+        hacks: usize,
+        /// Unacknowledged rate-hacks each judge keeps in flight.
+        #[arg(long, default_value_t = 1)]
+        window: usize,
+        /// Engine.IO protocol of judges and admins; `mixed` alternates.
+        #[arg(long, value_enum, default_value_t = EioChoice::Mixed)]
+        eio: EioChoice,
+    },
+    /// Short mixed-draft correctness run for CI: exits non-zero on any error,
+    /// lost acknowledgement or missing delivery.
+    Smoke {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        auth: JudgingAuth,
+    },
+}
+
+impl Common {
+    /// `HOST:PORT` with any scheme and trailing slash removed.
+    pub fn host(&self) -> String {
+        let s = self.url.trim();
+        let s = s
+            .strip_prefix("ws://")
+            .or_else(|| s.strip_prefix("http://"))
+            .unwrap_or(s);
+        s.trim_end_matches('/').to_string()
+    }
+
+    pub fn duration_or(&self, default_secs: f64) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.duration.unwrap_or(default_secs).max(0.1))
+    }
+
+    pub fn drain(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.drain.max(0.1))
+    }
+}

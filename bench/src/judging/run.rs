@@ -1,0 +1,210 @@
+//! One judging load run: set up the event, log the judges in, subscribe the
+//! admins, rate for the measured window, then drain acks and updates and
+//! check every subscriber ended with the accepted ratings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::book::SendBook;
+use super::subscriber::{Finals, Subscriber};
+use super::{judge, setup};
+use crate::cli::EioChoice;
+use crate::conn;
+use crate::rss::{self, Reading};
+use crate::sio::Eio;
+use crate::stats::{Hist, JudgingTally, LatencySummary};
+
+pub struct Shape {
+    pub host: String,
+    pub admin_secret: String,
+    pub login_code: String,
+    pub judges: usize,
+    pub admins: usize,
+    pub hacks: usize,
+    pub window: usize,
+    pub rate: Option<f64>,
+    pub eio: EioChoice,
+    pub duration: Duration,
+    pub drain: Duration,
+    pub batch: usize,
+    /// Server process, read when the load ends with connections still open.
+    pub pid: Option<u32>,
+}
+
+pub struct Outcome {
+    pub tally: JudgingTally,
+    pub rate_ack: LatencySummary,
+    pub update: LatencySummary,
+    pub measured_secs: f64,
+    pub judges_opened: usize,
+    pub admins_opened: usize,
+    /// Set-up itself failed; nothing was measured.
+    pub setup_error: Option<String>,
+    pub rss_end: Option<Reading>,
+}
+
+fn count_failure(t: &mut JudgingTally, e: &str, what: &str) {
+    if t.connect_failures + t.setup_failures < 5 {
+        eprintln!("{what} failed: {e}");
+    }
+    if e.starts_with("tcp") || e.starts_with("websocket") {
+        t.connect_failures += 1;
+    } else {
+        t.setup_failures += 1;
+    }
+}
+
+pub async fn run(shape: Shape) -> Outcome {
+    let mut tally = JudgingTally::default();
+    let empty = |tally: JudgingTally, e: String| Outcome {
+        tally,
+        rate_ack: LatencySummary::default(),
+        update: LatencySummary::default(),
+        measured_secs: 0.0,
+        judges_opened: 0,
+        admins_opened: 0,
+        setup_error: Some(e),
+        rss_end: None,
+    };
+    // Names must be unique even against a database reused across runs.
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        crate::time::wall_ms() % 1_000_000_000
+    );
+    let event = async {
+        let mut admin = setup::admin(&shape.host, Eio::V4, &shape.admin_secret).await?;
+        let ev = setup::create(&mut admin, &tag, shape.hacks.max(1), shape.judges).await;
+        admin.close().await;
+        ev
+    }
+    .await;
+    let event = match event {
+        Ok(ev) => ev,
+        Err(e) => {
+            eprintln!("judging set-up failed: {e}");
+            tally.setup_failures += 1;
+            return empty(tally, e);
+        }
+    };
+
+    let opened = conn::open_paced(event.judge_ids.len(), shape.batch, |i| {
+        let (host, code, id) = (
+            shape.host.clone(),
+            shape.login_code.clone(),
+            event.judge_ids[i],
+        );
+        let eio = Eio::for_index(shape.eio, i);
+        async move { setup::judge(&host, eio, id, &code).await.map(|c| (i, c)) }
+    })
+    .await;
+    let mut judges = Vec::new();
+    for r in opened {
+        match r {
+            Ok(j) => judges.push(j),
+            Err(e) => count_failure(&mut tally, &e, "judge login"),
+        }
+    }
+    let opened = conn::open_paced(shape.admins, shape.batch, |i| {
+        let (host, secret) = (shape.host.clone(), shape.admin_secret.clone());
+        let eio = Eio::for_index(shape.eio, i + 1);
+        async move { Subscriber::open(&host, eio, &secret).await }
+    })
+    .await;
+    let mut subscribers = Vec::new();
+    for r in opened {
+        match r {
+            Ok(s) => subscribers.push(s),
+            Err(e) => count_failure(&mut tally, &e, "subscriber"),
+        }
+    }
+    let (judges_opened, admins_opened) = (judges.len(), subscribers.len());
+    eprintln!(
+        "{} hacks, {judges_opened} judges logged in, {admins_opened} admins subscribed; rating for {:.1} s",
+        event.hack_ids.len(),
+        shape.duration.as_secs_f64()
+    );
+
+    let book = Arc::new(SendBook::new(&event.judge_ids));
+    let hack_ids = Arc::new(event.hack_ids);
+    let (ack_hist, update_hist) = (Hist::new(), Hist::new());
+    let start = Instant::now();
+    let deadline = start + shape.duration;
+    let drain_until = deadline + shape.drain;
+    let hard_stop = drain_until + shape.drain + Duration::from_secs(5);
+    let (finals_tx, finals_rx) = watch::channel(None);
+
+    let mut sub_tasks = JoinSet::new();
+    for s in subscribers {
+        let fut = s.run(
+            book.clone(),
+            deadline,
+            finals_rx.clone(),
+            hard_stop,
+            update_hist.local(),
+        );
+        sub_tasks.spawn(fut);
+    }
+    let mut judge_tasks = JoinSet::new();
+    for (i, c) in judges {
+        let plan = judge::Plan {
+            hack_ids: hack_ids.clone(),
+            window: shape.window,
+            rate: shape.rate,
+            deadline,
+            drain_until,
+        };
+        judge_tasks.spawn(judge::run(
+            c,
+            i,
+            event.judge_ids[i],
+            book.clone(),
+            plan,
+            ack_hist.local(),
+        ));
+    }
+
+    let mut expected = HashMap::new();
+    let mut rows = 0;
+    while let Some(r) = judge_tasks.join_next().await {
+        match r {
+            Ok(o) => {
+                tally.merge(&o.tally);
+                rows += o.tally.rate_hacks_ok;
+                for (hack, rating) in o.accepted {
+                    expected.insert((o.judge_id, hack), rating);
+                }
+                for hack in o.uncertain {
+                    expected.remove(&(o.judge_id, hack));
+                }
+            }
+            Err(e) => eprintln!("judge task failed: {e}"),
+        }
+    }
+    let rss_end = shape.pid.and_then(rss::read);
+    let _ = finals_tx.send(Some(Arc::new(Finals {
+        expected,
+        rows,
+        until: Instant::now().max(deadline) + shape.drain,
+    })));
+    while let Some(r) = sub_tasks.join_next().await {
+        match r {
+            Ok(o) => tally.merge(&o.tally),
+            Err(e) => eprintln!("subscriber task failed: {e}"),
+        }
+    }
+    Outcome {
+        tally,
+        rate_ack: ack_hist.summary(),
+        update: update_hist.summary(),
+        measured_secs: shape.duration.as_secs_f64(),
+        judges_opened,
+        admins_opened,
+        setup_error: None,
+        rss_end,
+    }
+}

@@ -1,0 +1,183 @@
+//! Creating the judging event through the protocol itself: the admin
+//! authenticates, adds hacks and judges (pipelined, each acked), then reads
+//! their ids back from a database snapshot, matched by unique name/email.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::db;
+use crate::sio::client::{ack_ok, Next};
+use crate::sio::{Eio, Packet, SioClient};
+
+/// Unacknowledged add-* events in flight during set-up.
+const SETUP_WINDOW: usize = 32;
+
+pub struct Event {
+    pub judge_ids: Vec<u64>,
+    pub hack_ids: Vec<u64>,
+}
+
+pub async fn authenticate(c: &mut SioClient, secret: &str, user_id: u64) -> Result<(), String> {
+    let r = c
+        .request(
+            "authenticate",
+            &json!({"secret": secret, "userId": user_id}),
+            "authenticate-response",
+        )
+        .await?;
+    if r.get("success").and_then(Value::as_bool) == Some(true) {
+        Ok(())
+    } else {
+        Err(format!("authenticate as user {user_id} refused: {r}"))
+    }
+}
+
+pub async fn admin(host: &str, eio: Eio, secret: &str) -> Result<SioClient, String> {
+    let mut c = SioClient::connect(host, eio).await?;
+    authenticate(&mut c, secret, 0).await?;
+    Ok(c)
+}
+
+/// Logs judge `judge_id` in with the shared login code and authenticates
+/// with the secret it is given.
+pub async fn judge(
+    host: &str,
+    eio: Eio,
+    judge_id: u64,
+    login_code: &str,
+) -> Result<SioClient, String> {
+    let mut c = SioClient::connect(host, eio).await?;
+    let r = c
+        .request(
+            "login",
+            &json!({"judgeId": judge_id, "loginCode": login_code}),
+            "login-response",
+        )
+        .await?;
+    if r.get("success").and_then(Value::as_bool) == Some(false) {
+        return Err(format!("login of judge {judge_id} refused: {r}"));
+    }
+    let secret = r
+        .get("secret")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("login-response without secret: {r}"))?
+        .to_string();
+    let user_id = r
+        .get("userId")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("login-response without userId: {r}"))?;
+    authenticate(&mut c, &secret, user_id).await?;
+    Ok(c)
+}
+
+/// Sends every event with an ack, keeping a window in flight, and fails on
+/// the first refusal.
+async fn emit_all(c: &mut SioClient, events: Vec<(&'static str, Value)>) -> Result<(), String> {
+    let mut queue: VecDeque<_> = events.into();
+    let mut waiting: HashMap<u64, &'static str> = HashMap::new();
+    // One bound for the whole set-up, however chatty the server is meanwhile.
+    let deadline = Instant::now() + std::time::Duration::from_secs(10 + queue.len() as u64 / 10);
+    while !queue.is_empty() || !waiting.is_empty() {
+        while waiting.len() < SETUP_WINDOW {
+            let Some((name, data)) = queue.pop_front() else {
+                break;
+            };
+            let id = c
+                .feed_event(name, &data, true)
+                .await?
+                .expect("ack id requested");
+            waiting.insert(id, name);
+        }
+        c.flush().await?;
+        match c.next(deadline).await? {
+            Next::Packet(Packet::Ack { id, data }) => {
+                let name = waiting
+                    .remove(&id)
+                    .ok_or_else(|| format!("ack {id} matches nothing sent"))?;
+                if !ack_ok(&data) {
+                    return Err(format!("{name} refused: {data}"));
+                }
+            }
+            Next::Packet(Packet::Event { name, data, .. }) if name == "protocol-error" => {
+                return Err(format!("protocol-error during set-up: {data}"));
+            }
+            Next::Packet(_) => {}
+            Next::Timeout => {
+                return Err(format!(
+                    "{} set-up events still unacknowledged at the set-up deadline",
+                    waiting.len()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates `hacks` hacks and `judges` judges named with `tag` (unique per
+/// run) and returns their ids in creation order.
+pub async fn create(
+    c: &mut SioClient,
+    tag: &str,
+    hacks: usize,
+    judges: usize,
+) -> Result<Event, String> {
+    let mut events = Vec::new();
+    for h in 0..hacks {
+        events.push((
+            "add-hack",
+            json!({"name": format!("Bench hack {h} {tag}"), "description": "load test entry", "location": h}),
+        ));
+    }
+    for j in 0..judges {
+        events.push((
+            "add-judge",
+            json!({"name": format!("Bench judge {j} {tag}"), "email": format!("judge{j}-{tag}@bench.example")}),
+        ));
+    }
+    emit_all(c, events).await?;
+
+    c.emit("subscribe-database", &json!({}), false).await?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    let database = loop {
+        match c.next(deadline).await? {
+            Next::Packet(Packet::Event { name, data, .. }) if name == "update-full" => {
+                break data.get("database").cloned().unwrap_or(data);
+            }
+            Next::Packet(Packet::Event { name, data, .. }) if name == "protocol-error" => {
+                return Err(format!("subscribe-database: protocol-error {data}"));
+            }
+            Next::Packet(_) => {}
+            Next::Timeout => return Err("no update-full within 10 s".into()),
+        }
+    };
+    let by = |table: &str, key: &str| -> HashMap<String, u64> {
+        db::rows(&database, table)
+            .into_iter()
+            .filter_map(|r| Some((r.get(key)?.as_str()?.to_string(), db::int(r, "id")?)))
+            .collect()
+    };
+    let hack_by_name = by("hacks", "name");
+    let judge_by_email = by("judges", "email");
+    let hack_ids = (0..hacks)
+        .map(|h| {
+            hack_by_name
+                .get(&format!("Bench hack {h} {tag}"))
+                .copied()
+                .ok_or_else(|| format!("hack {h} missing from update-full"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let judge_ids = (0..judges)
+        .map(|j| {
+            judge_by_email
+                .get(&format!("judge{j}-{tag}@bench.example"))
+                .copied()
+                .ok_or_else(|| format!("judge {j} missing from update-full"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Event {
+        judge_ids,
+        hack_ids,
+    })
+}
