@@ -55,7 +55,7 @@ pub struct ServeConfig {
     pub max_frame_bytes: u64,
 
     /// Frames a clicker listener may have waiting; one more and it is dropped as too slow.
-    #[arg(long, env = "PODIUM_LISTENER_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, env = "PODIUM_LISTENER_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub listener_queue: u64,
 
     /// Seconds a peer may take to accept one outgoing frame before it is dropped.
@@ -89,7 +89,7 @@ impl ServeConfig {
             sync: SyncMode::Full,
             heartbeat_secs: 30,
             max_frame_bytes: 4096,
-            listener_queue: 256,
+            listener_queue: 1024,
             send_timeout_secs: 10,
             tcp_send_buffer: 65_536,
             admin_secret: None,

@@ -26,7 +26,7 @@ use crate::store::{Store, StoreError};
 
 /// Tungstenite's default buffers cost about 90 KiB per idle connection;
 /// clicker frames are tens of bytes, so these are sized for small text.
-const WS_READ_BUFFER: usize = 4 * 1024;
+const WS_READ_BUFFER: usize = 1024;
 const WS_WRITE_BUFFER: usize = 4 * 1024;
 /// Frames above this end the connection with close code 1009; frames above
 /// the configured command limit but below this get an `ERROR` reply.
@@ -112,12 +112,10 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         shutdown.clone(),
     )
     .await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = bind(config.listen).map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
@@ -136,6 +134,19 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
     tracing::info!(%addr, data_dir = %data_dir.display(), "Podium is listening");
     Ok(Running { addr, app, task })
+}
+
+/// Binds with a deep accept backlog: the default (128) overflows when a hall
+/// full of clients reconnects at once after a Wi-Fi drop, and every
+/// overflowed connect costs that client a one-second SYN retry.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {

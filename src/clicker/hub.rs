@@ -268,6 +268,10 @@ impl Hub {
         match listener.queue.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!(
+                    listener = listener.id,
+                    "dropping a clicker listener: its send queue is full"
+                );
                 listener.dropped.cancel();
                 self.metrics
                     .listeners_dropped_slow

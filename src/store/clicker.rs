@@ -121,7 +121,8 @@ impl Store {
         msg_id: Option<i64>,
     ) -> Result<ScoreOutcome, StoreError> {
         let received_at = now_ms();
-        self.write(move |tx| {
+        // One INSERT (the SELECT only reads): no savepoint needed.
+        self.write_one(move |tx| {
             let inserted = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO clicker_scores (device_id, timestamp, score, msg_id, received_at)

@@ -129,6 +129,17 @@ impl Store {
         self.writer.try_write(f).await
     }
 
+    /// Like [`Store::write`] for a job that writes with at most one
+    /// statement: it skips the per-job savepoint, which such a job does not
+    /// need (see [`writer`]). The hot path of every SCORE.
+    pub async fn write_one<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut writer::Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.write_one(f).await
+    }
+
     /// Runs `f` on a read-only connection on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
