@@ -84,7 +84,9 @@ pub async fn serve(socket: WebSocket, app: Arc<App>) {
         app: app.clone(),
         role: Role::New,
         pending: FuturesOrdered::new(),
+        interrupt: Box::pin(std::future::pending()),
     };
+    conn.interrupt = conn.interrupted();
     let end = conn.run().await;
     conn.finish(end).await;
     match &conn.role {
@@ -102,6 +104,9 @@ struct Connection {
     app: Arc<App>,
     role: Role,
     pending: FuturesOrdered<Pending>,
+    /// [`Connection::interrupted`] for the current role, made once per role
+    /// rather than once per frame (its token clones showed in profiles).
+    interrupt: Pin<Box<dyn Future<Output = End> + Send>>,
 }
 
 impl Connection {
@@ -135,7 +140,7 @@ impl Connection {
 
     /// Waits for the next thing this connection must act on.
     async fn next_event(&mut self, ping: &mut tokio::time::Interval) -> Event {
-        let interrupted = self.interrupted();
+        let interrupted = &mut self.interrupt;
         let role = &mut self.role;
         let queued = async {
             match role {
@@ -159,7 +164,7 @@ impl Connection {
     /// Resolves when something outside ends this connection: shutdown, or
     /// (by role) a takeover of the device or a slow-listener drop. Writes
     /// race it too, so a peer that stopped reading cannot delay either.
-    fn interrupted(&self) -> impl Future<Output = End> + Send + 'static {
+    fn interrupted(&self) -> Pin<Box<dyn Future<Output = End> + Send>> {
         let shutdown = self.app.shutdown.clone();
         let kicked = match &self.role {
             Role::Sender(s) => Some((
@@ -172,7 +177,7 @@ impl Connection {
             )),
             Role::New => None,
         };
-        async move {
+        Box::pin(async move {
             let kick = async {
                 match kicked {
                     Some((token, end)) => {
@@ -187,7 +192,7 @@ impl Connection {
                 _ = shutdown.cancelled_owned() => End::Close(CLOSE_GOING_AWAY, "server shutting down"),
                 end = kick => end,
             }
-        }
+        })
     }
 
     /// Handles one frame from the peer.
@@ -262,6 +267,7 @@ impl Connection {
                     queue,
                     ids: ids.into_iter().collect(),
                 };
+                self.interrupt = self.interrupted();
                 Ok(())
             }
             (
@@ -296,6 +302,7 @@ impl Connection {
                 let session = self.app.hub.connect_device(reg.id, reg.latest);
                 tracing::debug!(device = reg.id, "clicker registered");
                 self.role = Role::Sender(session);
+                self.interrupt = self.interrupted();
                 let reply = ServerMessage::Registered {
                     id: reg.id,
                     secret: reg.secret,
@@ -407,26 +414,24 @@ impl Connection {
         if matches!(message, Message::Text(_)) {
             self.app.metrics.messages_out(Protocol::Clicker, 1);
         }
-        let interrupted = self.interrupted();
         let limit = self.app.config.send_timeout();
         tokio::select! {
             written = timeout(limit, self.socket.feed(message)) => match written {
                 Ok(Ok(())) => Ok(()),
                 _ => Err(End::Gone),
             },
-            end = interrupted => Err(end),
+            end = &mut self.interrupt => Err(end),
         }
     }
 
     async fn flush(&mut self) -> Result<(), End> {
-        let interrupted = self.interrupted();
         let limit = self.app.config.send_timeout();
         tokio::select! {
             flushed = timeout(limit, self.socket.flush()) => match flushed {
                 Ok(Ok(())) => Ok(()),
                 _ => Err(End::Gone),
             },
-            end = interrupted => Err(end),
+            end = &mut self.interrupt => Err(end),
         }
     }
 
