@@ -12,7 +12,7 @@
 //! would publish what its own clickers send and apply what others publish.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
@@ -60,6 +60,9 @@ pub struct Listener {
     queue: mpsc::Sender<Utf8Bytes>,
     /// Cancelled when the queue overflowed and the listener must go.
     pub dropped: CancellationToken,
+    /// The same fact, cheap to read on every delivery (a token's check
+    /// takes a lock).
+    gone: AtomicBool,
 }
 
 impl Listener {
@@ -112,6 +115,7 @@ impl Hub {
             draft,
             queue,
             dropped: CancellationToken::new(),
+            gone: AtomicBool::new(false),
         });
         (listener, rx)
     }
@@ -262,12 +266,13 @@ impl Hub {
     /// Queues a frame for a listener; false when the listener is gone or was
     /// just dropped for being too slow.
     fn offer(&self, listener: &Listener, frame: Utf8Bytes) -> bool {
-        if listener.dropped.is_cancelled() {
+        if listener.gone.load(Ordering::Relaxed) {
             return false;
         }
         match listener.queue.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                listener.gone.store(true, Ordering::Relaxed);
                 tracing::info!(
                     listener = listener.id,
                     "dropping a clicker listener: its send queue is full"
