@@ -49,17 +49,9 @@ async fn online_backup_restores_and_serves() {
     let restored = tempfile::tempdir().unwrap();
     std::fs::copy(&file, restored.path().join("podium.sqlite3")).unwrap();
     let server = ChildServer::start(restored.path()).await;
-    let rows: serde_json::Value = reqwest::get(format!(
-        "http://{}/api/clicker/devices/{id}/scores",
-        server.addr
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let rows = common::device_scores(server.addr, &id).await;
     assert_eq!(
-        rows.as_array().unwrap().len(),
+        rows.len(),
         50,
         "the backup holds what was committed before it"
     );

@@ -119,12 +119,7 @@ async fn ids_and_secrets_survive_a_restart() {
 #[tokio::test]
 async fn retries_are_acknowledged_but_stored_and_broadcast_once() {
     let server = TestServer::start().await;
-    let mut clicker = server.client().await;
-    let (id, _) = clicker.register(None).await;
-    let mut board = server.client().await;
-    board
-        .expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
-        .await;
+    let (mut clicker, id, mut board) = server.clicker_and_listener("SUBSCRIBE").await;
 
     clicker.expect_reply("SCORE 1 100 1", "SCORED 1 100").await;
     clicker.expect_reply("SCORE 1 100 1", "SCORED 1 100").await;
@@ -133,22 +128,14 @@ async fn retries_are_acknowledged_but_stored_and_broadcast_once() {
     board.expect(&format!("SCORE 200 2 {id}")).await;
     board.silent_for(Duration::from_millis(300)).await;
 
-    let (_, rows) = server
-        .get_json(&format!("/api/clicker/devices/{id}/scores"))
-        .await;
-    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert_eq!(common::device_scores(server.addr, &id).await.len(), 2);
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn late_scores_are_stored_but_not_broadcast() {
     let server = TestServer::start().await;
-    let mut clicker = server.client().await;
-    let (id, _) = clicker.register(None).await;
-    let mut board = server.client().await;
-    board
-        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
-        .await;
+    let (mut clicker, id, mut board) = server.clicker_and_listener("LISTEN").await;
 
     clicker.expect_reply("SCORE 300 3", "SCORED 300").await;
     board.expect(&format!("SCORE 300 {id} 3")).await;

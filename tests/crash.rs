@@ -57,18 +57,8 @@ async fn acknowledged_scores_survive_kill_9() {
     writer.abort();
 
     let server = ChildServer::start(dir.path()).await;
-    let rows: serde_json::Value = reqwest::get(format!(
-        "http://{}/api/clicker/devices/{id}/scores",
-        server.addr
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let rows = common::device_scores(server.addr, &id).await;
     let stored: Vec<i64> = rows
-        .as_array()
-        .unwrap()
         .iter()
         .map(|r| r["timestamp"].as_i64().unwrap())
         .collect();
@@ -99,16 +89,8 @@ async fn acknowledged_scores_survive_kill_9() {
         clicker.ask(&format!("SCORE {n} {first} {n}")).await,
         format!("SCORED {n} {first}")
     );
-    let rows: serde_json::Value = reqwest::get(format!(
-        "http://{}/api/clicker/devices/{id}/scores",
-        server.addr
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), stored.len());
+    let rows = common::device_scores(server.addr, &id).await;
+    assert_eq!(rows.len(), stored.len());
     server.kill9();
 }
 

@@ -55,6 +55,19 @@ impl TestServer {
         (status, resp.json().await.unwrap())
     }
 
+    /// A registered clicker and a listener of it (`verb` is LISTEN or
+    /// SUBSCRIBE) that has had its `CONNECT` reply: (clicker, id, listener).
+    pub async fn clicker_and_listener(&self, verb: &str) -> (Client, String, Client) {
+        let mut clicker = self.client().await;
+        let (id, _) = clicker.register(None).await;
+        let mut board = self.client().await;
+        assert_eq!(
+            board.ask(&format!("{verb} {id}")).await,
+            format!("CONNECT {id}")
+        );
+        (clicker, id, board)
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
@@ -212,4 +225,16 @@ impl ChildServer {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+/// A device's score series from the history API.
+pub async fn device_scores(addr: SocketAddr, id: &str) -> Vec<serde_json::Value> {
+    let rows: serde_json::Value =
+        reqwest::get(format!("http://{addr}/api/clicker/devices/{id}/scores"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    rows.as_array().expect("a JSON array of rows").clone()
 }
