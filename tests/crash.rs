@@ -130,7 +130,11 @@ async fn acknowledged_scores_survive_kill_9() {
         &missing[..missing.len().min(5)]
     );
     assert!(stored.len() >= acked.len());
-    eprintln!("acknowledged {} before the kill; {} stored after restart", acked.len(), stored.len());
+    eprintln!(
+        "acknowledged {} before the kill; {} stored after restart",
+        acked.len(),
+        stored.len()
+    );
 
     // The device resumes with its secret; a retry of an acknowledged score is
     // acknowledged again and not stored twice.

@@ -1,0 +1,33 @@
+//! `POST /api/import/devpost` and `POST /api/import/judges` (admin): the
+//! CSV file is the request body (up to 2 MiB). All or nothing: the first
+//! bad row is a 400 naming it (`row` in the body too), a judge's email that
+//! is already taken a 409 naming its row, and then nothing is added.
+//! Otherwise everything is added in one write, which subscribers get as
+//! one `update-partial`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+
+use super::body::Body;
+use super::caller::Caller;
+use crate::http_error::ApiError;
+use crate::server::App;
+use crate::store::judging_bulk::{DevpostImported, JudgesImported};
+
+pub async fn devpost(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Body(csv): Body,
+) -> Result<Json<DevpostImported>, ApiError> {
+    Ok(Json(app.sledge.state.import_devpost(who, &csv).await?))
+}
+
+pub async fn judges(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Body(csv): Body,
+) -> Result<Json<JudgesImported>, ApiError> {
+    Ok(Json(app.sledge.state.import_judges(who, &csv).await?))
+}
