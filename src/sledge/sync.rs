@@ -392,3 +392,116 @@ fn disconnect_when_possible(socket: SocketRef) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judging::model::{Hack, Rating};
+
+    fn start() -> (mpsc::UnboundedSender<Change>, SyncHandle, CancellationToken) {
+        let (changes, inbox) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let handle = spawn(
+            DataStore::default(),
+            inbox,
+            Arc::new(Metrics::default()),
+            shutdown.clone(),
+        );
+        (changes, handle, shutdown)
+    }
+
+    fn hack(id: i64) -> Change {
+        Change::Judging(Box::new(DataStore {
+            hacks: vec![Hack {
+                id,
+                name: format!("Hack {id}"),
+                description: String::new(),
+                location: id,
+            }],
+            ..Default::default()
+        }))
+    }
+
+    fn rating(id: i64, judge_id: i64) -> Change {
+        Change::Judging(Box::new(DataStore {
+            ratings: vec![Rating {
+                id,
+                judge_id,
+                hack_id: 1,
+                rating: 10,
+            }],
+            ..Default::default()
+        }))
+    }
+
+    /// Changes are handled before commands, so once a snapshot answers,
+    /// every change sent before it has been published.
+    async fn settle(handle: &SyncHandle) {
+        handle.snapshot(Viewer::Admin).await.unwrap();
+    }
+
+    fn payload(update: &StreamUpdate) -> serde_json::Value {
+        serde_json::from_str(&update.data).unwrap()
+    }
+
+    #[tokio::test]
+    async fn channels_get_full_then_scoped_partials_in_commit_order() {
+        let (changes, handle, _shutdown) = start();
+        changes.send(hack(1)).unwrap();
+        settle(&handle).await;
+        let mut admin = handle.subscribe_channel(Viewer::Admin, 8).await.unwrap();
+        let mut judge = handle.subscribe_channel(Viewer::Judge(2), 8).await.unwrap();
+        for sub in [&mut admin, &mut judge] {
+            let full = sub.updates.recv().await.unwrap();
+            assert_eq!(full.event, UPDATE_FULL);
+            assert_eq!(payload(&full)["database"]["hacks"][0]["id"], 1);
+        }
+        changes.send(rating(1, 1)).unwrap();
+        changes.send(rating(2, 2)).unwrap();
+        settle(&handle).await;
+        let seen = admin.updates.recv().await.unwrap();
+        assert_eq!(seen.event, UPDATE_PARTIAL);
+        let ids: Vec<_> = payload(&seen)["diff"]["ratings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [1, 2], "the admin sees both, merged into one partial");
+        let seen = judge.updates.recv().await.unwrap();
+        assert_eq!(payload(&seen)["diff"]["ratings"][0]["judgeId"], 2);
+        assert_eq!(
+            payload(&seen)["diff"]["ratings"].as_array().unwrap().len(),
+            1
+        );
+        assert!(judge.updates.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_channel_that_fills_is_dropped_after_what_it_holds() {
+        let (changes, handle, _shutdown) = start();
+        let mut slow = handle.subscribe_channel(Viewer::Admin, 2).await.unwrap();
+        let mut fine = handle.subscribe_channel(Viewer::Admin, 8).await.unwrap();
+        for id in 1..=3 {
+            changes.send(hack(id)).unwrap();
+            settle(&handle).await;
+        }
+        let events: Vec<_> = std::iter::from_fn(|| slow.updates.try_recv().ok())
+            .map(|u| u.event)
+            .collect();
+        assert_eq!(events, [UPDATE_FULL, UPDATE_PARTIAL]);
+        assert!(slow.updates.recv().await.is_none(), "its stream ended");
+        let events = std::iter::from_fn(|| fine.updates.try_recv().ok()).count();
+        assert_eq!(events, 4, "others are unaffected");
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_every_channel() {
+        let (_changes, handle, shutdown) = start();
+        let mut sub = handle.subscribe_channel(Viewer::Judge(1), 4).await.unwrap();
+        assert_eq!(sub.updates.recv().await.unwrap().event, UPDATE_FULL);
+        shutdown.cancel();
+        assert!(sub.updates.recv().await.is_none());
+        assert!(handle.snapshot(Viewer::Admin).await.is_err());
+    }
+}
