@@ -18,6 +18,21 @@ const DEVPOST_SAMPLE: &str = concat!(
     "/../shared/fixtures/devpost-sample.csv"
 );
 
+/// The Devpost sample fixture; where the shared fixtures are not checked
+/// out beside the crate, a copy of it (BOM, CRLF, a quoted newline, a draft).
+fn devpost_sample() -> Vec<u8> {
+    std::fs::read(DEVPOST_SAMPLE).unwrap_or_else(|_| {
+        eprintln!("{DEVPOST_SAMPLE} not found: using the built-in copy");
+        "\u{feff}Project Title,Submission Url,Project Status,Judging Status,Highest Step Completed,Project Created At,About The Project,\"\"\"Try it out\"\" Links\",Video Demo Link,Opt-In Prizes,Built With,Notes,Team Colleges/Universities,Additional Team Member Count\r\n\
+Tally Ho,https://devpost.example/software/tally-ho,Submitted,Pending,Submit,11/01/2026 10:02:11,\"Counts things, fast.\nSecond line of the story, with a comma, here.\",https://tally.example,https://video.example/1,\"Best Hardware Hack, Best Use of Data\",\"rust, esp32\",,State University,2\r\n\
+Draft Idea,https://devpost.example/software/draft-idea,Draft,Pending,Details,11/01/2026 11:40:00,Not finished,,,,,,,0\r\n\
+Quiet Room,https://devpost.example/software/quiet-room,Submitted,Pending,Submit,11/01/2026 12:15:48,\"A \"\"library\"\" for noise maps\",,https://video.example/3,Best Use of Data,python,,City College,3\r\n\
+\u{dc}ber Bus,https://devpost.example/software/uber-bus,Submitted,Pending,Submit,11/01/2026 13:01:02,Transit times in real time,https://bus.example,,,typescript,late,Tech Institute,1\r\n"
+            .as_bytes()
+            .to_vec()
+    })
+}
+
 async fn start() -> TestServer {
     TestServer::start_with(|c| {
         c.admin_secret = Some(ADMIN.into());
@@ -128,7 +143,7 @@ impl Reply {
 
 /// Three hacks (from the Devpost sample) and `judges` judges.
 async fn seed(api: &Api, judges: usize) {
-    let csv = std::fs::read(DEVPOST_SAMPLE).expect("the Devpost sample fixture");
+    let csv = devpost_sample();
     api.post_raw("/api/import/devpost", Some(ADMIN), csv)
         .await
         .expect(StatusCode::OK);
@@ -474,10 +489,14 @@ async fn writes_state_and_errors() {
         .await
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "2 MiB");
 
-    // Unknown endpoints are JSON 404s too.
+    // Unknown endpoints and methods are JSON errors too.
     api.get("/api/nothing-here", Some(ADMIN))
         .await
         .expect_error(StatusCode::NOT_FOUND, "no such endpoint");
+    api.get("/api/hacks", Some(ADMIN)).await.expect_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "GET is not allowed on /api/hacks",
+    );
     server.shutdown().await;
 }
 
@@ -492,7 +511,7 @@ async fn devpost_import_of_the_sample() {
     )
     .await
     .expect(StatusCode::CREATED);
-    let csv = std::fs::read(DEVPOST_SAMPLE).expect("the Devpost sample fixture");
+    let csv = devpost_sample();
     let reply = api
         .post_raw("/api/import/devpost", Some(ADMIN), csv.clone())
         .await;

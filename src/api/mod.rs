@@ -31,6 +31,7 @@ mod state;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{any, get, post};
 use axum::Router;
 
@@ -71,8 +72,20 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/export/ratings.csv", get(results::ratings_csv))
         .route("/api/events", get(events::events))
         .route("/api/openapi.json", get(openapi::document))
+        .method_not_allowed_fallback(method_not_allowed)
         .route("/api/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// A JSON 405 for a known path with another method.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {}: GET /api/openapi.json lists each endpoint's methods",
+            uri.path()
+        ),
+    )
 }
 
 /// A JSON 404 for any other path under `/api`, pointing at the reference.
