@@ -572,6 +572,19 @@ async fn devpost_import_of_the_sample() {
     assert_eq!(body["hacksMatched"], json!([1, 2, 3]));
     assert_eq!(body["eligibilityAdded"], 0);
 
+    // A form upload is refused with advice.
+    let form = api
+        .http
+        .post(server.url("/api/import/devpost"))
+        .bearer_auth(ADMIN)
+        .header("Content-Type", "multipart/form-data; boundary=x")
+        .body("--x--")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::BAD_REQUEST);
+    assert!(form.text().await.unwrap().contains("not a multipart form"));
+
     // A wrong file is refused with its row; nothing is added.
     let reply = api
         .post_raw(
