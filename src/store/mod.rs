@@ -7,8 +7,8 @@
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
 //!   that touch many rows at once (imports, assignment). Protocol code calls
-//!   their typed methods and never sees SQL, so a server-grade database can replace SQLite by
-//!   reimplementing those methods.
+//!   their typed methods and never sees SQL, so a server-grade database can
+//!   replace SQLite by reimplementing those methods.
 //!
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
