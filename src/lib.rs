@@ -9,15 +9,18 @@
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
 //! http_error.rs    JSON errors of the HTTP API
+//! api/             the HTTP API: state, writes, imports, assignment, results, exports, SSE
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
 //! judging/         the judging domain: model, validation, import, assignment, results, export
-//! sledge/          the Sledge judging protocol over socket.io: sessions, auth, live updates
+//! sledge/          the judging core both protocols share (operations, credentials, live
+//!                  updates, reports) and the Sledge protocol over socket.io
 //! ```
 //!
 //! Tests start a server with [`server::start`] on an ephemeral loopback port
 //! ([`config::ServeConfig::local`]) and drive it with real clients.
 
+pub mod api;
 pub mod clicker;
 pub mod config;
 pub mod http_error;

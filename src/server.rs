@@ -1,6 +1,6 @@
 //! The HTTP front door: one axum router on one port for the clicker
 //! WebSocket (`/ws`), socket.io (`/socket.io/`), health, metrics and the
-//! HTTP API; plus start-up and graceful shutdown.
+//! HTTP API (`/api`, see `crate::api`); plus start-up and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api;
 use crate::clicker;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
@@ -220,6 +221,11 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/clicker/devices/{id}/scores",
             get(clicker::history::scores),
         )
+        .route(
+            "/api/clicker/devices/{id}/marks",
+            get(clicker::history::marks),
+        )
+        .merge(api::router())
         .layer(app.sledge.layer.clone())
         .with_state(app)
 }

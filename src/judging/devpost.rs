@@ -97,12 +97,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
             })?,
             None => None,
         };
+        let prizes = split_prizes(&cells[PRIZES]);
+        // Each prize becomes a superlative, so it must be a valid name too.
+        for prize in &prizes {
+            validate::name("prize name", prize)
+                .map_err(|e| fail(format!("{}: {e}", column_name(PRIZES))))?;
+        }
         projects.push(Project {
             title: title.to_string(),
             submission_url: cells[URL].trim().to_string(),
             description: description.to_string(),
             table,
-            prizes: split_prizes(&cells[PRIZES]),
+            prizes,
         });
     }
     Ok(projects)
@@ -111,7 +117,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
 /// Gives every project a location: its own table when it has one, otherwise
 /// the lowest number from 1 up that no project uses yet, in file order.
 pub fn assign_tables(projects: Vec<Project>) -> Vec<(Project, i64)> {
+    assign_tables_around(projects, &BTreeSet::new())
+}
+
+/// [`assign_tables`] for a competition that already has hacks: numbers in
+/// `taken` (their tables) are skipped too, so an import added to hacks
+/// entered earlier does not seat two teams at one table. A table the file
+/// itself names is kept even if taken: the organiser (or Devpost) chose it.
+pub fn assign_tables_around(projects: Vec<Project>, taken: &BTreeSet<i64>) -> Vec<(Project, i64)> {
     let mut used: BTreeSet<i64> = projects.iter().filter_map(|p| p.table).collect();
+    used.extend(taken);
     let mut next = 1;
     projects
         .into_iter()
@@ -386,5 +401,29 @@ Quiet Room,https://devpost.example/software/quiet-room,Submitted,Pending,Submit,
         let tables: Vec<_> = placed.iter().map(|(p, t)| (p.title.as_str(), *t)).collect();
         assert_eq!(tables, [("a", 3), ("b", 2), ("c", 4), ("d", 1), ("e", 5)]);
         assert_eq!(assign_tables(vec![]), vec![]);
+
+        let taken = BTreeSet::from([1, 3, 4]);
+        let placed = assign_tables_around(
+            vec![
+                project("a", None),
+                project("b", Some(3)),
+                project("c", None),
+            ],
+            &taken,
+        );
+        let tables: Vec<_> = placed.iter().map(|(p, t)| (p.title.as_str(), *t)).collect();
+        assert_eq!(tables, [("a", 2), ("b", 3), ("c", 5)]);
+    }
+
+    #[test]
+    fn prize_names_are_validated_with_the_row() {
+        let long = "p".repeat(201);
+        let csv = format!("{HEADER}\n{}\n", row("A", "Submitted", "", &long));
+        let err = parse(csv.as_bytes()).unwrap_err();
+        assert_eq!(err.row, 2);
+        assert!(
+            err.reason.starts_with("Opt-In Prizes: prize name is 201"),
+            "{err}"
+        );
     }
 }

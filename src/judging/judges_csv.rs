@@ -19,6 +19,15 @@ pub struct NewJudge {
 /// Parses a judges CSV. Rows whose cells are all blank (as spreadsheets
 /// write below a list) are skipped; extra columns are allowed only if blank.
 pub fn parse(bytes: &[u8]) -> Result<Vec<NewJudge>, ImportError> {
+    Ok(parse_numbered(bytes)?
+        .into_iter()
+        .map(|(_, judge)| judge)
+        .collect())
+}
+
+/// [`parse`], keeping each judge's row number, so that a check made later
+/// against the judges already stored (is the email taken?) can name the row.
+pub fn parse_numbered(bytes: &[u8]) -> Result<Vec<(u64, NewJudge)>, ImportError> {
     let rows = read_rows(bytes)?;
     let is_header = |cells: &[String]| {
         cells.len() >= 2
@@ -56,10 +65,13 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<NewJudge>, ImportError> {
                 "email {email} is already used on row {earlier}; each judge needs their own email"
             )));
         }
-        judges.push(NewJudge {
-            name: name.to_string(),
-            email: email.to_string(),
-        });
+        judges.push((
+            row.number,
+            NewJudge {
+                name: name.to_string(),
+                email: email.to_string(),
+            },
+        ));
     }
     Ok(judges)
 }
@@ -85,6 +97,17 @@ mod tests {
                 judge("Grace Hopper", "grace@example.org")
             ]
         );
+    }
+
+    #[test]
+    fn numbered_rows_count_the_header_and_blank_rows() {
+        let csv = "name,email\nAda,ada@example.org\n,\nGrace,grace@example.org\n";
+        let rows: Vec<u64> = parse_numbered(csv.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|(row, _)| *row)
+            .collect();
+        assert_eq!(rows, [2, 4]);
     }
 
     #[test]

@@ -1,13 +1,14 @@
-//! Who a socket is and what it may do, as pure functions.
+//! Who a caller is and what it may do, as pure functions: the rules of both
+//! protocols, socket.io and the HTTP API.
 //!
 //! A socket starts anonymous; `authenticate` binds it to the admin or to one
-//! judge, and a later `authenticate` replaces that. The admin may do
-//! everything; a judge may rate and rank only as itself and subscribe; an
-//! anonymous socket may only `login` and `authenticate`.
+//! judge, and a later `authenticate` replaces that. An HTTP request is the
+//! identity its bearer secret names. The admin may do everything; a judge
+//! may rate and rank only as itself and read its own view of the state; an
+//! anonymous caller may only `login` and `authenticate`.
 
 use thiserror::Error;
 
-use super::events::EventName;
 use super::view::Viewer;
 
 /// The identity a socket holds.
@@ -47,55 +48,94 @@ impl std::fmt::Display for Identity {
     }
 }
 
+/// An operation on the judging state, whichever protocol asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    AddHack,
+    AddJudge,
+    AddSuperlative,
+    RateHack,
+    RankSuperlative,
+    /// Reading the state, once or as live updates.
+    Subscribe,
+    ImportDevpost,
+    ImportJudges,
+    Assign,
+    Results,
+    Export,
+}
+
+impl Op {
+    /// What a socket.io client calls it: the event name, for the operations
+    /// socket.io has (the others are HTTP only and named in the same style).
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Op::AddHack => "add-hack",
+            Op::AddJudge => "add-judge",
+            Op::AddSuperlative => "add-superlative",
+            Op::RateHack => "rate-hack",
+            Op::RankSuperlative => "rank-superlative",
+            Op::Subscribe => "subscribe-database",
+            Op::ImportDevpost => "import-devpost",
+            Op::ImportJudges => "import-judges",
+            Op::Assign => "assign",
+            Op::Results => "results",
+            Op::Export => "export",
+        }
+    }
+
+    /// The HTTP endpoint that does it.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Op::AddHack => "POST /api/hacks",
+            Op::AddJudge => "POST /api/judges",
+            Op::AddSuperlative => "POST /api/superlatives",
+            Op::RateHack => "POST /api/ratings",
+            Op::RankSuperlative => "POST /api/placements",
+            Op::Subscribe => "GET /api/state",
+            Op::ImportDevpost => "POST /api/import/devpost",
+            Op::ImportJudges => "POST /api/import/judges",
+            Op::Assign => "POST /api/assignments",
+            Op::Results => "GET /api/results",
+            Op::Export => "GET /api/export",
+        }
+    }
+}
+
 /// What a request asks to do, as far as permission goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// add-hack, add-judge, add-superlative.
-    Administer(EventName),
-    /// rate-hack or rank-superlative on behalf of judge `judge`.
-    ActAsJudge(EventName, i64),
-    /// subscribe-database.
+    /// Adding, importing, assigning, results and exports.
+    Administer(Op),
+    /// Rating or ranking on behalf of judge `judge`.
+    ActAsJudge(Op, i64),
+    /// Reading the state as this identity sees it.
     Subscribe,
 }
 
-/// Why a request was not allowed.
+/// Why a request was not allowed. `Display` words it for a socket.io
+/// client; the HTTP API words it for its own callers from the fields.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Denied {
-    #[error("{event} may only be sent by the admin, and this socket is {identity}: send authenticate with userId 0 and the admin secret first")]
-    NeedsAdmin {
-        event: &'static str,
-        identity: Identity,
-    },
-    #[error("{event} needs an authenticated socket: send authenticate with your userId and secret (from login) first")]
-    NotAuthenticated { event: &'static str },
-    #[error("this socket is authenticated as judge {me} and cannot {event} as judge {other}: judgeId must be {me}")]
-    OtherJudge {
-        event: &'static str,
-        me: i64,
-        other: i64,
-    },
+    #[error("{} may only be sent by the admin, and this socket is {identity}: send authenticate with userId 0 and the admin secret first", op.event_name())]
+    NeedsAdmin { op: Op, identity: Identity },
+    #[error("{} needs an authenticated socket: send authenticate with your userId and secret (from login) first", op.event_name())]
+    NotAuthenticated { op: Op },
+    #[error("this socket is authenticated as judge {me} and cannot {} as judge {other}: judgeId must be {me}", op.event_name())]
+    OtherJudge { op: Op, me: i64, other: i64 },
 }
 
 /// Whether `identity` may do `action`.
 pub fn authorize(identity: Identity, action: Action) -> Result<(), Denied> {
     match (identity, action) {
         (Identity::Admin, _) => Ok(()),
-        (_, Action::Administer(event)) => Err(Denied::NeedsAdmin {
-            event: event.as_str(),
-            identity,
-        }),
-        (Identity::Anonymous, Action::ActAsJudge(event, _)) => Err(Denied::NotAuthenticated {
-            event: event.as_str(),
-        }),
-        (Identity::Anonymous, Action::Subscribe) => Err(Denied::NotAuthenticated {
-            event: EventName::SubscribeDatabase.as_str(),
-        }),
-        (Identity::Judge(me), Action::ActAsJudge(event, other)) if me != other => {
-            Err(Denied::OtherJudge {
-                event: event.as_str(),
-                me,
-                other,
-            })
+        (_, Action::Administer(op)) => Err(Denied::NeedsAdmin { op, identity }),
+        (Identity::Anonymous, Action::ActAsJudge(op, _)) => Err(Denied::NotAuthenticated { op }),
+        (Identity::Anonymous, Action::Subscribe) => {
+            Err(Denied::NotAuthenticated { op: Op::Subscribe })
+        }
+        (Identity::Judge(me), Action::ActAsJudge(op, other)) if me != other => {
+            Err(Denied::OtherJudge { op, me, other })
         }
         (Identity::Judge(_), Action::ActAsJudge(..) | Action::Subscribe) => Ok(()),
     }
@@ -137,12 +177,13 @@ pub fn authenticate(user_id: i64, secret: SecretKind) -> Result<Identity, AuthFa
 mod tests {
     use super::*;
 
-    const RATE: EventName = EventName::RateHack;
+    const RATE: Op = Op::RateHack;
 
     #[test]
     fn admin_may_do_everything() {
         for action in [
-            Action::Administer(EventName::AddHack),
+            Action::Administer(Op::AddHack),
+            Action::Administer(Op::ImportDevpost),
             Action::ActAsJudge(RATE, 7),
             Action::Subscribe,
         ] {
@@ -156,14 +197,15 @@ mod tests {
         assert_eq!(authorize(judge, Action::ActAsJudge(RATE, 3)), Ok(()));
         assert_eq!(authorize(judge, Action::Subscribe), Ok(()));
         assert_eq!(
-            authorize(judge, Action::ActAsJudge(EventName::RankSuperlative, 4)),
+            authorize(judge, Action::ActAsJudge(Op::RankSuperlative, 4)),
             Err(Denied::OtherJudge {
-                event: "rank-superlative",
+                op: Op::RankSuperlative,
                 me: 3,
                 other: 4
             })
         );
-        let denied = authorize(judge, Action::Administer(EventName::AddHack)).unwrap_err();
+        assert!(authorize(judge, Action::Administer(Op::Assign)).is_err());
+        let denied = authorize(judge, Action::Administer(Op::AddHack)).unwrap_err();
         assert!(denied.to_string().starts_with(
             "add-hack may only be sent by the admin, and this socket is authenticated as judge 3"
         ));
@@ -173,13 +215,14 @@ mod tests {
     fn anonymous_sockets_may_do_nothing_privileged() {
         let anon = Identity::Anonymous;
         assert!(matches!(
-            authorize(anon, Action::Administer(EventName::AddJudge)),
+            authorize(anon, Action::Administer(Op::AddJudge)),
             Err(Denied::NeedsAdmin { .. })
         ));
-        assert_eq!(
-            authorize(anon, Action::ActAsJudge(RATE, 1)),
-            Err(Denied::NotAuthenticated { event: "rate-hack" })
-        );
+        let denied = authorize(anon, Action::ActAsJudge(RATE, 1)).unwrap_err();
+        assert_eq!(denied, Denied::NotAuthenticated { op: RATE });
+        assert!(denied
+            .to_string()
+            .starts_with("rate-hack needs an authenticated socket"));
         assert!(authorize(anon, Action::Subscribe).is_err());
     }
 
@@ -195,6 +238,7 @@ mod tests {
             Err(AuthFailure::NotAdmin)
         );
         assert_eq!(authenticate(5, SecretKind::Admin), Ok(Identity::Judge(5)));
+        assert_eq!(Op::RateHack.endpoint(), "POST /api/ratings");
         assert_eq!(
             authenticate(5, SecretKind::Judge(5)),
             Ok(Identity::Judge(5))

@@ -6,16 +6,27 @@
 //! ```text
 //! events.rs    client events parsed into typed requests
 //! replies.rs   server events and the acknowledgement format
-//! auth.rs      identities and who may do what (pure)
+//! auth.rs      identities and who may do what (pure; both protocols)
 //! throttle.rs  slowing down repeated failed logins per client address
+//! access.rs    login, authenticate and bearer secrets, throttled (both protocols)
+//! ops.rs       the judging operations with their permission rules (both protocols)
+//! reports.rs   results and CSV exports for the admin (both protocols)
 //! session.rs   one socket: its ordered request queue and its identity
 //! view.rs      the mirror of the judging tables and per-viewer scoping (pure)
-//! sync.rs      the live-update task: full and partial updates in commit order
+//! sync.rs      the live-update task: full and partial updates in commit order,
+//!              to sockets and to the HTTP API's event streams
 //! ```
+//!
+//! [`Sledge`] is the judging core both protocols share: the HTTP API
+//! (`crate::api`) calls the same operations, credentials and live updates
+//! as the socket.io sessions here, so the two cannot drift apart.
 
+pub mod access;
 pub mod auth;
 pub mod events;
+pub mod ops;
 pub mod replies;
+pub mod reports;
 mod session;
 pub mod sync;
 pub mod throttle;

@@ -11,7 +11,6 @@
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::ConnectInfo;
 use serde::Serialize;
@@ -21,8 +20,10 @@ use socketioxide::handler::{FromMessageParts, MessageHandler, Value as RawValue}
 use socketioxide::socket::Socket;
 use tokio::sync::mpsc;
 
-use super::auth::{self, Action, Identity, SecretKind};
-use super::events::{self, EventName, Request};
+use super::access::AccessError;
+use super::auth::{self, Action, Identity, Op};
+use super::events::{self, Request};
+use super::ops::OpError;
 use super::replies::{
     ack_err, ack_ok, AuthenticateResponse, Done, LoginResponse, ProtocolError,
     AUTHENTICATE_RESPONSE, LOGIN_RESPONSE, PROTOCOL_ERROR,
@@ -154,6 +155,24 @@ impl From<JudgingError> for Refusal {
     }
 }
 
+impl From<OpError> for Refusal {
+    fn from(e: OpError) -> Refusal {
+        match e {
+            OpError::Judging(e) => e.into(),
+            refused => Refusal::protocol(refused),
+        }
+    }
+}
+
+impl From<AccessError> for Refusal {
+    fn from(e: AccessError) -> Refusal {
+        match e {
+            AccessError::Judging(e) => e.into(),
+            refused => Refusal::protocol(refused),
+        }
+    }
+}
+
 struct Session {
     sledge: Arc<Sledge>,
     /// The client's address, for throttling guesses.
@@ -210,59 +229,51 @@ impl Session {
     }
 
     async fn execute(&mut self, socket: &SocketRef, request: Request) -> Result<Done, Refusal> {
-        let store = &self.sledge.store;
-        let event = request.event();
+        let sledge = &self.sledge;
+        let who = self.identity;
         match request {
             Request::AddHack(hack) => {
-                auth::authorize(self.identity, Action::Administer(event))?;
-                let hack = store
-                    .add_hack(NewHack {
-                        name: hack.name,
-                        description: hack.description,
-                        location: hack.location,
-                    })
-                    .await?;
-                Ok(Done::Hack(hack))
+                let hack = NewHack {
+                    name: hack.name,
+                    description: hack.description,
+                    location: hack.location,
+                };
+                Ok(Done::Hack(sledge.add_hack(who, hack).await?))
             }
             Request::AddJudge(judge) => {
-                auth::authorize(self.identity, Action::Administer(event))?;
-                let judge = store
-                    .add_judge(NewJudge {
-                        name: judge.name,
-                        email: judge.email,
-                    })
-                    .await?;
-                Ok(Done::Judge(judge))
+                let judge = NewJudge {
+                    name: judge.name,
+                    email: judge.email,
+                };
+                Ok(Done::Judge(sledge.add_judge(who, judge).await?))
             }
-            Request::AddSuperlative(superlative) => {
-                auth::authorize(self.identity, Action::Administer(event))?;
-                let superlative = store.add_superlative(superlative.name).await?;
-                Ok(Done::Superlative(superlative))
-            }
-            Request::RateHack(rate) => {
-                auth::authorize(self.identity, Action::ActAsJudge(event, rate.judge_id))?;
-                let rating = store.rate(rate.judge_id, rate.hack_id, rate.rating).await?;
-                Ok(Done::Rating(rating))
-            }
+            Request::AddSuperlative(superlative) => Ok(Done::Superlative(
+                sledge.add_superlative(who, superlative.name).await?,
+            )),
+            Request::RateHack(rate) => Ok(Done::Rating(
+                sledge
+                    .rate(who, rate.judge_id, rate.hack_id, rate.rating)
+                    .await?,
+            )),
             Request::RankSuperlative(rank) => {
-                auth::authorize(self.identity, Action::ActAsJudge(event, rank.judge_id))?;
-                let placement = store
-                    .rank(Ranking {
-                        judge_id: rank.judge_id,
-                        superlative_id: rank.super_id,
-                        first_choice_id: rank.first_id,
-                        second_choice_id: rank.second_id,
-                    })
-                    .await?;
-                Ok(Done::Placement(placement))
+                let ranking = Ranking {
+                    judge_id: rank.judge_id,
+                    superlative_id: rank.super_id,
+                    first_choice_id: rank.first_id,
+                    second_choice_id: rank.second_id,
+                };
+                Ok(Done::Placement(sledge.rank(who, ranking).await?))
             }
             Request::SubscribeDatabase => {
-                auth::authorize(self.identity, Action::Subscribe)?;
+                auth::authorize(who, Action::Subscribe)?;
                 self.subscribe(socket).await
             }
             Request::Login(login) => self.login(socket, login).await,
             Request::Authenticate(authenticate) => {
-                let outcome = self.authenticate(authenticate).await;
+                let outcome = self
+                    .sledge
+                    .authenticate(self.ip, authenticate.user_id, &authenticate.secret)
+                    .await;
                 let response = match &outcome {
                     Ok(identity) => {
                         let (user_id, judge_id) = identity.user_and_judge_id();
@@ -291,76 +302,50 @@ impl Session {
         }
     }
 
-    /// The identity `authenticate` earns; failures are counted for throttling.
-    async fn authenticate(&self, auth: events::Authenticate) -> Result<Identity, Refusal> {
-        self.wait_turn().await?;
-        let store = &self.sledge.store;
-        let kind = if self.sledge.secrets.is_admin_secret(&auth.secret) {
-            SecretKind::Admin
-        } else if auth.user_id > 0 {
-            match store.judge_for_secret(&auth.secret).await? {
-                Some(judge) => SecretKind::Judge(judge),
-                None => SecretKind::Unknown,
-            }
-        } else {
-            SecretKind::Unknown
-        };
-        let identity = auth::authenticate(auth.user_id, kind).map_err(|failure| {
-            self.failed_attempt();
-            Refusal::protocol(failure)
-        })?;
-        if let (Identity::Judge(judge), SecretKind::Admin) = (identity, kind) {
-            if !store.judge_exists(judge).await? {
-                return Err(Refusal::protocol(JudgingError::NoSuchJudge(judge)));
-            }
-        }
-        Ok(identity)
-    }
-
+    /// `login`: the outcome goes out as `login-response` too, except when
+    /// the judge does not exist (a `protocol-error` only).
     async fn login(&mut self, socket: &SocketRef, login: events::Login) -> Result<Done, Refusal> {
-        if let Err(refusal) = self.wait_turn().await {
-            self.emit(socket, LOGIN_RESPONSE, &LoginResponse::failed());
-            return Err(refusal);
+        match self
+            .sledge
+            .login(self.ip, login.judge_id, &login.login_code)
+            .await
+        {
+            Ok(secret) => {
+                self.emit(
+                    socket,
+                    LOGIN_RESPONSE,
+                    &LoginResponse {
+                        success: true,
+                        secret: Some(secret.clone()),
+                        user_id: Some(login.judge_id),
+                    },
+                );
+                Ok(Done::LoggedIn {
+                    secret,
+                    user_id: login.judge_id,
+                })
+            }
+            Err(e @ AccessError::Throttled(_)) => {
+                self.emit(socket, LOGIN_RESPONSE, &LoginResponse::failed());
+                Err(e.into())
+            }
+            Err(e @ AccessError::WrongLoginCode) => {
+                self.emit(socket, LOGIN_RESPONSE, &LoginResponse::failed());
+                // login-response reports it; no protocol-error.
+                Err(Refusal {
+                    message: e.to_string(),
+                    report: false,
+                })
+            }
+            Err(e) => Err(e.into()),
         }
-        let store = &self.sledge.store;
-        if !store.judge_exists(login.judge_id).await? {
-            return Err(Refusal::protocol(JudgingError::NoSuchJudge(login.judge_id)));
-        }
-        if !self.sledge.secrets.is_login_code(&login.login_code) {
-            self.failed_attempt();
-            self.emit(socket, LOGIN_RESPONSE, &LoginResponse::failed());
-            return Err(Refusal {
-                message: "the login code is wrong: ask the organiser for the current code".into(),
-                report: false,
-            });
-        }
-        let secret = store.issue_judge_secret(login.judge_id).await?;
-        tracing::info!(
-            judge = login.judge_id,
-            "judge logged in: a new secret was issued"
-        );
-        self.emit(
-            socket,
-            LOGIN_RESPONSE,
-            &LoginResponse {
-                success: true,
-                secret: Some(secret.clone()),
-                user_id: Some(login.judge_id),
-            },
-        );
-        Ok(Done::LoggedIn {
-            secret,
-            user_id: login.judge_id,
-        })
     }
 
     async fn subscribe(&mut self, socket: &SocketRef) -> Result<Done, Refusal> {
         let viewer = self
             .identity
             .viewer()
-            .ok_or(auth::Denied::NotAuthenticated {
-                event: EventName::SubscribeDatabase.as_str(),
-            })?;
+            .ok_or(auth::Denied::NotAuthenticated { op: Op::Subscribe })?;
         self.sledge
             .sync
             .subscribe(socket.clone(), viewer)
@@ -368,28 +353,6 @@ impl Session {
             .map_err(Refusal::protocol)?;
         self.subscribed = true;
         Ok(Done::Subscribed)
-    }
-
-    /// Holds a login or authentication attempt as long as earlier failures
-    /// from this client's address require.
-    async fn wait_turn(&self) -> Result<(), Refusal> {
-        let Some(ip) = self.ip else { return Ok(()) };
-        let wait = self
-            .sledge
-            .throttle
-            .admit(ip, Instant::now())
-            .map_err(Refusal::protocol)?;
-        if !wait.is_zero() {
-            tracing::debug!(%ip, ?wait, "throttling a login or authentication attempt");
-            tokio::time::sleep(wait).await;
-        }
-        Ok(())
-    }
-
-    fn failed_attempt(&self) {
-        if let Some(ip) = self.ip {
-            self.sledge.throttle.failed(ip, Instant::now());
-        }
     }
 
     fn emit<T: Serialize>(&self, socket: &SocketRef, event: &str, data: &T) {

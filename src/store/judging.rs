@@ -42,6 +42,12 @@ pub enum JudgingError {
     SameChoice(i64),
     #[error("judge {judge} already has the email {email:?} (emails are compared ignoring case)")]
     DuplicateEmail { email: String, judge: i64 },
+    #[error("row {row}: judge {judge} already has the email {email:?} (emails are compared ignoring case); nothing was imported, fix or remove the row and import the file again")]
+    EmailTakenOnRow { row: u64, email: String, judge: i64 },
+    #[error("there are no {0} yet: add or import them before running assignment")]
+    NothingToAssign(&'static str),
+    #[error("judgesPerHack {0} is out of range: each hack can have from 1 to {max} judges", max = crate::store::judging_bulk::MAX_JUDGES_PER_HACK)]
+    JudgesPerHack(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,7 +77,7 @@ pub struct Ranking {
 }
 
 /// What a job refuses with, or the storage failure it hit.
-type Job<T> = Result<Result<T, JudgingError>, StoreError>;
+pub(super) type Job<T> = Result<Result<T, JudgingError>, StoreError>;
 
 impl Store {
     /// Adds a hack and returns its row.
@@ -309,7 +315,7 @@ impl Store {
         self.read(load_all).await
     }
 
-    async fn judging_write<T, F>(&self, f: F) -> Result<T, JudgingError>
+    pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, JudgingError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Job<T> + Send + 'static,
@@ -319,7 +325,7 @@ impl Store {
 }
 
 /// Queues the rows `fill` puts into an otherwise empty diff.
-fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {
+pub(super) fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {
     let mut diff = DataStore::default();
     fill(&mut diff);
     tx.publish(Change::Judging(Box::new(diff)));
@@ -346,7 +352,7 @@ fn exists(conn: &Connection, table: Table, id: i64) -> Result<bool, StoreError> 
         .is_some())
 }
 
-fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
+pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
     fn rows<T>(
         conn: &Connection,
         sql: &str,

@@ -5,9 +5,10 @@
 //!   caller hears back only after the commit.
 //! * [`schema`] holds the versioned migrations the binary applies itself.
 //! * One module owns each group of tables: [`clicker`] devices and scores,
-//!   [`judging`] the Sledge tables. Protocol code calls their typed methods and
-//!   never sees SQL, so a server-grade database can replace SQLite by
-//!   reimplementing those methods.
+//!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
+//!   that touch many rows at once (imports, assignment). Protocol code calls
+//!   their typed methods and never sees SQL, so a server-grade database can
+//!   replace SQLite by reimplementing those methods.
 //!
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
@@ -15,6 +16,7 @@
 pub mod checkpointer;
 pub mod clicker;
 pub mod judging;
+pub mod judging_bulk;
 pub mod schema;
 pub mod writer;
 

@@ -1,0 +1,67 @@
+//! Request bodies: read whole up to the route's limit (413 beyond it), and
+//! JSON payloads checked by the very parser socket.io events go through
+//! (`sledge::events`), so a field is required, typed and known alike on
+//! both protocols. Any content type is accepted: the endpoint says what the
+//! body is.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{BODY_LIMIT, IMPORT_BODY_LIMIT};
+use crate::http_error::ApiError;
+use crate::sledge::events::{self, EventName};
+
+/// The whole request body.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is too large: the limit is {} KiB ({} MiB for CSV imports)",
+                        BODY_LIMIT / 1024,
+                        IMPORT_BODY_LIMIT / (1024 * 1024)
+                    ),
+                ))
+            }
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                format!("cannot read the request body: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+/// The body as JSON; an empty body is `null`.
+pub fn json_value(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// The body as the payload of socket.io event `event`, checked as strictly.
+pub fn event(event: EventName, bytes: &[u8]) -> Result<events::Request, ApiError> {
+    let payload = json_value(bytes)?;
+    events::parse(event.as_str(), Some(payload)).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// The body as `T`, or `T::default()` when it is empty.
+pub fn optional<T: DeserializeOwned + Default>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
+    match json_value(bytes)? {
+        Value::Null => Ok(T::default()),
+        value => serde_json::from_value(value).map_err(|e| {
+            ApiError::bad_request(format!("{e}; the body is shaped {shape}, or empty"))
+        }),
+    }
+}

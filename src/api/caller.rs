@@ -1,0 +1,117 @@
+//! Who is asking. Every endpoint but `POST /api/login` and
+//! `GET /api/openapi.json` needs `Authorization: Bearer <secret>`: the
+//! admin secret (the admin), or a secret `login` issued to a judge (that
+//! judge). The secret is checked through the same throttle as socket.io's
+//! `authenticate`, so failures from one address slow that address down on
+//! both protocols.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Json;
+use serde::Serialize;
+
+use super::body::{self, Body};
+use crate::http_error::ApiError;
+use crate::server::App;
+use crate::sledge::auth::Identity;
+use crate::sledge::events::{EventName, Request};
+
+/// The identity of an authenticated request: the admin or one judge.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub Identity);
+
+/// The client's address (the TCP peer), for throttling.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, app).await;
+        let secret = bearer_secret(&parts.headers)?;
+        identify(app, ip, secret.as_deref()).await.map(Caller)
+    }
+}
+
+/// The secret of an `Authorization: Bearer <secret>` header, if there is one.
+pub fn bearer_secret(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || {
+        unauthorized("the Authorization header must be `Bearer <secret>`, with the admin secret or a judge's secret from POST /api/login")
+    };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, secret) = value.trim().split_once(' ').ok_or_else(malformed)?;
+    let secret = secret.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(secret.to_owned()))
+}
+
+/// The identity `secret` names; 401 without one.
+pub async fn identify(
+    app: &App,
+    ip: Option<IpAddr>,
+    secret: Option<&str>,
+) -> Result<Identity, ApiError> {
+    let secret = secret.ok_or_else(|| {
+        unauthorized("this endpoint needs credentials: send `Authorization: Bearer <secret>` with the admin secret or a judge's secret from POST /api/login")
+    })?;
+    Ok(app.sledge.state.identify(ip, secret).await?)
+}
+
+/// A 401 that tells the client which scheme to use.
+pub fn unauthorized(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, message).with_header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"podium\""),
+    )
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedIn {
+    secret: String,
+    user_id: i64,
+}
+
+/// `POST /api/login {judgeId, loginCode}`: a new secret for the judge, as
+/// socket.io's `login` issues, under the same throttle.
+pub async fn login(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    Body(bytes): Body,
+) -> Result<Json<LoggedIn>, ApiError> {
+    let Request::Login(login) = body::event(EventName::Login, &bytes)? else {
+        unreachable!("a login body parses as a login request")
+    };
+    let secret = app
+        .sledge
+        .state
+        .login(ip, login.judge_id, &login.login_code)
+        .await?;
+    Ok(Json(LoggedIn {
+        secret,
+        user_id: login.judge_id,
+    }))
+}

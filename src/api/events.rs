@@ -1,0 +1,68 @@
+//! `GET /api/events`: the live updates socket.io subscribers get, as
+//! Server-Sent Events: first `update-full` with `{database}`, then
+//! `update-partial` with `{diff}` for every committed change the caller may
+//! see, in commit order, scoped to the caller like `GET /api/state`.
+//!
+//! Credentials come in the `Authorization` header, or in `?secret=` because
+//! a browser's `EventSource` cannot set headers (a URL can end up in proxy
+//! logs: prefer the header where the client allows it). A client that stops
+//! reading until its queue of updates is full has its stream ended;
+//! `EventSource` then reconnects by itself and starts over with a new
+//! `update-full`. A comment line every 15 s keeps idle proxies from closing
+//! the stream.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde::Deserialize;
+
+use super::caller::{bearer_secret, identify, ClientIp};
+use crate::http_error::ApiError;
+use crate::server::App;
+use crate::sledge::SEND_BUFFER;
+
+/// How often an idle stream gets a comment line.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    secret: Option<String>,
+}
+
+pub async fn events(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; the only query parameter is secret=<secret>",
+            e.body_text()
+        ))
+    })?;
+    let secret = bearer_secret(&headers)?.or(query.secret);
+    let who = identify(&app, ip, secret.as_deref()).await?;
+    // The same queue length as a socket.io subscriber's send buffer.
+    let subscription = app.sledge.state.subscribe_channel(who, SEND_BUFFER).await?;
+    let updates = stream::unfold(subscription, |mut subscription| async move {
+        let update = subscription.updates.recv().await?;
+        let event = Event::default().event(update.event).data(&*update.data);
+        Some((Ok::<_, Infallible>(event), subscription))
+    });
+    let sse = Sse::new(updates).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    // Tells nginx not to buffer the stream.
+    let no_buffering = (
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    Ok(([no_buffering], sse).into_response())
+}

@@ -1,0 +1,54 @@
+//! `POST /api/import/devpost` and `POST /api/import/judges` (admin): the
+//! CSV file is the request body (up to 2 MiB). All or nothing: the first
+//! bad row is a 400 naming it (`row` in the body too), a judge's email that
+//! is already taken a 409 naming its row, and then nothing is added.
+//! Otherwise everything is added in one write, which subscribers get as
+//! one `update-partial`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::Json;
+
+use super::body::Body;
+use super::caller::Caller;
+use crate::http_error::ApiError;
+use crate::server::App;
+use crate::store::judging_bulk::{DevpostImported, JudgesImported};
+
+pub async fn devpost(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Body(csv): Body,
+) -> Result<Json<DevpostImported>, ApiError> {
+    not_a_form(&headers)?;
+    Ok(Json(app.sledge.state.import_devpost(who, &csv).await?))
+}
+
+pub async fn judges(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    Body(csv): Body,
+) -> Result<Json<JudgesImported>, ApiError> {
+    not_a_form(&headers)?;
+    Ok(Json(app.sledge.state.import_judges(who, &csv).await?))
+}
+
+/// A file uploaded through an HTML form arrives wrapped in a multipart
+/// body, which would otherwise fail as a puzzling CSV error on row 1.
+fn not_a_form(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+        return Err(ApiError::bad_request(
+            "send the CSV file itself as the request body (fetch(url, {method: 'POST', body: file}) \
+             or curl --data-binary @file.csv), not a multipart form",
+        ));
+    }
+    Ok(())
+}

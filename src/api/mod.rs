@@ -1,0 +1,96 @@
+//! The HTTP API: JSON (and CSV) beside the socket.io protocol, for scripts
+//! and web pages, on the same judging core and the same rules
+//! (`crate::sledge`'s operations, credentials and live updates).
+//! `docs/http-api.md` is the reference; `GET /api/openapi.json` describes
+//! every endpoint.
+//!
+//! ```text
+//! caller.rs       who is asking: Authorization: Bearer <secret>; POST /api/login
+//! body.rs         request bodies: size limits, JSON payloads checked like socket.io's
+//! errors.rs       refusals of the judging core as HTTP statuses
+//! state.rs        GET /api/state
+//! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements
+//! import.rs       POST /api/import/devpost, /api/import/judges
+//! assignments.rs  POST /api/assignments
+//! results.rs      GET /api/results, /api/results.csv, /api/export/*.csv
+//! events.rs       GET /api/events: live updates as Server-Sent Events
+//! openapi.rs      GET /api/openapi.json
+//! ```
+
+mod assignments;
+mod body;
+mod caller;
+mod errors;
+mod events;
+mod import;
+mod judging;
+mod openapi;
+mod results;
+mod state;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::{any, get, post};
+use axum::Router;
+
+use crate::http_error::ApiError;
+use crate::server::App;
+
+/// Largest request body in general: the largest valid JSON payload (a
+/// 10 000-character description) is far below it.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest CSV an import accepts: a Devpost export of several hundred
+/// projects with long descriptions.
+pub const IMPORT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Every `/api` route but the clicker history (see `crate::clicker::history`).
+pub fn router() -> Router<Arc<App>> {
+    let import_limit = || DefaultBodyLimit::max(IMPORT_BODY_LIMIT);
+    Router::new()
+        .route("/api/login", post(caller::login))
+        .route("/api/state", get(state::state))
+        .route("/api/hacks", post(judging::add_hack))
+        .route("/api/judges", post(judging::add_judge))
+        .route("/api/superlatives", post(judging::add_superlative))
+        .route("/api/ratings", post(judging::rate))
+        .route("/api/placements", post(judging::rank))
+        .route(
+            "/api/import/devpost",
+            post(import::devpost).layer(import_limit()),
+        )
+        .route(
+            "/api/import/judges",
+            post(import::judges).layer(import_limit()),
+        )
+        .route("/api/assignments", post(assignments::assign))
+        .route("/api/results", get(results::results))
+        .route("/api/results.csv", get(results::results_csv))
+        .route("/api/export/hacks.csv", get(results::hacks_csv))
+        .route("/api/export/judges.csv", get(results::judges_csv))
+        .route("/api/export/ratings.csv", get(results::ratings_csv))
+        .route("/api/events", get(events::events))
+        .route("/api/openapi.json", get(openapi::document))
+        .method_not_allowed_fallback(method_not_allowed)
+        .route("/api/{*rest}", any(unknown_endpoint))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// A JSON 405 for a known path with another method.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {}: GET /api/openapi.json lists each endpoint's methods",
+            uri.path()
+        ),
+    )
+}
+
+/// A JSON 404 for any other path under `/api`, pointing at the reference.
+async fn unknown_endpoint() -> ApiError {
+    ApiError::not_found(
+        "no such endpoint: GET /api/openapi.json lists them all (docs/http-api.md explains them)",
+    )
+}

@@ -1,0 +1,154 @@
+//! The judging operations, each with its permission rule: the one
+//! implementation behind socket.io events and HTTP endpoints alike, so a
+//! rule (who may rate as whom, what an import checks) has one home.
+//!
+//! Each takes the caller's [`Identity`] and checks it first, so a caller
+//! that may not do something learns nothing else (not even whether its CSV
+//! would parse). Reads come from the live-update mirror, so they show what
+//! an `update-full` sent at the same moment would show.
+
+use thiserror::Error;
+
+use super::auth::{self, Action, Denied, Identity, Op};
+use super::sync::{SubscribeError, Subscription};
+use super::Sledge;
+use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
+use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+use crate::judging::{devpost, judges_csv, ImportError};
+use crate::store::judging::{JudgingError, NewHack, NewJudge, Ranking};
+use crate::store::judging_bulk::{Assigned, DevpostImported, JudgesImported};
+
+/// Why an operation did not happen (nothing was changed).
+#[derive(Debug, Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// Refused by a rule of the data (validation, unknown id, duplicate),
+    /// or storage failed.
+    #[error(transparent)]
+    Judging(#[from] JudgingError),
+    /// A CSV import's first bad row.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// The live-update task is gone: the server is shutting down.
+    #[error(transparent)]
+    Unavailable(#[from] SubscribeError),
+}
+
+impl Sledge {
+    pub async fn add_hack(&self, who: Identity, hack: NewHack) -> Result<Hack, OpError> {
+        auth::authorize(who, Action::Administer(Op::AddHack))?;
+        Ok(self.store.add_hack(hack).await?)
+    }
+
+    pub async fn add_judge(&self, who: Identity, judge: NewJudge) -> Result<Judge, OpError> {
+        auth::authorize(who, Action::Administer(Op::AddJudge))?;
+        Ok(self.store.add_judge(judge).await?)
+    }
+
+    pub async fn add_superlative(
+        &self,
+        who: Identity,
+        name: String,
+    ) -> Result<Superlative, OpError> {
+        auth::authorize(who, Action::Administer(Op::AddSuperlative))?;
+        Ok(self.store.add_superlative(name).await?)
+    }
+
+    /// Judge `judge_id` rates `hack_id`: the admin, or that judge.
+    pub async fn rate(
+        &self,
+        who: Identity,
+        judge_id: i64,
+        hack_id: i64,
+        rating: i64,
+    ) -> Result<Rating, OpError> {
+        auth::authorize(who, Action::ActAsJudge(Op::RateHack, judge_id))?;
+        Ok(self.store.rate(judge_id, hack_id, rating).await?)
+    }
+
+    /// A judge's first and second choice for a superlative: the admin, or
+    /// that judge.
+    pub async fn rank(
+        &self,
+        who: Identity,
+        ranking: Ranking,
+    ) -> Result<SuperlativePlacement, OpError> {
+        auth::authorize(
+            who,
+            Action::ActAsJudge(Op::RankSuperlative, ranking.judge_id),
+        )?;
+        Ok(self.store.rank(ranking).await?)
+    }
+
+    /// Imports a Devpost project export (admin): all of it, or nothing.
+    pub async fn import_devpost(
+        &self,
+        who: Identity,
+        csv: &[u8],
+    ) -> Result<DevpostImported, OpError> {
+        auth::authorize(who, Action::Administer(Op::ImportDevpost))?;
+        let projects = devpost::parse(csv)?;
+        Ok(self.store.import_devpost(projects).await?)
+    }
+
+    /// Imports a `name,email` judges CSV (admin): all of it, or nothing.
+    pub async fn import_judges(
+        &self,
+        who: Identity,
+        csv: &[u8],
+    ) -> Result<JudgesImported, OpError> {
+        auth::authorize(who, Action::Administer(Op::ImportJudges))?;
+        let judges = judges_csv::parse_numbered(csv)?;
+        Ok(self.store.import_judges(judges).await?)
+    }
+
+    /// Runs assignment (admin) with `judges_per_hack`, by default the value
+    /// of the previous run, or [`DEFAULT_JUDGES_PER_HACK`] the first time.
+    pub async fn assign(
+        &self,
+        who: Identity,
+        judges_per_hack: Option<i64>,
+    ) -> Result<Assigned, OpError> {
+        auth::authorize(who, Action::Administer(Op::Assign))?;
+        let k = self.judges_per_hack(judges_per_hack).await?;
+        Ok(self.store.assign(k).await?)
+    }
+
+    /// The whole state as `who` sees it (what its `update-full` holds).
+    pub async fn state(&self, who: Identity) -> Result<DataStore, OpError> {
+        auth::authorize(who, Action::Subscribe)?;
+        let viewer = who
+            .viewer()
+            .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
+        Ok(self.sync.snapshot(viewer).await?)
+    }
+
+    /// Live updates for `who`, on a channel holding up to `capacity` of them:
+    /// `update-full` first, then every `update-partial` it may see.
+    pub async fn subscribe_channel(
+        &self,
+        who: Identity,
+        capacity: usize,
+    ) -> Result<Subscription, OpError> {
+        auth::authorize(who, Action::Subscribe)?;
+        let viewer = who
+            .viewer()
+            .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
+        Ok(self.sync.subscribe_channel(viewer, capacity).await?)
+    }
+
+    /// `chosen`, else the judges per hack of the latest assignment, else
+    /// the default.
+    pub(super) async fn judges_per_hack(&self, chosen: Option<i64>) -> Result<i64, OpError> {
+        if let Some(k) = chosen {
+            return Ok(k);
+        }
+        let stored = self
+            .store
+            .judges_per_hack()
+            .await
+            .map_err(JudgingError::from)?;
+        Ok(stored.unwrap_or(DEFAULT_JUDGES_PER_HACK as i64))
+    }
+}

@@ -1,0 +1,167 @@
+//! Reports for the organiser, admin only: results (hacks ranked by
+//! normalised score, superlative rankings, coverage) and CSV exports, all
+//! computed by `judging::results` and `judging::export` from the state as
+//! the live-update mirror holds it.
+
+use serde::Serialize;
+
+use super::auth::{self, Action, Identity, Op};
+use super::ops::OpError;
+use super::view::Viewer;
+use super::Sledge;
+use crate::judging::assign::AssignmentRow;
+use crate::judging::export::{self, HackRecord, JudgeRecord};
+use crate::judging::model::DataStore;
+use crate::judging::results::{
+    self, EligibilityRow, Named, PlacementRow, RatingRow, Results, ResultsInput,
+};
+use crate::store::judging::JudgingError;
+use crate::store::judging_bulk::MAX_JUDGES_PER_HACK;
+
+/// `GET /api/results`: the results, and the judges per hack that coverage
+/// was measured against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultsReport {
+    pub judges_per_hack: i64,
+    #[serde(flatten)]
+    pub results: Results,
+}
+
+/// The CSV files there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    Results,
+    Hacks,
+    Judges,
+    Ratings,
+}
+
+impl Sledge {
+    /// The results, coverage measured against `judges_per_hack` (by default
+    /// that of the latest assignment, or 3).
+    pub async fn results(
+        &self,
+        who: Identity,
+        judges_per_hack: Option<i64>,
+    ) -> Result<ResultsReport, OpError> {
+        auth::authorize(who, Action::Administer(Op::Results))?;
+        let k = self.judges_per_hack(judges_per_hack).await?;
+        if !(1..=MAX_JUDGES_PER_HACK).contains(&k) {
+            return Err(JudgingError::JudgesPerHack(k).into());
+        }
+        let data = self.sync.snapshot(Viewer::Admin).await?;
+        Ok(ResultsReport {
+            judges_per_hack: k,
+            results: compute(&data, k as usize),
+        })
+    }
+
+    /// One CSV export.
+    pub async fn export(&self, who: Identity, what: Export) -> Result<String, OpError> {
+        let op = match what {
+            Export::Results => Op::Results,
+            _ => Op::Export,
+        };
+        auth::authorize(who, Action::Administer(op))?;
+        if what == Export::Results {
+            let report = self.results(who, None).await?;
+            return Ok(export::results_csv(&report.results.hacks));
+        }
+        let data = self.sync.snapshot(Viewer::Admin).await?;
+        let hacks = || -> Vec<HackRecord> {
+            data.hacks
+                .iter()
+                .map(|h| HackRecord {
+                    id: h.id,
+                    name: h.name.clone(),
+                    description: h.description.clone(),
+                    location: h.location,
+                })
+                .collect()
+        };
+        let judges = || -> Vec<JudgeRecord> {
+            data.judges
+                .iter()
+                .map(|j| JudgeRecord {
+                    id: j.id,
+                    name: j.name.clone(),
+                    email: j.email.clone(),
+                })
+                .collect()
+        };
+        Ok(match what {
+            Export::Hacks => export::hacks_csv(&hacks()),
+            Export::Judges => export::judges_csv(&judges()),
+            Export::Ratings => export::ratings_csv(&rating_rows(&data), &judges(), &hacks()),
+            Export::Results => unreachable!("handled above"),
+        })
+    }
+}
+
+fn rating_rows(data: &DataStore) -> Vec<RatingRow> {
+    data.ratings
+        .iter()
+        .map(|r| RatingRow {
+            id: r.id,
+            judge_id: r.judge_id,
+            hack_id: r.hack_id,
+            rating: r.rating,
+        })
+        .collect()
+}
+
+/// Results from the whole state.
+fn compute(data: &DataStore, judges_per_hack: usize) -> Results {
+    let named = |id, name: &String| Named {
+        id,
+        name: name.clone(),
+    };
+    let hacks: Vec<Named> = data.hacks.iter().map(|h| named(h.id, &h.name)).collect();
+    let judges: Vec<Named> = data.judges.iter().map(|j| named(j.id, &j.name)).collect();
+    let superlatives: Vec<Named> = data
+        .superlatives
+        .iter()
+        .map(|s| named(s.id, &s.name))
+        .collect();
+    let assignments: Vec<AssignmentRow> = data
+        .judge_hacks
+        .iter()
+        .map(|r| AssignmentRow {
+            id: r.id,
+            judge_id: r.judge_id,
+            hack_id: r.hack_id,
+            priority: r.priority,
+        })
+        .collect();
+    let placements: Vec<PlacementRow> = data
+        .superlative_placements
+        .iter()
+        .map(|p| PlacementRow {
+            id: p.id,
+            judge_id: p.judge_id,
+            superlative_id: p.superlative_id,
+            first_choice_id: p.first_choice_id,
+            second_choice_id: p.second_choice_id,
+        })
+        .collect();
+    let eligibility: Vec<EligibilityRow> = data
+        .superlative_hacks
+        .iter()
+        .map(|e| EligibilityRow {
+            superlative_id: e.superlative_id,
+            hack_id: e.hack_id,
+        })
+        .collect();
+    let ratings = rating_rows(data);
+    results::compute(&ResultsInput {
+        hacks: &hacks,
+        judges: &judges,
+        assignments: &assignments,
+        ratings: &ratings,
+        superlatives: &superlatives,
+        placements: &placements,
+        eligibility: &eligibility,
+        judges_per_hack,
+    })
+}

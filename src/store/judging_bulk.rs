@@ -1,0 +1,584 @@
+//! The judging writes that touch many rows at once: a Devpost import, a
+//! judges import and assignment.
+//!
+//! Each runs as one write job: every check sees the database as the write
+//! does, a refusal or a failure writes nothing (all-or-nothing), no other
+//! write interleaves, and all of its rows are published as one change, which
+//! live subscribers get as one `update-partial`.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::judging::{load_all, publish, JudgingError};
+use super::{Store, StoreError};
+use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};
+use crate::judging::devpost::{self, Project};
+use crate::judging::judges_csv;
+use crate::judging::model::{Hack, Judge, JudgeHack, Superlative, SuperlativeHack};
+
+/// The most judges per hack assignment accepts: more is a typing mistake.
+pub const MAX_JUDGES_PER_HACK: i64 = 100;
+/// Where the `k` of the latest assignment is kept, for results' coverage.
+const META_JUDGES_PER_HACK: &str = "judges_per_hack";
+
+/// What a Devpost import added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevpostImported {
+    /// Hacks created: one per project not already present, in file order.
+    pub hacks_added: usize,
+    pub hack_ids: Vec<i64>,
+    /// Hacks that existed before and that projects matched by name (as in a
+    /// repeated import): they only gain eligibility they lacked.
+    pub hacks_matched: Vec<i64>,
+    /// Superlatives created, one per prize name not seen before.
+    pub superlatives_added: usize,
+    pub superlative_ids: Vec<i64>,
+    /// Superlatives that existed before and that prizes matched by name.
+    pub superlatives_matched: Vec<i64>,
+    /// `superlativeHacks` rows created.
+    pub eligibility_added: usize,
+}
+
+/// What a judges import added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JudgesImported {
+    pub judges_added: usize,
+    pub judge_ids: Vec<i64>,
+}
+
+/// What an assignment run wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assigned {
+    pub judges_per_hack: i64,
+    /// New `judgeHacks` rows.
+    pub created: Vec<JudgeHack>,
+    /// Existing rows given another judge (not yet rated) or another place
+    /// in their judge's visiting order.
+    pub updated: Vec<JudgeHack>,
+    /// `judgeHacks` rows after the run.
+    pub total: usize,
+}
+
+/// Names compare like this when an import looks for a row it already has.
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+impl Store {
+    /// Adds the projects of a Devpost export (already parsed and checked):
+    /// a hack per project, with tables numbered around those in use; a
+    /// superlative per prize name, reusing one of the same name (ignoring
+    /// case); and a `superlativeHacks` row per (prize, project). A project
+    /// whose name an existing hack has (ignoring case) is that hack, so
+    /// importing a newer export again adds only the new projects.
+    pub async fn import_devpost(
+        &self,
+        projects: Vec<Project>,
+    ) -> Result<DevpostImported, JudgingError> {
+        self.judging_write(move |tx| {
+            let mut hack_by_name: HashMap<String, i64> = HashMap::new();
+            let mut taken_tables = BTreeSet::new();
+            {
+                let mut stmt =
+                    tx.prepare_cached("SELECT id, name, location FROM hacks ORDER BY id")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+                })?;
+                for row in rows {
+                    let (id, name, location) = row?;
+                    hack_by_name.entry(name_key(&name)).or_insert(id);
+                    taken_tables.insert(location);
+                }
+            }
+            let mut superlative_by_name: HashMap<String, i64> = HashMap::new();
+            {
+                let mut stmt =
+                    tx.prepare_cached("SELECT id, name FROM superlatives ORDER BY id")?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+                for row in rows {
+                    let (id, name) = row?;
+                    superlative_by_name.entry(name_key(&name)).or_insert(id);
+                }
+            }
+
+            // Each project is an existing hack or a new one (an index into `fresh`).
+            let mut targets: Vec<(Result<i64, usize>, Vec<String>)> = Vec::new();
+            let mut fresh: Vec<Project> = Vec::new();
+            for mut project in projects {
+                let prizes = std::mem::take(&mut project.prizes);
+                match hack_by_name.get(&name_key(&project.title)) {
+                    Some(&id) => targets.push((Ok(id), prizes)),
+                    None => {
+                        targets.push((Err(fresh.len()), prizes));
+                        fresh.push(project);
+                    }
+                }
+            }
+
+            let mut diff = crate::judging::model::DataStore::default();
+            for (project, table) in devpost::assign_tables_around(fresh, &taken_tables) {
+                tx.prepare_cached(
+                    "INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![project.title, project.description, table])?;
+                diff.hacks.push(Hack {
+                    id: tx.last_insert_rowid(),
+                    name: project.title,
+                    description: project.description,
+                    location: table,
+                });
+            }
+
+            let mut hacks_matched = Vec::new();
+            let mut superlatives_matched = Vec::new();
+            for (target, prizes) in targets {
+                let hack_id = match target {
+                    Ok(id) => {
+                        if !hacks_matched.contains(&id) {
+                            hacks_matched.push(id);
+                        }
+                        id
+                    }
+                    Err(index) => diff.hacks[index].id,
+                };
+                for prize in prizes {
+                    let key = name_key(&prize);
+                    let superlative_id = match superlative_by_name.get(&key) {
+                        Some(&id) => {
+                            let created_now = diff.superlatives.iter().any(|s| s.id == id);
+                            if !created_now && !superlatives_matched.contains(&id) {
+                                superlatives_matched.push(id);
+                            }
+                            id
+                        }
+                        None => {
+                            tx.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?
+                                .execute([&prize])?;
+                            let id = tx.last_insert_rowid();
+                            diff.superlatives.push(Superlative { id, name: prize });
+                            superlative_by_name.insert(key, id);
+                            id
+                        }
+                    };
+                    let added = tx
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO superlative_hacks (superlative_id, hack_id)
+                             VALUES (?1, ?2)",
+                        )?
+                        .execute([superlative_id, hack_id])?;
+                    if added == 1 {
+                        diff.superlative_hacks.push(SuperlativeHack {
+                            id: tx.last_insert_rowid(),
+                            superlative_id,
+                            hack_id,
+                        });
+                    }
+                }
+            }
+
+            let imported = DevpostImported {
+                hacks_added: diff.hacks.len(),
+                hack_ids: diff.hacks.iter().map(|h| h.id).collect(),
+                hacks_matched,
+                superlatives_added: diff.superlatives.len(),
+                superlative_ids: diff.superlatives.iter().map(|s| s.id).collect(),
+                superlatives_matched,
+                eligibility_added: diff.superlative_hacks.len(),
+            };
+            if !diff.is_empty() {
+                publish(tx, |d| *d = diff);
+            }
+            Ok(Ok(imported))
+        })
+        .await
+    }
+
+    /// Adds the judges of a judges CSV (already parsed and checked, with
+    /// their row numbers); refuses the whole file if any email belongs to
+    /// an existing judge, naming the first such row.
+    pub async fn import_judges(
+        &self,
+        judges: Vec<(u64, judges_csv::NewJudge)>,
+    ) -> Result<JudgesImported, JudgingError> {
+        self.judging_write(move |tx| {
+            for (row, judge) in &judges {
+                let taken: Option<i64> = tx
+                    .prepare_cached("SELECT id FROM judges WHERE email_key = ?1")?
+                    .query_row([judge.email.to_lowercase()], |r| r.get(0))
+                    .optional()?;
+                if let Some(other) = taken {
+                    return Ok(Err(JudgingError::EmailTakenOnRow {
+                        row: *row,
+                        email: judge.email.clone(),
+                        judge: other,
+                    }));
+                }
+            }
+            let mut rows = Vec::with_capacity(judges.len());
+            for (_, judge) in judges {
+                let key = judge.email.to_lowercase();
+                tx.prepare_cached(
+                    "INSERT INTO judges (name, email, email_key) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![judge.name, judge.email, key])?;
+                rows.push(Judge {
+                    id: tx.last_insert_rowid(),
+                    name: judge.name,
+                    email: judge.email,
+                });
+            }
+            let imported = JudgesImported {
+                judges_added: rows.len(),
+                judge_ids: rows.iter().map(|j| j.id).collect(),
+            };
+            if !rows.is_empty() {
+                publish(tx, |d| d.judges = rows);
+            }
+            Ok(Ok(imported))
+        })
+        .await
+    }
+
+    /// Runs assignment ([`assign::plan`]) on the hacks, judges, assignments
+    /// and ratings as they are, and writes the rows that are new or changed.
+    /// Running it again tops up: rated rows stay, new hacks and judges are
+    /// worked in. Remembers `judges_per_hack` for results' coverage.
+    pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, JudgingError> {
+        if !(1..=MAX_JUDGES_PER_HACK).contains(&judges_per_hack) {
+            return Err(JudgingError::JudgesPerHack(judges_per_hack));
+        }
+        self.judging_write(move |tx| {
+            let data = load_all(tx)?;
+            if data.judges.is_empty() {
+                return Ok(Err(JudgingError::NothingToAssign("judges")));
+            }
+            if data.hacks.is_empty() {
+                return Ok(Err(JudgingError::NothingToAssign("hacks")));
+            }
+            let hacks: Vec<HackRef> = data
+                .hacks
+                .iter()
+                .map(|h| HackRef {
+                    id: h.id,
+                    location: h.location,
+                })
+                .collect();
+            let judges: Vec<i64> = data.judges.iter().map(|j| j.id).collect();
+            let existing: Vec<AssignmentRow> = data
+                .judge_hacks
+                .iter()
+                .map(|r| AssignmentRow {
+                    id: r.id,
+                    judge_id: r.judge_id,
+                    hack_id: r.hack_id,
+                    priority: r.priority,
+                })
+                .collect();
+            let rated: HashSet<(i64, i64)> = data
+                .ratings
+                .iter()
+                .map(|r| (r.judge_id, r.hack_id))
+                .collect();
+            let plan = assign::plan(
+                &hacks,
+                &judges,
+                &existing,
+                &rated,
+                judges_per_hack as usize,
+            );
+            let changes = assign::changes(&existing, &plan);
+            let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) =
+                changes.into_iter().partition(|c| c.row_id.is_some());
+
+            // Changed rows are deleted and written back under their own ids
+            // (in this one transaction, so no client ever sees them gone):
+            // updating them one at a time could give a judge the same hack
+            // twice for a moment, which the UNIQUE constraint refuses.
+            let mut updated = Vec::with_capacity(moved.len());
+            for row in &moved {
+                tx.prepare_cached("DELETE FROM judge_hacks WHERE id = ?1")?
+                    .execute([row.row_id])?;
+            }
+            for row in moved {
+                let id = row.row_id.expect("partitioned on row_id");
+                tx.prepare_cached(
+                    "INSERT INTO judge_hacks (id, judge_id, hack_id, priority) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute([id, row.judge_id, row.hack_id, row.priority])?;
+                updated.push(JudgeHack {
+                    id,
+                    judge_id: row.judge_id,
+                    hack_id: row.hack_id,
+                    priority: row.priority,
+                });
+            }
+            let mut created = Vec::with_capacity(new.len());
+            for row in new {
+                tx.prepare_cached(
+                    "INSERT INTO judge_hacks (judge_id, hack_id, priority) VALUES (?1, ?2, ?3)",
+                )?
+                .execute([row.judge_id, row.hack_id, row.priority])?;
+                created.push(JudgeHack {
+                    id: tx.last_insert_rowid(),
+                    judge_id: row.judge_id,
+                    hack_id: row.hack_id,
+                    priority: row.priority,
+                });
+            }
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![META_JUDGES_PER_HACK, judges_per_hack.to_string()])?;
+            if !(created.is_empty() && updated.is_empty()) {
+                let mut rows = updated.clone();
+                rows.extend(created.iter().cloned());
+                rows.sort_by_key(|r| r.id);
+                publish(tx, |d| d.judge_hacks = rows);
+            }
+            Ok(Ok(Assigned {
+                judges_per_hack,
+                created,
+                updated,
+                total: plan.len(),
+            }))
+        })
+        .await
+    }
+
+    /// The judges per hack of the latest assignment, if one ran.
+    pub async fn judges_per_hack(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|conn| {
+            let value: Option<String> = conn
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([META_JUDGES_PER_HACK], |r| r.get(0))
+                .optional()?;
+            Ok(value.and_then(|v| v.parse().ok()))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::judging::model::DataStore;
+    use crate::metrics::Metrics;
+    use crate::store::judging::{NewHack, NewJudge};
+    use crate::store::{Change, Changes, SyncMode};
+
+    fn open() -> (tempfile::TempDir, Store, Changes) {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        (dir, store, changes)
+    }
+
+    fn diffs(changes: &mut Changes) -> Vec<DataStore> {
+        let mut out = Vec::new();
+        while let Ok(Change::Judging(diff)) = changes.try_recv() {
+            out.push(*diff);
+        }
+        out
+    }
+
+    fn project(title: &str, table: Option<i64>, prizes: &[&str]) -> Project {
+        Project {
+            title: title.into(),
+            submission_url: String::new(),
+            description: format!("about {title}"),
+            table,
+            prizes: prizes.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn judge(row: u64, name: &str, email: &str) -> (u64, judges_csv::NewJudge) {
+        (
+            row,
+            judges_csv::NewJudge {
+                name: name.into(),
+                email: email.into(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn devpost_import_is_one_change_and_reuses_superlatives_and_tables() {
+        let (_dir, store, mut changes) = open();
+        store
+            .add_hack(NewHack {
+                name: "Entered by hand".into(),
+                description: String::new(),
+                location: 1,
+            })
+            .await
+            .unwrap();
+        store
+            .add_superlative("best use of data".into())
+            .await
+            .unwrap();
+        diffs(&mut changes);
+
+        let imported = store
+            .import_devpost(vec![
+                project("A", None, &["Best Hardware", "Best Use of Data"]),
+                project("B", Some(7), &["Best Use of Data"]),
+                project("C", None, &[]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(imported.hack_ids, [2, 3, 4]);
+        assert_eq!(imported.superlative_ids, [2]);
+        assert_eq!(imported.superlatives_matched, [1]);
+        assert_eq!(imported.eligibility_added, 3);
+
+        let published = diffs(&mut changes);
+        assert_eq!(published.len(), 1, "one change for the whole import");
+        let diff = &published[0];
+        let tables: Vec<_> = diff.hacks.iter().map(|h| (h.id, h.location)).collect();
+        assert_eq!(tables, [(2, 2), (3, 7), (4, 3)], "table 1 was taken");
+        assert_eq!(diff.superlatives.len(), 1);
+        let eligible: Vec<_> = diff
+            .superlative_hacks
+            .iter()
+            .map(|e| (e.superlative_id, e.hack_id))
+            .collect();
+        assert_eq!(eligible, [(2, 2), (1, 2), (1, 3)]);
+
+        // Importing a newer export again adds only what is new.
+        let again = store
+            .import_devpost(vec![
+                project("a", None, &["Best Hardware", "Best UI"]),
+                project("D", None, &["best hardware"]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(again.hacks_matched, [2]);
+        assert_eq!(again.hack_ids, [5]);
+        assert_eq!(again.superlative_ids, [3]);
+        assert_eq!(again.superlatives_matched, [2]);
+        // Hack 2 was eligible for Best Hardware already: only Best UI is new.
+        assert_eq!(again.eligibility_added, 2);
+        let all = store.load_all().await.unwrap();
+        assert_eq!(all.hacks.len(), 5);
+        assert_eq!(all.superlative_hacks.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn judges_import_refuses_a_taken_email_and_adds_nothing() {
+        let (_dir, store, mut changes) = open();
+        store
+            .add_judge(NewJudge {
+                name: "Ada".into(),
+                email: "ada@example.org".into(),
+            })
+            .await
+            .unwrap();
+        diffs(&mut changes);
+        let err = store
+            .import_judges(vec![
+                judge(2, "Grace", "grace@example.org"),
+                judge(3, "Ada again", "ADA@example.org"),
+            ])
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            JudgingError::EmailTakenOnRow {
+                row: 3,
+                judge: 1,
+                ..
+            }
+        ));
+        assert!(err.to_string().starts_with("row 3: judge 1 already has"));
+        assert!(diffs(&mut changes).is_empty());
+        assert_eq!(store.load_all().await.unwrap().judges.len(), 1);
+
+        let imported = store
+            .import_judges(vec![
+                judge(2, "Grace", "grace@example.org"),
+                judge(3, "Alan", "alan@example.org"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(imported.judge_ids, [2, 3]);
+        let published = diffs(&mut changes);
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].judges.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn assignment_writes_the_plan_and_tops_up() {
+        let (_dir, store, mut changes) = open();
+        assert!(matches!(
+            store.assign(3).await,
+            Err(JudgingError::NothingToAssign("judges"))
+        ));
+        assert!(matches!(
+            store.assign(0).await,
+            Err(JudgingError::JudgesPerHack(0))
+        ));
+        let projects = (1..=6)
+            .map(|i| project(&format!("H{i}"), None, &[]))
+            .collect();
+        store.import_devpost(projects).await.unwrap();
+        let judges = (1..=4)
+            .map(|i| judge(i, &format!("J{i}"), &format!("j{i}@example.org")))
+            .collect();
+        store.import_judges(judges).await.unwrap();
+        diffs(&mut changes);
+        assert_eq!(store.judges_per_hack().await.unwrap(), None);
+
+        let first = store.assign(2).await.unwrap();
+        assert_eq!(first.created.len(), 12);
+        assert!(first.updated.is_empty());
+        assert_eq!(first.total, 12);
+        assert_eq!(store.judges_per_hack().await.unwrap(), Some(2));
+        let published = diffs(&mut changes);
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].judge_hacks.len(), 12);
+
+        // Unchanged: nothing written, nothing published.
+        let again = store.assign(2).await.unwrap();
+        assert!(again.created.is_empty() && again.updated.is_empty());
+        assert!(diffs(&mut changes).is_empty());
+
+        // A rating pins its row; more judges and a larger k top up.
+        let pinned = first.created[0].clone();
+        store
+            .rate(pinned.judge_id, pinned.hack_id, 10)
+            .await
+            .unwrap();
+        store
+            .import_judges(vec![judge(1, "J5", "j5@example.org")])
+            .await
+            .unwrap();
+        let topped = store.assign(3).await.unwrap();
+        assert_eq!(topped.total, 18);
+        let all = store.load_all().await.unwrap();
+        assert_eq!(all.judge_hacks.len(), 18);
+        assert!(
+            all.judge_hacks.contains(&pinned) || {
+                let row = all.judge_hacks.iter().find(|r| r.id == pinned.id).unwrap();
+                row.judge_id == pinned.judge_id && row.hack_id == pinned.hack_id
+            }
+        );
+        let mut loads: HashMap<i64, usize> = HashMap::new();
+        let mut pairs = HashSet::new();
+        for row in &all.judge_hacks {
+            *loads.entry(row.judge_id).or_default() += 1;
+            assert!(pairs.insert((row.judge_id, row.hack_id)), "no pair twice");
+        }
+        assert_eq!(loads.len(), 5);
+        let (min, max) = (loads.values().min(), loads.values().max());
+        assert!(max.unwrap() - min.unwrap() <= 1, "{loads:?}");
+    }
+}
