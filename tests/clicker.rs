@@ -209,7 +209,9 @@ async fn takeover_closes_the_old_connection_without_a_disconnect() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Four workers: the sender and the fast reader keep two busy, and the check
+// on the slow listener must not starve behind them on a loaded machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
     // The queue must hold a burst of one group commit's acknowledgements
     // (up to the 64-SCORE window), so a reader that keeps up is never dropped.

@@ -43,7 +43,7 @@ pub const CLOSE_HEARTBEAT: u16 = 4002;
 /// reading until acknowledgements drain (TCP pushes back on the client).
 pub const WINDOW: usize = 64;
 /// How long a closing peer gets to take the close frame.
-const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Frames taken from a listener's queue per flush.
 const BATCH: usize = 64;
 
