@@ -324,7 +324,7 @@ async fn every_bad_input_gets_an_error_and_the_connection_stays_usable() {
         ),
         (
             format!("LISTEN {id}"),
-            format!("ERROR LISTEN on a sending connection: open a new connection to listen"),
+            "ERROR LISTEN on a sending connection: open a new connection to listen".to_string(),
         ),
         (
             "SCORE abc 1".to_string(),

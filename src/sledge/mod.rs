@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! events.rs    client events parsed into typed requests
+//! events_props.rs  property tests of that parsing with random and mutated JSON
 //! replies.rs   server events and the acknowledgement format
 //! auth.rs      identities and who may do what (pure)
 //! throttle.rs  slowing down repeated failed logins per client address
@@ -15,6 +16,8 @@
 
 pub mod auth;
 pub mod events;
+#[cfg(test)]
+mod events_props;
 pub mod replies;
 mod session;
 pub mod sync;
