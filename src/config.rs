@@ -67,6 +67,9 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_TCP_SEND_BUFFER", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(4096..=16_777_216))]
     pub tcp_send_buffer: u64,
 
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
     /// The Sledge admin secret. Unset: generated on first start and kept in
     /// the data directory (`podium secrets show` prints it).
     #[arg(long, env = "PODIUM_ADMIN_SECRET", hide_env_values = true)]
@@ -75,6 +78,56 @@ pub struct ServeConfig {
     /// The Sledge login code judges log in with. Unset: generated like the admin secret.
     #[arg(long, env = "PODIUM_LOGIN_CODE", hide_env_values = true)]
     pub login_code: Option<String>,
+}
+
+/// Limits on what clients may take (see `src/limits.rs`). The defaults leave
+/// room for a large competition; load tests raise them (0: no limit).
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// Connections open at once, clicker and socket.io together; more get
+    /// HTTP 503 (clicker) or a connect error (socket.io). 0: no limit.
+    #[arg(long, env = "PODIUM_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: u64,
+
+    /// Connections open at once from one client address (IPv6: per /64),
+    /// both protocols together; more get HTTP 429 or a connect error. 0: no limit.
+    #[arg(long, env = "PODIUM_MAX_CONNECTIONS_PER_IP", default_value_t = 1_000)]
+    pub max_connections_per_ip: u64,
+
+    /// Frames a second one clicker connection may send, sustained; frames
+    /// over it are dropped with `ERROR rate limit exceeded: ...`, and a
+    /// connection over it for 5 s on end is closed (4003). 0: no limit.
+    #[arg(long, env = "PODIUM_CLICKER_RATE", default_value_t = 200)]
+    pub clicker_rate: u64,
+
+    /// Frames a clicker connection may send at once above its rate.
+    #[arg(long, env = "PODIUM_CLICKER_BURST", default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub clicker_burst: u64,
+
+    /// Seconds a new clicker connection has to send REGISTER, LISTEN or
+    /// SUBSCRIBE (closed with 4004 otherwise), and a socket.io client to
+    /// join the namespace. 0: no limit for clickers (socket.io keeps its 45 s).
+    #[arg(long, env = "PODIUM_FIRST_COMMAND_SECS", default_value_t = 10)]
+    pub first_command_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 20_000,
+            max_connections_per_ip: 1_000,
+            clicker_rate: 200,
+            clicker_burst: 400,
+            first_command_secs: 10,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The time allowed for the first command, if limited.
+    pub fn first_command(&self) -> Option<Duration> {
+        (self.first_command_secs > 0).then(|| Duration::from_secs(self.first_command_secs))
+    }
 }
 
 impl ServeConfig {
@@ -92,6 +145,7 @@ impl ServeConfig {
             listener_queue: 256,
             send_timeout_secs: 10,
             tcp_send_buffer: 65_536,
+            limits: LimitsConfig::default(),
             admin_secret: None,
             login_code: None,
         }

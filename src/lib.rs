@@ -6,6 +6,7 @@
 //! config.rs        settings from flags and PODIUM_* environment variables
 //! server.rs        axum router (/ws, /socket.io, /healthz, /metrics, /api), start, shutdown
 //! metrics.rs       Prometheus text metrics
+//! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
 //! http_error.rs    JSON errors of the HTTP API
@@ -22,6 +23,7 @@ pub mod clicker;
 pub mod config;
 pub mod http_error;
 pub mod judging;
+pub mod limits;
 pub mod metrics;
 pub mod operator_secrets;
 pub mod secrets;

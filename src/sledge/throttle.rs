@@ -108,18 +108,9 @@ impl Throttle {
     }
 }
 
-/// The address failures are counted under.
+/// The address failures are counted under (IPv6 per /64).
 fn key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
-            }
-        },
-    }
+    crate::limits::client_key(ip)
 }
 
 /// The delay an attempt gets after `failures` failures.
