@@ -70,6 +70,12 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub limits: LimitsConfig,
 
+    /// A browser origin (`scheme://host[:port]`, or `*` for any) allowed to
+    /// use /ws, /socket.io/ and /api/ besides the server's own pages and
+    /// non-browser clients; repeat the flag, or separate with commas.
+    #[arg(long = "allowed-origin", env = "PODIUM_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::origins::parse_origin)]
+    pub allowed_origins: Vec<String>,
+
     /// The Sledge admin secret. Unset: generated on first start and kept in
     /// the data directory (`podium secrets show` prints it).
     #[arg(long, env = "PODIUM_ADMIN_SECRET", hide_env_values = true)]
@@ -146,6 +152,7 @@ impl ServeConfig {
             send_timeout_secs: 10,
             tcp_send_buffer: 65_536,
             limits: LimitsConfig::default(),
+            allowed_origins: Vec::new(),
             admin_secret: None,
             login_code: None,
         }
@@ -157,5 +164,59 @@ impl ServeConfig {
 
     pub fn send_timeout(&self) -> Duration {
         Duration::from_secs(self.send_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeConfig, clap::Error> {
+        Cli::try_parse_from(std::iter::once("podium").chain(args.iter().copied())).map(|c| c.serve)
+    }
+
+    #[test]
+    fn limits_and_origins_have_flags_and_safe_defaults() {
+        let config = parse(&[]).unwrap();
+        let defaults = LimitsConfig::default();
+        assert_eq!(config.limits.max_connections, defaults.max_connections);
+        assert_eq!(config.limits.clicker_rate, 200);
+        assert_eq!(config.limits.clicker_burst, 400);
+        assert_eq!(config.limits.first_command(), Some(Duration::from_secs(10)));
+        assert!(config.allowed_origins.is_empty());
+
+        let config = parse(&[
+            "--clicker-rate",
+            "0",
+            "--max-connections-per-ip",
+            "0",
+            "--first-command-secs",
+            "0",
+            "--allowed-origin",
+            "https://A.example/",
+            "--allowed-origin",
+            "http://b.example:8080,http://c.example",
+        ])
+        .unwrap();
+        assert_eq!(config.limits.clicker_rate, 0);
+        assert_eq!(config.limits.first_command(), None);
+        assert_eq!(
+            config.allowed_origins,
+            [
+                "https://a.example",
+                "http://b.example:8080",
+                "http://c.example"
+            ]
+        );
+        let e = parse(&["--allowed-origin", "a.example"]).unwrap_err();
+        assert!(e.to_string().contains("scheme://host[:port]"), "{e}");
+        assert!(parse(&["--clicker-burst", "0"]).is_err());
     }
 }

@@ -9,6 +9,7 @@
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
+//! origins.rs       which browser origins may use /ws, /socket.io/ and /api/
 //! http_error.rs    JSON errors of the HTTP API
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
@@ -26,6 +27,7 @@ pub mod judging;
 pub mod limits;
 pub mod metrics;
 pub mod operator_secrets;
+pub mod origins;
 pub mod secrets;
 pub mod server;
 pub mod sledge;

@@ -22,6 +22,7 @@ use crate::config::ServeConfig;
 use crate::limits::{ConnectionLimits, Refused};
 use crate::metrics::Metrics;
 use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
+use crate::origins::{self, AllowedOrigins};
 use crate::sledge::{self, SledgeService};
 use crate::store::{Store, StoreError};
 
@@ -209,6 +210,7 @@ fn tune_socket(tcp: &mut tokio::net::TcpStream, send_buffer: libc::c_int) {
 
 /// Every route on the one port.
 pub fn router(app: Arc<App>) -> Router {
+    let allowed = Arc::new(AllowedOrigins::new(&app.config.allowed_origins));
     Router::new()
         .route("/ws", get(clicker_ws))
         .route("/healthz", get(healthz))
@@ -219,6 +221,11 @@ pub fn router(app: Arc<App>) -> Router {
             get(clicker::history::scores),
         )
         .layer(app.sledge.layer.clone())
+        // Outermost, so it sees socket.io's requests before its layer does.
+        .layer(axum::middleware::from_fn_with_state(
+            allowed,
+            origins::check,
+        ))
         .with_state(app)
 }
 
