@@ -27,6 +27,7 @@ use super::replies::{
     ack_err, ack_ok, AuthenticateResponse, Done, LoginResponse, ProtocolError,
     AUTHENTICATE_RESPONSE, LOGIN_RESPONSE, PROTOCOL_ERROR,
 };
+use super::throttle::{Attempt, Throttle};
 use super::Sledge;
 use crate::limits::Permit;
 use crate::metrics::Protocol;
@@ -156,6 +157,13 @@ impl From<JudgingError> for Refusal {
             JudgingError::Store(e) => e.into(),
             refused => Refusal::protocol(refused),
         }
+    }
+}
+
+/// Counts a wrong login code or secret towards throttling.
+fn failed(attempt: Option<Attempt<'_>>) {
+    if let Some(attempt) = attempt {
+        attempt.failed(Instant::now());
     }
 }
 
@@ -298,7 +306,8 @@ impl Session {
 
     /// The identity `authenticate` earns; failures are counted for throttling.
     async fn authenticate(&self, auth: events::Authenticate) -> Result<Identity, Refusal> {
-        self.wait_turn().await?;
+        let sledge = self.sledge.clone();
+        let attempt = self.wait_turn(&sledge.throttle).await?;
         let store = &self.sledge.store;
         let kind = if self.sledge.secrets.is_admin_secret(&auth.secret) {
             SecretKind::Admin
@@ -310,10 +319,13 @@ impl Session {
         } else {
             SecretKind::Unknown
         };
-        let identity = auth::authenticate(auth.user_id, kind).map_err(|failure| {
-            self.failed_attempt();
-            Refusal::protocol(failure)
-        })?;
+        let identity = match auth::authenticate(auth.user_id, kind) {
+            Ok(identity) => identity,
+            Err(failure) => {
+                failed(attempt);
+                return Err(Refusal::protocol(failure));
+            }
+        };
         if let (Identity::Judge(judge), SecretKind::Admin) = (identity, kind) {
             if !store.judge_exists(judge).await? {
                 return Err(Refusal::protocol(JudgingError::NoSuchJudge(judge)));
@@ -323,16 +335,20 @@ impl Session {
     }
 
     async fn login(&mut self, socket: &SocketRef, login: events::Login) -> Result<Done, Refusal> {
-        if let Err(refusal) = self.wait_turn().await {
-            self.emit(socket, LOGIN_RESPONSE, &LoginResponse::failed());
-            return Err(refusal);
-        }
+        let sledge = self.sledge.clone();
+        let attempt = match self.wait_turn(&sledge.throttle).await {
+            Ok(attempt) => attempt,
+            Err(refusal) => {
+                self.emit(socket, LOGIN_RESPONSE, &LoginResponse::failed());
+                return Err(refusal);
+            }
+        };
         let store = &self.sledge.store;
         if !store.judge_exists(login.judge_id).await? {
             return Err(Refusal::protocol(JudgingError::NoSuchJudge(login.judge_id)));
         }
         if !self.sledge.secrets.is_login_code(&login.login_code) {
-            self.failed_attempt();
+            failed(attempt);
             self.emit(socket, LOGIN_RESPONSE, &LoginResponse::failed());
             return Err(Refusal {
                 message: "the login code is wrong: ask the organiser for the current code".into(),
@@ -376,25 +392,19 @@ impl Session {
     }
 
     /// Holds a login or authentication attempt as long as earlier failures
-    /// from this client's address require.
-    async fn wait_turn(&self) -> Result<(), Refusal> {
-        let Some(ip) = self.ip else { return Ok(()) };
-        let wait = self
-            .sledge
-            .throttle
+    /// (and attempts still being checked) from this client's address
+    /// require. The attempt counts as in flight until it is dropped.
+    async fn wait_turn<'t>(&self, throttle: &'t Throttle) -> Result<Option<Attempt<'t>>, Refusal> {
+        let Some(ip) = self.ip else { return Ok(None) };
+        let attempt = throttle
             .admit(ip, Instant::now())
             .map_err(Refusal::protocol)?;
+        let wait = attempt.wait();
         if !wait.is_zero() {
             tracing::debug!(%ip, ?wait, "throttling a login or authentication attempt");
             tokio::time::sleep(wait).await;
         }
-        Ok(())
-    }
-
-    fn failed_attempt(&self) {
-        if let Some(ip) = self.ip {
-            self.sledge.throttle.failed(ip, Instant::now());
-        }
+        Ok(Some(attempt))
     }
 
     fn emit<T: Serialize>(&self, socket: &SocketRef, event: &str, data: &T) {
