@@ -115,6 +115,16 @@ pub struct LimitsConfig {
     /// join the namespace. 0: no limit for clickers (socket.io keeps its 45 s).
     #[arg(long, env = "PODIUM_FIRST_COMMAND_SECS", default_value_t = 10)]
     pub first_command_secs: u64,
+
+    /// Clicker REGISTERs a minute from one client address, sustained (each
+    /// may create a device, and ids are never reused); more get `ERROR too
+    /// many registrations ...`. 0: no limit.
+    #[arg(long, env = "PODIUM_REGISTRATIONS_PER_MINUTE", default_value_t = 60)]
+    pub registrations_per_minute: u64,
+
+    /// REGISTERs one client address may send at once above that rate.
+    #[arg(long, env = "PODIUM_REGISTRATION_BURST", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub registration_burst: u64,
 }
 
 impl Default for LimitsConfig {
@@ -125,6 +135,8 @@ impl Default for LimitsConfig {
             clicker_rate: 200,
             clicker_burst: 400,
             first_command_secs: 10,
+            registrations_per_minute: 60,
+            registration_burst: 1_000,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Limits on what one client, or all of them together, may take: open
-//! connections (in all, and per client address, across both protocols) and
-//! the rate of frames on one clicker connection.
+//! connections (in all, and per client address, across both protocols), the
+//! rate of frames on one clicker connection, and clicker registrations per
+//! client address (each can make a new device, and ids are never reused).
 //!
-//! Both are pure bookkeeping, no I/O: the front door ([`crate::server`]) and
-//! the socket.io connect step ([`crate::sledge`]) ask [`ConnectionLimits`]
-//! for a [`Permit`] that frees its place when dropped; a clicker connection
-//! asks its [`RateLimiter`] about every data frame.
+//! All pure bookkeeping, no I/O: the front door ([`crate::server`]) and the
+//! socket.io connect step ([`crate::sledge`]) ask [`ConnectionLimits`] for a
+//! [`Permit`] that frees its place when dropped; a clicker connection asks
+//! its [`RateLimiter`] about every data frame and [`RegistrationLimits`]
+//! about every REGISTER.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -145,40 +147,79 @@ pub enum Verdict {
     Abuse,
 }
 
-/// A token bucket: `rate` frames a second sustained, bursts of `burst`.
-#[derive(Debug)]
-pub struct RateLimiter {
-    /// Tokens per second; 0: no limit.
+/// A token bucket: `rate` tokens a second, holding at most `burst`.
+#[derive(Debug, Clone, Copy)]
+struct TokenBucket {
     rate: f64,
     burst: f64,
     tokens: f64,
     refilled: Instant,
+}
+
+impl TokenBucket {
+    fn full(rate: f64, burst: f64, now: Instant) -> TokenBucket {
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            refilled: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled = now;
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long until the next token.
+    fn next_token_in(&self) -> Duration {
+        Duration::from_secs_f64(((1.0 - self.tokens) / self.rate).max(0.0))
+    }
+}
+
+/// One clicker connection's frame rate: `rate` frames a second sustained,
+/// bursts of `burst`.
+#[derive(Debug)]
+pub struct RateLimiter {
+    /// `None`: no limit.
+    bucket: Option<TokenBucket>,
     /// The first and latest refusal of the current streak.
     streak: Option<(Instant, Instant)>,
 }
 
 impl RateLimiter {
     pub fn new(config: &LimitsConfig, now: Instant) -> RateLimiter {
-        let burst = config.clicker_burst.max(1) as f64;
+        let bucket = (config.clicker_rate > 0).then(|| {
+            TokenBucket::full(
+                config.clicker_rate as f64,
+                config.clicker_burst.max(1) as f64,
+                now,
+            )
+        });
         RateLimiter {
-            rate: config.clicker_rate as f64,
-            burst,
-            tokens: burst,
-            refilled: now,
+            bucket,
             streak: None,
         }
     }
 
     /// Judges a frame arriving at `now`.
     pub fn admit(&mut self, now: Instant) -> Verdict {
-        if self.rate == 0.0 {
+        let Some(bucket) = &mut self.bucket else {
             return Verdict::Accept;
-        }
-        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        };
+        if bucket.take(now) {
             return Verdict::Accept;
         }
         let started = match self.streak {
@@ -192,14 +233,124 @@ impl RateLimiter {
         Verdict::Drop(format!(
             "rate limit exceeded: at most {} frames a second (bursts of {}); this frame was dropped, \
              send it again later",
-            self.rate, self.burst
+            bucket.rate, bucket.burst
         ))
+    }
+}
+
+/// Addresses whose registrations are tracked at once; past this, addresses
+/// with a full budget (idle ones) are forgotten.
+const MAX_TRACKED: usize = 10_000;
+
+/// A REGISTER refused because its address used up its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "too many registrations from your address: at most {per_minute} a minute (bursts of {burst}); \
+     try again in {}s",
+    retry_after.as_secs().max(1)
+)]
+pub struct TooManyRegistrations {
+    pub per_minute: u64,
+    pub burst: u64,
+    pub retry_after: Duration,
+}
+
+/// REGISTERs per client address: each may create a device, device ids run
+/// out at 999 999 and are never reused, so one client must not be able to
+/// use them up.
+#[derive(Debug)]
+pub struct RegistrationLimits {
+    per_minute: u64,
+    burst: u64,
+    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+}
+
+impl RegistrationLimits {
+    pub fn new(config: &LimitsConfig) -> RegistrationLimits {
+        RegistrationLimits {
+            per_minute: config.registrations_per_minute,
+            burst: config.registration_burst.max(1),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Counts a REGISTER from `address`, or refuses it.
+    pub fn admit(&self, address: IpAddr, now: Instant) -> Result<(), TooManyRegistrations> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let rate = self.per_minute as f64 / 60.0;
+        let burst = self.burst as f64;
+        let key = client_key(address);
+        let mut buckets = self.buckets.lock().expect("registration limits poisoned");
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key) {
+            buckets.retain(|_, b| {
+                b.refill(now);
+                b.tokens < b.burst
+            });
+        }
+        let bucket = buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::full(rate, burst, now));
+        if bucket.take(now) {
+            Ok(())
+        } else {
+            Err(TooManyRegistrations {
+                per_minute: self.per_minute,
+                burst: self.burst,
+                retry_after: bucket.next_token_in(),
+            })
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registrations_are_budgeted_per_address() {
+        let limits = RegistrationLimits::new(&LimitsConfig {
+            registrations_per_minute: 60,
+            registration_burst: 3,
+            ..LimitsConfig::default()
+        });
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limits.admit(A, t0), Ok(()));
+        }
+        let refused = limits.admit(A, t0).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
+        assert!(refused.to_string().starts_with("too many registrations"));
+        assert_eq!(limits.admit(B, t0), Ok(()));
+        // One a second comes back.
+        assert_eq!(limits.admit(A, t0 + Duration::from_secs(1)), Ok(()));
+        assert!(limits.admit(A, t0 + Duration::from_secs(1)).is_err());
+        // Unlimited when the rate is 0.
+        let open = RegistrationLimits::new(&LimitsConfig {
+            registrations_per_minute: 0,
+            ..LimitsConfig::default()
+        });
+        for _ in 0..10_000 {
+            assert_eq!(open.admit(A, t0), Ok(()));
+        }
+    }
+
+    #[test]
+    fn idle_addresses_are_forgotten_when_the_table_is_full() {
+        let limits = RegistrationLimits::new(&LimitsConfig {
+            registrations_per_minute: 60,
+            registration_burst: 2,
+            ..LimitsConfig::default()
+        });
+        let t0 = Instant::now();
+        for i in 0..MAX_TRACKED as u32 {
+            limits.admit(IpAddr::V4(i.into()), t0).unwrap();
+        }
+        // A second later every bucket is full again: room is made.
+        limits.admit(A, t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!(limits.buckets.lock().unwrap().len(), 1);
+    }
 
     fn config(total: u64, per_ip: u64, rate: u64, burst: u64) -> LimitsConfig {
         LimitsConfig {

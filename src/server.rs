@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::clicker;
 use crate::config::ServeConfig;
-use crate::limits::{ConnectionLimits, Refused};
+use crate::limits::{ConnectionLimits, Refused, RegistrationLimits};
 use crate::metrics::Metrics;
 use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
 use crate::origins::{self, AllowedOrigins};
@@ -44,6 +44,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Places for open connections, shared with socket.io.
     pub connection_limits: Arc<ConnectionLimits>,
+    /// Clicker REGISTERs per client address.
+    pub registration_limits: RegistrationLimits,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Upgraded connections, so shutdown can wait for their close handshakes.
@@ -131,12 +133,14 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
+    let registration_limits = RegistrationLimits::new(&config.limits);
     let app = Arc::new(App {
         hub: clicker::hub::Hub::new(metrics.clone()),
         sledge,
         config,
         store,
         metrics,
+        registration_limits,
         connection_limits,
         shutdown,
         connections: TaskTracker::new(),
@@ -256,7 +260,7 @@ async fn clicker_ws(
         .on_upgrade(move |socket| {
             let tracker = app.connections.clone();
             tracker.track_future(async move {
-                clicker::connection::serve(socket, app).await;
+                clicker::connection::serve(socket, app, peer.ip()).await;
                 drop(permit);
             })
         })

@@ -220,3 +220,31 @@ async fn a_silent_connection_is_closed_but_a_prompt_one_is_not() {
     assert_eq!(prompt.ask("SCORE 1 1").await, "SCORED 1");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn registrations_beyond_the_budget_of_an_address_are_refused() {
+    let server = TestServer::start_with(|c| {
+        c.limits.registrations_per_minute = 1;
+        c.limits.registration_burst = 2;
+    })
+    .await;
+    let mut first = clicker_from(server.addr, HOME).await.unwrap();
+    let (_, secret) = first.register(None).await;
+    let mut second = clicker_from(server.addr, HOME).await.unwrap();
+    second.register(None).await;
+    // The third REGISTER from that address is refused, whatever it carries,
+    // and the connection stays usable.
+    let mut third = clicker_from(server.addr, HOME).await.unwrap();
+    let refused = third.ask("REGISTER").await;
+    assert!(
+        refused.starts_with("ERROR too many registrations from your address: at most 1 a minute"),
+        "{refused}"
+    );
+    let again = third.ask(&format!("REGISTER {secret}")).await;
+    assert!(again.starts_with("ERROR too many registrations"), "{again}");
+    assert_eq!(third.ask("LISTEN").await, "CONNECT");
+    // Another address has its own budget.
+    let mut elsewhere = clicker_from(server.addr, NEIGHBOUR).await.unwrap();
+    elsewhere.register(None).await;
+    server.shutdown().await;
+}

@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -85,7 +86,7 @@ enum End {
 }
 
 /// Serves one upgraded `/ws` connection until it ends.
-pub async fn serve(socket: WebSocket, app: Arc<App>) {
+pub async fn serve(socket: WebSocket, app: Arc<App>, peer: IpAddr) {
     app.metrics.connection_opened(Protocol::Clicker);
     let limits = &app.config.limits;
     let now = Instant::now();
@@ -95,6 +96,7 @@ pub async fn serve(socket: WebSocket, app: Arc<App>) {
         role: Role::New,
         pending: FuturesOrdered::new(),
         rate: RateLimiter::new(limits, now.into_std()),
+        peer,
         first_command_by: limits.first_command().map(|d| now + d),
     };
     let end = conn.run().await;
@@ -115,6 +117,8 @@ struct Connection {
     role: Role,
     pending: FuturesOrdered<Pending>,
     rate: RateLimiter,
+    /// The client's address, for the registration budget.
+    peer: IpAddr,
     /// While the role is still new: when the connection is closed.
     first_command_by: Option<Instant>,
 }
@@ -333,6 +337,10 @@ impl Connection {
     }
 
     async fn register(&mut self, secret: Option<String>) -> Result<(), End> {
+        let limits = &self.app.registration_limits;
+        if let Err(refused) = limits.admit(self.peer, std::time::Instant::now()) {
+            return self.error(&refused.to_string()).await;
+        }
         match self.app.store.register_device(secret).await {
             Ok(reg) => {
                 let session = self.app.hub.connect_device(reg.id, reg.latest);
