@@ -215,7 +215,12 @@ async fn takeover_closes_the_old_connection_without_a_disconnect() {
 async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
     // The queue must hold a burst of one group commit's acknowledgements
     // (up to the 64-SCORE window), so a reader that keeps up is never dropped.
-    let server = TestServer::start_with(|c| c.listener_queue = 128).await;
+    // The sender pushes far beyond the default rate limit, like the benchmarks.
+    let server = TestServer::start_with(|c| {
+        c.listener_queue = 128;
+        c.limits.clicker_rate = 0;
+    })
+    .await;
     let mut clicker = server.client().await;
     let (id, _) = clicker.register(None).await;
     let mut slow = Client::connect_with_small_buffer(server.addr).await;
