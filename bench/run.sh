@@ -54,6 +54,14 @@ if needs node && [[ "$scenario" == fanout || "$scenario" == idle || "$scenario" 
     fi
 fi
 
+# One load generator on one address stands in for a hall full of clients:
+# lift Podium's per-client limits (rate per clicker connection, connections
+# and registrations per address) for the load scenarios. The smoke run keeps
+# the defaults.
+if [[ "$scenario" != smoke ]]; then
+    export PODIUM_EXTRA_ARGS="${PODIUM_EXTRA_ARGS:---clicker-rate 0 --max-connections-per-ip 0 --registrations-per-minute 0}"
+fi
+
 trap stop_server EXIT
 failures=0
 

@@ -67,6 +67,15 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_TCP_SEND_BUFFER", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(4096..=16_777_216))]
     pub tcp_send_buffer: u64,
 
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
+    /// A browser origin (`scheme://host[:port]`, or `*` for any) allowed to
+    /// use /ws, /socket.io/ and /api/ besides the server's own pages and
+    /// non-browser clients; repeat the flag, or separate with commas.
+    #[arg(long = "allowed-origin", env = "PODIUM_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::origins::parse_origin)]
+    pub allowed_origins: Vec<String>,
+
     /// The Sledge admin secret. Unset: generated on first start and kept in
     /// the data directory (`podium secrets show` prints it).
     #[arg(long, env = "PODIUM_ADMIN_SECRET", hide_env_values = true)]
@@ -75,6 +84,68 @@ pub struct ServeConfig {
     /// The Sledge login code judges log in with. Unset: generated like the admin secret.
     #[arg(long, env = "PODIUM_LOGIN_CODE", hide_env_values = true)]
     pub login_code: Option<String>,
+}
+
+/// Limits on what clients may take (see `src/limits.rs`). The defaults leave
+/// room for a large competition; load tests raise them (0: no limit).
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// Connections open at once, clicker and socket.io together; more get
+    /// HTTP 503 (clicker) or a connect error (socket.io). 0: no limit.
+    #[arg(long, env = "PODIUM_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: u64,
+
+    /// Connections open at once from one client address (IPv6: per /64),
+    /// both protocols together; more get HTTP 429 or a connect error. 0: no limit.
+    #[arg(long, env = "PODIUM_MAX_CONNECTIONS_PER_IP", default_value_t = 1_000)]
+    pub max_connections_per_ip: u64,
+
+    /// Frames a second one clicker connection may send, sustained; frames
+    /// over it are dropped with `ERROR rate limit exceeded: ...`, and a
+    /// connection over it for 5 s on end is closed (4003). 0: no limit.
+    #[arg(long, env = "PODIUM_CLICKER_RATE", default_value_t = 200)]
+    pub clicker_rate: u64,
+
+    /// Frames a clicker connection may send at once above its rate.
+    #[arg(long, env = "PODIUM_CLICKER_BURST", default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub clicker_burst: u64,
+
+    /// Seconds a new clicker connection has to send REGISTER, LISTEN or
+    /// SUBSCRIBE (closed with 4004 otherwise), and a socket.io client to
+    /// join the namespace. 0: no limit for clickers (socket.io keeps its 45 s).
+    #[arg(long, env = "PODIUM_FIRST_COMMAND_SECS", default_value_t = 10)]
+    pub first_command_secs: u64,
+
+    /// Clicker REGISTERs a minute from one client address, sustained (each
+    /// may create a device, and ids are never reused); more get `ERROR too
+    /// many registrations ...`. 0: no limit.
+    #[arg(long, env = "PODIUM_REGISTRATIONS_PER_MINUTE", default_value_t = 60)]
+    pub registrations_per_minute: u64,
+
+    /// REGISTERs one client address may send at once above that rate.
+    #[arg(long, env = "PODIUM_REGISTRATION_BURST", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub registration_burst: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: 20_000,
+            max_connections_per_ip: 1_000,
+            clicker_rate: 200,
+            clicker_burst: 400,
+            first_command_secs: 10,
+            registrations_per_minute: 60,
+            registration_burst: 1_000,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The time allowed for the first command, if limited.
+    pub fn first_command(&self) -> Option<Duration> {
+        (self.first_command_secs > 0).then(|| Duration::from_secs(self.first_command_secs))
+    }
 }
 
 impl ServeConfig {
@@ -92,6 +163,8 @@ impl ServeConfig {
             listener_queue: 1024,
             send_timeout_secs: 10,
             tcp_send_buffer: 65_536,
+            limits: LimitsConfig::default(),
+            allowed_origins: Vec::new(),
             admin_secret: None,
             login_code: None,
         }
@@ -103,5 +176,59 @@ impl ServeConfig {
 
     pub fn send_timeout(&self) -> Duration {
         Duration::from_secs(self.send_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServeConfig, clap::Error> {
+        Cli::try_parse_from(std::iter::once("podium").chain(args.iter().copied())).map(|c| c.serve)
+    }
+
+    #[test]
+    fn limits_and_origins_have_flags_and_safe_defaults() {
+        let config = parse(&[]).unwrap();
+        let defaults = LimitsConfig::default();
+        assert_eq!(config.limits.max_connections, defaults.max_connections);
+        assert_eq!(config.limits.clicker_rate, 200);
+        assert_eq!(config.limits.clicker_burst, 400);
+        assert_eq!(config.limits.first_command(), Some(Duration::from_secs(10)));
+        assert!(config.allowed_origins.is_empty());
+
+        let config = parse(&[
+            "--clicker-rate",
+            "0",
+            "--max-connections-per-ip",
+            "0",
+            "--first-command-secs",
+            "0",
+            "--allowed-origin",
+            "https://A.example/",
+            "--allowed-origin",
+            "http://b.example:8080,http://c.example",
+        ])
+        .unwrap();
+        assert_eq!(config.limits.clicker_rate, 0);
+        assert_eq!(config.limits.first_command(), None);
+        assert_eq!(
+            config.allowed_origins,
+            [
+                "https://a.example",
+                "http://b.example:8080",
+                "http://c.example"
+            ]
+        );
+        let e = parse(&["--allowed-origin", "a.example"]).unwrap_err();
+        assert!(e.to_string().contains("scheme://host[:port]"), "{e}");
+        assert!(parse(&["--clicker-burst", "0"]).is_err());
     }
 }

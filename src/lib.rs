@@ -6,8 +6,10 @@
 //! config.rs        settings from flags and PODIUM_* environment variables
 //! server.rs        axum router (/ws, /socket.io, /healthz, /metrics, /api), start, shutdown
 //! metrics.rs       Prometheus text metrics
+//! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
+//! origins.rs       which browser origins may use /ws, /socket.io/ and /api/
 //! http_error.rs    JSON errors of the HTTP API
 //! api/             the HTTP API: state, writes, imports, assignment, results, exports, SSE
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
@@ -25,8 +27,10 @@ pub mod clicker;
 pub mod config;
 pub mod http_error;
 pub mod judging;
+pub mod limits;
 pub mod metrics;
 pub mod operator_secrets;
+pub mod origins;
 pub mod secrets;
 pub mod server;
 pub mod sledge;

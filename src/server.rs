@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,8 +20,10 @@ use tokio_util::task::TaskTracker;
 use crate::api;
 use crate::clicker;
 use crate::config::ServeConfig;
+use crate::limits::{ConnectionLimits, Refused, RegistrationLimits};
 use crate::metrics::Metrics;
 use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
+use crate::origins::{self, AllowedOrigins};
 use crate::sledge::{self, SledgeService};
 use crate::store::{Store, StoreError};
 
@@ -41,6 +43,10 @@ pub struct App {
     pub hub: clicker::hub::Hub,
     pub sledge: SledgeService,
     pub metrics: Arc<Metrics>,
+    /// Places for open connections, shared with socket.io.
+    pub connection_limits: Arc<ConnectionLimits>,
+    /// Clicker REGISTERs per client address.
+    pub registration_limits: RegistrationLimits,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Upgraded connections, so shutdown can wait for their close handshakes.
@@ -105,7 +111,12 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     )?);
     let (store, changes) = Store::open(&data_dir, config.sync, metrics.clone())?;
     let shutdown = CancellationToken::new();
+    let connection_limits = ConnectionLimits::new(&config.limits);
     let sledge = sledge::start(
+        sledge::Settings {
+            connection_limits: connection_limits.clone(),
+            connect_timeout: config.limits.first_command(),
+        },
         store.clone(),
         changes,
         secrets,
@@ -121,12 +132,15 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
+    let registration_limits = RegistrationLimits::new(&config.limits);
     let app = Arc::new(App {
         hub: clicker::hub::Hub::new(metrics.clone()),
         sledge,
         config,
         store,
         metrics,
+        registration_limits,
+        connection_limits,
         shutdown,
         connections: TaskTracker::new(),
     });
@@ -212,6 +226,7 @@ fn tune_socket(tcp: &mut tokio::net::TcpStream, send_buffer: libc::c_int) {
 
 /// Every route on the one port.
 pub fn router(app: Arc<App>) -> Router {
+    let allowed = Arc::new(AllowedOrigins::new(&app.config.allowed_origins));
     Router::new()
         .route("/ws", get(clicker_ws))
         .route("/healthz", get(healthz))
@@ -227,20 +242,44 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .merge(api::router())
         .layer(app.sledge.layer.clone())
+        // Outermost, so it sees socket.io's requests before its layer does.
+        .layer(axum::middleware::from_fn_with_state(
+            allowed,
+            origins::check,
+        ))
         .with_state(app)
 }
 
-async fn clicker_ws(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+async fn clicker_ws(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
     if app.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    // The place is held until the connection ends (or the upgrade fails).
+    let permit = match app.connection_limits.admit(Some(peer.ip())) {
+        Ok(permit) => permit,
+        Err(refused) => {
+            let status = match refused {
+                Refused::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                Refused::TooManyFromAddress { .. } => StatusCode::TOO_MANY_REQUESTS,
+            };
+            tracing::debug!(%peer, %refused, "clicker connection refused");
+            return (status, format!("{refused}\n")).into_response();
+        }
+    };
     ws.read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(WS_WRITE_BUFFER)
         .max_message_size(WS_TRANSPORT_LIMIT)
         .max_frame_size(WS_TRANSPORT_LIMIT)
         .on_upgrade(move |socket| {
             let tracker = app.connections.clone();
-            tracker.track_future(clicker::connection::serve(socket, app))
+            tracker.track_future(async move {
+                clicker::connection::serve(socket, app, peer.ip()).await;
+                drop(permit);
+            })
         })
 }
 

@@ -215,8 +215,13 @@ async fn takeover_closes_the_old_connection_without_a_disconnect() {
 async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
     // The default queue: a reader that keeps up (even one starved of CPU for
     // a moment on a loaded machine) is never 1024 frames behind, while the
-    // slow one, with kilobytes of socket buffers, soon is.
-    let server = TestServer::start_with(|c| c.listener_queue = 1024).await;
+    // slow one, with kilobytes of socket buffers, soon is. The sender pushes
+    // far beyond the default rate limit, like the benchmarks.
+    let server = TestServer::start_with(|c| {
+        c.listener_queue = 1024;
+        c.limits.clicker_rate = 0;
+    })
+    .await;
     let mut clicker = server.client().await;
     let (id, _) = clicker.register(None).await;
     let mut slow = Client::connect_with_small_buffer(server.addr).await;

@@ -14,7 +14,8 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_scores_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ChildServer::start(dir.path()).await;
+    // The clicker streams far beyond the default rate limit.
+    let server = ChildServer::start_with_args(dir.path(), &["--clicker-rate", "0"]).await;
     let mut clicker = Client::connect(server.addr).await;
     let (id, secret) = clicker.register(None).await;
 

@@ -5,11 +5,13 @@
 //! [`WINDOW`] SCOREs being committed at once; their SCOREDs go out in order,
 //! each only after its commit, and the newest score is then handed to the
 //! hub. A listener drains its hub queue in batches, one flush per batch.
-//! Heartbeat, the frame size limit, takeover, slow-listener drops and server
+//! Heartbeat, the frame size and rate limits (see [`crate::limits`]), the
+//! deadline for a first command, takeover, slow-listener drops and server
 //! shutdown all end here with a close code that says why.
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use tokio::time::{interval_at, timeout, Instant};
 
 use super::hub::{Listener, SessionHandle};
 use super::protocol::{parse_command, Command, Draft, Score, ServerMessage};
+use crate::limits::{RateLimiter, Verdict};
 use crate::metrics::Protocol;
 use crate::server::App;
 use crate::store::clicker::{DeviceId, ScoreOutcome};
@@ -38,6 +41,10 @@ pub const CLOSE_TAKEN_OVER: u16 = 4000;
 pub const CLOSE_TOO_SLOW: u16 = 4001;
 /// Close code: no pong or other frame for a whole heartbeat interval.
 pub const CLOSE_HEARTBEAT: u16 = 4002;
+/// Close code: frames kept coming over the rate limit for several seconds.
+pub const CLOSE_RATE_LIMIT: u16 = 4003;
+/// Close code: no REGISTER, LISTEN or SUBSCRIBE within the time allowed.
+pub const CLOSE_NO_COMMAND: u16 = 4004;
 
 /// SCOREs a sender may have awaiting commit; past this the connection stops
 /// reading until acknowledgements drain (TCP pushes back on the client).
@@ -67,6 +74,8 @@ enum Event {
     Queued(Utf8Bytes),
     Incoming(Option<Result<Message, axum::Error>>),
     Ping,
+    /// The time for a first command ran out.
+    Late,
 }
 
 /// Why the loop ended, and what close frame (if any) to send.
@@ -77,14 +86,19 @@ enum End {
 }
 
 /// Serves one upgraded `/ws` connection until it ends.
-pub async fn serve(socket: WebSocket, app: Arc<App>) {
+pub async fn serve(socket: WebSocket, app: Arc<App>, peer: IpAddr) {
     app.metrics.connection_opened(Protocol::Clicker);
+    let limits = &app.config.limits;
+    let now = Instant::now();
     let mut conn = Connection {
         socket,
         app: app.clone(),
         role: Role::New,
         pending: FuturesOrdered::new(),
         interrupt: Box::pin(std::future::pending()),
+        rate: RateLimiter::new(limits, now.into_std()),
+        peer,
+        first_command_by: limits.first_command().map(|d| now + d),
     };
     conn.interrupt = conn.interrupted();
     let end = conn.run().await;
@@ -107,6 +121,11 @@ struct Connection {
     /// [`Connection::interrupted`] for the current role, made once per role
     /// rather than once per frame (its token clones showed in profiles).
     interrupt: Pin<Box<dyn Future<Output = End> + Send>>,
+    rate: RateLimiter,
+    /// The client's address, for the registration budget.
+    peer: IpAddr,
+    /// While the role is still new: when the connection is closed.
+    first_command_by: Option<Instant>,
 }
 
 impl Connection {
@@ -131,6 +150,10 @@ impl Connection {
                     heard = false;
                     self.send(Message::Ping(Default::default())).await
                 }
+                Event::Late => Err(End::Close(
+                    CLOSE_NO_COMMAND,
+                    "no REGISTER, LISTEN or SUBSCRIBE in time",
+                )),
             };
             if let Err(end) = step {
                 return end;
@@ -141,6 +164,10 @@ impl Connection {
     /// Waits for the next thing this connection must act on.
     async fn next_event(&mut self, ping: &mut tokio::time::Interval) -> Event {
         let interrupted = &mut self.interrupt;
+        let deadline = match self.role {
+            Role::New => self.first_command_by,
+            _ => None,
+        };
         let role = &mut self.role;
         let queued = async {
             match role {
@@ -151,6 +178,12 @@ impl Connection {
         let pending = &mut self.pending;
         let can_read = pending.len() < WINDOW;
         let socket = &mut self.socket;
+        let late = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             end = interrupted => Event::Interrupted(end),
@@ -158,6 +191,7 @@ impl Connection {
             Some(frame) = queued => Event::Queued(frame),
             incoming = socket.next(), if can_read => Event::Incoming(incoming),
             _ = ping.tick() => Event::Ping,
+            _ = late => Event::Late,
         }
     }
 
@@ -197,6 +231,18 @@ impl Connection {
 
     /// Handles one frame from the peer.
     async fn receive(&mut self, message: Message) -> Result<(), End> {
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            match self.rate.admit(std::time::Instant::now()) {
+                Verdict::Accept => {}
+                Verdict::Drop(why) => return self.error(&why).await,
+                Verdict::Abuse => {
+                    return Err(End::Close(
+                        CLOSE_RATE_LIMIT,
+                        "over the rate limit for too long",
+                    ))
+                }
+            }
+        }
         let text = match message {
             Message::Text(text) => text,
             Message::Binary(_) => {
@@ -297,6 +343,10 @@ impl Connection {
     }
 
     async fn register(&mut self, secret: Option<String>) -> Result<(), End> {
+        let limits = &self.app.registration_limits;
+        if let Err(refused) = limits.admit(self.peer, std::time::Instant::now()) {
+            return self.error(&refused.to_string()).await;
+        }
         match self.app.store.register_device(secret).await {
             Ok(reg) => {
                 let session = self.app.hub.connect_device(reg.id, reg.latest);

@@ -458,6 +458,8 @@ mod tests {
         );
     }
 
+    const MAX_ERROR_BYTES: usize = 512;
+
     fn draft() -> impl Strategy<Value = Draft> {
         prop_oneof![Just(Draft::One), Just(Draft::Two)]
     }
@@ -535,6 +537,35 @@ mod tests {
             let _ = parse_command(&s);
             let _ = ServerMessage::parse(&s, Draft::One);
             let _ = ServerMessage::parse(&s, Draft::Two);
+        }
+
+        #[test]
+        fn random_bytes_parse_or_get_a_short_error(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            // Only valid UTF-8 reaches the parser (the WebSocket layer closes
+            // with 1007 otherwise); lossy decoding keeps whatever else came.
+            let frame = String::from_utf8_lossy(&bytes);
+            match parse_command(&frame) {
+                Ok(cmd) => prop_assert_eq!(parse_command(&cmd.to_string()), Ok(cmd)),
+                // Quoted input is cut to 32 characters, each at most a
+                // 10-byte escape: a reply never grows with the frame.
+                Err(e) => prop_assert!(e.to_string().len() <= MAX_ERROR_BYTES, "{e}"),
+            }
+        }
+
+        #[test]
+        fn long_tokens_get_a_short_error(
+            verb in prop_oneof![Just("SCORE"), Just("LISTEN"), Just("REGISTER"), Just("BOGUS")],
+            c in any::<char>(),
+            n in 33..4096usize,
+            at in 0..3usize,
+        ) {
+            let long = c.to_string().repeat(n);
+            let mut tokens = vec!["1".to_string(), "2".to_string()];
+            tokens.insert(at.min(tokens.len()), long);
+            let frame = format!("{verb} {}", tokens.join(" "));
+            if let Err(e) = parse_command(&frame) {
+                prop_assert!(e.to_string().len() <= MAX_ERROR_BYTES, "{e}");
+            }
         }
 
         #[test]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use super::auth::{self, AuthFailure, Identity, SecretKind};
-use super::throttle::TooMany;
+use super::throttle::{Attempt, TooMany};
 use super::Sledge;
 use crate::store::judging::JudgingError;
 
@@ -48,7 +48,7 @@ impl Sledge {
         judge_id: i64,
         code: &str,
     ) -> Result<String, AccessError> {
-        self.wait_turn(ip).await?;
+        let attempt = self.wait_turn(ip).await?;
         if !self
             .store
             .judge_exists(judge_id)
@@ -58,7 +58,7 @@ impl Sledge {
             return Err(JudgingError::NoSuchJudge(judge_id).into());
         }
         if !self.secrets.is_login_code(code) {
-            self.failed_attempt(ip);
+            failed(attempt);
             return Err(AccessError::WrongLoginCode);
         }
         let secret = self.store.issue_judge_secret(judge_id).await?;
@@ -74,7 +74,7 @@ impl Sledge {
         user_id: i64,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        self.wait_turn(ip).await?;
+        let attempt = self.wait_turn(ip).await?;
         let kind = if self.secrets.is_admin_secret(secret) {
             SecretKind::Admin
         } else if user_id > 0 {
@@ -83,7 +83,7 @@ impl Sledge {
             SecretKind::Unknown
         };
         let identity = auth::authenticate(user_id, kind).map_err(|failure| {
-            self.failed_attempt(ip);
+            failed(attempt);
             AccessError::Authenticate(failure)
         })?;
         if let (Identity::Judge(judge), SecretKind::Admin) = (identity, kind) {
@@ -106,14 +106,14 @@ impl Sledge {
         ip: Option<IpAddr>,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        self.wait_turn(ip).await?;
+        let attempt = self.wait_turn(ip).await?;
         if self.secrets.is_admin_secret(secret) {
             return Ok(Identity::Admin);
         }
         match self.judge_secret(secret).await? {
             SecretKind::Judge(judge) => Ok(Identity::Judge(judge)),
             _ => {
-                self.failed_attempt(ip);
+                failed(attempt);
                 Err(AccessError::UnknownSecret)
             }
         }
@@ -128,21 +128,24 @@ impl Sledge {
         Ok(judge.map_or(SecretKind::Unknown, SecretKind::Judge))
     }
 
-    /// Holds an attempt as long as earlier failures from the client's
-    /// address require (not at all without failures).
-    async fn wait_turn(&self, ip: Option<IpAddr>) -> Result<(), TooMany> {
-        let Some(ip) = ip else { return Ok(()) };
-        let wait = self.throttle.admit(ip, Instant::now())?;
+    /// Holds an attempt as long as earlier failures (and attempts still
+    /// being checked) from the client's address require; the attempt it
+    /// returns counts as in flight until it is failed or dropped.
+    async fn wait_turn(&self, ip: Option<IpAddr>) -> Result<Option<Attempt<'_>>, TooMany> {
+        let Some(ip) = ip else { return Ok(None) };
+        let attempt = self.throttle.admit(ip, Instant::now())?;
+        let wait = attempt.wait();
         if !wait.is_zero() {
             tracing::debug!(%ip, ?wait, "throttling a login or authentication attempt");
             tokio::time::sleep(wait).await;
         }
-        Ok(())
+        Ok(Some(attempt))
     }
+}
 
-    fn failed_attempt(&self, ip: Option<IpAddr>) {
-        if let Some(ip) = ip {
-            self.throttle.failed(ip, Instant::now());
-        }
+/// Counts a wrong login code or secret towards throttling.
+fn failed(attempt: Option<Attempt<'_>>) {
+    if let Some(attempt) = attempt {
+        attempt.failed(Instant::now());
     }
 }

@@ -5,6 +5,8 @@
 //! 1.5 where an integer belongs) and unknown fields, and checks that ids are
 //! not negative. The limits that depend on meaning (name lengths, plausible
 //! email, rating range) belong to the judging domain and are checked there.
+//! Whatever a client sends, the error that goes back quotes at most a few
+//! hundred characters of it, so a refusal is never larger than its cause.
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -182,7 +184,8 @@ pub enum ParseError {
 /// Parses event `name` with its first argument (`None` when the client sent
 /// no argument or one the transport could not decode).
 pub fn parse(name: &str, payload: Option<Value>) -> Result<Request, ParseError> {
-    let event = EventName::from_wire(name).ok_or_else(|| ParseError::UnknownEvent(name.into()))?;
+    let event =
+        EventName::from_wire(name).ok_or_else(|| ParseError::UnknownEvent(shorten(name, 64)))?;
     let payload = payload.unwrap_or(Value::Null);
     let request = match event {
         EventName::AddHack => Request::AddHack(fields(event, payload)?),
@@ -253,9 +256,24 @@ fn fields<T: DeserializeOwned>(event: EventName, payload: Value) -> Result<T, Pa
     }
     serde_json::from_value(payload).map_err(|e| ParseError::Schema {
         event: event.as_str(),
-        detail: e.to_string(),
+        // serde quotes the offending field name or string value in full.
+        detail: shorten(&e.to_string(), MAX_DETAIL),
         schema: event.schema(),
     })
+}
+
+/// Characters of a decoding error's detail kept in the message.
+pub const MAX_DETAIL: usize = 200;
+
+/// `text` cut to `max` characters, saying how much was cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => {
+            let rest = text[cut..].chars().count();
+            format!("{}... ({rest} more characters)", &text[..cut])
+        }
+        None => text.to_string(),
+    }
 }
 
 fn at_least(event: EventName, field: &'static str, got: i64, min: i64) -> Result<(), ParseError> {

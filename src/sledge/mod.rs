@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! events.rs    client events parsed into typed requests
+//! events_props.rs  property tests of that parsing with random and mutated JSON
 //! replies.rs   server events and the acknowledgement format
 //! auth.rs      identities and who may do what (pure; both protocols)
 //! throttle.rs  slowing down repeated failed logins per client address
@@ -24,6 +25,8 @@
 pub mod access;
 pub mod auth;
 pub mod events;
+#[cfg(test)]
+mod events_props;
 pub mod ops;
 pub mod replies;
 pub mod reports;
@@ -32,8 +35,11 @@ pub mod sync;
 pub mod throttle;
 pub mod view;
 
-use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
 
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
@@ -41,6 +47,7 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
 use tokio_util::sync::CancellationToken;
 
+use crate::limits::{ConnectionLimits, Refused};
 use crate::metrics::Metrics;
 use crate::operator_secrets::OperatorSecrets;
 use crate::store::{Changes, Store, StoreError};
@@ -53,6 +60,16 @@ pub const SEND_BUFFER: usize = 256;
 /// payload (a 10 000-character description) is well under this; long-polling
 /// requests are capped by socket.io's own 100 kB payload limit.
 pub const MAX_INCOMING: usize = 1 << 20;
+
+/// What the front door decides for socket.io too.
+pub struct Settings {
+    /// Places for open connections: a socket takes one when it joins the
+    /// namespace and frees it when it disconnects.
+    pub connection_limits: Arc<ConnectionLimits>,
+    /// How long a client may take from opening the transport to joining the
+    /// namespace (`None`: socket.io's 45 s).
+    pub connect_timeout: Option<Duration>,
+}
 
 /// What every Sledge session shares.
 pub struct Sledge {
@@ -74,6 +91,7 @@ pub struct SledgeService {
 /// Loads the judging tables into the live-update mirror, starts its task on
 /// `changes` and sets up the socket.io namespace.
 pub async fn start(
+    settings: Settings,
     store: Store,
     changes: Changes,
     secrets: Arc<OperatorSecrets>,
@@ -89,20 +107,34 @@ pub async fn start(
         metrics,
         sync,
     });
-    let (layer, io) = SocketIo::builder()
+    let mut builder = SocketIo::builder()
         .max_buffer_size(SEND_BUFFER)
         .ws_max_message_size(MAX_INCOMING)
-        .ws_max_frame_size(MAX_INCOMING)
-        .build_layer();
+        .ws_max_frame_size(MAX_INCOMING);
+    if let Some(timeout) = settings.connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    let (layer, io) = builder.build_layer();
     let for_sockets = state.clone();
+    let limits = settings.connection_limits;
     // Registering in a connect middleware (not the connect handler, which
     // socketioxide runs after confirming the connection) means the client
-    // cannot get an event in before the handlers exist.
+    // cannot get an event in before the handlers exist. A refusal here
+    // reaches the client as a connect error carrying the message.
     let attach = move |socket: SocketRef| {
         let sledge = for_sockets.clone();
+        let limits = limits.clone();
         async move {
-            session::attach(sledge, socket);
-            Ok::<(), Infallible>(())
+            let peer = socket
+                .req_parts()
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip());
+            let permit = limits.admit(peer).inspect_err(|refused| {
+                tracing::debug!(?peer, %refused, "socket.io connection refused");
+            })?;
+            session::attach(sledge, socket, permit);
+            Ok::<(), Refused>(())
         }
     };
     io.ns("/", (async |_: SocketRef| {}).with(attach));

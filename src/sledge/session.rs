@@ -29,6 +29,7 @@ use super::replies::{
     AUTHENTICATE_RESPONSE, LOGIN_RESPONSE, PROTOCOL_ERROR,
 };
 use super::Sledge;
+use crate::limits::Permit;
 use crate::metrics::Protocol;
 use crate::store::judging::{JudgingError, NewHack, NewJudge, Ranking};
 use crate::store::StoreError;
@@ -48,7 +49,7 @@ struct Incoming {
 
 /// Sets a newly connecting socket up: runs before socket.io confirms the
 /// connection, so no event can arrive before the handlers are in place.
-pub(super) fn attach(sledge: Arc<Sledge>, socket: SocketRef) {
+pub(super) fn attach(sledge: Arc<Sledge>, socket: SocketRef, permit: Permit) {
     sledge.metrics.connection_opened(Protocol::Sledge);
     let ip = socket
         .req_parts()
@@ -58,7 +59,11 @@ pub(super) fn attach(sledge: Arc<Sledge>, socket: SocketRef) {
     let (queue, requests) = mpsc::channel(QUEUE);
     socket.on_fallback(Inbox { queue });
     let on_disconnect = sledge.clone();
+    // The connection's place is freed at disconnect (or with the handler,
+    // should the socket go without one).
+    let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
     socket.on_disconnect(move |socket: SocketRef| async move {
+        drop(permit.lock().map(|mut p| p.take()));
         on_disconnect.metrics.connection_closed(Protocol::Sledge);
         on_disconnect.sync.unsubscribe(socket.id);
     });

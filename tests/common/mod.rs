@@ -188,6 +188,11 @@ pub struct ChildServer {
 
 impl ChildServer {
     pub async fn start(data_dir: &std::path::Path) -> ChildServer {
+        ChildServer::start_with_args(data_dir, &[]).await
+    }
+
+    /// Starts `podium serve` with extra flags.
+    pub async fn start_with_args(data_dir: &std::path::Path, args: &[&str]) -> ChildServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -197,6 +202,7 @@ impl ChildServer {
         let child = Command::new(env!("CARGO_BIN_EXE_podium"))
             .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("PODIUM_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -237,4 +243,15 @@ pub async fn device_scores(addr: SocketAddr, id: &str) -> Vec<serde_json::Value>
             .await
             .unwrap();
     rows.as_array().expect("a JSON array of rows").clone()
+}
+
+impl Drop for ChildServer {
+    /// A test that fails midway must not leave its server running (holding
+    /// the test runner's output pipe open).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

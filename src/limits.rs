@@ -1,0 +1,464 @@
+//! Limits on what one client, or all of them together, may take: open
+//! connections (in all, and per client address, across both protocols), the
+//! rate of frames on one clicker connection, and clicker registrations per
+//! client address (each can make a new device, and ids are never reused).
+//!
+//! All pure bookkeeping, no I/O: the front door ([`crate::server`]) and the
+//! socket.io connect step ([`crate::sledge`]) ask [`ConnectionLimits`] for a
+//! [`Permit`] that frees its place when dropped; a clicker connection asks
+//! its [`RateLimiter`] about every data frame and [`RegistrationLimits`]
+//! about every REGISTER.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::config::LimitsConfig;
+
+/// A client over its rate for this long without a pause of a second is
+/// closed: one burst is forgiven, a flood is not.
+pub const ABUSE_AFTER: Duration = Duration::from_secs(5);
+/// A gap this long in refused frames ends a streak of abuse.
+const ABUSE_GAP: Duration = Duration::from_secs(1);
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Refused {
+    #[error("the server is at its limit of {limit} connections: try again later")]
+    Full { limit: usize },
+    #[error(
+        "too many connections from your address (the limit is {limit}): close some and try again"
+    )]
+    TooManyFromAddress { limit: usize },
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+/// Open connections, in all and by client address.
+#[derive(Debug)]
+pub struct ConnectionLimits {
+    /// 0: no limit.
+    max_total: usize,
+    /// 0: no limit.
+    max_per_address: usize,
+    counts: Mutex<Counts>,
+}
+
+/// One admitted connection's place; dropping it frees the place.
+#[derive(Debug)]
+pub struct Permit {
+    limits: Arc<ConnectionLimits>,
+    address: Option<IpAddr>,
+}
+
+impl ConnectionLimits {
+    pub fn new(config: &LimitsConfig) -> Arc<ConnectionLimits> {
+        Arc::new(ConnectionLimits {
+            max_total: config.max_connections as usize,
+            max_per_address: config.max_connections_per_ip as usize,
+            counts: Mutex::default(),
+        })
+    }
+
+    /// Takes a place for a connection from `address` (`None` when unknown:
+    /// counted in the total only), or says why there is none.
+    pub fn admit(self: &Arc<Self>, address: Option<IpAddr>) -> Result<Permit, Refused> {
+        let address = address.map(client_key);
+        let mut counts = self.counts.lock().expect("connection counts poisoned");
+        if self.max_total > 0 && counts.total >= self.max_total {
+            return Err(Refused::Full {
+                limit: self.max_total,
+            });
+        }
+        if let Some(address) = address {
+            let from_address = counts.by_address.entry(address).or_insert(0);
+            if self.max_per_address > 0 && *from_address >= self.max_per_address {
+                return Err(Refused::TooManyFromAddress {
+                    limit: self.max_per_address,
+                });
+            }
+            *from_address += 1;
+        }
+        counts.total += 1;
+        Ok(Permit {
+            limits: self.clone(),
+            address,
+        })
+    }
+
+    /// Connections holding a place now.
+    pub fn open(&self) -> usize {
+        self.counts
+            .lock()
+            .expect("connection counts poisoned")
+            .total
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut counts = self
+            .limits
+            .counts
+            .lock()
+            .expect("connection counts poisoned");
+        counts.total -= 1;
+        if let Some(address) = self.address {
+            if let Some(n) = counts.by_address.get_mut(&address) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.by_address.remove(&address);
+                }
+            }
+        }
+    }
+}
+
+/// The address connections and failed logins are counted under: IPv4 as
+/// is (also when mapped into IPv6), IPv6 per /64, the block one host
+/// usually controls.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+        },
+    }
+}
+
+/// What to do with one incoming frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Accept,
+    /// Over the rate: drop the frame and tell the client this.
+    Drop(String),
+    /// Over the rate for [`ABUSE_AFTER`]: close the connection.
+    Abuse,
+}
+
+/// A token bucket: `rate` tokens a second, holding at most `burst`.
+#[derive(Debug, Clone, Copy)]
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    fn full(rate: f64, burst: f64, now: Instant) -> TokenBucket {
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            refilled: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled = now;
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long until the next token.
+    fn next_token_in(&self) -> Duration {
+        Duration::from_secs_f64(((1.0 - self.tokens) / self.rate).max(0.0))
+    }
+}
+
+/// One clicker connection's frame rate: `rate` frames a second sustained,
+/// bursts of `burst`.
+#[derive(Debug)]
+pub struct RateLimiter {
+    /// `None`: no limit.
+    bucket: Option<TokenBucket>,
+    /// The first and latest refusal of the current streak.
+    streak: Option<(Instant, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(config: &LimitsConfig, now: Instant) -> RateLimiter {
+        let bucket = (config.clicker_rate > 0).then(|| {
+            TokenBucket::full(
+                config.clicker_rate as f64,
+                config.clicker_burst.max(1) as f64,
+                now,
+            )
+        });
+        RateLimiter {
+            bucket,
+            streak: None,
+        }
+    }
+
+    /// Judges a frame arriving at `now`.
+    pub fn admit(&mut self, now: Instant) -> Verdict {
+        let Some(bucket) = &mut self.bucket else {
+            return Verdict::Accept;
+        };
+        if bucket.take(now) {
+            return Verdict::Accept;
+        }
+        let started = match self.streak {
+            Some((first, latest)) if now.saturating_duration_since(latest) <= ABUSE_GAP => first,
+            _ => now,
+        };
+        self.streak = Some((started, now));
+        if now.saturating_duration_since(started) >= ABUSE_AFTER {
+            return Verdict::Abuse;
+        }
+        Verdict::Drop(format!(
+            "rate limit exceeded: at most {} frames a second (bursts of {}); this frame was dropped, \
+             send it again later",
+            bucket.rate, bucket.burst
+        ))
+    }
+}
+
+/// Addresses whose registrations are tracked at once; past this, addresses
+/// with a full budget (idle ones) are forgotten.
+const MAX_TRACKED: usize = 10_000;
+
+/// A REGISTER refused because its address used up its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error(
+    "too many registrations from your address: at most {per_minute} a minute (bursts of {burst}); \
+     try again in {}s",
+    retry_after.as_secs().max(1)
+)]
+pub struct TooManyRegistrations {
+    pub per_minute: u64,
+    pub burst: u64,
+    pub retry_after: Duration,
+}
+
+/// REGISTERs per client address: each may create a device, device ids run
+/// out at 999 999 and are never reused, so one client must not be able to
+/// use them up.
+#[derive(Debug)]
+pub struct RegistrationLimits {
+    per_minute: u64,
+    burst: u64,
+    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+}
+
+impl RegistrationLimits {
+    pub fn new(config: &LimitsConfig) -> RegistrationLimits {
+        RegistrationLimits {
+            per_minute: config.registrations_per_minute,
+            burst: config.registration_burst.max(1),
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Counts a REGISTER from `address`, or refuses it.
+    pub fn admit(&self, address: IpAddr, now: Instant) -> Result<(), TooManyRegistrations> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let rate = self.per_minute as f64 / 60.0;
+        let burst = self.burst as f64;
+        let key = client_key(address);
+        let mut buckets = self.buckets.lock().expect("registration limits poisoned");
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key) {
+            buckets.retain(|_, b| {
+                b.refill(now);
+                b.tokens < b.burst
+            });
+        }
+        let bucket = buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::full(rate, burst, now));
+        if bucket.take(now) {
+            Ok(())
+        } else {
+            Err(TooManyRegistrations {
+                per_minute: self.per_minute,
+                burst: self.burst,
+                retry_after: bucket.next_token_in(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_are_budgeted_per_address() {
+        let limits = RegistrationLimits::new(&LimitsConfig {
+            registrations_per_minute: 60,
+            registration_burst: 3,
+            ..LimitsConfig::default()
+        });
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limits.admit(A, t0), Ok(()));
+        }
+        let refused = limits.admit(A, t0).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
+        assert!(refused.to_string().starts_with("too many registrations"));
+        assert_eq!(limits.admit(B, t0), Ok(()));
+        // One a second comes back.
+        assert_eq!(limits.admit(A, t0 + Duration::from_secs(1)), Ok(()));
+        assert!(limits.admit(A, t0 + Duration::from_secs(1)).is_err());
+        // Unlimited when the rate is 0.
+        let open = RegistrationLimits::new(&LimitsConfig {
+            registrations_per_minute: 0,
+            ..LimitsConfig::default()
+        });
+        for _ in 0..10_000 {
+            assert_eq!(open.admit(A, t0), Ok(()));
+        }
+    }
+
+    #[test]
+    fn idle_addresses_are_forgotten_when_the_table_is_full() {
+        let limits = RegistrationLimits::new(&LimitsConfig {
+            registrations_per_minute: 60,
+            registration_burst: 2,
+            ..LimitsConfig::default()
+        });
+        let t0 = Instant::now();
+        for i in 0..MAX_TRACKED as u32 {
+            limits.admit(IpAddr::V4(i.into()), t0).unwrap();
+        }
+        // A second later every bucket is full again: room is made.
+        limits.admit(A, t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!(limits.buckets.lock().unwrap().len(), 1);
+    }
+
+    fn config(total: u64, per_ip: u64, rate: u64, burst: u64) -> LimitsConfig {
+        LimitsConfig {
+            max_connections: total,
+            max_connections_per_ip: per_ip,
+            clicker_rate: rate,
+            clicker_burst: burst,
+            ..LimitsConfig::default()
+        }
+    }
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    #[test]
+    fn places_are_counted_in_all_and_per_address_and_freed_on_drop() {
+        let limits = ConnectionLimits::new(&config(3, 2, 0, 1));
+        let a1 = limits.admit(Some(A)).unwrap();
+        let _a2 = limits.admit(Some(A)).unwrap();
+        assert_eq!(
+            limits.admit(Some(A)).unwrap_err(),
+            Refused::TooManyFromAddress { limit: 2 }
+        );
+        let _b1 = limits.admit(Some(B)).unwrap();
+        assert_eq!(limits.admit(None).unwrap_err(), Refused::Full { limit: 3 });
+        drop(a1);
+        assert_eq!(limits.open(), 2);
+        let _a3 = limits.admit(Some(A)).unwrap();
+        assert_eq!(limits.open(), 3);
+    }
+
+    #[test]
+    fn zero_means_no_limit() {
+        let limits = ConnectionLimits::new(&config(0, 0, 0, 1));
+        let permits: Vec<_> = (0..1000).map(|_| limits.admit(Some(A)).unwrap()).collect();
+        assert_eq!(limits.open(), 1000);
+        drop(permits);
+        assert_eq!(limits.open(), 0);
+        assert!(limits.counts.lock().unwrap().by_address.is_empty());
+    }
+
+    #[test]
+    fn ipv6_is_counted_per_64_block() {
+        let limits = ConnectionLimits::new(&config(0, 1, 0, 1));
+        let one = IpAddr::V6([0x2001, 0xdb8, 0, 1, 0, 0, 0, 1].into());
+        let sibling = IpAddr::V6([0x2001, 0xdb8, 0, 1, 9, 9, 9, 9].into());
+        let elsewhere = IpAddr::V6([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1].into());
+        let _p = limits.admit(Some(one)).unwrap();
+        assert!(limits.admit(Some(sibling)).is_err());
+        assert!(limits.admit(Some(elsewhere)).is_ok());
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+        assert_eq!(client_key(mapped), A);
+    }
+
+    #[test]
+    fn the_bucket_allows_the_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut bucket = RateLimiter::new(&config(0, 0, 200, 400), t0);
+        for _ in 0..400 {
+            assert_eq!(bucket.admit(t0), Verdict::Accept);
+        }
+        let Verdict::Drop(message) = bucket.admit(t0) else {
+            panic!("the 401st frame at once is over the burst")
+        };
+        assert!(message.starts_with("rate limit exceeded: "), "{message}");
+        // 200 a second: one token every 5 ms.
+        let t = t0 + Duration::from_millis(5);
+        assert_eq!(bucket.admit(t), Verdict::Accept);
+        assert!(matches!(bucket.admit(t), Verdict::Drop(_)));
+        // A steady 200 a second goes through indefinitely.
+        for i in 2..2000u64 {
+            let t = t0 + Duration::from_millis(5 * i);
+            assert_eq!(bucket.admit(t), Verdict::Accept, "frame {i}");
+        }
+    }
+
+    #[test]
+    fn a_flood_for_five_seconds_is_abuse_but_pauses_reset_the_streak() {
+        let t0 = Instant::now();
+        let mut bucket = RateLimiter::new(&config(0, 0, 10, 10), t0);
+        let mut verdicts = Vec::new();
+        // 1000 frames a second for 6 s.
+        for i in 0..6000u64 {
+            verdicts.push(bucket.admit(t0 + Duration::from_millis(i)));
+            if verdicts.last() == Some(&Verdict::Abuse) {
+                break;
+            }
+        }
+        assert_eq!(verdicts.last(), Some(&Verdict::Abuse));
+        assert!((5000..5100).contains(&verdicts.len()), "{}", verdicts.len());
+
+        // Over the rate for 4 s, a 2 s pause, 4 s again: never abuse.
+        let mut bucket = RateLimiter::new(&config(0, 0, 10, 10), t0);
+        for i in (0..4000u64).chain(6000..10_000) {
+            assert_ne!(
+                bucket.admit(t0 + Duration::from_millis(i)),
+                Verdict::Abuse,
+                "{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_zero_is_unlimited() {
+        let t0 = Instant::now();
+        let mut bucket = RateLimiter::new(&config(0, 0, 0, 1), t0);
+        for _ in 0..100_000 {
+            assert_eq!(bucket.admit(t0), Verdict::Accept);
+        }
+    }
+}
