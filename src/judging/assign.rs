@@ -74,6 +74,17 @@ pub struct AssignmentRow {
     pub priority: i64,
 }
 
+impl From<&crate::judging::model::JudgeHack> for AssignmentRow {
+    fn from(row: &crate::judging::model::JudgeHack) -> AssignmentRow {
+        AssignmentRow {
+            id: row.id,
+            judge_id: row.judge_id,
+            hack_id: row.hack_id,
+            priority: row.priority,
+        }
+    }
+}
+
 /// One row of the plan: an existing row (`row_id` Some, possibly with a new
 /// judge or priority) or a row to create (`row_id` None).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -124,16 +124,8 @@ fn compute(data: &DataStore, judges_per_hack: usize) -> Results {
         .iter()
         .map(|s| named(s.id, &s.name))
         .collect();
-    let assignments: Vec<AssignmentRow> = data
-        .judge_hacks
-        .iter()
-        .map(|r| AssignmentRow {
-            id: r.id,
-            judge_id: r.judge_id,
-            hack_id: r.hack_id,
-            priority: r.priority,
-        })
-        .collect();
+    let assignments: Vec<AssignmentRow> =
+        data.judge_hacks.iter().map(AssignmentRow::from).collect();
     let placements: Vec<PlacementRow> = data
         .superlative_placements
         .iter()

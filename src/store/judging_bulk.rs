@@ -273,12 +273,7 @@ impl Store {
             let existing: Vec<AssignmentRow> = data
                 .judge_hacks
                 .iter()
-                .map(|r| AssignmentRow {
-                    id: r.id,
-                    judge_id: r.judge_id,
-                    hack_id: r.hack_id,
-                    priority: r.priority,
-                })
+                .map(AssignmentRow::from)
                 .collect();
             let rated: HashSet<(i64, i64)> = data
                 .ratings
