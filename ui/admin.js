@@ -132,7 +132,11 @@ function wire() {
       await signIn(candidate);
       $('#admin-secret').value = '';
     } catch (failure) {
-      showSignIn(failure.status === 403 ? 'That is a judge\'s secret, not the admin secret.' : failure.message);
+      const words = {
+        401: 'That is not the admin secret. Check it (podium secrets show prints it) and try again.',
+        403: 'That is a judge\'s secret, not the admin secret.',
+      };
+      showSignIn(words[failure.status] ?? failure.message);
     }
   });
   $('#signout').addEventListener('click', () => showSignIn(''));

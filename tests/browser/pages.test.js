@@ -36,7 +36,7 @@ test('a wrong admin secret shows an error', { skip }, async () => {
   await page.click('#signin-form button');
   const message = page.locator('#signin-message');
   await message.waitFor({ state: 'visible', timeout: TIMEOUT });
-  assert.match(await message.textContent(), /not accepted/);
+  assert.match(await message.textContent(), /not the admin secret/);
   assert.equal(await page.locator('#console').isHidden(), true);
   await snap(page, '01-admin-wrong-secret');
   await page.close();
