@@ -11,6 +11,7 @@
 //! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
 //! origins.rs       which browser origins may use /ws, /socket.io/ and /api/
 //! http_error.rs    JSON errors of the HTTP API
+//! ui.rs            the web pages (/admin, /judge, /scoreboard), embedded at compile time
 //! api/             the HTTP API: state, writes, imports, assignment, results, exports, SSE
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
@@ -35,3 +36,4 @@ pub mod secrets;
 pub mod server;
 pub mod sledge;
 pub mod store;
+pub mod ui;

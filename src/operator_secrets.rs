@@ -248,6 +248,19 @@ impl OperatorSecrets {
         source(self.configured_login_code.is_some())
     }
 
+    /// The login code in force, for the admin to hand to judges: read from
+    /// the file on demand (memory keeps only its hash). `None` when it was
+    /// configured (only its hash exists here) or when the file holds a code
+    /// not yet loaded (rotated without SIGHUP).
+    pub fn readable_login_code(&self) -> Result<Option<String>, SecretsFileError> {
+        if self.configured_login_code.is_some() {
+            return Ok(None);
+        }
+        Ok(read(&self.data_dir)?
+            .map(|stored| stored.login_code)
+            .filter(|code| self.is_login_code(code)))
+    }
+
     /// Loads the hashes; returns whether the file was created.
     fn load(&self) -> Result<bool, SecretsFileError> {
         let (admin, login_code, created) = match (self.configured_admin, self.configured_login_code)

@@ -1,6 +1,6 @@
 //! The HTTP front door: one axum router on one port for the clicker
 //! WebSocket (`/ws`), socket.io (`/socket.io/`), health, metrics and the
-//! HTTP API (`/api`, see `crate::api`); plus start-up and graceful shutdown.
+//! HTTP API (`/api`, see `crate::api`), the web pages (`crate::ui`); plus start-up and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -241,6 +241,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(clicker::history::marks),
         )
         .merge(api::router())
+        .merge(crate::ui::router())
         .layer(app.sledge.layer.clone())
         // Outermost, so it sees socket.io's requests before its layer does.
         .layer(axum::middleware::from_fn_with_state(

@@ -1015,6 +1015,8 @@ async fn openapi_document_describes_every_endpoint() {
         ("/api/export/ratings.csv", "get"),
         ("/api/events", "get"),
         ("/api/openapi.json", "get"),
+        ("/api/judges/names", "get"),
+        ("/api/login-code", "get"),
         ("/api/clicker/devices", "get"),
         ("/api/clicker/devices/{id}/scores", "get"),
         ("/api/clicker/devices/{id}/marks", "get"),

@@ -14,6 +14,7 @@
 //! assignments.rs  POST /api/assignments
 //! results.rs      GET /api/results, /api/results.csv, /api/export/*.csv
 //! events.rs       GET /api/events: live updates as Server-Sent Events
+//! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
 //! openapi.rs      GET /api/openapi.json
 //! ```
 
@@ -22,6 +23,7 @@ mod body;
 mod caller;
 mod errors;
 mod events;
+mod handout;
 mod import;
 mod judging;
 mod openapi;
@@ -71,6 +73,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/export/judges.csv", get(results::judges_csv))
         .route("/api/export/ratings.csv", get(results::ratings_csv))
         .route("/api/events", get(events::events))
+        .route("/api/judges/names", get(handout::judge_names))
+        .route("/api/login-code", get(handout::login_code))
         .route("/api/openapi.json", get(openapi::document))
         .method_not_allowed_fallback(method_not_allowed)
         .route("/api/{*rest}", any(unknown_endpoint))

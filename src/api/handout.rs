@@ -1,0 +1,81 @@
+//! What the web pages need to sign judges in, beyond Sledge's protocol:
+//! `GET /api/judges/names` (public: the names a judge picks from, ids and
+//! names only, never emails) and `GET /api/login-code` (admin: the login
+//! code to hand to judges).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+
+use super::caller::Caller;
+use crate::http_error::ApiError;
+use crate::operator_secrets::Source;
+use crate::server::App;
+use crate::sledge::auth::Identity;
+
+#[derive(Serialize)]
+pub struct JudgeName {
+    id: i64,
+    name: String,
+}
+
+/// `GET /api/judges/names`: `[{id, name}]` in id order.
+pub async fn judge_names(State(app): State<Arc<App>>) -> Result<Json<Vec<JudgeName>>, ApiError> {
+    // The admin's view has every judge; only ids and names leave here.
+    let state = app.sledge.state.state(Identity::Admin).await?;
+    let mut names: Vec<JudgeName> = state
+        .judges
+        .into_iter()
+        .map(|judge| JudgeName {
+            id: judge.id,
+            name: judge.name,
+        })
+        .collect();
+    names.sort_by_key(|judge| judge.id);
+    Ok(Json(names))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginCode {
+    /// `null` when the server cannot tell it (see `note`).
+    login_code: Option<String>,
+    /// `"configured"` (PODIUM_LOGIN_CODE) or `"file"` (secrets.json).
+    source: &'static str,
+    /// Why `loginCode` is null, for a person to read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
+}
+
+/// `GET /api/login-code` (admin only).
+pub async fn login_code(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+) -> Result<Json<LoginCode>, ApiError> {
+    if who != Identity::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the admin may read the login code",
+        ));
+    }
+    let secrets = &app.sledge.state.secrets;
+    let code = secrets.readable_login_code().map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot read the login code: {e}"),
+        )
+    })?;
+    let (source, note) = match secrets.login_code_source() {
+        Source::Configured => ("configured", Some("the login code was set with PODIUM_LOGIN_CODE when the server started; Podium keeps only its hash, so ask whoever started it")),
+        Source::File if code.is_none() => ("file", Some("secrets.json holds a login code the server has not loaded yet: send the server SIGHUP (or restart it), or run `podium secrets show`")),
+        Source::File => ("file", None),
+    };
+    Ok(Json(LoginCode {
+        login_code: code,
+        source,
+        note,
+    }))
+}

@@ -1,0 +1,157 @@
+// A judge's page: sign in with a name and the login code, keep the issued
+// secret, then rate the assigned hacks in visiting order and choose first and
+// second place per superlative. Each answer shows whether the server has
+// saved it or it is still being sent; unsent answers are retried.
+
+import { api } from './api.js';
+import { Live } from './live.js';
+import { $, h, fill, say, showConnection } from './dom.js';
+
+const KEY = 'podium.judge';
+let me = JSON.parse(localStorage.getItem(KEY) || 'null'); // {secret, judgeId, name}
+let live = null;
+let tables = null;
+// Answers sent but not yet confirmed, by key ('r<hackId>' or 's<superId>').
+const pending = new Map();
+
+function showSignIn(message = '') {
+  live?.stop();
+  live = null;
+  me = null;
+  localStorage.removeItem(KEY);
+  $('#signin').hidden = false;
+  $('#judging').hidden = true;
+  $('#signout').hidden = true;
+  $('#title').textContent = 'Podium · Judging';
+  showConnection('signedout');
+  say($('#signin-message'), 'error', message);
+  loadNames();
+}
+
+async function loadNames() {
+  const select = $('#judge-name');
+  try {
+    const names = await api('/api/judges/names');
+    fill(select, h('option', { value: '' }, names.length ? 'Choose your name…' : 'No judges yet: ask the organisers'),
+      names.map((j) => h('option', { value: String(j.id) }, j.name)));
+  } catch (failure) {
+    fill(select, h('option', { value: '' }, 'Names unavailable'));
+    say($('#signin-message'), 'error', failure.message);
+    setTimeout(() => !me && loadNames(), 3000);
+  }
+}
+
+function start() {
+  $('#signin').hidden = true;
+  $('#judging').hidden = false;
+  $('#signout').hidden = false;
+  $('#title').textContent = `Judging · ${me.name}`;
+  live = new Live(me.secret, {
+    onUpdate: (t) => { tables = t; render(); },
+    onSignedOut: (m) => showSignIn(`Please sign in again: ${m}`),
+  });
+}
+
+/** Sends an answer; keeps it pending (and retries) until the server saves it. */
+async function send(key, path, body, attempt = 0) {
+  pending.set(key, { body, state: 'sending' });
+  render();
+  try {
+    await api(path, { secret: me.secret, method: 'POST', body });
+    if (pending.get(key)?.body === body) pending.delete(key);
+  } catch (failure) {
+    if (pending.get(key)?.body !== body) return; // A newer answer replaced it.
+    if (failure.status === 401) return showSignIn(`Please sign in again: ${failure.message}`);
+    const retry = failure.status === 0 || failure.status === 429 || failure.status >= 500;
+    pending.set(key, { body, state: retry ? 'sending' : 'failed', message: failure.message });
+    if (retry) setTimeout(() => pending.get(key)?.body === body && send(key, path, body, attempt + 1), Math.min(1000 * 2 ** attempt, 10_000));
+  }
+  render();
+}
+
+function saveState(savedText, entry) {
+  if (entry?.state === 'failed') return h('span', { class: 'save-state failed' }, `Not saved: ${entry.message}`);
+  if (entry) return h('span', { class: 'save-state sending' }, 'Sending…');
+  if (savedText) return h('span', { class: 'save-state saved' }, `Saved ✓ ${savedText}`);
+  return h('span', { class: 'save-state' }, 'Not rated yet');
+}
+
+function render() {
+  if (!tables || !me) return;
+  const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === me.judgeId).sort((a, b) => a.priority - b.priority);
+  const ratingOf = (hackId) => tables.rows('ratings').find((r) => r.judgeId === me.judgeId && r.hackId === hackId);
+  const rated = assigned.filter((a) => ratingOf(a.hackId)).length;
+  $('#progress').textContent = assigned.length
+    ? `Rated ${rated} of ${assigned.length}`
+    : 'No hacks assigned to you yet. This page updates by itself when the organisers run assignment.';
+  $('#pending').textContent = pending.size ? `${pending.size} answer(s) still being sent…` : '';
+
+  fill($('#hacks'), assigned.map((a, i) => {
+    const hack = tables.hacks.get(a.hackId);
+    if (!hack) return null;
+    const saved = ratingOf(hack.id);
+    const entry = pending.get(`r${hack.id}`);
+    const shown = entry ? entry.body.rating : saved?.rating;
+    return h('section', { class: 'card hack', 'data-hack-id': String(hack.id) },
+      h('div', { class: 'title' },
+        h('span', { class: 'table-no' }, `${i + 1}. Table ${hack.location}`),
+        h('span', { class: 'name' }, hack.name)),
+      hack.description ? h('p', { class: 'muted' }, hack.description.slice(0, 240)) : null,
+      h('div', { class: 'rating', role: 'group', 'aria-label': `Rating for ${hack.name}` },
+        Array.from({ length: 20 }, (_, k) => k + 1).map((n) => h('button', {
+          type: 'button',
+          'aria-pressed': String(n === shown),
+          'aria-label': `${n} of 20`,
+          onclick: () => send(`r${hack.id}`, '/api/ratings', { judgeId: me.judgeId, hackId: hack.id, rating: n }),
+        }, String(n)))),
+      saveState(saved ? `${saved.rating} of 20` : '', entry));
+  }));
+
+  const superlatives = tables.rows('superlatives');
+  $('#superlatives-card').hidden = superlatives.length === 0;
+  const byTable = tables.rows('hacks').sort((a, b) => a.location - b.location);
+  fill($('#superlatives'), superlatives.map((s) => {
+    const eligibleIds = new Set(tables.rows('superlativeHacks').filter((e) => e.superlativeId === s.id).map((e) => e.hackId));
+    const eligible = eligibleIds.size ? byTable.filter((x) => eligibleIds.has(x.id)) : byTable;
+    const saved = tables.rows('superlativePlacements').find((p) => p.judgeId === me.judgeId && p.superlativeId === s.id);
+    const entry = pending.get(`s${s.id}`);
+    const current = entry?.body ?? { firstId: saved?.firstChoiceId ?? 0, secondId: saved?.secondChoiceId ?? 0 };
+    const choose = (which) => (e) => {
+      const next = { judgeId: me.judgeId, superId: s.id, firstId: current.firstId, secondId: current.secondId, [which]: Number(e.target.value) };
+      if (next.firstId && next.firstId === next.secondId) {
+        // Same hack twice is meaningless: move it rather than refuse.
+        if (which === 'firstId') next.secondId = 0; else next.firstId = 0;
+      }
+      send(`s${s.id}`, '/api/placements', next);
+    };
+    const picker = (label, which) => h('label', {}, label,
+      h('select', { onchange: choose(which), 'data-choice': which },
+        h('option', { value: '0' }, '— not chosen —'),
+        eligible.map((x) => h('option', { value: String(x.id), selected: x.id === current[which] }, `Table ${x.location}: ${x.name}`))));
+    return h('div', { class: 'superlative', 'data-superlative-id': String(s.id) },
+      h('h3', {}, s.name),
+      h('div', { class: 'placement' }, picker('First place', 'firstId'), picker('Second place', 'secondId')),
+      entry ? saveState('', entry) : saved ? h('span', { class: 'save-state saved' }, 'Saved ✓') : h('span', { class: 'save-state' }, 'Not chosen yet'));
+  }));
+}
+
+$('#signin-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const select = $('#judge-name');
+  const judgeId = Number(select.value);
+  if (!judgeId) return say($('#signin-message'), 'error', 'Choose your name first.');
+  try {
+    const answer = await api('/api/login', { method: 'POST', body: { judgeId, loginCode: $('#login-code').value.trim() } });
+    me = { secret: answer.secret, judgeId, name: select.selectedOptions[0].textContent };
+    localStorage.setItem(KEY, JSON.stringify(me));
+    say($('#signin-message'), 'ok', '');
+    $('#login-code').value = '';
+    start();
+  } catch (failure) {
+    say($('#signin-message'), 'error', failure.status === 401 ? 'That login code is not right. Check it with the organisers and try again.' : failure.message);
+  }
+});
+$('#signout').addEventListener('click', () => showSignIn(''));
+
+if (me) start();
+else showSignIn('');

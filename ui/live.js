@@ -1,0 +1,72 @@
+// The live event stream (GET /api/events) with the secret a page holds.
+// EventSource retries network errors by itself but gives up for good on an
+// HTTP error, so this wrapper owns reconnection: on any error it closes the
+// stream, asks /api/state whether the secret still holds (a 401 means sign
+// out; anything else means the server is away), and reopens with backoff.
+
+import { api } from './api.js';
+import { Tables } from './tables.js';
+import { showConnection } from './dom.js';
+
+export class Live {
+  /**
+   * onUpdate(tables, diff|null) after each update (diff null for a full one);
+   * onSignedOut(message) when the server no longer accepts the secret.
+   */
+  constructor(secret, { onUpdate, onSignedOut }) {
+    this.secret = secret;
+    this.tables = new Tables();
+    this.onUpdate = onUpdate;
+    this.onSignedOut = onSignedOut;
+    this.delay = 500;
+    this.stopped = false;
+    this.open();
+  }
+
+  open() {
+    if (this.stopped) return;
+    showConnection('connecting');
+    const url = `/api/events?secret=${encodeURIComponent(this.secret)}`;
+    const source = new EventSource(url);
+    this.source = source;
+    source.addEventListener('update-full', (e) => {
+      this.delay = 500;
+      showConnection('live');
+      this.tables.load(JSON.parse(e.data).database);
+      this.onUpdate(this.tables, null);
+    });
+    source.addEventListener('update-partial', (e) => {
+      const diff = JSON.parse(e.data).diff;
+      this.tables.merge(diff);
+      this.onUpdate(this.tables, diff);
+    });
+    source.addEventListener('error', () => {
+      source.close();
+      if (this.stopped || this.source !== source) return;
+      showConnection('offline');
+      setTimeout(() => this.check(), this.delay);
+      this.delay = Math.min(this.delay * 2, 10_000);
+    });
+  }
+
+  async check() {
+    if (this.stopped) return;
+    try {
+      await api('/api/state', { secret: this.secret });
+    } catch (failure) {
+      if (failure.status === 401) {
+        this.stop();
+        this.onSignedOut(failure.message);
+        return;
+      }
+      // Unreachable, throttled or failing: keep trying.
+    }
+    this.open();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.source?.close();
+    showConnection('signedout');
+  }
+}
