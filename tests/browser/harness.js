@@ -118,5 +118,7 @@ export async function launchBrowser() {
 
 /** Takes a full-page screenshot into build/screenshots/<name>.png. */
 export async function snap(page, name) {
+  // A full-page shot of a scrolled page paints the sticky header mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }

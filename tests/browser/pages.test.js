@@ -76,6 +76,9 @@ test('the organiser signs in, imports, adds two judges and runs assignment', { s
   await admin.locator('#assign-result.ok').waitFor({ timeout: TIMEOUT });
   assert.match(await admin.locator('#assign-result').textContent(), /2 judge\(s\) per hack: 6 new/);
   await admin.locator('#assignments td', { hasText: 'Ada Lovelace' }).first().waitFor({ timeout: TIMEOUT });
+  // Coverage follows: with nothing rated yet, both judges are behind.
+  await admin.locator('#coverage td', { hasText: 'Alan Turing' }).waitFor({ timeout: TIMEOUT });
+  await admin.locator('#results td', { hasText: 'Quiet Room' }).waitFor({ timeout: TIMEOUT });
   await snap(admin, '02-admin-assigned');
 });
 
