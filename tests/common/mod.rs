@@ -2,6 +2,8 @@
 //! it with a real WebSocket client (tokio-tungstenite) and HTTP (reqwest).
 #![allow(dead_code)]
 
+pub mod sio;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
