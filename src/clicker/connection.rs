@@ -18,11 +18,11 @@ use std::sync::Arc;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::{interval_at, timeout, Instant};
 
 use super::hub::{Listener, SessionHandle};
 use super::protocol::{parse_command, Command, Draft, Score, ServerMessage};
+use super::queue;
 use crate::limits::{RateLimiter, Verdict};
 use crate::metrics::Protocol;
 use crate::server::App;
@@ -51,8 +51,6 @@ pub const CLOSE_NO_COMMAND: u16 = 4004;
 pub const WINDOW: usize = 64;
 /// How long a closing peer gets to take the close frame.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-/// Frames taken from a listener's queue per flush.
-const BATCH: usize = 64;
 
 type Pending = Pin<Box<dyn Future<Output = (Score, Result<ScoreOutcome, StoreError>)> + Send>>;
 
@@ -61,7 +59,9 @@ enum Role {
     Sender(SessionHandle),
     Listener {
         listener: Arc<Listener>,
-        queue: mpsc::Receiver<Utf8Bytes>,
+        queue: queue::Receiver,
+        /// Frames taken from the queue, being written; kept for its allocation.
+        batch: Vec<Utf8Bytes>,
         ids: HashSet<DeviceId>,
     },
 }
@@ -71,7 +71,7 @@ enum Event {
     /// Shutdown, takeover or a slow-listener drop.
     Interrupted(End),
     Committed(Score, Result<ScoreOutcome, StoreError>),
-    Queued(Utf8Bytes),
+    Queued,
     Incoming(Option<Result<Message, axum::Error>>),
     Ping,
     /// The time for a first command ran out.
@@ -138,7 +138,7 @@ impl Connection {
             let step = match event {
                 Event::Interrupted(end) => Err(end),
                 Event::Committed(score, outcome) => self.acknowledge(score, outcome).await,
-                Event::Queued(frame) => self.forward(frame).await,
+                Event::Queued => self.forward().await,
                 Event::Incoming(None) => Err(End::Gone),
                 Event::Incoming(Some(Err(e))) => Err(transport_error(e)),
                 Event::Incoming(Some(Ok(message))) => {
@@ -171,7 +171,7 @@ impl Connection {
         let role = &mut self.role;
         let queued = async {
             match role {
-                Role::Listener { queue, .. } => queue.recv().await,
+                Role::Listener { queue, .. } => queue.ready().await,
                 _ => std::future::pending().await,
             }
         };
@@ -188,7 +188,7 @@ impl Connection {
             biased;
             end = interrupted => Event::Interrupted(end),
             Some((score, outcome)) = pending.next(), if !pending.is_empty() => Event::Committed(score, outcome),
-            Some(frame) = queued => Event::Queued(frame),
+            () = queued => Event::Queued,
             incoming = socket.next(), if can_read => Event::Incoming(incoming),
             _ = ping.tick() => Event::Ping,
             _ = late => Event::Late,
@@ -311,6 +311,7 @@ impl Connection {
                 self.role = Role::Listener {
                     listener,
                     queue,
+                    batch: Vec::new(),
                     ids: ids.into_iter().collect(),
                 };
                 self.interrupt = self.interrupted();
@@ -425,27 +426,25 @@ impl Connection {
         }
     }
 
-    /// Sends a frame from the hub, and whatever else is already queued, in one flush.
-    async fn forward(&mut self, first: Utf8Bytes) -> Result<(), End> {
-        let Role::Listener { queue, .. } = &mut self.role else {
+    /// Sends everything the hub has queued for this listener, in one flush.
+    async fn forward(&mut self) -> Result<(), End> {
+        let Role::Listener { queue, batch, .. } = &mut self.role else {
             return Ok(());
         };
+        queue.take_all(batch);
         let socket = &mut self.socket;
         // One deadline and one interrupt check for the whole batch: per-frame
         // timers showed up in fan-out profiles.
-        let batch = async {
-            socket.feed(Message::Text(first)).await?;
-            let mut sent = 1;
-            while sent < BATCH {
-                let Ok(frame) = queue.try_recv() else { break };
+        let write = async {
+            let sent = batch.len();
+            for frame in batch.drain(..) {
                 socket.feed(Message::Text(frame)).await?;
-                sent += 1;
             }
             socket.flush().await.map(|()| sent)
         };
         let limit = self.app.config.send_timeout();
         tokio::select! {
-            written = timeout(limit, batch) => match written {
+            written = timeout(limit, write) => match written {
                 Ok(Ok(sent)) => {
                     self.app.metrics.messages_out(Protocol::Clicker, sent as u64);
                     Ok(())

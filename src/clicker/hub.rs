@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Draft, ServerMessage};
+use super::queue::{self, PushError};
 use crate::metrics::Metrics;
 use crate::store::clicker::{DeviceId, LatestScore};
 
@@ -57,7 +57,7 @@ pub struct SessionHandle {
 pub struct Listener {
     id: u64,
     draft: Draft,
-    queue: mpsc::Sender<Utf8Bytes>,
+    queue: queue::Sender,
     /// Cancelled when the queue overflowed and the listener must go.
     pub dropped: CancellationToken,
     /// The same fact, cheap to read on every delivery (a token's check
@@ -104,12 +104,8 @@ impl Hub {
 
     /// Makes a listener with a queue of `capacity` frames; the receiver is
     /// the connection's to drain.
-    pub fn new_listener(
-        &self,
-        draft: Draft,
-        capacity: usize,
-    ) -> (Arc<Listener>, mpsc::Receiver<Utf8Bytes>) {
-        let (queue, rx) = mpsc::channel(capacity.max(1));
+    pub fn new_listener(&self, draft: Draft, capacity: usize) -> (Arc<Listener>, queue::Receiver) {
+        let (queue, rx) = queue::bounded(capacity);
         let listener = Arc::new(Listener {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             draft,
@@ -269,9 +265,9 @@ impl Hub {
         if listener.gone.load(Ordering::Relaxed) {
             return false;
         }
-        match listener.queue.try_send(frame) {
+        match listener.queue.push(frame) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full) => {
                 listener.gone.store(true, Ordering::Relaxed);
                 tracing::info!(
                     listener = listener.id,
@@ -283,7 +279,7 @@ impl Hub {
                     .fetch_add(1, Ordering::Relaxed);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
     }
 }
@@ -305,12 +301,10 @@ mod tests {
         Hub::new(Arc::new(Metrics::default()))
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<String> {
+    fn drain(rx: &mut queue::Receiver) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(f) = rx.try_recv() {
-            out.push(f.to_string());
-        }
-        out
+        rx.take_all(&mut out);
+        out.iter().map(|f| f.to_string()).collect()
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! * [`protocol`]: pure parsing and formatting of frames.
 //! * [`hub`]: live fan-out of device events to listeners.
+//! * [`queue`]: a listener's bounded queue of frames, filled by the hub.
 //! * [`connection`]: one connection's loop, from upgrade to close.
 //! * [`history`]: the HTTP API that reads devices and score series back.
 //! * [`marks`]: a score series as RopeScore-style step marks.
@@ -11,3 +12,4 @@ pub mod history;
 pub mod hub;
 pub mod marks;
 pub mod protocol;
+pub mod queue;
