@@ -4,7 +4,11 @@
 # podium-bench against it with --pid, stops the server, keeps the JSON.
 #
 #   bench/run.sh [--no-build] SCENARIO [extra podium-bench flags]
-#   SCENARIO: fanout | acks | competition | idle | judging | smoke | all
+#   SCENARIO: fanout | acks | competition | fsync | idle | judging | smoke | all
+#
+# fsync needs no server: it times append + fdatasync on the disk the
+# servers' data directories live on (mktemp -d), the floor under every
+# commit with --sync full.
 #
 # fanout and idle run the same generator against Podium, the Node.js `ws`
 # server (bench/node) and the bare Rust forwarder in one go and print the
@@ -27,7 +31,7 @@ fi
 scenario="${1:-}"
 shift || true
 case "$scenario" in
-    fanout | acks | competition | idle | judging | smoke | all) ;;
+    fanout | acks | competition | fsync | idle | judging | smoke | all) ;;
     *)
         awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
         exit 2
@@ -153,11 +157,17 @@ run_one() {
         competition) podium_only competition "${@:2}" ;;
         judging) podium_only judging "${judging_flags[@]}" "${@:2}" ;;
         smoke) podium_only smoke "${judging_flags[@]}" "${@:2}" ;;
+        fsync)
+            local dir
+            dir="$(mktemp -d -t bench-fsync-XXXXXX)"
+            "$BENCH_BIN" fsync --dir "$dir" "${@:2}" || failures=$((failures + 1))
+            rmdir "$dir"
+            ;;
     esac
 }
 
 if [[ "$scenario" == all ]]; then
-    for s in smoke fanout acks competition idle judging; do
+    for s in smoke fanout acks fsync competition idle judging; do
         run_one "$s" "$@"
     done
 else

@@ -155,6 +155,18 @@ pub enum Command {
         #[command(flatten)]
         auth: JudgingAuth,
     },
+    /// No server: the disk's append + fdatasync latency, the floor under
+    /// every commit with `--sync full`.
+    Fsync {
+        /// Directory on the disk to measure (use the data directory's).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3000)]
+        count: usize,
+        /// Pause between syncs, in ms (2 ms: the competition's commit pace).
+        #[arg(long, default_value_t = 2.0)]
+        interval_ms: f64,
+    },
 }
 
 impl Common {

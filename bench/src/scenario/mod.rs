@@ -4,6 +4,7 @@
 
 mod checks;
 mod clicker;
+mod disk;
 mod idle;
 mod judging;
 mod smoke;
@@ -53,6 +54,18 @@ pub async fn run(cli: Cli) -> i32 {
             eio,
         } => judging::run(common, auth, judges, admins, hacks, window, eio).await,
         Command::Smoke { common, auth } => smoke::run(common, auth).await,
+        Command::Fsync {
+            dir,
+            count,
+            interval_ms,
+        } => {
+            disk::fsync(
+                dir,
+                count,
+                std::time::Duration::from_secs_f64(interval_ms / 1000.0),
+            )
+            .await
+        }
     }
 }
 
