@@ -22,6 +22,7 @@ const FILES: &[(&str, &str)] = &[
     ("live.js", include_str!("../ui/live.js")),
     ("tables.js", include_str!("../ui/tables.js")),
     ("dom.js", include_str!("../ui/dom.js")),
+    ("retry.js", include_str!("../ui/retry.js")),
     ("admin.js", include_str!("../ui/admin.js")),
     ("judge.js", include_str!("../ui/judge.js")),
     ("clicker.js", include_str!("../ui/clicker.js")),

@@ -4,6 +4,7 @@
 // device's newest count at once.
 
 import { showConnection } from './dom.js';
+import { Backoff } from './retry.js';
 
 /** Normalises "7" and "000007" to the protocol's six digits. */
 export const deviceId = (id) => String(Number(id)).padStart(6, '0');
@@ -13,7 +14,7 @@ export class ClickerListener {
   constructor(ids, onEvent) {
     this.ids = ids;
     this.onEvent = onEvent;
-    this.delay = 500;
+    this.backoff = new Backoff();
     this.stopped = false;
     this.open();
   }
@@ -25,7 +26,7 @@ export class ClickerListener {
     const ws = new WebSocket(`${scheme}://${location.host}/ws`);
     this.ws = ws;
     ws.addEventListener('open', () => {
-      this.delay = 500;
+      this.backoff.reset();
       showConnection('live');
       // Until CONNECT says otherwise, every device counts as disconnected.
       this.onEvent({ type: 'reset' });
@@ -35,8 +36,7 @@ export class ClickerListener {
     ws.addEventListener('close', () => {
       if (this.stopped || this.ws !== ws) return;
       showConnection('offline');
-      setTimeout(() => this.open(), this.delay);
-      this.delay = Math.min(this.delay * 2, 10_000);
+      this.backoff.later(() => this.open());
     });
   }
 

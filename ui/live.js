@@ -7,6 +7,7 @@
 import { api } from './api.js';
 import { Tables } from './tables.js';
 import { showConnection } from './dom.js';
+import { Backoff } from './retry.js';
 
 export class Live {
   /**
@@ -18,7 +19,7 @@ export class Live {
     this.tables = new Tables();
     this.onUpdate = onUpdate;
     this.onSignedOut = onSignedOut;
-    this.delay = 500;
+    this.backoff = new Backoff();
     this.stopped = false;
     this.open();
   }
@@ -30,7 +31,7 @@ export class Live {
     const source = new EventSource(url);
     this.source = source;
     source.addEventListener('update-full', (e) => {
-      this.delay = 500;
+      this.backoff.reset();
       showConnection('live');
       this.tables.load(JSON.parse(e.data).database);
       this.onUpdate(this.tables, null);
@@ -44,8 +45,7 @@ export class Live {
       source.close();
       if (this.stopped || this.source !== source) return;
       showConnection('offline');
-      setTimeout(() => this.check(), this.delay);
-      this.delay = Math.min(this.delay * 2, 10_000);
+      this.backoff.later(() => this.check());
     });
   }
 
