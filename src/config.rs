@@ -30,9 +30,19 @@ pub struct DataArgs {
 /// Everything `podium serve` takes.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
-    /// Address and port to listen on (WebSocket, socket.io and HTTP share it).
+    /// Address and port to listen on (WebSocket, socket.io and HTTP share
+    /// it; with a TLS certificate, TLS and plain connections share it too).
     #[arg(long, env = "PODIUM_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub tls: TlsConfig,
+
+    /// Seconds a client has to finish its TLS handshake, and to send each
+    /// request's headers (also how long an idle keep-alive connection stays
+    /// open); slower or silent clients are disconnected.
+    #[arg(long, env = "PODIUM_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
 
     #[command(flatten)]
     pub data: DataArgs,
@@ -84,6 +94,30 @@ pub struct ServeConfig {
     /// The Sledge login code judges log in with. Unset: generated like the admin secret.
     #[arg(long, env = "PODIUM_LOGIN_CODE", hide_env_values = true)]
     pub login_code: Option<String>,
+}
+
+/// Optional TLS on the listen port. Connections that start with a TLS
+/// handshake are served over TLS, all others as plain HTTP and WebSocket,
+/// so clickers that cannot do TLS keep working beside judges on `https://`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsConfig {
+    /// PEM certificate chain (the server's certificate first) for TLS; needs --tls-key.
+    #[arg(
+        long,
+        env = "PODIUM_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of that certificate (PKCS#8, RSA or EC; unencrypted); needs --tls-cert.
+    #[arg(
+        long,
+        env = "PODIUM_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Limits on what clients may take (see `src/limits.rs`). The defaults leave
@@ -153,6 +187,8 @@ impl ServeConfig {
     pub fn local(data_dir: impl Into<PathBuf>) -> ServeConfig {
         ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: TlsConfig::default(),
+            header_timeout_secs: 10,
             data: DataArgs {
                 data_dir: data_dir.into(),
             },
@@ -176,6 +212,10 @@ impl ServeConfig {
 
     pub fn send_timeout(&self) -> Duration {
         Duration::from_secs(self.send_timeout_secs)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
     }
 }
 
@@ -230,5 +270,28 @@ mod tests {
         let e = parse(&["--allowed-origin", "a.example"]).unwrap_err();
         assert!(e.to_string().contains("scheme://host[:port]"), "{e}");
         assert!(parse(&["--clicker-burst", "0"]).is_err());
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_takes_both_files() {
+        let config = parse(&[]).unwrap();
+        assert!(config.tls.tls_cert.is_none() && config.tls.tls_key.is_none());
+        assert_eq!(config.header_timeout(), Duration::from_secs(10));
+        let e = parse(&["--tls-cert", "cert.pem"]).unwrap_err();
+        assert!(e.to_string().contains("--tls-key"), "{e}");
+        let e = parse(&["--tls-key", "key.pem"]).unwrap_err();
+        assert!(e.to_string().contains("--tls-cert"), "{e}");
+        let config = parse(&[
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+            "--header-timeout-secs",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(config.tls.tls_cert, Some(PathBuf::from("cert.pem")));
+        assert_eq!(config.header_timeout(), Duration::from_secs(3));
+        assert!(parse(&["--header-timeout-secs", "0"]).is_err());
     }
 }

@@ -1,10 +1,13 @@
 //! Podium: a live scoring and judging server.
 //!
-//! One binary, one port, two protocols on one core:
+//! One binary, one port (plain and, optionally, TLS), two protocols on one core:
 //!
 //! ```text
 //! config.rs        settings from flags and PODIUM_* environment variables
 //! server.rs        axum router (/ws, /socket.io, /healthz, /metrics, /api), start, shutdown
+//! listener.rs      accept loop: socket tuning, TLS-or-plain by first byte, header and
+//!                  handshake time bounds, HTTP/1.1 with upgrades, graceful drain
+//! tls.rs           the optional TLS certificate and key, loaded and checked at start
 //! metrics.rs       Prometheus text metrics
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
@@ -29,6 +32,7 @@ pub mod config;
 pub mod http_error;
 pub mod judging;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod operator_secrets;
 pub mod origins;
@@ -36,4 +40,5 @@ pub mod secrets;
 pub mod server;
 pub mod sledge;
 pub mod store;
+pub mod tls;
 pub mod ui;

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default when no subcommand is given).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Show or rotate the Sledge admin secret and login code kept in the data directory.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -69,7 +69,7 @@ struct RotateArgs {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match cli.command {
-        Some(Command::Serve(config)) => config,
+        Some(Command::Serve(config)) => *config,
         Some(Command::Secrets(command)) => return secrets_command(command),
         Some(Command::Backup(args)) => return backup_command(args),
         None => cli.serve,

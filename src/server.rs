@@ -1,6 +1,8 @@
 //! The HTTP front door: one axum router on one port for the clicker
 //! WebSocket (`/ws`), socket.io (`/socket.io/`), health, metrics and the
-//! HTTP API (`/api`, see `crate::api`), the web pages (`crate::ui`); plus start-up and graceful shutdown.
+//! HTTP API (`/api`, see `crate::api`), the web pages (`crate::ui`); plus
+//! start-up and graceful shutdown. Connections reach the router through
+//! `crate::listener` (TLS or plain, time bounds).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +12,6 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -21,11 +22,13 @@ use crate::api;
 use crate::clicker;
 use crate::config::ServeConfig;
 use crate::limits::{ConnectionLimits, Refused, RegistrationLimits};
+use crate::listener;
 use crate::metrics::Metrics;
 use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
 use crate::origins::{self, AllowedOrigins};
 use crate::sledge::{self, SledgeService};
 use crate::store::{Store, StoreError};
+use crate::tls::{self, TlsError};
 
 /// Tungstenite's default buffers cost about 90 KiB per idle connection;
 /// clicker frames are tens of bytes, so these are sized for small text.
@@ -65,6 +68,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] SecretsFileError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -102,6 +107,11 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         path: data_dir.clone(),
         source,
     })?;
+    // Checked before storage is opened, so a wrong file stops the start at once.
+    let tls = match (&config.tls.tls_cert, &config.tls.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let metrics = Arc::new(Metrics::default());
     // Only hashes of the secrets stay in memory, so take them out of the config.
     let secrets = Arc::new(OperatorSecrets::open(
@@ -124,7 +134,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         shutdown.clone(),
     )
     .await?;
-    let listener = bind(config.listen).map_err(|source| StartError::Bind {
+    let listener = listener::bind(config.listen).map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
     })?;
@@ -133,6 +143,12 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         source,
     })?;
     let registration_limits = RegistrationLimits::new(&config.limits);
+    let settings = listener::Settings {
+        header_timeout: config.header_timeout(),
+        tcp_send_buffer: config.tcp_send_buffer as libc::c_int,
+        tls,
+    };
+    let tls_on = settings.tls.is_some();
     let app = Arc::new(App {
         hub: clicker::hub::Hub::new(metrics.clone()),
         sledge,
@@ -145,26 +161,14 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         connections: TaskTracker::new(),
     });
     let router = router(app.clone());
-    let task = tokio::spawn(serve(listener, router, app.clone()));
+    let task = tokio::spawn(serve(listener, router, settings, app.clone()));
     let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
-    tracing::info!(%addr, data_dir = %data_dir.display(), "Podium is listening");
+    // With TLS, plain HTTP and WebSocket stay on the same port (`tls=true`).
+    tracing::info!(%addr, tls = tls_on, data_dir = %data_dir.display(), "Podium is listening");
     Ok(Running { addr, app, task })
 }
 
-/// Binds with a deep accept backlog: the default (128) overflows when a hall
-/// full of clients reconnects at once after a Wi-Fi drop, and every
-/// overflowed connect costs that client a one-second SYN retry.
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
-}
-
-async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
+async fn serve(listener: TcpListener, router: Router, settings: listener::Settings, app: Arc<App>) {
     let shutdown = app.shutdown.clone();
     // socket.io clients hold long-polling requests and upgraded connections
     // open: disconnect them all as soon as shutdown begins, so the graceful
@@ -180,18 +184,10 @@ async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
             tracing::warn!("some socket.io clients did not close in time");
         }
     });
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let send_buffer = app.config.tcp_send_buffer as libc::c_int;
-    let listener = listener.tap_io(move |tcp| tune_socket(tcp, send_buffer));
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
-    if let Err(e) = served {
-        tracing::error!(error = %e, "server stopped with an error");
-    }
+    listener::serve(listener, router, settings, shutdown).await;
     app.shutdown.cancel();
     let _ = socketio_closed.await;
-    // Upgraded connections outlive axum's graceful shutdown: wait for their
+    // Upgraded connections outlive the listener's graceful shutdown: wait for their
     // close handshakes (each is bounded), then commit what storage holds.
     app.connections.close();
     if tokio::time::timeout(Duration::from_secs(5), app.connections.wait())
@@ -203,25 +199,6 @@ async fn serve(listener: TcpListener, router: Router, app: Arc<App>) {
     let store = app.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!("Podium stopped; storage flushed");
-}
-
-/// Small frames must not wait for Nagle; and a fixed kernel send buffer
-/// bounds the memory a peer that stops reading can pin (autotuning would let
-/// it grow to megabytes per connection).
-fn tune_socket(tcp: &mut tokio::net::TcpStream, send_buffer: libc::c_int) {
-    use std::os::fd::AsRawFd;
-    let _ = tcp.set_nodelay(true);
-    // SAFETY: setsockopt reads `send_buffer` for the size of a c_int, on a
-    // descriptor the stream owns for the duration of the call.
-    unsafe {
-        libc::setsockopt(
-            tcp.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            (&send_buffer as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
 }
 
 /// Every route on the one port.

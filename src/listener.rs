@@ -1,0 +1,223 @@
+//! The accept loop under the router: binds the port, tunes each accepted
+//! socket, tells TLS from plain text by the first byte, bounds how long a
+//! client may take to finish its TLS handshake and to send request headers,
+//! serves HTTP/1.1 (with upgrades, for WebSocket) and shuts down gracefully.
+//!
+//! It replaces `axum::serve`, which can do neither TLS nor a bound on slow
+//! headers. One port carries both: a connection whose first byte is a TLS
+//! handshake record (0x16, which no HTTP method starts with) is served over
+//! TLS when a certificate is configured; anything else as plain HTTP, so
+//! clickers that cannot do TLS keep `ws://` on the same address as judges'
+//! phones use `https://`.
+//!
+//! HTTP/2 is not offered (plain or over TLS): every Podium client speaks
+//! HTTP/1.1, WebSocket upgrades are HTTP/1.1, and hyper's header-read bound
+//! exists only there.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_service::Service;
+
+/// The first byte of every TLS connection: a handshake record (ClientHello).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// How connections are accepted.
+pub struct Settings {
+    /// Time to finish the TLS handshake, and to send each request's headers.
+    pub header_timeout: Duration,
+    /// Kernel send buffer per connection.
+    pub tcp_send_buffer: libc::c_int,
+    /// Present when a certificate is configured.
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Binds with a deep accept backlog: the default (128) overflows when a hall
+/// full of clients reconnects at once after a Wi-Fi drop, and every
+/// overflowed connect costs that client a one-second SYN retry.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// Accepts and serves until `shutdown` is cancelled, then asks every HTTP
+/// connection to finish its request in progress and waits for them.
+/// Upgraded (WebSocket) connections have left hyper by then: their owners
+/// close them.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    settings: Settings,
+    shutdown: CancellationToken,
+) {
+    let settings = Arc::new(settings);
+    let connections = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            // The peer gave up before we got to it: nothing to do.
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // Out of file descriptors, most likely: retrying at once
+                // would spin; a second lets connections close meanwhile.
+                tracing::error!(error = %e, "cannot accept connections; retrying in 1 s");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        tune_socket(&stream, settings.tcp_send_buffer);
+        connections.spawn(connection(
+            stream,
+            peer,
+            router.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        ));
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
+/// One accepted connection, from its first byte to its end (or its upgrade).
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+) {
+    let Some(acceptor) = &settings.tls else {
+        // hyper's header-read bound runs from the start: a silent client is
+        // dropped without any help here.
+        return serve_http(stream, peer, router, &settings, &shutdown).await;
+    };
+    let deadline = Instant::now() + settings.header_timeout;
+    let first = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        first = tokio::time::timeout_at(deadline, first_byte(&stream)) => first,
+    };
+    match first {
+        Ok(Some(TLS_HANDSHAKE)) => {}
+        Ok(Some(_)) => return serve_http(stream, peer, router, &settings, &shutdown).await,
+        Ok(None) => return,
+        Err(_) => {
+            tracing::debug!(%peer, "closed a connection that sent nothing in time");
+            return;
+        }
+    }
+    let accepted = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        accepted = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => accepted,
+    };
+    match accepted {
+        Ok(Ok(tls)) => serve_http(tls, peer, router, &settings, &shutdown).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
+    }
+}
+
+/// The first byte the client sent, left in the socket for whoever reads
+/// next; `None` when it closed (or failed) first.
+async fn first_byte(stream: &TcpStream) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    match stream.peek(&mut byte).await {
+        Ok(1) => Some(byte[0]),
+        _ => None,
+    }
+}
+
+/// HTTP/1.1 on a plain or TLS stream, until the client closes, a request
+/// upgrades, or shutdown lets the request in progress finish.
+async fn serve_http<I>(
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // What `into_make_service_with_connect_info` did: handlers and the
+    // connection limits find the client's address in the request.
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(axum::body::Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        // A Router is always ready; cloning it is a reference count.
+        router.clone().call(request)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // The bound also runs while a kept-alive connection waits for its next
+    // request, so it doubles as the idle timeout of keep-alive.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout);
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        if e.is_timeout() {
+            tracing::debug!(%peer, "closed a connection that sent no request headers in time");
+        } else {
+            tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+        }
+    }
+}
+
+/// Small frames must not wait for Nagle; and a fixed kernel send buffer
+/// bounds the memory a peer that stops reading can pin (autotuning would let
+/// it grow to megabytes per connection).
+fn tune_socket(tcp: &TcpStream, send_buffer: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    let _ = tcp.set_nodelay(true);
+    // SAFETY: setsockopt reads `send_buffer` for the size of a c_int, on a
+    // descriptor the stream owns for the duration of the call.
+    unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&send_buffer as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
