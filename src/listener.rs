@@ -10,6 +10,11 @@
 //! clickers that cannot do TLS keep `ws://` on the same address as judges'
 //! phones use `https://`.
 //!
+//! With TLS on, a browser asking for a web page over plain HTTP is
+//! redirected (308) to the same address over HTTPS; the clicker WebSocket,
+//! socket.io and the API stay available in plain text for devices that
+//! cannot do TLS.
+//!
 //! HTTP/2 is not offered (plain or over TLS): every Podium client speaks
 //! HTTP/1.1, WebSocket upgrades are HTTP/1.1, and hyper's header-read bound
 //! exists only there.
@@ -121,7 +126,7 @@ async fn connection(
     let Some(acceptor) = &settings.tls else {
         // hyper's header-read bound runs from the start: a silent client is
         // dropped without any help here.
-        return serve_http(stream, peer, router, &settings, &shutdown).await;
+        return serve_http(stream, peer, router, &settings, &shutdown, false).await;
     };
     let deadline = Instant::now() + settings.header_timeout;
     let first = tokio::select! {
@@ -130,7 +135,7 @@ async fn connection(
     };
     match first {
         Ok(Some(TLS_HANDSHAKE)) => {}
-        Ok(Some(_)) => return serve_http(stream, peer, router, &settings, &shutdown).await,
+        Ok(Some(_)) => return serve_http(stream, peer, router, &settings, &shutdown, true).await,
         Ok(None) => return,
         Err(_) => {
             tracing::debug!(%peer, "closed a connection that sent nothing in time");
@@ -142,7 +147,7 @@ async fn connection(
         accepted = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => accepted,
     };
     match accepted {
-        Ok(Ok(tls)) => serve_http(tls, peer, router, &settings, &shutdown).await,
+        Ok(Ok(tls)) => serve_http(tls, peer, router, &settings, &shutdown, false).await,
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
     }
@@ -160,12 +165,14 @@ async fn first_byte(stream: &TcpStream) -> Option<u8> {
 
 /// HTTP/1.1 on a plain or TLS stream, until the client closes, a request
 /// upgrades, or shutdown lets the request in progress finish.
+/// `pages_to_https`: plain text on a server that has TLS.
 async fn serve_http<I>(
     io: I,
     peer: SocketAddr,
     router: Router,
     settings: &Settings,
     shutdown: &CancellationToken,
+    pages_to_https: bool,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -174,8 +181,19 @@ async fn serve_http<I>(
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let mut request = request.map(axum::body::Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
+        let redirect = if pages_to_https {
+            to_https(&request)
+        } else {
+            None
+        };
         // A Router is always ready; cloning it is a reference count.
-        router.clone().call(request)
+        let routed = router.clone().call(request);
+        async move {
+            match redirect {
+                Some(response) => Ok(response),
+                None => routed.await,
+            }
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     // The bound also runs while a kept-alive connection waits for its next
@@ -201,6 +219,24 @@ async fn serve_http<I>(
             tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
         }
     }
+}
+
+/// A redirect to the same address over HTTPS, for a browser asking for a
+/// web page in plain text.
+fn to_https(request: &axum::extract::Request) -> Option<axum::response::Response> {
+    use axum::http::{header, Method, StatusCode};
+    let path = request.uri().path();
+    if request.method() != Method::GET || !crate::ui::is_page(path) {
+        return None;
+    }
+    let host = request.headers().get(header::HOST)?.to_str().ok()?;
+    let target = request.uri().path_and_query().map_or(path, |p| p.as_str());
+    let location = format!("https://{host}{target}");
+    axum::response::Response::builder()
+        .status(StatusCode::PERMANENT_REDIRECT)
+        .header(header::LOCATION, location)
+        .body(axum::body::Body::empty())
+        .ok()
 }
 
 /// Small frames must not wait for Nagle; and a fixed kernel send buffer

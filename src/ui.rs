@@ -39,6 +39,13 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/ui/{name}", get(asset))
 }
 
+/// Whether `path` is one of the pages or their assets: what a browser on
+/// plain HTTP is sent to HTTPS for when TLS is configured, so a judge who
+/// types `http://` never sends the login code in clear text.
+pub fn is_page(path: &str) -> bool {
+    matches!(path, "/" | "/admin" | "/judge" | "/scoreboard") || path.starts_with("/ui/")
+}
+
 async fn asset(Path(name): Path<String>) -> Response {
     file(&name)
 }
@@ -72,6 +79,16 @@ fn content_type(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_are_told_from_the_api_and_the_protocols() {
+        for page in ["/", "/admin", "/judge", "/scoreboard", "/ui/admin.js"] {
+            assert!(is_page(page), "{page}");
+        }
+        for other in ["/ws", "/socket.io/", "/api/state", "/healthz", "/adminx"] {
+            assert!(!is_page(other), "{other}");
+        }
+    }
 
     #[test]
     fn every_file_has_a_known_content_type() {

@@ -100,6 +100,25 @@ async fn https_wss_and_plain_share_the_port() {
     // Plain HTTP on the same port, at the same time.
     let health = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
+    // But a browser asking for a page in plain text is sent to https, so a
+    // judge who types http:// never sends the login code in clear text.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = plain.get(server.url("/judge?x=1")).send().await.unwrap();
+    assert_eq!(page.status(), 308);
+    assert_eq!(
+        page.headers()["location"],
+        format!("https://{addr}/judge?x=1").as_str()
+    );
+    let page = https
+        .get(format!("https://{addr}/judge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<html"));
 
     // A clicker over wss:// scores, and a plain ws:// scoreboard sees it.
     let mut secure = wss(addr).await.unwrap();
