@@ -404,3 +404,38 @@ impl Sledge {
         assert_eq!(ack["ok"], true, "authenticate: {ack}");
     }
 }
+
+/// Measured latencies of one kind, for tests that bound them.
+#[derive(Default)]
+pub struct Latencies {
+    pub samples: Vec<Duration>,
+}
+
+impl Latencies {
+    pub fn record(&mut self, latency: Duration) {
+        self.samples.push(latency);
+    }
+
+    /// The `q` quantile (0 to 1), nearest rank.
+    pub fn quantile(&self, q: f64) -> Duration {
+        let mut sorted = self.samples.clone();
+        sorted.sort();
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
+    pub fn max(&self) -> Duration {
+        self.samples.iter().copied().max().unwrap_or_default()
+    }
+
+    /// `what: n=…, p50 …, p99 …, max …`, for the test's output.
+    pub fn summary(&self, what: &str) -> String {
+        format!(
+            "{what}: n={}, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.samples.len(),
+            self.quantile(0.5).as_secs_f64() * 1e3,
+            self.quantile(0.99).as_secs_f64() * 1e3,
+            self.max().as_secs_f64() * 1e3,
+        )
+    }
+}
