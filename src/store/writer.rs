@@ -100,6 +100,13 @@ enum Msg {
     Close,
 }
 
+/// The writer's connection and the VFS it was opened with. Fields drop in
+/// declaration order: the connection must close before its VFS goes away.
+struct Owned {
+    conn: Connection,
+    vfs: FaultVfs,
+}
+
 /// The handle through which tasks send jobs to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
@@ -116,13 +123,10 @@ impl Writer {
     ) -> Result<(Writer, Changes), StoreError> {
         let (jobs, rx) = mpsc::channel();
         let (changes_tx, changes) = tokio_mpsc::unbounded_channel();
+        let owned = Owned { conn, vfs };
         let thread = std::thread::Builder::new()
             .name("podium-writer".into())
-            .spawn(move || {
-                run(&conn, &vfs, rx, changes_tx, metrics);
-                drop(conn);
-                drop(vfs);
-            })
+            .spawn(move || run(&owned.conn, &owned.vfs, rx, changes_tx, metrics))
             .map_err(|e| StoreError::Worker(e.to_string()))?;
         Ok((
             Writer {
@@ -522,6 +526,79 @@ mod tests {
         let (store, _changes) =
             Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
         assert_eq!(keys(&store).await, ["before"]);
+        store.close();
+    }
+
+    type BoxedJob = Box<dyn FnOnce(&mut super::Tx<'_>) -> Result<(), StoreError> + Send>;
+
+    /// However SQLite comes to drop the batch's transaction mid-batch (here a
+    /// job ends it itself, as SQLITE_FULL or SQLITE_IOERR in a statement may),
+    /// the whole batch fails and the jobs after it do not run outside it.
+    #[tokio::test]
+    async fn a_job_that_loses_the_transaction_fails_its_whole_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mut changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        // Hold the writer, so that the next jobs queue up and share one batch.
+        let (started, has_started) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let blocker = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |_| {
+                        let _ = started.send(());
+                        let _ = released.recv();
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        has_started.await.unwrap();
+        // The current-thread runtime runs these in order: they queue in order.
+        let spawn_write = |job: BoxedJob, one: bool| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if one {
+                    store.write_one(job).await
+                } else {
+                    store.write(job).await
+                }
+            })
+        };
+        let before = spawn_write(Box::new(insert("before".into())), false);
+        let dropper = spawn_write(
+            Box::new(|tx| {
+                tx.execute("INSERT INTO meta (key, value) VALUES ('dropper', 'x')", [])?;
+                tx.execute_batch("ROLLBACK")?;
+                Ok(())
+            }),
+            false,
+        );
+        let after = spawn_write(Box::new(insert("after".into())), true);
+        let after_savepoint = spawn_write(Box::new(insert("after savepoint".into())), false);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (what, job) in [
+            ("before", before),
+            ("dropper", dropper),
+            ("after", after),
+            ("after savepoint", after_savepoint),
+        ] {
+            let err = job.await.unwrap().expect_err(what);
+            assert!(
+                matches!(err, StoreError::NotCommitted { .. }),
+                "{what}: {err}"
+            );
+        }
+        assert!(keys(&store).await.is_empty(), "nothing of the batch stored");
+        assert!(
+            changes.try_recv().is_err(),
+            "nothing of the batch published"
+        );
+        store.write(insert("later".into())).await.unwrap();
+        assert_eq!(keys(&store).await, ["later"]);
         store.close();
     }
 
