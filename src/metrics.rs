@@ -40,6 +40,9 @@ pub struct Metrics {
     pub scores_stored: AtomicU64,
     pub scores_duplicate: AtomicU64,
     pub scores_late: AtomicU64,
+    /// Writes answered with an error (storage failed, or the job did):
+    /// nothing of them was stored.
+    pub write_errors: AtomicU64,
     /// Jobs per group commit.
     pub commit_batch: Histogram,
     /// Time to run and commit one batch.
@@ -55,6 +58,7 @@ impl Default for Metrics {
             scores_stored: AtomicU64::new(0),
             scores_duplicate: AtomicU64::new(0),
             scores_late: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
             commit_batch: Histogram::new(&[
                 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
             ]),
@@ -153,6 +157,11 @@ impl Metrics {
                 "podium_scores_late_total",
                 "SCOREs older than the newest broadcast: stored, not broadcast.",
                 &self.scores_late,
+            ),
+            (
+                "podium_storage_write_errors_total",
+                "Writes answered with an error (disk full, I/O error, read-only storage...): none of them stored.",
+                &self.write_errors,
             ),
         ];
         for (name, help, value) in counters {

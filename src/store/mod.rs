@@ -15,6 +15,7 @@
 
 pub mod checkpointer;
 pub mod clicker;
+pub mod faults;
 pub mod judging;
 pub mod judging_bulk;
 pub mod schema;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, OpenFlags};
 use thiserror::Error;
 
 use crate::metrics::Metrics;
+pub use faults::Fault;
 pub use writer::{Change, Changes};
 
 /// File name of the database inside the data directory.
@@ -58,6 +60,9 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("storage is shutting down")]
     Closed,
+    /// The job ran, but the transaction it shared did not commit.
+    #[error("the write was not stored: {reason}")]
+    NotCommitted { reason: String },
     #[error("storage worker failed: {0}")]
     Worker(String),
 }
@@ -80,10 +85,13 @@ impl Store {
         metrics: Arc<Metrics>,
     ) -> Result<(Store, Changes), StoreError> {
         let path = data_dir.join(DB_FILE);
-        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
+        // Declared before the connection, so dropped after it on every path.
+        let vfs = faults::FaultVfs::register()?;
+        let conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), vfs.name())
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         let sync_pragma = match sync {
@@ -98,7 +106,7 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&conn)?;
         let checkpointing = checkpointer::start(&path)?;
-        let (writer, changes) = writer::Writer::start(conn, metrics)?;
+        let (writer, changes) = writer::Writer::start(conn, vfs, metrics)?;
         let store = Store {
             writer,
             readers: Arc::new(ReadPool {
@@ -169,13 +177,26 @@ impl Store {
         .await
     }
 
-    /// Probes that the database accepts writes (for `/healthz`).
+    /// Probes that the database accepts writes (for `/healthz`). The value
+    /// must change: SQLite skips rewriting a row with identical content, and
+    /// a commit with nothing to write never reaches the disk it is to probe.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute("UPDATE meta SET value = value WHERE key = 'created_at'", [])?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('health_probed_at', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [now_ms().to_string()],
+            )?;
             Ok(())
         })
         .await
+    }
+
+    /// Makes the writer's connection fail as `fault` would (see [`faults`]),
+    /// or heal with [`Fault::None`], once the jobs already queued are done.
+    /// For fault drills and tests: the server itself never calls it.
+    pub async fn inject_fault(&self, fault: Fault) -> Result<(), StoreError> {
+        self.writer.inject_fault(fault).await
     }
 
     /// Stops the writer after the jobs already queued and waits for it.

@@ -11,6 +11,11 @@
 //! rolled back alone and the rest of its batch still commits. Jobs may publish
 //! [`Change`]s; those reach the [`Changes`] stream after the commit, in commit
 //! order, which is what keeps every live subscriber's view in one order.
+//!
+//! When storage fails (disk full, I/O error, read-only), nothing of a batch
+//! that did not commit is acknowledged or published: every job in it hears
+//! the error, the transaction is rolled back, and the thread carries on with
+//! the next batch, so writes resume by themselves once the fault clears.
 
 use std::ops::Deref;
 use std::sync::mpsc;
@@ -21,6 +26,7 @@ use std::time::Instant;
 use rusqlite::Connection;
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
+use super::faults::{Fault, FaultVfs};
 use super::StoreError;
 use crate::judging::model::DataStore;
 use crate::metrics::Metrics;
@@ -62,10 +68,21 @@ impl Deref for Tx<'_> {
 
 /// Runs after the batch commits (or fails), with the commit's outcome.
 type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
-/// A job: runs in the transaction; says whether to keep its writes.
-/// Given no transaction (it could not begin), it must not run and only
-/// hands back its completion.
-type Run = Box<dyn FnOnce(Option<&mut Tx<'_>>) -> (bool, Completion) + Send>;
+/// A job: runs in the transaction; says what became of its writes.
+/// Given no transaction (it could not begin, or was lost), it must not run
+/// and only hands back its completion.
+type Run = Box<dyn FnOnce(Option<&mut Tx<'_>>) -> (Ran, Completion) + Send>;
+
+/// What a job made of its turn in the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// Its writes are to be kept.
+    Kept,
+    /// It refused (a domain error): its writes are undone, its answer stands.
+    Refused,
+    /// It failed with a storage error (or did not run): its writes are undone.
+    Failed,
+}
 
 struct Job {
     run: Run,
@@ -78,7 +95,16 @@ struct Job {
 
 enum Msg {
     Job(Job),
+    /// Applied between batches, in queue order with the jobs.
+    Fault(Fault, oneshot::Sender<Result<(), StoreError>>),
     Close,
+}
+
+/// The writer's connection and the VFS it was opened with. Fields drop in
+/// declaration order: the connection must close before its VFS goes away.
+struct Owned {
+    conn: Connection,
+    vfs: FaultVfs,
 }
 
 /// The handle through which tasks send jobs to the writer thread.
@@ -89,15 +115,18 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// `conn` must have been opened with `vfs`, which the thread drops after it.
     pub(super) fn start(
         conn: Connection,
+        vfs: FaultVfs,
         metrics: Arc<Metrics>,
     ) -> Result<(Writer, Changes), StoreError> {
         let (jobs, rx) = mpsc::channel();
         let (changes_tx, changes) = tokio_mpsc::unbounded_channel();
+        let owned = Owned { conn, vfs };
         let thread = std::thread::Builder::new()
             .name("podium-writer".into())
-            .spawn(move || run(conn, rx, changes_tx, metrics))
+            .spawn(move || run(&owned.conn, &owned.vfs, rx, changes_tx, metrics))
             .map_err(|e| StoreError::Worker(e.to_string()))?;
         Ok((
             Writer {
@@ -156,23 +185,40 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let run: Run = Box::new(move |tx| {
             let outcome = tx.map(f);
-            let keep = matches!(outcome, Some(Ok(Ok(_))));
+            let ran = match &outcome {
+                Some(Ok(Ok(_))) => Ran::Kept,
+                Some(Ok(Err(_))) => Ran::Refused,
+                Some(Err(_)) | None => Ran::Failed,
+            };
             let completion: Completion = Box::new(move |commit| {
                 let result = match (commit, outcome) {
                     (_, Some(Err(e))) => Err(e),
-                    (Err(e), None | Some(Ok(Ok(_)))) => Err(StoreError::Worker(format!(
-                        "the write was not committed: {e}"
-                    ))),
+                    (Err(e), None | Some(Ok(Ok(_)))) => Err(match e {
+                        StoreError::NotCommitted { reason } => StoreError::NotCommitted {
+                            reason: reason.clone(),
+                        },
+                        e => StoreError::NotCommitted {
+                            reason: e.to_string(),
+                        },
+                    }),
                     // A refusal wrote nothing, committed or not.
                     (_, Some(Ok(v))) => Ok(v),
                     (Ok(()), None) => Err(StoreError::Worker("the write did not run".into())),
                 };
                 let _ = reply.send(result);
             });
-            (keep, completion)
+            (ran, completion)
         });
         self.jobs
             .send(Msg::Job(Job { run, savepoint }))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(super) async fn inject_fault(&self, fault: Fault) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Msg::Fault(fault, reply))
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -187,7 +233,8 @@ impl Writer {
 }
 
 fn run(
-    conn: Connection,
+    conn: &Connection,
+    vfs: &FaultVfs,
     rx: mpsc::Receiver<Msg>,
     changes: tokio_mpsc::UnboundedSender<Change>,
     metrics: Arc<Metrics>,
@@ -195,13 +242,17 @@ fn run(
     let mut batch: Vec<Job> = Vec::new();
     let mut closing = false;
     while !closing {
+        let mut fault = None;
         match rx.recv() {
             Ok(Msg::Job(job)) => batch.push(job),
+            Ok(Msg::Fault(f, reply)) => fault = Some((f, reply)),
             Ok(Msg::Close) | Err(_) => break,
         }
-        while batch.len() < MAX_BATCH {
+        while fault.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(Msg::Job(job)) => batch.push(job),
+                // Jobs queued after the fault must meet it: stop the batch here.
+                Ok(Msg::Fault(f, reply)) => fault = Some((f, reply)),
                 Ok(Msg::Close) => {
                     closing = true;
                     break;
@@ -209,13 +260,23 @@ fn run(
                 Err(_) => break,
             }
         }
-        let started = Instant::now();
-        let size = batch.len();
-        commit_batch(&conn, &mut batch, &changes);
-        metrics.commit_batch.observe(size as f64);
-        metrics
-            .commit_seconds
-            .observe(started.elapsed().as_secs_f64());
+        if !batch.is_empty() {
+            let started = Instant::now();
+            let size = batch.len();
+            let failed = commit_batch(conn, &mut batch, &changes);
+            metrics.commit_batch.observe(size as f64);
+            metrics
+                .commit_seconds
+                .observe(started.elapsed().as_secs_f64());
+            if failed > 0 {
+                metrics
+                    .write_errors
+                    .fetch_add(failed as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        if let Some((f, reply)) = fault {
+            let _ = reply.send(apply_fault(conn, vfs, f));
+        }
     }
     // Fold the WAL back into the main file so a clean stop leaves one file.
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
@@ -224,53 +285,94 @@ fn run(
     tracing::debug!("storage writer stopped");
 }
 
+fn apply_fault(conn: &Connection, vfs: &FaultVfs, fault: Fault) -> Result<(), StoreError> {
+    conn.pragma_update(None, "query_only", fault == Fault::ReadOnly)?;
+    vfs.set(fault);
+    if fault == Fault::None {
+        tracing::warn!("storage fault cleared: writes go to disk again");
+    } else {
+        tracing::warn!(%fault, "storage fault injected: writes will fail until it is cleared");
+    }
+    Ok(())
+}
+
+/// Runs one batch in one transaction and answers every job; returns how
+/// many jobs were answered with an error.
 fn commit_batch(
     conn: &Connection,
     batch: &mut Vec<Job>,
     changes: &tokio_mpsc::UnboundedSender<Change>,
-) {
-    let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
-    let mut published: Vec<Change> = Vec::new();
-    let begun = exec(conn, "BEGIN IMMEDIATE");
-    if let Err(e) = begun {
+) -> usize {
+    if !conn.is_autocommit() {
+        // A transaction left open by an earlier failure would make every
+        // BEGIN below fail, and the writer with it, for good.
+        tracing::error!("a failed transaction was still open; rolling it back");
+        let _ = exec(conn, "ROLLBACK");
+    }
+    let mut completions: Vec<(Ran, Completion)> = Vec::with_capacity(batch.len());
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         let err = StoreError::Sqlite(e);
         tracing::error!(error = %err, "cannot begin a transaction");
         for job in batch.drain(..) {
             // Not run: only its completion is taken, to answer the failure.
-            let (_, completion) = (job.run)(None);
-            completion(Err(&err));
+            completions.push((job.run)(None));
         }
-        return;
+        return fail_all(completions, &err);
     }
-    // Per job: did its writes make it into the transaction as it asked?
-    let mut kept_ok: Vec<bool> = Vec::with_capacity(batch.len());
-    for job in batch.drain(..) {
+    let mut published: Vec<Change> = Vec::new();
+    let mut jobs = batch.drain(..);
+    for job in jobs.by_ref() {
         let mut tx = Tx {
             conn,
             published: Vec::new(),
         };
-        let savepoint = if job.savepoint {
-            exec(conn, "SAVEPOINT job").map(|()| true)
-        } else {
-            Ok(false)
-        };
-        let (keep, completion) = (job.run)(Some(&mut tx));
-        let ok = match (savepoint, keep) {
-            (Err(_), _) => false,
-            (Ok(false), _) => true,
-            (Ok(true), true) => exec(conn, "RELEASE job").is_ok(),
-            (Ok(true), false) => {
-                // A refused job reports its own outcome; its writes go.
-                let _ = exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"));
-                true
+        if job.savepoint && exec(conn, "SAVEPOINT job").is_err() {
+            // Without its savepoint a failing job could not be undone alone.
+            completions.push((job.run)(None));
+            continue;
+        }
+        let (mut ran, completion) = (job.run)(Some(&mut tx));
+        let mut undone = true;
+        if job.savepoint {
+            match ran {
+                Ran::Kept => {
+                    if exec(conn, "RELEASE job").is_err() {
+                        ran = Ran::Failed;
+                    }
+                }
+                Ran::Refused | Ran::Failed => {
+                    undone = exec(conn, "ROLLBACK TO job")
+                        .and_then(|()| exec(conn, "RELEASE job"))
+                        .is_ok();
+                }
             }
-        };
-        if ok && keep {
+        }
+        if ran == Ran::Kept {
             published.append(&mut tx.published);
         }
-        kept_ok.push(ok);
-        completions.push(completion);
+        completions.push((ran, completion));
+        if conn.is_autocommit() || !undone {
+            // On some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) SQLite
+            // rolls back the whole transaction, not just the statement: the
+            // jobs before this one lost their writes too, and a job run now
+            // would commit on its own, outside the batch. A job that cannot
+            // be undone alone spoils the batch the same way.
+            let err = StoreError::NotCommitted {
+                reason: "storage failed during the commit this write shared, \
+                         and the whole commit was rolled back"
+                    .into(),
+            };
+            tracing::error!(error = %err, "a write failed and took its batch with it");
+            if !conn.is_autocommit() {
+                let _ = exec(conn, "ROLLBACK");
+            }
+            for job in jobs {
+                completions.push((job.run)(None));
+            }
+            return fail_all(completions, &err);
+        }
     }
+    drop(jobs);
     match exec(conn, "COMMIT") {
         Ok(()) => {
             for change in published {
@@ -278,19 +380,46 @@ fn commit_batch(
                 let _ = changes.send(change);
             }
             let lost = StoreError::Worker("the job's savepoint failed".into());
-            for (completion, ok) in completions.into_iter().zip(kept_ok) {
-                completion(if ok { Ok(()) } else { Err(&lost) });
+            let mut failed = 0;
+            for (ran, completion) in completions {
+                if ran == Ran::Failed {
+                    failed += 1;
+                }
+                // A failed job reports its own error; only a lost savepoint needs one.
+                completion(if ran == Ran::Failed {
+                    Err(&lost)
+                } else {
+                    Ok(())
+                });
             }
+            failed
         }
         Err(e) => {
             let err = StoreError::Sqlite(e);
             tracing::error!(error = %err, "commit failed; the batch is rolled back");
-            let _ = exec(conn, "ROLLBACK");
-            for completion in completions {
-                completion(Err(&err));
+            // A COMMIT that failed may leave the transaction open (it does
+            // for SQLITE_BUSY): end it, or the next BEGIN fails.
+            if !conn.is_autocommit() {
+                if let Err(e) = exec(conn, "ROLLBACK") {
+                    tracing::error!(error = %e, "rollback after a failed commit failed");
+                }
             }
+            fail_all(completions, &err)
         }
     }
+}
+
+/// Answers every job of a batch that did not commit; returns how many were
+/// answered with an error (a refusal keeps its own answer).
+fn fail_all(completions: Vec<(Ran, Completion)>, err: &StoreError) -> usize {
+    let mut failed = 0;
+    for (ran, completion) in completions {
+        if ran != Ran::Refused {
+            failed += 1;
+        }
+        completion(Err(err));
+    }
+    failed
 }
 
 /// Runs one statement from the statement cache: the transaction-control
@@ -305,7 +434,173 @@ mod tests {
     use std::sync::Arc;
 
     use crate::metrics::Metrics;
-    use crate::store::{Store, StoreError, SyncMode};
+    use crate::store::{Change, Fault, Store, StoreError, SyncMode};
+
+    fn insert(key: String) -> impl FnOnce(&mut super::Tx<'_>) -> Result<(), StoreError> {
+        move |tx| {
+            tx.execute("INSERT INTO meta (key, value) VALUES (?1, 'x')", [&key])?;
+            tx.publish(Change::Judging(Box::default()));
+            Ok(())
+        }
+    }
+
+    async fn keys(store: &Store) -> Vec<String> {
+        store
+            .read(|c| {
+                let mut s = c.prepare("SELECT key FROM meta WHERE value = 'x' ORDER BY key")?;
+                let rows = s.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Under each fault a batch of writes (with and without savepoints, one
+    /// big enough to spill the page cache mid-transaction) is refused whole:
+    /// every job hears an error, nothing is stored or published, reads go
+    /// on, and the same writer commits again once the fault is cleared.
+    #[tokio::test]
+    async fn a_failed_commit_answers_every_job_and_the_writer_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let (store, mut changes) =
+            Store::open(dir.path(), SyncMode::Normal, metrics.clone()).unwrap();
+        store.write(insert("before".into())).await.unwrap();
+        assert!(changes.try_recv().is_ok());
+        for fault in [Fault::DiskFull, Fault::IoError, Fault::ReadOnly] {
+            store.inject_fault(fault).await.unwrap();
+            let name = |n: &str| format!("{fault} {n}");
+            let plain = store.write(insert(name("plain")));
+            let one = store.write_one(insert(name("one")));
+            let big_key = name("big");
+            let big = store.write(move |tx| {
+                // Several MiB: more than the page cache holds, so SQLite
+                // writes pages out before the commit.
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, zeroblob(8 * 1024 * 1024))",
+                    [&big_key],
+                )?;
+                Ok(())
+            });
+            let after = store.write(insert(name("after")));
+            let (plain, one, big, after) = tokio::join!(plain, one, big, after);
+            for (what, result) in [
+                ("plain", plain),
+                ("one", one),
+                ("big", big),
+                ("after", after),
+            ] {
+                let err = result.expect_err(&format!("{what} must fail under {fault}"));
+                eprintln!("{fault}: {what}: {err}");
+            }
+            assert!(store.check_writable().await.is_err(), "{fault}");
+            assert_eq!(keys(&store).await, ["before"], "{fault}: nothing stored");
+            assert!(changes.try_recv().is_err(), "{fault}: nothing published");
+
+            store.inject_fault(Fault::None).await.unwrap();
+            store.check_writable().await.unwrap();
+            store.write(insert(name("healed"))).await.unwrap();
+            assert!(
+                changes.try_recv().is_ok(),
+                "{fault}: published after healing"
+            );
+            let mut stored = keys(&store).await;
+            stored.sort();
+            let mut expected = ["before".to_string(), name("healed")];
+            expected.sort();
+            assert_eq!(stored, expected, "{fault}");
+            store
+                .write(move |tx| {
+                    tx.execute("DELETE FROM meta WHERE key LIKE '% healed'", [])?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        let errors = metrics
+            .write_errors
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(errors >= 12, "{errors} write errors counted");
+        store.close();
+        // The writer stopped cleanly and the file is whole.
+        let (store, _changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        assert_eq!(keys(&store).await, ["before"]);
+        store.close();
+    }
+
+    type BoxedJob = Box<dyn FnOnce(&mut super::Tx<'_>) -> Result<(), StoreError> + Send>;
+
+    /// However SQLite comes to drop the batch's transaction mid-batch (here a
+    /// job ends it itself, as SQLITE_FULL or SQLITE_IOERR in a statement may),
+    /// the whole batch fails and the jobs after it do not run outside it.
+    #[tokio::test]
+    async fn a_job_that_loses_the_transaction_fails_its_whole_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mut changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        // Hold the writer, so that the next jobs queue up and share one batch.
+        let (started, has_started) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let blocker = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |_| {
+                        let _ = started.send(());
+                        let _ = released.recv();
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        has_started.await.unwrap();
+        // The current-thread runtime runs these in order: they queue in order.
+        let spawn_write = |job: BoxedJob, one: bool| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if one {
+                    store.write_one(job).await
+                } else {
+                    store.write(job).await
+                }
+            })
+        };
+        let before = spawn_write(Box::new(insert("before".into())), false);
+        let dropper = spawn_write(
+            Box::new(|tx| {
+                tx.execute("INSERT INTO meta (key, value) VALUES ('dropper', 'x')", [])?;
+                tx.execute_batch("ROLLBACK")?;
+                Ok(())
+            }),
+            false,
+        );
+        let after = spawn_write(Box::new(insert("after".into())), true);
+        let after_savepoint = spawn_write(Box::new(insert("after savepoint".into())), false);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for (what, job) in [
+            ("before", before),
+            ("dropper", dropper),
+            ("after", after),
+            ("after savepoint", after_savepoint),
+        ] {
+            let err = job.await.unwrap().expect_err(what);
+            assert!(
+                matches!(err, StoreError::NotCommitted { .. }),
+                "{what}: {err}"
+            );
+        }
+        assert!(keys(&store).await.is_empty(), "nothing of the batch stored");
+        assert!(
+            changes.try_recv().is_err(),
+            "nothing of the batch published"
+        );
+        store.write(insert("later".into())).await.unwrap();
+        assert_eq!(keys(&store).await, ["later"]);
+        store.close();
+    }
 
     #[tokio::test]
     async fn a_refused_or_failed_job_is_undone_alone() {
