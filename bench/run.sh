@@ -59,11 +59,11 @@ if needs node && [[ "$scenario" == fanout || "$scenario" == idle || "$scenario" 
 fi
 
 # One load generator on one address stands in for a hall full of clients:
-# lift Podium's per-client limits (rate per clicker connection, connections
-# and registrations per address) for the load scenarios. The smoke run keeps
+# lift Podium's per-client limits (rates per clicker and socket.io connection,
+# connections and registrations per address) for the load scenarios. The smoke run keeps
 # the defaults.
 if [[ "$scenario" != smoke ]]; then
-    export PODIUM_EXTRA_ARGS="${PODIUM_EXTRA_ARGS:---clicker-rate 0 --max-connections-per-ip 0 --registrations-per-minute 0}"
+    export PODIUM_EXTRA_ARGS="${PODIUM_EXTRA_ARGS:---clicker-rate 0 --sledge-rate 0 --max-connections-per-ip 0 --registrations-per-minute 0}"
 fi
 
 trap stop_server EXIT

@@ -144,6 +144,17 @@ pub struct LimitsConfig {
     #[arg(long, env = "PODIUM_CLICKER_BURST", default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
     pub clicker_burst: u64,
 
+    /// Events a second one socket.io connection may send, sustained; events
+    /// over it are dropped with a `protocol-error` (and an error
+    /// acknowledgement), and a socket over it for 5 s on end is
+    /// disconnected. 0: no limit.
+    #[arg(long, env = "PODIUM_SLEDGE_RATE", default_value_t = 200)]
+    pub sledge_rate: u64,
+
+    /// Events a socket.io connection may send at once above its rate.
+    #[arg(long, env = "PODIUM_SLEDGE_BURST", default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sledge_burst: u64,
+
     /// Seconds a new clicker connection has to send REGISTER, LISTEN or
     /// SUBSCRIBE (closed with 4004 otherwise), and a socket.io client to
     /// join the namespace. 0: no limit for clickers (socket.io keeps its 45 s).
@@ -168,6 +179,8 @@ impl Default for LimitsConfig {
             max_connections_per_ip: 1_000,
             clicker_rate: 200,
             clicker_burst: 400,
+            sledge_rate: 200,
+            sledge_burst: 400,
             first_command_secs: 10,
             registrations_per_minute: 60,
             registration_burst: 1_000,

@@ -189,32 +189,30 @@ impl TokenBucket {
     }
 }
 
-/// One clicker connection's frame rate: `rate` frames a second sustained,
-/// bursts of `burst`.
+/// One connection's message rate: `rate` messages a second sustained,
+/// bursts of `burst`. Clicker frames and socket.io events each have one.
 #[derive(Debug)]
 pub struct RateLimiter {
     /// `None`: no limit.
     bucket: Option<TokenBucket>,
+    /// What a message is called in the refusal ("frame", "event").
+    unit: &'static str,
     /// The first and latest refusal of the current streak.
     streak: Option<(Instant, Instant)>,
 }
 
 impl RateLimiter {
-    pub fn new(config: &LimitsConfig, now: Instant) -> RateLimiter {
-        let bucket = (config.clicker_rate > 0).then(|| {
-            TokenBucket::full(
-                config.clicker_rate as f64,
-                config.clicker_burst.max(1) as f64,
-                now,
-            )
-        });
+    /// `rate` 0: no limit.
+    pub fn new(rate: u64, burst: u64, unit: &'static str, now: Instant) -> RateLimiter {
+        let bucket = (rate > 0).then(|| TokenBucket::full(rate as f64, burst.max(1) as f64, now));
         RateLimiter {
             bucket,
+            unit,
             streak: None,
         }
     }
 
-    /// Judges a frame arriving at `now`.
+    /// Judges a message arriving at `now`.
     pub fn admit(&mut self, now: Instant) -> Verdict {
         let Some(bucket) = &mut self.bucket else {
             return Verdict::Accept;
@@ -231,9 +229,11 @@ impl RateLimiter {
             return Verdict::Abuse;
         }
         Verdict::Drop(format!(
-            "rate limit exceeded: at most {} frames a second (bursts of {}); this frame was dropped, \
+            "rate limit exceeded: at most {} {unit}s a second (bursts of {}); this {unit} was dropped, \
              send it again later",
-            bucket.rate, bucket.burst
+            bucket.rate,
+            bucket.burst,
+            unit = self.unit,
         ))
     }
 }
@@ -352,12 +352,10 @@ mod tests {
         assert_eq!(limits.buckets.lock().unwrap().len(), 1);
     }
 
-    fn config(total: u64, per_ip: u64, rate: u64, burst: u64) -> LimitsConfig {
+    fn config(total: u64, per_ip: u64) -> LimitsConfig {
         LimitsConfig {
             max_connections: total,
             max_connections_per_ip: per_ip,
-            clicker_rate: rate,
-            clicker_burst: burst,
             ..LimitsConfig::default()
         }
     }
@@ -367,7 +365,7 @@ mod tests {
 
     #[test]
     fn places_are_counted_in_all_and_per_address_and_freed_on_drop() {
-        let limits = ConnectionLimits::new(&config(3, 2, 0, 1));
+        let limits = ConnectionLimits::new(&config(3, 2));
         let a1 = limits.admit(Some(A)).unwrap();
         let _a2 = limits.admit(Some(A)).unwrap();
         assert_eq!(
@@ -384,7 +382,7 @@ mod tests {
 
     #[test]
     fn zero_means_no_limit() {
-        let limits = ConnectionLimits::new(&config(0, 0, 0, 1));
+        let limits = ConnectionLimits::new(&config(0, 0));
         let permits: Vec<_> = (0..1000).map(|_| limits.admit(Some(A)).unwrap()).collect();
         assert_eq!(limits.open(), 1000);
         drop(permits);
@@ -394,7 +392,7 @@ mod tests {
 
     #[test]
     fn ipv6_is_counted_per_64_block() {
-        let limits = ConnectionLimits::new(&config(0, 1, 0, 1));
+        let limits = ConnectionLimits::new(&config(0, 1));
         let one = IpAddr::V6([0x2001, 0xdb8, 0, 1, 0, 0, 0, 1].into());
         let sibling = IpAddr::V6([0x2001, 0xdb8, 0, 1, 9, 9, 9, 9].into());
         let elsewhere = IpAddr::V6([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1].into());
@@ -408,7 +406,7 @@ mod tests {
     #[test]
     fn the_bucket_allows_the_burst_then_the_rate() {
         let t0 = Instant::now();
-        let mut bucket = RateLimiter::new(&config(0, 0, 200, 400), t0);
+        let mut bucket = RateLimiter::new(200, 400, "frame", t0);
         for _ in 0..400 {
             assert_eq!(bucket.admit(t0), Verdict::Accept);
         }
@@ -430,7 +428,7 @@ mod tests {
     #[test]
     fn a_flood_for_five_seconds_is_abuse_but_pauses_reset_the_streak() {
         let t0 = Instant::now();
-        let mut bucket = RateLimiter::new(&config(0, 0, 10, 10), t0);
+        let mut bucket = RateLimiter::new(10, 10, "frame", t0);
         let mut verdicts = Vec::new();
         // 1000 frames a second for 6 s.
         for i in 0..6000u64 {
@@ -443,7 +441,7 @@ mod tests {
         assert!((5000..5100).contains(&verdicts.len()), "{}", verdicts.len());
 
         // Over the rate for 4 s, a 2 s pause, 4 s again: never abuse.
-        let mut bucket = RateLimiter::new(&config(0, 0, 10, 10), t0);
+        let mut bucket = RateLimiter::new(10, 10, "frame", t0);
         for i in (0..4000u64).chain(6000..10_000) {
             assert_ne!(
                 bucket.admit(t0 + Duration::from_millis(i)),
@@ -456,7 +454,7 @@ mod tests {
     #[test]
     fn rate_zero_is_unlimited() {
         let t0 = Instant::now();
-        let mut bucket = RateLimiter::new(&config(0, 0, 0, 1), t0);
+        let mut bucket = RateLimiter::new(0, 1, "frame", t0);
         for _ in 0..100_000 {
             assert_eq!(bucket.admit(t0), Verdict::Accept);
         }

@@ -126,6 +126,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         sledge::Settings {
             connection_limits: connection_limits.clone(),
             connect_timeout: config.limits.first_command(),
+            event_rate: (config.limits.sledge_rate, config.limits.sledge_burst),
         },
         store.clone(),
         changes,

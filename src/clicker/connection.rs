@@ -96,7 +96,12 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, peer: IpAddr) {
         role: Role::New,
         pending: FuturesOrdered::new(),
         interrupt: Box::pin(std::future::pending()),
-        rate: RateLimiter::new(limits, now.into_std()),
+        rate: RateLimiter::new(
+            limits.clicker_rate,
+            limits.clicker_burst,
+            "frame",
+            now.into_std(),
+        ),
         peer,
         first_command_by: limits.first_command().map(|d| now + d),
     };

@@ -69,6 +69,9 @@ pub struct Settings {
     /// How long a client may take from opening the transport to joining the
     /// namespace (`None`: socket.io's 45 s).
     pub connect_timeout: Option<Duration>,
+    /// Events a second per socket, sustained, and the burst above it
+    /// (rate 0: no limit).
+    pub event_rate: (u64, u64),
 }
 
 /// What every Sledge session shares.
@@ -117,6 +120,7 @@ pub async fn start(
     let (layer, io) = builder.build_layer();
     let for_sockets = state.clone();
     let limits = settings.connection_limits;
+    let event_rate = settings.event_rate;
     // Registering in a connect middleware (not the connect handler, which
     // socketioxide runs after confirming the connection) means the client
     // cannot get an event in before the handlers exist. A refusal here
@@ -133,7 +137,7 @@ pub async fn start(
             let permit = limits.admit(peer).inspect_err(|refused| {
                 tracing::debug!(?peer, %refused, "socket.io connection refused");
             })?;
-            session::attach(sledge, socket, permit);
+            session::attach(sledge, socket, permit, event_rate);
             Ok::<(), Refused>(())
         }
     };

@@ -10,7 +10,8 @@
 
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::ConnectInfo;
 use serde::Serialize;
@@ -29,7 +30,7 @@ use super::replies::{
     AUTHENTICATE_RESPONSE, LOGIN_RESPONSE, PROTOCOL_ERROR,
 };
 use super::Sledge;
-use crate::limits::Permit;
+use crate::limits::{Permit, RateLimiter, Verdict};
 use crate::metrics::Protocol;
 use crate::store::judging::{JudgingError, NewHack, NewJudge, Ranking};
 use crate::store::StoreError;
@@ -49,7 +50,12 @@ struct Incoming {
 
 /// Sets a newly connecting socket up: runs before socket.io confirms the
 /// connection, so no event can arrive before the handlers are in place.
-pub(super) fn attach(sledge: Arc<Sledge>, socket: SocketRef, permit: Permit) {
+pub(super) fn attach(
+    sledge: Arc<Sledge>,
+    socket: SocketRef,
+    permit: Permit,
+    event_rate: (u64, u64),
+) {
     sledge.metrics.connection_opened(Protocol::Sledge);
     let ip = socket
         .req_parts()
@@ -57,7 +63,11 @@ pub(super) fn attach(sledge: Arc<Sledge>, socket: SocketRef, permit: Permit) {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     let (queue, requests) = mpsc::channel(QUEUE);
-    socket.on_fallback(Inbox { queue });
+    let (rate, burst) = event_rate;
+    socket.on_fallback(Inbox {
+        queue,
+        rate: Mutex::new(RateLimiter::new(rate, burst, "event", Instant::now())),
+    });
     let on_disconnect = sledge.clone();
     // The connection's place is freed at disconnect (or with the handler,
     // should the socket go without one).
@@ -76,9 +86,13 @@ pub(super) fn attach(sledge: Arc<Sledge>, socket: SocketRef, permit: Permit) {
     tokio::spawn(session.run(requests));
 }
 
-/// The catch-all event handler: queues each event for the session task.
+/// The catch-all event handler: holds each socket to its event rate, and
+/// queues what passes for the session task.
 struct Inbox {
     queue: mpsc::Sender<Incoming>,
+    /// Checked here, before anything is queued or parsed further, so a
+    /// flooding socket costs as little as possible.
+    rate: Mutex<RateLimiter>,
 }
 
 /// Marks [`Inbox`]'s handler implementation apart from socketioxide's own
@@ -98,6 +112,29 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
             Ok(ack) => ack,
             Err(never) => match never {},
         };
+        let verdict = self
+            .rate
+            .lock()
+            .map_or(Verdict::Accept, |mut rate| rate.admit(Instant::now()));
+        match verdict {
+            Verdict::Accept => {}
+            Verdict::Drop(message) => {
+                let error = ProtocolError {
+                    original: event,
+                    message,
+                };
+                let _ = s.emit(PROTOCOL_ERROR, &error);
+                if ack_id.is_some() {
+                    let _ = ack.send(&ack_err(&error));
+                }
+                return;
+            }
+            Verdict::Abuse => {
+                tracing::info!(sid = %s.id, "disconnecting a socket.io client over its event rate for 5 s");
+                let _ = SocketRef::from(s).disconnect();
+                return;
+            }
+        }
         let incoming = Incoming {
             socket: SocketRef::from(s),
             event,
