@@ -153,7 +153,7 @@ async fn sledge_flooder(addr: SocketAddr, n: usize, counters: Counters) {
     while !counters.stop.load(Relaxed) {
         let sledge = Sledge::connect(addr).await;
         counters.connections.fetch_add(1, Relaxed);
-        let (mut sink, mut stream) = sledge.ws.split();
+        let (mut sink, mut stream) = sledge.into_ws().split();
         let answered = counters.answered.clone();
         let reader = tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {

@@ -7,13 +7,12 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{close_code, Client, TestServer};
+use common::sio::Sio;
+use common::{close_code, Client, TestServer, Ws};
 use futures_util::{SinkExt, StreamExt};
 use podium::clicker::connection::{CLOSE_NO_COMMAND, CLOSE_RATE_LIMIT};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+use tokio_tungstenite::MaybeTlsStream;
 
 /// Opens a WebSocket to `path` from loopback address `from` (any address in
 /// 127.0.0.0/8 works on Linux), or returns the HTTP status it was refused with.
@@ -37,35 +36,15 @@ async fn clicker_from(server: SocketAddr, from: [u8; 4]) -> Result<Client, u16> 
     open_from(server, from, "/ws").await.map(|ws| Client { ws })
 }
 
-/// The next text frame, answering Engine.IO pings.
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a frame within 10 s")
-            .expect("the connection is open")
-            .expect("a valid frame");
-        match msg {
-            Message::Text(text) if text.as_str() == "2" => {
-                ws.send(Message::text("3")).await.unwrap()
-            }
-            Message::Text(text) => return text.to_string(),
-            _ => {}
-        }
-    }
-}
-
 /// Opens Engine.IO 4 over WebSocket and asks to join the default namespace;
-/// returns the socket and socket.io's answer (`40...` joined, `44...` refused).
-async fn socketio_from(server: SocketAddr, from: [u8; 4]) -> (Ws, String) {
-    let mut ws = open_from(server, from, "/socket.io/?EIO=4&transport=websocket")
+/// returns the client and socket.io's answer (`40...` joined, `44...` refused).
+async fn socketio_from(server: SocketAddr, from: [u8; 4]) -> (Sio, String) {
+    let ws = open_from(server, from, "/socket.io/?EIO=4&transport=websocket")
         .await
         .expect("the transport opens");
-    let open = next_text(&mut ws).await;
-    assert!(open.starts_with('0'), "engine.io open: {open}");
-    ws.send(Message::text("40")).await.unwrap();
-    let answer = next_text(&mut ws).await;
-    (ws, answer)
+    let mut sio = Sio::over(ws, false);
+    let answer = sio.join().await.expect("socket.io answers");
+    (sio, answer)
 }
 
 const HOME: [u8; 4] = [127, 0, 0, 1];

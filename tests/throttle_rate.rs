@@ -4,56 +4,32 @@
 //! to stderr (and `docs/security.md`); run longer with
 //! `PODIUM_THROTTLE_SECS=60 cargo test --release --test throttle_rate -- --nocapture`.
 
+mod common;
+
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use common::sio::Sio;
 use podium::config::ServeConfig;
 use podium::store::judging::NewJudge;
 use podium::store::SyncMode;
-use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("a frame within 30 s")
-            .expect("the connection is open")
-            .expect("a valid frame");
-        match msg {
-            Message::Text(text) if text.as_str() == "2" => {
-                ws.send(Message::text("3")).await.unwrap()
-            }
-            Message::Text(text) => return text.to_string(),
-            _ => {}
-        }
-    }
-}
+use serde_json::json;
 
 /// Guesses until `until`; returns (guesses checked, attempts refused unchecked).
-async fn guesser(url: String, until: Instant, who: usize) -> (u32, u32) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    assert!(next_text(&mut ws).await.starts_with('0'));
-    ws.send(Message::text("40")).await.unwrap();
-    assert!(next_text(&mut ws).await.starts_with("40"));
+async fn guesser(addr: SocketAddr, until: Instant, who: usize) -> (u32, u32) {
+    let mut sio = Sio::connect(addr, false).await.unwrap();
     let (mut checked, mut refused) = (0, 0);
     let mut ack = 0u32;
     while Instant::now() < until {
         ack += 1;
-        ws.send(Message::text(format!(
-            r#"42{ack}["login",{{"judgeId":1,"loginCode":"guess-{who}-{ack}"}}]"#
-        )))
-        .await
-        .unwrap();
-        let prefix = format!("43{ack}[");
-        let reply = loop {
-            let text = next_text(&mut ws).await;
-            if text.starts_with(&prefix) {
-                break text;
-            }
-        };
+        let login = json!({"judgeId": 1, "loginCode": format!("guess-{who}-{ack}")});
+        let id = sio.emit("login", &login).await.unwrap();
+        let reply = sio
+            .ack_within(id, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .expect("an acknowledgement within 30 s")
+            .to_string();
         if reply.contains("the login code is wrong") {
             checked += 1;
         } else if reply.contains("too many failed attempts") {
@@ -88,12 +64,11 @@ async fn one_address_gets_about_one_guess_every_4_seconds() {
         })
         .await
         .unwrap();
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", running.addr);
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
     let sockets = 8;
     let guessers: Vec<_> = (0..sockets)
-        .map(|who| tokio::spawn(guesser(url.clone(), until, who)))
+        .map(|who| tokio::spawn(guesser(running.addr, until, who)))
         .collect();
     let (mut checked, mut refused) = (0, 0);
     for g in guessers {

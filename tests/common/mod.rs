@@ -4,6 +4,8 @@
 
 pub mod sio;
 
+pub use sio::Sledge;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -18,6 +20,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a test waits for a frame it expects.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A client WebSocket, as tokio-tungstenite opens it.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct TestServer {
     pub running: Option<Running>,
@@ -79,7 +84,7 @@ impl TestServer {
 
 /// A clicker-protocol client over a real WebSocket.
 pub struct Client {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub ws: Ws,
 }
 
 impl Client {
@@ -271,139 +276,6 @@ impl TestServer {
 
     pub async fn sledge(&self) -> Sledge {
         Sledge::connect(self.addr).await
-    }
-}
-
-/// A Sledge client speaking raw Engine.IO 4 / socket.io over WebSocket, so a
-/// test sees every packet and controls when it reads.
-pub struct Sledge {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    next_ack: u64,
-    /// Events that arrived while waiting for something else, oldest first.
-    pub events: std::collections::VecDeque<(String, serde_json::Value)>,
-}
-
-/// One socket.io packet from the server, as far as the tests care.
-enum Packet {
-    Event(String, serde_json::Value),
-    Ack(u64, serde_json::Value),
-    Other(String),
-}
-
-impl Sledge {
-    /// Connects and joins the default namespace.
-    pub async fn connect(addr: SocketAddr) -> Sledge {
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .expect("socket.io connects");
-        let mut sledge = Sledge {
-            ws,
-            next_ack: 0,
-            events: Default::default(),
-        };
-        let open = sledge.next_text().await;
-        assert!(open.starts_with('0'), "engine.io open: {open}");
-        sledge.send_raw("40").await;
-        let joined = sledge.next_text().await;
-        assert!(joined.starts_with("40"), "socket.io connect: {joined}");
-        sledge
-    }
-
-    pub async fn send_raw(&mut self, text: &str) {
-        self.ws.send(Message::text(text)).await.expect("send");
-    }
-
-    /// The next text frame that is not an Engine.IO ping (pings are answered).
-    async fn next_text(&mut self) -> String {
-        loop {
-            let msg = tokio::time::timeout(PATIENCE, self.ws.next())
-                .await
-                .expect("a socket.io frame within the patience window")
-                .expect("the connection is open")
-                .expect("a valid frame");
-            match msg {
-                Message::Text(text) if text.as_str() == "2" => self.send_raw("3").await,
-                Message::Text(text) => return text.to_string(),
-                _ => {}
-            }
-        }
-    }
-
-    async fn next_packet(&mut self) -> Packet {
-        let text = self.next_text().await;
-        if let Some(body) = text.strip_prefix("42") {
-            let value: serde_json::Value = serde_json::from_str(body).expect("event JSON");
-            let name = value[0].as_str().expect("an event name").to_string();
-            return Packet::Event(name, value[1].clone());
-        }
-        if let Some(body) = text.strip_prefix("43") {
-            let digits = body.find('[').expect("an ack array");
-            let id = body[..digits].parse().expect("an ack id");
-            let value: serde_json::Value = serde_json::from_str(&body[digits..]).expect("ack JSON");
-            return Packet::Ack(id, value[0].clone());
-        }
-        Packet::Other(text)
-    }
-
-    /// Emits `event` without asking for an acknowledgement.
-    pub async fn emit(&mut self, event: &str, payload: serde_json::Value) {
-        let packet = serde_json::json!([event, payload]);
-        self.send_raw(&format!("42{packet}")).await;
-    }
-
-    /// Emits `event` with an acknowledgement id and returns the id.
-    pub async fn emit_with_ack(&mut self, event: &str, payload: serde_json::Value) -> u64 {
-        self.next_ack += 1;
-        let packet = serde_json::json!([event, payload]);
-        self.send_raw(&format!("42{}{packet}", self.next_ack)).await;
-        self.next_ack
-    }
-
-    /// Waits for acknowledgement `id`, keeping events that arrive meanwhile.
-    pub async fn ack(&mut self, id: u64) -> serde_json::Value {
-        loop {
-            match self.next_packet().await {
-                Packet::Ack(got, value) if got == id => return value,
-                Packet::Ack(got, _) => panic!("acknowledgement {got} while waiting for {id}"),
-                Packet::Event(name, value) => self.events.push_back((name, value)),
-                Packet::Other(text) => panic!("unexpected packet {text:?}"),
-            }
-        }
-    }
-
-    /// Emits `event` and returns its acknowledgement.
-    pub async fn request(&mut self, event: &str, payload: serde_json::Value) -> serde_json::Value {
-        let id = self.emit_with_ack(event, payload).await;
-        self.ack(id).await
-    }
-
-    /// The next event named `name`, from those kept or from the wire; other
-    /// events are dropped.
-    pub async fn event(&mut self, name: &str) -> serde_json::Value {
-        while let Some((got, value)) = self.events.pop_front() {
-            if got == name {
-                return value;
-            }
-        }
-        loop {
-            match self.next_packet().await {
-                Packet::Event(got, value) if got == name => return value,
-                Packet::Event(..) | Packet::Ack(..) => {}
-                Packet::Other(text) => panic!("unexpected packet {text:?}"),
-            }
-        }
-    }
-
-    /// Authenticates as `user_id` (0: the admin) with `secret`.
-    pub async fn authenticate(&mut self, secret: &str, user_id: i64) {
-        let ack = self
-            .request(
-                "authenticate",
-                serde_json::json!({"secret": secret, "userId": user_id}),
-            )
-            .await;
-        assert_eq!(ack["ok"], true, "authenticate: {ack}");
     }
 }
 

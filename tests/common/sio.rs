@@ -1,10 +1,13 @@
-//! A small socket.io client over a plain WebSocket, for tests that need
-//! acknowledgements from several Sledge clients at once (the crash soak).
-//! Engine.IO 3 (socket.io 2.x) and 4 (socket.io 4.x), default namespace, text
-//! events and acks only; no polling, no binary packets, no reconnection.
+//! The tests' socket.io client, over a plain WebSocket: Engine.IO 3
+//! (socket.io 2.x) and 4 (socket.io 4.x), default namespace, text events and
+//! acks only; no polling, no binary packets, no reconnection.
+//! [`Sio`] returns errors (the crash soak treats every failure as "the server
+//! is down, try again"); [`Sledge`] is the same client with panicking
+//! helpers, for tests that drive one client step by step.
 //! The load generator has a fuller one (`bench/src/sio`); the bench crate is
 //! not a dependency of the tests, hence this copy of its essentials.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,9 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const PATIENCE: Duration = Duration::from_secs(10);
+use super::{Ws, PATIENCE};
 
 /// A socket.io packet a test cares about.
 #[derive(Debug)]
@@ -24,7 +26,7 @@ pub enum Packet {
 }
 
 pub struct Sio {
-    ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: Ws,
     eio3: bool,
     ping_every: Duration,
     next_ping: Instant,
@@ -42,33 +44,45 @@ impl Sio {
             .await
             .map_err(|_| "connect timed out".to_string())?
             .map_err(|e| format!("connect: {e}"))?;
-        let mut sio = Sio {
+        let mut sio = Sio::over(ws, eio3);
+        let answer = sio.join().await?;
+        if answer.starts_with("44") {
+            return Err(format!("connect refused: {answer}"));
+        }
+        Ok(sio)
+    }
+
+    /// A client on an Engine.IO WebSocket the caller opened; nothing read yet.
+    pub fn over(ws: Ws, eio3: bool) -> Sio {
+        Sio {
             ws,
             eio3,
             ping_every: Duration::from_secs(25),
             next_ping: Instant::now() + Duration::from_secs(25),
             next_ack: 0,
-        };
-        let open = sio.raw(Instant::now() + PATIENCE).await?;
+        }
+    }
+
+    /// Reads the Engine.IO open packet, asks to join the default namespace
+    /// and returns socket.io's answer: `40...` joined, `44...` refused.
+    pub async fn join(&mut self) -> Result<String, String> {
+        let open = self.raw(Instant::now() + PATIENCE).await?;
         let open: Value = open
             .strip_prefix('0')
             .and_then(|j| serde_json::from_str(j).ok())
             .ok_or_else(|| format!("expected the engine.io open packet, got {open:?}"))?;
         if let Some(ms) = open.get("pingInterval").and_then(Value::as_u64) {
-            sio.ping_every = Duration::from_millis(ms.max(100));
-            sio.next_ping = Instant::now() + sio.ping_every;
+            self.ping_every = Duration::from_millis(ms.max(100));
+            self.next_ping = Instant::now() + self.ping_every;
         }
         // socket.io 2 joins the default namespace by itself; 4 must ask.
-        if !eio3 {
-            sio.send("40".into()).await?;
+        if !self.eio3 {
+            self.send("40".into()).await?;
         }
         loop {
-            let text = sio.raw(Instant::now() + PATIENCE).await?;
-            if text.starts_with("40") {
-                return Ok(sio);
-            }
-            if text.starts_with("44") {
-                return Err(format!("connect refused: {text}"));
+            let text = self.raw(Instant::now() + PATIENCE).await?;
+            if text.starts_with("40") || text.starts_with("44") {
+                return Ok(text);
             }
         }
     }
@@ -88,9 +102,9 @@ impl Sio {
         Ok(self.next_ack)
     }
 
-    /// The next text frame that is not keep-alive; answers (EIO4) or sends
-    /// (EIO3) pings meanwhile. `Err("timeout")` at `deadline`.
-    async fn raw(&mut self, deadline: Instant) -> Result<String, String> {
+    /// The next text frame that is not an Engine.IO ping; answers (EIO4) or
+    /// sends (EIO3) pings meanwhile. `Err("timeout")` at `deadline`.
+    async fn frame(&mut self, deadline: Instant) -> Result<String, String> {
         loop {
             let wake = if self.eio3 {
                 deadline.min(self.next_ping)
@@ -109,15 +123,26 @@ impl Sio {
                 }
             };
             match msg {
-                Some(Ok(Message::Text(t))) => match t.as_str() {
-                    "2" if !self.eio3 => self.send("3".into()).await?,
-                    "3" | "6" => {}
-                    "1" | "41" => return Err("closed by the server".into()),
-                    _ => return Ok(t.to_string()),
-                },
+                Some(Ok(Message::Text(t))) if t.as_str() == "2" && !self.eio3 => {
+                    self.send("3".into()).await?
+                }
+                Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
                 Some(Ok(Message::Close(_))) | None => return Err("connection closed".into()),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(format!("read: {e}")),
+            }
+        }
+    }
+
+    /// The next text frame that is not keep-alive (see [`Sio::frame`]); the
+    /// server's disconnect is an error.
+    async fn raw(&mut self, deadline: Instant) -> Result<String, String> {
+        loop {
+            let text = self.frame(deadline).await?;
+            match text.as_str() {
+                "3" | "6" => {}
+                "1" | "41" => return Err("closed by the server".into()),
+                _ => return Ok(text),
             }
         }
     }
@@ -140,17 +165,28 @@ impl Sio {
     /// dropped); a refusal (`ok: false`) is an error.
     pub async fn call(&mut self, name: &str, data: &Value) -> Result<Value, String> {
         let id = self.emit(name, data).await?;
-        let deadline = Instant::now() + PATIENCE;
+        let Some(data) = self.ack_within(id, PATIENCE).await? else {
+            return Err(format!("no acknowledgement of {name} within {PATIENCE:?}"));
+        };
+        match data.get("ok").and_then(Value::as_bool) {
+            Some(true) => Ok(data),
+            _ => Err(format!("{name} refused: {data}")),
+        }
+    }
+
+    /// Waits up to `patience` for acknowledgement `id` (other packets are
+    /// dropped) and returns its data, `Ok(None)` when it does not come.
+    pub async fn ack_within(
+        &mut self,
+        id: u64,
+        patience: Duration,
+    ) -> Result<Option<Value>, String> {
+        let deadline = Instant::now() + patience;
         loop {
             match self.next(deadline).await? {
-                Some(Packet::Ack { id: got, data }) if got == id => {
-                    return match data.get("ok").and_then(Value::as_bool) {
-                        Some(true) => Ok(data),
-                        _ => Err(format!("{name} refused: {data}")),
-                    };
-                }
+                Some(Packet::Ack { id: got, data }) if got == id => return Ok(Some(data)),
                 Some(_) => {}
-                None => return Err(format!("no acknowledgement of {name} within {PATIENCE:?}")),
+                None => return Ok(None),
             }
         }
     }
@@ -169,6 +205,104 @@ impl Sio {
 
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+    }
+}
+
+/// The panicking face of [`Sio`] (Engine.IO 4), so a test sees every packet
+/// and controls when it reads: every failure panics, and events that arrive
+/// while it waits for an acknowledgement are kept for [`Sledge::event`].
+pub struct Sledge {
+    pub sio: Sio,
+    /// Events that arrived while waiting for something else, oldest first.
+    pub events: VecDeque<(String, Value)>,
+}
+
+impl Sledge {
+    /// Connects and joins the default namespace.
+    pub async fn connect(addr: SocketAddr) -> Sledge {
+        Sledge {
+            sio: Sio::connect(addr, false).await.expect("socket.io connects"),
+            events: Default::default(),
+        }
+    }
+
+    /// The WebSocket underneath, for tests that take over the framing.
+    pub fn into_ws(self) -> Ws {
+        self.sio.ws
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.sio.send(text.into()).await.expect("send");
+    }
+
+    /// The next text frame that is not an Engine.IO ping (pings are answered).
+    pub async fn text(&mut self) -> String {
+        self.sio
+            .frame(Instant::now() + PATIENCE)
+            .await
+            .expect("a socket.io frame within the patience window")
+    }
+
+    async fn next_packet(&mut self) -> Packet {
+        let text = self.text().await;
+        parse(&text).unwrap_or_else(|| panic!("unexpected packet {text:?}"))
+    }
+
+    /// Emits `event` without asking for an acknowledgement.
+    pub async fn emit(&mut self, event: &str, payload: Value) {
+        let packet = serde_json::json!([event, payload]);
+        self.send_raw(&format!("42{packet}")).await;
+    }
+
+    /// Emits `event` with an acknowledgement id and returns the id.
+    pub async fn emit_with_ack(&mut self, event: &str, payload: Value) -> u64 {
+        self.sio.emit(event, &payload).await.expect("send")
+    }
+
+    /// Waits for acknowledgement `id`, keeping events that arrive meanwhile.
+    pub async fn ack(&mut self, id: u64) -> Value {
+        loop {
+            match self.next_packet().await {
+                Packet::Ack { id: got, data } if got == id => return data,
+                Packet::Ack { id: got, .. } => {
+                    panic!("acknowledgement {got} while waiting for {id}")
+                }
+                Packet::Event { name, data } => self.events.push_back((name, data)),
+            }
+        }
+    }
+
+    /// Emits `event` and returns its acknowledgement.
+    pub async fn request(&mut self, event: &str, payload: Value) -> Value {
+        let id = self.emit_with_ack(event, payload).await;
+        self.ack(id).await
+    }
+
+    /// The next event named `name`, from those kept or from the wire; other
+    /// events are dropped.
+    pub async fn event(&mut self, name: &str) -> Value {
+        while let Some((got, data)) = self.events.pop_front() {
+            if got == name {
+                return data;
+            }
+        }
+        loop {
+            match self.next_packet().await {
+                Packet::Event { name: got, data } if got == name => return data,
+                Packet::Event { .. } | Packet::Ack { .. } => {}
+            }
+        }
+    }
+
+    /// Authenticates as `user_id` (0: the admin) with `secret`.
+    pub async fn authenticate(&mut self, secret: &str, user_id: i64) {
+        let ack = self
+            .request(
+                "authenticate",
+                serde_json::json!({"secret": secret, "userId": user_id}),
+            )
+            .await;
+        assert_eq!(ack["ok"], true, "authenticate: {ack}");
     }
 }
 
