@@ -263,12 +263,7 @@ async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
     // code after the backlog it never read.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let metrics = reqwest::get(server.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.metrics().await;
         if metrics.contains("podium_listeners_dropped_slow_total 1") {
             break;
         }
@@ -285,12 +280,7 @@ async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
         .expect("the fast listener got every score in order");
     let _ = sender.await.unwrap();
 
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("podium_listeners_dropped_slow_total 1"),
         "{metrics}"

@@ -84,17 +84,31 @@ impl Flood {
         Flood { counters, thread }
     }
 
-    fn answered(&self) -> u64 {
-        self.counters.answered.load(Relaxed)
-    }
-
-    fn sent(&self) -> u64 {
-        self.counters.sent.load(Relaxed)
-    }
-
-    fn stop(self) {
-        self.counters.stop.store(true, Relaxed);
+    /// Lets the flood build up, runs `work` under it, stops the flood, and
+    /// prints and checks how hard it pushed meanwhile: a test whose flood
+    /// did not load the server would prove nothing.
+    async fn during<T>(self, what: &str, work: impl Future<Output = T>) -> T {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let c = &self.counters;
+        let (sent, answered) = (c.sent.load(Relaxed), c.answered.load(Relaxed));
+        let started = Instant::now();
+        let result = work.await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let sent = c.sent.load(Relaxed) - sent;
+        let answered = c.answered.load(Relaxed) - answered;
+        let connections = c.connections.load(Relaxed);
+        c.stop.store(true, Relaxed);
         self.thread.join().unwrap();
+        eprintln!(
+            "{what} flood: {connections} connections, {:.0} messages/s sent, {:.0} answers/s",
+            sent as f64 / elapsed,
+            answered as f64 / elapsed
+        );
+        assert!(
+            answered as f64 / elapsed > 1000.0,
+            "the flood was no flood: {answered} answers in {elapsed:.1} s"
+        );
+        result
     }
 }
 
@@ -237,28 +251,11 @@ fn judge_acknowledgements_continue_under_a_clicker_flood() {
         let mut k = 0;
         let quiet = rate_for(&mut judge, Duration::from_secs(1), &mut k).await;
         let addr = server.addr;
-        let flood = Flood::start(64, move |n, c| clicker_flooder(addr, n, c));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let (sent, answered) = (flood.sent(), flood.answered());
-        let started = Instant::now();
-        let loaded = rate_for(&mut judge, UNDER_FLOOD, &mut k).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        let sent = flood.sent() - sent;
-        let answered = flood.answered() - answered;
-        let connections = flood.counters.connections.load(Relaxed);
-        flood.stop();
-
-        eprintln!(
-            "clicker flood: {connections} connections, {:.0} frames/s sent, {:.0} answers/s",
-            sent as f64 / elapsed,
-            answered as f64 / elapsed
-        );
+        let loaded = Flood::start(64, move |n, c| clicker_flooder(addr, n, c))
+            .during("clicker", rate_for(&mut judge, UNDER_FLOOD, &mut k))
+            .await;
         eprintln!("{}", quiet.summary("rate-hack ack, quiet"));
         eprintln!("{}", loaded.summary("rate-hack ack, under the flood"));
-        assert!(
-            answered as f64 / elapsed > 1000.0,
-            "the flood was no flood: {answered} answers in {elapsed:.1} s"
-        );
         assert!(loaded.samples.len() >= 20, "{}", loaded.samples.len());
         assert!(
             loaded.max() < BOUND,
@@ -294,7 +291,9 @@ fn scoreboard_deliveries_continue_under_a_socketio_flood() {
             while Instant::now() < deadline {
                 *timestamp += 1;
                 let started = Instant::now();
-                clicker.send(&format!("SCORE {timestamp} {timestamp}")).await;
+                clicker
+                    .send(&format!("SCORE {timestamp} {timestamp}"))
+                    .await;
                 assert_eq!(clicker.recv().await, format!("SCORED {timestamp}"));
                 acks.record(started.elapsed());
                 let frame = board.recv().await;
@@ -314,31 +313,16 @@ fn scoreboard_deliveries_continue_under_a_socketio_flood() {
         )
         .await;
         let addr = server.addr;
-        let flood = Flood::start(64, move |n, c| sledge_flooder(addr, n, c));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let (sent, answered) = (flood.sent(), flood.answered());
-        let started = Instant::now();
-        let (acks, deliveries) =
-            score_for(&mut clicker, &mut board, UNDER_FLOOD, &mut timestamp).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        let sent = flood.sent() - sent;
-        let answered = flood.answered() - answered;
-        let connections = flood.counters.connections.load(Relaxed);
-        flood.stop();
-
-        eprintln!(
-            "socket.io flood: {connections} connections opened, {:.0} packets/s sent, {:.0} answers/s",
-            sent as f64 / elapsed,
-            answered as f64 / elapsed
-        );
+        let (acks, deliveries) = Flood::start(64, move |n, c| sledge_flooder(addr, n, c))
+            .during(
+                "socket.io",
+                score_for(&mut clicker, &mut board, UNDER_FLOOD, &mut timestamp),
+            )
+            .await;
         eprintln!("{}", quiet_acks.summary("SCORED, quiet"));
         eprintln!("{}", quiet_deliveries.summary("delivery, quiet"));
         eprintln!("{}", acks.summary("SCORED, under the flood"));
         eprintln!("{}", deliveries.summary("delivery, under the flood"));
-        assert!(
-            answered as f64 / elapsed > 1000.0,
-            "the flood was no flood: {answered} answers in {elapsed:.1} s"
-        );
         assert!(deliveries.samples.len() >= 20);
         assert!(acks.max() < BOUND, "{}", acks.summary("SCORED"));
         assert!(

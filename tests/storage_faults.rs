@@ -221,12 +221,7 @@ async fn writes_are_refused_cleanly_while_storage_fails_and_resume_after() {
     let names = hack_names(&server).await;
     assert_eq!(names.len(), 7, "{names:?}");
 
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let errors = metric(&metrics, "podium_storage_write_errors_total");
     eprintln!("podium_storage_write_errors_total {errors}");
     assert!(errors >= 3 * 5, "{errors}");

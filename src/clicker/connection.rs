@@ -49,6 +49,8 @@ pub const CLOSE_NO_COMMAND: u16 = 4004;
 /// SCOREs a sender may have awaiting commit; past this the connection stops
 /// reading until acknowledgements drain (TCP pushes back on the client).
 pub const WINDOW: usize = 64;
+/// Frames taken from a listener's queue per flush.
+const BATCH: usize = 64;
 /// How long a closing peer gets to take the close frame.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -431,12 +433,13 @@ impl Connection {
         }
     }
 
-    /// Sends everything the hub has queued for this listener, in one flush.
+    /// Sends what the hub has queued for this listener (up to [`BATCH`]
+    /// frames), in one flush.
     async fn forward(&mut self) -> Result<(), End> {
         let Role::Listener { queue, batch, .. } = &mut self.role else {
             return Ok(());
         };
-        queue.take_all(batch);
+        queue.take(batch, BATCH);
         let socket = &mut self.socket;
         // One deadline and one interrupt check for the whole batch: per-frame
         // timers showed up in fan-out profiles.

@@ -303,7 +303,7 @@ mod tests {
 
     fn drain(rx: &mut queue::Receiver) -> Vec<String> {
         let mut out = Vec::new();
-        rx.take_all(&mut out);
+        rx.take(&mut out, usize::MAX);
         out.iter().map(|f| f.to_string()).collect()
     }
 

@@ -5,9 +5,10 @@
 //! hottest path in the server. A tokio `mpsc` channel pays a semaphore, a
 //! lock-free block list and a waker per frame; profiles of the fan-out
 //! benchmark put that at a fifth of the server's CPU. Here a push is one
-//! uncontended mutex and a `Vec` push, and the consumer is woken only when
-//! the queue goes from empty to non-empty.
+//! uncontended mutex and a `VecDeque` push, and the consumer is woken only
+//! when the queue goes from empty to non-empty.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
@@ -29,7 +30,7 @@ struct Shared {
 }
 
 struct State {
-    frames: Vec<Utf8Bytes>,
+    frames: VecDeque<Utf8Bytes>,
     closed: bool,
 }
 
@@ -48,7 +49,7 @@ pub fn bounded(capacity: usize) -> (Sender, Receiver) {
     let capacity = capacity.max(1);
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            frames: Vec::new(),
+            frames: VecDeque::new(),
             closed: false,
         }),
         ready: Notify::new(),
@@ -80,7 +81,7 @@ impl Sender {
         if state.frames.len() >= self.shared.capacity {
             return Err(PushError::Full);
         }
-        state.frames.push(frame);
+        state.frames.push_back(frame);
         let first = state.frames.len() == 1;
         drop(state);
         if first {
@@ -103,15 +104,14 @@ impl Receiver {
         }
     }
 
-    /// Moves every queued frame, in order, to the end of `out`.
-    pub fn take_all(&self, out: &mut Vec<Utf8Bytes>) {
+    /// Moves up to `max` queued frames, oldest first, to the end of `out`.
+    /// Taking a bounded batch keeps the queue's bound meaningful: frames
+    /// taken out no longer count against it, so a listener that stops
+    /// reading must not be able to take the whole queue into one write.
+    pub fn take(&self, out: &mut Vec<Utf8Bytes>, max: usize) {
         let mut state = self.shared.lock();
-        if out.is_empty() {
-            // Swap rather than copy: the queue keeps `out`'s allocation.
-            std::mem::swap(&mut state.frames, out);
-        } else {
-            out.append(&mut state.frames);
-        }
+        let n = max.min(state.frames.len());
+        out.extend(state.frames.drain(..n));
     }
 }
 
@@ -138,10 +138,10 @@ mod tests {
         assert_eq!(tx.push(frame("b")), Ok(()));
         assert_eq!(tx.push(frame("c")), Err(PushError::Full));
         let mut out = Vec::new();
-        rx.take_all(&mut out);
-        assert_eq!(out, [frame("a"), frame("b")]);
+        rx.take(&mut out, 1);
+        assert_eq!(out, [frame("a")]);
         assert_eq!(tx.push(frame("d")), Ok(()));
-        rx.take_all(&mut out);
+        rx.take(&mut out, 8);
         assert_eq!(out, [frame("a"), frame("b"), frame("d")]);
         drop(rx);
         assert_eq!(tx.push(frame("e")), Err(PushError::Closed));
@@ -153,7 +153,7 @@ mod tests {
         let waiter = tokio::spawn(async move {
             rx.ready().await;
             let mut out = Vec::new();
-            rx.take_all(&mut out);
+            rx.take(&mut out, 8);
             out
         });
         tokio::task::yield_now().await;

@@ -56,6 +56,12 @@ impl TestServer {
         Client::connect(self.addr).await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let resp = reqwest::get(self.url("/metrics")).await.unwrap();
+        resp.text().await.unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let resp = reqwest::get(self.url(path)).await.unwrap();
         let status = resp.status().as_u16();
