@@ -217,9 +217,15 @@ async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
     // a moment on a loaded machine) is never 1024 frames behind, while the
     // slow one, with kilobytes of socket buffers, soon is. The sender pushes
     // far beyond the default rate limit, like the benchmarks.
+    // A small kernel send buffer too: once dropped, the slow listener must
+    // drain what the server holds for it through its 1 KiB receive window
+    // before the close frame, one delayed ACK (40 ms) at a time, and the
+    // 64 KiB default made that take longer than the 10 s close grace on a
+    // loaded machine.
     let server = TestServer::start_with(|c| {
         c.listener_queue = 1024;
         c.limits.clicker_rate = 0;
+        c.tcp_send_buffer = 8 * 1024;
     })
     .await;
     let mut clicker = server.client().await;
