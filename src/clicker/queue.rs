@@ -1,5 +1,5 @@
 //! A listener's bounded queue of ready-made frames: the hub pushes without
-//! ever waiting, the listener's connection takes everything queued at once.
+//! ever waiting, the listener's connection takes them a batch at a time.
 //!
 //! Fan-out pushes one frame per listener per broadcast, so this is the
 //! hottest path in the server. A tokio `mpsc` channel pays a semaphore, a
@@ -65,7 +65,7 @@ pub fn bounded(capacity: usize) -> (Sender, Receiver) {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock leaves only a Vec of frames behind,
+        // A panic while holding this lock leaves only a queue of frames behind,
         // which is still consistent: carry on with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
