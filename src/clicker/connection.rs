@@ -298,7 +298,7 @@ impl Connection {
                     let outcome = store
                         .record_score(
                             device,
-                            score.timestamp as i64,
+                            score.timestamp,
                             score.score as i64,
                             score.msg_id.map(|m| m as i64),
                         )
@@ -392,7 +392,7 @@ impl Connection {
                         if let Role::Sender(session) = &self.role {
                             self.app.hub.publish_score(
                                 session.device,
-                                score.timestamp as i64,
+                                score.timestamp,
                                 score.score as i64,
                             );
                         }

@@ -95,7 +95,11 @@ pub struct RawWs {
 
 impl RawWs {
     /// Connects and upgrades with `origin`; panics unless the answer is 101.
-    pub async fn open(addr: SocketAddr, origin: Option<&str>, receive_buffer: Option<u32>) -> RawWs {
+    pub async fn open(
+        addr: SocketAddr,
+        origin: Option<&str>,
+        receive_buffer: Option<u32>,
+    ) -> RawWs {
         let mut stream = connect(addr, receive_buffer).await;
         stream
             .write_all(upgrade_request(addr, origin).as_bytes())
@@ -170,7 +174,10 @@ impl RawWs {
         let opcode = b[0] & 0x0f;
         let (len, start) = match b[1] & 0x7f {
             126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
+            127 if b.len() >= 10 => (
+                u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
             126 | 127 => return None,
             n => (n as usize, 2),
         };
