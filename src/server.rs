@@ -146,7 +146,8 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let registration_limits = RegistrationLimits::new(&config.limits);
     let settings = listener::Settings {
         header_timeout: config.header_timeout(),
-        tcp_send_buffer: config.tcp_send_buffer as libc::c_int,
+        tcp_send_buffer: config.tcp_send_buffer as usize,
+        keepalive: config.heartbeat(),
         tls,
     };
     let tls_on = settings.tls.is_some();

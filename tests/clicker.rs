@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::raw::RawWs;
+use common::raw::{self, RawWs};
 use common::{close_code, Client, TestServer};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -233,6 +233,100 @@ async fn espruino_timestamps_wrap_at_32_bits_and_negative_ones_are_scores() {
         .expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
         .await;
     late_board.expect(&format!("SCORE {day} 11 {id}")).await;
+    server.shutdown().await;
+}
+
+/// The MicroPython clicker firmware: it sends `REGISTER`, reads
+/// `REGISTERED`, and never reads again: it answers no ping and its small TCP
+/// window (an ESP32's few KiB) fills with unread `SCORED`s. Here a raw
+/// client with a 2 KiB receive buffer does the same, sending 1,000 draft-1
+/// SCOREs in bursts of 200 with idle gaps of 3.5 heartbeat intervals. Every
+/// score is stored and broadcast, replies that cannot be written are dropped
+/// (and counted), and Podium never closes the clicker: once it reads again,
+/// it finds only SCOREDs and pings, and new SCOREs are acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
+    const BURSTS: i64 = 5;
+    const PER_BURST: i64 = 200;
+    const SCORES: usize = (BURSTS * PER_BURST) as usize;
+    let server = TestServer::start_with(|c| {
+        c.heartbeat_secs = 1;
+        // The smallest send buffer allowed, so that the unread replies
+        // outgrow the server's buffers and the clicker's window well within
+        // 1,000 SCOREs.
+        c.tcp_send_buffer = 4096;
+    })
+    .await;
+    let mut device = RawWs::open(server.addr, None, Some(2048)).await;
+    device.send_text("REGISTER").await;
+    let registered = device.recv_text().await;
+    let id = registered.split(' ').nth(1).unwrap().to_string();
+    let mut board = server.client().await;
+    board
+        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
+        .await;
+    // The scoreboard reads all the time (so its client answers pings).
+    let watched = tokio::spawn(async move {
+        let mut scores = Vec::new();
+        while scores.len() < SCORES {
+            let frame = board.recv().await;
+            assert!(frame.starts_with("SCORE "), "the scoreboard got {frame:?}");
+            scores.push(frame);
+        }
+        scores
+    });
+
+    let t0 = 1_700_000_000_000i64;
+    for burst in 0..BURSTS {
+        let scores = (1..=PER_BURST).map(|i| {
+            let n = burst * PER_BURST + i;
+            format!("SCORE {} {n}", t0 + n * 100)
+        });
+        device.send_burst(scores).await;
+        // Idle between heats for longer than three heartbeat intervals.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+    }
+
+    let broadcast = tokio::time::timeout(Duration::from_secs(30), watched)
+        .await
+        .expect("the scoreboard gets every score")
+        .unwrap();
+    let expected: Vec<String> = (1..=SCORES as i64)
+        .map(|n| format!("SCORE {} {id} {n}", t0 + n * 100))
+        .collect();
+    assert_eq!(broadcast, expected);
+    assert_eq!(common::device_scores(server.addr, &id).await.len(), SCORES);
+    let metrics = server.metrics().await;
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("podium_clicker_replies_dropped_total "))
+        .expect("the dropped-replies metric")
+        .parse()
+        .unwrap();
+    assert!(
+        dropped > 0 && dropped < SCORES as u64,
+        "some replies could not be written and were dropped: {dropped}"
+    );
+
+    // The clicker reads at last: SCOREDs and pings, no close frame, and the
+    // connection still serves.
+    let mut scored = 0;
+    while let Some(frame) = device.next_frame(Duration::from_millis(500)).await {
+        match frame.opcode {
+            raw::TEXT => {
+                assert!(frame.text().starts_with("SCORED "), "{frame:?}");
+                scored += 1;
+            }
+            raw::PING => {}
+            _ => panic!("Podium sent {frame:?} to the clicker"),
+        }
+    }
+    assert_eq!(scored as u64 + dropped, SCORES as u64);
+    let last = t0 + (SCORES as i64 + 1) * 100;
+    device
+        .send_text(&format!("SCORE {last} {}", SCORES + 1))
+        .await;
+    assert_eq!(device.recv_text().await, format!("SCORED {last}"));
     server.shutdown().await;
 }
 
