@@ -213,8 +213,16 @@ async fn espruino_timestamps_wrap_at_32_bits_and_negative_ones_are_scores() {
     assert_eq!(device.recv_text().await, format!("SCORED 12 {day}"));
     board.expect(&format!("SCORE {day} 11 {id}")).await;
 
-    let stored = common::device_scores(server.addr, &id).await;
-    assert_eq!(stored.len(), 12);
+    // The history lists them in the order the clock ran: the wrap last.
+    let stored: Vec<i64> = common::device_scores(server.addr, &id)
+        .await
+        .iter()
+        .map(|r| r["timestamp"].as_i64().unwrap())
+        .collect();
+    let mut in_clock_order = vec![before];
+    in_clock_order.extend(&sent);
+    in_clock_order.push(day);
+    assert_eq!(stored, in_clock_order);
     let (_, devices) = server.get_json("/api/clicker/devices").await;
     assert_eq!(devices[0]["latestTimestamp"], day, "{devices}");
 

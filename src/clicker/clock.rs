@@ -76,6 +76,17 @@ pub fn newest(max: i64, max_bottom: Option<i64>) -> i64 {
     }
 }
 
+/// Puts a device's series, in numeric order, into the order its clock ran:
+/// when it holds timestamps in both wrap quarters, those in the bottom
+/// quarter come last, since the clock wrapped between them. (The sort is
+/// stable, so the rest keeps its order.)
+pub fn sort_series<T>(series: &mut [T], timestamp: impl Fn(&T) -> i64) {
+    let has = |z: Zone| series.iter().any(|s| zone(timestamp(s)) == z);
+    if has(Zone::Top) && has(Zone::Bottom) {
+        series.sort_by_key(|s| zone(timestamp(s)) == Zone::Bottom);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +119,31 @@ mod tests {
             newest(1_700_000_000_000, Some(-2_147_476_840)),
             1_700_000_000_000
         );
+    }
+
+    #[test]
+    fn a_series_across_the_wrap_runs_in_clock_order() {
+        let mut series = vec![
+            -2_147_480_000,
+            -2_147_479_500,
+            5,
+            2_147_480_000,
+            2_147_480_500,
+        ];
+        sort_series(&mut series, |t| *t);
+        assert_eq!(
+            series,
+            [
+                5,
+                2_147_480_000,
+                2_147_480_500,
+                -2_147_480_000,
+                -2_147_479_500
+            ]
+        );
+        let mut plain = vec![-2_147_480_000, -5, 7];
+        sort_series(&mut plain, |t| *t);
+        assert_eq!(plain, [-2_147_480_000, -5, 7]);
     }
 
     fn interesting() -> impl Strategy<Value = i64> {

@@ -168,8 +168,8 @@ impl Store {
         .await
     }
 
-    /// A device's whole score series in timestamp order; `None` for an
-    /// unknown device.
+    /// A device's whole score series in timestamp order (a 32-bit wrap
+    /// included: see [`clock::sort_series`]); `None` for an unknown device.
     pub async fn device_scores(
         &self,
         device: DeviceId,
@@ -198,7 +198,9 @@ impl Store {
                     received_at: r.get(3)?,
                 })
             })?;
-            Ok(Some(rows.collect::<Result<_, _>>()?))
+            let mut rows: Vec<ScoreRecord> = rows.collect::<Result<_, _>>()?;
+            clock::sort_series(&mut rows, |r| r.timestamp);
+            Ok(Some(rows))
         })
         .await
     }
