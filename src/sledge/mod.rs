@@ -11,6 +11,8 @@
 //! throttle.rs  slowing down repeated failed logins per client address
 //! access.rs    login, authenticate and bearer secrets, throttled (both protocols)
 //! ops.rs       the judging operations with their permission rules (both protocols)
+//! floor.rs     the judging floor's operations: pause, absences, notes, withdrawals,
+//!              and the organiser's floor view (both protocols)
 //! reports.rs   results and CSV exports for the admin (both protocols)
 //! session.rs   one socket: its ordered request queue and its identity
 //! view.rs      the mirror of the judging tables and per-viewer scoping (pure)
@@ -25,6 +27,7 @@
 pub mod access;
 pub mod auth;
 pub mod events;
+pub mod floor;
 #[cfg(test)]
 mod events_props;
 pub mod ops;
@@ -72,6 +75,8 @@ pub struct Settings {
     /// Events a second per socket, sustained, and the burst above it
     /// (rate 0: no limit).
     pub event_rate: (u64, u64),
+    /// Different judges who must find a team absent before it is flagged.
+    pub absent_flag_judges: usize,
 }
 
 /// What every Sledge session shares.
@@ -81,6 +86,8 @@ pub struct Sledge {
     pub throttle: throttle::Throttle,
     pub metrics: Arc<Metrics>,
     pub sync: sync::SyncHandle,
+    /// Different judges who must find a team absent before it is flagged.
+    pub absent_flag_judges: usize,
 }
 
 /// The running protocol: the layer to add to the router and the socket.io
@@ -109,6 +116,7 @@ pub async fn start(
         throttle: throttle::Throttle::default(),
         metrics,
         sync,
+        absent_flag_judges: settings.absent_flag_judges,
     });
     let mut builder = SocketIo::builder()
         .max_buffer_size(SEND_BUFFER)

@@ -5,12 +5,15 @@
 //!
 //! Scoping: the admin sees everything. A judge sees every hack, superlative
 //! and eligibility row, every judge's name (with the email blanked for other
-//! judges), and only its own assignments, ratings and placements.
+//! judges), and only its own assignments, ratings and placements; of the
+//! judging floor, the pause and withdrawals, and only its own absences and
+//! notes.
 
 use std::collections::BTreeMap;
 
 use crate::judging::model::{
-    DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
+    Absence, DataStore, Hack, Judge, JudgeHack, JudgingStatus, Note, Rating, Superlative,
+    SuperlativeHack, SuperlativePlacement, Withdrawal,
 };
 
 /// Who is looking.
@@ -31,6 +34,10 @@ pub struct Mirror {
     superlative_placements: BTreeMap<i64, SuperlativePlacement>,
     ratings: BTreeMap<i64, Rating>,
     superlative_hacks: BTreeMap<i64, SuperlativeHack>,
+    absences: BTreeMap<i64, Absence>,
+    notes: BTreeMap<i64, Note>,
+    judging_status: BTreeMap<i64, JudgingStatus>,
+    withdrawals: BTreeMap<i64, Withdrawal>,
 }
 
 impl Mirror {
@@ -61,6 +68,10 @@ impl Mirror {
         upsert(&mut self.superlative_hacks, diff.superlative_hacks, |r| {
             r.id
         });
+        upsert(&mut self.absences, diff.absences, |r| r.id);
+        upsert(&mut self.notes, diff.notes, |r| r.id);
+        upsert(&mut self.judging_status, diff.judging_status, |r| r.id);
+        upsert(&mut self.withdrawals, diff.withdrawals, |r| r.id);
     }
 
     /// The whole state as `viewer` may see it, rows in id order.
@@ -80,6 +91,10 @@ impl Mirror {
             superlative_placements: rows(&self.superlative_placements, |r| mine(r.judge_id)),
             ratings: rows(&self.ratings, |r| mine(r.judge_id)),
             superlative_hacks: rows(&self.superlative_hacks, |_| true),
+            absences: rows(&self.absences, |r| mine(r.judge_id)),
+            notes: rows(&self.notes, |r| mine(r.judge_id)),
+            judging_status: rows(&self.judging_status, |_| true),
+            withdrawals: rows(&self.withdrawals, |_| true),
         }
     }
 }
@@ -111,6 +126,10 @@ pub fn scope(data: &DataStore, viewer: Viewer) -> DataStore {
         superlative_placements: mine(&data.superlative_placements, me, |r| r.judge_id),
         ratings: mine(&data.ratings, me, |r| r.judge_id),
         superlative_hacks: data.superlative_hacks.clone(),
+        absences: mine(&data.absences, me, |r| r.judge_id),
+        notes: mine(&data.notes, me, |r| r.judge_id),
+        judging_status: data.judging_status.clone(),
+        withdrawals: data.withdrawals.clone(),
     }
 }
 
@@ -143,6 +162,24 @@ mod tests {
             judge_id,
             hack_id,
             rating,
+        }
+    }
+
+    fn absence(id: i64, judge_id: i64) -> Absence {
+        Absence {
+            id,
+            judge_id,
+            hack_id: 1,
+            active: true,
+        }
+    }
+
+    fn note(id: i64, judge_id: i64) -> Note {
+        Note {
+            id,
+            judge_id,
+            hack_id: 1,
+            text: format!("note of judge {judge_id}"),
         }
     }
 
@@ -195,6 +232,17 @@ mod tests {
                 superlative_id: 1,
                 hack_id: 1,
             }],
+            absences: vec![absence(1, 1), absence(2, 2)],
+            notes: vec![note(1, 1), note(2, 2)],
+            judging_status: vec![JudgingStatus {
+                id: 1,
+                paused: true,
+            }],
+            withdrawals: vec![Withdrawal {
+                id: 1,
+                hack_id: 1,
+                withdrawn: true,
+            }],
         }
     }
 
@@ -223,6 +271,10 @@ mod tests {
             ]
         );
         assert_eq!(seen.ratings, vec![rating(2, 2, 1, 15)]);
+        assert_eq!(seen.absences, vec![absence(2, 2)]);
+        assert_eq!(seen.notes, vec![note(2, 2)]);
+        assert_eq!(seen.judging_status, data.judging_status);
+        assert_eq!(seen.withdrawals, data.withdrawals);
         assert!(seen.judge_hacks.iter().all(|r| r.judge_id == 2));
         assert!(seen.superlative_placements.iter().all(|r| r.judge_id == 2));
         assert_eq!(seen.judge_hacks.len(), 1);
