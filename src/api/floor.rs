@@ -109,8 +109,7 @@ pub async fn withdraw(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Withdrawal>, ApiError> {
-    let request: WithdrawBody =
-        required(&bytes, r#"{"hackId": integer, "withdrawn": boolean}"#)?;
+    let request: WithdrawBody = required(&bytes, r#"{"hackId": integer, "withdrawn": boolean}"#)?;
     let row = app
         .sledge
         .state

@@ -115,7 +115,13 @@ pub fn ratings_csv(
         .iter()
         .map(|r| {
             let note = notes_by.remove(&(r.judge_id, r.hack_id)).unwrap_or("");
-            row(r.id.to_string(), r.judge_id, r.hack_id, r.rating.to_string(), note)
+            row(
+                r.id.to_string(),
+                r.judge_id,
+                r.hack_id,
+                r.rating.to_string(),
+                note,
+            )
         })
         .collect();
     rows.extend(
@@ -125,7 +131,15 @@ pub fn ratings_csv(
             .map(|n| row(String::new(), n.judge_id, n.hack_id, String::new(), &n.text)),
     );
     write(
-        &["id", "judgeId", "hackId", "rating", "judgeName", "hackName", "note"],
+        &[
+            "id",
+            "judgeId",
+            "hackId",
+            "rating",
+            "judgeName",
+            "hackName",
+            "note",
+        ],
         rows.into_iter(),
     )
 }

@@ -78,7 +78,11 @@ pub fn compute(input: &FloorInput<'_>) -> Floor {
         .filter(|w| w.withdrawn)
         .map(|w| w.hack_id)
         .collect();
-    let rated: BTreeSet<(i64, i64)> = data.ratings.iter().map(|r| (r.judge_id, r.hack_id)).collect();
+    let rated: BTreeSet<(i64, i64)> = data
+        .ratings
+        .iter()
+        .map(|r| (r.judge_id, r.hack_id))
+        .collect();
     let location: HashMap<i64, i64> = data.hacks.iter().map(|h| (h.id, h.location)).collect();
 
     let judges = data

@@ -49,7 +49,11 @@ impl Sledge {
     }
 
     /// The team is back (admin): clears the hack's absences.
-    pub async fn clear_absences(&self, who: Identity, hack_id: i64) -> Result<Vec<Absence>, OpError> {
+    pub async fn clear_absences(
+        &self,
+        who: Identity,
+        hack_id: i64,
+    ) -> Result<Vec<Absence>, OpError> {
         auth::authorize(who, Action::Administer(Op::ClearAbsences))?;
         Ok(self.store.clear_absences(hack_id).await?)
     }

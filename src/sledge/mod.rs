@@ -27,9 +27,9 @@
 pub mod access;
 pub mod auth;
 pub mod events;
-pub mod floor;
 #[cfg(test)]
 mod events_props;
+pub mod floor;
 pub mod ops;
 pub mod replies;
 pub mod reports;

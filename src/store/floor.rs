@@ -22,8 +22,10 @@ impl Store {
             if is_paused(tx)? == paused {
                 return Ok(Ok(row));
             }
-            tx.prepare_cached("UPDATE judging_status SET paused = ?1, changed_at = ?2 WHERE id = 1")?
-                .execute(params![paused, now_ms()])?;
+            tx.prepare_cached(
+                "UPDATE judging_status SET paused = ?1, changed_at = ?2 WHERE id = 1",
+            )?
+            .execute(params![paused, now_ms()])?;
             publish(tx, |d| d.judging_status.push(row.clone()));
             Ok(Ok(row))
         })
@@ -46,7 +48,9 @@ impl Store {
             }
             touch(tx, judge)?;
             let before: Option<(i64, bool)> = tx
-                .prepare_cached("SELECT id, active FROM absences WHERE judge_id = ?1 AND hack_id = ?2")?
+                .prepare_cached(
+                    "SELECT id, active FROM absences WHERE judge_id = ?1 AND hack_id = ?2",
+                )?
                 .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let id = match before {
@@ -237,7 +241,10 @@ pub(super) fn touch(conn: &Connection, judge: i64) -> Result<(), StoreError> {
 
 /// Clears every active absence of `hack` (it was rated, or the organiser
 /// says the team is back) and answers the rows as they are now.
-pub(super) fn clear_hack_absences(conn: &Connection, hack: i64) -> Result<Vec<Absence>, StoreError> {
+pub(super) fn clear_hack_absences(
+    conn: &Connection,
+    hack: i64,
+) -> Result<Vec<Absence>, StoreError> {
     let cleared: Vec<Absence> = {
         let mut stmt = conn.prepare_cached(
             "SELECT id, judge_id FROM absences WHERE hack_id = ?1 AND active = 1 ORDER BY id",
@@ -267,7 +274,9 @@ fn move_to_route_end(
     hack: i64,
 ) -> Result<Option<crate::judging::model::JudgeHack>, StoreError> {
     let assigned: Option<(i64, i64)> = conn
-        .prepare_cached("SELECT id, priority FROM judge_hacks WHERE judge_id = ?1 AND hack_id = ?2")?
+        .prepare_cached(
+            "SELECT id, priority FROM judge_hacks WHERE judge_id = ?1 AND hack_id = ?2",
+        )?
         .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((id, priority)) = assigned else {
