@@ -5,6 +5,7 @@
 import { api, download } from './api.js';
 import { Live } from './live.js';
 import { $, h, fill, table, say, showConnection } from './dom.js';
+import { startFloor, scheduleFloor, showPaused, wireFloor } from './floor.js';
 
 const KEY = 'podium.admin.secret';
 let secret = localStorage.getItem(KEY);
@@ -17,6 +18,7 @@ function showSignIn(message = '') {
   live = null;
   localStorage.removeItem(KEY);
   secret = null;
+  startFloor(null);
   $('#signin').hidden = false;
   $('#console').hidden = true;
   $('#signout').hidden = true;
@@ -32,6 +34,7 @@ async function signIn(candidate) {
   $('#signin').hidden = true;
   $('#console').hidden = false;
   $('#signout').hidden = false;
+  startFloor(secret);
   live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`) });
   showLoginCode();
 }
@@ -82,6 +85,8 @@ function render(tables) {
     return [judgeName(a.judgeId), String(a.priority + 1), String(tables.hacks.get(a.hackId)?.location ?? ''), hackName(a.hackId), rating ? String(rating.rating) : '—'];
   }), 'No assignments yet: run assignment once hacks and judges are in.'));
   scheduleResults();
+  showPaused(tables);
+  scheduleFloor();
 }
 
 // Ratings can arrive in bursts: fetch results at most every 300 ms.
@@ -125,6 +130,7 @@ function formValues(form) {
 }
 
 function wire() {
+  wireFloor();
   $('#signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const candidate = $('#admin-secret').value.trim();
