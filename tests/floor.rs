@@ -686,3 +686,51 @@ async fn the_floor_view_follows_each_judge_along_the_route() {
         (json!(1), json!(1))
     );
 }
+
+#[tokio::test]
+async fn assignment_tops_up_hacks_found_absent_and_keeps_them_last() {
+    let (_server, api) = start().await;
+    let judges = api.competition(3, 1).await;
+    let state = api.get("/api/state", ADMIN).await;
+    let holder = state["judgeHacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["hackId"] == 1)
+        .unwrap()["judgeId"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = api
+        .post(
+            "/api/absences",
+            &judges[(holder - 1) as usize],
+            json!({"judgeId": holder, "hackId": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Re-running assignment: hack 1 gets a judge who has not found it
+    // absent; the judge who did keeps it, last on the route.
+    let (status, run) = api.post("/api/assignments", ADMIN, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["created"].as_array().unwrap().len(), 1, "{run}");
+    let state = api.get("/api/state", ADMIN).await;
+    let holders: Vec<i64> = state["judgeHacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["hackId"] == 1)
+        .map(|r| r["judgeId"].as_i64().unwrap())
+        .collect();
+    assert_eq!(holders.len(), 2);
+    assert!(holders.contains(&holder));
+    assert_eq!(route(&state, holder).last(), Some(&1));
+    let floor = api.get("/api/floor", ADMIN).await;
+    let newcomer = holders.iter().find(|&&j| j != holder).unwrap();
+    assert_eq!(floor["judges"][(newcomer - 1) as usize]["assigned"], 2);
+
+    // Again: nothing to change.
+    let (_, again) = api.post("/api/assignments", ADMIN, json!({})).await;
+    assert_eq!(again["created"], json!([]), "{again}");
+    assert_eq!(again["updated"], json!([]), "{again}");
+}

@@ -4,6 +4,7 @@
 //! normalisation, CSV exports, and the organiser's view of the judging floor. All pure: the Sledge socket.io adapter and
 //! the HTTP API call into this module, so one rule has one home.
 
+pub mod absence;
 pub mod assign;
 pub mod devpost;
 pub mod export;
