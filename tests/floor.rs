@@ -734,3 +734,27 @@ async fn assignment_tops_up_hacks_found_absent_and_keeps_them_last() {
     assert_eq!(again["created"], json!([]), "{again}");
     assert_eq!(again["updated"], json!([]), "{again}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_floor_endpoints() {
+    let (_server, api) = start().await;
+    let doc = api.get("/api/openapi.json", "").await;
+    for (path, method) in [
+        ("/api/absences", "post"),
+        ("/api/absences/clear", "post"),
+        ("/api/notes", "post"),
+        ("/api/withdrawals", "post"),
+        ("/api/judging/pause", "post"),
+        ("/api/judging/resume", "post"),
+        ("/api/floor", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]["200"].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    let store = &doc["components"]["schemas"]["DataStore"]["required"];
+    for key in ["absences", "notes", "judgingStatus", "withdrawals"] {
+        assert!(store.as_array().unwrap().contains(&json!(key)), "{key}");
+    }
+}
