@@ -1,10 +1,12 @@
 //! Credentials, for both protocols: a judge's `login` with the global code,
-//! socket.io's `authenticate` (a userId and a secret) and the HTTP API's
-//! bearer secret (which names its identity by itself).
+//! a judge's sign-in link token, socket.io's `authenticate` (a userId and a
+//! secret) and the HTTP API's bearer secret (which names its identity by
+//! itself).
 //!
-//! Every check waits its turn at the one per-address [`Throttle`], and every
-//! failure counts there, so guessing over HTTP is no faster than over
-//! socket.io, and a client cannot switch protocols to escape a delay.
+//! Every check is admitted by the one [`Throttle`] (per address, and per
+//! judge where the attempt names one) and every wrong guess counts there,
+//! so guessing over HTTP is no faster than over socket.io, and a client
+//! cannot switch protocols to escape its budget. Right answers cost nothing.
 //!
 //! [`Throttle`]: super::throttle::Throttle
 
@@ -16,6 +18,7 @@ use thiserror::Error;
 use super::auth::{self, AuthFailure, Identity, SecretKind};
 use super::throttle::{Attempt, TooMany};
 use super::Sledge;
+use crate::store::judge_links::LinkLookup;
 use crate::store::judging::JudgingError;
 
 /// Why a credential was not accepted.
@@ -34,6 +37,10 @@ pub enum AccessError {
     UnknownSecret,
     #[error("the login code is wrong: ask the organiser for the current code")]
     WrongLoginCode,
+    #[error("this sign-in link is not valid: it was replaced by a newer one, or never issued; ask the organisers for your current link, or sign in with your name and the login code")]
+    UnknownLink,
+    #[error("this sign-in link has expired; ask the organisers for a new one, or sign in with your name and the login code")]
+    ExpiredLink,
     /// The judge does not exist, or storage failed.
     #[error(transparent)]
     Judging(#[from] JudgingError),
@@ -48,7 +55,7 @@ impl Sledge {
         judge_id: i64,
         code: &str,
     ) -> Result<String, AccessError> {
-        let attempt = self.wait_turn(ip).await?;
+        let attempt = self.admit(ip, Some(judge_id))?;
         if !self
             .store
             .judge_exists(judge_id)
@@ -74,7 +81,7 @@ impl Sledge {
         user_id: i64,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        let attempt = self.wait_turn(ip).await?;
+        let attempt = self.admit(ip, (user_id > 0).then_some(user_id))?;
         let kind = if self.secrets.is_admin_secret(secret) {
             SecretKind::Admin
         } else if user_id > 0 {
@@ -106,7 +113,7 @@ impl Sledge {
         ip: Option<IpAddr>,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        let attempt = self.wait_turn(ip).await?;
+        let attempt = self.admit(ip, None)?;
         if self.secrets.is_admin_secret(secret) {
             return Ok(Identity::Admin);
         }
@@ -128,24 +135,51 @@ impl Sledge {
         Ok(judge.map_or(SecretKind::Unknown, SecretKind::Judge))
     }
 
-    /// Holds an attempt as long as earlier failures (and attempts still
-    /// being checked) from the client's address require; the attempt it
-    /// returns counts as in flight until it is failed or dropped.
-    async fn wait_turn(&self, ip: Option<IpAddr>) -> Result<Option<Attempt<'_>>, TooMany> {
+    /// A judge's sign-in link: a new secret for the judge whose current
+    /// link `token` is, as `login` issues. Returns (secret, judge id).
+    pub async fn login_link(
+        &self,
+        ip: Option<IpAddr>,
+        token: &str,
+    ) -> Result<(String, i64), AccessError> {
+        let attempt = self.admit(ip, None)?;
+        let judge = match self
+            .store
+            .judge_for_link(token)
+            .await
+            .map_err(JudgingError::from)?
+        {
+            LinkLookup::Valid(judge) => judge,
+            // The token was right once: not a guess, so no failure counts.
+            LinkLookup::Expired { .. } => return Err(AccessError::ExpiredLink),
+            LinkLookup::Unknown => {
+                failed(attempt);
+                return Err(AccessError::UnknownLink);
+            }
+        };
+        let secret = self.store.issue_judge_secret(judge).await?;
+        tracing::info!(judge, "judge signed in by link: a new secret was issued");
+        Ok((secret, judge))
+    }
+
+    /// Admits an attempt under the client's budgets of wrong guesses; it
+    /// counts as in flight until it is failed or dropped.
+    fn admit(
+        &self,
+        ip: Option<IpAddr>,
+        judge: Option<i64>,
+    ) -> Result<Option<Attempt<'_>>, TooMany> {
         let Some(ip) = ip else { return Ok(None) };
-        let attempt = self.throttle.admit(ip, Instant::now())?;
-        let wait = attempt.wait();
-        if !wait.is_zero() {
-            tracing::debug!(%ip, ?wait, "throttling a login or authentication attempt");
-            tokio::time::sleep(wait).await;
-        }
-        Ok(Some(attempt))
+        self.throttle
+            .admit(ip, judge, Instant::now())
+            .inspect_err(|refused| tracing::debug!(%ip, %refused, "refused a guess unchecked"))
+            .map(Some)
     }
 }
 
-/// Counts a wrong login code or secret towards throttling.
+/// Counts a wrong login code, token or secret against its budgets.
 fn failed(attempt: Option<Attempt<'_>>) {
     if let Some(attempt) = attempt {
-        attempt.failed(Instant::now());
+        attempt.failed();
     }
 }
