@@ -309,3 +309,29 @@ async fn the_generated_login_code_is_typable() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_link_endpoints() {
+    let server = TestServer::start().await;
+    let (status, doc) = call(
+        &server,
+        reqwest::Method::GET,
+        "/api/openapi.json",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, method) in [
+        ("/api/judges/links", "get"),
+        ("/api/judges/{id}/link", "post"),
+        ("/api/login/link", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]["200"].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    assert!(doc["components"]["schemas"]["JudgeLink"].is_object());
+    server.shutdown().await;
+}

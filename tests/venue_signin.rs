@@ -201,3 +201,87 @@ async fn two_hundred_judges_behind_one_address_all_sign_in() {
     assert!(p95 < Duration::from_secs(2), "p95 sign-in {p95:?}");
     server.shutdown().await;
 }
+
+/// Someone at the venue spends its address's budget with wrong codes: the
+/// login code is then refused from that address (right or wrong), but the
+/// judges already signed in carry on and a sign-in link still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_venue_budget_stops_only_code_sign_ins() {
+    let server = TestServer::start_with(|c| c.sync = SyncMode::Normal).await;
+    let code = operator_secrets::read(server.dir.path())
+        .unwrap()
+        .unwrap()
+        .login_code;
+    for n in 1..=40 {
+        server
+            .store()
+            .add_judge(NewJudge {
+                name: format!("Judge {n}"),
+                email: format!("judge{n}@example.org"),
+            })
+            .await
+            .unwrap();
+    }
+    let http = reqwest::Client::new();
+    let (ok, _) = http_login(&http, server.addr, 1, &code).await;
+    assert!(ok);
+    let signed_in = http
+        .post(server.url("/api/login"))
+        .json(&json!({"judgeId": 2, "loginCode": code}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sledge = &server.running.as_ref().unwrap().app.sledge.state;
+    let link = sledge.reissue_link(3, None).await.unwrap().token;
+
+    let mut wrong = 0;
+    for n in 0..400 {
+        let (ok, text) = http_login(&http, server.addr, n % 40 + 1, "WRONG-GUESS").await;
+        assert!(!ok);
+        if text.contains("login code is wrong") {
+            wrong += 1;
+        } else {
+            assert!(
+                text.contains("too many failed attempts from your address"),
+                "{text}"
+            );
+        }
+    }
+    assert_eq!(wrong, podium::sledge::throttle::ADDRESS.burst);
+    // The right code is refused too now: the refusal tells nothing.
+    let (ok, text) = http_login(&http, server.addr, 5, &code).await;
+    assert!(!ok && text.contains("too many failed attempts"), "{text}");
+    // A judge already signed in carries on.
+    let state = http
+        .get(server.url("/api/state"))
+        .bearer_auth(&signed_in)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state.status(), 200);
+    // A sign-in link still works; a wrong token or secret is refused unchecked.
+    let post_link = |token: String| {
+        http.post(server.url("/api/login/link"))
+            .json(&json!({ "token": token }))
+            .send()
+    };
+    let by_link: Value = post_link(link).await.unwrap().json().await.unwrap();
+    assert_eq!(by_link["userId"], 3, "{by_link}");
+    let wrong_link = post_link("0".repeat(32)).await.unwrap();
+    assert_eq!(wrong_link.status(), 429);
+    let wrong_secret = http
+        .get(server.url("/api/state"))
+        .bearer_auth("not-a-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_secret.status(), 429);
+    assert!(wrong_secret.headers().contains_key("retry-after"));
+    server.shutdown().await;
+}

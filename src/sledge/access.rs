@@ -8,6 +8,13 @@
 //! so guessing over HTTP is no faster than over socket.io, and a client
 //! cannot switch protocols to escape its budget. Right answers cost nothing.
 //!
+//! When a budget is spent, a login code (49.5 bits, or whatever was
+//! configured) is refused unchecked. Secrets of 128 bits and more that
+//! Podium generated (judge secrets, link tokens, a generated admin secret)
+//! are still checked and a right one passes: guessing them is hopeless with
+//! or without a budget, and this way someone who spends a venue's budget
+//! does not stop the judges already signed in, or signing in by link.
+//!
 //! [`Throttle`]: super::throttle::Throttle
 
 use std::net::IpAddr;
@@ -18,6 +25,7 @@ use thiserror::Error;
 use super::auth::{self, AuthFailure, Identity, SecretKind};
 use super::throttle::{Attempt, TooMany};
 use super::Sledge;
+use crate::operator_secrets::Source;
 use crate::store::judge_links::LinkLookup;
 use crate::store::judging::JudgingError;
 
@@ -81,18 +89,16 @@ impl Sledge {
         user_id: i64,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        let attempt = self.admit(ip, (user_id > 0).then_some(user_id))?;
-        let kind = if self.secrets.is_admin_secret(secret) {
+        let admitted = self.admit_strong(ip, (user_id > 0).then_some(user_id));
+        let kind = if self.is_admin_secret(secret, &admitted) {
             SecretKind::Admin
         } else if user_id > 0 {
             self.judge_secret(secret).await?
         } else {
             SecretKind::Unknown
         };
-        let identity = auth::authenticate(user_id, kind).map_err(|failure| {
-            failed(attempt);
-            AccessError::Authenticate(failure)
-        })?;
+        let identity = auth::authenticate(user_id, kind)
+            .map_err(|failure| admitted.wrong(AccessError::Authenticate(failure)))?;
         if let (Identity::Judge(judge), SecretKind::Admin) = (identity, kind) {
             let exists = self
                 .store
@@ -113,17 +119,24 @@ impl Sledge {
         ip: Option<IpAddr>,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        let attempt = self.admit(ip, None)?;
-        if self.secrets.is_admin_secret(secret) {
+        let admitted = self.admit_strong(ip, None);
+        if self.is_admin_secret(secret, &admitted) {
             return Ok(Identity::Admin);
         }
         match self.judge_secret(secret).await? {
             SecretKind::Judge(judge) => Ok(Identity::Judge(judge)),
-            _ => {
-                failed(attempt);
-                Err(AccessError::UnknownSecret)
-            }
+            _ => Err(admitted.wrong(AccessError::UnknownSecret)),
         }
+    }
+
+    /// Whether `secret` is the admin secret, as far as `admitted` allows
+    /// checking: over budget, only a generated (256-bit) one is checked.
+    fn is_admin_secret(&self, secret: &str, admitted: &Admitted<'_>) -> bool {
+        let checkable = match admitted {
+            Admitted::Budgeted(_) => true,
+            Admitted::OverBudget(_) => self.secrets.admin_source() == Source::File,
+        };
+        checkable && self.secrets.is_admin_secret(secret)
     }
 
     async fn judge_secret(&self, secret: &str) -> Result<SecretKind, AccessError> {
@@ -142,7 +155,7 @@ impl Sledge {
         ip: Option<IpAddr>,
         token: &str,
     ) -> Result<(String, i64), AccessError> {
-        let attempt = self.admit(ip, None)?;
+        let admitted = self.admit_strong(ip, None);
         let judge = match self
             .store
             .judge_for_link(token)
@@ -151,15 +164,25 @@ impl Sledge {
         {
             LinkLookup::Valid(judge) => judge,
             // The token was right once: not a guess, so no failure counts.
-            LinkLookup::Expired { .. } => return Err(AccessError::ExpiredLink),
-            LinkLookup::Unknown => {
-                failed(attempt);
-                return Err(AccessError::UnknownLink);
+            LinkLookup::Expired { .. } => {
+                return Err(match admitted {
+                    Admitted::Budgeted(_) => AccessError::ExpiredLink,
+                    Admitted::OverBudget(too_many) => too_many.into(),
+                })
             }
+            LinkLookup::Unknown => return Err(admitted.wrong(AccessError::UnknownLink)),
         };
         let secret = self.store.issue_judge_secret(judge).await?;
         tracing::info!(judge, "judge signed in by link: a new secret was issued");
         Ok((secret, judge))
+    }
+
+    /// Admits the check of a strong secret (see the module's notes).
+    fn admit_strong(&self, ip: Option<IpAddr>, judge: Option<i64>) -> Admitted<'_> {
+        match self.admit(ip, judge) {
+            Ok(attempt) => Admitted::Budgeted(attempt),
+            Err(too_many) => Admitted::OverBudget(too_many),
+        }
     }
 
     /// Admits an attempt under the client's budgets of wrong guesses; it
@@ -172,8 +195,32 @@ impl Sledge {
         let Some(ip) = ip else { return Ok(None) };
         self.throttle
             .admit(ip, judge, Instant::now())
-            .inspect_err(|refused| tracing::debug!(%ip, %refused, "refused a guess unchecked"))
+            .inspect_err(
+                |refused| tracing::debug!(%ip, %refused, "a budget of wrong guesses is spent"),
+            )
             .map(Some)
+    }
+}
+
+/// How the check of a strong secret was admitted.
+enum Admitted<'a> {
+    /// Within the budgets (no attempt: the client's address is unknown).
+    Budgeted(Option<Attempt<'a>>),
+    /// Over a budget: only a right strong secret passes.
+    OverBudget(TooMany),
+}
+
+impl Admitted<'_> {
+    /// What a wrong answer gets: `refusal`, counted against the budgets; or,
+    /// over budget, the budget's refusal (so it tells nothing more).
+    fn wrong(self, refusal: AccessError) -> AccessError {
+        match self {
+            Admitted::Budgeted(attempt) => {
+                failed(attempt);
+                refusal
+            }
+            Admitted::OverBudget(too_many) => too_many.into(),
+        }
     }
 }
 
