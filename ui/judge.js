@@ -182,7 +182,9 @@ async function signInByLink(token, attempt = 0) {
       return;
     }
     const reason = failure.body?.error ?? failure.message;
-    showSignIn(`This sign-in link did not work: ${reason}`);
+    showSignIn(/^this sign-in link/.test(reason)
+      ? `T${reason.slice(1)}`
+      : `This sign-in link did not work: ${reason}`);
   }
 }
 

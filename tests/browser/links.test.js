@@ -102,9 +102,9 @@ test('a re-issued link\'s old URL is refused with a clear message', { skip }, as
   tokens.push(old.split('#token=')[1], fresh.split('#token=')[1]);
 
   const stale = await openOnPhone(old);
-  const message = stale.page.locator('#signin-message');
+  const message = stale.page.locator('#signin-message.error');
   await message.waitFor({ state: 'visible', timeout: TIMEOUT });
-  assert.match(await message.textContent(), /This sign-in link did not work: .*replaced by a newer one.*ask the organisers for your current link/);
+  assert.match(await message.textContent(), /^This sign-in link is not valid: it was replaced by a newer one.*ask the organisers for your current link/);
   assert.equal(await stale.page.locator('#judging').isHidden(), true);
   assert.equal(stale.page.url(), `${server.url}/judge`);
   await snap(stale.page, '22-judge-old-link-refused');
@@ -127,8 +127,6 @@ test('the print sheet has a card per judge with name, QR code and first table', 
     assert.equal(await cards.nth(i).locator('img.qr').count(), 1);
   }
   assert.equal(await admin.locator('#results').isVisible(), false, 'the rest of the page is not printed');
-  const pdf = await admin.pdf({ format: 'A4' }).catch(() => null);
-  if (pdf) assert.ok(pdf.length > 1000);
   await snap(admin, '23-admin-print-cards');
   await admin.emulateMedia({ media: 'screen' });
   await admin.evaluate(() => document.body.classList.remove('print-cards'));
