@@ -5,18 +5,51 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::secrets::{self, SecretHash};
 use crate::store::judging::JudgingError;
 
-/// A judge's link as stored.
+/// A judge's current link, as listing answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredLink {
+pub struct CurrentLink {
     pub judge_id: i64,
-    pub generation: i64,
-    pub token_hash: SecretHash,
+    pub token: String,
     /// Milliseconds since the Unix epoch; `None`: never.
     pub expires_at: Option<i64>,
+    /// Issued by this listing.
+    pub fresh: bool,
+}
+
+/// Writes `judge`'s link of the next generation; returns (token, generation).
+fn write_next(
+    tx: &Tx<'_>,
+    judge: i64,
+    token_for: impl Fn(i64, i64) -> String,
+    expires_at: Option<i64>,
+) -> Result<(String, i64), StoreError> {
+    let generation: i64 = tx
+        .prepare_cached("SELECT generation FROM judge_links WHERE judge_id = ?1")?
+        .query_row([judge], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0)
+        + 1;
+    let token = token_for(judge, generation);
+    tx.prepare_cached(
+        "INSERT INTO judge_links (judge_id, generation, token_hash, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (judge_id) DO UPDATE SET generation = excluded.generation,
+           token_hash = excluded.token_hash, expires_at = excluded.expires_at,
+           created_at = excluded.created_at",
+    )?
+    .execute(params![
+        judge,
+        generation,
+        &secrets::hash(&token)[..],
+        expires_at,
+        now_ms()
+    ])?;
+    Ok((token, generation))
 }
 
 /// What a presented token is.
@@ -31,29 +64,52 @@ pub enum LinkLookup {
 }
 
 impl Store {
-    /// Every judge's current link, by judge id.
-    pub async fn judge_links(&self) -> Result<Vec<StoredLink>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT judge_id, generation, token_hash, expires_at FROM judge_links ORDER BY judge_id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, Vec<u8>>(2)?, r.get(3)?))
-            })?;
-            let mut links = Vec::new();
-            for row in rows {
-                let (judge_id, generation, hash, expires_at) = row?;
-                let token_hash = hash
-                    .try_into()
-                    .map_err(|_| StoreError::Worker("a judge link hash is not 32 bytes".into()))?;
-                links.push(StoredLink {
-                    judge_id,
-                    generation,
-                    token_hash,
-                    expires_at,
+    /// The current link of each of `judges`, as (judge, token, expiry):
+    /// the stored one where `token_for(judge, generation)` still gives its
+    /// token and it has not expired, else a new one of the next generation
+    /// (no expiry). One transaction, so two organisers listing at once
+    /// cannot retire each other's fresh links.
+    pub async fn current_judge_links<F>(
+        &self,
+        judges: Vec<i64>,
+        token_for: F,
+    ) -> Result<Vec<CurrentLink>, JudgingError>
+    where
+        F: Fn(i64, i64) -> String + Send + 'static,
+    {
+        self.judging_write(move |tx| {
+            let now = now_ms();
+            let mut links = Vec::with_capacity(judges.len());
+            for judge in judges {
+                let stored: Option<(i64, Vec<u8>, Option<i64>)> = tx
+                    .prepare_cached(
+                        "SELECT generation, token_hash, expires_at FROM judge_links WHERE judge_id = ?1",
+                    )?
+                    .query_row([judge], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                let kept = stored.and_then(|(generation, hash, expires_at)| {
+                    let hash = SecretHash::try_from(hash).ok()?;
+                    let token = token_for(judge, generation);
+                    let live = expires_at.is_none_or(|at| at > now);
+                    (live && secrets::matches(&token, &hash)).then_some((token, expires_at))
                 });
+                let link = match kept {
+                    Some((token, expires_at)) => CurrentLink {
+                        judge_id: judge,
+                        token,
+                        expires_at,
+                        fresh: false,
+                    },
+                    None => CurrentLink {
+                        judge_id: judge,
+                        token: write_next(tx, judge, &token_for, None)?.0,
+                        expires_at: None,
+                        fresh: true,
+                    },
+                };
+                links.push(link);
             }
-            Ok(links)
+            Ok(Ok(links))
         })
         .await
     }
@@ -68,7 +124,7 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<(String, i64), JudgingError>
     where
-        F: FnOnce(i64) -> String + Send + 'static,
+        F: Fn(i64) -> String + Send + 'static,
     {
         self.judging_write(move |tx| {
             let known = tx
@@ -79,28 +135,7 @@ impl Store {
             if !known {
                 return Ok(Err(JudgingError::NoSuchJudge(judge)));
             }
-            let generation: i64 = tx
-                .prepare_cached("SELECT generation FROM judge_links WHERE judge_id = ?1")?
-                .query_row([judge], |r| r.get(0))
-                .optional()?
-                .unwrap_or(0)
-                + 1;
-            let token = token_for(generation);
-            tx.prepare_cached(
-                "INSERT INTO judge_links (judge_id, generation, token_hash, expires_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (judge_id) DO UPDATE SET generation = excluded.generation,
-                   token_hash = excluded.token_hash, expires_at = excluded.expires_at,
-                   created_at = excluded.created_at",
-            )?
-            .execute(params![
-                judge,
-                generation,
-                &secrets::hash(&token)[..],
-                expires_at,
-                now_ms()
-            ])?;
-            Ok(Ok((token, generation)))
+            Ok(Ok(write_next(tx, judge, |_, g| token_for(g), expires_at)?))
         })
         .await
     }
@@ -177,9 +212,33 @@ mod tests {
             store.judge_for_link(&second).await.unwrap(),
             LinkLookup::Expired { judge: 1, at: 1 }
         );
-        let links = store.judge_links().await.unwrap();
-        assert_eq!(links.len(), 1);
-        assert_eq!(links[0].token_hash, secrets::hash("token-2"));
+        // Listing keeps a derivable live link and replaces an expired one.
+        let token_for = |judge: i64, g: i64| {
+            if judge == 1 {
+                format!("token-{g}")
+            } else {
+                format!("other-{g}")
+            }
+        };
+        let listed = store.current_judge_links(vec![1], token_for).await.unwrap();
+        assert_eq!(
+            listed,
+            [CurrentLink {
+                judge_id: 1,
+                token: "token-3".into(),
+                expires_at: None,
+                fresh: true
+            }]
+        );
+        let again = store.current_judge_links(vec![1], token_for).await.unwrap();
+        assert_eq!(again[0].token, "token-3");
+        assert!(!again[0].fresh);
+        // A token that no longer derives (a new key) is replaced too.
+        let rekeyed = store
+            .current_judge_links(vec![1], |_, g| format!("new-key-{g}"))
+            .await
+            .unwrap();
+        assert_eq!(rekeyed[0].token, "new-key-4");
         assert!(matches!(
             store.replace_judge_link(9, |g| g.to_string(), None).await,
             Err(JudgingError::NoSuchJudge(9))
