@@ -173,8 +173,10 @@ pub fn qr_svg(text: &str) -> String {
     // A link is well under 200 bytes, far inside what a QR code holds.
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
         .expect("a sign-in link fits in a QR code");
+    // One unit per module keeps the path short (the page scales the image):
+    // 500 judges' codes are then 5.5 MB of JSON rather than 6.6.
     code.render::<svg::Color<'_>>()
-        .min_dimensions(232, 232)
+        .module_dimensions(1, 1)
         .build()
 }
 
