@@ -101,6 +101,21 @@ pub struct ServeConfig {
     /// The Sledge login code judges log in with. Unset: generated like the admin secret.
     #[arg(long, env = "PODIUM_LOGIN_CODE", hide_env_values = true)]
     pub login_code: Option<String>,
+
+    /// The address judges' phones reach Podium at (`scheme://host[:port]`),
+    /// for the sign-in links and QR codes on /admin. Unset: the address the
+    /// organiser's browser used (its Host header), over https when TLS is on.
+    #[arg(long, env = "PODIUM_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+fn parse_public_url(value: &str) -> Result<String, String> {
+    match crate::origins::parse_origin(value) {
+        Ok(url) if url != "*" => Ok(url),
+        _ => Err(format!(
+            "{value:?} is not a public URL: write scheme://host[:port], e.g. https://podium.example.org or http://192.168.1.20:8080 (no path)"
+        )),
+    }
 }
 
 /// Optional TLS on the listen port. Connections that start with a TLS
@@ -224,6 +239,7 @@ impl ServeConfig {
             absent_flag_judges: 2,
             admin_secret: None,
             login_code: None,
+            public_url: None,
         }
     }
 

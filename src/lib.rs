@@ -12,6 +12,7 @@
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
+//! judge_links.rs   the key judges' sign-in link tokens derive from, and the tokens
 //! origins.rs       which browser origins may use /ws, /socket.io/ and /api/
 //! http_error.rs    JSON errors of the HTTP API
 //! ui.rs            the web pages (/admin, /judge, /scoreboard), embedded at compile time
@@ -31,6 +32,7 @@ pub mod api;
 pub mod clicker;
 pub mod config;
 pub mod http_error;
+pub mod judge_links;
 pub mod judging;
 pub mod limits;
 pub mod listener;

@@ -25,6 +25,7 @@ const FILES: &[(&str, &str)] = &[
     ("retry.js", include_str!("../ui/retry.js")),
     ("admin.js", include_str!("../ui/admin.js")),
     ("floor.js", include_str!("../ui/floor.js")),
+    ("links.js", include_str!("../ui/links.js")),
     ("judge.js", include_str!("../ui/judge.js")),
     ("clicker.js", include_str!("../ui/clicker.js")),
     ("scoreboard.js", include_str!("../ui/scoreboard.js")),

@@ -6,6 +6,7 @@ import { api, download } from './api.js';
 import { Live } from './live.js';
 import { $, h, fill, table, say, showConnection } from './dom.js';
 import { startFloor, scheduleFloor, showPaused, wireFloor } from './floor.js';
+import { showLinks, wireLinks } from './links.js';
 
 const KEY = 'podium.admin.secret';
 let secret = localStorage.getItem(KEY);
@@ -84,6 +85,7 @@ function render(tables) {
     const rating = tables.rows('ratings').find((r) => r.judgeId === a.judgeId && r.hackId === a.hackId);
     return [judgeName(a.judgeId), String(a.priority + 1), String(tables.hacks.get(a.hackId)?.location ?? ''), hackName(a.hackId), rating ? String(rating.rating) : '—'];
   }), 'No assignments yet: run assignment once hacks and judges are in.'));
+  showLinks(secret, tables);
   scheduleResults();
   showPaused(tables);
   scheduleFloor();
@@ -131,6 +133,7 @@ function formValues(form) {
 
 function wire() {
   wireFloor();
+  wireLinks();
   $('#signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const candidate = $('#admin-secret').value.trim();

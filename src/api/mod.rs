@@ -17,6 +17,7 @@
 //! floor.rs       POST /api/judging/{pause,resume}, /api/absences, /api/absences/clear,
 //!                 /api/notes, /api/withdrawals; GET /api/floor: the judging floor
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
+//! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
 //! openapi.rs      GET /api/openapi.json
 //! ```
 
@@ -29,6 +30,7 @@ mod floor;
 mod handout;
 mod import;
 mod judging;
+mod links;
 mod openapi;
 mod results;
 mod state;
@@ -85,6 +87,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/events", get(events::events))
         .route("/api/judges/names", get(handout::judge_names))
         .route("/api/login-code", get(handout::login_code))
+        .route("/api/judges/links", get(links::list))
+        .route("/api/judges/{id}/link", post(links::reissue))
+        .route("/api/login/link", post(links::login))
         .route("/api/openapi.json", get(openapi::document))
         .method_not_allowed_fallback(method_not_allowed)
         .route("/api/{*rest}", any(unknown_endpoint))

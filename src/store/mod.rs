@@ -6,8 +6,9 @@
 //! * [`schema`] holds the versioned migrations the binary applies itself.
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
-//!   that touch many rows at once (imports, assignment), and [`floor`] the
-//!   judging floor (pause, absences, notes, withdrawals, judges' activity). Protocol code calls
+//!   that touch many rows at once (imports, assignment), [`judge_links`]
+//!   the judges' sign-in links, and [`floor`] the judging floor (pause,
+//!   absences, notes, withdrawals, judges' activity). Protocol code calls
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
@@ -18,6 +19,7 @@ pub mod checkpointer;
 pub mod clicker;
 pub mod faults;
 pub mod floor;
+pub mod judge_links;
 pub mod judging;
 pub mod judging_bulk;
 pub mod schema;

@@ -99,7 +99,18 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX judge_secrets_by_judge ON judge_secrets (judge_id);
     "#,
-    // 3: the judging floor: the pause, absent teams, judges' notes,
+    // 3: judges' sign-in links, one per judge: the token's generation and
+    // SHA-256 (the token derives from the link key; it is never stored).
+    r#"
+    CREATE TABLE judge_links (
+        judge_id   INTEGER PRIMARY KEY REFERENCES judges(id),
+        generation INTEGER NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    "#,
+    // 4: the judging floor: the pause, absent teams, judges' notes,
     // withdrawn hacks and when each judge last did something.
     r#"
     CREATE TABLE judging_status (
