@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::replies::{UpdateFull, UpdatePartial, UPDATE_FULL, UPDATE_PARTIAL};
-use super::view::{coalesce, scope, Mirror, Viewer};
+use super::view::{coalesce, Mirror, Viewer};
 use crate::judging::model::DataStore;
 use crate::metrics::{Metrics, Protocol};
 use crate::store::{Change, Changes};
@@ -295,7 +295,7 @@ impl Task {
         for (key, sub) in &self.subscribers {
             let (view, json) = scoped
                 .entry(sub.viewer)
-                .or_insert_with(|| (scope(&diff, sub.viewer), None));
+                .or_insert_with(|| (self.mirror.scope(&diff, sub.viewer), None));
             if view.is_empty() {
                 continue;
             }
