@@ -40,8 +40,14 @@ const FILES: &[(&str, &str)] = &[
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/index.html") }))
-        .route("/admin", get(|h: HeaderMap| async move { file("admin.html", &h) }))
-        .route("/judge", get(|h: HeaderMap| async move { file("judge.html", &h) }))
+        .route(
+            "/admin",
+            get(|h: HeaderMap| async move { file("admin.html", &h) }),
+        )
+        .route(
+            "/judge",
+            get(|h: HeaderMap| async move { file("judge.html", &h) }),
+        )
         .route(
             "/scoreboard",
             get(|h: HeaderMap| async move { file("scoreboard.html", &h) }),

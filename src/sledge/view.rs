@@ -112,9 +112,12 @@ impl Mirror {
         }
         upsert(&mut self.hacks, diff.hacks, |r| r.id);
         upsert(&mut self.judges, diff.judges, |r| r.id);
-        upsert_owning(&mut self.judge_hacks, &mut self.own, diff.judge_hacks, |r| {
-            r.id
-        });
+        upsert_owning(
+            &mut self.judge_hacks,
+            &mut self.own,
+            diff.judge_hacks,
+            |r| r.id,
+        );
         upsert(&mut self.superlatives, diff.superlatives, |r| r.id);
         upsert_owning(
             &mut self.superlative_placements,
