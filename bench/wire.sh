@@ -33,7 +33,7 @@ mkdir -p "$RESULTS"
 trap stop_server EXIT
 failures=0
 
-# run NAME [wire.js args...]: one fresh server, one measurement.
+# run NAME [wire.mjs args...]: one fresh server, one measurement.
 run() {
     local name="$1" port json="$RESULTS/wire-$1-$LABEL.json"
     shift
@@ -44,7 +44,7 @@ run() {
         failures=$((failures + 1))
         return 1
     fi
-    if node "$BENCH_DIR/node/wire.js" "$@" --url "127.0.0.1:$port" --pid "$SERVER_PID" \
+    if node "$BENCH_DIR/node/wire.mjs" "$@" --url "127.0.0.1:$port" --pid "$SERVER_PID" \
         --admin-secret "$BENCH_ADMIN_SECRET" --login-code "$BENCH_LOGIN_CODE" >"$json"; then
         cat "$json"
     else

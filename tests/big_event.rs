@@ -268,6 +268,17 @@ async fn a_ten_mib_devpost_export_imports_whole_and_judges_get_their_own_stories
     let stories: HashMap<i64, String> = ids.iter().copied().zip(stories).collect();
     assert_eq!(by_id, stories, "every story arrived whole");
 
+    // ?preview= cuts the stories, for a page that shows only their start.
+    let previewed = get_json(&server, "/api/state?preview=80", ADMIN).await;
+    for hack in previewed["hacks"].as_array().unwrap() {
+        let whole = &stories[&hack["id"].as_i64().unwrap()];
+        let start: String = whole.chars().take(80).collect();
+        assert_eq!(hack["description"].as_str().unwrap(), format!("{start}…"));
+    }
+    let mut stream = EventStream::open_at(&server, "/api/events?preview=80", ADMIN, true).await;
+    let (_, data) = stream.next().await;
+    assert_eq!(data["database"]["hacks"], previewed["hacks"]);
+
     // 30 judges, three per hack.
     let judges: String = (1..=30)
         .map(|i| format!("Judge {i},judge{i}@example.org\n"))
@@ -570,7 +581,11 @@ struct EventStream {
 
 impl EventStream {
     async fn open(server: &TestServer, secret: &str, gzip: bool) -> EventStream {
-        let mut request = client().get(server.url("/api/events")).bearer_auth(secret);
+        EventStream::open_at(server, "/api/events", secret, gzip).await
+    }
+
+    async fn open_at(server: &TestServer, path: &str, secret: &str, gzip: bool) -> EventStream {
+        let mut request = client().get(server.url(path)).bearer_auth(secret);
         if gzip {
             request = request.header(ACCEPT_ENCODING, "gzip");
         }

@@ -136,17 +136,22 @@ impl Sledge {
     }
 
     /// Live updates for `who`, on a channel holding up to `capacity` of them:
-    /// `update-full` first, then every `update-partial` it may see.
+    /// `update-full` first, then every `update-partial` it may see; with
+    /// `preview`, hack descriptions cut to that many characters.
     pub async fn subscribe_channel(
         &self,
         who: Identity,
         capacity: usize,
+        preview: Option<usize>,
     ) -> Result<Subscription, OpError> {
         auth::authorize(who, Action::Subscribe)?;
         let viewer = who
             .viewer()
             .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
-        Ok(self.sync.subscribe_channel(viewer, capacity).await?)
+        Ok(self
+            .sync
+            .subscribe_channel(viewer, capacity, preview)
+            .await?)
     }
 
     /// `chosen`, else the judges per hack of the latest assignment, else

@@ -232,6 +232,20 @@ impl Mirror {
     }
 }
 
+/// Cuts every hack description in `data` to at most `chars` characters, an
+/// ellipsis marking a cut: for a page that shows only the start of each
+/// story (`?preview=` of the HTTP API's state and event stream).
+pub fn preview(data: &mut DataStore, chars: usize) {
+    for hack in &mut data.hacks {
+        if hack.description.len() > chars {
+            if let Some((cut, _)) = hack.description.char_indices().nth(chars) {
+                hack.description.truncate(cut);
+                hack.description.push('…');
+            }
+        }
+    }
+}
+
 /// The mark at the end of a story shortened for judges.
 fn shortened_mark(chars: usize) -> String {
     format!("\n\n[… shortened for judges: the whole story is {chars} characters long]")
@@ -498,6 +512,20 @@ mod tests {
             "{shortened}"
         );
         assert_eq!(seen.hacks[1].description.len(), MAX_DESCRIPTION_CHARS);
+    }
+
+    #[test]
+    fn previews_cut_descriptions_with_an_ellipsis() {
+        let mut data = DataStore {
+            hacks: vec![hack(1, "ééé long"), hack(2, "short"), hack(3, "")],
+            ..Default::default()
+        };
+        preview(&mut data, 5);
+        let cut: Vec<_> = data.hacks.iter().map(|h| h.description.as_str()).collect();
+        assert_eq!(cut, ["ééé l…", "short", ""]);
+        preview(&mut data, 0);
+        assert_eq!(data.hacks[1].description, "…");
+        assert_eq!(data.hacks[2].description, "");
     }
 
     #[test]

@@ -4,10 +4,10 @@
 // counting every byte each TCP connection carries (headers included, both
 // directions), and reports JSON.
 //
-//   node wire.js event  --url 127.0.0.1:PORT --admin-secret S --login-code C
+//   node wire.mjs event  --url 127.0.0.1:PORT --admin-secret S --login-code C
 //                       [--hacks 1000] [--judges 300] [--k 3] [--story 1500]
 //                       [--encoding "gzip, deflate, br, zstd"] [--concurrency 30]
-//   node wire.js import --url 127.0.0.1:PORT --admin-secret S --pid PID [--mib 10]
+//   node wire.mjs import --url 127.0.0.1:PORT --admin-secret S --pid PID [--mib 10]
 //
 // `event` measures: the judge's first load (page, its scripts and style,
 // the names list, login, the event stream's update-full), a reload with the
@@ -31,6 +31,7 @@ const [host, port] = opt('url', '127.0.0.1:8080').split(':');
 const ADMIN = opt('admin-secret', '');
 const LOGIN_CODE = opt('login-code', '');
 const ENCODING = opt('encoding', 'gzip, deflate, br, zstd'); // what Chromium sends
+const PREVIEW = opt('admin-query', '&preview=80');
 
 // ---- a deterministic generator and Devpost-like stories -------------------
 
@@ -100,10 +101,18 @@ function devpostExport(projects, storyBytes) {
 
 // ---- HTTP with byte counting ----------------------------------------------
 
-/** One phone: its own connections, every byte they carry counted. */
+let phones = 0;
+
+/**
+ * One phone: its own connections, every byte they carry counted, from its
+ * own loopback address (127.x.y.z), as phones on a venue's wifi have theirs:
+ * so the login throttle, which counts per address, sees each phone alone.
+ */
 class Phone {
   constructor() {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+    const n = 1000 + phones++;
+    this.address = `127.${1 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 6, localAddress: this.address });
     this.sockets = new Set();
     this.etags = new Map();
   }
@@ -146,12 +155,12 @@ class Phone {
   }
 
   /** Opens the event stream, resolves with the update-full's payload, closes it. */
-  firstUpdate(secret) {
+  firstUpdate(secret, query = '') {
     return new Promise((resolve, reject) => {
-      const path = `/api/events?secret=${encodeURIComponent(secret)}`;
+      const path = `/api/events?secret=${encodeURIComponent(secret)}${query}`;
       const headers = { 'Accept-Encoding': ENCODING, Accept: 'text/event-stream' };
       // Its own connection, as a browser's EventSource has.
-      const req = http.get({ host, port, path, headers, agent: false }, (res) => {
+      const req = http.get({ host, port, path, headers, agent: false, localAddress: this.address }, (res) => {
         if (res.statusCode !== 200) return reject(new Error(`events: ${res.statusCode}`));
         let text = '';
         const decoded = decoder(res);
@@ -235,7 +244,9 @@ async function adminFirstLoad(phone) {
   await loadPage(phone, '/admin');
   await ok(phone.request('/api/login-code', { secret: ADMIN }), 'login-code');
   await ok(phone.request('/api/login-code', { secret: ADMIN }), 'login-code');
-  const full = await phone.firstUpdate(ADMIN);
+  // As ui/admin.js asks: 80 characters of each story (a server without
+  // ?preview= sends them whole).
+  const full = await phone.firstUpdate(ADMIN, PREVIEW);
   await ok(phone.request('/api/results', { secret: ADMIN }), 'results');
   return full;
 }
