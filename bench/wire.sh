@@ -16,7 +16,10 @@
 #   bench/wire.sh [--no-build]
 #
 # Environment: PODIUM_BIN (the server under test; default the release build:
-# point it at an older build for "before" figures), LABEL (names the result
+# point it at an older build for "before" figures, with ADMIN_QUERY= empty,
+# as a server without ?preview= refuses it), ADMIN_QUERY (what the admin's
+# event stream asks for; default "&preview=80", as ui/admin.js), RUNS
+# (measurements of each, median printed; default 1), LABEL (names the result
 # files; default "current"), RESULTS (directory for JSON; default
 # bench/results/<timestamp>), BENCH_QUIET_MAX (see lib.sh).
 set -uo pipefail
@@ -33,10 +36,12 @@ mkdir -p "$RESULTS"
 trap stop_server EXIT
 failures=0
 
-# run NAME [wire.mjs args...]: one fresh server, one measurement.
+RUNS="${RUNS:-1}"
+
+# run NAME RUN [wire.mjs args...]: one fresh server, one measurement.
 run() {
-    local name="$1" port json="$RESULTS/wire-$1-$LABEL.json"
-    shift
+    local name="$1" port json="$RESULTS/wire-$1-$LABEL-$2.json"
+    shift 2
     wait_quiet
     port="$(free_port)" || return 1
     echo ">>> $name ($LABEL, port $port)"
@@ -54,10 +59,28 @@ run() {
     stop_server
 }
 
-run import import --mib 10
-run event-compressed event --encoding "gzip, deflate, br, zstd"
-run event-identity event --encoding identity
+ADMIN_QUERY="${ADMIN_QUERY-&preview=80}"
+for r in $(seq 1 "$RUNS"); do
+    run import "$r" import --mib 10
+    run event-compressed "$r" event --encoding "gzip, deflate, br, zstd" --admin-query "$ADMIN_QUERY"
+    run event-identity "$r" event --encoding identity --admin-query "$ADMIN_QUERY"
+done
 
+# Medians over the runs, per measurement.
+node - "$RESULTS" "$LABEL" <<'JS'
+const fs = require('fs');
+const [dir, label] = process.argv.slice(2);
+const keys = ['status', 'import_ms', 'server_peak_rss_after_mib', 'judge_first_load_kb', 'judge_reload_wire_bytes',
+  'judge_state_wire_bytes', 'admin_first_load_kb', 'admin_state_wire_bytes', 'all_judges_sign_in_mb', 'all_judges_sign_in_ms'];
+const median = (v) => { v.sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2; };
+for (const name of ['import', 'event-compressed', 'event-identity']) {
+  const runs = fs.readdirSync(dir).filter((f) => f.startsWith(`wire-${name}-${label}-`))
+    .map((f) => { try { return JSON.parse(fs.readFileSync(`${dir}/${f}`, 'utf8')); } catch { return null; } }).filter(Boolean);
+  if (!runs.length) continue;
+  const line = keys.filter((k) => k in runs[0]).map((k) => `${k}=${median(runs.map((r) => r[k]))}`);
+  console.log(`=== ${name} (${label}, median of ${runs.length}): ${line.join(' ')}`);
+}
+JS
 echo
 echo "results: $RESULTS"
 exit $((failures > 0))
