@@ -180,7 +180,16 @@ pub fn coalesce(diffs: impl IntoIterator<Item = DataStore>) -> DataStore {
     for diff in [first, second].into_iter().chain(diffs) {
         merged.apply(diff);
     }
-    merged.snapshot(Viewer::Admin)
+    // Moved out rather than copied: a burst of changes can be many MB.
+    DataStore {
+        hacks: merged.hacks.into_values().collect(),
+        judges: merged.judges.into_values().collect(),
+        judge_hacks: merged.judge_hacks.into_values().collect(),
+        superlatives: merged.superlatives.into_values().collect(),
+        superlative_placements: merged.superlative_placements.into_values().collect(),
+        ratings: merged.ratings.into_values().collect(),
+        superlative_hacks: merged.superlative_hacks.into_values().collect(),
+    }
 }
 
 impl Mirror {
