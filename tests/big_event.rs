@@ -4,7 +4,8 @@
 //! row late in a big file still refuses it all; a judge's state, event
 //! stream and partial updates carry stories only of its own hacks;
 //! compressed responses decode to the same JSON, and the compressed event
-//! stream still delivers each update at once.
+//! stream still delivers each update at once, while socket.io and the
+//! clicker WebSocket are left alone.
 
 mod common;
 
@@ -524,6 +525,63 @@ async fn compressed_responses_decode_to_the_same_json_and_assets_revalidate() {
         .unwrap();
     assert!(page.headers().get(CONTENT_ENCODING).is_none());
     off.shutdown().await;
+    server.shutdown().await;
+}
+
+/// socket.io answers through its own layer, outside the compression: a
+/// long-polling client that asks for gzip still gets plain Engine.IO
+/// packets (here the update-full, far above the size that is compressed),
+/// and the clicker WebSocket still upgrades.
+#[tokio::test]
+async fn socket_io_polling_and_the_clicker_websocket_are_not_compressed() {
+    let server = start().await;
+    let (csv, _) = big_export(100 << 10);
+    let (status, _) = post("/api/import/devpost", &server, Some(ADMIN), csv).await;
+    assert_eq!(status, StatusCode::OK);
+    let poll = |query: String| {
+        client()
+            .get(server.url(&format!("/socket.io/?EIO=4&transport=polling{query}")))
+            .header(ACCEPT_ENCODING, "gzip, br")
+    };
+    let open = poll(String::new())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    let sid = format!("&sid={}", handshake["sid"].as_str().unwrap());
+    let send = |packet: String| {
+        client()
+            .post(server.url(&format!("/socket.io/?EIO=4&transport=polling{sid}")))
+            .body(packet)
+            .send()
+    };
+    send("40".into()).await.unwrap();
+    send(format!(
+        r#"42["authenticate",{{"secret":"{ADMIN}","userId":0}}]"#
+    ))
+    .await
+    .unwrap();
+    send(r#"42["subscribe-database",{}]"#.into()).await.unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        assert!(Instant::now() < deadline, "no update-full by long-polling");
+        let reply = poll(sid.clone()).send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+        let encoding = reply.headers().get(CONTENT_ENCODING).cloned();
+        let body = reply.text().await.unwrap();
+        if body.contains("update-full") {
+            assert!(encoding.is_none(), "socket.io polling was compressed");
+            assert!(body.len() > 100_000, "{} bytes", body.len());
+            break;
+        }
+    }
+
+    let mut clicker = server.client().await;
+    let (id, _) = clicker.register(None).await;
+    assert!(!id.is_empty());
     server.shutdown().await;
 }
 
