@@ -8,6 +8,7 @@
 //! listener.rs      accept loop: socket tuning, TLS-or-plain by first byte, header and
 //!                  handshake time bounds, HTTP/1.1 with upgrades, graceful drain
 //! tls.rs           the optional TLS certificate and key, loaded and checked at start
+//! compression.rs   gzip/brotli for HTTP responses (pages, JSON, CSV, the event stream)
 //! metrics.rs       Prometheus text metrics
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
@@ -29,6 +30,7 @@
 
 pub mod api;
 pub mod clicker;
+pub mod compression;
 pub mod config;
 pub mod http_error;
 pub mod judge_links;

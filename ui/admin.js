@@ -33,7 +33,8 @@ async function signIn(candidate) {
   $('#signin').hidden = true;
   $('#console').hidden = false;
   $('#signout').hidden = false;
-  live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`) });
+  // The console shows 80 characters of each story: it need not load them all.
+  live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`), preview: 80 });
   showLoginCode();
 }
 
@@ -67,7 +68,7 @@ function render(tables) {
   const judgeName = (id) => tables.judges.get(id)?.name ?? `#${id}`;
   $('#hack-count').textContent = `(${hacks.length})`;
   $('#judge-count').textContent = `(${judges.length})`;
-  fill($('#hacks'), table(['Table', 'Name', 'Description'], hacks.map((x) => [String(x.location), x.name, x.description.slice(0, 80)]), 'No hacks yet: import a Devpost CSV or add one.'));
+  fill($('#hacks'), table(['Table', 'Name', 'Description'], hacks.map((x) => [String(x.location), x.name, x.description]), 'No hacks yet: import a Devpost CSV or add one.'));
   fill($('#judges'), table(['Name', 'Email', 'Assigned', 'Rated'], judges.map((j) => {
     const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === j.id).length;
     const rated = tables.rows('ratings').filter((r) => r.judgeId === j.id).length;

@@ -11,6 +11,7 @@
 //! state.rs        GET /api/state
 //! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements
 //! import.rs       POST /api/import/devpost, /api/import/judges
+//! upload.rs       CSV upload bodies, read as they arrive, up to --max-import-mib
 //! assignments.rs  POST /api/assignments
 //! results.rs      GET /api/results, /api/results.csv, /api/export/*.csv
 //! events.rs       GET /api/events: live updates as Server-Sent Events
@@ -31,6 +32,7 @@ mod links;
 mod openapi;
 mod results;
 mod state;
+mod upload;
 
 use std::sync::Arc;
 
@@ -43,15 +45,12 @@ use crate::http_error::ApiError;
 use crate::server::App;
 
 /// Largest request body in general: the largest valid JSON payload (a
-/// 10 000-character description) is far below it.
+/// 10 000-character description) is far below it. CSV imports stream
+/// theirs, up to `--max-import-mib` (see `upload.rs`).
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// Largest CSV an import accepts: a Devpost export of several hundred
-/// projects with long descriptions.
-pub const IMPORT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Every `/api` route but the clicker history (see `crate::clicker::history`).
 pub fn router() -> Router<Arc<App>> {
-    let import_limit = || DefaultBodyLimit::max(IMPORT_BODY_LIMIT);
     Router::new()
         .route("/api/login", post(caller::login))
         .route("/api/state", get(state::state))
@@ -60,14 +59,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/superlatives", post(judging::add_superlative))
         .route("/api/ratings", post(judging::rate))
         .route("/api/placements", post(judging::rank))
-        .route(
-            "/api/import/devpost",
-            post(import::devpost).layer(import_limit()),
-        )
-        .route(
-            "/api/import/judges",
-            post(import::judges).layer(import_limit()),
-        )
+        .route("/api/import/devpost", post(import::devpost))
+        .route("/api/import/judges", post(import::judges))
         .route("/api/assignments", post(assignments::assign))
         .route("/api/results", get(results::results))
         .route("/api/results.csv", get(results::results_csv))
