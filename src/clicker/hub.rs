@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +28,12 @@ pub struct Hub {
     inner: Mutex<Inner>,
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
+    /// Told the device of every score broadcast, outside the lock: how
+    /// speed heats follow the clickers (`crate::speed::live`).
+    score_hook: OnceLock<ScoreHook>,
 }
+
+type ScoreHook = Box<dyn Fn(DeviceId) + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {
@@ -95,6 +100,14 @@ impl Hub {
             inner: Mutex::new(Inner::default()),
             metrics,
             next_id: AtomicU64::new(1),
+            score_hook: OnceLock::new(),
+        }
+    }
+
+    /// Sets the one function told of every score broadcast (after the fact).
+    pub fn on_score(&self, hook: impl Fn(DeviceId) + Send + Sync + 'static) {
+        if self.score_hook.set(Box::new(hook)).is_err() {
+            tracing::warn!("the clicker hub's score hook was set twice; the first one stays");
         }
     }
 
@@ -172,20 +185,25 @@ impl Hub {
     /// than the last one broadcast is ignored, so no listener ever sees a
     /// count go back in time.
     pub fn publish_score(&self, device: DeviceId, timestamp: i64, score: i64) {
-        let mut inner = self.lock();
-        if inner
-            .latest
-            .get(&device)
-            .is_some_and(|known| known.timestamp >= timestamp)
         {
-            return;
+            let mut inner = self.lock();
+            if inner
+                .latest
+                .get(&device)
+                .is_some_and(|known| known.timestamp >= timestamp)
+            {
+                return;
+            }
+            inner
+                .latest
+                .insert(device, LatestScore { timestamp, score });
+            self.broadcast(&mut inner, device, &|draft| {
+                score_message(draft, device, timestamp, score)
+            });
         }
-        inner
-            .latest
-            .insert(device, LatestScore { timestamp, score });
-        self.broadcast(&mut inner, device, &|draft| {
-            score_message(draft, device, timestamp, score)
-        });
+        if let Some(hook) = self.score_hook.get() {
+            hook(device);
+        }
     }
 
     /// Adds `ids` to what `listener` hears. Queues, before anything else can

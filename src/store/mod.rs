@@ -6,7 +6,8 @@
 //! * [`schema`] holds the versioned migrations the binary applies itself.
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
-//!   that touch many rows at once (imports, assignment). Protocol code calls
+//!   that touch many rows at once (imports, assignment), [`speed`] speed
+//!   events, heats and entries. Protocol code calls
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
@@ -19,6 +20,7 @@ pub mod faults;
 pub mod judging;
 pub mod judging_bulk;
 pub mod schema;
+pub mod speed;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
