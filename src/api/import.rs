@@ -39,7 +39,7 @@ pub async fn judges(
 
 /// A file uploaded through an HTML form arrives wrapped in a multipart
 /// body, which would otherwise fail as a puzzling CSV error on row 1.
-fn not_a_form(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn not_a_form(headers: &HeaderMap) -> Result<(), ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -96,7 +96,8 @@ mod tests {
     use super::*;
 
     /// (tallies, false starts, false switches, a, m, R, reskip), worked by hand.
-    const CASES: &[(&[i64], u32, u32, f64, f64, f64, bool)] = &[
+    type Case = (&'static [i64], u32, u32, f64, f64, f64, bool);
+    const CASES: &[Case] = &[
         // One judge: that tally.
         (&[87], 0, 0, 87.0, 0.0, 87.0, false),
         // Two: the mean; 101 and 104 are within 3, no reskip.
