@@ -71,10 +71,9 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> 
 
 /// A number from 1 up in the path.
 fn path_number(what: &str, text: &str) -> Result<u32, ApiError> {
-    text.parse::<u32>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| ApiError::bad_request(format!("{what} \"{text}\" is not a whole number from 1 up")))
+    text.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        ApiError::bad_request(format!("{what} \"{text}\" is not a whole number from 1 up"))
+    })
 }
 
 /// A device id as JSON gives it: `7` or `"000007"`.
@@ -102,7 +101,10 @@ impl DeviceRef {
 }
 
 fn judges(devices: &[DeviceRef], head: Option<&DeviceRef>) -> Result<Judges, SpeedError> {
-    let devices = devices.iter().map(DeviceRef::id).collect::<Result<_, _>>()?;
+    let devices = devices
+        .iter()
+        .map(DeviceRef::id)
+        .collect::<Result<_, _>>()?;
     let head = head.map(DeviceRef::id).transpose()?;
     Judges::new(devices, head)
 }
@@ -158,8 +160,12 @@ pub async fn set_event(
     if body.switches > 100 {
         return Err(ApiError::bad_request("switches is more than 100"));
     }
-    app.store.speed_set_event(name.clone(), body.switches).await?;
-    Ok(Json(serde_json::json!({"name": name, "switches": body.switches})))
+    app.store
+        .speed_set_event(name.clone(), body.switches)
+        .await?;
+    Ok(Json(
+        serde_json::json!({"name": name, "switches": body.switches}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -296,11 +302,16 @@ pub async fn set_station_judges(
     let station = path_number("station", &station)?;
     let body: JudgesBody = parse(&bytes, "{devices: [deviceId, ...], headJudge}")?;
     let judges = judges(&body.devices, body.head_judge.as_ref())?;
-    let heats = app.store.speed_set_station_judges(station, judges).await??;
+    let heats = app
+        .store
+        .speed_set_station_judges(station, judges)
+        .await??;
     for &heat in &heats {
         app.speed.touch(heat);
     }
-    Ok(Json(serde_json::json!({"station": station, "heats": heats})))
+    Ok(Json(
+        serde_json::json!({"station": station, "heats": heats}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -430,7 +441,10 @@ pub async fn results(
         return Ok(Json(ResultsBody { entries }).into_response());
     }
     let body = results::csv(&entries).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write CSV: {e}"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot write CSV: {e}"),
+        )
     })?;
     Ok((
         [
@@ -475,14 +489,21 @@ pub async fn live(
         None => p.current,
         Some(n) => p.heat == Some(n),
     };
-    let events = stream::unfold(
-        (Some(first), feed),
-        move |(first, mut feed)| async move {
+    // Ends at shutdown, so the server's graceful drain does not wait on it.
+    let shutdown = app.shutdown.clone();
+    let events = stream::unfold((Some(first), feed), move |(first, mut feed)| {
+        let shutdown = shutdown.clone();
+        async move {
             if let Some(json) = first {
-                return Some((Ok::<_, Infallible>(Event::default().event("heat").data(json)), (None, feed)));
+                let event = Event::default().event("heat").data(json);
+                return Some((Ok::<_, Infallible>(event), (None, feed)));
             }
             loop {
-                match feed.recv().await {
+                let next = tokio::select! {
+                    next = feed.recv() => next,
+                    () = shutdown.cancelled() => return None,
+                };
+                match next {
                     Ok(p) if wanted(&p) => {
                         let event = Event::default().event("heat").data(p.json.clone());
                         return Some((Ok(event), (None, feed)));
@@ -491,8 +512,8 @@ pub async fn live(
                     Err(RecvError::Closed) => return None,
                 }
             }
-        },
-    );
+        }
+    });
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     let no_buffering = (
         HeaderName::from_static("x-accel-buffering"),

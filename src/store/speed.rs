@@ -378,17 +378,26 @@ impl Store {
         .await
     }
 
-    /// Stops a running heat (now) and locks its results.
+    /// Stops a running heat (now) and locks its results; an unlocked heat
+    /// is locked again as it was (its scores stay those of its run).
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
         let now = now_ms();
         self.try_write(move |tx| {
-            if heat_record(tx, heat)?.map(|h| h.state) != Some(HeatState::Running) {
-                return Ok(Err(SpeedError::Conflict(format!("heat {heat} is not running"))));
-            }
-            tx.execute(
-                "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
-                params![heat, now],
-            )?;
+            match heat_record(tx, heat)?.map(|h| h.state) {
+                Some(HeatState::Running) => tx.execute(
+                    "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
+                    params![heat, now],
+                )?,
+                Some(HeatState::Unlocked) => tx.execute(
+                    "UPDATE speed_heats SET locked = 1 WHERE number = ?1",
+                    [heat],
+                )?,
+                _ => {
+                    return Ok(Err(SpeedError::Conflict(format!(
+                        "heat {heat} is not running (nor unlocked), so there is nothing to stop"
+                    ))))
+                }
+            };
             Ok(Ok(()))
         })
         .await
