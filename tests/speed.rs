@@ -456,3 +456,39 @@ async fn entries_are_checked_and_writes_are_the_admins() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn openapi_document_lists_the_speed_endpoints() {
+    let server = start().await;
+    let (status, doc) = server.get_json("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    for (path, method) in [
+        ("/api/speed/events", "post"),
+        ("/api/entries", "post"),
+        ("/api/import/entries", "post"),
+        ("/api/entries/{id}/judges", "post"),
+        ("/api/speed/stations/{station}/judges", "post"),
+        ("/api/entries/{id}/deductions", "post"),
+        ("/api/heats/{heat}/start", "post"),
+        ("/api/heats/{heat}/stop", "post"),
+        ("/api/heats/{heat}/unlock", "post"),
+        ("/api/speed/heats", "get"),
+        ("/api/speed/results", "get"),
+        ("/api/speed/live", "get"),
+    ] {
+        let operation = &doc["paths"][path][method];
+        assert!(
+            operation["responses"].is_object(),
+            "{method} {path} is not documented"
+        );
+        // Every schema it names exists.
+        for name in operation.to_string().split("#/components/schemas/").skip(1) {
+            let name = &name[..name.find('"').unwrap()];
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{path}: {name}"
+            );
+        }
+    }
+    server.shutdown().await;
+}
