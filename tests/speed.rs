@@ -47,6 +47,7 @@ async fn admin(server: &TestServer, path: &str, body: Value) -> Value {
 struct Clicker {
     client: Client,
     id: String,
+    secret: String,
     msg: u64,
     clock: u64,
 }
@@ -54,13 +55,21 @@ struct Clicker {
 impl Clicker {
     async fn register(server: &TestServer) -> Clicker {
         let mut client = server.client().await;
-        let (id, _) = client.register(None).await;
+        let (id, secret) = client.register(None).await;
         Clicker {
             client,
             id,
+            secret,
             msg: 0,
             clock: 1_700_000_000_000,
         }
+    }
+
+    /// A new connection that gets the same id back with the secret.
+    async fn reconnect(&mut self, server: &TestServer) {
+        self.client = server.client().await;
+        let (id, _) = self.client.register(Some(&self.secret)).await;
+        assert_eq!(id, self.id);
     }
 
     async fn count(&mut self, counts: &[i64]) {
@@ -491,4 +500,67 @@ async fn openapi_document_lists_the_speed_endpoints() {
         }
     }
     server.shutdown().await;
+}
+
+/// A server on `data` (kept across restarts), as `TestServer` runs it.
+async fn serve_on(data: &std::path::Path) -> TestServer {
+    let mut config = podium::config::ServeConfig::local(data);
+    config.admin_secret = Some(ADMIN.into());
+    let running = podium::server::start(config).await.expect("server starts");
+    TestServer {
+        addr: running.addr,
+        running: Some(running),
+        // Unused: the data lives in `data`.
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Nothing of a heat lives only in memory: a server restarted mid-heat
+/// works the tallies out again from the stored scores and keeps following
+/// the running heat's clickers when they come back with their secrets.
+#[tokio::test]
+async fn a_restart_mid_heat_keeps_the_tallies_and_the_live_feed() {
+    let data = tempfile::tempdir().unwrap();
+    let first = serve_on(data.path()).await;
+    let mut clickers = Vec::new();
+    for _ in 0..3 {
+        clickers.push(Clicker::register(&first).await);
+    }
+    let devices: Vec<String> = clickers.iter().map(|c| c.id.clone()).collect();
+    admin(
+        &first,
+        "/api/entries",
+        json!({"event": "SRSS", "heat": 1, "station": 1, "name": "Ada", "devices": devices}),
+    )
+    .await;
+    admin(&first, "/api/heats/1/start", Value::Null).await;
+    for clicker in &mut clickers {
+        clicker.count(&[30]).await;
+    }
+    first.shutdown().await;
+
+    let second = serve_on(data.path()).await;
+    let (_, results) = second.get_json("/api/speed/results?event=SRSS").await;
+    assert_eq!(results["entries"][0]["R"], 30.0, "{results}");
+    assert_eq!(results["entries"][0]["heatState"], "running");
+    let mut board = EventStream::open(&second.url("/api/speed/live"), None).await;
+    let (_, view) = board.next().await;
+    assert_eq!(view["entries"][0]["R"], 30.0, "{view}");
+    // Two judges' clickers reconnect with their secrets and count on: 40, 40, 30.
+    for clicker in &mut clickers[..2] {
+        clicker.reconnect(&second).await;
+        clicker.count(&[35, 40]).await;
+    }
+    let live = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let (_, view) = board.next().await;
+            if view["entries"][0]["R"] == 40.0 {
+                return view;
+            }
+        }
+    })
+    .await
+    .expect("the restarted server follows the running heat");
+    assert_eq!(live["state"], "running");
+    second.shutdown().await;
 }

@@ -5,16 +5,20 @@
 import { api, download } from './api.js';
 import { Live } from './live.js';
 import { $, h, fill, table, say, showConnection } from './dom.js';
+import { startSpeed } from './speed-admin.js';
 
 const KEY = 'podium.admin.secret';
 let secret = localStorage.getItem(KEY);
 let live = null;
+let stopSpeed = null;
 
 const num = (v, digits = 2) => (v === null || v === undefined ? '—' : Number(v).toFixed(digits));
 
 function showSignIn(message = '') {
   live?.stop();
   live = null;
+  stopSpeed?.();
+  stopSpeed = null;
   localStorage.removeItem(KEY);
   secret = null;
   $('#signin').hidden = false;
@@ -34,6 +38,7 @@ async function signIn(candidate) {
   $('#signout').hidden = false;
   live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`) });
   showLoginCode();
+  stopSpeed ??= startSpeed($('#speed'), () => secret);
 }
 
 async function showLoginCode() {
