@@ -19,6 +19,7 @@ export function startSpeed(root, getSecret) {
   let entries = [];
   let heats = [];
   let timer = null;
+  const drafts = new Map(); // entry id -> unsaved {falseStarts, falseSwitches}
 
   async function act(work, describe) {
     try {
@@ -77,13 +78,19 @@ export function startSpeed(root, getSecret) {
 
   function deductions(entry, heat) {
     const locked = heat.state === 'stopped';
-    const starts = h('select', { 'aria-label': 'False starts', disabled: locked },
-      ['0', '1'].map((v) => h('option', { value: v, selected: Number(v) === entry.falseStarts }, v)));
-    const switches = h('input', { type: 'number', min: '0', value: String(entry.falseSwitches), style: 'width:4rem', 'aria-label': 'False switches', disabled: locked });
+    // What the organiser chose but has not saved survives the live refreshes.
+    const draft = drafts.get(entry.id) ?? { falseStarts: entry.falseStarts, falseSwitches: entry.falseSwitches };
+    const keep = () => drafts.set(entry.id, { falseStarts: Number(starts.value), falseSwitches: Number(switches.value) });
+    const starts = h('select', { 'aria-label': 'False starts', disabled: locked, onchange: keep },
+      ['0', '1'].map((v) => h('option', { value: v, selected: Number(v) === draft.falseStarts }, v)));
+    const switches = h('input', { type: 'number', min: '0', value: String(draft.falseSwitches), style: 'width:4rem', 'aria-label': 'False switches', disabled: locked, oninput: keep });
     const save = h('button', {
       type: 'button', class: 'quiet', disabled: locked, 'data-deductions': entry.id,
-      onclick: () => act(() => post(`/api/entries/${entry.id}/deductions`, { falseStarts: Number(starts.value), falseSwitches: Number(switches.value) }),
-        (a) => `${a.name}: R = ${fmt(a.R)}.`),
+      onclick: () => {
+        const body = { falseStarts: Number(starts.value), falseSwitches: Number(switches.value) };
+        drafts.delete(entry.id);
+        act(() => post(`/api/entries/${entry.id}/deductions`, body), (a) => `${a.name}: R = ${fmt(a.R)}.`);
+      },
     }, 'Save');
     return h('span', { class: 'row' }, 'starts ', starts, ' switches ', switches, save);
   }
@@ -144,7 +151,7 @@ export function startSpeed(root, getSecret) {
       h('div', { class: 'stack' }, heatlistForm, stationForm, eventForm),
       h('p', { class: 'muted' }, 'Clickers get their ids when they first connect. Each station\'s first clicker is its head judge (*), who gives deductions: 10 steps per false start or false switch. Results follow the clickers live while a heat runs; a stopped heat is locked until unlocked. Rules and a worked example: docs/speed.md.')),
     message, heatsBox,
-    h('h3', { class: 'row' }, 'Ranking ', rankingEvent, csvLink), rankingBox);
+    h('h3', { class: 'row' }, 'Ranking ', rankingEvent, ' ', csvLink), rankingBox);
   // Results change with every click while a heat runs: refresh a few times a second at most.
   const source = new EventSource('/api/speed/live?heat=current');
   source.addEventListener('heat', () => later(300));
