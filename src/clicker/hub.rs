@@ -354,6 +354,18 @@ mod tests {
     }
 
     #[test]
+    fn the_score_hook_hears_what_is_broadcast() {
+        let hub = hub();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let sink = heard.clone();
+        hub.on_score(move |device| sink.lock().unwrap().push(device));
+        hub.publish_score(4, 10, 1);
+        hub.publish_score(4, 9, 0); // late: not broadcast, not heard
+        hub.publish_score(5, 1, 1);
+        assert_eq!(*heard.lock().unwrap(), [4, 5]);
+    }
+
+    #[test]
     fn takeover_kicks_the_old_session_silently() {
         let hub = hub();
         let (l, mut rx) = hub.new_listener(Draft::One, 16);

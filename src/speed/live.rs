@@ -90,10 +90,10 @@ impl Live {
         self.wake.notify_one();
     }
 
-    /// No heat is running any more; `heat` (the one stopped) changed.
+    /// `heat` stopped (or was locked again): its clickers no longer count.
     pub fn unwatch(&self, heat: u32) {
         let mut inner = self.lock();
-        inner.watched.clear();
+        inner.watched.retain(|_, watched| *watched != heat);
         inner.dirty.insert(heat);
         drop(inner);
         self.wake.notify_one();
@@ -169,5 +169,30 @@ pub async fn run(live: Arc<Live>, store: Store, shutdown: CancellationToken) {
                 Err(e) => tracing::warn!(heat, error = %e, "cannot work out a live speed heat"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_running_heats_clickers_mark_it_changed() {
+        let live = Live::new();
+        live.watch(3, &[1, 2]);
+        live.lock().dirty.clear();
+        live.on_score(9);
+        assert!(live.lock().dirty.is_empty(), "not a judge of the heat");
+        live.on_score(2);
+        assert_eq!(live.lock().dirty.iter().copied().collect::<Vec<_>>(), [3]);
+        // Locking another heat again leaves the running one watched.
+        live.unwatch(1);
+        live.lock().dirty.clear();
+        live.on_score(1);
+        assert_eq!(live.lock().dirty.iter().copied().collect::<Vec<_>>(), [3]);
+        live.unwatch(3);
+        live.lock().dirty.clear();
+        live.on_score(1);
+        assert!(live.lock().dirty.is_empty());
     }
 }
