@@ -56,7 +56,9 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_SYNC", value_enum, default_value_t)]
     pub sync: SyncMode,
 
-    /// Seconds between WebSocket pings; a peer silent for a whole interval is closed.
+    /// Seconds between WebSocket pings; a listener silent for a whole interval
+    /// is closed (a sending clicker is not: some never read). Also the idle
+    /// time before TCP keepalive probes a connection.
     #[arg(long, env = "PODIUM_HEARTBEAT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub heartbeat_secs: u64,
 

@@ -43,7 +43,10 @@ pub struct Settings {
     /// Time to finish the TLS handshake, and to send each request's headers.
     pub header_timeout: Duration,
     /// Kernel send buffer per connection.
-    pub tcp_send_buffer: libc::c_int,
+    pub tcp_send_buffer: usize,
+    /// Idle time before TCP keepalive probes a connection; probes follow at
+    /// a third of it, and three unanswered ones end the connection.
+    pub keepalive: Duration,
     /// Present when a certificate is configured.
     pub tls: Option<TlsAcceptor>,
 }
@@ -93,7 +96,7 @@ pub async fn serve(
                 }
             }
         };
-        tune_socket(&stream, settings.tcp_send_buffer);
+        tune_socket(&stream, &settings);
         connections.spawn(connection(
             stream,
             peer,
@@ -239,21 +242,19 @@ fn to_https(request: &axum::extract::Request) -> Option<axum::response::Response
         .ok()
 }
 
-/// Small frames must not wait for Nagle; and a fixed kernel send buffer
-/// bounds the memory a peer that stops reading can pin (autotuning would let
-/// it grow to megabytes per connection).
-fn tune_socket(tcp: &TcpStream, send_buffer: libc::c_int) {
-    use std::os::fd::AsRawFd;
-    let _ = tcp.set_nodelay(true);
-    // SAFETY: setsockopt reads `send_buffer` for the size of a c_int, on a
-    // descriptor the stream owns for the duration of the call.
-    unsafe {
-        libc::setsockopt(
-            tcp.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            (&send_buffer as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+/// Small frames must not wait for Nagle; a fixed kernel send buffer bounds
+/// the memory a peer that stops reading can pin (autotuning would let it grow
+/// to megabytes per connection); and TCP keepalive finds peers that vanished
+/// (a clicker switched off, out of Wi-Fi range) on connections where nothing
+/// else would: a clicker that sends but never reads answers no WebSocket
+/// ping, but its TCP stack answers keepalive probes.
+fn tune_socket(tcp: &TcpStream, settings: &Settings) {
+    let socket = socket2::SockRef::from(tcp);
+    let _ = socket.set_tcp_nodelay(true);
+    let _ = socket.set_send_buffer_size(settings.tcp_send_buffer);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(settings.keepalive)
+        .with_interval((settings.keepalive / 3).max(Duration::from_secs(1)))
+        .with_retries(3);
+    let _ = socket.set_tcp_keepalive(&keepalive);
 }

@@ -36,6 +36,9 @@ pub struct Metrics {
     sledge: PerProtocol,
     /// Listeners closed because their send queue overflowed.
     pub listeners_dropped_slow: AtomicU64,
+    /// Replies (SCORED, ERROR) to clickers not sent because the clicker was
+    /// not reading: its TCP window and the server's buffers were full.
+    pub clicker_replies_dropped: AtomicU64,
     /// Scores newly stored, retries acknowledged again, late scores stored unbroadcast.
     pub scores_stored: AtomicU64,
     pub scores_duplicate: AtomicU64,
@@ -55,6 +58,7 @@ impl Default for Metrics {
             clicker: PerProtocol::default(),
             sledge: PerProtocol::default(),
             listeners_dropped_slow: AtomicU64::new(0),
+            clicker_replies_dropped: AtomicU64::new(0),
             scores_stored: AtomicU64::new(0),
             scores_duplicate: AtomicU64::new(0),
             scores_late: AtomicU64::new(0),
@@ -142,6 +146,11 @@ impl Metrics {
                 "podium_listeners_dropped_slow_total",
                 "Listeners closed because their send queue overflowed.",
                 &self.listeners_dropped_slow,
+            ),
+            (
+                "podium_clicker_replies_dropped_total",
+                "Replies to clickers not sent because the clicker was not reading (the clicker stays connected).",
+                &self.clicker_replies_dropped,
             ),
             (
                 "podium_scores_stored_total",

@@ -3,12 +3,17 @@
 //! (`/api/`).
 //!
 //! Browsers name the page behind every WebSocket upgrade and cross-site
-//! request in the `Origin` header; clickers, scripts and other non-browser
-//! clients send none. So a request passes when it has no `Origin`, when the
-//! origin is the server's own (its host and port are the `Host` the request
-//! was sent to: the pages Podium serves itself), or when the operator listed
-//! it (`--allowed-origin`). Anything else, a page on another site that a
-//! judge happens to open, gets 403 before it reaches a handler.
+//! request in the `Origin` header, always serialised as
+//! `scheme://host[:port]` or as `null`. Clickers, scripts and other
+//! non-browser clients send none, or a name of their own (Espruino's
+//! WebSocket module sends `Origin: Espruino`). So a request passes when it
+//! has no `Origin`, when its `Origin` is not one a browser sends (no `://`,
+//! and not `null`: no web page is behind it), when the origin is the
+//! server's own (its host and port are the `Host` the request was sent to:
+//! the pages Podium serves itself), or when the operator listed it
+//! (`--allowed-origin`). Anything else, a page on another site that a judge
+//! happens to open, gets 403 before it reaches a handler, and the
+//! connection is closed after it, so a device that retries starts afresh.
 
 use std::sync::Arc;
 
@@ -50,6 +55,9 @@ impl AllowedOrigins {
             return true;
         }
         let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+        if !from_a_browser(&origin) {
+            return true;
+        }
         if self.listed.contains(&origin) {
             return true;
         }
@@ -60,6 +68,15 @@ impl AllowedOrigins {
             _ => false,
         }
     }
+}
+
+/// Whether a (trimmed) `Origin` value is one a browser sends: a serialised
+/// origin has a scheme and `://`, an opaque one is `null`. Anything else
+/// (`Espruino`) names a device or library, where no web page of another site
+/// can be behind the request. An empty value (also what a header that is
+/// not text becomes) is not trusted either.
+fn from_a_browser(origin: &str) -> bool {
+    origin.contains("://") || origin == "null" || origin.is_empty()
 }
 
 /// Splits `scheme://authority` (nothing after the authority); `None` for
@@ -131,7 +148,13 @@ pub async fn check(
                  listed (--allowed-origin) may connect",
                 origin.unwrap_or_default()
             );
-            return ApiError::new(StatusCode::FORBIDDEN, message).into_response();
+            let mut refused = ApiError::new(StatusCode::FORBIDDEN, message).into_response();
+            // Not kept alive: a device that retries gets a fresh connection.
+            refused.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return refused;
         }
     }
     next.run(request).await
@@ -174,6 +197,16 @@ mod tests {
         assert!(!d.allows(Some("http://10.0.0.5:8080@evil"), Some("10.0.0.5:8080")));
         assert!(!d.allows(Some("http://10.0.0.5:8080"), None));
         assert!(!d.allows(Some("https://10.0.0.5:443"), Some("10.0.0.5:80")));
+    }
+
+    #[test]
+    fn origins_no_browser_sends_pass() {
+        let d = default();
+        // Espruino's WebSocket module, and other libraries' own names.
+        for origin in ["Espruino", " espruino ", "MicroPython", "localhost"] {
+            assert!(d.allows(Some(origin), Some("10.0.0.5:8080")), "{origin}");
+            assert!(d.allows(Some(origin), None), "{origin}");
+        }
     }
 
     #[test]

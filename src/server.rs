@@ -148,7 +148,8 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let registration_limits = RegistrationLimits::new(&config.limits);
     let settings = listener::Settings {
         header_timeout: config.header_timeout(),
-        tcp_send_buffer: config.tcp_send_buffer as libc::c_int,
+        tcp_send_buffer: config.tcp_send_buffer as usize,
+        keepalive: config.heartbeat(),
         tls,
     };
     let tls_on = settings.tls.is_some();
@@ -246,8 +247,11 @@ async fn clicker_ws(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A refused upgrade also ends the connection (`Connection: close`), so a
+    // device that retries gets a fresh one rather than a half-used keep-alive.
+    let close = [(header::CONNECTION, "close")];
     if app.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, close, "shutting down").into_response();
     }
     // The place is held until the connection ends (or the upgrade fails).
     let permit = match app.connection_limits.admit(Some(peer.ip())) {
@@ -258,7 +262,7 @@ async fn clicker_ws(
                 Refused::TooManyFromAddress { .. } => StatusCode::TOO_MANY_REQUESTS,
             };
             tracing::debug!(%peer, %refused, "clicker connection refused");
-            return (status, format!("{refused}\n")).into_response();
+            return (status, close, format!("{refused}\n")).into_response();
         }
     };
     ws.read_buffer_size(WS_READ_BUFFER)

@@ -607,6 +607,50 @@ async fn devpost_import_of_the_sample() {
     server.shutdown().await;
 }
 
+/// A Devpost export whose quoted cells hold line breaks: a project title
+/// typed over two lines (CRLF), a prize name with a newline, a description
+/// of several lines. It imports: names on one line, the description as
+/// written. A bell character in a title is still refused, with its row.
+#[tokio::test]
+async fn devpost_import_with_line_breaks_inside_quotes() {
+    let server = start().await;
+    let api = Api::new(&server);
+    let csv = "Project Title,Submission Url,Project Status,Judging Status,Highest Step Completed,\
+               Project Created At,About The Project,Try it out,Video,Opt-In Prizes\r\n\
+               \"Tally\r\nHo\",https://devpost.example/software/tally-ho,Submitted,,,,\
+               \"Counts things.\r\nSecond line.\",,,\"Best\nHardware Hack\"\r\n\
+               \"Quiet\tRoom \n\",https://devpost.example/software/quiet-room,Submitted,,,,,,,\r\n";
+    let reply = api.post_raw("/api/import/devpost", Some(ADMIN), csv).await;
+    assert_eq!(reply.expect(StatusCode::OK)["hacksAdded"], 2);
+    let state = api.get("/api/state", Some(ADMIN)).await;
+    let state = state.expect(StatusCode::OK);
+    let names: Vec<&str> = state["hacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Tally Ho", "Quiet Room"]);
+    assert_eq!(
+        state["hacks"][0]["description"],
+        "Counts things.\r\nSecond line."
+    );
+    assert_eq!(
+        state["superlatives"],
+        json!([{"id": 1, "name": "Best Hardware Hack"}])
+    );
+
+    let bell = "Project Title,Submission Url,Project Status,a,b,c,About,d,e,Opt-In Prizes\n\
+                Fine,u,Submitted,,,,,,,\n\
+                \"Ring\n\u{7}\",u,Submitted,,,,,,,\n";
+    let reply = api.post_raw("/api/import/devpost", Some(ADMIN), bell).await;
+    reply.expect_error(
+        StatusCode::BAD_REQUEST,
+        "row 3: Project Title: name must not contain control characters",
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn judges_import_is_all_or_nothing() {
     let server = start().await;

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::raw::{self, RawWs};
 use common::{close_code, Client, TestServer};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -152,6 +153,188 @@ async fn late_scores_are_stored_but_not_broadcast() {
         .map(|r| r["timestamp"].as_i64().unwrap())
         .collect();
     assert_eq!(timestamps, [200, 300]);
+    server.shutdown().await;
+}
+
+/// `Date.now() | 0`, as the Espruino firmware stamps its SCOREs: the
+/// milliseconds since 1970 wrapped to a signed 32-bit number.
+fn espruino_clock(ms_since_1970: i64) -> i64 {
+    i64::from(ms_since_1970 as i32)
+}
+
+/// The Espruino firmware across a 32-bit wrap of its clock: it upgrades with
+/// `Origin: Espruino`, registers, and sends `SCORE <msgId> ${Date.now()|0}
+/// <count>` twice a second while its clock goes from near +2^31 to near
+/// -2^31. Every SCORE is acknowledged and broadcast (the wrap is no step
+/// back); a retry from before the wrap is late (stored, not broadcast); the
+/// newest score after a reconnect is the one after the wrap.
+#[tokio::test]
+async fn espruino_timestamps_wrap_at_32_bits_and_negative_ones_are_scores() {
+    let server = TestServer::start().await;
+    let mut device = RawWs::open(server.addr, Some("Espruino"), None).await;
+    device.send_text("REGISTER").await;
+    let registered = device.recv_text().await;
+    let mut fields = registered.split(' ').skip(1);
+    let (id, secret) = (
+        fields.next().unwrap().to_string(),
+        fields.next().unwrap().to_string(),
+    );
+    let mut board = server.client().await;
+    board
+        .expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
+        .await;
+
+    // A real time 2.5 s before `Date.now() | 0` wraps (2^31 * 809 ms after 1970,
+    // in 2025).
+    let wrap = (1i64 << 31) * 809;
+    let mut sent = Vec::new();
+    for count in 1..=10i64 {
+        let ts = espruino_clock(wrap - 2_500 + count * 500);
+        device
+            .send_text(&format!("SCORE {count} {ts} {count}"))
+            .await;
+        assert_eq!(device.recv_text().await, format!("SCORED {count} {ts}"));
+        board.expect(&format!("SCORE {ts} {count} {id}")).await;
+        sent.push(ts);
+    }
+    assert!(
+        sent[0] > 2_147_000_000 && sent[9] < -2_147_000_000,
+        "{sent:?}"
+    );
+    // A score the device stamped before the wrap, arriving now: stored and
+    // acknowledged, but late.
+    let before = espruino_clock(wrap - 2_700);
+    device.send_text(&format!("SCORE 11 {before} 0")).await;
+    assert_eq!(device.recv_text().await, format!("SCORED 11 {before}"));
+    // A whole day of negative timestamps, as on 24.8 of every 49.7 days.
+    let day = espruino_clock(wrap + 86_400_000);
+    assert_eq!(day, -2_061_083_648);
+    device.send_text(&format!("SCORE 12 {day} 11")).await;
+    assert_eq!(device.recv_text().await, format!("SCORED 12 {day}"));
+    board.expect(&format!("SCORE {day} 11 {id}")).await;
+
+    // The history lists them in the order the clock ran: the wrap last.
+    let stored: Vec<i64> = common::device_scores(server.addr, &id)
+        .await
+        .iter()
+        .map(|r| r["timestamp"].as_i64().unwrap())
+        .collect();
+    let mut in_clock_order = vec![before];
+    in_clock_order.extend(&sent);
+    in_clock_order.push(day);
+    assert_eq!(stored, in_clock_order);
+    let (_, devices) = server.get_json("/api/clicker/devices").await;
+    assert_eq!(devices[0]["latestTimestamp"], day, "{devices}");
+
+    // The device reconnects: a new scoreboard's snapshot is the newest score,
+    // the one after the wrap, not the largest number.
+    drop(device);
+    board.expect(&format!("DISCONNECT {id}")).await;
+    let mut device = RawWs::open(server.addr, Some("Espruino"), None).await;
+    device.send_text(&format!("REGISTER {secret}")).await;
+    assert_eq!(
+        device.recv_text().await,
+        format!("REGISTERED {id} {secret}")
+    );
+    let mut late_board = server.client().await;
+    late_board
+        .expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
+        .await;
+    late_board.expect(&format!("SCORE {day} 11 {id}")).await;
+    server.shutdown().await;
+}
+
+/// The MicroPython clicker firmware: it sends `REGISTER`, reads
+/// `REGISTERED`, and never reads again: it answers no ping and its small TCP
+/// window (an ESP32's few KiB) fills with unread `SCORED`s. Here a raw
+/// client with a 2 KiB receive buffer does the same, sending 1,000 draft-1
+/// SCOREs in bursts of 200 with idle gaps of 3.5 heartbeat intervals. Every
+/// score is stored and broadcast, replies that cannot be written are dropped
+/// (and counted), and Podium never closes the clicker: once it reads again,
+/// it finds only SCOREDs and pings, and new SCOREs are acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
+    const BURSTS: i64 = 5;
+    const PER_BURST: i64 = 200;
+    const SCORES: usize = (BURSTS * PER_BURST) as usize;
+    let server = TestServer::start_with(|c| {
+        c.heartbeat_secs = 1;
+        // The smallest send buffer allowed, so that the unread replies
+        // outgrow the server's buffers and the clicker's window well within
+        // 1,000 SCOREs.
+        c.tcp_send_buffer = 4096;
+    })
+    .await;
+    let mut device = RawWs::open(server.addr, None, Some(2048)).await;
+    device.send_text("REGISTER").await;
+    let registered = device.recv_text().await;
+    let id = registered.split(' ').nth(1).unwrap().to_string();
+    let mut board = server.client().await;
+    board
+        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
+        .await;
+    // The scoreboard reads all the time (so its client answers pings).
+    let watched = tokio::spawn(async move {
+        let mut scores = Vec::new();
+        while scores.len() < SCORES {
+            let frame = board.recv().await;
+            assert!(frame.starts_with("SCORE "), "the scoreboard got {frame:?}");
+            scores.push(frame);
+        }
+        scores
+    });
+
+    let t0 = 1_700_000_000_000i64;
+    for burst in 0..BURSTS {
+        let scores = (1..=PER_BURST).map(|i| {
+            let n = burst * PER_BURST + i;
+            format!("SCORE {} {n}", t0 + n * 100)
+        });
+        device.send_burst(scores).await;
+        // Idle between heats for longer than three heartbeat intervals.
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+    }
+
+    let broadcast = tokio::time::timeout(Duration::from_secs(30), watched)
+        .await
+        .expect("the scoreboard gets every score")
+        .unwrap();
+    let expected: Vec<String> = (1..=SCORES as i64)
+        .map(|n| format!("SCORE {} {id} {n}", t0 + n * 100))
+        .collect();
+    assert_eq!(broadcast, expected);
+    assert_eq!(common::device_scores(server.addr, &id).await.len(), SCORES);
+    let metrics = server.metrics().await;
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("podium_clicker_replies_dropped_total "))
+        .expect("the dropped-replies metric")
+        .parse()
+        .unwrap();
+    assert!(
+        dropped > 0 && dropped < SCORES as u64,
+        "some replies could not be written and were dropped: {dropped}"
+    );
+
+    // The clicker reads at last: SCOREDs and pings, no close frame, and the
+    // connection still serves.
+    let mut scored = 0;
+    while let Some(frame) = device.next_frame(Duration::from_millis(500)).await {
+        match frame.opcode {
+            raw::TEXT => {
+                assert!(frame.text().starts_with("SCORED "), "{frame:?}");
+                scored += 1;
+            }
+            raw::PING => {}
+            _ => panic!("Podium sent {frame:?} to the clicker"),
+        }
+    }
+    assert_eq!(scored as u64 + dropped, SCORES as u64);
+    let last = t0 + (SCORES as i64 + 1) * 100;
+    device
+        .send_text(&format!("SCORE {last} {}", SCORES + 1))
+        .await;
+    assert_eq!(device.recv_text().await, format!("SCORED {last}"));
     server.shutdown().await;
 }
 
@@ -319,15 +502,21 @@ async fn every_bad_input_gets_an_error_and_the_connection_stays_usable() {
         ),
         (
             "SCORE abc 1".to_string(),
-            "ERROR timestamp \"abc\" is not a whole number".to_string(),
+            "ERROR timestamp \"abc\" is not a number: send a whole number in decimal digits"
+                .to_string(),
         ),
         (
             "SCORE 1.5 1".to_string(),
-            "ERROR timestamp \"1.5\" is not a whole number".to_string(),
+            "ERROR timestamp \"1.5\" is not a number: send a whole number in decimal digits"
+                .to_string(),
         ),
         (
             "SCORE 1 -1".to_string(),
-            "ERROR score \"-1\" is not a whole number".to_string(),
+            "ERROR score -1 is out of range (0 to 2^53-1)".to_string(),
+        ),
+        (
+            "SCORE 99999999999999999999 1".to_string(),
+            "ERROR timestamp 99999999999999999999 is out of range (-2^63 to 2^63-1)".to_string(),
         ),
         (
             "SCORE 1 9007199254740992".to_string(),

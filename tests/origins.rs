@@ -3,7 +3,9 @@
 
 mod common;
 
+use common::raw::{self, RawWs};
 use common::TestServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, http::HeaderValue};
 
@@ -99,4 +101,60 @@ async fn listed_origins_pass() {
     let open = TestServer::start_with(|c| c.allowed_origins = vec!["*".into()]).await;
     assert_eq!(upgrade(&open, "/ws", Some(EVIL)).await, 101);
     open.shutdown().await;
+}
+
+/// RopeScore's Espruino firmware: its WebSocket module upgrades with
+/// `Origin: Espruino` (no scheme, which no browser sends). With default
+/// settings it must get through, register and have its scores acknowledged;
+/// the same header passes the HTTP API and socket.io too.
+#[tokio::test]
+async fn an_espruino_device_connects_with_default_settings() {
+    let server = TestServer::start().await;
+    let mut device = RawWs::open(server.addr, Some("Espruino"), None).await;
+    device.send_text("REGISTER").await;
+    let registered = device.recv_text().await;
+    assert!(registered.starts_with("REGISTERED "), "{registered}");
+    device.send_text("SCORE 1 1700000000000 3").await;
+    assert_eq!(device.recv_text().await, "SCORED 1 1700000000000");
+    assert_eq!(
+        get(&server, "/api/clicker/devices", Some("Espruino")).await,
+        200
+    );
+    assert_eq!(get(&server, SIO_POLL, Some("Espruino")).await, 200);
+    assert_eq!(upgrade(&server, SIO_WS, Some("Espruino")).await, 101);
+    // Browser origins are still checked: a foreign page and an opaque one.
+    assert_eq!(upgrade(&server, "/ws", Some(EVIL)).await, 403);
+    assert_eq!(upgrade(&server, "/ws", Some("null")).await, 403);
+    server.shutdown().await;
+}
+
+/// A refused upgrade ends the TCP connection: the answer says
+/// `Connection: close` and the server closes its side at once, instead of
+/// keeping the connection alive for the header timeout (10 s here).
+#[tokio::test]
+async fn a_refused_upgrade_closes_the_connection() {
+    let server = TestServer::start().await;
+    let mut stream = raw::connect(server.addr, None).await;
+    stream
+        .write_all(raw::upgrade_request(server.addr, Some(EVIL)).as_bytes())
+        .await
+        .unwrap();
+    let (head, mut rest) = raw::read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("\r\nconnection: close"),
+        "{head}"
+    );
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        stream.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        matches!(ended, Ok(Ok(_))),
+        "the server kept the refused connection open"
+    );
+    let body = String::from_utf8_lossy(&rest);
+    assert!(body.contains("are not allowed here"), "{body}");
+    server.shutdown().await;
 }

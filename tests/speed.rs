@@ -564,3 +564,51 @@ async fn a_restart_mid_heat_keeps_the_tallies_and_the_live_feed() {
     assert_eq!(live["state"], "running");
     second.shutdown().await;
 }
+
+/// The Espruino firmware judging a heat while its `Date.now() | 0` clock
+/// wraps from near +2^31 to near -2^31: it upgrades with `Origin: Espruino`
+/// and stamps SCOREs with the wrapped clock. Its tally follows the clock's
+/// order, not the numbers': the counts after the wrap come last.
+#[tokio::test]
+async fn an_espruino_clicker_across_its_clock_wrap_mid_heat() {
+    let server = start().await;
+    let mut device = common::raw::RawWs::open(server.addr, Some("Espruino"), None).await;
+    device.send_text("REGISTER").await;
+    let registered = device.recv_text().await;
+    let id = registered.split(' ').nth(1).unwrap().to_string();
+    admin(
+        &server,
+        "/api/entries",
+        json!({"event": "SRSS", "heat": 1, "station": 1, "name": "Ada", "devices": [id]}),
+    )
+    .await;
+    let espruino_clock = |ms: i64| i64::from(ms as i32);
+    let wrap = (1i64 << 31) * 809;
+    let mut msg = 0;
+    let mut send = async |device: &mut common::raw::RawWs, at: i64, count: i64| {
+        msg += 1;
+        let ts = espruino_clock(at);
+        device.send_text(&format!("SCORE {msg} {ts} {count}")).await;
+        assert_eq!(device.recv_text().await, format!("SCORED {msg} {ts}"));
+        ts
+    };
+    // Left showing 10 before the heat, 3 s before the wrap.
+    let first = send(&mut device, wrap - 3_000, 10).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    admin(&server, "/api/heats/1/start", Value::Null).await;
+    send(&mut device, wrap - 2_000, 30).await;
+    send(&mut device, wrap - 1_000, 50).await;
+    let after = send(&mut device, wrap + 1_000, 80).await;
+    send(&mut device, wrap + 2_000, 79).await; // an undo
+    assert!(first > 2_147_000_000 && after < -2_147_000_000);
+    admin(&server, "/api/heats/1/stop", Value::Null).await;
+    let (_, results) = server.get_json("/api/speed/results?event=SRSS").await;
+    // 10 -> 30 -> 50 -> 80 -> 79: 69 steps (by number order it would read
+    // 10 -> 80 -> 79 -> 30 -> 50: 69 + ... a different count).
+    assert_eq!(
+        results["entries"][0]["tallies"][0]["tally"], 69,
+        "{results}"
+    );
+    assert_eq!(results["entries"][0]["R"], 69.0);
+    server.shutdown().await;
+}

@@ -8,16 +8,25 @@
 //! Heartbeat, the frame size and rate limits (see [`crate::limits`]), the
 //! deadline for a first command, takeover, slow-listener drops and server
 //! shutdown all end here with a close code that says why.
+//!
+//! A sender is never closed for being silent or for not reading: clicker
+//! firmware (MicroPython's) reads `REGISTERED` and nothing after, so it
+//! answers no ping and its TCP window fills with unread `SCORED`s. Its
+//! replies are written only when the socket takes them at once, and dropped
+//! (counted in `/metrics`) otherwise; its scores are stored and broadcast
+//! all the same. A dead sender is found by TCP keepalive (`crate::listener`).
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::FuturesOrdered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::time::{interval_at, timeout, Instant};
 
 use super::hub::{Listener, SessionHandle};
@@ -39,7 +48,8 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_TAKEN_OVER: u16 = 4000;
 /// Close code: this listener's send queue overflowed; it was not reading.
 pub const CLOSE_TOO_SLOW: u16 = 4001;
-/// Close code: no pong or other frame for a whole heartbeat interval.
+/// Close code: no pong or other frame for a whole heartbeat interval (not
+/// for senders).
 pub const CLOSE_HEARTBEAT: u16 = 4002;
 /// Close code: frames kept coming over the rate limit for several seconds.
 pub const CLOSE_RATE_LIMIT: u16 = 4003;
@@ -106,6 +116,7 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, peer: IpAddr) {
         ),
         peer,
         first_command_by: limits.first_command().map(|d| now + d),
+        unflushed: false,
     };
     conn.interrupt = conn.interrupted();
     let end = conn.run().await;
@@ -133,6 +144,9 @@ struct Connection {
     peer: IpAddr,
     /// While the role is still new: when the connection is closed.
     first_command_by: Option<Instant>,
+    /// A sender's replies are queued in the socket but not yet all written:
+    /// the event loop flushes them as the peer's window allows.
+    unflushed: bool,
 }
 
 impl Connection {
@@ -151,6 +165,11 @@ impl Connection {
                 Event::Incoming(Some(Ok(message))) => {
                     heard = true;
                     self.receive(message).await
+                }
+                // A sender may never answer (see the module's note): pinged
+                // when its socket has room, never closed for silence.
+                Event::Ping if matches!(self.role, Role::Sender(_)) => {
+                    self.reply(Message::Ping(Default::default()))
                 }
                 Event::Ping if !heard => Err(End::Close(CLOSE_HEARTBEAT, "no answer to ping")),
                 Event::Ping => {
@@ -185,6 +204,23 @@ impl Connection {
         let pending = &mut self.pending;
         let can_read = pending.len() < WINDOW;
         let socket = &mut self.socket;
+        let unflushed = &mut self.unflushed;
+        // Reading, and writing out a sender's queued replies, share the socket.
+        let io = std::future::poll_fn(|cx| {
+            if *unflushed {
+                match socket.poll_flush_unpin(cx) {
+                    Poll::Ready(Ok(())) => *unflushed = false,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Event::Incoming(Some(Err(e)))),
+                    Poll::Pending => {}
+                }
+            }
+            if can_read {
+                if let Poll::Ready(incoming) = socket.poll_next_unpin(cx) {
+                    return Poll::Ready(Event::Incoming(incoming));
+                }
+            }
+            Poll::Pending
+        });
         let late = async {
             match deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -196,7 +232,7 @@ impl Connection {
             end = interrupted => Event::Interrupted(end),
             Some((score, outcome)) = pending.next(), if !pending.is_empty() => Event::Committed(score, outcome),
             () = queued => Event::Queued,
-            incoming = socket.next(), if can_read => Event::Incoming(incoming),
+            event = io => event,
             _ = ping.tick() => Event::Ping,
             _ = late => Event::Late,
         }
@@ -298,7 +334,7 @@ impl Connection {
                     let outcome = store
                         .record_score(
                             device,
-                            score.timestamp as i64,
+                            score.timestamp,
                             score.score as i64,
                             score.msg_id.map(|m| m as i64),
                         )
@@ -386,41 +422,30 @@ impl Connection {
             Ok(outcome) => {
                 match outcome {
                     ScoreOutcome::New => {
-                        metrics
-                            .scores_stored
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        metrics.scores_stored.fetch_add(1, Ordering::Relaxed);
                         if let Role::Sender(session) = &self.role {
                             self.app.hub.publish_score(
                                 session.device,
-                                score.timestamp as i64,
+                                score.timestamp,
                                 score.score as i64,
                             );
                         }
                     }
                     ScoreOutcome::Late => {
-                        metrics
-                            .scores_stored
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        metrics
-                            .scores_late
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        metrics.scores_stored.fetch_add(1, Ordering::Relaxed);
+                        metrics.scores_late.fetch_add(1, Ordering::Relaxed);
                     }
                     ScoreOutcome::Duplicate => {
-                        metrics
-                            .scores_duplicate
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        metrics.scores_duplicate.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 let reply = ServerMessage::Scored {
                     msg_id: score.msg_id,
                     timestamp: score.timestamp,
                 };
-                // Feed only: acknowledgements that completed together share a flush.
-                self.feed(Message::Text(reply.to_string().into())).await?;
-                if self.pending.is_empty() {
-                    self.flush().await?;
-                }
-                Ok(())
+                // Queued only: acknowledgements that completed together share
+                // a flush, the event loop's.
+                self.reply(Message::Text(reply.to_string().into()))
             }
             Err(e) => {
                 tracing::warn!(error = %e, "SCORE not stored");
@@ -473,8 +498,40 @@ impl Connection {
     }
 
     async fn send(&mut self, message: Message) -> Result<(), End> {
+        if matches!(self.role, Role::Sender(_)) {
+            return self.reply(message);
+        }
         self.feed(message).await?;
         self.flush().await
+    }
+
+    /// A sender's reply (or ping): queued if the socket takes it without
+    /// waiting, otherwise dropped, so a clicker that does not read loses
+    /// replies rather than its connection (see the module's note). What is
+    /// queued stays bounded: the socket stops taking frames once its write
+    /// buffer is over its size and the kernel's send buffer is full.
+    fn reply(&mut self, message: Message) -> Result<(), End> {
+        let text = matches!(message, Message::Text(_));
+        let socket = &mut self.socket;
+        match std::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).now_or_never() {
+            Some(Ok(())) => {}
+            Some(Err(_)) => return Err(End::Gone),
+            None => {
+                if text {
+                    let dropped = &self.app.metrics.clicker_replies_dropped;
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(());
+            }
+        }
+        self.socket
+            .start_send_unpin(message)
+            .map_err(|_| End::Gone)?;
+        self.unflushed = true;
+        if text {
+            self.app.metrics.messages_out(Protocol::Clicker, 1);
+        }
+        Ok(())
     }
 
     /// Queues a frame in the WebSocket's write buffer. A peer that accepts

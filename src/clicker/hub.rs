@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use axum::extract::ws::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
+use super::clock::is_newer;
 use super::protocol::{Draft, ServerMessage};
 use super::queue::{self, PushError};
 use crate::metrics::Metrics;
@@ -140,7 +141,7 @@ impl Hub {
             let newer = inner
                 .latest
                 .get(&device)
-                .is_none_or(|known| known.timestamp < latest.timestamp);
+                .is_none_or(|known| is_newer(latest.timestamp, known.timestamp));
             if newer {
                 inner.latest.insert(device, latest);
             }
@@ -190,7 +191,7 @@ impl Hub {
             if inner
                 .latest
                 .get(&device)
-                .is_some_and(|known| known.timestamp >= timestamp)
+                .is_some_and(|known| !is_newer(timestamp, known.timestamp))
             {
                 return;
             }
@@ -305,7 +306,7 @@ impl Hub {
 fn score_message(draft: Draft, id: DeviceId, timestamp: i64, score: i64) -> ServerMessage {
     ServerMessage::Score {
         draft,
-        timestamp: timestamp as u64,
+        timestamp,
         id,
         score: score as u64,
     }

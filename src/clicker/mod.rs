@@ -1,12 +1,14 @@
 //! The clicker protocol (draft-1 and draft-2) over WebSocket at `/ws`.
 //!
 //! * [`protocol`]: pure parsing and formatting of frames.
+//! * [`clock`]: which of two timestamps is newer, 32-bit wrap included.
 //! * [`hub`]: live fan-out of device events to listeners.
 //! * [`queue`]: a listener's bounded queue of frames, filled by the hub.
 //! * [`connection`]: one connection's loop, from upgrade to close.
 //! * [`history`]: the HTTP API that reads devices and score series back.
 //! * [`marks`]: a score series as RopeScore-style step marks.
 
+pub mod clock;
 pub mod connection;
 pub mod history;
 pub mod hub;

@@ -29,7 +29,9 @@ pub enum Draft {
 pub struct Score {
     /// Present in draft-2 only.
     pub msg_id: Option<u64>,
-    pub timestamp: u64,
+    /// The device's clock in ms, any signed 64-bit value: the Espruino
+    /// firmware wraps it to 32 bits (see [`super::clock`]).
+    pub timestamp: i64,
     pub score: u64,
 }
 
@@ -63,7 +65,7 @@ pub enum ServerMessage {
     },
     Scored {
         msg_id: Option<u64>,
-        timestamp: u64,
+        timestamp: i64,
     },
     /// Reply to LISTEN (possibly with no ids), and the broadcast when a
     /// device connects.
@@ -72,7 +74,7 @@ pub enum ServerMessage {
     /// A broadcast score; field order depends on the listener's draft.
     Score {
         draft: Draft,
-        timestamp: u64,
+        timestamp: i64,
         id: DeviceId,
         score: u64,
     },
@@ -92,7 +94,7 @@ pub enum ParseError {
         expected: &'static str,
         got: usize,
     },
-    #[error("{field} {value:?} is not a whole number")]
+    #[error("{field} {value:?} is not a number: send a whole number in decimal digits")]
     NotANumber { field: &'static str, value: String },
     #[error("{field} {value} is out of range ({range})")]
     OutOfRange {
@@ -139,7 +141,7 @@ pub fn parse_command(frame: &str) -> Result<Command, ParseError> {
             .transpose()?;
         Ok(Command::Score(Score {
             msg_id,
-            timestamp: number("timestamp", timestamp, 0, "0 to 2^53-1")?,
+            timestamp: signed("timestamp", timestamp, "-2^63 to 2^63-1")?,
             score: number("score", score, 0, "0 to 2^53-1")?,
         }))
     } else if verb.eq_ignore_ascii_case("LISTEN") || verb.eq_ignore_ascii_case("SUBSCRIBE") {
@@ -171,26 +173,61 @@ pub fn parse_device_id(token: &str) -> Result<DeviceId, ParseError> {
     }
 }
 
+/// A whole number from `min` to 2^53-1. A negative whole number is a
+/// number, just out of range.
 fn number(
     field: &'static str,
     token: &str,
     min: u64,
     range: &'static str,
 ) -> Result<u64, ParseError> {
-    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) {
+    let out_of_range = || ParseError::OutOfRange {
+        field,
+        value: shorten(token),
+        range,
+    };
+    match whole(field, token)? {
+        Whole::Negative => Err(out_of_range()),
+        Whole::Digits(digits) => match digits.parse::<u64>() {
+            Ok(v) if v >= min && v <= MAX_SAFE_INTEGER => Ok(v),
+            _ => Err(out_of_range()),
+        },
+    }
+}
+
+/// Any whole number that fits in 64 bits with a sign.
+fn signed(field: &'static str, token: &str, range: &'static str) -> Result<i64, ParseError> {
+    whole(field, token)?;
+    token.parse::<i64>().map_err(|_| ParseError::OutOfRange {
+        field,
+        value: shorten(token),
+        range,
+    })
+}
+
+/// What a token holding a whole number looks like.
+enum Whole<'a> {
+    Negative,
+    Digits(&'a str),
+}
+
+/// Decimal digits, optionally after a `-`; anything else is not a number.
+fn whole<'a>(field: &'static str, token: &'a str) -> Result<Whole<'a>, ParseError> {
+    let (negative, digits) = match token.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, token),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::NotANumber {
             field,
             value: shorten(token),
         });
     }
-    match token.parse::<u64>() {
-        Ok(v) if v >= min && v <= MAX_SAFE_INTEGER => Ok(v),
-        _ => Err(ParseError::OutOfRange {
-            field,
-            value: shorten(token),
-            range,
-        }),
-    }
+    Ok(if negative && digits.bytes().any(|b| b != b'0') {
+        Whole::Negative
+    } else {
+        Whole::Digits(digits)
+    })
 }
 
 /// Keeps error messages short whatever a client sent.
@@ -288,6 +325,7 @@ impl ServerMessage {
         let (verb, rest) = frame.split_once(' ').unwrap_or((frame, ""));
         let args: Vec<&str> = rest.split_ascii_whitespace().collect();
         let num = |s: &str| s.parse::<u64>().ok();
+        let time = |s: &str| s.parse::<i64>().ok();
         let id = |s: &str| parse_device_id(s).ok();
         match (verb, args.as_slice()) {
             ("REGISTERED", [i, secret]) => Some(ServerMessage::Registered {
@@ -296,11 +334,11 @@ impl ServerMessage {
             }),
             ("SCORED", [ts]) => Some(ServerMessage::Scored {
                 msg_id: None,
-                timestamp: num(ts)?,
+                timestamp: time(ts)?,
             }),
             ("SCORED", [m, ts]) => Some(ServerMessage::Scored {
                 msg_id: Some(num(m)?),
-                timestamp: num(ts)?,
+                timestamp: time(ts)?,
             }),
             ("CONNECT", ids) => Some(ServerMessage::Connect(
                 ids.iter().map(|i| id(i)).collect::<Option<_>>()?,
@@ -313,7 +351,7 @@ impl ServerMessage {
                 };
                 Some(ServerMessage::Score {
                     draft,
-                    timestamp: num(ts)?,
+                    timestamp: time(ts)?,
                     id: id(i)?,
                     score: num(score)?,
                 })
@@ -398,11 +436,36 @@ mod tests {
         ));
         assert!(matches!(
             parse_command("SCORE 1 -2"),
+            Err(ParseError::OutOfRange { field: "score", .. })
+        ));
+        assert!(matches!(
+            parse_command("SCORE 1 +2"),
             Err(ParseError::NotANumber { field: "score", .. })
         ));
         assert!(matches!(
-            parse_command("SCORE 9007199254740992 2"),
-            Err(ParseError::OutOfRange { .. })
+            parse_command("SCORE - 2"),
+            Err(ParseError::NotANumber {
+                field: "timestamp",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_command("SCORE 1 9007199254740992"),
+            Err(ParseError::OutOfRange { field: "score", .. })
+        ));
+        assert!(matches!(
+            parse_command("SCORE 9223372036854775808 2"),
+            Err(ParseError::OutOfRange {
+                field: "timestamp",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_command("SCORE -9223372036854775809 2"),
+            Err(ParseError::OutOfRange {
+                field: "timestamp",
+                ..
+            })
         ));
         assert!(matches!(
             parse_command("SCORE 0 1 2"),
@@ -425,6 +488,50 @@ mod tests {
             panic!()
         };
         assert!(v.len() < 40);
+    }
+
+    #[test]
+    fn timestamps_are_any_signed_64_bit_number() {
+        // `Date.now() | 0` from the Espruino firmware, on a day it is negative.
+        assert_eq!(
+            parse_command("SCORE 12 -2147476840 31"),
+            Ok(Command::Score(Score {
+                msg_id: Some(12),
+                timestamp: -2_147_476_840,
+                score: 31
+            }))
+        );
+        for ts in [i64::MIN, -1, 0, i64::MAX] {
+            let Ok(Command::Score(score)) = parse_command(&format!("SCORE {ts} 1")) else {
+                panic!("{ts}")
+            };
+            assert_eq!(score.timestamp, ts);
+        }
+        assert_eq!(
+            parse_command("SCORE -0 1"),
+            Ok(Command::Score(Score {
+                msg_id: None,
+                timestamp: 0,
+                score: 1
+            }))
+        );
+        let e = parse_command("SCORE 1 -2147476840 -3")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("out of range") && !e.contains("whole number"),
+            "{e}"
+        );
+        let e = parse_command("SCORE 1 12abc 3").unwrap_err().to_string();
+        assert!(e.contains("not a number"), "{e}");
+        assert_eq!(
+            ServerMessage::Scored {
+                msg_id: Some(12),
+                timestamp: -2_147_476_840
+            }
+            .to_string(),
+            "SCORED 12 -2147476840"
+        );
     }
 
     #[test]
@@ -471,7 +578,7 @@ mod tests {
                 .prop_map(|secret| Command::Register { secret }),
             (
                 proptest::option::of(1..=MAX_SAFE_INTEGER),
-                safe.clone(),
+                any::<i64>(),
                 safe
             )
                 .prop_map(|(msg_id, timestamp, score)| Command::Score(Score {
@@ -490,7 +597,7 @@ mod tests {
         prop_oneof![
             (id.clone(), "[0-9a-f]{32}")
                 .prop_map(|(id, secret)| (ServerMessage::Registered { id, secret }, Draft::One)),
-            (proptest::option::of(1..=MAX_SAFE_INTEGER), safe.clone()).prop_map(
+            (proptest::option::of(1..=MAX_SAFE_INTEGER), any::<i64>()).prop_map(
                 |(msg_id, timestamp)| {
                     let d = if msg_id.is_some() {
                         Draft::Two
@@ -504,7 +611,7 @@ mod tests {
                 .prop_map(|ids| (ServerMessage::Connect(ids), Draft::One)),
             id.clone()
                 .prop_map(|id| (ServerMessage::Disconnect(id), Draft::Two)),
-            (draft(), safe.clone(), id, safe).prop_map(|(draft, timestamp, id, score)| {
+            (draft(), any::<i64>(), id, safe).prop_map(|(draft, timestamp, id, score)| {
                 (
                     ServerMessage::Score {
                         draft,

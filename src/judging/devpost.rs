@@ -79,7 +79,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
                 column_name(required - 1)
             )));
         }
-        let title = cells[TITLE].trim();
+        let title = one_line(&cells[TITLE]);
+        let title = title.as_str();
         if title.is_empty() {
             return Err(fail(format!("{} is empty", column_name(TITLE))));
         }
@@ -105,7 +106,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
         }
         projects.push(Project {
             title: title.to_string(),
-            submission_url: cells[URL].trim().to_string(),
+            submission_url: one_line(&cells[URL]),
             description: description.to_string(),
             table,
             prizes,
@@ -166,12 +167,23 @@ fn parse_table(cell: &str) -> Result<Option<i64>, String> {
 fn split_prizes(cell: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
     cell.split(',')
-        .map(str::trim)
+        .map(one_line)
         .filter(|p| !p.is_empty())
         // The same prize typed twice with different case is still one prize.
         .filter(|p| seen.insert(p.to_lowercase()))
-        .map(str::to_string)
         .collect()
+}
+
+/// A one-line cell (a name, a URL) as a single line: Devpost keeps line
+/// breaks typed into a title inside its quotes, so line breaks and tabs,
+/// with the spaces around them, become one space. Other control characters
+/// stay, for validation to refuse.
+fn one_line(cell: &str) -> String {
+    cell.split(['\r', '\n', '\t'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -413,6 +425,38 @@ Quiet Room,https://devpost.example/software/quiet-room,Submitted,Pending,Submit,
         );
         let tables: Vec<_> = placed.iter().map(|(p, t)| (p.title.as_str(), *t)).collect();
         assert_eq!(tables, [("a", 2), ("b", 3), ("c", 5)]);
+    }
+
+    #[test]
+    fn line_breaks_in_names_become_spaces_and_stay_in_descriptions() {
+        let csv = format!(
+            "{HEADER}\n{}\n",
+            row(
+                "\"Tally\r\n Ho\tagain\n\"",
+                "Submitted",
+                "\"Line one\r\n\tLine two\"",
+                "\"Best\nHardware Hack, Best Use of Data\""
+            )
+        );
+        let projects = parse(csv.as_bytes()).unwrap();
+        assert_eq!(projects[0].title, "Tally Ho again");
+        assert_eq!(projects[0].description, "Line one\r\n\tLine two");
+        assert_eq!(
+            projects[0].prizes,
+            ["Best Hardware Hack", "Best Use of Data"]
+        );
+        // Other control characters are still refused, with the row.
+        let csv = format!(
+            "{HEADER}\n{}\n{}\n",
+            row("Fine", "Submitted", "", ""),
+            row("\"Bell\n\u{7}\"", "Submitted", "", "")
+        );
+        let err = parse(csv.as_bytes()).unwrap_err();
+        assert_eq!(err.row, 3);
+        assert!(
+            err.reason.contains("must not contain control characters"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -159,7 +159,8 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
 /// Why a request was refused, and whether it earns a `protocol-error`.
 struct Refusal {
     message: String,
-    /// False only for a wrong login code, which `login-response` reports.
+    /// False when it was reported already: a wrong login code by
+    /// `login-response`, a failed `authenticate` by its own `protocol-error`.
     report: bool,
 }
 
@@ -316,29 +317,41 @@ impl Session {
                     .sledge
                     .authenticate(self.ip, authenticate.user_id, &authenticate.secret)
                     .await;
-                let response = match &outcome {
-                    Ok(identity) => {
-                        let (user_id, judge_id) = identity.user_and_judge_id();
-                        AuthenticateResponse {
-                            success: true,
-                            user_id: Some(user_id),
-                            judge_id: Some(judge_id),
-                        }
+                let identity = match outcome {
+                    Ok(identity) => identity,
+                    Err(e) => {
+                        // HackRU's SledgeClient closes its socket on a failed
+                        // authenticate-response, so the reason goes first.
+                        let refusal = Refusal::from(e);
+                        let error = ProtocolError {
+                            original: "authenticate".to_string(),
+                            message: refusal.message.clone(),
+                        };
+                        self.emit(socket, PROTOCOL_ERROR, &error);
+                        let failed = AuthenticateResponse {
+                            success: false,
+                            user_id: None,
+                            judge_id: None,
+                        };
+                        self.emit(socket, AUTHENTICATE_RESPONSE, &failed);
+                        return Err(Refusal {
+                            report: false,
+                            ..refusal
+                        });
                     }
-                    Err(_) => AuthenticateResponse {
-                        success: false,
-                        user_id: None,
-                        judge_id: None,
-                    },
+                };
+                let (user_id, judge_id) = identity.user_and_judge_id();
+                let response = AuthenticateResponse {
+                    success: true,
+                    user_id: Some(user_id),
+                    judge_id: Some(judge_id),
                 };
                 self.emit(socket, AUTHENTICATE_RESPONSE, &response);
-                let identity = outcome?;
                 self.identity = identity;
                 if self.subscribed {
                     // The view changes with the identity: start it over.
                     self.subscribe(socket).await?;
                 }
-                let (user_id, judge_id) = identity.user_and_judge_id();
                 Ok(Done::Authenticated { user_id, judge_id })
             }
         }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::{now_ms, Store, StoreError};
+use crate::clicker::clock;
 use crate::secrets;
 
 /// A device id: 1 to 999999, shown as six zero-padded digits.
@@ -35,7 +36,8 @@ pub struct Registration {
 pub enum ScoreOutcome {
     /// Stored, and the newest score of the device: broadcast it.
     New,
-    /// Stored, but older than a score already stored: do not broadcast.
+    /// Stored, but older than a score already stored (by
+    /// [`clock::is_newer`], so a 32-bit wrap is no step back): do not broadcast.
     Late,
     /// A retry of a score already stored: acknowledge, nothing else.
     Duplicate,
@@ -132,14 +134,17 @@ impl Store {
             if inserted == 0 {
                 return Ok(ScoreOutcome::Duplicate);
             }
-            let newest: i64 = tx
-                .prepare_cached("SELECT MAX(timestamp) FROM clicker_scores WHERE device_id = ?1")?
-                .query_row([device], |r| r.get(0))?;
-            Ok(if newest > timestamp {
-                ScoreOutcome::Late
-            } else {
-                ScoreOutcome::New
-            })
+            // At most two index range probes: see `clock::newer_than`.
+            let mut any_newer = tx.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM clicker_scores
+                                WHERE device_id = ?1 AND timestamp BETWEEN ?2 AND ?3)",
+            )?;
+            for (from, to) in clock::newer_than(timestamp) {
+                if any_newer.query_row(params![device, from, to], |r| r.get::<_, bool>(0))? {
+                    return Ok(ScoreOutcome::Late);
+                }
+            }
+            Ok(ScoreOutcome::New)
         })
         .await
     }
@@ -147,27 +152,24 @@ impl Store {
     /// Every registered device with its newest score, by id.
     pub async fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT d.id,
-                        (SELECT timestamp FROM clicker_scores s WHERE s.device_id = d.id ORDER BY timestamp DESC LIMIT 1),
-                        (SELECT score FROM clicker_scores s WHERE s.device_id = d.id ORDER BY timestamp DESC LIMIT 1)
-                 FROM clicker_devices d ORDER BY d.id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                let ts: Option<i64> = r.get(1)?;
-                let score: Option<i64> = r.get(2)?;
-                Ok(DeviceRecord {
-                    id: r.get(0)?,
-                    latest: ts.zip(score).map(|(timestamp, score)| LatestScore { timestamp, score }),
+            let ids: Vec<DeviceId> = conn
+                .prepare("SELECT id FROM clicker_devices ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids.into_iter()
+                .map(|id| {
+                    Ok(DeviceRecord {
+                        id,
+                        latest: latest_score(conn, id)?,
+                    })
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+                .collect()
         })
         .await
     }
 
-    /// A device's whole score series in timestamp order; `None` for an
-    /// unknown device.
+    /// A device's whole score series in timestamp order (a 32-bit wrap
+    /// included: see [`clock::sort_series`]); `None` for an unknown device.
     pub async fn device_scores(
         &self,
         device: DeviceId,
@@ -196,26 +198,43 @@ impl Store {
                     received_at: r.get(3)?,
                 })
             })?;
-            Ok(Some(rows.collect::<Result<_, _>>()?))
+            let mut rows: Vec<ScoreRecord> = rows.collect::<Result<_, _>>()?;
+            clock::sort_series(&mut rows, |r| r.timestamp);
+            Ok(Some(rows))
         })
         .await
     }
 }
 
+/// A device's newest score by [`clock::newest`]: the largest timestamp,
+/// unless the clock wrapped after it.
 fn latest_score(
     conn: &rusqlite::Connection,
     device: DeviceId,
 ) -> Result<Option<LatestScore>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT timestamp, score FROM clicker_scores WHERE device_id = ?1
-             ORDER BY timestamp DESC LIMIT 1",
-        )?
-        .query_row([device], |r| {
-            Ok(LatestScore {
-                timestamp: r.get(0)?,
-                score: r.get(1)?,
+    let mut largest_in = conn.prepare_cached(
+        "SELECT timestamp, score FROM clicker_scores
+         WHERE device_id = ?1 AND timestamp BETWEEN ?2 AND ?3
+         ORDER BY timestamp DESC LIMIT 1",
+    )?;
+    let mut largest = |from: i64, to: i64| {
+        largest_in
+            .query_row(params![device, from, to], |r| {
+                Ok(LatestScore {
+                    timestamp: r.get(0)?,
+                    score: r.get(1)?,
+                })
             })
-        })
-        .optional()?)
+            .optional()
+    };
+    let Some(max) = largest(i64::MIN, i64::MAX)? else {
+        return Ok(None);
+    };
+    let (from, to) = clock::BOTTOM_QUARTER;
+    let bottom = largest(from, to)?;
+    let newest = clock::newest(max.timestamp, bottom.map(|b| b.timestamp));
+    Ok(Some(match bottom {
+        Some(b) if b.timestamp == newest => b,
+        _ => max,
+    }))
 }

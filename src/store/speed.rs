@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::clicker::DeviceId;
 use super::{now_ms, Store, StoreError};
+use crate::clicker::clock;
 use crate::speed::{tally::tally, Judges, SpeedError};
 
 pub type EntryId = i64;
@@ -538,27 +539,47 @@ fn sheets(conn: &Connection, filter: &Filter) -> Result<Vec<EntrySheet>, StoreEr
     Ok(out)
 }
 
-/// What `device` added between `start` and `end` (server receive times).
+/// What `device` added between `start` and `end` (server receive times):
+/// from the newest score received before the start, through those received
+/// in the window, in the order the device's clock ran (a 32-bit wrap of
+/// Espruino's `Date.now() | 0` included: see `crate::clicker::clock`).
 fn device_tally(
     conn: &Connection,
     device: DeviceId,
     start: i64,
     end: i64,
 ) -> Result<i64, StoreError> {
-    let baseline: i64 = conn
-        .prepare_cached(
-            "SELECT score FROM clicker_scores WHERE device_id = ?1 AND received_at < ?2
-             ORDER BY timestamp DESC LIMIT 1",
-        )?
-        .query_row(params![device, start], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
+    let mut largest_in = conn.prepare_cached(
+        "SELECT timestamp, score FROM clicker_scores
+         WHERE device_id = ?1 AND received_at < ?2 AND timestamp BETWEEN ?3 AND ?4
+         ORDER BY timestamp DESC LIMIT 1",
+    )?;
+    let mut largest = |(from, to): (i64, i64)| {
+        largest_in
+            .query_row(params![device, start, from, to], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+    };
+    let baseline = match largest((i64::MIN, i64::MAX))? {
+        None => 0,
+        Some(max) => {
+            let bottom = largest(clock::BOTTOM_QUARTER)?;
+            match bottom {
+                Some(b) if clock::newest(max.0, Some(b.0)) == b.0 => b.1,
+                _ => max.1,
+            }
+        }
+    };
     let mut stmt = conn.prepare_cached(
-        "SELECT score FROM clicker_scores WHERE device_id = ?1 AND received_at >= ?2 AND received_at <= ?3
+        "SELECT timestamp, score FROM clicker_scores WHERE device_id = ?1 AND received_at >= ?2 AND received_at <= ?3
          ORDER BY timestamp",
     )?;
-    let counts = stmt
-        .query_map(params![device, start, end], |r| r.get::<_, i64>(0))?
+    let mut series = stmt
+        .query_map(params![device, start, end], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(tally(baseline, counts))
+    clock::sort_series(&mut series, |&(timestamp, _)| timestamp);
+    Ok(tally(baseline, series.into_iter().map(|(_, score)| score)))
 }

@@ -268,6 +268,30 @@ for (const version of [4, 2]) {
       await expectRefusal(anon, 'subscribe-database', [{}], /needs an authenticated socket/);
     });
 
+    it('sends protocol-error before a failed authenticate-response, as SledgeClient needs', async () => {
+      // HackRU's 2018 SledgeClient emits authenticate without an
+      // acknowledgement and closes its socket on authenticate-response
+      // {success: false}: the reason must already be there by then.
+      const client = await open();
+      const closedOnFailure = new Promise((resolve) => {
+        client.socket.on('authenticate-response', (response) => {
+          if (!response.success) {
+            client.close();
+            resolve();
+          }
+        });
+      });
+      client.emit('authenticate', { secret: 'not-the-secret', userId: 0 });
+      await closedOnFailure;
+      assert.deepEqual(
+        client.all.map((e) => e.event),
+        ['protocol-error', 'authenticate-response'],
+      );
+      assert.equal(client.all[0].data.original, 'authenticate');
+      assert.match(client.all[0].data.message, /the secret is not valid for userId 0/);
+      assert.deepEqual(client.all[1].data, { success: false });
+    });
+
     it("refuses one judge's secret for another judge, and keeps the identity it had", async () => {
       const other = await open();
       const login = await other.request('login', { judgeId: 2, loginCode: LOGIN_CODE });
