@@ -82,6 +82,16 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub limits: LimitsConfig,
 
+    /// Largest Devpost or judges CSV an import accepts, in MiB (a large
+    /// event's Devpost export with long stories is several MiB).
+    #[arg(long, env = "PODIUM_MAX_IMPORT_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_import_mib: u64,
+
+    /// Compress HTTP responses (gzip or brotli) for clients that accept it:
+    /// `true` or `false`.
+    #[arg(long, env = "PODIUM_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compression: bool,
+
     /// A browser origin (`scheme://host[:port]`, or `*` for any) allowed to
     /// use /ws, /socket.io/ and /api/ besides the server's own pages and
     /// non-browser clients; repeat the flag, or separate with commas.
@@ -96,6 +106,21 @@ pub struct ServeConfig {
     /// The Sledge login code judges log in with. Unset: generated like the admin secret.
     #[arg(long, env = "PODIUM_LOGIN_CODE", hide_env_values = true)]
     pub login_code: Option<String>,
+
+    /// The address judges' phones reach Podium at (`scheme://host[:port]`),
+    /// for the sign-in links and QR codes on /admin. Unset: the address the
+    /// organiser's browser used (its Host header), over https when TLS is on.
+    #[arg(long, env = "PODIUM_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+fn parse_public_url(value: &str) -> Result<String, String> {
+    match crate::origins::parse_origin(value) {
+        Ok(url) if url != "*" => Ok(url),
+        _ => Err(format!(
+            "{value:?} is not a public URL: write scheme://host[:port], e.g. https://podium.example.org or http://192.168.1.20:8080 (no path)"
+        )),
+    }
 }
 
 /// Optional TLS on the listen port. Connections that start with a TLS
@@ -215,9 +240,12 @@ impl ServeConfig {
             send_timeout_secs: 10,
             tcp_send_buffer: 65_536,
             limits: LimitsConfig::default(),
+            max_import_mib: 64,
+            compression: true,
             allowed_origins: Vec::new(),
             admin_secret: None,
             login_code: None,
+            public_url: None,
         }
     }
 
@@ -231,6 +259,11 @@ impl ServeConfig {
 
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.header_timeout_secs)
+    }
+
+    /// The largest CSV import body, in bytes.
+    pub fn max_import_bytes(&self) -> usize {
+        usize::try_from(self.max_import_mib << 20).unwrap_or(usize::MAX)
     }
 }
 
@@ -285,6 +318,17 @@ mod tests {
         let e = parse(&["--allowed-origin", "a.example"]).unwrap_err();
         assert!(e.to_string().contains("scheme://host[:port]"), "{e}");
         assert!(parse(&["--clicker-burst", "0"]).is_err());
+    }
+
+    #[test]
+    fn imports_are_64_mib_and_compression_is_on_by_default() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.max_import_bytes(), 64 << 20);
+        assert!(config.compression);
+        let config = parse(&["--max-import-mib", "3", "--compression", "false"]).unwrap();
+        assert_eq!(config.max_import_bytes(), 3 << 20);
+        assert!(!config.compression);
+        assert!(parse(&["--max-import-mib", "0"]).is_err());
     }
 
     #[test]

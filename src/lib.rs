@@ -8,10 +8,12 @@
 //! listener.rs      accept loop: socket tuning, TLS-or-plain by first byte, header and
 //!                  handshake time bounds, HTTP/1.1 with upgrades, graceful drain
 //! tls.rs           the optional TLS certificate and key, loaded and checked at start
+//! compression.rs   gzip/brotli for HTTP responses (pages, JSON, CSV, the event stream)
 //! metrics.rs       Prometheus text metrics
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
+//! judge_links.rs   the key judges' sign-in link tokens derive from, and the tokens
 //! origins.rs       which browser origins may use /ws, /socket.io/ and /api/
 //! http_error.rs    JSON errors of the HTTP API
 //! ui.rs            the web pages (/admin, /judge, /scoreboard), embedded at compile time
@@ -29,8 +31,10 @@
 
 pub mod api;
 pub mod clicker;
+pub mod compression;
 pub mod config;
 pub mod http_error;
+pub mod judge_links;
 pub mod judging;
 pub mod limits;
 pub mod listener;

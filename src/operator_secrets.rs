@@ -16,14 +16,20 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::judge_links::LinkKey;
 use crate::secrets::{self, SecretHash};
 
 /// File name of the generated secrets inside the data directory.
 pub const FILE: &str = "secrets.json";
 /// Random bytes in a generated admin secret (256 bits).
 pub const ADMIN_SECRET_BYTES: usize = 32;
-/// Random bytes in a generated login code (128 bits: judges may have to type it).
-pub const LOGIN_CODE_BYTES: usize = 16;
+/// Characters of a generated login code: judges type it on phones, so it
+/// is short, shown in two groups of five, and drawn from [`CODE_ALPHABET`]
+/// (31 symbols: 10 of them are 49.5 bits, guessed only through the throttle).
+pub const LOGIN_CODE_CHARS: usize = 10;
+/// Upper-case letters and digits without the look-alikes 0/O, 1/I/L; the
+/// code is compared ignoring case, so lower-case l never needs telling apart.
+pub const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// Configured values shorter than this draw a warning: they may be guessable.
 const SHORT: usize = 16;
 
@@ -62,6 +68,8 @@ pub enum SecretsFileError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{path} does not hold a key of 64 hex digits; restore it from a backup, or delete it to have every judge's sign-in link issued anew")]
+    BadKey { path: PathBuf },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -95,7 +103,7 @@ pub fn read_or_create(data_dir: &Path) -> Result<(StoredSecrets, bool), SecretsF
     }
     let fresh = StoredSecrets {
         admin_secret: secrets::generate(ADMIN_SECRET_BYTES),
-        login_code: secrets::generate(LOGIN_CODE_BYTES),
+        login_code: generate_login_code(),
     };
     write(data_dir, &fresh)?;
     Ok((fresh, true))
@@ -109,22 +117,56 @@ pub fn rotate(data_dir: &Path, which: Rotate) -> Result<StoredSecrets, SecretsFi
         stored.admin_secret = secrets::generate(ADMIN_SECRET_BYTES);
     }
     if matches!(which, Rotate::LoginCode | Rotate::All) {
-        stored.login_code = secrets::generate(LOGIN_CODE_BYTES);
+        stored.login_code = generate_login_code();
     }
     write(data_dir, &stored)?;
     Ok(stored)
 }
 
+/// A fresh login code, e.g. `K7Q3M-XW9TE`.
+pub fn generate_login_code() -> String {
+    let symbols: Vec<char> = (0..LOGIN_CODE_CHARS)
+        .map(|_| CODE_ALPHABET[secrets::uniform_index(CODE_ALPHABET.len())] as char)
+        .collect();
+    let (first, second) = symbols.split_at(LOGIN_CODE_CHARS / 2);
+    format!(
+        "{}-{}",
+        first.iter().collect::<String>(),
+        second.iter().collect::<String>()
+    )
+}
+
+/// A typed login code as it is compared with a generated one: without
+/// spaces and dashes, in upper case.
+pub fn normalize_login_code(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 /// Writes the file atomically (a 0600 temporary file, synced, then renamed)
 /// so a crash never leaves half a file or a moment of wider permissions.
 fn write(data_dir: &Path, stored: &StoredSecrets) -> Result<(), SecretsFileError> {
-    let path = path(data_dir);
+    let mut text = serde_json::to_string_pretty(stored).expect("secrets serialize");
+    text.push('\n');
+    write_private(data_dir, FILE, &text)
+}
+
+/// Writes `name` in `data_dir` atomically with mode 0600.
+pub(crate) fn write_private(
+    data_dir: &Path,
+    name: &str,
+    text: &str,
+) -> Result<(), SecretsFileError> {
+    let path = data_dir.join(name);
     let err = |source| SecretsFileError::Write {
         path: path.clone(),
         source,
     };
     std::fs::create_dir_all(data_dir).map_err(err)?;
-    let tmp = data_dir.join(format!(".{FILE}.tmp"));
+    let tmp = data_dir.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -132,8 +174,6 @@ fn write(data_dir: &Path, stored: &StoredSecrets) -> Result<(), SecretsFileError
         .mode(0o600)
         .open(&tmp)
         .map_err(err)?;
-    let mut text = serde_json::to_string_pretty(stored).expect("secrets serialize");
-    text.push('\n');
     file.write_all(text.as_bytes()).map_err(err)?;
     // The umask may have narrowed the mode further, never widened it; make it exact.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
@@ -157,11 +197,16 @@ pub enum Source {
 struct Hashes {
     admin: SecretHash,
     login_code: SecretHash,
+    /// Whether the login code is compared normalised (generated codes are;
+    /// a configured one is compared exactly as configured).
+    normalized: bool,
 }
 
-/// The admin secret and login code of a running server, as hashes only.
+/// The admin secret and login code of a running server, as hashes only,
+/// and the key judges' sign-in links derive from.
 pub struct OperatorSecrets {
     data_dir: PathBuf,
+    link_key: LinkKey,
     /// Hashes of configured values: these win over the file and never reload.
     configured_admin: Option<SecretHash>,
     configured_login_code: Option<SecretHash>,
@@ -190,11 +235,13 @@ impl OperatorSecrets {
         }
         let secrets = OperatorSecrets {
             data_dir: data_dir.to_path_buf(),
+            link_key: LinkKey::load_or_create(data_dir)?,
             configured_admin: admin_secret.as_deref().map(secrets::hash),
             configured_login_code: login_code.as_deref().map(secrets::hash),
             current: RwLock::new(Hashes {
                 admin: [0; 32],
                 login_code: [0; 32],
+                normalized: false,
             }),
         };
         let created = secrets.load()?;
@@ -234,10 +281,17 @@ impl OperatorSecrets {
 
     /// Whether `candidate` is the login code.
     pub fn is_login_code(&self, candidate: &str) -> bool {
-        secrets::matches(
-            candidate,
-            &self.current.read().expect("poisoned").login_code,
-        )
+        let current = self.current.read().expect("poisoned");
+        if current.normalized {
+            secrets::matches(&normalize_login_code(candidate), &current.login_code)
+        } else {
+            secrets::matches(candidate, &current.login_code)
+        }
+    }
+
+    /// The key of judges' sign-in links (`crate::judge_links`).
+    pub fn link_key(&self) -> &LinkKey {
+        &self.link_key
     }
 
     pub fn admin_source(&self) -> Source {
@@ -270,12 +324,19 @@ impl OperatorSecrets {
                 let (stored, created) = read_or_create(&self.data_dir)?;
                 (
                     admin.unwrap_or_else(|| secrets::hash(&stored.admin_secret)),
-                    code.unwrap_or_else(|| secrets::hash(&stored.login_code)),
+                    code.unwrap_or_else(|| {
+                        secrets::hash(&normalize_login_code(&stored.login_code))
+                    }),
                     created,
                 )
             }
         };
-        *self.current.write().expect("poisoned") = Hashes { admin, login_code };
+        let normalized = self.configured_login_code.is_none();
+        *self.current.write().expect("poisoned") = Hashes {
+            admin,
+            login_code,
+            normalized,
+        };
         Ok(created)
     }
 }
@@ -303,9 +364,12 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(stored.admin_secret.len(), 64);
-        assert_eq!(stored.login_code.len(), 32);
+        assert_eq!(stored.login_code.len(), 11);
         assert!(ops.is_admin_secret(&stored.admin_secret));
         assert!(ops.is_login_code(&stored.login_code));
+        // Typed without the dash, in lower case, with stray spaces: accepted.
+        let typed = format!(" {} ", stored.login_code.replace('-', "").to_lowercase());
+        assert!(ops.is_login_code(&typed));
         assert!(!ops.is_admin_secret(&stored.login_code));
         // A second start reads the same values.
         let (again, created) = read_or_create(dir.path()).unwrap();
@@ -328,6 +392,35 @@ mod tests {
         assert!(ops.is_admin_secret("configured-admin-secret"));
         assert!(!ops.is_login_code(&before.login_code));
         assert!(ops.is_login_code(&after.login_code));
+    }
+
+    #[test]
+    fn generated_codes_are_two_groups_of_unambiguous_symbols() {
+        let codes: Vec<String> = (0..200).map(|_| generate_login_code()).collect();
+        for code in &codes {
+            let (a, b) = code.split_once('-').unwrap();
+            assert_eq!((a.len(), b.len()), (5, 5), "{code}");
+            assert!(
+                code.chars()
+                    .filter(|c| *c != '-')
+                    .all(|c| CODE_ALPHABET.contains(&(c as u8))),
+                "{code}"
+            );
+        }
+        for ambiguous in ['0', 'O', '1', 'I', 'L'] {
+            assert!(!CODE_ALPHABET.contains(&(ambiguous as u8)));
+        }
+        let distinct: std::collections::HashSet<_> = codes.iter().collect();
+        assert_eq!(distinct.len(), codes.len());
+        assert_eq!(normalize_login_code("k7q3m - xw9te"), "K7Q3MXW9TE");
+    }
+
+    #[test]
+    fn a_configured_code_is_compared_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = OperatorSecrets::open(dir.path(), None, Some("Code-With-Case-1".into())).unwrap();
+        assert!(ops.is_login_code("Code-With-Case-1"));
+        assert!(!ops.is_login_code("code-with-case-1"));
     }
 
     #[test]

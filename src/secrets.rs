@@ -19,6 +19,23 @@ pub fn generate(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// A uniformly random index below `n` (1 <= n <= 256), from the CSPRNG:
+/// bytes that would bias the result are drawn again.
+pub fn uniform_index(n: usize) -> usize {
+    assert!(
+        (1..=256).contains(&n),
+        "uniform_index needs 1..=256, got {n}"
+    );
+    let limit = 256 - 256 % n;
+    loop {
+        let mut byte = [0u8; 1];
+        getrandom::fill(&mut byte).expect("the operating system's random source failed");
+        if usize::from(byte[0]) < limit {
+            return usize::from(byte[0]) % n;
+        }
+    }
+}
+
 /// The hash under which a secret is stored.
 pub fn hash(secret: &str) -> SecretHash {
     Sha256::digest(secret.as_bytes()).into()

@@ -218,8 +218,7 @@ async fn serve(listener: TcpListener, router: Router, settings: listener::Settin
 /// Every route on the one port.
 pub fn router(app: Arc<App>) -> Router {
     let allowed = Arc::new(AllowedOrigins::new(&app.config.allowed_origins));
-    Router::new()
-        .route("/ws", get(clicker_ws))
+    let http = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/clicker/devices", get(clicker::history::devices))
@@ -232,7 +231,17 @@ pub fn router(app: Arc<App>) -> Router {
             get(clicker::history::marks),
         )
         .merge(api::router())
-        .merge(crate::ui::router())
+        .merge(crate::ui::router());
+    // Plain HTTP responses only: the clicker WebSocket is routed beside them,
+    // and socket.io's layer answers its requests before they get here.
+    let http = if app.config.compression {
+        http.layer(crate::compression::layer())
+    } else {
+        http
+    };
+    Router::new()
+        .route("/ws", get(clicker_ws))
+        .merge(http)
         .layer(app.sledge.layer.clone())
         // Outermost, so it sees socket.io's requests before its layer does.
         .layer(axum::middleware::from_fn_with_state(

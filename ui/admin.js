@@ -5,6 +5,7 @@
 import { api, download } from './api.js';
 import { Live } from './live.js';
 import { $, h, fill, table, say, showConnection } from './dom.js';
+import { showLinks, wireLinks } from './links.js';
 import { startSpeed } from './speed-admin.js';
 
 const KEY = 'podium.admin.secret';
@@ -36,7 +37,8 @@ async function signIn(candidate) {
   $('#signin').hidden = true;
   $('#console').hidden = false;
   $('#signout').hidden = false;
-  live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`) });
+  // The console shows 80 characters of each story: it need not load them all.
+  live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`), preview: 80 });
   showLoginCode();
   stopSpeed ??= startSpeed($('#speed'), () => secret);
 }
@@ -71,7 +73,7 @@ function render(tables) {
   const judgeName = (id) => tables.judges.get(id)?.name ?? `#${id}`;
   $('#hack-count').textContent = `(${hacks.length})`;
   $('#judge-count').textContent = `(${judges.length})`;
-  fill($('#hacks'), table(['Table', 'Name', 'Description'], hacks.map((x) => [String(x.location), x.name, x.description.slice(0, 80)]), 'No hacks yet: import a Devpost CSV or add one.'));
+  fill($('#hacks'), table(['Table', 'Name', 'Description'], hacks.map((x) => [String(x.location), x.name, x.description]), 'No hacks yet: import a Devpost CSV or add one.'));
   fill($('#judges'), table(['Name', 'Email', 'Assigned', 'Rated'], judges.map((j) => {
     const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === j.id).length;
     const rated = tables.rows('ratings').filter((r) => r.judgeId === j.id).length;
@@ -86,6 +88,7 @@ function render(tables) {
     const rating = tables.rows('ratings').find((r) => r.judgeId === a.judgeId && r.hackId === a.hackId);
     return [judgeName(a.judgeId), String(a.priority + 1), String(tables.hacks.get(a.hackId)?.location ?? ''), hackName(a.hackId), rating ? String(rating.rating) : '—'];
   }), 'No assignments yet: run assignment once hacks and judges are in.'));
+  showLinks(secret, tables);
   scheduleResults();
 }
 
@@ -130,6 +133,7 @@ function formValues(form) {
 }
 
 function wire() {
+  wireLinks();
   $('#signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const candidate = $('#admin-secret').value.trim();

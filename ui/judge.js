@@ -1,5 +1,6 @@
-// A judge's page: sign in with a name and the login code, keep the issued
-// secret, then rate the assigned hacks in visiting order and choose first and
+// A judge's page: sign in by the link the organisers handed out (its token
+// is in the URL fragment, which is never sent to a server) or with a name and
+// the login code, keep the issued secret, then rate the assigned hacks in visiting order and choose first and
 // second place per superlative. Each answer shows whether the server has
 // saved it or it is still being sent; unsent answers are retried.
 
@@ -153,5 +154,41 @@ $('#signin-form').addEventListener('submit', async (e) => {
 });
 $('#signout').addEventListener('click', () => showSignIn(''));
 
-if (me) start();
+/** The token of a sign-in link (`/judge#token=...`), taken out of the address bar. */
+function takeLinkToken() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token !== null) history.replaceState(null, '', location.pathname + location.search);
+  return token;
+}
+
+async function signInByLink(token, attempt = 0) {
+  live?.stop();
+  live = null;
+  $('#signin').hidden = false;
+  $('#judging').hidden = true;
+  say($('#signin-message'), 'ok', 'Signing you in…');
+  try {
+    const answer = await api('/api/login/link', { method: 'POST', body: { token } });
+    const names = await api('/api/judges/names').catch(() => []);
+    const name = names.find((j) => j.id === answer.userId)?.name ?? `Judge ${answer.userId}`;
+    me = { secret: answer.secret, judgeId: answer.userId, name };
+    localStorage.setItem(KEY, JSON.stringify(me));
+    say($('#signin-message'), 'ok', '');
+    start();
+  } catch (failure) {
+    if ((failure.status === 0 || failure.status >= 500) && attempt < 10) {
+      say($('#signin-message'), 'error', `${failure.message} Retrying…`);
+      setTimeout(() => signInByLink(token, attempt + 1), Math.min(1000 * 2 ** attempt, 10_000));
+      return;
+    }
+    const reason = failure.body?.error ?? failure.message;
+    showSignIn(/^this sign-in link/.test(reason)
+      ? `T${reason.slice(1)}`
+      : `This sign-in link did not work: ${reason}`);
+  }
+}
+
+const linkToken = takeLinkToken();
+if (linkToken) signInByLink(linkToken);
+else if (me) start();
 else showSignIn('');

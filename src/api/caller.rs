@@ -95,6 +95,12 @@ pub struct LoggedIn {
     user_id: i64,
 }
 
+impl LoggedIn {
+    pub fn new(secret: String, user_id: i64) -> LoggedIn {
+        LoggedIn { secret, user_id }
+    }
+}
+
 /// `POST /api/login {judgeId, loginCode}`: a new secret for the judge, as
 /// socket.io's `login` issues, under the same throttle.
 pub async fn login(

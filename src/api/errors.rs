@@ -97,7 +97,9 @@ impl From<AccessError> for ApiError {
             AccessError::Judging(e) => e.into(),
             refused @ (AccessError::Authenticate(_)
             | AccessError::UnknownSecret
-            | AccessError::WrongLoginCode) => unauthorized(refused.to_string()),
+            | AccessError::WrongLoginCode
+            | AccessError::UnknownLink
+            | AccessError::ExpiredLink) => unauthorized(refused.to_string()),
         }
     }
 }

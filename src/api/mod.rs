@@ -11,10 +11,12 @@
 //! state.rs        GET /api/state
 //! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements
 //! import.rs       POST /api/import/devpost, /api/import/judges
+//! upload.rs       CSV upload bodies, read as they arrive, up to --max-import-mib
 //! assignments.rs  POST /api/assignments
 //! results.rs      GET /api/results, /api/results.csv, /api/export/*.csv
 //! events.rs       GET /api/events: live updates as Server-Sent Events
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
+//! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
 //! openapi.rs      GET /api/openapi.json
 //! speed.rs        speed events: entries, heat list import, heats, deductions,
 //!                 results (JSON, CSV) and the live heat (SSE); docs/speed.md
@@ -28,10 +30,12 @@ mod events;
 mod handout;
 mod import;
 mod judging;
+mod links;
 mod openapi;
 mod results;
 mod speed;
 mod state;
+mod upload;
 
 use std::sync::Arc;
 
@@ -44,15 +48,12 @@ use crate::http_error::ApiError;
 use crate::server::App;
 
 /// Largest request body in general: the largest valid JSON payload (a
-/// 10 000-character description) is far below it.
+/// 10 000-character description) is far below it. CSV imports stream
+/// theirs, up to `--max-import-mib` (see `upload.rs`).
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// Largest CSV an import accepts: a Devpost export of several hundred
-/// projects with long descriptions.
-pub const IMPORT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Every `/api` route but the clicker history (see `crate::clicker::history`).
 pub fn router() -> Router<Arc<App>> {
-    let import_limit = || DefaultBodyLimit::max(IMPORT_BODY_LIMIT);
     Router::new()
         .route("/api/login", post(caller::login))
         .route("/api/state", get(state::state))
@@ -61,14 +62,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/superlatives", post(judging::add_superlative))
         .route("/api/ratings", post(judging::rate))
         .route("/api/placements", post(judging::rank))
-        .route(
-            "/api/import/devpost",
-            post(import::devpost).layer(import_limit()),
-        )
-        .route(
-            "/api/import/judges",
-            post(import::judges).layer(import_limit()),
-        )
+        .route("/api/import/devpost", post(import::devpost))
+        .route("/api/import/judges", post(import::judges))
         .route("/api/assignments", post(assignments::assign))
         .route("/api/results", get(results::results))
         .route("/api/results.csv", get(results::results_csv))
@@ -78,6 +73,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/events", get(events::events))
         .route("/api/judges/names", get(handout::judge_names))
         .route("/api/login-code", get(handout::login_code))
+        .route("/api/judges/links", get(links::list))
+        .route("/api/judges/{id}/link", post(links::reissue))
+        .route("/api/login/link", post(links::login))
         .route("/api/openapi.json", get(openapi::document))
         .merge(speed_routes())
         .method_not_allowed_fallback(method_not_allowed)
@@ -90,10 +88,7 @@ fn speed_routes() -> Router<Arc<App>> {
     Router::new()
         .route("/api/speed/events", post(speed::set_event))
         .route("/api/entries", post(speed::add_entry))
-        .route(
-            "/api/import/entries",
-            post(speed::import_entries).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
-        )
+        .route("/api/import/entries", post(speed::import_entries))
         .route("/api/entries/{id}/judges", post(speed::set_entry_judges))
         .route("/api/entries/{id}/deductions", post(speed::set_deductions))
         .route(

@@ -27,8 +27,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::body::{json_value, Body};
 use super::caller::Caller;
 use super::import::not_a_form;
+use super::upload::Upload;
 use crate::http_error::ApiError;
-use crate::judging::import_error::ImportError;
 use crate::server::App;
 use crate::sledge::auth::Identity;
 use crate::speed::heatlist::{self, MAX_NAME};
@@ -225,17 +225,30 @@ pub struct Imported {
     ids: Vec<EntryId>,
 }
 
-/// `POST /api/import/entries`: the heat list CSV, all or nothing.
+/// `POST /api/import/entries`: the heat list CSV, all or nothing, read as
+/// it arrives up to the import limit (`--max-import-mib`).
 pub async fn import_entries(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
     headers: axum::http::HeaderMap,
-    Body(csv): Body,
+    body: axum::body::Body,
 ) -> Result<Json<Imported>, ApiError> {
     admin(who)?;
     not_a_form(&headers)?;
-    let bad_row = |e: ImportError| ApiError::bad_request(e.to_string()).with_field("row", e.row);
-    let listed = heatlist::parse(&csv).map_err(bad_row)?;
+    let (upload, csv) = Upload::start(&headers, body, app.config.max_import_bytes())?;
+    let parsed = tokio::task::spawn_blocking(move || heatlist::parse(csv))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the import failed: {e}"),
+            )
+        })?;
+    let listed = parsed.map_err(|e| {
+        upload
+            .refusal()
+            .unwrap_or_else(|| ApiError::bad_request(e.to_string()).with_field("row", e.row))
+    })?;
     let rows: Vec<u64> = listed.iter().map(|l| l.row).collect();
     let entries = listed
         .into_iter()

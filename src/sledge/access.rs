@@ -1,10 +1,19 @@
 //! Credentials, for both protocols: a judge's `login` with the global code,
-//! socket.io's `authenticate` (a userId and a secret) and the HTTP API's
-//! bearer secret (which names its identity by itself).
+//! a judge's sign-in link token, socket.io's `authenticate` (a userId and a
+//! secret) and the HTTP API's bearer secret (which names its identity by
+//! itself).
 //!
-//! Every check waits its turn at the one per-address [`Throttle`], and every
-//! failure counts there, so guessing over HTTP is no faster than over
-//! socket.io, and a client cannot switch protocols to escape a delay.
+//! Every check is admitted by the one [`Throttle`] (per address, and per
+//! judge where the attempt names one) and every wrong guess counts there,
+//! so guessing over HTTP is no faster than over socket.io, and a client
+//! cannot switch protocols to escape its budget. Right answers cost nothing.
+//!
+//! When a budget is spent, a login code (49.5 bits, or whatever was
+//! configured) is refused unchecked. Secrets of 128 bits and more that
+//! Podium generated (judge secrets, link tokens, a generated admin secret)
+//! are still checked and a right one passes: guessing them is hopeless with
+//! or without a budget, and this way someone who spends a venue's budget
+//! does not stop the judges already signed in, or signing in by link.
 //!
 //! [`Throttle`]: super::throttle::Throttle
 
@@ -16,6 +25,8 @@ use thiserror::Error;
 use super::auth::{self, AuthFailure, Identity, SecretKind};
 use super::throttle::{Attempt, TooMany};
 use super::Sledge;
+use crate::operator_secrets::Source;
+use crate::store::judge_links::LinkLookup;
 use crate::store::judging::JudgingError;
 
 /// Why a credential was not accepted.
@@ -34,6 +45,10 @@ pub enum AccessError {
     UnknownSecret,
     #[error("the login code is wrong: ask the organiser for the current code")]
     WrongLoginCode,
+    #[error("this sign-in link is not valid: it was replaced by a newer one, or never issued; ask the organisers for your current link, or sign in with your name and the login code")]
+    UnknownLink,
+    #[error("this sign-in link has expired; ask the organisers for a new one, or sign in with your name and the login code")]
+    ExpiredLink,
     /// The judge does not exist, or storage failed.
     #[error(transparent)]
     Judging(#[from] JudgingError),
@@ -48,7 +63,7 @@ impl Sledge {
         judge_id: i64,
         code: &str,
     ) -> Result<String, AccessError> {
-        let attempt = self.wait_turn(ip).await?;
+        let attempt = self.admit(ip, Some(judge_id))?;
         if !self
             .store
             .judge_exists(judge_id)
@@ -74,18 +89,16 @@ impl Sledge {
         user_id: i64,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        let attempt = self.wait_turn(ip).await?;
-        let kind = if self.secrets.is_admin_secret(secret) {
+        let admitted = self.admit_strong(ip, (user_id > 0).then_some(user_id));
+        let kind = if self.is_admin_secret(secret, &admitted) {
             SecretKind::Admin
         } else if user_id > 0 {
             self.judge_secret(secret).await?
         } else {
             SecretKind::Unknown
         };
-        let identity = auth::authenticate(user_id, kind).map_err(|failure| {
-            failed(attempt);
-            AccessError::Authenticate(failure)
-        })?;
+        let identity = auth::authenticate(user_id, kind)
+            .map_err(|failure| admitted.wrong(AccessError::Authenticate(failure)))?;
         if let (Identity::Judge(judge), SecretKind::Admin) = (identity, kind) {
             let exists = self
                 .store
@@ -106,17 +119,24 @@ impl Sledge {
         ip: Option<IpAddr>,
         secret: &str,
     ) -> Result<Identity, AccessError> {
-        let attempt = self.wait_turn(ip).await?;
-        if self.secrets.is_admin_secret(secret) {
+        let admitted = self.admit_strong(ip, None);
+        if self.is_admin_secret(secret, &admitted) {
             return Ok(Identity::Admin);
         }
         match self.judge_secret(secret).await? {
             SecretKind::Judge(judge) => Ok(Identity::Judge(judge)),
-            _ => {
-                failed(attempt);
-                Err(AccessError::UnknownSecret)
-            }
+            _ => Err(admitted.wrong(AccessError::UnknownSecret)),
         }
+    }
+
+    /// Whether `secret` is the admin secret, as far as `admitted` allows
+    /// checking: over budget, only a generated (256-bit) one is checked.
+    fn is_admin_secret(&self, secret: &str, admitted: &Admitted<'_>) -> bool {
+        let checkable = match admitted {
+            Admitted::Budgeted(_) => true,
+            Admitted::OverBudget(_) => self.secrets.admin_source() == Source::File,
+        };
+        checkable && self.secrets.is_admin_secret(secret)
     }
 
     async fn judge_secret(&self, secret: &str) -> Result<SecretKind, AccessError> {
@@ -128,24 +148,85 @@ impl Sledge {
         Ok(judge.map_or(SecretKind::Unknown, SecretKind::Judge))
     }
 
-    /// Holds an attempt as long as earlier failures (and attempts still
-    /// being checked) from the client's address require; the attempt it
-    /// returns counts as in flight until it is failed or dropped.
-    async fn wait_turn(&self, ip: Option<IpAddr>) -> Result<Option<Attempt<'_>>, TooMany> {
-        let Some(ip) = ip else { return Ok(None) };
-        let attempt = self.throttle.admit(ip, Instant::now())?;
-        let wait = attempt.wait();
-        if !wait.is_zero() {
-            tracing::debug!(%ip, ?wait, "throttling a login or authentication attempt");
-            tokio::time::sleep(wait).await;
+    /// A judge's sign-in link: a new secret for the judge whose current
+    /// link `token` is, as `login` issues. Returns (secret, judge id).
+    pub async fn login_link(
+        &self,
+        ip: Option<IpAddr>,
+        token: &str,
+    ) -> Result<(String, i64), AccessError> {
+        let admitted = self.admit_strong(ip, None);
+        let judge = match self
+            .store
+            .judge_for_link(token)
+            .await
+            .map_err(JudgingError::from)?
+        {
+            LinkLookup::Valid(judge) => judge,
+            // The token was right once: not a guess, so no failure counts.
+            LinkLookup::Expired { .. } => {
+                return Err(match admitted {
+                    Admitted::Budgeted(_) => AccessError::ExpiredLink,
+                    Admitted::OverBudget(too_many) => too_many.into(),
+                })
+            }
+            LinkLookup::Unknown => return Err(admitted.wrong(AccessError::UnknownLink)),
+        };
+        let secret = self.store.issue_judge_secret(judge).await?;
+        tracing::info!(judge, "judge signed in by link: a new secret was issued");
+        Ok((secret, judge))
+    }
+
+    /// Admits the check of a strong secret (see the module's notes).
+    fn admit_strong(&self, ip: Option<IpAddr>, judge: Option<i64>) -> Admitted<'_> {
+        match self.admit(ip, judge) {
+            Ok(attempt) => Admitted::Budgeted(attempt),
+            Err(too_many) => Admitted::OverBudget(too_many),
         }
-        Ok(Some(attempt))
+    }
+
+    /// Admits an attempt under the client's budgets of wrong guesses; it
+    /// counts as in flight until it is failed or dropped.
+    fn admit(
+        &self,
+        ip: Option<IpAddr>,
+        judge: Option<i64>,
+    ) -> Result<Option<Attempt<'_>>, TooMany> {
+        let Some(ip) = ip else { return Ok(None) };
+        self.throttle
+            .admit(ip, judge, Instant::now())
+            .inspect_err(
+                |refused| tracing::debug!(%ip, %refused, "a budget of wrong guesses is spent"),
+            )
+            .map(Some)
     }
 }
 
-/// Counts a wrong login code or secret towards throttling.
+/// How the check of a strong secret was admitted.
+enum Admitted<'a> {
+    /// Within the budgets (no attempt: the client's address is unknown).
+    Budgeted(Option<Attempt<'a>>),
+    /// Over a budget: only a right strong secret passes.
+    OverBudget(TooMany),
+}
+
+impl Admitted<'_> {
+    /// What a wrong answer gets: `refusal`, counted against the budgets; or,
+    /// over budget, the budget's refusal (so it tells nothing more).
+    fn wrong(self, refusal: AccessError) -> AccessError {
+        match self {
+            Admitted::Budgeted(attempt) => {
+                failed(attempt);
+                refusal
+            }
+            Admitted::OverBudget(too_many) => too_many.into(),
+        }
+    }
+}
+
+/// Counts a wrong login code, token or secret against its budgets.
 fn failed(attempt: Option<Attempt<'_>>) {
     if let Some(attempt) = attempt {
-        attempt.failed(Instant::now());
+        attempt.failed();
     }
 }

@@ -9,7 +9,9 @@
 //! replies.rs   server events and the acknowledgement format
 //! auth.rs      identities and who may do what (pure; both protocols)
 //! throttle.rs  slowing down repeated failed logins per client address
-//! access.rs    login, authenticate and bearer secrets, throttled (both protocols)
+//! access.rs    login, sign-in links, authenticate and bearer secrets, throttled
+//!              (both protocols)
+//! links.rs     judges' sign-in links for the organiser: list, re-issue
 //! ops.rs       the judging operations with their permission rules (both protocols)
 //! reports.rs   results and CSV exports for the admin (both protocols)
 //! session.rs   one socket: its ordered request queue and its identity
@@ -27,6 +29,7 @@ pub mod auth;
 pub mod events;
 #[cfg(test)]
 mod events_props;
+pub mod links;
 pub mod ops;
 pub mod replies;
 pub mod reports;

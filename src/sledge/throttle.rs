@@ -1,16 +1,19 @@
-//! Slowing down guessing: failed `login` codes and `authenticate` secrets,
-//! counted per client IP address.
+//! Budgets for wrong guesses: failed `login` codes, sign-in link tokens and
+//! `authenticate` or bearer secrets, counted per client address and, where
+//! the attempt names a judge, per judge at that address.
 //!
-//! The first [`FREE_FAILURES`] failures in a [`WINDOW`] cost nothing. After
-//! that every attempt from the address (right or wrong, so the delay tells
-//! nothing) is answered only after a delay that doubles with each further
-//! failure, up to [`MAX_DELAY`]. Attempts from one address are queued one
-//! after another, so opening many sockets does not parallelise guessing; an
-//! attempt that would wait more than [`MAX_QUEUE`] is refused at once. The
-//! table is bounded: past [`MAX_ADDRESSES`] the stalest entry is forgotten.
+//! Each budget is a bucket of wrong guesses that refills at a steady rate
+//! ([`ADDRESS`], [`JUDGE`]). Only wrong guesses spend it: a right code or
+//! secret is answered at once and costs nothing, so a venue of judges behind
+//! one NAT address is never slowed down by its own typos. An attempt takes a
+//! guess from its buckets when it is admitted and gives it back if it was
+//! right, so guesses sent at once on many sockets cannot overdraw a budget.
+//! When a bucket is empty, attempts on it are refused unchecked (right or
+//! wrong, so the refusal reveals nothing) until it refills. The per-judge
+//! budget keeps one judge's repeated failures (a phone retrying a stale code)
+//! from spending the whole address's budget. The table is bounded: past
+//! [`MAX_ENTRIES`] full buckets are forgotten first, then the stalest.
 //! IPv6 clients are counted per /64, the block one host usually controls.
-//! Attempts still being checked count as failures for the next one's delay,
-//! so sending many guesses at once earns no more free ones.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,129 +22,193 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-/// Failures from one address that cost nothing.
-pub const FREE_FAILURES: u32 = 3;
-/// Failures older than this (counted from the latest) are forgotten.
-pub const WINDOW: Duration = Duration::from_secs(10 * 60);
-/// The delay after the first failure past the free ones; doubles from there.
-pub const BASE_DELAY: Duration = Duration::from_millis(250);
-/// The longest delay one attempt gets.
-pub const MAX_DELAY: Duration = Duration::from_secs(4);
-/// The longest an attempt may wait behind others from its address.
-pub const MAX_QUEUE: Duration = Duration::from_secs(15);
-/// Addresses tracked at once.
-pub const MAX_ADDRESSES: usize = 10_000;
+/// A budget of wrong guesses: `burst` at once, refilled at `per_hour`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub burst: u32,
+    pub per_hour: u32,
+}
+
+impl Budget {
+    /// Time for one guess to refill.
+    pub fn refill(self) -> Duration {
+        Duration::from_secs(3600) / self.per_hour.max(1)
+    }
+
+    /// The most wrong guesses this budget allows within `elapsed`.
+    pub fn allows(self, elapsed: Duration) -> u64 {
+        u64::from(self.burst) + (elapsed.as_secs_f64() * f64::from(self.per_hour) / 3600.0) as u64
+    }
+}
+
+/// Wrong guesses per client address: enough for 500 judges behind one NAT
+/// to mistype (most sign in by link and type nothing), few enough that a
+/// guesser gets a few hundred guesses an hour.
+pub const ADDRESS: Budget = Budget {
+    burst: 300,
+    per_hour: 300,
+};
+/// Wrong guesses per judge at one address.
+pub const JUDGE: Budget = Budget {
+    burst: 10,
+    per_hour: 30,
+};
+/// Buckets tracked at once.
+pub const MAX_ENTRIES: usize = 10_000;
 
 /// An attempt refused without being checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[error("too many failed attempts from your address: wait {}s and try again", retry_after.as_secs().max(1))]
+#[error("too many failed attempts from your address{}: wait {}s and try again", judge.map(|j| format!(" for judge {j}")).unwrap_or_default(), retry_after.as_secs().max(1))]
 pub struct TooMany {
+    /// The judge whose budget ran out, or `None` for the address's.
+    pub judge: Option<i64>,
     pub retry_after: Duration,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    failures: u32,
-    /// Attempts admitted and not yet decided. They count as failures when
-    /// the next attempt's delay is worked out, so guesses sent at once on
-    /// many sockets do not all pass as free ones.
-    in_flight: u32,
-    last_failure: Instant,
-    /// When the next attempt from this address may be answered.
-    next_slot: Instant,
+/// What a bucket counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Address(IpAddr),
+    Judge(IpAddr, i64),
 }
 
-/// Per-address failure counts.
+impl Key {
+    fn budget(self) -> Budget {
+        match self {
+            Key::Address(_) => ADDRESS,
+            Key::Judge(..) => JUDGE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// Wrong guesses left, counting attempts admitted and not yet decided
+    /// as spent.
+    left: f64,
+    /// When `left` was last brought up to date.
+    at: Instant,
+    in_flight: u32,
+}
+
+impl Bucket {
+    fn full(budget: Budget, now: Instant) -> Bucket {
+        Bucket {
+            left: f64::from(budget.burst),
+            at: now,
+            in_flight: 0,
+        }
+    }
+
+    /// Guesses left at `now`, with what has refilled since `at`.
+    fn left_at(&self, budget: Budget, now: Instant) -> f64 {
+        let gained = now.saturating_duration_since(self.at).as_secs_f64()
+            * f64::from(budget.per_hour)
+            / 3600.0;
+        (self.left + gained).min(f64::from(budget.burst))
+    }
+
+    fn refill(&mut self, budget: Budget, now: Instant) {
+        self.left = self.left_at(budget, now);
+        self.at = self.at.max(now);
+    }
+
+    fn is_full(&self, budget: Budget, now: Instant) -> bool {
+        self.in_flight == 0 && self.left_at(budget, now) >= f64::from(budget.burst)
+    }
+
+    /// How long until one guess is available.
+    fn retry_after(&self, budget: Budget) -> Duration {
+        let missing = (1.0 - self.left).max(0.0);
+        budget.refill().mul_f64(missing).max(Duration::from_secs(1))
+    }
+}
+
+/// Budgets of wrong guesses per address and per judge at an address.
 #[derive(Debug, Default)]
 pub struct Throttle {
-    entries: Mutex<HashMap<IpAddr, Entry>>,
+    buckets: Mutex<HashMap<Key, Bucket>>,
 }
 
-/// An admitted attempt: wait [`Attempt::wait`] before checking it, then
-/// call [`Attempt::failed`] if it was wrong; dropping it otherwise means it
-/// succeeded (or was never checked).
+/// An admitted attempt: check it, then call [`Attempt::failed`] if it was
+/// wrong; dropping it otherwise gives its guess back (it was right, or never
+/// checked).
 #[derive(Debug)]
 #[must_use = "an attempt is decided by failing it or dropping it"]
 pub struct Attempt<'a> {
     throttle: &'a Throttle,
-    key: IpAddr,
-    wait: Duration,
-    failed_at: Option<Instant>,
+    keys: [Option<Key>; 2],
+    failed: bool,
 }
 
 impl Attempt<'_> {
-    /// How long to hold the attempt before answering it.
-    pub fn wait(&self) -> Duration {
-        self.wait
-    }
-
-    /// The attempt was wrong: count a failure.
-    pub fn failed(mut self, now: Instant) {
-        self.failed_at = Some(now);
+    /// The attempt was wrong: its guess stays spent.
+    pub fn failed(mut self) {
+        self.failed = true;
     }
 }
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
-        let mut entries = self.throttle.entries.lock().expect("throttle poisoned");
-        let Some(entry) = entries.get_mut(&self.key) else {
-            return;
-        };
-        entry.in_flight = entry.in_flight.saturating_sub(1);
-        if let Some(now) = self.failed_at {
-            if now.duration_since(entry.last_failure) > WINDOW {
-                entry.failures = 0;
+        let mut buckets = self.throttle.buckets.lock().expect("throttle poisoned");
+        for key in self.keys.iter().flatten() {
+            if let Some(bucket) = buckets.get_mut(key) {
+                bucket.in_flight = bucket.in_flight.saturating_sub(1);
+                if !self.failed {
+                    bucket.left = (bucket.left + 1.0).min(f64::from(key.budget().burst));
+                }
             }
-            entry.failures = entry.failures.saturating_add(1);
-            entry.last_failure = now;
         }
     }
 }
 
 impl Throttle {
-    /// Admits an attempt from `ip`, reserving its slot (see [`Attempt`]);
-    /// or refuses it when the queue from that address is too long.
-    pub fn admit(&self, ip: IpAddr, now: Instant) -> Result<Attempt<'_>, TooMany> {
-        let key = key(ip);
-        let mut entries = self.entries.lock().expect("throttle poisoned");
-        if !entries.contains_key(&key) && entries.len() >= MAX_ADDRESSES {
-            evict(&mut entries, now);
-        }
-        let entry = entries.entry(key).or_insert(Entry {
-            failures: 0,
-            in_flight: 0,
-            last_failure: now,
-            next_slot: now,
-        });
-        if entry.in_flight == 0 && now.duration_since(entry.last_failure) > WINDOW {
-            entry.failures = 0;
-        }
-        let delay = delay_after(entry.failures.saturating_add(entry.in_flight));
-        let wait = if delay.is_zero() {
-            Duration::ZERO
-        } else {
-            let start = entry.next_slot.max(now);
-            let wait = start.duration_since(now) + delay;
-            if wait > MAX_QUEUE {
+    /// Admits an attempt from `ip` (naming `judge`, if it does), taking a
+    /// guess from each of its buckets; or refuses it when one is empty.
+    pub fn admit(
+        &self,
+        ip: IpAddr,
+        judge: Option<i64>,
+        now: Instant,
+    ) -> Result<Attempt<'_>, TooMany> {
+        let ip = crate::limits::client_key(ip);
+        // The judge's bucket first: when it is empty the address's is not touched.
+        let keys = [judge.map(|j| Key::Judge(ip, j)), Some(Key::Address(ip))];
+        let mut buckets = self.buckets.lock().expect("throttle poisoned");
+        for key in keys.iter().flatten() {
+            if !buckets.contains_key(key) && buckets.len() >= MAX_ENTRIES {
+                evict(&mut buckets, now);
+            }
+            let budget = key.budget();
+            let bucket = buckets
+                .entry(*key)
+                .or_insert_with(|| Bucket::full(budget, now));
+            bucket.refill(budget, now);
+            if bucket.left < 1.0 {
                 return Err(TooMany {
-                    retry_after: wait - MAX_QUEUE,
+                    judge: match key {
+                        Key::Judge(_, j) => Some(*j),
+                        Key::Address(_) => None,
+                    },
+                    retry_after: bucket.retry_after(budget),
                 });
             }
-            entry.next_slot = start + delay;
-            wait
-        };
-        entry.in_flight += 1;
+        }
+        for key in keys.iter().flatten() {
+            let bucket = buckets.get_mut(key).expect("present");
+            bucket.left -= 1.0;
+            bucket.in_flight += 1;
+        }
         Ok(Attempt {
             throttle: self,
-            key,
-            wait,
-            failed_at: None,
+            keys,
+            failed: false,
         })
     }
 
-    /// Addresses currently tracked.
+    /// Buckets currently tracked.
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("throttle poisoned").len()
+        self.buckets.lock().expect("throttle poisoned").len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -149,30 +216,17 @@ impl Throttle {
     }
 }
 
-/// The address failures are counted under (IPv6 per /64).
-fn key(ip: IpAddr) -> IpAddr {
-    crate::limits::client_key(ip)
-}
-
-/// The delay an attempt gets after `failures` failures.
-pub fn delay_after(failures: u32) -> Duration {
-    if failures < FREE_FAILURES {
-        return Duration::ZERO;
-    }
-    let doublings = (failures - FREE_FAILURES).min(16);
-    BASE_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY)
-}
-
-/// Makes room: drops expired entries, or else the one failed longest ago.
-fn evict(entries: &mut HashMap<IpAddr, Entry>, now: Instant) {
-    entries.retain(|_, e| e.in_flight > 0 || now.duration_since(e.last_failure) <= WINDOW);
-    if entries.len() >= MAX_ADDRESSES {
-        if let Some(stalest) = entries
+/// Makes room: drops full buckets (they hold nothing), or else the stalest.
+fn evict(buckets: &mut HashMap<Key, Bucket>, now: Instant) {
+    buckets.retain(|key, bucket| !bucket.is_full(key.budget(), now));
+    if buckets.len() >= MAX_ENTRIES {
+        if let Some(stalest) = buckets
             .iter()
-            .min_by_key(|(_, e)| e.last_failure)
-            .map(|(ip, _)| *ip)
+            .filter(|(_, b)| b.in_flight == 0)
+            .min_by_key(|(_, b)| b.at)
+            .map(|(key, _)| *key)
         {
-            entries.remove(&stalest);
+            buckets.remove(&stalest);
         }
     }
 }
@@ -184,127 +238,105 @@ mod tests {
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
     const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
 
-    impl Throttle {
-        /// Records `n` failures from `ip` without queueing them.
-        fn record_failures(&self, ip: IpAddr, n: u32, now: Instant) {
-            for _ in 0..n {
-                self.admit(ip, now).unwrap().failed(now);
-                let mut entries = self.entries.lock().unwrap();
-                entries.get_mut(&key(ip)).unwrap().next_slot = now;
-            }
+    /// Fails `n` attempts; returns how many were admitted.
+    fn fail(t: &Throttle, ip: IpAddr, judge: Option<i64>, n: u32, now: Instant) -> u32 {
+        (0..n)
+            .filter(|_| t.admit(ip, judge, now).map(Attempt::failed).is_ok())
+            .count() as u32
+    }
+
+    #[test]
+    fn right_answers_cost_nothing() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        for _ in 0..10_000 {
+            drop(t.admit(IP, Some(1), now).unwrap());
         }
-    }
-
-    /// The wait of an attempt that then succeeds.
-    fn wait(t: &Throttle, ip: IpAddr, now: Instant) -> Result<Duration, TooMany> {
-        t.admit(ip, now).map(|a| a.wait())
+        assert_eq!(fail(&t, IP, None, 1000, now), ADDRESS.burst);
     }
 
     #[test]
-    fn delays_double_after_the_free_failures_and_are_capped() {
-        assert_eq!(delay_after(0), Duration::ZERO);
-        assert_eq!(delay_after(2), Duration::ZERO);
-        assert_eq!(delay_after(3), Duration::from_millis(250));
-        assert_eq!(delay_after(4), Duration::from_millis(500));
-        assert_eq!(delay_after(7), Duration::from_secs(4));
-        assert_eq!(delay_after(1000), MAX_DELAY);
-    }
-
-    #[test]
-    fn failures_slow_down_only_their_address() {
+    fn a_judge_budget_runs_out_without_touching_the_others() {
         let t = Throttle::default();
         let now = Instant::now();
-        for _ in 0..3 {
-            let attempt = t.admit(IP, now).unwrap();
-            assert_eq!(attempt.wait(), Duration::ZERO);
-            attempt.failed(now);
-        }
-        assert_eq!(wait(&t, IP, now), Ok(Duration::from_millis(250)));
-        assert_eq!(wait(&t, OTHER, now), Ok(Duration::ZERO));
+        assert_eq!(fail(&t, IP, Some(1), 50, now), JUDGE.burst);
+        let refused = t.admit(IP, Some(1), now).unwrap_err();
+        assert_eq!(refused.judge, Some(1));
+        assert_eq!(refused.retry_after, JUDGE.refill());
+        assert!(refused
+            .to_string()
+            .starts_with("too many failed attempts from your address for judge 1: wait 120s"));
+        // Refusals spent nothing of the address's budget; judge 2 is untouched.
+        assert!(t.admit(IP, Some(2), now).is_ok());
+        assert_eq!(fail(&t, IP, None, 1000, now), ADDRESS.burst - JUDGE.burst);
     }
 
     #[test]
-    fn successes_cost_nothing() {
+    fn an_address_budget_runs_out_for_that_address_only() {
         let t = Throttle::default();
         let now = Instant::now();
-        for _ in 0..100 {
-            assert_eq!(wait(&t, IP, now), Ok(Duration::ZERO));
-        }
+        let admitted: u32 = (1..=100).map(|j| fail(&t, IP, Some(j), 5, now)).sum();
+        assert_eq!(admitted, ADDRESS.burst);
+        let refused = t.admit(IP, Some(101), now).unwrap_err();
+        assert_eq!(refused.judge, None);
+        assert!(refused
+            .to_string()
+            .starts_with("too many failed attempts from your address: wait 12s"));
+        assert!(t.admit(OTHER, Some(101), now).is_ok());
     }
 
     #[test]
-    fn guesses_sent_at_once_get_no_more_free_ones() {
+    fn guesses_in_flight_cannot_overdraw() {
         let t = Throttle::default();
         let now = Instant::now();
-        // Eight sockets send a guess each before any is decided: only the
-        // first three pass free, the rest queue with growing delays.
-        let attempts: Vec<_> = (0..6).map(|_| t.admit(IP, now).unwrap()).collect();
-        let waits: Vec<_> = attempts.iter().map(|a| a.wait().as_millis()).collect();
-        assert_eq!(waits, [0, 0, 0, 250, 750, 1750]);
-        for a in attempts {
-            a.failed(now);
-        }
-        assert_eq!(t.entries.lock().unwrap()[&IP].failures, 6);
+        let held: Vec<_> = std::iter::from_fn(|| t.admit(IP, None, now).ok())
+            .take(1000)
+            .collect();
+        assert_eq!(held.len(), ADDRESS.burst as usize);
+        // Once they turn out right, the budget is whole again.
+        drop(held);
+        assert_eq!(fail(&t, IP, None, 1000, now), ADDRESS.burst);
     }
 
     #[test]
-    fn concurrent_attempts_queue_behind_each_other_and_overflow_is_refused() {
+    fn budgets_refill_at_their_rate_and_no_further() {
         let t = Throttle::default();
         let now = Instant::now();
-        t.record_failures(IP, 10, now);
-        // 4 s each: 4, 8, 12, then past the 15 s queue limit.
-        assert_eq!(wait(&t, IP, now), Ok(Duration::from_secs(4)));
-        assert_eq!(wait(&t, IP, now), Ok(Duration::from_secs(8)));
-        assert_eq!(wait(&t, IP, now), Ok(Duration::from_secs(12)));
-        let refused = t.admit(IP, now).unwrap_err();
-        assert_eq!(refused.retry_after, Duration::from_secs(1));
-        // Later the queue has drained.
-        let later = now + Duration::from_secs(12);
-        assert_eq!(wait(&t, IP, later), Ok(Duration::from_secs(4)));
-    }
-
-    #[test]
-    fn failures_are_forgotten_after_the_window() {
-        let t = Throttle::default();
-        let now = Instant::now();
-        t.record_failures(IP, 5, now);
-        let later = now + WINDOW + Duration::from_secs(1);
-        let attempt = t.admit(IP, later).unwrap();
-        assert_eq!(attempt.wait(), Duration::ZERO);
-        attempt.failed(later);
-        assert_eq!(wait(&t, IP, later), Ok(Duration::ZERO));
+        fail(&t, IP, None, ADDRESS.burst, now);
+        assert!(t.admit(IP, None, now).is_err());
+        let hour = now + Duration::from_secs(3600);
+        assert_eq!(fail(&t, IP, None, 1000, hour), ADDRESS.per_hour);
+        let day = hour + Duration::from_secs(86_400);
+        assert_eq!(fail(&t, IP, None, 1000, day), ADDRESS.burst);
+        assert_eq!(ADDRESS.allows(Duration::from_secs(3600)), 600);
     }
 
     #[test]
     fn ipv6_is_counted_per_64_block() {
         let t = Throttle::default();
         let now = Instant::now();
-        for host in 1..=3u16 {
-            t.record_failures(
-                IpAddr::V6([0x2001, 0xdb8, 0, 1, 0, 0, 0, host].into()),
-                1,
-                now,
-            );
+        for host in 1..=ADDRESS.burst as u16 {
+            let ip = IpAddr::V6([0x2001, 0xdb8, 0, 1, 0, 0, 0, host].into());
+            fail(&t, ip, None, 1, now);
         }
         let sibling = IpAddr::V6([0x2001, 0xdb8, 0, 1, 9, 9, 9, 9].into());
         let elsewhere = IpAddr::V6([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1].into());
-        assert_eq!(wait(&t, sibling, now), Ok(Duration::from_millis(250)));
-        assert_eq!(wait(&t, elsewhere, now), Ok(Duration::ZERO));
+        assert!(t.admit(sibling, None, now).is_err());
+        assert!(t.admit(elsewhere, None, now).is_ok());
     }
 
     #[test]
     fn the_table_is_bounded() {
         let t = Throttle::default();
         let now = Instant::now();
-        for i in 0..(MAX_ADDRESSES as u32 + 5) {
+        for i in 0..(MAX_ENTRIES as u32 + 5) {
             let ip = IpAddr::V4(std::net::Ipv4Addr::from(i));
-            t.record_failures(ip, 1, now + Duration::from_millis(i as u64));
+            fail(&t, ip, None, 1, now + Duration::from_millis(i as u64));
         }
-        assert_eq!(t.len(), MAX_ADDRESSES);
-        // The oldest were forgotten, the newest kept.
-        let newest = IpAddr::V4(std::net::Ipv4Addr::from(MAX_ADDRESSES as u32 + 4));
-        let first = IpAddr::V4(std::net::Ipv4Addr::from(0));
-        let t2 = t.entries.lock().unwrap();
-        assert!(t2.contains_key(&newest) && !t2.contains_key(&first));
+        assert_eq!(t.len(), MAX_ENTRIES);
+        let newest = Key::Address(IpAddr::V4(std::net::Ipv4Addr::from(MAX_ENTRIES as u32 + 4)));
+        let first = Key::Address(IpAddr::V4(std::net::Ipv4Addr::from(0)));
+        let buckets = t.buckets.lock().unwrap();
+        assert!(buckets.contains_key(&newest) && !buckets.contains_key(&first));
     }
 }

@@ -4,8 +4,9 @@
 //! before any is stored; a heat and station may appear only once.
 
 use std::collections::HashMap;
+use std::io::Read;
 
-use crate::judging::import_error::{read_rows, ImportError};
+use crate::judging::import_error::{rows, ImportError};
 
 /// Longest event, skipper or club name accepted.
 pub const MAX_NAME: usize = 200;
@@ -24,14 +25,14 @@ pub struct ListedEntry {
 
 const COLUMNS: [&str; 5] = ["event", "heat", "station", "name", "club"];
 
-/// Parses a heat list. Rows whose cells are all blank are skipped.
-pub fn parse(bytes: &[u8]) -> Result<Vec<ListedEntry>, ImportError> {
-    let rows = read_rows(bytes)?;
+/// Parses a heat list as it is read. Rows whose cells are all blank are skipped.
+pub fn parse(reader: impl Read) -> Result<Vec<ListedEntry>, ImportError> {
     // Column index of each field: from the header, or the documented order.
     let mut order: [usize; 5] = [0, 1, 2, 3, 4];
     let mut entries = Vec::new();
     let mut seen: HashMap<(u32, u32), u64> = HashMap::new();
-    for (index, row) in rows.iter().enumerate() {
+    for (index, row) in rows(reader).enumerate() {
+        let row = row?;
         let cells = &row.cells;
         if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
@@ -152,7 +153,7 @@ mod tests {
 
     #[test]
     fn without_header_the_documented_order() {
-        let got = parse(b"SRSS,3,2,Cy").unwrap();
+        let got = parse(&b"SRSS,3,2,Cy"[..]).unwrap();
         assert_eq!(
             (got[0].heat, got[0].station, got[0].club.clone()),
             (3, 2, None)

@@ -6,8 +6,9 @@
 //! * [`schema`] holds the versioned migrations the binary applies itself.
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
-//!   that touch many rows at once (imports, assignment), [`speed`] speed
-//!   events, heats and entries. Protocol code calls
+//!   that touch many rows at once (imports, assignment), [`judge_links`]
+//!   the judges' sign-in links, [`speed`] speed events, heats and entries.
+//!   Protocol code calls
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
@@ -17,6 +18,7 @@
 pub mod checkpointer;
 pub mod clicker;
 pub mod faults;
+pub mod judge_links;
 pub mod judging;
 pub mod judging_bulk;
 pub mod schema;

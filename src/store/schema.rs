@@ -99,7 +99,18 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX judge_secrets_by_judge ON judge_secrets (judge_id);
     "#,
-    // 3: speed events (see store::speed). A judge's tally is not stored: it
+    // 3: judges' sign-in links, one per judge: the token's generation and
+    // SHA-256 (the token derives from the link key; it is never stored).
+    r#"
+    CREATE TABLE judge_links (
+        judge_id   INTEGER PRIMARY KEY REFERENCES judges(id),
+        generation INTEGER NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    "#,
+    // 4: speed events (see store::speed). A judge's tally is not stored: it
     // is worked out from clicker_scores and the heat's start and stop times.
     r#"
     CREATE TABLE speed_events (

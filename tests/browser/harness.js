@@ -64,10 +64,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Starts podium with a configured admin secret and a generated login code
  * (so the admin page can show it: a configured one exists only as a hash).
  */
-export async function startServer() {
+export async function startServer({ log = 'warn' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'podium-pages-'));
   const port = await freePort();
-  const env = { ...process.env, PODIUM_ADMIN_SECRET: ADMIN_SECRET, PODIUM_LOG: 'warn', NO_COLOR: '1' };
+  const env = { ...process.env, PODIUM_ADMIN_SECRET: ADMIN_SECRET, PODIUM_LOG: log, NO_COLOR: '1' };
   delete env.PODIUM_LOGIN_CODE;
   const proc = spawn(podiumBin(), ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir], {
     env,

@@ -48,7 +48,7 @@ describe('operator secrets', () => {
       assert.equal(statSync(file).mode & 0o777, 0o600);
       const shown = secretsCommand(server.dataDir, 'show');
       assert.match(shown.admin, /^[0-9a-f]{64}$/);
-      assert.match(shown.code, /^[0-9a-f]{32}$/);
+      assert.match(shown.code, /^[2-9A-HJKMNP-Z]{5}-[2-9A-HJKMNP-Z]{5}$/);
       assert.match(server.output(), /podium secrets show --data-dir/);
 
       assert.equal(await tryAuthenticate(server, shown.admin), true);

@@ -95,11 +95,9 @@ pub async fn run(shape: Shape) -> Outcome {
         }
     };
 
-    // Podium's guessing throttle counts a login or authenticate still being
-    // checked as a failure for the next attempt from the same address, and
-    // lets 3 failures pass free: every judge here comes from one address, so
-    // two log in at a time (a hall's phones do not all sign in within the
-    // same millisecond either).
+    // Podium budgets only wrong guesses, so judges from one address may log
+    // in at once; they log in two at a time all the same, as a hall's phones
+    // do not all sign in within the same millisecond either.
     let opened = conn::open_paced(event.judge_ids.len(), LOGIN_BATCH, |i| {
         let (host, code, id) = (
             shape.host.clone(),

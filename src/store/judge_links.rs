@@ -1,0 +1,247 @@
+//! The judges' sign-in links: per judge, the link's generation, the SHA-256
+//! of its token and when it expires. Tokens themselves are never stored
+//! (`crate::judge_links` derives them); a judge has at most one link, so
+//! writing a new one retires the old.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::writer::Tx;
+use super::{now_ms, Store, StoreError};
+use crate::secrets::{self, SecretHash};
+use crate::store::judging::JudgingError;
+
+/// A judge's current link, as listing answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentLink {
+    pub judge_id: i64,
+    pub token: String,
+    /// Milliseconds since the Unix epoch; `None`: never.
+    pub expires_at: Option<i64>,
+    /// Issued by this listing.
+    pub fresh: bool,
+}
+
+/// Writes `judge`'s link of the next generation; returns (token, generation).
+fn write_next(
+    tx: &Tx<'_>,
+    judge: i64,
+    token_for: impl Fn(i64, i64) -> String,
+    expires_at: Option<i64>,
+) -> Result<(String, i64), StoreError> {
+    let generation: i64 = tx
+        .prepare_cached("SELECT generation FROM judge_links WHERE judge_id = ?1")?
+        .query_row([judge], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0)
+        + 1;
+    let token = token_for(judge, generation);
+    tx.prepare_cached(
+        "INSERT INTO judge_links (judge_id, generation, token_hash, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (judge_id) DO UPDATE SET generation = excluded.generation,
+           token_hash = excluded.token_hash, expires_at = excluded.expires_at,
+           created_at = excluded.created_at",
+    )?
+    .execute(params![
+        judge,
+        generation,
+        &secrets::hash(&token)[..],
+        expires_at,
+        now_ms()
+    ])?;
+    Ok((token, generation))
+}
+
+/// What a presented token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkLookup {
+    /// The current link of this judge, still valid.
+    Valid(i64),
+    /// The current link of this judge, expired at this time (ms).
+    Expired { judge: i64, at: i64 },
+    /// No current link: never issued, or replaced by a newer one.
+    Unknown,
+}
+
+impl Store {
+    /// The current link of each of `judges`, as (judge, token, expiry):
+    /// the stored one where `token_for(judge, generation)` still gives its
+    /// token and it has not expired, else a new one of the next generation
+    /// (no expiry). One transaction, so two organisers listing at once
+    /// cannot retire each other's fresh links.
+    pub async fn current_judge_links<F>(
+        &self,
+        judges: Vec<i64>,
+        token_for: F,
+    ) -> Result<Vec<CurrentLink>, JudgingError>
+    where
+        F: Fn(i64, i64) -> String + Send + 'static,
+    {
+        self.judging_write(move |tx| {
+            let now = now_ms();
+            let mut links = Vec::with_capacity(judges.len());
+            for judge in judges {
+                let stored: Option<(i64, Vec<u8>, Option<i64>)> = tx
+                    .prepare_cached(
+                        "SELECT generation, token_hash, expires_at FROM judge_links WHERE judge_id = ?1",
+                    )?
+                    .query_row([judge], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                let kept = stored.and_then(|(generation, hash, expires_at)| {
+                    let hash = SecretHash::try_from(hash).ok()?;
+                    let token = token_for(judge, generation);
+                    let live = expires_at.is_none_or(|at| at > now);
+                    (live && secrets::matches(&token, &hash)).then_some((token, expires_at))
+                });
+                let link = match kept {
+                    Some((token, expires_at)) => CurrentLink {
+                        judge_id: judge,
+                        token,
+                        expires_at,
+                        fresh: false,
+                    },
+                    None => CurrentLink {
+                        judge_id: judge,
+                        token: write_next(tx, judge, &token_for, None)?.0,
+                        expires_at: None,
+                        fresh: true,
+                    },
+                };
+                links.push(link);
+            }
+            Ok(Ok(links))
+        })
+        .await
+    }
+
+    /// Gives `judge` a link of the next generation, with the token `token_for`
+    /// makes for that generation, and returns the token. The old link stops
+    /// working when this returns (it is durable by then).
+    pub async fn replace_judge_link<F>(
+        &self,
+        judge: i64,
+        token_for: F,
+        expires_at: Option<i64>,
+    ) -> Result<(String, i64), JudgingError>
+    where
+        F: Fn(i64) -> String + Send + 'static,
+    {
+        self.judging_write(move |tx| {
+            let known = tx
+                .prepare_cached("SELECT 1 FROM judges WHERE id = ?1")?
+                .query_row([judge], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !known {
+                return Ok(Err(JudgingError::NoSuchJudge(judge)));
+            }
+            Ok(Ok(write_next(tx, judge, |_, g| token_for(g), expires_at)?))
+        })
+        .await
+    }
+
+    /// Whose current link `token` is, if anyone's.
+    pub async fn judge_for_link(&self, token: &str) -> Result<LinkLookup, StoreError> {
+        let token = token.to_owned();
+        let hash = secrets::hash(&token);
+        self.read(move |conn| {
+            let found: Option<(i64, Vec<u8>, Option<i64>)> = conn
+                .prepare_cached(
+                    "SELECT judge_id, token_hash, expires_at FROM judge_links WHERE token_hash = ?1",
+                )?
+                .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            // The index finds the row; a constant-time comparison has the final say.
+            let Some((judge, stored, expires_at)) = found else {
+                return Ok(LinkLookup::Unknown);
+            };
+            let Ok(stored) = SecretHash::try_from(stored) else {
+                return Ok(LinkLookup::Unknown);
+            };
+            if !secrets::matches(&token, &stored) {
+                return Ok(LinkLookup::Unknown);
+            }
+            Ok(match expires_at {
+                Some(at) if at <= now_ms() => LinkLookup::Expired { judge, at },
+                _ => LinkLookup::Valid(judge),
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::store::judging::NewJudge;
+    use crate::store::SyncMode;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_new_link_retires_the_old_and_expiry_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        store
+            .add_judge(NewJudge {
+                name: "Ada".into(),
+                email: "ada@example.org".into(),
+            })
+            .await
+            .unwrap();
+        let (first, g1) = store
+            .replace_judge_link(1, |g| format!("token-{g}"), None)
+            .await
+            .unwrap();
+        assert_eq!((first.as_str(), g1), ("token-1", 1));
+        assert_eq!(
+            store.judge_for_link(&first).await.unwrap(),
+            LinkLookup::Valid(1)
+        );
+        let (second, g2) = store
+            .replace_judge_link(1, |g| format!("token-{g}"), Some(1))
+            .await
+            .unwrap();
+        assert_eq!(g2, 2);
+        assert_eq!(
+            store.judge_for_link(&first).await.unwrap(),
+            LinkLookup::Unknown
+        );
+        assert_eq!(
+            store.judge_for_link(&second).await.unwrap(),
+            LinkLookup::Expired { judge: 1, at: 1 }
+        );
+        // Listing keeps a derivable live link and replaces an expired one.
+        let token_for = |judge: i64, g: i64| {
+            if judge == 1 {
+                format!("token-{g}")
+            } else {
+                format!("other-{g}")
+            }
+        };
+        let listed = store.current_judge_links(vec![1], token_for).await.unwrap();
+        assert_eq!(
+            listed,
+            [CurrentLink {
+                judge_id: 1,
+                token: "token-3".into(),
+                expires_at: None,
+                fresh: true
+            }]
+        );
+        let again = store.current_judge_links(vec![1], token_for).await.unwrap();
+        assert_eq!(again[0].token, "token-3");
+        assert!(!again[0].fresh);
+        // A token that no longer derives (a new key) is replaced too.
+        let rekeyed = store
+            .current_judge_links(vec![1], |_, g| format!("new-key-{g}"))
+            .await
+            .unwrap();
+        assert_eq!(rekeyed[0].token, "new-key-4");
+        assert!(matches!(
+            store.replace_judge_link(9, |g| g.to_string(), None).await,
+            Err(JudgingError::NoSuchJudge(9))
+        ));
+    }
+}
