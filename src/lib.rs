@@ -21,6 +21,7 @@
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
 //! judging/         the judging domain: model, validation, import, assignment, results, export
+//! speed/           speed events: IJRU rules, tallies from clicker counts, live heats
 //! sledge/          the judging core both protocols share (operations, credentials, live
 //!                  updates, reports) and the Sledge protocol over socket.io
 //! ```
@@ -43,6 +44,7 @@ pub mod origins;
 pub mod secrets;
 pub mod server;
 pub mod sledge;
+pub mod speed;
 pub mod store;
 pub mod tls;
 pub mod ui;

@@ -44,6 +44,8 @@ pub struct App {
     pub config: ServeConfig,
     pub store: Store,
     pub hub: clicker::hub::Hub,
+    /// Live speed heats, fed by the hub (see `crate::speed::live`).
+    pub speed: Arc<crate::speed::live::Live>,
     pub sledge: SledgeService,
     pub metrics: Arc<Metrics>,
     /// Places for open connections, shared with socket.io.
@@ -151,8 +153,18 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         tls,
     };
     let tls_on = settings.tls.is_some();
+    let speed = crate::speed::live::Live::new();
+    let hub = clicker::hub::Hub::new(metrics.clone());
+    let follows = speed.clone();
+    hub.on_score(move |device| follows.on_score(device));
+    tokio::spawn(crate::speed::live::run(
+        speed.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
     let app = Arc::new(App {
-        hub: clicker::hub::Hub::new(metrics.clone()),
+        hub,
+        speed,
         sledge,
         config,
         store,

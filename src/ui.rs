@@ -35,6 +35,8 @@ const FILES: &[(&str, &str)] = &[
     ("judge.js", include_str!("../ui/judge.js")),
     ("clicker.js", include_str!("../ui/clicker.js")),
     ("scoreboard.js", include_str!("../ui/scoreboard.js")),
+    ("speed-board.js", include_str!("../ui/speed-board.js")),
+    ("speed-admin.js", include_str!("../ui/speed-admin.js")),
 ];
 
 /// The routes of the pages and their assets.

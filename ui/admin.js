@@ -6,16 +6,20 @@ import { api, download } from './api.js';
 import { Live } from './live.js';
 import { $, h, fill, table, say, showConnection } from './dom.js';
 import { showLinks, wireLinks } from './links.js';
+import { startSpeed } from './speed-admin.js';
 
 const KEY = 'podium.admin.secret';
 let secret = localStorage.getItem(KEY);
 let live = null;
+let stopSpeed = null;
 
 const num = (v, digits = 2) => (v === null || v === undefined ? '—' : Number(v).toFixed(digits));
 
 function showSignIn(message = '') {
   live?.stop();
   live = null;
+  stopSpeed?.();
+  stopSpeed = null;
   localStorage.removeItem(KEY);
   secret = null;
   $('#signin').hidden = false;
@@ -36,6 +40,7 @@ async function signIn(candidate) {
   // The console shows 80 characters of each story: it need not load them all.
   live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`), preview: 80 });
   showLoginCode();
+  stopSpeed ??= startSpeed($('#speed'), () => secret);
 }
 
 async function showLoginCode() {

@@ -53,7 +53,7 @@ fn answered<T>(upload: &Upload, answer: Result<T, OpError>) -> Result<T, ApiErro
 
 /// A file uploaded through an HTML form arrives wrapped in a multipart
 /// body, which would otherwise fail as a puzzling CSV error on row 1.
-fn not_a_form(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn not_a_form(headers: &HeaderMap) -> Result<(), ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -18,6 +18,8 @@
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
 //! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
 //! openapi.rs      GET /api/openapi.json
+//! speed.rs        speed events: entries, heat list import, heats, deductions,
+//!                 results (JSON, CSV) and the live heat (SSE); docs/speed.md
 //! ```
 
 mod assignments;
@@ -31,6 +33,7 @@ mod judging;
 mod links;
 mod openapi;
 mod results;
+mod speed;
 mod state;
 mod upload;
 
@@ -74,9 +77,30 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/judges/{id}/link", post(links::reissue))
         .route("/api/login/link", post(links::login))
         .route("/api/openapi.json", get(openapi::document))
+        .merge(speed_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .route("/api/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// The speed event routes (see `speed`).
+fn speed_routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/api/speed/events", post(speed::set_event))
+        .route("/api/entries", post(speed::add_entry))
+        .route("/api/import/entries", post(speed::import_entries))
+        .route("/api/entries/{id}/judges", post(speed::set_entry_judges))
+        .route("/api/entries/{id}/deductions", post(speed::set_deductions))
+        .route(
+            "/api/speed/stations/{station}/judges",
+            post(speed::set_station_judges),
+        )
+        .route("/api/heats/{heat}/start", post(speed::start_heat))
+        .route("/api/heats/{heat}/stop", post(speed::stop_heat))
+        .route("/api/heats/{heat}/unlock", post(speed::unlock_heat))
+        .route("/api/speed/heats", get(speed::heats))
+        .route("/api/speed/results", get(speed::results))
+        .route("/api/speed/live", get(speed::live))
 }
 
 /// A JSON 405 for a known path with another method.

@@ -7,7 +7,8 @@
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
 //!   that touch many rows at once (imports, assignment), [`judge_links`]
-//!   the judges' sign-in links. Protocol code calls
+//!   the judges' sign-in links, [`speed`] speed events, heats and entries.
+//!   Protocol code calls
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
@@ -21,6 +22,7 @@ pub mod judge_links;
 pub mod judging;
 pub mod judging_bulk;
 pub mod schema;
+pub mod speed;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
