@@ -82,6 +82,16 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub limits: LimitsConfig,
 
+    /// Largest Devpost or judges CSV an import accepts, in MiB (a large
+    /// event's Devpost export with long stories is several MiB).
+    #[arg(long, env = "PODIUM_MAX_IMPORT_MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_import_mib: u64,
+
+    /// Compress HTTP responses (gzip or brotli) for clients that accept it:
+    /// `true` or `false`.
+    #[arg(long, env = "PODIUM_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compression: bool,
+
     /// A browser origin (`scheme://host[:port]`, or `*` for any) allowed to
     /// use /ws, /socket.io/ and /api/ besides the server's own pages and
     /// non-browser clients; repeat the flag, or separate with commas.
@@ -235,6 +245,8 @@ impl ServeConfig {
             send_timeout_secs: 10,
             tcp_send_buffer: 65_536,
             limits: LimitsConfig::default(),
+            max_import_mib: 64,
+            compression: true,
             allowed_origins: Vec::new(),
             absent_flag_judges: 2,
             admin_secret: None,
@@ -253,6 +265,11 @@ impl ServeConfig {
 
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.header_timeout_secs)
+    }
+
+    /// The largest CSV import body, in bytes.
+    pub fn max_import_bytes(&self) -> usize {
+        usize::try_from(self.max_import_mib << 20).unwrap_or(usize::MAX)
     }
 }
 
@@ -307,6 +324,17 @@ mod tests {
         let e = parse(&["--allowed-origin", "a.example"]).unwrap_err();
         assert!(e.to_string().contains("scheme://host[:port]"), "{e}");
         assert!(parse(&["--clicker-burst", "0"]).is_err());
+    }
+
+    #[test]
+    fn imports_are_64_mib_and_compression_is_on_by_default() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.max_import_bytes(), 64 << 20);
+        assert!(config.compression);
+        let config = parse(&["--max-import-mib", "3", "--compression", "false"]).unwrap();
+        assert_eq!(config.max_import_bytes(), 3 << 20);
+        assert!(!config.compression);
+        assert!(parse(&["--max-import-mib", "0"]).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! listener.rs      accept loop: socket tuning, TLS-or-plain by first byte, header and
 //!                  handshake time bounds, HTTP/1.1 with upgrades, graceful drain
 //! tls.rs           the optional TLS certificate and key, loaded and checked at start
+//! compression.rs   gzip/brotli for HTTP responses (pages, JSON, CSV, the event stream)
 //! metrics.rs       Prometheus text metrics
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
@@ -21,6 +22,7 @@
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
 //! judging/         the judging domain: model, validation, import, assignment, results, export,
 //!                  the judging floor (absences in assignment, the organiser's floor view)
+//! speed/           speed events: IJRU rules, tallies from clicker counts, live heats
 //! sledge/          the judging core both protocols share (operations, credentials, live
 //!                  updates, reports) and the Sledge protocol over socket.io
 //! ```
@@ -30,6 +32,7 @@
 
 pub mod api;
 pub mod clicker;
+pub mod compression;
 pub mod config;
 pub mod http_error;
 pub mod judge_links;
@@ -42,6 +45,7 @@ pub mod origins;
 pub mod secrets;
 pub mod server;
 pub mod sledge;
+pub mod speed;
 pub mod store;
 pub mod tls;
 pub mod ui;

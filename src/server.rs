@@ -44,6 +44,8 @@ pub struct App {
     pub config: ServeConfig,
     pub store: Store,
     pub hub: clicker::hub::Hub,
+    /// Live speed heats, fed by the hub (see `crate::speed::live`).
+    pub speed: Arc<crate::speed::live::Live>,
     pub sledge: SledgeService,
     pub metrics: Arc<Metrics>,
     /// Places for open connections, shared with socket.io.
@@ -152,8 +154,18 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         tls,
     };
     let tls_on = settings.tls.is_some();
+    let speed = crate::speed::live::Live::new();
+    let hub = clicker::hub::Hub::new(metrics.clone());
+    let follows = speed.clone();
+    hub.on_score(move |device| follows.on_score(device));
+    tokio::spawn(crate::speed::live::run(
+        speed.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
     let app = Arc::new(App {
-        hub: clicker::hub::Hub::new(metrics.clone()),
+        hub,
+        speed,
         sledge,
         config,
         store,
@@ -207,8 +219,7 @@ async fn serve(listener: TcpListener, router: Router, settings: listener::Settin
 /// Every route on the one port.
 pub fn router(app: Arc<App>) -> Router {
     let allowed = Arc::new(AllowedOrigins::new(&app.config.allowed_origins));
-    Router::new()
-        .route("/ws", get(clicker_ws))
+    let http = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/clicker/devices", get(clicker::history::devices))
@@ -221,7 +232,17 @@ pub fn router(app: Arc<App>) -> Router {
             get(clicker::history::marks),
         )
         .merge(api::router())
-        .merge(crate::ui::router())
+        .merge(crate::ui::router());
+    // Plain HTTP responses only: the clicker WebSocket is routed beside them,
+    // and socket.io's layer answers its requests before they get here.
+    let http = if app.config.compression {
+        http.layer(crate::compression::layer())
+    } else {
+        http
+    };
+    Router::new()
+        .route("/ws", get(clicker_ws))
+        .merge(http)
         .layer(app.sledge.layer.clone())
         // Outermost, so it sees socket.io's requests before its layer does.
         .layer(axum::middleware::from_fn_with_state(

@@ -4,12 +4,19 @@
 //! binary serves them with no front-end build and nothing to install. The
 //! pages are plain clients of the HTTP API, its event stream and the clicker
 //! WebSocket: they have no access the API does not give anyone.
+//!
+//! Every file carries an ETag (a hash of its content), so a phone that
+//! reloads a page revalidates each file and gets an empty 304 instead of
+//! the file again.
+
+use std::sync::LazyLock;
 
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use sha2::{Digest, Sha256};
 
 /// Every file served, by name under `/ui/` (pages also at `/<page>`).
 const FILES: &[(&str, &str)] = &[
@@ -29,15 +36,26 @@ const FILES: &[(&str, &str)] = &[
     ("judge.js", include_str!("../ui/judge.js")),
     ("clicker.js", include_str!("../ui/clicker.js")),
     ("scoreboard.js", include_str!("../ui/scoreboard.js")),
+    ("speed-board.js", include_str!("../ui/speed-board.js")),
+    ("speed-admin.js", include_str!("../ui/speed-admin.js")),
 ];
 
 /// The routes of the pages and their assets.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/index.html") }))
-        .route("/admin", get(|| async { file("admin.html") }))
-        .route("/judge", get(|| async { file("judge.html") }))
-        .route("/scoreboard", get(|| async { file("scoreboard.html") }))
+        .route(
+            "/admin",
+            get(|h: HeaderMap| async move { file("admin.html", &h) }),
+        )
+        .route(
+            "/judge",
+            get(|h: HeaderMap| async move { file("judge.html", &h) }),
+        )
+        .route(
+            "/scoreboard",
+            get(|h: HeaderMap| async move { file("scoreboard.html", &h) }),
+        )
         .route("/ui/{name}", get(asset))
 }
 
@@ -48,25 +66,59 @@ pub fn is_page(path: &str) -> bool {
     matches!(path, "/" | "/admin" | "/judge" | "/scoreboard") || path.starts_with("/ui/")
 }
 
-async fn asset(Path(name): Path<String>) -> Response {
-    file(&name)
+async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    file(&name, &headers)
 }
 
-fn file(name: &str) -> Response {
-    let Some((_, body)) = FILES.iter().find(|(n, _)| *n == name) else {
+/// Each file's ETag, in the order of [`FILES`]. Weak, because the
+/// compression layer may send the same file gzip- or brotli-encoded.
+static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|(_, body)| {
+            let hash = Sha256::digest(body.as_bytes());
+            HeaderValue::from_str(&format!("W/\"{}\"", hex::encode(&hash[..12])))
+                .expect("hex is a valid header value")
+        })
+        .collect()
+});
+
+fn file(name: &str, request: &HeaderMap) -> Response {
+    let Some(index) = FILES.iter().position(|(n, _)| *n == name) else {
         return (StatusCode::NOT_FOUND, "no such file\n").into_response();
     };
+    let etag = ETAGS[index].clone();
+    let headers = [
+        (header::ETAG, etag.clone()),
+        // Pages change only with the binary; revalidating is cheap (a 304)
+        // and keeps an upgraded server from mixing old and new scripts.
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    if unchanged(request, &etag) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
     (
+        headers,
         [
             (header::CONTENT_TYPE, content_type(name)),
-            // Pages change only with the binary; revalidating is cheap and
-            // keeps an upgraded server from mixing old and new scripts.
-            (header::CACHE_CONTROL, "no-cache"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        *body,
+        FILES[index].1,
     )
         .into_response()
+}
+
+/// Whether `If-None-Match` names `etag` (compared weakly, as RFC 9110 asks
+/// for this header) or is `*`.
+fn unchanged(request: &HeaderMap, etag: &HeaderValue) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let ours = opaque(etag.to_str().unwrap_or_default());
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -90,6 +142,24 @@ mod tests {
         for other in ["/ws", "/socket.io/", "/api/state", "/healthz", "/adminx"] {
             assert!(!is_page(other), "{other}");
         }
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists() {
+        let etag = ETAGS[0].clone();
+        let ask = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+            unchanged(&headers, &etag)
+        };
+        let strong = etag.to_str().unwrap().trim_start_matches("W/").to_owned();
+        assert!(ask(etag.to_str().unwrap()));
+        assert!(ask(&strong));
+        assert!(ask(&format!("\"other\", {strong}")));
+        assert!(ask("*"));
+        assert!(!ask("\"other\""));
+        assert!(!unchanged(&HeaderMap::new(), &etag));
+        assert_ne!(ETAGS[0], ETAGS[1], "files have their own tags");
     }
 
     #[test]

@@ -7,16 +7,20 @@ import { Live } from './live.js';
 import { $, h, fill, table, say, showConnection } from './dom.js';
 import { startFloor, scheduleFloor, showPaused, wireFloor } from './floor.js';
 import { showLinks, wireLinks } from './links.js';
+import { startSpeed } from './speed-admin.js';
 
 const KEY = 'podium.admin.secret';
 let secret = localStorage.getItem(KEY);
 let live = null;
+let stopSpeed = null;
 
 const num = (v, digits = 2) => (v === null || v === undefined ? '—' : Number(v).toFixed(digits));
 
 function showSignIn(message = '') {
   live?.stop();
   live = null;
+  stopSpeed?.();
+  stopSpeed = null;
   localStorage.removeItem(KEY);
   secret = null;
   startFloor(null);
@@ -36,8 +40,10 @@ async function signIn(candidate) {
   $('#console').hidden = false;
   $('#signout').hidden = false;
   startFloor(secret);
-  live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`) });
+  // The console shows 80 characters of each story: it need not load them all.
+  live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`), preview: 80 });
   showLoginCode();
+  stopSpeed ??= startSpeed($('#speed'), () => secret);
 }
 
 async function showLoginCode() {
@@ -70,7 +76,7 @@ function render(tables) {
   const judgeName = (id) => tables.judges.get(id)?.name ?? `#${id}`;
   $('#hack-count').textContent = `(${hacks.length})`;
   $('#judge-count').textContent = `(${judges.length})`;
-  fill($('#hacks'), table(['Table', 'Name', 'Description'], hacks.map((x) => [String(x.location), x.name, x.description.slice(0, 80)]), 'No hacks yet: import a Devpost CSV or add one.'));
+  fill($('#hacks'), table(['Table', 'Name', 'Description'], hacks.map((x) => [String(x.location), x.name, x.description]), 'No hacks yet: import a Devpost CSV or add one.'));
   fill($('#judges'), table(['Name', 'Email', 'Assigned', 'Rated'], judges.map((j) => {
     const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === j.id).length;
     const rated = tables.rows('ratings').filter((r) => r.judgeId === j.id).length;

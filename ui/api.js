@@ -24,7 +24,7 @@ export function explain(status, serverMessage, retryAfter) {
     case 409:
       return `Not possible right now: ${serverMessage}.`;
     case 413:
-      return 'That file is too large for the server (imports may be up to 2 MiB).';
+      return `That file is too large for the server${detail}.`;
     case 429:
       return `Too many wrong attempts from this device. Wait ${retryAfter || 'a few'} seconds, then try again.`;
     case 503:

@@ -12,10 +12,13 @@ import { Backoff } from './retry.js';
 export class Live {
   /**
    * onUpdate(tables, diff|null) after each update (diff null for a full one);
-   * onSignedOut(message) when the server no longer accepts the secret.
+   * onSignedOut(message) when the server no longer accepts the secret;
+   * preview: cut hack descriptions to that many characters (for a page that
+   * shows only their start, so it does not download every story).
    */
-  constructor(secret, { onUpdate, onSignedOut }) {
+  constructor(secret, { onUpdate, onSignedOut, preview }) {
     this.secret = secret;
+    this.preview = preview;
     this.tables = new Tables();
     this.onUpdate = onUpdate;
     this.onSignedOut = onSignedOut;
@@ -27,7 +30,8 @@ export class Live {
   open() {
     if (this.stopped) return;
     showConnection('connecting');
-    const url = `/api/events?secret=${encodeURIComponent(this.secret)}`;
+    const preview = this.preview === undefined ? '' : `&preview=${this.preview}`;
+    const url = `/api/events?secret=${encodeURIComponent(this.secret)}${preview}`;
     const source = new EventSource(url);
     this.source = source;
     source.addEventListener('update-full', (e) => {
@@ -52,7 +56,8 @@ export class Live {
   async check() {
     if (this.stopped) return;
     try {
-      await api('/api/state', { secret: this.secret });
+      // Only whether the secret holds matters: no stories needed.
+      await api('/api/state?preview=0', { secret: this.secret });
     } catch (failure) {
       if (failure.status === 401) {
         this.stop();

@@ -1,9 +1,11 @@
 // The hall screen: big live counts for the clicker ids in the address
-// (/scoreboard?ids=1,2&layout=ranked&bg=green) or typed in. Options live in
+// (/scoreboard?ids=1,2&layout=ranked&bg=green) or typed in; with ?heat=
+// the official counts of a speed heat instead (speed-board.js). Options live in
 // the address so a configured screen survives a reload and can be bookmarked.
 
 import { ClickerListener, deviceId } from './clicker.js';
 import { $, h, fill } from './dom.js';
+import { startHeatBoard } from './speed-board.js';
 
 const params = new URLSearchParams(location.search);
 const devices = new Map(); // id -> {score, connected}
@@ -86,4 +88,5 @@ $('#devices').addEventListener('dblclick', showControls);
 const initial = parseIds(params.get('ids'));
 $('#ids').value = initial.map(Number).join(', ');
 applyLook();
-listen(initial);
+if (params.has('heat')) startHeatBoard(params);
+else listen(initial);

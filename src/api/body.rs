@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{BODY_LIMIT, IMPORT_BODY_LIMIT};
+use super::BODY_LIMIT;
 use crate::http_error::ApiError;
 use crate::sledge::events::{self, EventName};
 
@@ -27,9 +27,8 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!(
-                        "the request body is too large: the limit is {} KiB ({} MiB for CSV imports)",
-                        BODY_LIMIT / 1024,
-                        IMPORT_BODY_LIMIT / (1024 * 1024)
+                        "the request body is too large: the limit is {} KiB",
+                        BODY_LIMIT / 1024
                     ),
                 ))
             }

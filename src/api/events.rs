@@ -9,7 +9,7 @@
 //! reading until its queue of updates is full has its stream ended;
 //! `EventSource` then reconnects by itself and starts over with a new
 //! `update-full`. A comment line every 15 s keeps idle proxies from closing
-//! the stream.
+//! the stream. `?preview=N` cuts hack descriptions as `GET /api/state` does.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -35,6 +35,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     secret: Option<String>,
+    preview: Option<usize>,
 }
 
 pub async fn events(
@@ -45,14 +46,18 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| {
         ApiError::bad_request(format!(
-            "{}; the only query parameter is secret=<secret>",
+            "{}; the query parameters are secret=<secret> and preview=<characters>",
             e.body_text()
         ))
     })?;
     let secret = bearer_secret(&headers)?.or(query.secret);
     let who = identify(&app, ip, secret.as_deref()).await?;
     // The same queue length as a socket.io subscriber's send buffer.
-    let subscription = app.sledge.state.subscribe_channel(who, SEND_BUFFER).await?;
+    let subscription = app
+        .sledge
+        .state
+        .subscribe_channel(who, SEND_BUFFER, query.preview)
+        .await?;
     let updates = stream::unfold(subscription, |mut subscription| async move {
         let update = subscription.updates.recv().await?;
         let event = Event::default().event(update.event).data(&*update.data);

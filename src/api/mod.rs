@@ -11,6 +11,7 @@
 //! state.rs        GET /api/state
 //! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements
 //! import.rs       POST /api/import/devpost, /api/import/judges
+//! upload.rs       CSV upload bodies, read as they arrive, up to --max-import-mib
 //! assignments.rs  POST /api/assignments
 //! results.rs      GET /api/results, /api/results.csv, /api/export/*.csv
 //! events.rs       GET /api/events: live updates as Server-Sent Events
@@ -19,6 +20,8 @@
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
 //! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
 //! openapi.rs      GET /api/openapi.json
+//! speed.rs        speed events: entries, heat list import, heats, deductions,
+//!                 results (JSON, CSV) and the live heat (SSE); docs/speed.md
 //! ```
 
 mod assignments;
@@ -33,7 +36,9 @@ mod judging;
 mod links;
 mod openapi;
 mod results;
+mod speed;
 mod state;
+mod upload;
 
 use std::sync::Arc;
 
@@ -46,15 +51,12 @@ use crate::http_error::ApiError;
 use crate::server::App;
 
 /// Largest request body in general: the largest valid JSON payload (a
-/// 10 000-character description) is far below it.
+/// 10 000-character description) is far below it. CSV imports stream
+/// theirs, up to `--max-import-mib` (see `upload.rs`).
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// Largest CSV an import accepts: a Devpost export of several hundred
-/// projects with long descriptions.
-pub const IMPORT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Every `/api` route but the clicker history (see `crate::clicker::history`).
 pub fn router() -> Router<Arc<App>> {
-    let import_limit = || DefaultBodyLimit::max(IMPORT_BODY_LIMIT);
     Router::new()
         .route("/api/login", post(caller::login))
         .route("/api/state", get(state::state))
@@ -63,14 +65,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/superlatives", post(judging::add_superlative))
         .route("/api/ratings", post(judging::rate))
         .route("/api/placements", post(judging::rank))
-        .route(
-            "/api/import/devpost",
-            post(import::devpost).layer(import_limit()),
-        )
-        .route(
-            "/api/import/judges",
-            post(import::judges).layer(import_limit()),
-        )
+        .route("/api/import/devpost", post(import::devpost))
+        .route("/api/import/judges", post(import::judges))
         .route("/api/assignments", post(assignments::assign))
         .route("/api/results", get(results::results))
         .route("/api/results.csv", get(results::results_csv))
@@ -91,9 +87,30 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/judges/{id}/link", post(links::reissue))
         .route("/api/login/link", post(links::login))
         .route("/api/openapi.json", get(openapi::document))
+        .merge(speed_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .route("/api/{*rest}", any(unknown_endpoint))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// The speed event routes (see `speed`).
+fn speed_routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/api/speed/events", post(speed::set_event))
+        .route("/api/entries", post(speed::add_entry))
+        .route("/api/import/entries", post(speed::import_entries))
+        .route("/api/entries/{id}/judges", post(speed::set_entry_judges))
+        .route("/api/entries/{id}/deductions", post(speed::set_deductions))
+        .route(
+            "/api/speed/stations/{station}/judges",
+            post(speed::set_station_judges),
+        )
+        .route("/api/heats/{heat}/start", post(speed::start_heat))
+        .route("/api/heats/{heat}/stop", post(speed::stop_heat))
+        .route("/api/heats/{heat}/unlock", post(speed::unlock_heat))
+        .route("/api/speed/heats", get(speed::heats))
+        .route("/api/speed/results", get(speed::results))
+        .route("/api/speed/live", get(speed::live))
 }
 
 /// A JSON 405 for a known path with another method.

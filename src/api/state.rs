@@ -1,21 +1,44 @@
 //! `GET /api/state`: the whole judging state as the caller sees it, scoped
 //! exactly like its socket.io `update-full` (a judge sees every hack and
 //! superlative, judges' names, and only its own email, assignments, ratings
-//! and placements).
+//! and placements; hack descriptions only of its own hacks).
+//!
+//! `?preview=N` cuts every hack description to N characters (an ellipsis
+//! marks a cut), for a page that shows only their start: the organiser's
+//! console loads 1,000 hacks' names and tables without every story.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::Json;
+use serde::Deserialize;
 
 use super::caller::Caller;
 use crate::http_error::ApiError;
 use crate::judging::model::DataStore;
 use crate::server::App;
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateQuery {
+    preview: Option<usize>,
+}
+
 pub async fn state(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
+    query: Result<Query<StateQuery>, QueryRejection>,
 ) -> Result<Json<DataStore>, ApiError> {
-    Ok(Json(app.sledge.state.state(who).await?))
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; the only query parameter is preview=<characters>",
+            e.body_text()
+        ))
+    })?;
+    let mut state = app.sledge.state.state(who).await?;
+    if let Some(chars) = query.preview {
+        crate::sledge::view::preview(&mut state, chars);
+    }
+    Ok(Json(state))
 }

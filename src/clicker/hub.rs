@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +29,12 @@ pub struct Hub {
     inner: Mutex<Inner>,
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
+    /// Told the device of every score broadcast, outside the lock: how
+    /// speed heats follow the clickers (`crate::speed::live`).
+    score_hook: OnceLock<ScoreHook>,
 }
+
+type ScoreHook = Box<dyn Fn(DeviceId) + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {
@@ -96,6 +101,14 @@ impl Hub {
             inner: Mutex::new(Inner::default()),
             metrics,
             next_id: AtomicU64::new(1),
+            score_hook: OnceLock::new(),
+        }
+    }
+
+    /// Sets the one function told of every score broadcast (after the fact).
+    pub fn on_score(&self, hook: impl Fn(DeviceId) + Send + Sync + 'static) {
+        if self.score_hook.set(Box::new(hook)).is_err() {
+            tracing::warn!("the clicker hub's score hook was set twice; the first one stays");
         }
     }
 
@@ -173,20 +186,25 @@ impl Hub {
     /// than the last one broadcast is ignored, so no listener ever sees a
     /// count go back in time.
     pub fn publish_score(&self, device: DeviceId, timestamp: i64, score: i64) {
-        let mut inner = self.lock();
-        if inner
-            .latest
-            .get(&device)
-            .is_some_and(|known| !is_newer(timestamp, known.timestamp))
         {
-            return;
+            let mut inner = self.lock();
+            if inner
+                .latest
+                .get(&device)
+                .is_some_and(|known| !is_newer(timestamp, known.timestamp))
+            {
+                return;
+            }
+            inner
+                .latest
+                .insert(device, LatestScore { timestamp, score });
+            self.broadcast(&mut inner, device, &|draft| {
+                score_message(draft, device, timestamp, score)
+            });
         }
-        inner
-            .latest
-            .insert(device, LatestScore { timestamp, score });
-        self.broadcast(&mut inner, device, &|draft| {
-            score_message(draft, device, timestamp, score)
-        });
+        if let Some(hook) = self.score_hook.get() {
+            hook(device);
+        }
     }
 
     /// Adds `ids` to what `listener` hears. Queues, before anything else can
@@ -334,6 +352,18 @@ mod tests {
         hub.disconnect_device(&s8);
         assert_eq!(drain(&mut rx1), ["DISCONNECT 000007", "DISCONNECT 000008"]);
         assert_eq!(drain(&mut rx2), ["DISCONNECT 000007"]);
+    }
+
+    #[test]
+    fn the_score_hook_hears_what_is_broadcast() {
+        let hub = hub();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let sink = heard.clone();
+        hub.on_score(move |device| sink.lock().unwrap().push(device));
+        hub.publish_score(4, 10, 1);
+        hub.publish_score(4, 9, 0); // late: not broadcast, not heard
+        hub.publish_score(5, 1, 1);
+        assert_eq!(*heard.lock().unwrap(), [4, 5]);
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //! between exports while the order of the columns used here has not. The one
 //! exception is the table number column of newer exports, found by name.
 
-use super::import_error::{read_rows, ImportError};
+use super::import_error::{rows, ImportError};
 use super::validate;
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::io::Read;
 
 const TITLE: usize = 0;
 const URL: usize = 1;
@@ -23,6 +24,8 @@ const MIN_COLUMNS: usize = PRIZES + 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
+    /// The project's row in the file (the header is row 1).
+    pub row: u64,
     pub title: String,
     pub submission_url: String,
     pub description: String,
@@ -36,12 +39,21 @@ pub struct Project {
 /// Parses a Devpost project export. Every row must be valid or nothing is
 /// imported; the error names the first bad row.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
-    let rows = read_rows(bytes)?;
-    let Some((header, body)) = rows.split_first() else {
-        return Err(ImportError::new(
-            1,
-            "the file is empty; expected Devpost's project export with its header row",
-        ));
+    read(bytes)
+}
+
+/// [`parse`] reading the file as it arrives, a row at a time, so that only
+/// the projects are held, never the whole file.
+pub fn read(file: impl Read) -> Result<Vec<Project>, ImportError> {
+    let mut body = rows(file);
+    let header = match body.next() {
+        Some(header) => header?,
+        None => {
+            return Err(ImportError::new(
+                1,
+                "the file is empty; expected Devpost's project export with its header row",
+            ))
+        }
     };
     if header.cells.len() < MIN_COLUMNS {
         return Err(ImportError::new(
@@ -60,8 +72,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
     let required = table_column.map_or(MIN_COLUMNS, |t| MIN_COLUMNS.max(t + 1));
     let column_name = |i: usize| header.cells[i].trim();
 
-    let mut projects = Vec::with_capacity(body.len());
+    let mut projects = Vec::new();
     for row in body {
+        let row = row?;
         let cells = &row.cells;
         let fail = |reason: String| ImportError::new(row.number, reason);
         // Drafts are never judged, so whatever half-filled state they are in
@@ -85,9 +98,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
             return Err(fail(format!("{} is empty", column_name(TITLE))));
         }
         validate::name("name", title).map_err(|e| fail(format!("{}: {e}", column_name(TITLE))))?;
+        // Stories are kept whole, however long (see `story_adjustment`).
         let description = cells[ABOUT].trim();
-        validate::description(description)
-            .map_err(|e| fail(format!("{}: {e}", column_name(ABOUT))))?;
+        validate::story(description).map_err(|e| fail(format!("{}: {e}", column_name(ABOUT))))?;
         let table = match table_column {
             Some(t) => parse_table(&cells[t]).map_err(|reason| {
                 fail(format!(
@@ -105,6 +118,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
                 .map_err(|e| fail(format!("{}: {e}", column_name(PRIZES))))?;
         }
         projects.push(Project {
+            row: row.number,
             title: title.to_string(),
             submission_url: one_line(&cells[URL]),
             description: description.to_string(),
@@ -113,6 +127,23 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Project>, ImportError> {
         });
     }
     Ok(projects)
+}
+
+/// What the import does about a story longer than a typed description
+/// may be, for the import's answer; `None` for a story of usual length.
+pub fn story_adjustment(project: &Project) -> Option<String> {
+    let max = validate::MAX_DESCRIPTION_CHARS;
+    if project.description.len() <= max {
+        return None;
+    }
+    let chars = project.description.chars().count();
+    (chars > max).then(|| {
+        format!(
+            "the story is {chars} characters long: it is kept whole (the admin and the \
+             exports have all of it), and judges are sent its first part, up to {max} \
+             characters, marked as shortened"
+        )
+    })
 }
 
 /// Gives every project a location: its own table when it has one, otherwise
@@ -397,6 +428,7 @@ Quiet Room,https://devpost.example/software/quiet-room,Submitted,Pending,Submit,
     #[test]
     fn tables_assigned_in_file_order_around_explicit_ones() {
         let project = |title: &str, table| Project {
+            row: 0,
             title: title.into(),
             submission_url: String::new(),
             description: String::new(),
@@ -457,6 +489,22 @@ Quiet Room,https://devpost.example/software/quiet-room,Submitted,Pending,Submit,
             err.reason.contains("must not contain control characters"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn long_stories_are_kept_whole_and_noted() {
+        let long = "word ".repeat(4_000);
+        let csv = format!(
+            "{HEADER}\n{}\n{}\n",
+            row("Short", "Submitted", "fine", ""),
+            row("Long", "Submitted", &long, "")
+        );
+        let projects = parse(csv.as_bytes()).unwrap();
+        assert_eq!(projects[1].description, long.trim());
+        assert_eq!(projects[1].row, 3);
+        assert_eq!(story_adjustment(&projects[0]), None);
+        let note = story_adjustment(&projects[1]).unwrap();
+        assert!(note.contains("19999 characters long"), "{note}");
     }
 
     #[test]

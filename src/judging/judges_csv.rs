@@ -3,10 +3,11 @@
 //! before any is accepted, and an email may appear only once, because a
 //! judge's email is how they are told apart and invited.
 
-use super::import_error::{read_rows, ImportError};
+use super::import_error::{rows, ImportError};
 use super::validate;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::io::Read;
 
 /// One judge to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,17 +29,22 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<NewJudge>, ImportError> {
 /// [`parse`], keeping each judge's row number, so that a check made later
 /// against the judges already stored (is the email taken?) can name the row.
 pub fn parse_numbered(bytes: &[u8]) -> Result<Vec<(u64, NewJudge)>, ImportError> {
-    let rows = read_rows(bytes)?;
+    read_numbered(bytes)
+}
+
+/// [`parse_numbered`] reading the file as it arrives, a row at a time.
+pub fn read_numbered(file: impl Read) -> Result<Vec<(u64, NewJudge)>, ImportError> {
     let is_header = |cells: &[String]| {
         cells.len() >= 2
             && cells[0].trim().eq_ignore_ascii_case("name")
             && cells[1].trim().eq_ignore_ascii_case("email")
             && cells[2..].iter().all(|c| c.trim().is_empty())
     };
-    let mut judges = Vec::with_capacity(rows.len());
+    let mut judges = Vec::new();
     // Lower-cased email -> the row that first used it.
     let mut first_row: HashMap<String, u64> = HashMap::new();
-    for (index, row) in rows.iter().enumerate() {
+    for (index, row) in rows(file).enumerate() {
+        let row = row?;
         let cells = &row.cells;
         if cells.iter().all(|c| c.trim().is_empty()) || (index == 0 && is_header(cells)) {
             continue;

@@ -54,6 +54,12 @@ pub fn name(field: &'static str, value: &str) -> Result<(), ValidationError> {
 /// A description: may be empty and span lines, at most [`MAX_DESCRIPTION_CHARS`].
 pub fn description(value: &str) -> Result<(), ValidationError> {
     max_chars("description", value, MAX_DESCRIPTION_CHARS)?;
+    story(value)
+}
+
+/// An imported story: like a description, of any length (Devpost's stories
+/// run longer than the limit on typed ones; judges get long ones shortened).
+pub fn story(value: &str) -> Result<(), ValidationError> {
     if value
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))

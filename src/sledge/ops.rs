@@ -7,6 +7,8 @@
 //! would parse). Reads come from the live-update mirror, so they show what
 //! an `update-full` sent at the same moment would show.
 
+use std::io::Read;
+
 use thiserror::Error;
 
 use super::auth::{self, Action, Denied, Identity, Op};
@@ -17,6 +19,14 @@ use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, Superla
 use crate::judging::{devpost, judges_csv, ImportError};
 use crate::store::judging::{JudgingError, NewHack, NewJudge, Ranking};
 use crate::store::judging_bulk::{Assigned, DevpostImported, JudgesImported};
+
+/// Runs a parser that reads as the upload arrives, on a blocking thread.
+async fn blocking<T: Send + 'static>(parse: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(parse).await {
+        Ok(parsed) => parsed,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
 
 /// Why an operation did not happen (nothing was changed).
 #[derive(Debug, Error)]
@@ -82,13 +92,14 @@ impl Sledge {
     }
 
     /// Imports a Devpost project export (admin): all of it, or nothing.
+    /// `csv` is read as it arrives (it may block), off the async threads.
     pub async fn import_devpost(
         &self,
         who: Identity,
-        csv: &[u8],
+        csv: impl Read + Send + 'static,
     ) -> Result<DevpostImported, OpError> {
         auth::authorize(who, Action::Administer(Op::ImportDevpost))?;
-        let projects = devpost::parse(csv)?;
+        let projects = blocking(move || devpost::read(csv)).await?;
         Ok(self.store.import_devpost(projects).await?)
     }
 
@@ -96,10 +107,10 @@ impl Sledge {
     pub async fn import_judges(
         &self,
         who: Identity,
-        csv: &[u8],
+        csv: impl Read + Send + 'static,
     ) -> Result<JudgesImported, OpError> {
         auth::authorize(who, Action::Administer(Op::ImportJudges))?;
-        let judges = judges_csv::parse_numbered(csv)?;
+        let judges = blocking(move || judges_csv::read_numbered(csv)).await?;
         Ok(self.store.import_judges(judges).await?)
     }
 
@@ -125,17 +136,22 @@ impl Sledge {
     }
 
     /// Live updates for `who`, on a channel holding up to `capacity` of them:
-    /// `update-full` first, then every `update-partial` it may see.
+    /// `update-full` first, then every `update-partial` it may see; with
+    /// `preview`, hack descriptions cut to that many characters.
     pub async fn subscribe_channel(
         &self,
         who: Identity,
         capacity: usize,
+        preview: Option<usize>,
     ) -> Result<Subscription, OpError> {
         auth::authorize(who, Action::Subscribe)?;
         let viewer = who
             .viewer()
             .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
-        Ok(self.sync.subscribe_channel(viewer, capacity).await?)
+        Ok(self
+            .sync
+            .subscribe_channel(viewer, capacity, preview)
+            .await?)
     }
 
     /// `chosen`, else the judges per hack of the latest assignment, else

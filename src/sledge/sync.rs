@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::replies::{UpdateFull, UpdatePartial, UPDATE_FULL, UPDATE_PARTIAL};
-use super::view::{coalesce, scope, Mirror, Viewer};
+use super::view::{coalesce, preview, Mirror, Viewer};
 use crate::judging::model::DataStore;
 use crate::metrics::{Metrics, Protocol};
 use crate::store::{Change, Changes};
@@ -75,7 +75,7 @@ enum Key {
 enum Command {
     Subscribe {
         sink: Sink,
-        viewer: Viewer,
+        view: View,
         done: oneshot::Sender<Result<Key, SubscribeError>>,
     },
     Unsubscribe(Key),
@@ -115,7 +115,11 @@ impl SyncHandle {
     /// later change; subscribing again (say, after re-authenticating)
     /// starts over with a new full update.
     pub async fn subscribe(&self, socket: SocketRef, viewer: Viewer) -> Result<(), SubscribeError> {
-        self.add(Sink::Socket(socket), viewer).await.map(|_| ())
+        let view = View {
+            viewer,
+            preview: None,
+        };
+        self.add(Sink::Socket(socket), view).await.map(|_| ())
     }
 
     /// Stops updates to a socket (it disconnected).
@@ -125,13 +129,16 @@ impl SyncHandle {
 
     /// A subscription whose updates arrive on a channel that holds up to
     /// `capacity` of them; a subscriber that lets it fill is dropped.
+    /// With `preview`, hack descriptions are cut to that many characters.
     pub async fn subscribe_channel(
         &self,
         viewer: Viewer,
         capacity: usize,
+        preview: Option<usize>,
     ) -> Result<Subscription, SubscribeError> {
         let (sender, updates) = mpsc::channel(capacity.max(1));
-        let key = self.add(Sink::Channel(sender), viewer).await?;
+        let view = View { viewer, preview };
+        let key = self.add(Sink::Channel(sender), view).await?;
         Ok(Subscription {
             updates,
             _unsubscribe: Unsubscribe {
@@ -151,10 +158,10 @@ impl SyncHandle {
         answer.await.map_err(|_| SubscribeError::ShuttingDown)
     }
 
-    async fn add(&self, sink: Sink, viewer: Viewer) -> Result<Key, SubscribeError> {
+    async fn add(&self, sink: Sink, view: View) -> Result<Key, SubscribeError> {
         let (done, answer) = oneshot::channel();
         self.commands
-            .send(Command::Subscribe { sink, viewer, done })
+            .send(Command::Subscribe { sink, view, done })
             .map_err(|_| SubscribeError::ShuttingDown)?;
         answer.await.map_err(|_| SubscribeError::ShuttingDown)?
     }
@@ -178,9 +185,25 @@ pub fn spawn(
     SyncHandle { commands }
 }
 
+/// What one subscriber is sent: its viewer's scope, descriptions maybe cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct View {
+    viewer: Viewer,
+    preview: Option<usize>,
+}
+
+impl View {
+    fn shape(&self, mut data: DataStore) -> DataStore {
+        if let Some(chars) = self.preview {
+            preview(&mut data, chars);
+        }
+        data
+    }
+}
+
 struct Subscriber {
     sink: Sink,
-    viewer: Viewer,
+    view: View,
 }
 
 struct Task {
@@ -221,8 +244,8 @@ impl Task {
                     None => break,
                 },
                 command = inbox.recv() => match command {
-                    Some(Command::Subscribe { sink, viewer, done }) => {
-                        let _ = done.send(self.subscribe(sink, viewer));
+                    Some(Command::Subscribe { sink, view, done }) => {
+                        let _ = done.send(self.subscribe(sink, view));
                     }
                     Some(Command::Unsubscribe(key)) => {
                         self.subscribers.remove(&key);
@@ -240,8 +263,8 @@ impl Task {
         tracing::debug!("sledge live updates stopped");
     }
 
-    fn subscribe(&mut self, sink: Sink, viewer: Viewer) -> Result<Key, SubscribeError> {
-        let database = self.mirror.snapshot(viewer);
+    fn subscribe(&mut self, sink: Sink, view: View) -> Result<Key, SubscribeError> {
+        let database = view.shape(self.mirror.snapshot(view.viewer));
         let full = UpdateFull {
             database: &database,
         };
@@ -277,7 +300,7 @@ impl Task {
             }
         };
         self.metrics.messages_out(Protocol::Sledge, 1);
-        self.subscribers.insert(key, Subscriber { sink, viewer });
+        self.subscribers.insert(key, Subscriber { sink, view });
         Ok(key)
     }
 
@@ -290,12 +313,13 @@ impl Task {
         }
         // One scoped diff per distinct viewer, however many subscribers share
         // it; serialised at most once, for the channels.
-        let mut scoped: HashMap<Viewer, (DataStore, Option<Arc<str>>)> = HashMap::new();
+        let mut scoped: HashMap<View, (DataStore, Option<Arc<str>>)> = HashMap::new();
         let mut dropped = Vec::new();
         for (key, sub) in &self.subscribers {
-            let (view, json) = scoped
-                .entry(sub.viewer)
-                .or_insert_with(|| (scope(&diff, sub.viewer), None));
+            let (view, json) = scoped.entry(sub.view).or_insert_with(|| {
+                let seen = sub.view.shape(self.mirror.scope(&diff, sub.view.viewer));
+                (seen, None)
+            });
             if view.is_empty() {
                 continue;
             }
@@ -449,8 +473,14 @@ mod tests {
         let (changes, handle, _shutdown) = start();
         changes.send(hack(1)).unwrap();
         settle(&handle).await;
-        let mut admin = handle.subscribe_channel(Viewer::Admin, 8).await.unwrap();
-        let mut judge = handle.subscribe_channel(Viewer::Judge(2), 8).await.unwrap();
+        let mut admin = handle
+            .subscribe_channel(Viewer::Admin, 8, None)
+            .await
+            .unwrap();
+        let mut judge = handle
+            .subscribe_channel(Viewer::Judge(2), 8, None)
+            .await
+            .unwrap();
         for sub in [&mut admin, &mut judge] {
             let full = sub.updates.recv().await.unwrap();
             assert_eq!(full.event, UPDATE_FULL);
@@ -480,8 +510,14 @@ mod tests {
     #[tokio::test]
     async fn a_channel_that_fills_is_dropped_after_what_it_holds() {
         let (changes, handle, _shutdown) = start();
-        let mut slow = handle.subscribe_channel(Viewer::Admin, 2).await.unwrap();
-        let mut fine = handle.subscribe_channel(Viewer::Admin, 8).await.unwrap();
+        let mut slow = handle
+            .subscribe_channel(Viewer::Admin, 2, None)
+            .await
+            .unwrap();
+        let mut fine = handle
+            .subscribe_channel(Viewer::Admin, 8, None)
+            .await
+            .unwrap();
         for id in 1..=3 {
             changes.send(hack(id)).unwrap();
             settle(&handle).await;
@@ -498,7 +534,10 @@ mod tests {
     #[tokio::test]
     async fn shutdown_ends_every_channel() {
         let (_changes, handle, shutdown) = start();
-        let mut sub = handle.subscribe_channel(Viewer::Judge(1), 4).await.unwrap();
+        let mut sub = handle
+            .subscribe_channel(Viewer::Judge(1), 4, None)
+            .await
+            .unwrap();
         assert_eq!(sub.updates.recv().await.unwrap().event, UPDATE_FULL);
         shutdown.cancel();
         assert!(sub.updates.recv().await.is_none());

@@ -5,16 +5,24 @@
 //!
 //! Scoping: the admin sees everything. A judge sees every hack, superlative
 //! and eligibility row, every judge's name (with the email blanked for other
-//! judges), and only its own assignments, ratings and placements; of the
-//! judging floor, the pause and withdrawals, and only its own absences and
-//! notes.
+//! judges), and only its own assignments, ratings and placements. Of the
+//! hacks, a judge gets in full only *its own*: those on its route (its
+//! `judgeHacks`) and those it rated or placed; every other hack comes with
+//! an empty description (id, name and table stay, so clients that merge by
+//! id keep working). That keeps a judge's state a few kB per hack it visits
+//! instead of every story of the event. A story longer than
+//! [`MAX_DESCRIPTION_CHARS`] (a Devpost import keeps stories whole) reaches
+//! judges shortened, with a visible mark; the admin gets it whole.
+//! Of the judging floor, a judge sees the pause and withdrawals, and only
+//! its own absences and notes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::judging::model::{
     Absence, DataStore, Hack, Judge, JudgeHack, JudgingStatus, Note, Rating, Superlative,
     SuperlativeHack, SuperlativePlacement, Withdrawal,
 };
+use crate::judging::validate::MAX_DESCRIPTION_CHARS;
 
 /// Who is looking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +46,36 @@ pub struct Mirror {
     notes: BTreeMap<i64, Note>,
     judging_status: BTreeMap<i64, JudgingStatus>,
     withdrawals: BTreeMap<i64, Withdrawal>,
+    /// (judge, hack) for each hack a judge has its own (route, rating or
+    /// placement), with how many rows make it so.
+    own: BTreeMap<(i64, i64), u32>,
+}
+
+/// The (judge, hack) pairs a row makes a judge's own; hack 0 stands for
+/// none (a placement's unchosen place, or a row with one pair).
+trait Owns {
+    fn owns(&self) -> [(i64, i64); 2];
+}
+
+impl Owns for JudgeHack {
+    fn owns(&self) -> [(i64, i64); 2] {
+        [(self.judge_id, self.hack_id), (self.judge_id, 0)]
+    }
+}
+
+impl Owns for Rating {
+    fn owns(&self) -> [(i64, i64); 2] {
+        [(self.judge_id, self.hack_id), (self.judge_id, 0)]
+    }
+}
+
+impl Owns for SuperlativePlacement {
+    fn owns(&self) -> [(i64, i64); 2] {
+        [
+            (self.judge_id, self.first_choice_id),
+            (self.judge_id, self.second_choice_id),
+        ]
+    }
 }
 
 impl Mirror {
@@ -55,16 +93,46 @@ impl Mirror {
                 table.insert(id(&row), row);
             }
         }
+        /// Upserts like `upsert`, moving the pairs the old row owned to the new one.
+        fn upsert_owning<T: Owns>(
+            table: &mut BTreeMap<i64, T>,
+            own: &mut BTreeMap<(i64, i64), u32>,
+            rows: Vec<T>,
+            id: impl Fn(&T) -> i64,
+        ) {
+            for row in rows {
+                for pair in row.owns().into_iter().filter(|p| p.1 != 0) {
+                    *own.entry(pair).or_default() += 1;
+                }
+                let Some(old) = table.insert(id(&row), row) else {
+                    continue;
+                };
+                for pair in old.owns().into_iter().filter(|p| p.1 != 0) {
+                    if let Some(count) = own.get_mut(&pair) {
+                        *count -= 1;
+                        if *count == 0 {
+                            own.remove(&pair);
+                        }
+                    }
+                }
+            }
+        }
         upsert(&mut self.hacks, diff.hacks, |r| r.id);
         upsert(&mut self.judges, diff.judges, |r| r.id);
-        upsert(&mut self.judge_hacks, diff.judge_hacks, |r| r.id);
+        upsert_owning(
+            &mut self.judge_hacks,
+            &mut self.own,
+            diff.judge_hacks,
+            |r| r.id,
+        );
         upsert(&mut self.superlatives, diff.superlatives, |r| r.id);
-        upsert(
+        upsert_owning(
             &mut self.superlative_placements,
+            &mut self.own,
             diff.superlative_placements,
             |r| r.id,
         );
-        upsert(&mut self.ratings, diff.ratings, |r| r.id);
+        upsert_owning(&mut self.ratings, &mut self.own, diff.ratings, |r| r.id);
         upsert(&mut self.superlative_hacks, diff.superlative_hacks, |r| {
             r.id
         });
@@ -72,6 +140,11 @@ impl Mirror {
         upsert(&mut self.notes, diff.notes, |r| r.id);
         upsert(&mut self.judging_status, diff.judging_status, |r| r.id);
         upsert(&mut self.withdrawals, diff.withdrawals, |r| r.id);
+    }
+
+    /// Whether `hack` is one of `judge`'s own.
+    fn owns(&self, judge: i64, hack: i64) -> bool {
+        self.own.contains_key(&(judge, hack))
     }
 
     /// The whole state as `viewer` may see it, rows in id order.
@@ -83,8 +156,16 @@ impl Mirror {
             Viewer::Admin => true,
             Viewer::Judge(me) => judge == me,
         };
+        let hacks = match viewer {
+            Viewer::Admin => rows(&self.hacks, |_| true),
+            Viewer::Judge(me) => self
+                .hacks
+                .values()
+                .map(|h| hack_for_judge(h, self.owns(me, h.id)))
+                .collect(),
+        };
         DataStore {
-            hacks: rows(&self.hacks, |_| true),
+            hacks,
             judges: self.judges.values().map(|j| judge_row(j, viewer)).collect(),
             judge_hacks: rows(&self.judge_hacks, |r| mine(r.judge_id)),
             superlatives: rows(&self.superlatives, |_| true),
@@ -102,34 +183,130 @@ impl Mirror {
 /// Several diffs in commit order as one: a later row with the same id
 /// replaces an earlier one, as it would on the client.
 pub fn coalesce(diffs: impl IntoIterator<Item = DataStore>) -> DataStore {
+    let mut diffs = diffs.into_iter();
+    let Some(first) = diffs.next() else {
+        return DataStore::default();
+    };
+    let Some(second) = diffs.next() else {
+        // One diff (an import, say) is passed on as is, without a copy.
+        return first;
+    };
     let mut merged = Mirror::default();
-    for diff in diffs {
+    for diff in [first, second].into_iter().chain(diffs) {
         merged.apply(diff);
     }
-    merged.snapshot(Viewer::Admin)
+    // Moved out rather than copied: a burst of changes can be many MB.
+    DataStore {
+        hacks: merged.hacks.into_values().collect(),
+        judges: merged.judges.into_values().collect(),
+        judge_hacks: merged.judge_hacks.into_values().collect(),
+        superlatives: merged.superlatives.into_values().collect(),
+        superlative_placements: merged.superlative_placements.into_values().collect(),
+        ratings: merged.ratings.into_values().collect(),
+        superlative_hacks: merged.superlative_hacks.into_values().collect(),
+        absences: merged.absences.into_values().collect(),
+        notes: merged.notes.into_values().collect(),
+        judging_status: merged.judging_status.into_values().collect(),
+        withdrawals: merged.withdrawals.into_values().collect(),
+    }
 }
 
-/// The part of `data` (a whole database or a diff) that `viewer` may see.
-pub fn scope(data: &DataStore, viewer: Viewer) -> DataStore {
-    let me = match viewer {
-        Viewer::Admin => return data.clone(),
-        Viewer::Judge(me) => me,
-    };
-    fn mine<T: Clone>(rows: &[T], me: i64, judge: impl Fn(&T) -> i64) -> Vec<T> {
-        rows.iter().filter(|r| judge(r) == me).cloned().collect()
+impl Mirror {
+    /// The part of `diff` that `viewer` may see, with the mirror as it was
+    /// before `diff`. A judge gets each hack of the diff in full when it is
+    /// (or becomes) its own, else without its description; and a hack that
+    /// becomes its own without being in the diff (assignment gave it to the
+    /// judge, say) comes along in full, so the judge's copy gains its story.
+    pub fn scope(&self, diff: &DataStore, viewer: Viewer) -> DataStore {
+        let me = match viewer {
+            Viewer::Admin => return diff.clone(),
+            Viewer::Judge(me) => me,
+        };
+        fn mine<T: Clone>(rows: &[T], me: i64, judge: impl Fn(&T) -> i64) -> Vec<T> {
+            rows.iter().filter(|r| judge(r) == me).cloned().collect()
+        }
+        let judge_hacks = mine(&diff.judge_hacks, me, |r| r.judge_id);
+        let superlative_placements = mine(&diff.superlative_placements, me, |r| r.judge_id);
+        let ratings = mine(&diff.ratings, me, |r| r.judge_id);
+        let gained: BTreeSet<i64> = judge_hacks
+            .iter()
+            .flat_map(Owns::owns)
+            .chain(ratings.iter().flat_map(Owns::owns))
+            .chain(superlative_placements.iter().flat_map(Owns::owns))
+            .map(|(_, hack)| hack)
+            .filter(|&hack| hack != 0 && !self.owns(me, hack))
+            .collect();
+        let mut hacks: Vec<Hack> = diff
+            .hacks
+            .iter()
+            .map(|h| hack_for_judge(h, gained.contains(&h.id) || self.owns(me, h.id)))
+            .collect();
+        for id in &gained {
+            if !diff.hacks.iter().any(|h| h.id == *id) {
+                if let Some(hack) = self.hacks.get(id) {
+                    hacks.push(hack_for_judge(hack, true));
+                }
+            }
+        }
+        DataStore {
+            hacks,
+            judges: diff.judges.iter().map(|j| judge_row(j, viewer)).collect(),
+            judge_hacks,
+            superlatives: diff.superlatives.clone(),
+            superlative_placements,
+            ratings,
+            superlative_hacks: diff.superlative_hacks.clone(),
+            absences: mine(&diff.absences, me, |r| r.judge_id),
+            notes: mine(&diff.notes, me, |r| r.judge_id),
+            judging_status: diff.judging_status.clone(),
+            withdrawals: diff.withdrawals.clone(),
+        }
     }
-    DataStore {
-        hacks: data.hacks.clone(),
-        judges: data.judges.iter().map(|j| judge_row(j, viewer)).collect(),
-        judge_hacks: mine(&data.judge_hacks, me, |r| r.judge_id),
-        superlatives: data.superlatives.clone(),
-        superlative_placements: mine(&data.superlative_placements, me, |r| r.judge_id),
-        ratings: mine(&data.ratings, me, |r| r.judge_id),
-        superlative_hacks: data.superlative_hacks.clone(),
-        absences: mine(&data.absences, me, |r| r.judge_id),
-        notes: mine(&data.notes, me, |r| r.judge_id),
-        judging_status: data.judging_status.clone(),
-        withdrawals: data.withdrawals.clone(),
+}
+
+/// Cuts every hack description in `data` to at most `chars` characters, an
+/// ellipsis marking a cut: for a page that shows only the start of each
+/// story (`?preview=` of the HTTP API's state and event stream).
+pub fn preview(data: &mut DataStore, chars: usize) {
+    for hack in &mut data.hacks {
+        if hack.description.len() > chars {
+            if let Some((cut, _)) = hack.description.char_indices().nth(chars) {
+                hack.description.truncate(cut);
+                hack.description.push('…');
+            }
+        }
+    }
+}
+
+/// The mark at the end of a story shortened for judges.
+fn shortened_mark(chars: usize) -> String {
+    format!("\n\n[… shortened for judges: the whole story is {chars} characters long]")
+}
+
+/// A hack as a judge gets it: `own`, its story (shortened with a mark if
+/// longer than [`MAX_DESCRIPTION_CHARS`]); otherwise without it.
+fn hack_for_judge(hack: &Hack, own: bool) -> Hack {
+    let description = if !own {
+        String::new()
+    } else if hack.description.len() <= MAX_DESCRIPTION_CHARS {
+        hack.description.clone()
+    } else {
+        let chars = hack.description.chars().count();
+        if chars <= MAX_DESCRIPTION_CHARS {
+            hack.description.clone()
+        } else {
+            let mark = shortened_mark(chars);
+            let keep = MAX_DESCRIPTION_CHARS - mark.chars().count();
+            let mut text: String = hack.description.chars().take(keep).collect();
+            text.push_str(&mark);
+            text
+        }
+    };
+    Hack {
+        id: hack.id,
+        name: hack.name.clone(),
+        description,
+        location: hack.location,
     }
 }
 
@@ -249,14 +426,14 @@ mod tests {
     #[test]
     fn admin_sees_everything() {
         let data = sample();
-        assert_eq!(scope(&data, Viewer::Admin), data);
+        assert_eq!(Mirror::default().scope(&data, Viewer::Admin), data);
         assert_eq!(Mirror::new(data.clone()).snapshot(Viewer::Admin), data);
     }
 
     #[test]
     fn a_judge_sees_only_its_own_private_rows() {
         let data = sample();
-        let seen = scope(&data, Viewer::Judge(2));
+        let seen = Mirror::default().scope(&data, Viewer::Judge(2));
         assert_eq!(seen.hacks, data.hacks);
         assert_eq!(seen.superlatives, data.superlatives);
         assert_eq!(seen.superlative_hacks, data.superlative_hacks);
@@ -289,8 +466,131 @@ mod tests {
             ratings: vec![rating(9, 1, 1, 3)],
             ..Default::default()
         };
-        assert!(scope(&diff, Viewer::Judge(2)).is_empty());
-        assert_eq!(scope(&diff, Viewer::Judge(1)), diff);
+        let mirror = Mirror::default();
+        assert!(mirror.scope(&diff, Viewer::Judge(2)).is_empty());
+        assert_eq!(mirror.scope(&diff, Viewer::Judge(1)), diff);
+    }
+
+    fn hack(id: i64, description: &str) -> Hack {
+        Hack {
+            id,
+            name: format!("Hack {id}"),
+            description: description.into(),
+            location: id,
+        }
+    }
+
+    fn assignment(id: i64, judge_id: i64, hack_id: i64) -> JudgeHack {
+        JudgeHack {
+            id,
+            judge_id,
+            hack_id,
+            priority: 0,
+        }
+    }
+
+    fn described(data: &DataStore) -> Vec<(i64, bool)> {
+        data.hacks
+            .iter()
+            .map(|h| (h.id, !h.description.is_empty()))
+            .collect()
+    }
+
+    #[test]
+    fn a_judge_gets_stories_only_of_its_own_hacks() {
+        let mut mirror = Mirror::new(DataStore {
+            hacks: (1..=4).map(|id| hack(id, "a story")).collect(),
+            judges: vec![judge(1), judge(2)],
+            judge_hacks: vec![assignment(1, 1, 1), assignment(2, 2, 2)],
+            ratings: vec![rating(1, 1, 3, 12)],
+            superlative_placements: vec![SuperlativePlacement {
+                id: 1,
+                judge_id: 1,
+                superlative_id: 1,
+                first_choice_id: 4,
+                second_choice_id: 0,
+            }],
+            ..Default::default()
+        });
+        let full = mirror.snapshot(Viewer::Admin);
+        assert!(described(&full).iter().all(|(_, d)| *d));
+        assert_eq!(
+            described(&mirror.snapshot(Viewer::Judge(1))),
+            [(1, true), (2, false), (3, true), (4, true)]
+        );
+        let seen = mirror.snapshot(Viewer::Judge(2));
+        assert_eq!(
+            described(&seen),
+            [(1, false), (2, true), (3, false), (4, false)]
+        );
+        assert_eq!(seen.hacks[0].name, "Hack 1");
+        assert_eq!(seen.hacks[0].location, 1);
+
+        // An edit of hacks 1 and 2: each judge gets its own in full.
+        let edit = DataStore {
+            hacks: vec![hack(1, "new"), hack(2, "new")],
+            ..Default::default()
+        };
+        assert_eq!(
+            described(&mirror.scope(&edit, Viewer::Judge(2))),
+            [(1, false), (2, true)]
+        );
+        // Assignment gives judge 2 hack 3: the diff brings its story along.
+        let assign = DataStore {
+            judge_hacks: vec![assignment(3, 2, 3)],
+            ..Default::default()
+        };
+        let partial = mirror.scope(&assign, Viewer::Judge(2));
+        assert_eq!(described(&partial), [(3, true)]);
+        assert!(mirror.scope(&assign, Viewer::Judge(1)).is_empty());
+        mirror.apply(assign);
+        assert_eq!(
+            described(&mirror.snapshot(Viewer::Judge(2))),
+            [(1, false), (2, true), (3, true), (4, false)]
+        );
+        // The row moving to judge 1 takes hack 3 off judge 2's route.
+        mirror.apply(DataStore {
+            judge_hacks: vec![assignment(3, 1, 3)],
+            ..Default::default()
+        });
+        assert_eq!(
+            described(&mirror.snapshot(Viewer::Judge(2))),
+            [(1, false), (2, true), (3, false), (4, false)]
+        );
+    }
+
+    #[test]
+    fn long_stories_reach_judges_shortened_with_a_mark() {
+        let long = "é".repeat(MAX_DESCRIPTION_CHARS + 5);
+        let mirror = Mirror::new(DataStore {
+            hacks: vec![hack(1, &long), hack(2, &"x".repeat(MAX_DESCRIPTION_CHARS))],
+            judge_hacks: vec![assignment(1, 1, 1), assignment(2, 1, 2)],
+            ..Default::default()
+        });
+        assert_eq!(mirror.snapshot(Viewer::Admin).hacks[0].description, long);
+        let seen = mirror.snapshot(Viewer::Judge(1));
+        let shortened = &seen.hacks[0].description;
+        assert_eq!(shortened.chars().count(), MAX_DESCRIPTION_CHARS);
+        assert!(shortened.starts_with("éé"));
+        assert!(
+            shortened.ends_with("the whole story is 10005 characters long]"),
+            "{shortened}"
+        );
+        assert_eq!(seen.hacks[1].description.len(), MAX_DESCRIPTION_CHARS);
+    }
+
+    #[test]
+    fn previews_cut_descriptions_with_an_ellipsis() {
+        let mut data = DataStore {
+            hacks: vec![hack(1, "ééé long"), hack(2, "short"), hack(3, "")],
+            ..Default::default()
+        };
+        preview(&mut data, 5);
+        let cut: Vec<_> = data.hacks.iter().map(|h| h.description.as_str()).collect();
+        assert_eq!(cut, ["ééé l…", "short", ""]);
+        preview(&mut data, 0);
+        assert_eq!(data.hacks[1].description, "…");
+        assert_eq!(data.hacks[2].description, "");
     }
 
     #[test]

@@ -41,6 +41,18 @@ pub struct DevpostImported {
     pub superlatives_matched: Vec<i64>,
     /// `superlativeHacks` rows created.
     pub eligibility_added: usize,
+    /// What the import kept but treats specially (a story longer than a
+    /// typed description may be), by row: empty when nothing was.
+    pub adjusted: Vec<Adjusted>,
+}
+
+/// One row an import adjusted, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Adjusted {
+    pub row: u64,
+    pub hack_id: i64,
+    pub note: String,
 }
 
 /// What a judges import added.
@@ -123,13 +135,22 @@ impl Store {
             }
 
             let mut diff = crate::judging::model::DataStore::default();
+            let mut adjusted = Vec::new();
             for (project, table) in devpost::assign_tables_around(fresh, &taken_tables) {
                 tx.prepare_cached(
                     "INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![project.title, project.description, table])?;
+                let id = tx.last_insert_rowid();
+                if let Some(note) = devpost::story_adjustment(&project) {
+                    adjusted.push(Adjusted {
+                        row: project.row,
+                        hack_id: id,
+                        note,
+                    });
+                }
                 diff.hacks.push(Hack {
-                    id: tx.last_insert_rowid(),
+                    id,
                     name: project.title,
                     description: project.description,
                     location: table,
@@ -191,6 +212,7 @@ impl Store {
                 superlative_ids: diff.superlatives.iter().map(|s| s.id).collect(),
                 superlatives_matched,
                 eligibility_added: diff.superlative_hacks.len(),
+                adjusted,
             };
             if !diff.is_empty() {
                 publish(tx, |d| *d = diff);
@@ -406,6 +428,7 @@ mod tests {
 
     fn project(title: &str, table: Option<i64>, prizes: &[&str]) -> Project {
         Project {
+            row: 0,
             title: title.into(),
             submission_url: String::new(),
             description: format!("about {title}"),

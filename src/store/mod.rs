@@ -7,8 +7,9 @@
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
 //!   that touch many rows at once (imports, assignment), [`judge_links`]
-//!   the judges' sign-in links, and [`floor`] the judging floor (pause,
-//!   absences, notes, withdrawals, judges' activity). Protocol code calls
+//!   the judges' sign-in links, [`speed`] speed events, heats and entries,
+//!   and [`floor`] the judging floor (pause, absences, notes, withdrawals,
+//!   judges' activity). Protocol code calls
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
@@ -23,6 +24,7 @@ pub mod judge_links;
 pub mod judging;
 pub mod judging_bulk;
 pub mod schema;
+pub mod speed;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -181,15 +183,24 @@ impl Store {
         .await
     }
 
-    /// Probes that the database accepts writes (for `/healthz`). The value
-    /// must change: SQLite skips rewriting a row with identical content, and
-    /// a commit with nothing to write never reaches the disk it is to probe.
+    /// Probes that the database accepts writes (for `/healthz`).
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.probe_writable_at(now_ms()).await
+    }
+
+    /// The stored value must change on every probe: SQLite leaves a page
+    /// clean when a row is rewritten with identical content, and a commit
+    /// with nothing to write never reaches the disk it is to probe. The
+    /// clock alone does not guarantee that (two probes in one millisecond,
+    /// or a clock stepped back onto the stored time), so the value is the
+    /// probe time, or one past the stored value when that is not later.
+    async fn probe_writable_at(&self, now: i64) -> Result<(), StoreError> {
+        self.write(move |tx| {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('health_probed_at', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [now_ms().to_string()],
+                 ON CONFLICT (key) DO UPDATE SET value =
+                     max(CAST(excluded.value AS INTEGER), CAST(value AS INTEGER) + 1)",
+                [now],
             )?;
             Ok(())
         })
@@ -274,4 +285,49 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Fault, Store, SyncMode};
+    use crate::metrics::Metrics;
+
+    /// Two `/healthz` probes in the same millisecond, or after the clock
+    /// stepped back, must each still write to the disk: a probe that wrote
+    /// the stored value again would commit nothing and pass on a failing disk.
+    #[tokio::test]
+    async fn every_probe_reaches_the_disk_whatever_the_clock_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        let at = 1_796_000_000_000;
+        for (what, earlier, now) in [
+            ("same millisecond", at, at),
+            ("clock stepped back", at + 10_000, at),
+        ] {
+            store.inject_fault(Fault::None).await.unwrap();
+            store.probe_writable_at(earlier).await.unwrap();
+            store.inject_fault(Fault::IoError).await.unwrap();
+            assert!(
+                store.probe_writable_at(now).await.is_err(),
+                "{what}: the probe passed on a failing disk"
+            );
+            store.inject_fault(Fault::None).await.unwrap();
+            store.probe_writable_at(now).await.unwrap();
+            let stored: i64 = store
+                .read(|c| {
+                    Ok(c.query_row(
+                        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'health_probed_at'",
+                        [],
+                        |r| r.get(0),
+                    )?)
+                })
+                .await
+                .unwrap();
+            assert!(stored > earlier, "{what}: probe stored {stored}");
+        }
+        store.close();
+    }
 }

@@ -110,7 +110,46 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     "#,
-    // 4: the judging floor: the pause, absent teams, judges' notes,
+    // 4: speed events (see store::speed). A judge's tally is not stored: it
+    // is worked out from clicker_scores and the heat's start and stop times.
+    r#"
+    CREATE TABLE speed_events (
+        id       INTEGER PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        switches INTEGER NOT NULL DEFAULT 0 CHECK (switches >= 0)
+    );
+
+    -- started_at and stopped_at are server times in ms; a heat started and
+    -- not stopped is running. locked: results of a stopped heat are final.
+    CREATE TABLE speed_heats (
+        number     INTEGER PRIMARY KEY CHECK (number >= 1),
+        started_at INTEGER,
+        stopped_at INTEGER,
+        locked     INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE speed_entries (
+        id             INTEGER PRIMARY KEY,
+        event_id       INTEGER NOT NULL REFERENCES speed_events(id),
+        heat           INTEGER NOT NULL REFERENCES speed_heats(number),
+        station        INTEGER NOT NULL CHECK (station >= 1),
+        name           TEXT NOT NULL,
+        club           TEXT,
+        head_judge     INTEGER,
+        false_starts   INTEGER NOT NULL DEFAULT 0,
+        false_switches INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (heat, station)
+    );
+
+    CREATE TABLE speed_judges (
+        entry_id  INTEGER NOT NULL REFERENCES speed_entries(id),
+        device_id INTEGER NOT NULL REFERENCES clicker_devices(id),
+        position  INTEGER NOT NULL,
+        PRIMARY KEY (entry_id, device_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX speed_judges_by_device ON speed_judges (device_id);
+    "#,
+    // 5: the judging floor: the pause, absent teams, judges' notes,
     // withdrawn hacks and when each judge last did something.
     r#"
     CREATE TABLE judging_status (

@@ -85,6 +85,12 @@ test('the organiser signs in, imports, adds two judges and runs assignment', { s
 test('a judge signs in on a phone, rates and ranks; the organiser sees results live', { skip }, async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const judge = await phone.newPage();
+  // Every file and answer of the page arrives compressed where it is worth it.
+  const encodings = new Map();
+  judge.on('response', async (res) => {
+    const path = new URL(res.url()).pathname;
+    if (res.status() === 200) encodings.set(path, (await res.allHeaders())['content-encoding']);
+  });
   await judge.goto(`${server.url}/judge`);
   await judge.locator('#judge-name option', { hasText: 'Ada Lovelace' }).waitFor({ state: 'attached', timeout: TIMEOUT });
   await judge.selectOption('#judge-name', { label: 'Ada Lovelace' });
@@ -101,6 +107,11 @@ test('a judge signs in on a phone, rates and ranks; the organiser sees results l
   await judge.locator('#connection[data-state="live"]').waitFor({ timeout: TIMEOUT });
   await judge.locator('#progress', { hasText: 'Rated 0 of 3' }).waitFor({ timeout: TIMEOUT });
   await snap(judge, '04-judge-assigned');
+  // The hacks on the judge's route come with their stories.
+  await judge.locator('section.hack p', { hasText: 'Counts things, fast.' }).waitFor({ timeout: TIMEOUT });
+  for (const path of ['/judge', '/ui/judge.js', '/ui/style.css', '/ui/live.js']) {
+    assert.match(encodings.get(path) ?? 'none', /^(br|gzip)$/, `${path} is compressed`);
+  }
 
   // No ranking before any rating.
   assert.equal(await admin.locator('#results-table tbody tr:first-child td:first-child').textContent(), '—');

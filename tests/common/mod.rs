@@ -4,6 +4,7 @@
 
 pub mod raw;
 pub mod sio;
+pub mod sse;
 
 pub use sio::Sledge;
 

@@ -67,14 +67,15 @@ for (const variant of VARIANTS) {
       assert.deepEqual(await admin.next('update-partial'), { diff: db({ superlatives: [best] }) });
 
       // Judge 1 logs in, authenticates and subscribes: it sees every hack and
-      // superlative, both judges' names, and only its own email.
+      // superlative, both judges' names, and only its own email. No hack is
+      // its own yet (assigned, rated or placed), so none comes with its story.
       const j1 = await open();
       const secret1 = await asJudge(j1, 1);
       assert.deepEqual(await j1.request('subscribe-database', {}), { ok: true });
       const j1View = await j1.next('update-full');
       assert.deepEqual(j1View, {
         database: full({
-          hacks: [hack1, hack2],
+          hacks: [hack1, hack2].map((h) => ({ ...h, description: '' })),
           judges: [judge1, { ...judge2, email: '' }],
           superlatives: [best],
         }),
@@ -96,7 +97,8 @@ for (const variant of VARIANTS) {
         { ok: true, rating },
       );
       assert.deepEqual(await admin.next('update-partial'), { diff: db({ ratings: [rating] }) });
-      assert.deepEqual(await j1.next('update-partial'), { diff: db({ ratings: [rating] }) });
+      // Rated, the hack is judge 1's own: its story comes along.
+      assert.deepEqual(await j1.next('update-partial'), { diff: db({ hacks: [hack1], ratings: [rating] }) });
 
       // Rating again replaces the rating and keeps the row id.
       const rerated = { ...rating, rating: 18 };
@@ -113,7 +115,7 @@ for (const variant of VARIANTS) {
         { ok: true, rating: rating2 },
       );
       assert.deepEqual(await admin.next('update-partial'), { diff: db({ ratings: [rating2] }) });
-      assert.deepEqual(await j2.next('update-partial'), { diff: db({ ratings: [rating2] }) });
+      assert.deepEqual(await j2.next('update-partial'), { diff: db({ hacks: [hack2], ratings: [rating2] }) });
 
       // Superlative placements, replaced in place on re-ranking.
       const placement = {
@@ -131,7 +133,7 @@ for (const variant of VARIANTS) {
         diff: db({ superlativePlacements: [placement] }),
       });
       assert.deepEqual(await j1.next('update-partial'), {
-        diff: db({ superlativePlacements: [placement] }),
+        diff: db({ hacks: [hack2], superlativePlacements: [placement] }),
       });
       const reranked = { ...placement, firstChoiceId: 2, secondChoiceId: 0 };
       assert.deepEqual(
@@ -164,7 +166,7 @@ for (const variant of VARIANTS) {
         { ok: true, rating: byAdmin },
       );
       assert.deepEqual(await admin.next('update-partial'), { diff: db({ ratings: [byAdmin] }) });
-      assert.deepEqual(await j2.next('update-partial'), { diff: db({ ratings: [byAdmin] }) });
+      assert.deepEqual(await j2.next('update-partial'), { diff: db({ hacks: [hack1], ratings: [byAdmin] }) });
 
       // A new judge reaches the judges with a blank email.
       const judge3 = { id: 3, name: 'Katherine Johnson', email: 'kj@example.org' };

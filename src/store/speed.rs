@@ -1,0 +1,585 @@
+//! The speed tables: events (name, number of switches), heats (when each ran
+//! and whether its results are locked), entries (a skipper or team at a
+//! station in a heat, with deductions) and each entry's judges' clickers.
+//! This module alone reads and writes them. A judge's tally is not stored:
+//! it is worked out from the clicker's stored score series and the heat's
+//! start and stop times (see `crate::speed::tally`), so every acknowledged
+//! score counts, whatever happens to the process.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::clicker::DeviceId;
+use super::{now_ms, Store, StoreError};
+use crate::clicker::clock;
+use crate::speed::{tally::tally, Judges, SpeedError};
+
+pub type EntryId = i64;
+
+/// Where a heat is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeatState {
+    /// Never started.
+    Pending,
+    Running,
+    /// Stopped: results locked.
+    Stopped,
+    /// Stopped, then unlocked by the admin: editable, and may run again.
+    Unlocked,
+}
+
+/// A heat as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeatRecord {
+    pub heat: u32,
+    pub state: HeatState,
+    /// Server time, ms since the Unix epoch.
+    pub started_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+}
+
+/// An entry to create.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub event: String,
+    pub heat: u32,
+    pub station: u32,
+    pub name: String,
+    pub club: Option<String>,
+    pub judges: Option<Judges>,
+}
+
+/// An entry with everything its result needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySheet {
+    pub id: EntryId,
+    pub event: String,
+    pub heat: u32,
+    pub station: u32,
+    pub name: String,
+    pub club: Option<String>,
+    pub head_judge: Option<DeviceId>,
+    pub false_starts: u32,
+    pub false_switches: u32,
+    pub heat_state: HeatState,
+    /// Each judge's clicker and tally; the tally is `None` until the heat starts.
+    pub tallies: Vec<(DeviceId, Option<i64>)>,
+}
+
+/// Which entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub event: Option<String>,
+    pub heat: Option<u32>,
+}
+
+fn heat_state(started: Option<i64>, stopped: Option<i64>, locked: bool) -> HeatState {
+    match (started, stopped, locked) {
+        (None, _, _) => HeatState::Pending,
+        (Some(_), None, _) => HeatState::Running,
+        (Some(_), Some(_), true) => HeatState::Stopped,
+        (Some(_), Some(_), false) => HeatState::Unlocked,
+    }
+}
+
+fn heat_record(conn: &Connection, heat: u32) -> Result<Option<HeatRecord>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT started_at, stopped_at, locked FROM speed_heats WHERE number = ?1")?
+        .query_row([heat], |r| {
+            let (started_at, stopped_at) = (r.get(0)?, r.get(1)?);
+            Ok(HeatRecord {
+                heat,
+                state: heat_state(started_at, stopped_at, r.get(2)?),
+                started_at,
+                stopped_at,
+            })
+        })
+        .optional()?)
+}
+
+/// Refuses changes to a heat that is running or locked.
+fn editable(conn: &Connection, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+    Ok(match heat_record(conn, heat)?.map(|h| h.state) {
+        Some(HeatState::Running) => Err(SpeedError::Conflict(format!(
+            "heat {heat} is running: stop it first (POST /api/heats/{heat}/stop)"
+        ))),
+        Some(HeatState::Stopped) => Err(SpeedError::Conflict(format!(
+            "heat {heat} is stopped and its results are locked: unlock it first (POST /api/heats/{heat}/unlock)"
+        ))),
+        _ => Ok(()),
+    })
+}
+
+/// Checks that a panel's clickers are registered and judge nothing else in `heat`.
+fn judges_free(
+    conn: &Connection,
+    heat: u32,
+    entry: Option<EntryId>,
+    judges: &Judges,
+) -> Result<Result<(), SpeedError>, StoreError> {
+    for &device in &judges.devices {
+        let known = conn
+            .prepare_cached("SELECT 1 FROM clicker_devices WHERE id = ?1")?
+            .query_row([device], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            return Ok(Err(SpeedError::Invalid(format!(
+                "device {device:06} is not registered: a clicker gets its id when it first connects"
+            ))));
+        }
+        let other: Option<u32> = conn
+            .prepare_cached(
+                "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+                 WHERE e.heat = ?1 AND j.device_id = ?2 AND e.id IS NOT ?3",
+            )?
+            .query_row(params![heat, device, entry], |r| r.get(0))
+            .optional()?;
+        if let Some(station) = other {
+            return Ok(Err(SpeedError::Conflict(format!(
+                "device {device:06} already judges station {station} in heat {heat}"
+            ))));
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn write_judges(conn: &Connection, entry: EntryId, judges: &Judges) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM speed_judges WHERE entry_id = ?1")?
+        .execute([entry])?;
+    for (position, device) in judges.devices.iter().enumerate() {
+        conn.prepare_cached(
+            "INSERT INTO speed_judges (entry_id, device_id, position) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![entry, device, position as i64])?;
+    }
+    conn.prepare_cached("UPDATE speed_entries SET head_judge = ?2 WHERE id = ?1")?
+        .execute(params![entry, judges.head])?;
+    Ok(())
+}
+
+fn add_entry(
+    conn: &Connection,
+    entry: &NewEntry,
+) -> Result<Result<EntryId, SpeedError>, StoreError> {
+    let heat = entry.heat;
+    if let Err(e) = editable(conn, heat)? {
+        return Ok(Err(e));
+    }
+    let taken: Option<String> = conn
+        .prepare_cached("SELECT name FROM speed_entries WHERE heat = ?1 AND station = ?2")?
+        .query_row([heat, entry.station], |r| r.get(0))
+        .optional()?;
+    if let Some(name) = taken {
+        return Ok(Err(SpeedError::Conflict(format!(
+            "heat {heat} station {} already has an entry ({name})",
+            entry.station
+        ))));
+    }
+    if let Some(judges) = &entry.judges {
+        if let Err(e) = judges_free(conn, heat, None, judges)? {
+            return Ok(Err(e));
+        }
+    }
+    conn.prepare_cached("INSERT OR IGNORE INTO speed_events (name) VALUES (?1)")?
+        .execute([&entry.event])?;
+    conn.prepare_cached("INSERT OR IGNORE INTO speed_heats (number) VALUES (?1)")?
+        .execute([heat])?;
+    conn.prepare_cached(
+        "INSERT INTO speed_entries (event_id, heat, station, name, club)
+         VALUES ((SELECT id FROM speed_events WHERE name = ?1), ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        entry.event,
+        heat,
+        entry.station,
+        entry.name,
+        entry.club
+    ])?;
+    let id = conn.last_insert_rowid();
+    if let Some(judges) = &entry.judges {
+        write_judges(conn, id, judges)?;
+    }
+    Ok(Ok(id))
+}
+
+fn entry_heat(conn: &Connection, entry: EntryId) -> Result<Result<u32, SpeedError>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT heat FROM speed_entries WHERE id = ?1")?
+        .query_row([entry], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| SpeedError::NotFound(format!("no entry {entry}"))))
+}
+
+/// `?` for the refusals of a job: a storage error leaves, a refusal is returned.
+macro_rules! refuse {
+    ($e:expr) => {
+        match $e? {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
+impl Store {
+    /// Sets an event's number of switches (creating the event if new).
+    pub async fn speed_set_event(&self, name: String, switches: u32) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO speed_events (name, switches) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
+                params![name, switches],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds entries, all or none: a refusal says which (by index) and why.
+    pub async fn speed_add_entries(
+        &self,
+        entries: Vec<NewEntry>,
+    ) -> Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError> {
+        self.try_write(move |tx| {
+            let mut ids = Vec::with_capacity(entries.len());
+            for (index, entry) in entries.iter().enumerate() {
+                match add_entry(tx, entry)? {
+                    Ok(id) => ids.push(id),
+                    Err(e) => return Ok(Err((index, e))),
+                }
+            }
+            Ok(Ok(ids))
+        })
+        .await
+    }
+
+    /// Sets an entry's judges; answers its heat.
+    pub async fn speed_set_judges(
+        &self,
+        entry: EntryId,
+        judges: Judges,
+    ) -> Result<Result<u32, SpeedError>, StoreError> {
+        self.try_write(move |tx| {
+            let heat = refuse!(entry_heat(tx, entry));
+            refuse!(editable(tx, heat));
+            refuse!(judges_free(tx, heat, Some(entry), &judges));
+            write_judges(tx, entry, &judges)?;
+            Ok(Ok(heat))
+        })
+        .await
+    }
+
+    /// Sets the judges of every entry at `station` in heats that are pending
+    /// or unlocked; answers the heats changed. Running and locked heats keep theirs.
+    pub async fn speed_set_station_judges(
+        &self,
+        station: u32,
+        judges: Judges,
+    ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
+        self.try_write(move |tx| {
+            let entries: Vec<(EntryId, u32)> = tx
+                .prepare("SELECT id, heat FROM speed_entries WHERE station = ?1 ORDER BY heat")?
+                .query_map([station], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut heats = Vec::new();
+            for (entry, heat) in entries {
+                if editable(tx, heat)?.is_err() {
+                    continue;
+                }
+                refuse!(judges_free(tx, heat, Some(entry), &judges));
+                write_judges(tx, entry, &judges)?;
+                heats.push(heat);
+            }
+            if heats.is_empty() {
+                return Ok(Err(SpeedError::NotFound(format!(
+                    "no entry at station {station} in a heat that is pending or unlocked"
+                ))));
+            }
+            Ok(Ok(heats))
+        })
+        .await
+    }
+
+    /// Sets an entry's deductions; answers its heat.
+    pub async fn speed_set_deductions(
+        &self,
+        entry: EntryId,
+        false_starts: u32,
+        false_switches: u32,
+    ) -> Result<Result<u32, SpeedError>, StoreError> {
+        self.try_write(move |tx| {
+            let heat = refuse!(entry_heat(tx, entry));
+            if heat_record(tx, heat)?.map(|h| h.state) == Some(HeatState::Stopped) {
+                return Ok(Err(SpeedError::Conflict(format!(
+                    "heat {heat} is stopped and its results are locked: unlock it first (POST /api/heats/{heat}/unlock)"
+                ))));
+            }
+            let (event, switches): (String, u32) = tx.query_row(
+                "SELECT v.name, v.switches FROM speed_entries e JOIN speed_events v ON v.id = e.event_id WHERE e.id = ?1",
+                [entry],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if false_starts > 1 {
+                return Ok(Err(SpeedError::Invalid(format!(
+                    "falseStarts is {false_starts}: it is 0 or 1"
+                ))));
+            }
+            if false_switches > switches {
+                return Ok(Err(SpeedError::Invalid(format!(
+                    "falseSwitches is {false_switches}, but {event} has {switches} switches (set them with POST /api/speed/events)"
+                ))));
+            }
+            tx.execute(
+                "UPDATE speed_entries SET false_starts = ?2, false_switches = ?3 WHERE id = ?1",
+                params![entry, false_starts, false_switches],
+            )?;
+            Ok(Ok(heat))
+        })
+        .await
+    }
+
+    /// Starts a heat (now); answers the clickers it watches.
+    pub async fn speed_start_heat(
+        &self,
+        heat: u32,
+    ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
+        let now = now_ms();
+        self.try_write(move |tx| {
+            let Some(record) = heat_record(tx, heat)? else {
+                return Ok(Err(SpeedError::NotFound(format!(
+                    "heat {heat} has no entries: add them first"
+                ))));
+            };
+            if record.state == HeatState::Running {
+                return Ok(Err(SpeedError::Conflict(format!("heat {heat} is running already"))));
+            }
+            refuse!(editable(tx, heat));
+            let running: Option<u32> = tx
+                .query_row(
+                    "SELECT number FROM speed_heats WHERE started_at IS NOT NULL AND stopped_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(other) = running {
+                return Ok(Err(SpeedError::Conflict(format!(
+                    "heat {other} is running: stop it before starting heat {heat}"
+                ))));
+            }
+            tx.execute(
+                "UPDATE speed_heats SET started_at = ?2, stopped_at = NULL, locked = 0 WHERE number = ?1",
+                params![heat, now],
+            )?;
+            Ok(Ok(heat_devices(tx, heat)?))
+        })
+        .await
+    }
+
+    /// Stops a running heat (now) and locks its results; an unlocked heat
+    /// is locked again as it was (its scores stay those of its run).
+    pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+        let now = now_ms();
+        self.try_write(move |tx| {
+            match heat_record(tx, heat)?.map(|h| h.state) {
+                Some(HeatState::Running) => tx.execute(
+                    "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
+                    params![heat, now],
+                )?,
+                Some(HeatState::Unlocked) => tx.execute(
+                    "UPDATE speed_heats SET locked = 1 WHERE number = ?1",
+                    [heat],
+                )?,
+                _ => {
+                    return Ok(Err(SpeedError::Conflict(format!(
+                        "heat {heat} is not running (nor unlocked), so there is nothing to stop"
+                    ))))
+                }
+            };
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// Unlocks a stopped heat's results.
+    pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+        self.try_write(move |tx| {
+            if heat_record(tx, heat)?.map(|h| h.state) != Some(HeatState::Stopped) {
+                return Ok(Err(SpeedError::Conflict(format!(
+                    "heat {heat} is not stopped, so there is nothing to unlock"
+                ))));
+            }
+            tx.execute(
+                "UPDATE speed_heats SET locked = 0 WHERE number = ?1",
+                [heat],
+            )?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// Every heat, by number.
+    pub async fn speed_heats(&self) -> Result<Vec<HeatRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT number, started_at, stopped_at, locked FROM speed_heats ORDER BY number",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let (started_at, stopped_at) = (r.get(1)?, r.get(2)?);
+                Ok(HeatRecord {
+                    heat: r.get(0)?,
+                    state: heat_state(started_at, stopped_at, r.get(3)?),
+                    started_at,
+                    stopped_at,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The current heat: the running one, else the one started last.
+    pub async fn speed_current_heat(
+        &self,
+    ) -> Result<Option<(u32, Vec<DeviceId>, bool)>, StoreError> {
+        self.read(|conn| {
+            let current: Option<(u32, bool)> = conn
+                .query_row(
+                    "SELECT number, stopped_at IS NULL FROM speed_heats WHERE started_at IS NOT NULL
+                     ORDER BY stopped_at IS NULL DESC, started_at DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match current {
+                Some((heat, running)) => Ok(Some((heat, heat_devices(conn, heat)?, running))),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// The entries `filter` selects, by heat and station, with every judge's tally.
+    pub async fn speed_sheets(&self, filter: Filter) -> Result<Vec<EntrySheet>, StoreError> {
+        self.read(move |conn| sheets(conn, &filter)).await
+    }
+}
+
+fn heat_devices(conn: &Connection, heat: u32) -> Result<Vec<DeviceId>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.device_id FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+         WHERE e.heat = ?1 ORDER BY j.device_id",
+    )?;
+    let rows = stmt.query_map([heat], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn sheets(conn: &Connection, filter: &Filter) -> Result<Vec<EntrySheet>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, v.name, e.heat, e.station, e.name, e.club, e.head_judge,
+                e.false_starts, e.false_switches, h.started_at, h.stopped_at, h.locked
+         FROM speed_entries e
+         JOIN speed_events v ON v.id = e.event_id
+         JOIN speed_heats h ON h.number = e.heat
+         WHERE (?1 IS NULL OR v.name = ?1) AND (?2 IS NULL OR e.heat = ?2)
+         ORDER BY e.heat, e.station",
+    )?;
+    let rows = stmt.query_map(params![filter.event, filter.heat], |r| {
+        let started: Option<i64> = r.get(9)?;
+        let stopped: Option<i64> = r.get(10)?;
+        Ok((
+            EntrySheet {
+                id: r.get(0)?,
+                event: r.get(1)?,
+                heat: r.get(2)?,
+                station: r.get(3)?,
+                name: r.get(4)?,
+                club: r.get(5)?,
+                head_judge: r.get(6)?,
+                false_starts: r.get(7)?,
+                false_switches: r.get(8)?,
+                heat_state: heat_state(started, stopped, r.get(11)?),
+                tallies: Vec::new(),
+            },
+            started.map(|s| (s, stopped.unwrap_or(i64::MAX))),
+        ))
+    })?;
+    let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
+    let mut devices: HashMap<EntryId, Vec<DeviceId>> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT j.entry_id, j.device_id FROM speed_judges j
+             JOIN speed_entries e ON e.id = j.entry_id
+             WHERE (?1 IS NULL OR e.event_id = (SELECT id FROM speed_events WHERE name = ?1))
+               AND (?2 IS NULL OR e.heat = ?2)
+             ORDER BY j.entry_id, j.position",
+        )?;
+        let pairs = stmt.query_map(params![filter.event, filter.heat], |r| {
+            Ok((r.get::<_, EntryId>(0)?, r.get::<_, DeviceId>(1)?))
+        })?;
+        for pair in pairs {
+            let (entry, device) = pair?;
+            devices.entry(entry).or_default().push(device);
+        }
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (mut sheet, window) in rows {
+        for device in devices.remove(&sheet.id).unwrap_or_default() {
+            let t = match window {
+                Some((start, end)) => Some(device_tally(conn, device, start, end)?),
+                None => None,
+            };
+            sheet.tallies.push((device, t));
+        }
+        out.push(sheet);
+    }
+    Ok(out)
+}
+
+/// What `device` added between `start` and `end` (server receive times):
+/// from the newest score received before the start, through those received
+/// in the window, in the order the device's clock ran (a 32-bit wrap of
+/// Espruino's `Date.now() | 0` included: see `crate::clicker::clock`).
+fn device_tally(
+    conn: &Connection,
+    device: DeviceId,
+    start: i64,
+    end: i64,
+) -> Result<i64, StoreError> {
+    let mut largest_in = conn.prepare_cached(
+        "SELECT timestamp, score FROM clicker_scores
+         WHERE device_id = ?1 AND received_at < ?2 AND timestamp BETWEEN ?3 AND ?4
+         ORDER BY timestamp DESC LIMIT 1",
+    )?;
+    let mut largest = |(from, to): (i64, i64)| {
+        largest_in
+            .query_row(params![device, start, from, to], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()
+    };
+    let baseline = match largest((i64::MIN, i64::MAX))? {
+        None => 0,
+        Some(max) => {
+            let bottom = largest(clock::BOTTOM_QUARTER)?;
+            match bottom {
+                Some(b) if clock::newest(max.0, Some(b.0)) == b.0 => b.1,
+                _ => max.1,
+            }
+        }
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT timestamp, score FROM clicker_scores WHERE device_id = ?1 AND received_at >= ?2 AND received_at <= ?3
+         ORDER BY timestamp",
+    )?;
+    let mut series = stmt
+        .query_map(params![device, start, end], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    clock::sort_series(&mut series, |&(timestamp, _)| timestamp);
+    Ok(tally(baseline, series.into_iter().map(|(_, score)| score)))
+}
