@@ -7,6 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::sse::EventStream;
 use common::{TestServer, PATIENCE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -916,59 +917,6 @@ async fn assignment_results_and_exports() {
     server.shutdown().await;
 }
 
-/// A Server-Sent Events stream, read frame by frame.
-struct EventStream {
-    response: reqwest::Response,
-    buffer: Vec<u8>,
-}
-
-impl EventStream {
-    async fn open(server: &TestServer, path: &str, secret: Option<&str>) -> EventStream {
-        let mut request = reqwest::Client::new().get(server.url(path));
-        if let Some(secret) = secret {
-            request = request.bearer_auth(secret);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream"));
-        EventStream {
-            response,
-            buffer: Vec::new(),
-        }
-    }
-
-    /// The next event (comments skipped): its name and its JSON data.
-    async fn next(&mut self) -> (String, Value) {
-        loop {
-            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
-                let frame = String::from_utf8(self.buffer.drain(..end + 2).collect()).unwrap();
-                let mut event = None;
-                let mut data = String::new();
-                for line in frame.lines() {
-                    if let Some(name) = line.strip_prefix("event:") {
-                        event = Some(name.trim().to_string());
-                    } else if let Some(chunk) = line.strip_prefix("data:") {
-                        data.push_str(chunk.strip_prefix(' ').unwrap_or(chunk));
-                    }
-                }
-                match event {
-                    Some(event) => return (event, serde_json::from_str(&data).unwrap()),
-                    None => continue,
-                }
-            }
-            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
-                .await
-                .expect("an event within the patience window")
-                .expect("the stream is readable")
-                .expect("the stream is open");
-            self.buffer.extend_from_slice(&chunk);
-        }
-    }
-}
-
 #[tokio::test]
 async fn live_updates_as_server_sent_events() {
     let server = start().await;
@@ -987,7 +935,7 @@ async fn live_updates_as_server_sent_events() {
     .await
     .expect(StatusCode::CREATED);
 
-    let mut admin = EventStream::open(&server, "/api/events", Some(ADMIN)).await;
+    let mut admin = EventStream::open(&server.url("/api/events"), Some(ADMIN)).await;
     let (event, data) = admin.next().await;
     assert_eq!(event, "update-full");
     assert_eq!(data["database"]["hacks"][0]["name"], "First");
@@ -1008,7 +956,8 @@ async fn live_updates_as_server_sent_events() {
 
     // A judge's stream, with the secret in the query as EventSource sends it.
     let ada = api.login(1).await;
-    let mut judge = EventStream::open(&server, &format!("/api/events?secret={ada}"), None).await;
+    let mut judge =
+        EventStream::open(&server.url(&format!("/api/events?secret={ada}")), None).await;
     let (event, data) = judge.next().await;
     assert_eq!(event, "update-full");
     assert_eq!(data["database"]["judges"][1]["email"], "");

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use common::sse::EventStream;
 use common::{TestServer, PATIENCE};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
@@ -276,7 +277,7 @@ async fn a_ten_mib_devpost_export_imports_whole_and_judges_get_their_own_stories
         let start: String = whole.chars().take(80).collect();
         assert_eq!(hack["description"].as_str().unwrap(), format!("{start}…"));
     }
-    let mut stream = EventStream::open_at(&server, "/api/events?preview=80", ADMIN, true).await;
+    let mut stream = open_events_at(&server, "/api/events?preview=80", ADMIN, true).await;
     let (_, data) = stream.next().await;
     assert_eq!(data["database"]["hacks"], previewed["hacks"]);
 
@@ -330,7 +331,7 @@ async fn a_ten_mib_devpost_export_imports_whole_and_judges_get_their_own_stories
     );
 
     // The event stream's update-full is the same.
-    let mut stream = EventStream::open(&server, &secret, false).await;
+    let mut stream = open_events(&server, &secret, false).await;
     let (event, data) = stream.next().await;
     assert_eq!(event, "update-full");
     check_judge_view(&data["database"]["hacks"], &own, &stories);
@@ -602,7 +603,7 @@ async fn the_compressed_event_stream_delivers_each_update_at_once() {
         json!({"name": "Ada", "email": "ada@example.org"}),
     )
     .await;
-    let mut stream = EventStream::open(&server, ADMIN, true).await;
+    let mut stream = open_events(&server, ADMIN, true).await;
     assert_eq!(stream.next().await.0, "update-full");
     let mut slowest = Duration::ZERO;
     for rating in 1..=20 {
@@ -628,70 +629,23 @@ async fn the_compressed_event_stream_delivers_each_update_at_once() {
     server.shutdown().await;
 }
 
-/// An event stream read off the wire: with `gzip`, asked for compressed and
-/// decoded here chunk by chunk, so an event the server held back in its
-/// encoder shows as a late event.
-struct EventStream {
-    response: reqwest::Response,
-    decoder: Option<flate2::write::GzDecoder<Vec<u8>>>,
-    buffer: Vec<u8>,
+/// Opens the admin's event stream at `path`, gzip-compressed or not, and
+/// checks the answer's encoding.
+async fn open_events_at(server: &TestServer, path: &str, secret: &str, gzip: bool) -> EventStream {
+    let mut request = client().get(server.url(path)).bearer_auth(secret);
+    if gzip {
+        request = request.header(ACCEPT_ENCODING, "gzip");
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let encoding = response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(encoding.as_deref(), gzip.then_some("gzip"));
+    EventStream::read(response, gzip)
 }
 
-impl EventStream {
-    async fn open(server: &TestServer, secret: &str, gzip: bool) -> EventStream {
-        EventStream::open_at(server, "/api/events", secret, gzip).await
-    }
-
-    async fn open_at(server: &TestServer, path: &str, secret: &str, gzip: bool) -> EventStream {
-        let mut request = client().get(server.url(path)).bearer_auth(secret);
-        if gzip {
-            request = request.header(ACCEPT_ENCODING, "gzip");
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let encoding = response
-            .headers()
-            .get(CONTENT_ENCODING)
-            .map(|v| v.to_str().unwrap().to_string());
-        assert_eq!(encoding.as_deref(), gzip.then_some("gzip"));
-        EventStream {
-            response,
-            decoder: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
-            buffer: Vec::new(),
-        }
-    }
-
-    async fn next(&mut self) -> (String, Value) {
-        loop {
-            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
-                let frame = String::from_utf8(self.buffer.drain(..end + 2).collect()).unwrap();
-                let mut event = None;
-                let mut data = String::new();
-                for line in frame.lines() {
-                    if let Some(name) = line.strip_prefix("event:") {
-                        event = Some(name.trim().to_string());
-                    } else if let Some(chunk) = line.strip_prefix("data:") {
-                        data.push_str(chunk.strip_prefix(' ').unwrap_or(chunk));
-                    }
-                }
-                if let Some(event) = event {
-                    return (event, serde_json::from_str(&data).unwrap());
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
-                .await
-                .expect("an event within the patience window")
-                .expect("the stream is readable")
-                .expect("the stream is open");
-            match &mut self.decoder {
-                Some(decoder) => {
-                    decoder.write_all(&chunk).unwrap();
-                    decoder.flush().unwrap();
-                    self.buffer.append(decoder.get_mut());
-                }
-                None => self.buffer.extend_from_slice(&chunk),
-            }
-        }
-    }
+async fn open_events(server: &TestServer, secret: &str, gzip: bool) -> EventStream {
+    open_events_at(server, "/api/events", secret, gzip).await
 }

@@ -1,5 +1,9 @@
 //! A Server-Sent Events reader over reqwest, as a script or a page's
-//! `EventSource` reads `GET /api/events` or `GET /api/speed/live`.
+//! `EventSource` reads `GET /api/events` or `GET /api/speed/live`; it can
+//! also decode a gzip-compressed stream chunk by chunk, to show that each
+//! event arrives at once through the compressor.
+
+use std::io::Write;
 
 use serde_json::Value;
 
@@ -7,6 +11,8 @@ use super::PATIENCE;
 
 pub struct EventStream {
     response: reqwest::Response,
+    /// Set when the stream is gzip-compressed: decodes each chunk as it comes.
+    decoder: Option<flate2::write::GzDecoder<Vec<u8>>>,
     buffer: Vec<u8>,
 }
 
@@ -23,8 +29,15 @@ impl EventStream {
             .to_str()
             .unwrap()
             .starts_with("text/event-stream"));
+        EventStream::read(response, false)
+    }
+
+    /// Reads an answer already checked by the caller; `gzip` when it is
+    /// gzip-compressed.
+    pub fn read(response: reqwest::Response, gzip: bool) -> EventStream {
         EventStream {
             response,
+            decoder: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
             buffer: Vec::new(),
         }
     }
@@ -53,7 +66,14 @@ impl EventStream {
                 .expect("an event within the patience window")
                 .expect("the stream is readable")
                 .expect("the stream is open");
-            self.buffer.extend_from_slice(&chunk);
+            match &mut self.decoder {
+                Some(decoder) => {
+                    decoder.write_all(&chunk).unwrap();
+                    decoder.flush().unwrap();
+                    self.buffer.append(decoder.get_mut());
+                }
+                None => self.buffer.extend_from_slice(&chunk),
+            }
         }
     }
 }
