@@ -159,12 +159,23 @@ pub struct MarkAbsent {
 }
 
 /// A judge's private note on a hack.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NoteHack {
     pub judge_id: i64,
     pub hack_id: i64,
     pub text: String,
+}
+
+// A note is the judge's and the organiser's business: kept out of logs.
+impl std::fmt::Debug for NoteHack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "NoteHack {{ judge_id: {}, hack_id: {}, .. }}",
+            self.judge_id, self.hack_id
+        )
+    }
 }
 
 /// One parsed client event.
