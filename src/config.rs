@@ -98,6 +98,11 @@ pub struct ServeConfig {
     #[arg(long = "allowed-origin", env = "PODIUM_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::origins::parse_origin)]
     pub allowed_origins: Vec<String>,
 
+    /// Different judges who must find a team absent (with nobody rating it
+    /// since) before `/admin` flags the hack as absent.
+    #[arg(long, env = "PODIUM_ABSENT_FLAG_JUDGES", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub absent_flag_judges: u64,
+
     /// The Sledge admin secret. Unset: generated on first start and kept in
     /// the data directory (`podium secrets show` prints it).
     #[arg(long, env = "PODIUM_ADMIN_SECRET", hide_env_values = true)]
@@ -243,6 +248,7 @@ impl ServeConfig {
             max_import_mib: 64,
             compression: true,
             allowed_origins: Vec::new(),
+            absent_flag_judges: 2,
             admin_secret: None,
             login_code: None,
             public_url: None,

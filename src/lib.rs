@@ -20,7 +20,8 @@
 //! api/             the HTTP API: state, writes, imports, assignment, results, exports, SSE
 //! store/           SQLite: migrations, the group-commit writer, one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
-//! judging/         the judging domain: model, validation, import, assignment, results, export
+//! judging/         the judging domain: model, validation, import, assignment, results, export,
+//!                  the judging floor (absences in assignment, the organiser's floor view)
 //! speed/           speed events: IJRU rules, tallies from clicker counts, live heats
 //! sledge/          the judging core both protocols share (operations, credentials, live
 //!                  updates, reports) and the Sledge protocol over socket.io

@@ -129,6 +129,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
             connection_limits: connection_limits.clone(),
             connect_timeout: config.limits.first_command(),
             event_rate: (config.limits.sledge_rate, config.limits.sledge_burst),
+            absent_flag_judges: config.absent_flag_judges as usize,
         },
         store.clone(),
         changes,

@@ -31,6 +31,7 @@ const FILES: &[(&str, &str)] = &[
     ("dom.js", include_str!("../ui/dom.js")),
     ("retry.js", include_str!("../ui/retry.js")),
     ("admin.js", include_str!("../ui/admin.js")),
+    ("floor.js", include_str!("../ui/floor.js")),
     ("links.js", include_str!("../ui/links.js")),
     ("judge.js", include_str!("../ui/judge.js")),
     ("clicker.js", include_str!("../ui/clicker.js")),

@@ -866,9 +866,9 @@ async fn assignment_results_and_exports() {
     assert_eq!(lines[0], "rank,hackId,name,ratings,mean,normalized");
     assert!(lines[1].starts_with("1,3,Über Bus,2,"), "{}", csv.text);
     let hacks = api.get("/api/export/hacks.csv", Some(ADMIN)).await;
-    assert!(hacks
-        .text
-        .starts_with("id,name,description,location\n1,Tally Ho,\"Counts things, fast.\n"));
+    assert!(hacks.text.starts_with(
+        "id,name,description,location,withdrawn\n1,Tally Ho,\"Counts things, fast.\n"
+    ));
     assert!(hacks.headers["content-disposition"]
         .to_str()
         .unwrap()
@@ -880,7 +880,7 @@ async fn assignment_results_and_exports() {
     assert_eq!(ratings.text.lines().count(), 7);
     assert!(ratings
         .text
-        .starts_with("id,judgeId,hackId,rating,judgeName,hackName\n"));
+        .starts_with("id,judgeId,hackId,rating,judgeName,hackName,note\n"));
 
     // A fifth judge and a new hack: re-running tops up, rated rows stay.
     api.post(

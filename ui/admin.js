@@ -5,6 +5,7 @@
 import { api, download } from './api.js';
 import { Live } from './live.js';
 import { $, h, fill, table, say, showConnection } from './dom.js';
+import { startFloor, scheduleFloor, showPaused, wireFloor } from './floor.js';
 import { showLinks, wireLinks } from './links.js';
 import { startSpeed } from './speed-admin.js';
 
@@ -22,6 +23,7 @@ function showSignIn(message = '') {
   stopSpeed = null;
   localStorage.removeItem(KEY);
   secret = null;
+  startFloor(null);
   $('#signin').hidden = false;
   $('#console').hidden = true;
   $('#signout').hidden = true;
@@ -37,6 +39,7 @@ async function signIn(candidate) {
   $('#signin').hidden = true;
   $('#console').hidden = false;
   $('#signout').hidden = false;
+  startFloor(secret);
   // The console shows 80 characters of each story: it need not load them all.
   live = new Live(secret, { onUpdate: render, onSignedOut: (m) => showSignIn(`Signed out: ${m}`), preview: 80 });
   showLoginCode();
@@ -90,6 +93,8 @@ function render(tables) {
   }), 'No assignments yet: run assignment once hacks and judges are in.'));
   showLinks(secret, tables);
   scheduleResults();
+  showPaused(tables);
+  scheduleFloor();
 }
 
 // Ratings can arrive in bursts: fetch results at most every 300 ms.
@@ -133,6 +138,7 @@ function formValues(form) {
 }
 
 function wire() {
+  wireFloor();
   wireLinks();
   $('#signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();

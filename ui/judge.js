@@ -2,7 +2,9 @@
 // is in the URL fragment, which is never sent to a server) or with a name and
 // the login code, keep the issued secret, then rate the assigned hacks in visiting order and choose first and
 // second place per superlative. Each answer shows whether the server has
-// saved it or it is still being sent; unsent answers are retried.
+// saved it or it is still being sent; unsent answers are retried. A table
+// with nobody there is marked "Not here" and moves to "come back later";
+// each hack has a private note; a pause by the organisers shows at the top.
 
 import { api } from './api.js';
 import { Live } from './live.js';
@@ -12,8 +14,11 @@ const KEY = 'podium.judge';
 let me = JSON.parse(localStorage.getItem(KEY) || 'null'); // {secret, judgeId, name}
 let live = null;
 let tables = null;
-// Answers sent but not yet confirmed, by key ('r<hackId>' or 's<superId>').
+// Answers sent but not yet confirmed, by key ('r<hackId>', 's<superId>',
+// 'a<hackId>' for "not here", 'n<hackId>' for a note).
 const pending = new Map();
+// Notes being typed, by hack id: a live update must not wipe them.
+const drafts = new Map();
 
 function showSignIn(message = '') {
   live?.stop();
@@ -79,20 +84,31 @@ function saveState(savedText, entry) {
 
 function render() {
   if (!tables || !me) return;
-  const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === me.judgeId).sort((a, b) => a.priority - b.priority);
+  const paused = tables.rows('judgingStatus').some((s) => s.paused);
+  $('#paused-banner').hidden = !paused;
+  const withdrawn = new Set(tables.rows('withdrawals').filter((w) => w.withdrawn).map((w) => w.hackId));
+  const away = new Set(tables.rows('absences').filter((a) => a.judgeId === me.judgeId && a.active).map((a) => a.hackId));
+  const noteOf = (hackId) => tables.rows('notes').find((n) => n.judgeId === me.judgeId && n.hackId === hackId);
+  const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === me.judgeId && !withdrawn.has(a.hackId)).sort((a, b) => a.priority - b.priority);
   const ratingOf = (hackId) => tables.rows('ratings').find((r) => r.judgeId === me.judgeId && r.hackId === hackId);
   const rated = assigned.filter((a) => ratingOf(a.hackId)).length;
+  // Keep the caret in a note being typed across the re-render.
+  const typing = document.activeElement?.dataset?.noteFor;
+  const caret = typing ? [document.activeElement.selectionStart, document.activeElement.selectionEnd] : null;
   $('#progress').textContent = assigned.length
     ? `Rated ${rated} of ${assigned.length}`
     : 'No hacks assigned to you yet. This page updates by itself when the organisers run assignment.';
   $('#pending').textContent = pending.size ? `${pending.size} answer(s) still being sent…` : '';
 
-  fill($('#hacks'), assigned.map((a, i) => {
+  const card = (a, i) => {
     const hack = tables.hacks.get(a.hackId);
     if (!hack) return null;
     const saved = ratingOf(hack.id);
     const entry = pending.get(`r${hack.id}`);
     const shown = entry ? entry.body.rating : saved?.rating;
+    const note = noteOf(hack.id);
+    const noteEntry = pending.get(`n${hack.id}`);
+    const absentEntry = pending.get(`a${hack.id}`);
     return h('section', { class: 'card hack', 'data-hack-id': String(hack.id) },
       h('div', { class: 'title' },
         h('span', { class: 'table-no' }, `${i + 1}. Table ${hack.location}`),
@@ -103,10 +119,34 @@ function render() {
           type: 'button',
           'aria-pressed': String(n === shown),
           'aria-label': `${n} of 20`,
+          disabled: paused,
           onclick: () => send(`r${hack.id}`, '/api/ratings', { judgeId: me.judgeId, hackId: hack.id, rating: n }),
         }, String(n)))),
-      saveState(saved ? `${saved.rating} of 20` : '', entry));
-  }));
+      saveState(saved ? `${saved.rating} of 20` : '', entry),
+      saved || away.has(hack.id) ? null : h('p', { class: 'row' },
+        h('button', {
+          type: 'button', class: 'quiet not-here', disabled: paused,
+          onclick: () => send(`a${hack.id}`, '/api/absences', { judgeId: me.judgeId, hackId: hack.id }),
+        }, 'Not here: come back later'),
+        absentEntry ? saveState('', absentEntry) : null),
+      h('label', { class: 'note' }, 'Your private note (only you and the organisers see it)',
+        h('textarea', {
+          rows: 2, maxlength: 2000, 'data-note-for': String(hack.id),
+          oninput: (e) => drafts.set(hack.id, e.target.value),
+          onchange: (e) => { drafts.delete(hack.id); send(`n${hack.id}`, '/api/notes', { judgeId: me.judgeId, hackId: hack.id, text: e.target.value }); },
+        }, drafts.get(hack.id) ?? noteEntry?.body.text ?? note?.text ?? '')),
+      noteEntry ? saveState('', noteEntry) : note?.text ? h('span', { class: 'save-state saved' }, 'Note saved ✓') : null);
+  };
+  const here = assigned.filter((a) => !away.has(a.hackId));
+  const later = assigned.filter((a) => away.has(a.hackId));
+  fill($('#hacks'), here.map((a, i) => card(a, i)));
+  fill($('#later'), later.map((a, i) => card(a, here.length + i)));
+  $('#later-card').hidden = later.length === 0;
+  if (typing) {
+    const box = document.querySelector(`textarea[data-note-for="${typing}"]`);
+    box?.focus();
+    box?.setSelectionRange(...caret);
+  }
 
   const superlatives = tables.rows('superlatives');
   $('#superlatives-card').hidden = superlatives.length === 0;

@@ -4,6 +4,7 @@
 export const TABLES = [
   'hacks', 'judges', 'judgeHacks', 'superlatives',
   'superlativePlacements', 'ratings', 'superlativeHacks',
+  'absences', 'notes', 'judgingStatus', 'withdrawals',
 ];
 
 export class Tables {

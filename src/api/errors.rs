@@ -60,7 +60,8 @@ impl From<JudgingError> for ApiError {
             | JudgingError::NoSuchChoice { .. } => StatusCode::NOT_FOUND,
             JudgingError::DuplicateEmail { .. }
             | JudgingError::EmailTakenOnRow { .. }
-            | JudgingError::NothingToAssign(_) => StatusCode::CONFLICT,
+            | JudgingError::NothingToAssign(_)
+            | JudgingError::Paused => StatusCode::CONFLICT,
         };
         let error = ApiError::new(status, e.to_string());
         match e {

@@ -15,6 +15,8 @@
 //! assignments.rs  POST /api/assignments
 //! results.rs      GET /api/results, /api/results.csv, /api/export/*.csv
 //! events.rs       GET /api/events: live updates as Server-Sent Events
+//! floor.rs       POST /api/judging/{pause,resume}, /api/absences, /api/absences/clear,
+//!                 /api/notes, /api/withdrawals; GET /api/floor: the judging floor
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
 //! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
 //! openapi.rs      GET /api/openapi.json
@@ -27,6 +29,7 @@ mod body;
 mod caller;
 mod errors;
 mod events;
+mod floor;
 mod handout;
 mod import;
 mod judging;
@@ -70,6 +73,13 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/export/hacks.csv", get(results::hacks_csv))
         .route("/api/export/judges.csv", get(results::judges_csv))
         .route("/api/export/ratings.csv", get(results::ratings_csv))
+        .route("/api/judging/pause", post(floor::pause))
+        .route("/api/judging/resume", post(floor::resume))
+        .route("/api/absences", post(floor::mark_absent))
+        .route("/api/absences/clear", post(floor::clear_absences))
+        .route("/api/notes", post(floor::note))
+        .route("/api/withdrawals", post(floor::withdraw))
+        .route("/api/floor", get(floor::floor))
         .route("/api/events", get(events::events))
         .route("/api/judges/names", get(handout::judge_names))
         .route("/api/login-code", get(handout::login_code))

@@ -19,6 +19,16 @@ pub struct HackRecord {
     pub name: String,
     pub description: String,
     pub location: i64,
+    /// The organiser withdrew it: it is left out of the results.
+    pub withdrawn: bool,
+}
+
+/// A judge's note on a hack, as exported beside the ratings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteRecord {
+    pub judge_id: i64,
+    pub hack_id: i64,
+    pub text: String,
 }
 
 /// A judge as exported.
@@ -48,16 +58,17 @@ pub fn results_csv(hacks: &[HackResult]) -> String {
     )
 }
 
-/// `id,name,description,location`.
+/// `id,name,description,location,withdrawn` (`withdrawn` is `true` or `false`).
 pub fn hacks_csv(hacks: &[HackRecord]) -> String {
     write(
-        &["id", "name", "description", "location"],
+        &["id", "name", "description", "location", "withdrawn"],
         hacks.iter().map(|h| {
             vec![
                 h.id.to_string(),
                 text(&h.name),
                 text(&h.description),
                 h.location.to_string(),
+                h.withdrawn.to_string(),
             ]
         }),
     )
@@ -73,23 +84,63 @@ pub fn judges_csv(judges: &[JudgeRecord]) -> String {
     )
 }
 
-/// `id,judgeId,hackId,rating,judgeName,hackName`; a name is empty when
-/// its judge or hack is not in the lists given.
-pub fn ratings_csv(ratings: &[RatingRow], judges: &[JudgeRecord], hacks: &[HackRecord]) -> String {
+/// `id,judgeId,hackId,rating,judgeName,hackName,note`: each rating with
+/// its judge's note on the hack, then the notes on hacks the judge has not
+/// rated (with empty `id` and `rating`). A name is empty when its judge or
+/// hack is not in the lists given.
+pub fn ratings_csv(
+    ratings: &[RatingRow],
+    notes: &[NoteRecord],
+    judges: &[JudgeRecord],
+    hacks: &[HackRecord],
+) -> String {
     let judge_names: HashMap<i64, &str> = judges.iter().map(|j| (j.id, j.name.as_str())).collect();
     let hack_names: HashMap<i64, &str> = hacks.iter().map(|h| (h.id, h.name.as_str())).collect();
-    write(
-        &["id", "judgeId", "hackId", "rating", "judgeName", "hackName"],
-        ratings.iter().map(|r| {
-            vec![
+    let mut notes_by: HashMap<(i64, i64), &str> = notes
+        .iter()
+        .map(|n| ((n.judge_id, n.hack_id), n.text.as_str()))
+        .collect();
+    let row = |id: String, judge: i64, hack: i64, rating: String, note: &str| {
+        vec![
+            id,
+            judge.to_string(),
+            hack.to_string(),
+            rating,
+            text(judge_names.get(&judge).copied().unwrap_or("")),
+            text(hack_names.get(&hack).copied().unwrap_or("")),
+            text(note),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = ratings
+        .iter()
+        .map(|r| {
+            let note = notes_by.remove(&(r.judge_id, r.hack_id)).unwrap_or("");
+            row(
                 r.id.to_string(),
-                r.judge_id.to_string(),
-                r.hack_id.to_string(),
+                r.judge_id,
+                r.hack_id,
                 r.rating.to_string(),
-                text(judge_names.get(&r.judge_id).copied().unwrap_or("")),
-                text(hack_names.get(&r.hack_id).copied().unwrap_or("")),
-            ]
-        }),
+                note,
+            )
+        })
+        .collect();
+    rows.extend(
+        notes
+            .iter()
+            .filter(|n| notes_by.contains_key(&(n.judge_id, n.hack_id)))
+            .map(|n| row(String::new(), n.judge_id, n.hack_id, String::new(), &n.text)),
+    );
+    write(
+        &[
+            "id",
+            "judgeId",
+            "hackId",
+            "rating",
+            "judgeName",
+            "hackName",
+            "note",
+        ],
+        rows.into_iter(),
     )
 }
 
@@ -195,10 +246,14 @@ mod tests {
                 name: s.to_string(),
                 description: format!("{s}|{s}"),
                 location: i as i64 * 10,
+                withdrawn: i == 1,
             })
             .collect();
         let rows = read(&hacks_csv(&hacks));
-        assert_eq!(rows[0], ["id", "name", "description", "location"]);
+        assert_eq!(
+            rows[0],
+            ["id", "name", "description", "location", "withdrawn"]
+        );
         for (hack, row) in hacks.iter().zip(&rows[1..]) {
             assert_eq!(
                 row,
@@ -206,7 +261,8 @@ mod tests {
                     hack.id.to_string(),
                     hack.name.clone(),
                     hack.description.clone(),
-                    hack.location.to_string()
+                    hack.location.to_string(),
+                    hack.withdrawn.to_string()
                 ]
             );
         }
@@ -247,6 +303,7 @@ mod tests {
             name: "Tally \"Ho\"".into(),
             description: String::new(),
             location: 1,
+            withdrawn: false,
         }];
         let ratings = [
             RatingRow {
@@ -262,14 +319,30 @@ mod tests {
                 rating: 5,
             },
         ];
-        let csv = ratings_csv(&ratings, &judges, &hacks);
+        let notes = [
+            NoteRecord {
+                judge_id: 7,
+                hack_id: 3,
+                text: "demo crashed,\nretried".into(),
+            },
+            NoteRecord {
+                judge_id: 7,
+                hack_id: 9,
+                text: "=come back".into(),
+            },
+        ];
+        let csv = ratings_csv(&ratings, &notes, &judges, &hacks);
         assert_eq!(
             csv,
-            "id,judgeId,hackId,rating,judgeName,hackName\n\
-             1,7,3,17,\"Lovelace, Ada\",\"Tally \"\"Ho\"\"\"\n\
-             2,8,4,5,,\n"
+            "id,judgeId,hackId,rating,judgeName,hackName,note\n\
+             1,7,3,17,\"Lovelace, Ada\",\"Tally \"\"Ho\"\"\",\"demo crashed,\nretried\"\n\
+             2,8,4,5,,,\n\
+             ,7,9,,\"Lovelace, Ada\",,'=come back\n"
         );
-        assert_eq!(read(&csv)[1][4..], ["Lovelace, Ada", "Tally \"Ho\""]);
+        assert_eq!(
+            read(&csv)[1][4..],
+            ["Lovelace, Ada", "Tally \"Ho\"", "demo crashed,\nretried"]
+        );
     }
 
     #[test]
@@ -278,11 +351,11 @@ mod tests {
             results_csv(&[]),
             "rank,hackId,name,ratings,mean,normalized\n"
         );
-        assert_eq!(hacks_csv(&[]), "id,name,description,location\n");
+        assert_eq!(hacks_csv(&[]), "id,name,description,location,withdrawn\n");
         assert_eq!(judges_csv(&[]), "id,name,email\n");
         assert_eq!(
-            ratings_csv(&[], &[], &[]),
-            "id,judgeId,hackId,rating,judgeName,hackName\n"
+            ratings_csv(&[], &[], &[], &[]),
+            "id,judgeId,hackId,rating,judgeName,hackName,note\n"
         );
     }
 }

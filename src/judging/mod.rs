@@ -1,12 +1,14 @@
 //! The judging domain, independent of any wire protocol: the data model, the
 //! rules a hack, a judge or a superlative must follow, import of Devpost and
 //! judge CSVs, assignment of hacks to judges, results with per-judge
-//! normalisation, and CSV exports. All pure: the Sledge socket.io adapter and
+//! normalisation, CSV exports, and the organiser's view of the judging floor. All pure: the Sledge socket.io adapter and
 //! the HTTP API call into this module, so one rule has one home.
 
+pub mod absence;
 pub mod assign;
 pub mod devpost;
 pub mod export;
+pub mod floor;
 pub mod import_error;
 pub mod judges_csv;
 pub mod model;

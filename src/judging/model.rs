@@ -74,7 +74,49 @@ pub struct SuperlativeHack {
     pub hack_id: i64,
 }
 
-/// The six Sledge tables plus eligibility; every key always present.
+/// A judge found nobody at a hack's table (a Podium extension). `active`
+/// until any judge rates the hack or the organiser clears it; marking again
+/// makes the same row active again. Scoped like ratings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Absence {
+    pub id: i64,
+    pub judge_id: i64,
+    pub hack_id: i64,
+    pub active: bool,
+}
+
+/// A judge's private note on a hack (a Podium extension), seen by that judge
+/// and the admin only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    pub id: i64,
+    pub judge_id: i64,
+    pub hack_id: i64,
+    pub text: String,
+}
+
+/// Whether judging is paused (a Podium extension): one row, id 1, seen by
+/// everyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JudgingStatus {
+    pub id: i64,
+    pub paused: bool,
+}
+
+/// A hack the organiser withdrew (a Podium extension): it leaves the
+/// results and stays in the exports, marked. Seen by everyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Withdrawal {
+    pub id: i64,
+    pub hack_id: i64,
+    pub withdrawn: bool,
+}
+
+/// The six Sledge tables plus Podium's extensions; every key always present.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataStore {
@@ -85,6 +127,10 @@ pub struct DataStore {
     pub superlative_placements: Vec<SuperlativePlacement>,
     pub ratings: Vec<Rating>,
     pub superlative_hacks: Vec<SuperlativeHack>,
+    pub absences: Vec<Absence>,
+    pub notes: Vec<Note>,
+    pub judging_status: Vec<JudgingStatus>,
+    pub withdrawals: Vec<Withdrawal>,
 }
 
 impl DataStore {
@@ -97,6 +143,10 @@ impl DataStore {
             && self.superlative_placements.is_empty()
             && self.ratings.is_empty()
             && self.superlative_hacks.is_empty()
+            && self.absences.is_empty()
+            && self.notes.is_empty()
+            && self.judging_status.is_empty()
+            && self.withdrawals.is_empty()
     }
 }
 
@@ -112,13 +162,17 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "absences",
                 "hacks",
                 "judgeHacks",
                 "judges",
+                "judgingStatus",
+                "notes",
                 "ratings",
                 "superlativeHacks",
                 "superlativePlacements",
-                "superlatives"
+                "superlatives",
+                "withdrawals"
             ]
         );
     }

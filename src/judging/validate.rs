@@ -10,6 +10,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// Longest accepted email address (RFC 5321 path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest accepted judge's note on a hack, in characters.
+pub const MAX_NOTE_CHARS: usize = 2_000;
 /// Lowest and highest rating a judge may give a hack.
 pub const RATING_RANGE: std::ops::RangeInclusive<i64> = 1..=20;
 /// Table numbers (a hack's `location`) are non-negative and below this.
@@ -65,6 +67,19 @@ pub fn story(value: &str) -> Result<(), ValidationError> {
         return Err(ValidationError::ControlCharacter {
             field: "description",
         });
+    }
+    Ok(())
+}
+
+/// A judge's note: may be empty (clearing it) and span lines, at most
+/// [`MAX_NOTE_CHARS`].
+pub fn note(value: &str) -> Result<(), ValidationError> {
+    max_chars("text", value, MAX_NOTE_CHARS)?;
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ValidationError::ControlCharacter { field: "text" });
     }
     Ok(())
 }

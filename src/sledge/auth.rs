@@ -63,6 +63,13 @@ pub enum Op {
     Assign,
     Results,
     Export,
+    MarkAbsent,
+    NoteHack,
+    PauseJudging,
+    ResumeJudging,
+    ClearAbsences,
+    Withdraw,
+    Floor,
 }
 
 impl Op {
@@ -81,6 +88,13 @@ impl Op {
             Op::Assign => "assign",
             Op::Results => "results",
             Op::Export => "export",
+            Op::MarkAbsent => "mark-absent",
+            Op::NoteHack => "note-hack",
+            Op::PauseJudging => "pause-judging",
+            Op::ResumeJudging => "resume-judging",
+            Op::ClearAbsences => "clear-absences",
+            Op::Withdraw => "withdraw-hack",
+            Op::Floor => "floor",
         }
     }
 
@@ -98,6 +112,13 @@ impl Op {
             Op::Assign => "POST /api/assignments",
             Op::Results => "GET /api/results",
             Op::Export => "GET /api/export",
+            Op::MarkAbsent => "POST /api/absences",
+            Op::NoteHack => "POST /api/notes",
+            Op::PauseJudging => "POST /api/judging/pause",
+            Op::ResumeJudging => "POST /api/judging/resume",
+            Op::ClearAbsences => "POST /api/absences/clear",
+            Op::Withdraw => "POST /api/withdrawals",
+            Op::Floor => "GET /api/floor",
         }
     }
 }

@@ -24,10 +24,12 @@ pub enum EventName {
     RateHack,
     RankSuperlative,
     SubscribeDatabase,
+    MarkAbsent,
+    NoteHack,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 8] = [
+    pub const ALL: [EventName; 10] = [
         EventName::AddHack,
         EventName::AddJudge,
         EventName::AddSuperlative,
@@ -36,6 +38,8 @@ impl EventName {
         EventName::RateHack,
         EventName::RankSuperlative,
         EventName::SubscribeDatabase,
+        EventName::MarkAbsent,
+        EventName::NoteHack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +52,8 @@ impl EventName {
             EventName::RateHack => "rate-hack",
             EventName::RankSuperlative => "rank-superlative",
             EventName::SubscribeDatabase => "subscribe-database",
+            EventName::MarkAbsent => "mark-absent",
+            EventName::NoteHack => "note-hack",
         }
     }
 
@@ -68,6 +74,8 @@ impl EventName {
                 r#"{"judgeId": integer, "superId": integer, "firstId": integer, "secondId": integer}"#
             }
             EventName::SubscribeDatabase => "{} (an empty object)",
+            EventName::MarkAbsent => r#"{"judgeId": integer, "hackId": integer}"#,
+            EventName::NoteHack => r#"{"judgeId": integer, "hackId": integer, "text": string}"#,
         }
     }
 }
@@ -142,6 +150,34 @@ pub struct RankSuperlative {
 #[serde(deny_unknown_fields)]
 pub struct SubscribeDatabase {}
 
+/// A judge found nobody at the hack's table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MarkAbsent {
+    pub judge_id: i64,
+    pub hack_id: i64,
+}
+
+/// A judge's private note on a hack.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NoteHack {
+    pub judge_id: i64,
+    pub hack_id: i64,
+    pub text: String,
+}
+
+// A note is the judge's and the organiser's business: kept out of logs.
+impl std::fmt::Debug for NoteHack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "NoteHack {{ judge_id: {}, hack_id: {}, .. }}",
+            self.judge_id, self.hack_id
+        )
+    }
+}
+
 /// One parsed client event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -153,12 +189,14 @@ pub enum Request {
     RateHack(RateHack),
     RankSuperlative(RankSuperlative),
     SubscribeDatabase,
+    MarkAbsent(MarkAbsent),
+    NoteHack(NoteHack),
 }
 
 /// Why an event could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
-    #[error("unknown event {0:?}; Podium understands add-hack, add-judge, add-superlative, authenticate, login, rate-hack, rank-superlative and subscribe-database")]
+    #[error("unknown event {0:?}; Podium understands add-hack, add-judge, add-superlative, authenticate, login, rate-hack, rank-superlative, subscribe-database, mark-absent and note-hack")]
     UnknownEvent(String),
     #[error("{event} takes one JSON object as its argument, shaped {schema}; got {got}")]
     NotAnObject {
@@ -219,6 +257,18 @@ pub fn parse(name: &str, payload: Option<Value>) -> Result<Request, ParseError> 
             let SubscribeDatabase {} = fields(event, payload)?;
             Request::SubscribeDatabase
         }
+        EventName::MarkAbsent => {
+            let absent: MarkAbsent = fields(event, payload)?;
+            at_least(event, "judgeId", absent.judge_id, 0)?;
+            at_least(event, "hackId", absent.hack_id, 0)?;
+            Request::MarkAbsent(absent)
+        }
+        EventName::NoteHack => {
+            let note: NoteHack = fields(event, payload)?;
+            at_least(event, "judgeId", note.judge_id, 0)?;
+            at_least(event, "hackId", note.hack_id, 0)?;
+            Request::NoteHack(note)
+        }
     };
     Ok(request)
 }
@@ -234,6 +284,8 @@ impl Request {
             Request::RateHack(_) => EventName::RateHack,
             Request::RankSuperlative(_) => EventName::RankSuperlative,
             Request::SubscribeDatabase => EventName::SubscribeDatabase,
+            Request::MarkAbsent(_) => EventName::MarkAbsent,
+            Request::NoteHack(_) => EventName::NoteHack,
         }
     }
 }

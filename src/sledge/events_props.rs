@@ -43,6 +43,8 @@ fn schema(event: EventName) -> &'static [(&'static str, Kind)] {
             ("secondId", ID),
         ],
         EventName::SubscribeDatabase => &[],
+        EventName::MarkAbsent => &[("judgeId", ID), ("hackId", ID)],
+        EventName::NoteHack => &[("judgeId", ID), ("hackId", ID), ("text", Str)],
     }
 }
 
@@ -83,6 +85,10 @@ fn to_json(request: &Request) -> (EventName, Value) {
             "firstId": r.first_id, "secondId": r.second_id
         }),
         Request::SubscribeDatabase => serde_json::json!({}),
+        Request::MarkAbsent(a) => serde_json::json!({"judgeId": a.judge_id, "hackId": a.hack_id}),
+        Request::NoteHack(n) => serde_json::json!({
+            "judgeId": n.judge_id, "hackId": n.hack_id, "text": n.text
+        }),
     };
     (request.event(), value)
 }

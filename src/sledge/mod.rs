@@ -13,6 +13,8 @@
 //!              (both protocols)
 //! links.rs     judges' sign-in links for the organiser: list, re-issue
 //! ops.rs       the judging operations with their permission rules (both protocols)
+//! floor.rs     the judging floor's operations: pause, absences, notes, withdrawals,
+//!              and the organiser's floor view (both protocols)
 //! reports.rs   results and CSV exports for the admin (both protocols)
 //! session.rs   one socket: its ordered request queue and its identity
 //! view.rs      the mirror of the judging tables and per-viewer scoping (pure)
@@ -29,6 +31,7 @@ pub mod auth;
 pub mod events;
 #[cfg(test)]
 mod events_props;
+pub mod floor;
 pub mod links;
 pub mod ops;
 pub mod replies;
@@ -75,6 +78,8 @@ pub struct Settings {
     /// Events a second per socket, sustained, and the burst above it
     /// (rate 0: no limit).
     pub event_rate: (u64, u64),
+    /// Different judges who must find a team absent before it is flagged.
+    pub absent_flag_judges: usize,
 }
 
 /// What every Sledge session shares.
@@ -84,6 +89,8 @@ pub struct Sledge {
     pub throttle: throttle::Throttle,
     pub metrics: Arc<Metrics>,
     pub sync: sync::SyncHandle,
+    /// Different judges who must find a team absent before it is flagged.
+    pub absent_flag_judges: usize,
 }
 
 /// The running protocol: the layer to add to the router and the socket.io
@@ -112,6 +119,7 @@ pub async fn start(
         throttle: throttle::Throttle::default(),
         metrics,
         sync,
+        absent_flag_judges: settings.absent_flag_judges,
     });
     let mut builder = SocketIo::builder()
         .max_buffer_size(SEND_BUFFER)

@@ -8,7 +8,9 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+use crate::judging::model::{
+    Absence, DataStore, Hack, Judge, Note, Rating, Superlative, SuperlativePlacement,
+};
 
 pub const LOGIN_RESPONSE: &str = "login-response";
 pub const AUTHENTICATE_RESPONSE: &str = "authenticate-response";
@@ -75,6 +77,8 @@ pub enum Done {
     Superlative(Superlative),
     Rating(Rating),
     Placement(SuperlativePlacement),
+    Absence(Absence),
+    Note(Note),
     Authenticated { user_id: i64, judge_id: i64 },
     LoggedIn { secret: String, user_id: i64 },
     Subscribed,
@@ -89,6 +93,8 @@ impl std::fmt::Debug for Done {
             Done::Superlative(r) => write!(f, "Superlative({r:?})"),
             Done::Rating(r) => write!(f, "Rating({r:?})"),
             Done::Placement(r) => write!(f, "Placement({r:?})"),
+            Done::Absence(r) => write!(f, "Absence({r:?})"),
+            Done::Note(r) => write!(f, "Note {{ id: {}, .. }}", r.id),
             Done::Authenticated { user_id, judge_id } => {
                 write!(
                     f,
@@ -113,6 +119,8 @@ pub fn ack_ok(done: &Done) -> Value {
         Done::Superlative(r) => put("superlative", row(r)),
         Done::Rating(r) => put("rating", row(r)),
         Done::Placement(r) => put("superlativePlacement", row(r)),
+        Done::Absence(r) => put("absence", row(r)),
+        Done::Note(r) => put("note", row(r)),
         Done::Authenticated { user_id, judge_id } => {
             put("userId", json!(user_id));
             put("judgeId", json!(judge_id));

@@ -10,7 +10,7 @@ use super::ops::OpError;
 use super::view::Viewer;
 use super::Sledge;
 use crate::judging::assign::AssignmentRow;
-use crate::judging::export::{self, HackRecord, JudgeRecord};
+use crate::judging::export::{self, HackRecord, JudgeRecord, NoteRecord};
 use crate::judging::model::DataStore;
 use crate::judging::results::{
     self, EligibilityRow, Named, PlacementRow, RatingRow, Results, ResultsInput,
@@ -77,6 +77,7 @@ impl Sledge {
                     name: h.name.clone(),
                     description: h.description.clone(),
                     location: h.location,
+                    withdrawn: withdrawn(&data, h.id),
                 })
                 .collect()
         };
@@ -93,10 +94,29 @@ impl Sledge {
         Ok(match what {
             Export::Hacks => export::hacks_csv(&hacks()),
             Export::Judges => export::judges_csv(&judges()),
-            Export::Ratings => export::ratings_csv(&rating_rows(&data), &judges(), &hacks()),
+            Export::Ratings => {
+                let notes: Vec<NoteRecord> = data
+                    .notes
+                    .iter()
+                    .filter(|n| !n.text.is_empty())
+                    .map(|n| NoteRecord {
+                        judge_id: n.judge_id,
+                        hack_id: n.hack_id,
+                        text: n.text.clone(),
+                    })
+                    .collect();
+                export::ratings_csv(&rating_rows(&data), &notes, &judges(), &hacks())
+            }
             Export::Results => unreachable!("handled above"),
         })
     }
+}
+
+/// Whether the organiser withdrew hack `id`.
+fn withdrawn(data: &DataStore, id: i64) -> bool {
+    data.withdrawals
+        .iter()
+        .any(|w| w.hack_id == id && w.withdrawn)
 }
 
 fn rating_rows(data: &DataStore) -> Vec<RatingRow> {
@@ -117,7 +137,13 @@ fn compute(data: &DataStore, judges_per_hack: usize) -> Results {
         id,
         name: name.clone(),
     };
-    let hacks: Vec<Named> = data.hacks.iter().map(|h| named(h.id, &h.name)).collect();
+    // A withdrawn hack leaves the results: its ratings count for nothing.
+    let hacks: Vec<Named> = data
+        .hacks
+        .iter()
+        .filter(|h| !withdrawn(data, h.id))
+        .map(|h| named(h.id, &h.name))
+        .collect();
     let judges: Vec<Named> = data.judges.iter().map(|j| named(j.id, &j.name)).collect();
     let superlatives: Vec<Named> = data
         .superlatives

@@ -307,6 +307,16 @@ impl Session {
                 };
                 Ok(Done::Placement(sledge.rank(who, ranking).await?))
             }
+            Request::MarkAbsent(absent) => Ok(Done::Absence(
+                sledge
+                    .mark_absent(who, absent.judge_id, absent.hack_id)
+                    .await?,
+            )),
+            Request::NoteHack(note) => Ok(Done::Note(
+                sledge
+                    .note(who, note.judge_id, note.hack_id, note.text)
+                    .await?,
+            )),
             Request::SubscribeDatabase => {
                 auth::authorize(who, Action::Subscribe)?;
                 self.subscribe(socket).await

@@ -13,11 +13,14 @@
 //! instead of every story of the event. A story longer than
 //! [`MAX_DESCRIPTION_CHARS`] (a Devpost import keeps stories whole) reaches
 //! judges shortened, with a visible mark; the admin gets it whole.
+//! Of the judging floor, a judge sees the pause and withdrawals, and only
+//! its own absences and notes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::judging::model::{
-    DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
+    Absence, DataStore, Hack, Judge, JudgeHack, JudgingStatus, Note, Rating, Superlative,
+    SuperlativeHack, SuperlativePlacement, Withdrawal,
 };
 use crate::judging::validate::MAX_DESCRIPTION_CHARS;
 
@@ -39,6 +42,10 @@ pub struct Mirror {
     superlative_placements: BTreeMap<i64, SuperlativePlacement>,
     ratings: BTreeMap<i64, Rating>,
     superlative_hacks: BTreeMap<i64, SuperlativeHack>,
+    absences: BTreeMap<i64, Absence>,
+    notes: BTreeMap<i64, Note>,
+    judging_status: BTreeMap<i64, JudgingStatus>,
+    withdrawals: BTreeMap<i64, Withdrawal>,
     /// (judge, hack) for each hack a judge has its own (route, rating or
     /// placement), with how many rows make it so.
     own: BTreeMap<(i64, i64), u32>,
@@ -129,6 +136,10 @@ impl Mirror {
         upsert(&mut self.superlative_hacks, diff.superlative_hacks, |r| {
             r.id
         });
+        upsert(&mut self.absences, diff.absences, |r| r.id);
+        upsert(&mut self.notes, diff.notes, |r| r.id);
+        upsert(&mut self.judging_status, diff.judging_status, |r| r.id);
+        upsert(&mut self.withdrawals, diff.withdrawals, |r| r.id);
     }
 
     /// Whether `hack` is one of `judge`'s own.
@@ -161,6 +172,10 @@ impl Mirror {
             superlative_placements: rows(&self.superlative_placements, |r| mine(r.judge_id)),
             ratings: rows(&self.ratings, |r| mine(r.judge_id)),
             superlative_hacks: rows(&self.superlative_hacks, |_| true),
+            absences: rows(&self.absences, |r| mine(r.judge_id)),
+            notes: rows(&self.notes, |r| mine(r.judge_id)),
+            judging_status: rows(&self.judging_status, |_| true),
+            withdrawals: rows(&self.withdrawals, |_| true),
         }
     }
 }
@@ -189,6 +204,10 @@ pub fn coalesce(diffs: impl IntoIterator<Item = DataStore>) -> DataStore {
         superlative_placements: merged.superlative_placements.into_values().collect(),
         ratings: merged.ratings.into_values().collect(),
         superlative_hacks: merged.superlative_hacks.into_values().collect(),
+        absences: merged.absences.into_values().collect(),
+        notes: merged.notes.into_values().collect(),
+        judging_status: merged.judging_status.into_values().collect(),
+        withdrawals: merged.withdrawals.into_values().collect(),
     }
 }
 
@@ -237,6 +256,10 @@ impl Mirror {
             superlative_placements,
             ratings,
             superlative_hacks: diff.superlative_hacks.clone(),
+            absences: mine(&diff.absences, me, |r| r.judge_id),
+            notes: mine(&diff.notes, me, |r| r.judge_id),
+            judging_status: diff.judging_status.clone(),
+            withdrawals: diff.withdrawals.clone(),
         }
     }
 }
@@ -319,6 +342,24 @@ mod tests {
         }
     }
 
+    fn absence(id: i64, judge_id: i64) -> Absence {
+        Absence {
+            id,
+            judge_id,
+            hack_id: 1,
+            active: true,
+        }
+    }
+
+    fn note(id: i64, judge_id: i64) -> Note {
+        Note {
+            id,
+            judge_id,
+            hack_id: 1,
+            text: format!("note of judge {judge_id}"),
+        }
+    }
+
     fn sample() -> DataStore {
         DataStore {
             hacks: vec![Hack {
@@ -368,6 +409,17 @@ mod tests {
                 superlative_id: 1,
                 hack_id: 1,
             }],
+            absences: vec![absence(1, 1), absence(2, 2)],
+            notes: vec![note(1, 1), note(2, 2)],
+            judging_status: vec![JudgingStatus {
+                id: 1,
+                paused: true,
+            }],
+            withdrawals: vec![Withdrawal {
+                id: 1,
+                hack_id: 1,
+                withdrawn: true,
+            }],
         }
     }
 
@@ -396,6 +448,10 @@ mod tests {
             ]
         );
         assert_eq!(seen.ratings, vec![rating(2, 2, 1, 15)]);
+        assert_eq!(seen.absences, vec![absence(2, 2)]);
+        assert_eq!(seen.notes, vec![note(2, 2)]);
+        assert_eq!(seen.judging_status, data.judging_status);
+        assert_eq!(seen.withdrawals, data.withdrawals);
         assert!(seen.judge_hacks.iter().all(|r| r.judge_id == 2));
         assert!(seen.superlative_placements.iter().all(|r| r.judge_id == 2));
         assert_eq!(seen.judge_hacks.len(), 1);

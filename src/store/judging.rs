@@ -10,6 +10,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use thiserror::Error;
 
+use super::floor;
 use super::writer::{Change, Tx};
 use super::{now_ms, Store, StoreError};
 use crate::judging::model::{
@@ -46,6 +47,8 @@ pub enum JudgingError {
     EmailTakenOnRow { row: u64, email: String, judge: i64 },
     #[error("there are no {0} yet: add or import them before running assignment")]
     NothingToAssign(&'static str),
+    #[error("judging is paused by the organiser: ratings, placements and absences are not taken until judging resumes; nothing was changed, send it again then")]
+    Paused,
     #[error("judgesPerHack {0} is out of range: each hack can have from 1 to {max} judges", max = crate::store::judging_bulk::MAX_JUDGES_PER_HACK)]
     JudgesPerHack(i64),
     #[error(transparent)]
@@ -159,6 +162,10 @@ impl Store {
             if !exists(tx, Table::Hacks, hack)? {
                 return Ok(Err(JudgingError::NoSuchHack(hack)));
             }
+            if floor::is_paused(tx)? {
+                return Ok(Err(JudgingError::Paused));
+            }
+            floor::touch(tx, judge)?;
             let before: Option<(i64, i64)> = tx
                 .prepare_cached(
                     "SELECT id, rating FROM ratings WHERE judge_id = ?1 AND hack_id = ?2",
@@ -194,7 +201,12 @@ impl Store {
                 hack_id: hack,
                 rating,
             };
-            publish(tx, |d| d.ratings.push(row.clone()));
+            // Someone met the team: whoever found it absent before was early.
+            let cleared = floor::clear_hack_absences(tx, hack)?;
+            publish(tx, |d| {
+                d.ratings.push(row.clone());
+                d.absences = cleared;
+            });
             Ok(Ok(row))
         })
         .await
@@ -219,6 +231,10 @@ impl Store {
             if !exists(tx, Table::Superlatives, superlative_id)? {
                 return Ok(Err(JudgingError::NoSuchSuperlative(superlative_id)));
             }
+            if floor::is_paused(tx)? {
+                return Ok(Err(JudgingError::Paused));
+            }
+            floor::touch(tx, judge_id)?;
             for (field, id) in [("firstId", first), ("secondId", second)] {
                 if id != 0 && !exists(tx, Table::Hacks, id)? {
                     return Ok(Err(JudgingError::NoSuchChoice { field, id }));
@@ -331,6 +347,14 @@ pub(super) fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {
     tx.publish(Change::Judging(Box::new(diff)));
 }
 
+pub(super) fn exists_hack(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    exists(conn, Table::Hacks, id)
+}
+
+pub(super) fn exists_judge(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    exists(conn, Table::Judges, id)
+}
+
 /// The tables whose rows other rows refer to.
 #[derive(Clone, Copy)]
 enum Table {
@@ -362,7 +386,7 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
         let rows = stmt.query_map([], map)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-    Ok(DataStore {
+    let mut data = DataStore {
         hacks: rows(
             conn,
             "SELECT id, name, description, location FROM hacks ORDER BY id",
@@ -441,7 +465,10 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
                 })
             },
         )?,
-    })
+        ..DataStore::default()
+    };
+    floor::load(conn, &mut data)?;
+    Ok(data)
 }
 
 #[cfg(test)]

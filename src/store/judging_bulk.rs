@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::judging::{load_all, publish, JudgingError};
 use super::{Store, StoreError};
+use crate::judging::absence;
 use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};
 use crate::judging::devpost::{self, Project};
 use crate::judging::judges_csv;
@@ -283,9 +284,17 @@ impl Store {
             if data.hacks.is_empty() {
                 return Ok(Err(JudgingError::NothingToAssign("hacks")));
             }
+            // Withdrawn hacks get no new judges; their rows pass through.
+            let withdrawn: HashSet<i64> = data
+                .withdrawals
+                .iter()
+                .filter(|w| w.withdrawn)
+                .map(|w| w.hack_id)
+                .collect();
             let hacks: Vec<HackRef> = data
                 .hacks
                 .iter()
+                .filter(|h| !withdrawn.contains(&h.id))
                 .map(|h| HackRef {
                     id: h.id,
                     location: h.location,
@@ -297,18 +306,28 @@ impl Store {
                 .iter()
                 .map(AssignmentRow::from)
                 .collect();
-            let rated: HashSet<(i64, i64)> = data
+            // A judge who found the team absent keeps the hack (to come
+            // back to it last), and it does not count toward coverage.
+            let absent: HashSet<(i64, i64)> = data
+                .absences
+                .iter()
+                .filter(|a| a.active)
+                .map(|a| (a.judge_id, a.hack_id))
+                .collect();
+            let fixed: HashSet<(i64, i64)> = data
                 .ratings
                 .iter()
                 .map(|r| (r.judge_id, r.hack_id))
+                .chain(absent.iter().copied())
                 .collect();
             let plan = assign::plan(
                 &hacks,
                 &judges,
                 &existing,
-                &rated,
+                &fixed,
                 judges_per_hack as usize,
             );
+            let plan = absence::adjust(plan, &absent, &hacks, &judges, judges_per_hack as usize);
             let changes = assign::changes(&existing, &plan);
             let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) =
                 changes.into_iter().partition(|c| c.row_id.is_some());

@@ -7,8 +7,9 @@
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
 //!   that touch many rows at once (imports, assignment), [`judge_links`]
-//!   the judges' sign-in links, [`speed`] speed events, heats and entries.
-//!   Protocol code calls
+//!   the judges' sign-in links, [`speed`] speed events, heats and entries,
+//!   and [`floor`] the judging floor (pause, absences, notes, withdrawals,
+//!   judges' activity). Protocol code calls
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
@@ -18,6 +19,7 @@
 pub mod checkpointer;
 pub mod clicker;
 pub mod faults;
+pub mod floor;
 pub mod judge_links;
 pub mod judging;
 pub mod judging_bulk;

@@ -149,6 +149,46 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX speed_judges_by_device ON speed_judges (device_id);
     "#,
+    // 5: the judging floor: the pause, absent teams, judges' notes,
+    // withdrawn hacks and when each judge last did something.
+    r#"
+    CREATE TABLE judging_status (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        paused     INTEGER NOT NULL CHECK (paused IN (0, 1)),
+        changed_at INTEGER NOT NULL
+    );
+    INSERT INTO judging_status (id, paused, changed_at) VALUES (1, 0, 0);
+
+    CREATE TABLE absences (
+        id        INTEGER PRIMARY KEY,
+        judge_id  INTEGER NOT NULL REFERENCES judges(id),
+        hack_id   INTEGER NOT NULL REFERENCES hacks(id),
+        active    INTEGER NOT NULL CHECK (active IN (0, 1)),
+        marked_at INTEGER NOT NULL,
+        UNIQUE (judge_id, hack_id)
+    );
+    CREATE INDEX absences_by_hack ON absences (hack_id);
+
+    CREATE TABLE notes (
+        id         INTEGER PRIMARY KEY,
+        judge_id   INTEGER NOT NULL REFERENCES judges(id),
+        hack_id    INTEGER NOT NULL REFERENCES hacks(id),
+        text       TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (judge_id, hack_id)
+    );
+
+    CREATE TABLE withdrawals (
+        id        INTEGER PRIMARY KEY,
+        hack_id   INTEGER NOT NULL UNIQUE REFERENCES hacks(id),
+        withdrawn INTEGER NOT NULL CHECK (withdrawn IN (0, 1))
+    );
+
+    CREATE TABLE judge_activity (
+        judge_id       INTEGER PRIMARY KEY REFERENCES judges(id),
+        last_action_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

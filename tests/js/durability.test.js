@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer, connect, asAdmin, asJudge, db } from './harness.js';
+import { startServer, connect, asAdmin, asJudge, db, full } from './harness.js';
 
 for (const version of [4, 2]) {
   describe(`durability with socket.io-client ${version}`, () => {
@@ -38,7 +38,7 @@ for (const version of [4, 2]) {
         });
         await again.request('subscribe-database', {});
         assert.deepEqual(await again.next('update-full'), {
-          database: db({
+          database: full({
             hacks: [{ id: 1, name: 'Tally', description: 'd', location: 3 }],
             judges: [{ id: 1, name: 'Ada', email: 'ada@example.org' }],
             superlatives: [{ id: 1, name: 'Best' }],

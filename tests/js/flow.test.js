@@ -15,6 +15,7 @@ import {
   asAdmin,
   asJudge,
   db,
+  full,
 } from './harness.js';
 
 for (const variant of VARIANTS) {
@@ -40,7 +41,7 @@ for (const variant of VARIANTS) {
     it('runs a competition end to end', async () => {
       const admin = await asAdmin(await open());
       assert.deepEqual(await admin.request('subscribe-database', {}), { ok: true });
-      assert.deepEqual(await admin.next('update-full'), { database: db() });
+      assert.deepEqual(await admin.next('update-full'), { database: full() });
 
       // Hacks.
       const hack1 = { id: 1, name: 'Tally Ho', description: 'Counts things.', location: 12 };
@@ -73,7 +74,7 @@ for (const variant of VARIANTS) {
       assert.deepEqual(await j1.request('subscribe-database', {}), { ok: true });
       const j1View = await j1.next('update-full');
       assert.deepEqual(j1View, {
-        database: db({
+        database: full({
           hacks: [hack1, hack2].map((h) => ({ ...h, description: '' })),
           judges: [judge1, { ...judge2, email: '' }],
           superlatives: [best],
@@ -189,7 +190,7 @@ for (const variant of VARIANTS) {
       const late = await asAdmin(await open());
       await late.request('subscribe-database', {});
       assert.deepEqual(await late.next('update-full'), {
-        database: db({
+        database: full({
           hacks: [hack1, hack2],
           judges: [judge1, judge2, judge3],
           superlatives: [best],

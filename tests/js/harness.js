@@ -265,8 +265,18 @@ export function db(tables = {}) {
     superlativePlacements: [],
     ratings: [],
     superlativeHacks: [],
+    absences: [],
+    notes: [],
+    judgingStatus: [],
+    withdrawals: [],
     ...tables,
   };
+}
+
+/** A whole DataStore (update-full, GET /api/state): like db(), with the
+ * judging status row every full state carries (judging not paused). */
+export function full(tables = {}) {
+  return db({ judgingStatus: [{ id: 1, paused: false }], ...tables });
 }
 
 /** Asserts a refusal: a protocol-error, and the error acknowledgement. */

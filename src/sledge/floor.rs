@@ -1,0 +1,90 @@
+//! The judging floor's operations, each with its permission rule, for both
+//! protocols: pausing and resuming judging (admin), marking a team absent
+//! and keeping notes (the admin, or the judge named), clearing absences and
+//! withdrawing hacks (admin), and the organiser's floor view.
+
+use super::auth::{self, Action, Identity, Op};
+use super::ops::OpError;
+use super::view::Viewer;
+use super::Sledge;
+use crate::judging::floor::{self, Floor, FloorInput};
+use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
+use crate::store::judging::JudgingError;
+use crate::store::now_ms;
+
+impl Sledge {
+    /// Pauses (`true`) or resumes judging (admin).
+    pub async fn set_paused(&self, who: Identity, paused: bool) -> Result<JudgingStatus, OpError> {
+        let op = if paused {
+            Op::PauseJudging
+        } else {
+            Op::ResumeJudging
+        };
+        auth::authorize(who, Action::Administer(op))?;
+        Ok(self.store.set_paused(paused).await?)
+    }
+
+    /// Judge `judge_id` found nobody at `hack_id`'s table: the admin, or
+    /// that judge.
+    pub async fn mark_absent(
+        &self,
+        who: Identity,
+        judge_id: i64,
+        hack_id: i64,
+    ) -> Result<Absence, OpError> {
+        auth::authorize(who, Action::ActAsJudge(Op::MarkAbsent, judge_id))?;
+        Ok(self.store.mark_absent(judge_id, hack_id).await?)
+    }
+
+    /// A judge's private note on a hack: the admin, or that judge.
+    pub async fn note(
+        &self,
+        who: Identity,
+        judge_id: i64,
+        hack_id: i64,
+        text: String,
+    ) -> Result<Note, OpError> {
+        auth::authorize(who, Action::ActAsJudge(Op::NoteHack, judge_id))?;
+        Ok(self.store.note(judge_id, hack_id, text).await?)
+    }
+
+    /// The team is back (admin): clears the hack's absences.
+    pub async fn clear_absences(
+        &self,
+        who: Identity,
+        hack_id: i64,
+    ) -> Result<Vec<Absence>, OpError> {
+        auth::authorize(who, Action::Administer(Op::ClearAbsences))?;
+        Ok(self.store.clear_absences(hack_id).await?)
+    }
+
+    /// Withdraws a hack from the results, or takes it back (admin).
+    pub async fn set_withdrawn(
+        &self,
+        who: Identity,
+        hack_id: i64,
+        withdrawn: bool,
+    ) -> Result<Withdrawal, OpError> {
+        auth::authorize(who, Action::Administer(Op::Withdraw))?;
+        Ok(self.store.set_withdrawn(hack_id, withdrawn).await?)
+    }
+
+    /// The organiser's floor view (admin).
+    pub async fn floor(&self, who: Identity) -> Result<Floor, OpError> {
+        auth::authorize(who, Action::Administer(Op::Floor))?;
+        let judges_per_hack = self.judges_per_hack(None).await?;
+        let last_action = self
+            .store
+            .judge_activity()
+            .await
+            .map_err(JudgingError::from)?;
+        let data = self.sync.snapshot(Viewer::Admin).await?;
+        Ok(floor::compute(&FloorInput {
+            data: &data,
+            last_action: &last_action,
+            now_ms: now_ms(),
+            judges_per_hack,
+            absent_flag_judges: self.absent_flag_judges,
+        }))
+    }
+}

@@ -1,0 +1,348 @@
+//! The judging floor's tables: the pause, absent teams, judges' notes,
+//! withdrawn hacks and each judge's last action. This module alone reads and
+//! writes them; `judging` calls its helpers inside its own write jobs (a
+//! rating checks the pause, clears the hack's absences and records the
+//! judge's activity in the same transaction as the rating itself).
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::judging::{exists_hack, exists_judge, publish, JudgingError};
+use super::{now_ms, Store, StoreError};
+use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
+use crate::judging::validate;
+
+impl Store {
+    /// Pauses or resumes judging. Setting what is already set changes
+    /// nothing and publishes nothing.
+    pub async fn set_paused(&self, paused: bool) -> Result<JudgingStatus, JudgingError> {
+        self.judging_write(move |tx| {
+            let row = JudgingStatus { id: 1, paused };
+            if is_paused(tx)? == paused {
+                return Ok(Ok(row));
+            }
+            tx.prepare_cached(
+                "UPDATE judging_status SET paused = ?1, changed_at = ?2 WHERE id = 1",
+            )?
+            .execute(params![paused, now_ms()])?;
+            publish(tx, |d| d.judging_status.push(row.clone()));
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// Judge `judge` found nobody at `hack`'s table: the absence becomes
+    /// active (the same row again if the judge marked it before) and the
+    /// hack moves to the end of the judge's route.
+    pub async fn mark_absent(&self, judge: i64, hack: i64) -> Result<Absence, JudgingError> {
+        self.judging_write(move |tx| {
+            if !exists_judge(tx, judge)? {
+                return Ok(Err(JudgingError::NoSuchJudge(judge)));
+            }
+            if !exists_hack(tx, hack)? {
+                return Ok(Err(JudgingError::NoSuchHack(hack)));
+            }
+            if is_paused(tx)? {
+                return Ok(Err(JudgingError::Paused));
+            }
+            touch(tx, judge)?;
+            let before: Option<(i64, bool)> = tx
+                .prepare_cached(
+                    "SELECT id, active FROM absences WHERE judge_id = ?1 AND hack_id = ?2",
+                )?
+                .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let id = match before {
+                Some((id, true)) => {
+                    return Ok(Ok(Absence {
+                        id,
+                        judge_id: judge,
+                        hack_id: hack,
+                        active: true,
+                    }))
+                }
+                Some((id, false)) => {
+                    tx.prepare_cached(
+                        "UPDATE absences SET active = 1, marked_at = ?1 WHERE id = ?2",
+                    )?
+                    .execute([now_ms(), id])?;
+                    id
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO absences (judge_id, hack_id, active, marked_at)
+                         VALUES (?1, ?2, 1, ?3)",
+                    )?
+                    .execute([judge, hack, now_ms()])?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let row = Absence {
+                id,
+                judge_id: judge,
+                hack_id: hack,
+                active: true,
+            };
+            let moved = move_to_route_end(tx, judge, hack)?;
+            publish(tx, |d| {
+                d.absences.push(row.clone());
+                d.judge_hacks.extend(moved);
+            });
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// The organiser says the team is back: every active absence of `hack`
+    /// is cleared. Answers the rows it cleared.
+    pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, JudgingError> {
+        self.judging_write(move |tx| {
+            if !exists_hack(tx, hack)? {
+                return Ok(Err(JudgingError::NoSuchHack(hack)));
+            }
+            let cleared = clear_hack_absences(tx, hack)?;
+            if !cleared.is_empty() {
+                let rows = cleared.clone();
+                publish(tx, |d| d.absences = rows);
+            }
+            Ok(Ok(cleared))
+        })
+        .await
+    }
+
+    /// Withdraws `hack` from the results (or takes it back).
+    pub async fn set_withdrawn(
+        &self,
+        hack: i64,
+        withdrawn: bool,
+    ) -> Result<Withdrawal, JudgingError> {
+        self.judging_write(move |tx| {
+            if !exists_hack(tx, hack)? {
+                return Ok(Err(JudgingError::NoSuchHack(hack)));
+            }
+            let before: Option<(i64, bool)> = tx
+                .prepare_cached("SELECT id, withdrawn FROM withdrawals WHERE hack_id = ?1")?
+                .query_row([hack], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let id = match before {
+                Some((id, was)) if was == withdrawn => {
+                    return Ok(Ok(Withdrawal {
+                        id,
+                        hack_id: hack,
+                        withdrawn,
+                    }))
+                }
+                Some((id, _)) => {
+                    tx.prepare_cached("UPDATE withdrawals SET withdrawn = ?1 WHERE id = ?2")?
+                        .execute(params![withdrawn, id])?;
+                    id
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO withdrawals (hack_id, withdrawn) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![hack, withdrawn])?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let row = Withdrawal {
+                id,
+                hack_id: hack,
+                withdrawn,
+            };
+            publish(tx, |d| d.withdrawals.push(row.clone()));
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
+    /// the row id. Notes are taken while judging is paused.
+    pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, JudgingError> {
+        validate::note(&text)?;
+        self.judging_write(move |tx| {
+            if !exists_judge(tx, judge)? {
+                return Ok(Err(JudgingError::NoSuchJudge(judge)));
+            }
+            if !exists_hack(tx, hack)? {
+                return Ok(Err(JudgingError::NoSuchHack(hack)));
+            }
+            touch(tx, judge)?;
+            let before: Option<(i64, String)> = tx
+                .prepare_cached("SELECT id, text FROM notes WHERE judge_id = ?1 AND hack_id = ?2")?
+                .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let id = match before {
+                Some((id, old)) if old == text => {
+                    return Ok(Ok(Note {
+                        id,
+                        judge_id: judge,
+                        hack_id: hack,
+                        text,
+                    }))
+                }
+                Some((id, _)) => {
+                    tx.prepare_cached("UPDATE notes SET text = ?1, updated_at = ?2 WHERE id = ?3")?
+                        .execute(params![text, now_ms(), id])?;
+                    id
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO notes (judge_id, hack_id, text, updated_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![judge, hack, text, now_ms()])?;
+                    tx.last_insert_rowid()
+                }
+            };
+            let row = Note {
+                id,
+                judge_id: judge,
+                hack_id: hack,
+                text,
+            };
+            publish(tx, |d| d.notes.push(row.clone()));
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    /// When each judge last rated, ranked, marked an absence or wrote a
+    /// note (milliseconds since the Unix epoch), by judge id.
+    pub async fn judge_activity(&self) -> Result<HashMap<i64, i64>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT judge_id, last_action_at FROM judge_activity")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+/// Whether judging is paused, as this transaction sees it.
+pub(super) fn is_paused(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT paused FROM judging_status WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Records that `judge` did something now.
+pub(super) fn touch(conn: &Connection, judge: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO judge_activity (judge_id, last_action_at) VALUES (?1, ?2)
+         ON CONFLICT (judge_id) DO UPDATE SET last_action_at = excluded.last_action_at",
+    )?
+    .execute([judge, now_ms()])?;
+    Ok(())
+}
+
+/// Clears every active absence of `hack` (it was rated, or the organiser
+/// says the team is back) and answers the rows as they are now.
+pub(super) fn clear_hack_absences(
+    conn: &Connection,
+    hack: i64,
+) -> Result<Vec<Absence>, StoreError> {
+    let cleared: Vec<Absence> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, judge_id FROM absences WHERE hack_id = ?1 AND active = 1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([hack], |r| {
+            Ok(Absence {
+                id: r.get(0)?,
+                judge_id: r.get(1)?,
+                hack_id: hack,
+                active: false,
+            })
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if !cleared.is_empty() {
+        conn.prepare_cached("UPDATE absences SET active = 0 WHERE hack_id = ?1 AND active = 1")?
+            .execute([hack])?;
+    }
+    Ok(cleared)
+}
+
+/// Puts `hack` last on `judge`'s route, if it is on the route and not last
+/// already; answers the assignment row it changed.
+fn move_to_route_end(
+    conn: &Connection,
+    judge: i64,
+    hack: i64,
+) -> Result<Option<crate::judging::model::JudgeHack>, StoreError> {
+    let assigned: Option<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, priority FROM judge_hacks WHERE judge_id = ?1 AND hack_id = ?2",
+        )?
+        .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, priority)) = assigned else {
+        return Ok(None);
+    };
+    let last: i64 = conn
+        .prepare_cached("SELECT MAX(priority) FROM judge_hacks WHERE judge_id = ?1")?
+        .query_row([judge], |r| r.get(0))?;
+    let others_at_last: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM judge_hacks
+             WHERE judge_id = ?1 AND priority = ?2 AND id != ?3)",
+        )?
+        .query_row(params![judge, last, id], |r| r.get(0))?;
+    if priority == last && !others_at_last {
+        return Ok(None);
+    }
+    let end = last + 1;
+    conn.prepare_cached("UPDATE judge_hacks SET priority = ?1 WHERE id = ?2")?
+        .execute([end, id])?;
+    Ok(Some(crate::judging::model::JudgeHack {
+        id,
+        judge_id: judge,
+        hack_id: hack,
+        priority: end,
+    }))
+}
+
+/// Adds the floor's tables to a full load of the judging state.
+pub(super) fn load(conn: &Connection, data: &mut DataStore) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT id, judge_id, hack_id, active FROM absences ORDER BY id")?;
+    data.absences = stmt
+        .query_map([], |r| {
+            Ok(Absence {
+                id: r.get(0)?,
+                judge_id: r.get(1)?,
+                hack_id: r.get(2)?,
+                active: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare("SELECT id, judge_id, hack_id, text FROM notes ORDER BY id")?;
+    data.notes = stmt
+        .query_map([], |r| {
+            Ok(Note {
+                id: r.get(0)?,
+                judge_id: r.get(1)?,
+                hack_id: r.get(2)?,
+                text: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    data.judging_status = vec![JudgingStatus {
+        id: 1,
+        paused: is_paused(conn)?,
+    }];
+    let mut stmt = conn.prepare("SELECT id, hack_id, withdrawn FROM withdrawals ORDER BY id")?;
+    data.withdrawals = stmt
+        .query_map([], |r| {
+            Ok(Withdrawal {
+                id: r.get(0)?,
+                hack_id: r.get(1)?,
+                withdrawn: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(())
+}
