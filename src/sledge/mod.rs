@@ -60,7 +60,9 @@ use crate::store::{Changes, Store, StoreError};
 
 /// Packets socket.io may hold for one client; a live-update subscriber that
 /// lets this fill is dropped (see [`sync`]). Diffs that arrive together are
-/// merged into one packet, so only a client that stopped reading fills it.
+/// merged into one packet, so only a client that stopped reading fills it;
+/// a merged packet holds at most [`sync::MAX_PARTIAL_BYTES`] (plus one
+/// change), which makes this a bound in bytes too.
 pub const SEND_BUFFER: usize = 256;
 /// Largest WebSocket message accepted from a client. The largest valid
 /// payload (a 10 000-character description) is well under this; long-polling

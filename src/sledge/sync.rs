@@ -36,6 +36,16 @@ use crate::store::{Change, Changes};
 
 /// Most committed changes merged into one partial update.
 const MAX_COALESCE: usize = 1024;
+/// Changes stop being merged into one partial update once they hold about
+/// this many bytes of JSON. A subscriber's send buffer holds
+/// [`SEND_BUFFER`](super::SEND_BUFFER) packets, so this is what bounds it in bytes: a subscriber
+/// that stops reading is dropped after at most `SEND_BUFFER` partials of
+/// this size (plus one change each). Without it, a task that fell behind
+/// merged ever bigger batches (1 024 ten-kB hacks made one 10 MB packet),
+/// and a client that did not read could pin hundreds of MB before its
+/// buffer filled. A burst of small changes (ratings, assignments) still
+/// becomes one update.
+pub const MAX_PARTIAL_BYTES: usize = 64 * 1024;
 /// How often to retry disconnecting a subscriber whose buffer is full.
 const DISCONNECT_RETRY: Duration = Duration::from_millis(200);
 
@@ -232,10 +242,14 @@ impl Task {
                 // holds for snapshots.
                 change = changes.recv() => match change {
                     Some(first) => {
+                        let mut bytes = approx_bytes(&first);
                         let mut batch = vec![first];
-                        while batch.len() < MAX_COALESCE {
+                        while batch.len() < MAX_COALESCE && bytes < MAX_PARTIAL_BYTES {
                             match changes.try_recv() {
-                                Ok(change) => batch.push(change),
+                                Ok(change) => {
+                                    bytes += approx_bytes(&change);
+                                    batch.push(change);
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -397,6 +411,38 @@ fn send_to_channel(sender: &mpsc::Sender<StreamUpdate>, data: Arc<str>) -> Sent 
     }
 }
 
+/// About how many bytes of JSON a change makes (its text plus a fixed cost
+/// per row), without serialising it: enough to bound a merged partial.
+fn approx_bytes(change: &Change) -> usize {
+    /// Ids, numbers and keys of a row, a generous guess.
+    const ROW: usize = 96;
+    let Change::Judging(diff) = change;
+    // Destructured whole so that a new table cannot be left uncounted.
+    let DataStore {
+        hacks,
+        judges,
+        judge_hacks,
+        superlatives,
+        superlative_placements,
+        ratings,
+        superlative_hacks,
+    } = &**diff;
+    let text = hacks
+        .iter()
+        .map(|h| h.name.len() + h.description.len())
+        .chain(judges.iter().map(|j| j.name.len() + j.email.len()))
+        .chain(superlatives.iter().map(|s| s.name.len()))
+        .sum::<usize>();
+    let rows = hacks.len()
+        + judges.len()
+        + judge_hacks.len()
+        + superlatives.len()
+        + superlative_placements.len()
+        + ratings.len()
+        + superlative_hacks.len();
+    text + rows * ROW
+}
+
 /// An update's payload as JSON text.
 fn to_json(payload: &impl serde::Serialize) -> Arc<str> {
     serde_json::to_string(payload)
@@ -529,6 +575,57 @@ mod tests {
         assert!(slow.updates.recv().await.is_none(), "its stream ended");
         let events = std::iter::from_fn(|| fine.updates.try_recv().ok()).count();
         assert_eq!(events, 4, "others are unaffected");
+    }
+
+    #[tokio::test]
+    async fn a_backlog_is_merged_into_partials_of_bounded_size() {
+        let (changes, handle, _shutdown) = start();
+        let mut sub = handle
+            .subscribe_channel(Viewer::Admin, 1024, None)
+            .await
+            .unwrap();
+        assert_eq!(sub.updates.recv().await.unwrap().event, UPDATE_FULL);
+        // Queued before the task runs again: it finds them all waiting, as
+        // when it has fallen behind.
+        let story = "x".repeat(10_000);
+        for id in 1..=100 {
+            let Change::Judging(mut diff) = hack(id);
+            diff.hacks[0].description = story.clone();
+            changes.send(Change::Judging(diff)).unwrap();
+        }
+        settle(&handle).await;
+        let partials: Vec<_> = std::iter::from_fn(|| sub.updates.try_recv().ok()).collect();
+        let hacks: usize = partials
+            .iter()
+            .map(|p| payload(p)["diff"]["hacks"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(hacks, 100, "every hack arrives");
+        for partial in &partials {
+            assert!(
+                partial.data.len() <= MAX_PARTIAL_BYTES + story.len() + 200,
+                "a partial of {} bytes",
+                partial.data.len()
+            );
+        }
+        assert!(
+            partials.len() <= 100 * story.len() / MAX_PARTIAL_BYTES + 2,
+            "{} partials for 100 changes of 10 kB",
+            partials.len()
+        );
+
+        for id in 1..=500 {
+            changes.send(rating(id, 1)).unwrap();
+        }
+        settle(&handle).await;
+        let partials: Vec<_> = std::iter::from_fn(|| sub.updates.try_recv().ok()).collect();
+        assert_eq!(partials.len(), 1, "a burst of small changes is one partial");
+        assert_eq!(
+            payload(&partials[0])["diff"]["ratings"]
+                .as_array()
+                .unwrap()
+                .len(),
+            500
+        );
     }
 
     #[tokio::test]
