@@ -426,12 +426,17 @@ fn approx_bytes(change: &Change) -> usize {
         superlative_placements,
         ratings,
         superlative_hacks,
+        absences,
+        notes,
+        judging_status,
+        withdrawals,
     } = &**diff;
     let text = hacks
         .iter()
         .map(|h| h.name.len() + h.description.len())
         .chain(judges.iter().map(|j| j.name.len() + j.email.len()))
         .chain(superlatives.iter().map(|s| s.name.len()))
+        .chain(notes.iter().map(|n| n.text.len()))
         .sum::<usize>();
     let rows = hacks.len()
         + judges.len()
@@ -439,7 +444,11 @@ fn approx_bytes(change: &Change) -> usize {
         + superlatives.len()
         + superlative_placements.len()
         + ratings.len()
-        + superlative_hacks.len();
+        + superlative_hacks.len()
+        + absences.len()
+        + notes.len()
+        + judging_status.len()
+        + withdrawals.len();
     text + rows * ROW
 }
 
