@@ -122,7 +122,7 @@ impl Store {
         score: i64,
         msg_id: Option<i64>,
     ) -> Result<ScoreOutcome, StoreError> {
-        let received_at = now_ms();
+        let received_at = self.receive_clock.stamp();
         // One INSERT (the SELECT only reads): no savepoint needed.
         self.write_one(move |tx| {
             let inserted = tx

@@ -23,6 +23,7 @@ pub mod floor;
 pub mod judge_links;
 pub mod judging;
 pub mod judging_bulk;
+pub mod receive_clock;
 pub mod schema;
 pub mod speed;
 pub mod writer;
@@ -77,6 +78,9 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     writer: writer::Writer,
+    /// Receive times of clicker scores, and the heat boundaries between them
+    /// (shared by every clone: one clock per database).
+    receive_clock: Arc<receive_clock::ReceiveClock>,
     readers: Arc<ReadPool>,
     _checkpointing: checkpointer::Alive,
 }
@@ -115,6 +119,7 @@ impl Store {
         let (writer, changes) = writer::Writer::start(conn, vfs, metrics)?;
         let store = Store {
             writer,
+            receive_clock: Default::default(),
             readers: Arc::new(ReadPool {
                 path,
                 idle: Mutex::new(Vec::new()),

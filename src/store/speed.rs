@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::clicker::DeviceId;
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
 use crate::clicker::clock;
 use crate::speed::{tally::tally, Judges, SpeedError};
 
@@ -347,7 +347,7 @@ impl Store {
         &self,
         heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        let now = now_ms();
+        let now = self.receive_clock.cut();
         self.try_write(move |tx| {
             let Some(record) = heat_record(tx, heat)? else {
                 return Ok(Err(SpeedError::NotFound(format!(
@@ -382,7 +382,7 @@ impl Store {
     /// Stops a running heat (now) and locks its results; an unlocked heat
     /// is locked again as it was (its scores stay those of its run).
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let now = now_ms();
+        let now = self.receive_clock.cut();
         self.try_write(move |tx| {
             match heat_record(tx, heat)?.map(|h| h.state) {
                 Some(HeatState::Running) => tx.execute(
@@ -539,7 +539,8 @@ fn sheets(conn: &Connection, filter: &Filter) -> Result<Vec<EntrySheet>, StoreEr
     Ok(out)
 }
 
-/// What `device` added between `start` and `end` (server receive times):
+/// What `device` added between `start` and `end` (cuts of the store's
+/// receive clock, so `start <= received_at < end` splits scores exactly):
 /// from the newest score received before the start, through those received
 /// in the window, in the order the device's clock ran (a 32-bit wrap of
 /// Espruino's `Date.now() | 0` included: see `crate::clicker::clock`).
@@ -572,7 +573,7 @@ fn device_tally(
         }
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT timestamp, score FROM clicker_scores WHERE device_id = ?1 AND received_at >= ?2 AND received_at <= ?3
+        "SELECT timestamp, score FROM clicker_scores WHERE device_id = ?1 AND received_at >= ?2 AND received_at < ?3
          ORDER BY timestamp",
     )?;
     let mut series = stmt
