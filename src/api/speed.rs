@@ -355,10 +355,8 @@ pub async fn set_deductions(
 async fn heat_record(app: &App, heat: u32) -> Result<Json<HeatRecord>, ApiError> {
     let record = app
         .store
-        .speed_heats()
+        .speed_heat(heat)
         .await?
-        .into_iter()
-        .find(|h| h.heat == heat)
         .ok_or_else(|| ApiError::not_found(format!("no heat {heat}")))?;
     Ok(Json(record))
 }

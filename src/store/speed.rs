@@ -86,18 +86,23 @@ fn heat_state(started: Option<i64>, stopped: Option<i64>, locked: bool) -> HeatS
     }
 }
 
+/// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
+fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
+    let (started_at, stopped_at) = (r.get(1)?, r.get(2)?);
+    Ok(HeatRecord {
+        heat: r.get(0)?,
+        state: heat_state(started_at, stopped_at, r.get(3)?),
+        started_at,
+        stopped_at,
+    })
+}
+
 fn heat_record(conn: &Connection, heat: u32) -> Result<Option<HeatRecord>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT started_at, stopped_at, locked FROM speed_heats WHERE number = ?1")?
-        .query_row([heat], |r| {
-            let (started_at, stopped_at) = (r.get(0)?, r.get(1)?);
-            Ok(HeatRecord {
-                heat,
-                state: heat_state(started_at, stopped_at, r.get(2)?),
-                started_at,
-                stopped_at,
-            })
-        })
+        .prepare_cached(
+            "SELECT number, started_at, stopped_at, locked FROM speed_heats WHERE number = ?1",
+        )?
+        .query_row([heat], heat_row)
         .optional()?)
 }
 
@@ -427,18 +432,15 @@ impl Store {
             let mut stmt = conn.prepare(
                 "SELECT number, started_at, stopped_at, locked FROM speed_heats ORDER BY number",
             )?;
-            let rows = stmt.query_map([], |r| {
-                let (started_at, stopped_at) = (r.get(1)?, r.get(2)?);
-                Ok(HeatRecord {
-                    heat: r.get(0)?,
-                    state: heat_state(started_at, stopped_at, r.get(3)?),
-                    started_at,
-                    stopped_at,
-                })
-            })?;
+            let rows = stmt.query_map([], heat_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+
+    /// One heat, if it has entries.
+    pub async fn speed_heat(&self, heat: u32) -> Result<Option<HeatRecord>, StoreError> {
+        self.read(move |conn| heat_record(conn, heat)).await
     }
 
     /// The current heat: the running one, else the one started last.
