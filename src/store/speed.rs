@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::clicker::DeviceId;
+use super::clicker::{latest_score_before, DeviceId};
 use super::{now_ms, Store, StoreError};
 use crate::clicker::clock;
 use crate::speed::{tally::tally, Judges, SpeedError};
@@ -551,28 +551,7 @@ fn device_tally(
     start: i64,
     end: i64,
 ) -> Result<i64, StoreError> {
-    let mut largest_in = conn.prepare_cached(
-        "SELECT timestamp, score FROM clicker_scores
-         WHERE device_id = ?1 AND received_at < ?2 AND timestamp BETWEEN ?3 AND ?4
-         ORDER BY timestamp DESC LIMIT 1",
-    )?;
-    let mut largest = |(from, to): (i64, i64)| {
-        largest_in
-            .query_row(params![device, start, from, to], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
-            .optional()
-    };
-    let baseline = match largest((i64::MIN, i64::MAX))? {
-        None => 0,
-        Some(max) => {
-            let bottom = largest(clock::BOTTOM_QUARTER)?;
-            match bottom {
-                Some(b) if clock::newest(max.0, Some(b.0)) == b.0 => b.1,
-                _ => max.1,
-            }
-        }
-    };
+    let baseline = latest_score_before(conn, device, start)?.map_or(0, |s| s.score);
     let mut stmt = conn.prepare_cached(
         "SELECT timestamp, score FROM clicker_scores WHERE device_id = ?1 AND received_at >= ?2 AND received_at <= ?3
          ORDER BY timestamp",
