@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::body::{json_value, Body};
-use super::caller::Caller;
+use super::caller::{self, Caller};
 use super::import::not_a_form;
 use super::upload::Upload;
 use crate::http_error::ApiError;
@@ -53,14 +53,7 @@ impl From<SpeedError> for ApiError {
 }
 
 fn admin(who: Identity) -> Result<(), ApiError> {
-    if who == Identity::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "speed events are managed by the admin only",
-        ))
-    }
+    caller::admin_only(who, "speed events are managed by the admin only")
 }
 
 /// The body as `T`, with the expected shape in the error.
