@@ -440,7 +440,8 @@ pub async fn results(
         .await?;
     let mut entries = results::results(sheets, true);
     // Ranked: best first, then by heat and station.
-    entries.sort_by_key(|e| (e.event.clone(), e.rank.is_none(), e.rank, e.heat, e.station));
+    let key = |e: &EntryResult| (e.rank.is_none(), e.rank, e.heat, e.station);
+    entries.sort_by(|a, b| a.event.cmp(&b.event).then_with(|| key(a).cmp(&key(b))));
     if !csv {
         return Ok(Json(ResultsBody { entries }).into_response());
     }
