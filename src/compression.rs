@@ -7,7 +7,7 @@
 //! that waits for more input holds events back. The encoder in use
 //! (async-compression 0.4.52, pinned by Cargo.lock) flushes whenever the
 //! body has nothing more ready, so each event leaves at once in its own
-//! flush; `tests/compression.rs` checks that an update still arrives within
+//! flush; `tests/big_event.rs` checks that an update still arrives within
 //! 100 ms, and the event stream is compressed too.
 
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};

@@ -6,26 +6,11 @@
 
 mod common;
 
-use common::TestServer;
-use podium::operator_secrets;
-use podium::store::judging::NewJudge;
+use common::{add_judges, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const ADMIN: &str = "admin-secret-for-the-link-tests-0123";
-
-async fn add_judges(server: &TestServer, n: i64) {
-    for i in 1..=n {
-        server
-            .store()
-            .add_judge(NewJudge {
-                name: format!("Judge {i}"),
-                email: format!("judge{i}@example.org"),
-            })
-            .await
-            .unwrap();
-    }
-}
 
 async fn call(
     server: &TestServer,
@@ -88,7 +73,7 @@ async fn links_are_listed_kept_reissued_and_sign_judges_in() {
         })
     };
     let server = start().await;
-    add_judges(&server, 3).await;
+    add_judges(server.store(), 3).await;
 
     let first = links(&server).await;
     assert_eq!(first.len(), 3);
@@ -273,7 +258,7 @@ async fn a_public_url_is_the_links_base() {
         c.public_url = Some("https://podium.example.org".into());
     })
     .await;
-    add_judges(&server, 1).await;
+    add_judges(server.store(), 1).await;
     let url = links(&server).await[0]["url"].as_str().unwrap().to_string();
     assert!(
         url.starts_with("https://podium.example.org/judge#token="),
@@ -285,11 +270,8 @@ async fn a_public_url_is_the_links_base() {
 #[tokio::test]
 async fn the_generated_login_code_is_typable() {
     let server = TestServer::start().await;
-    add_judges(&server, 1).await;
-    let code = operator_secrets::read(server.dir.path())
-        .unwrap()
-        .unwrap()
-        .login_code;
+    add_judges(server.store(), 1).await;
+    let code = server.generated_login_code();
     let (a, b) = code.split_once('-').expect("two groups");
     assert_eq!((a.len(), b.len()), (5, 5));
     for typed in [

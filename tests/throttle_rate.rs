@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::add_judges;
 use common::sio::Sio;
 use podium::config::ServeConfig;
 use podium::sledge::throttle::ADDRESS;
-use podium::store::judging::NewJudge;
 use podium::store::SyncMode;
 use serde_json::json;
 
@@ -74,17 +74,7 @@ async fn one_address_gets_no_more_wrong_answers_than_its_budget() {
     config.sync = SyncMode::Normal;
     config.login_code = Some("the-real-login-code-nobody-guesses".into());
     let running = podium::server::start(config).await.unwrap();
-    for n in 1..=JUDGES {
-        running
-            .app
-            .store
-            .add_judge(NewJudge {
-                name: format!("Judge {n}"),
-                email: format!("judge{n}@example.org"),
-            })
-            .await
-            .unwrap();
-    }
+    add_judges(&running.app.store, JUDGES as i64).await;
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
     let sockets = 8;

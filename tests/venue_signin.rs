@@ -13,9 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::sio::Sio;
-use common::{Latencies, TestServer};
-use podium::operator_secrets;
-use podium::store::judging::NewJudge;
+use common::{add_judges, Latencies, TestServer};
 use podium::store::SyncMode;
 use serde_json::{json, Value};
 
@@ -141,21 +139,9 @@ async fn judge(addr: SocketAddr, id: i64, code: String, started: Instant) -> Jud
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_judges_behind_one_address_all_sign_in() {
     let server = TestServer::start_with(|c| c.sync = SyncMode::Normal).await;
-    let code = operator_secrets::read(server.dir.path())
-        .unwrap()
-        .expect("a generated secrets file")
-        .login_code;
+    let code = server.generated_login_code();
     assert!(code.len() == 11 && code.as_bytes()[5] == b'-', "{code}");
-    for n in 1..=JUDGES {
-        server
-            .store()
-            .add_judge(NewJudge {
-                name: format!("Judge {n}"),
-                email: format!("judge{n}@example.org"),
-            })
-            .await
-            .unwrap();
-    }
+    add_judges(server.store(), JUDGES).await;
     let started = Instant::now();
     let judges: Vec<_> = (1..=JUDGES)
         .map(|id| tokio::spawn(judge(server.addr, id, code.clone(), started)))
@@ -208,20 +194,8 @@ async fn two_hundred_judges_behind_one_address_all_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_venue_budget_stops_only_code_sign_ins() {
     let server = TestServer::start_with(|c| c.sync = SyncMode::Normal).await;
-    let code = operator_secrets::read(server.dir.path())
-        .unwrap()
-        .unwrap()
-        .login_code;
-    for n in 1..=40 {
-        server
-            .store()
-            .add_judge(NewJudge {
-                name: format!("Judge {n}"),
-                email: format!("judge{n}@example.org"),
-            })
-            .await
-            .unwrap();
-    }
+    let code = server.generated_login_code();
+    add_judges(server.store(), 40).await;
     let http = reqwest::Client::new();
     let (ok, _) = http_login(&http, server.addr, 1, &code).await;
     assert!(ok);

@@ -80,6 +80,15 @@ pub async fn identify(
     Ok(app.sledge.state.identify(ip, secret).await?)
 }
 
+/// 403 unless `who` is the admin; `refusal` says what only the admin may do.
+pub fn admin_only(who: Identity, refusal: &'static str) -> Result<(), ApiError> {
+    if who == Identity::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN, refusal))
+    }
+}
+
 /// A 401 that tells the client which scheme to use.
 pub fn unauthorized(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, message).with_header(

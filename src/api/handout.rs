@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
-use super::caller::Caller;
+use super::caller::{self, Caller};
 use crate::http_error::ApiError;
 use crate::operator_secrets::Source;
 use crate::server::App;
@@ -55,12 +55,7 @@ pub async fn login_code(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
 ) -> Result<Json<LoginCode>, ApiError> {
-    if who != Identity::Admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "only the admin may read the login code",
-        ));
-    }
+    caller::admin_only(who, "only the admin may read the login code")?;
     let secrets = &app.sledge.state.secrets;
     let code = secrets.readable_login_code().map_err(|e| {
         ApiError::new(

@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::uri::Authority;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::Json;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 use serde::{Deserialize, Serialize};
 
 use super::body::{self, Body};
-use super::caller::{Caller, ClientIp, LoggedIn};
+use super::caller::{self, Caller, ClientIp, LoggedIn};
 use crate::http_error::ApiError;
 use crate::server::App;
 use crate::sledge::auth::Identity;
@@ -123,14 +123,7 @@ pub async fn login(
 }
 
 fn admin_only(who: Identity) -> Result<(), ApiError> {
-    if who == Identity::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "only the admin may see or issue sign-in links",
-        ))
-    }
+    caller::admin_only(who, "only the admin may see or issue sign-in links")
 }
 
 /// Where judges reach this server: `--public-url`, or the Host the

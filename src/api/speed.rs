@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::body::{json_value, Body};
-use super::caller::Caller;
+use super::caller::{self, Caller};
 use super::import::not_a_form;
 use super::upload::Upload;
 use crate::http_error::ApiError;
@@ -53,14 +53,7 @@ impl From<SpeedError> for ApiError {
 }
 
 fn admin(who: Identity) -> Result<(), ApiError> {
-    if who == Identity::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "speed events are managed by the admin only",
-        ))
-    }
+    caller::admin_only(who, "speed events are managed by the admin only")
 }
 
 /// The body as `T`, with the expected shape in the error.
@@ -355,10 +348,8 @@ pub async fn set_deductions(
 async fn heat_record(app: &App, heat: u32) -> Result<Json<HeatRecord>, ApiError> {
     let record = app
         .store
-        .speed_heats()
+        .speed_heat(heat)
         .await?
-        .into_iter()
-        .find(|h| h.heat == heat)
         .ok_or_else(|| ApiError::not_found(format!("no heat {heat}")))?;
     Ok(Json(record))
 }
@@ -449,7 +440,8 @@ pub async fn results(
         .await?;
     let mut entries = results::results(sheets, true);
     // Ranked: best first, then by heat and station.
-    entries.sort_by_key(|e| (e.event.clone(), e.rank.is_none(), e.rank, e.heat, e.station));
+    let key = |e: &EntryResult| (e.rank.is_none(), e.rank, e.heat, e.station);
+    entries.sort_by(|a, b| a.event.cmp(&b.event).then_with(|| key(a).cmp(&key(b))));
     if !csv {
         return Ok(Json(ResultsBody { entries }).into_response());
     }

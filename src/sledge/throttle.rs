@@ -175,10 +175,17 @@ impl Throttle {
         // The judge's bucket first: when it is empty the address's is not touched.
         let keys = [judge.map(|j| Key::Judge(ip, j)), Some(Key::Address(ip))];
         let mut buckets = self.buckets.lock().expect("throttle poisoned");
+        // Room for all of the attempt's new buckets at once: making room for
+        // one at a time could evict the other, just made and still full.
+        let missing = keys
+            .iter()
+            .flatten()
+            .filter(|key| !buckets.contains_key(key))
+            .count();
+        if buckets.len() + missing > MAX_ENTRIES {
+            evict(&mut buckets, now, missing);
+        }
         for key in keys.iter().flatten() {
-            if !buckets.contains_key(key) && buckets.len() >= MAX_ENTRIES {
-                evict(&mut buckets, now);
-            }
             let budget = key.budget();
             let bucket = buckets
                 .entry(*key)
@@ -216,18 +223,20 @@ impl Throttle {
     }
 }
 
-/// Makes room: drops full buckets (they hold nothing), or else the stalest.
-fn evict(buckets: &mut HashMap<Key, Bucket>, now: Instant) {
+/// Makes room for `room` new buckets: drops full buckets (they hold
+/// nothing), then the stalest.
+fn evict(buckets: &mut HashMap<Key, Bucket>, now: Instant, room: usize) {
     buckets.retain(|key, bucket| !bucket.is_full(key.budget(), now));
-    if buckets.len() >= MAX_ENTRIES {
-        if let Some(stalest) = buckets
+    while buckets.len() + room > MAX_ENTRIES {
+        let Some(stalest) = buckets
             .iter()
             .filter(|(_, b)| b.in_flight == 0)
             .min_by_key(|(_, b)| b.at)
             .map(|(key, _)| *key)
-        {
-            buckets.remove(&stalest);
-        }
+        else {
+            break;
+        };
+        buckets.remove(&stalest);
     }
 }
 
@@ -338,5 +347,20 @@ mod tests {
         let first = Key::Address(IpAddr::V4(std::net::Ipv4Addr::from(0)));
         let buckets = t.buckets.lock().unwrap();
         assert!(buckets.contains_key(&newest) && !buckets.contains_key(&first));
+    }
+
+    #[test]
+    fn a_full_table_makes_room_for_both_buckets_of_an_attempt() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        for i in 0..MAX_ENTRIES as u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(i));
+            fail(&t, ip, None, 1, now + Duration::from_millis(i as u64));
+        }
+        // A new address naming a judge needs two buckets at once.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(fail(&t, OTHER, Some(1), 1, later), 1);
+        assert_eq!(t.len(), MAX_ENTRIES);
+        assert!(t.admit(IP, Some(2), later).is_ok());
     }
 }

@@ -127,12 +127,7 @@ pub async fn view(store: &Store, heat: Option<u32>) -> Result<HeatView, StoreErr
             heat: Some(heat),
         })
         .await?;
-    let state = store
-        .speed_heats()
-        .await?
-        .into_iter()
-        .find(|h| h.heat == heat)
-        .map(|h| h.state);
+    let state = store.speed_heat(heat).await?.map(|h| h.state);
     Ok(HeatView {
         heat: Some(heat),
         state,

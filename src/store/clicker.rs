@@ -212,14 +212,24 @@ fn latest_score(
     conn: &rusqlite::Connection,
     device: DeviceId,
 ) -> Result<Option<LatestScore>, StoreError> {
+    latest_score_before(conn, device, i64::MAX)
+}
+
+/// Like [`latest_score`], among the scores the server received before
+/// `received_before` (ms since the Unix epoch).
+pub(super) fn latest_score_before(
+    conn: &rusqlite::Connection,
+    device: DeviceId,
+    received_before: i64,
+) -> Result<Option<LatestScore>, StoreError> {
     let mut largest_in = conn.prepare_cached(
         "SELECT timestamp, score FROM clicker_scores
-         WHERE device_id = ?1 AND timestamp BETWEEN ?2 AND ?3
+         WHERE device_id = ?1 AND received_at < ?2 AND timestamp BETWEEN ?3 AND ?4
          ORDER BY timestamp DESC LIMIT 1",
     )?;
     let mut largest = |from: i64, to: i64| {
         largest_in
-            .query_row(params![device, from, to], |r| {
+            .query_row(params![device, received_before, from, to], |r| {
                 Ok(LatestScore {
                     timestamp: r.get(0)?,
                     score: r.get(1)?,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::clicker::DeviceId;
+use super::clicker::{latest_score_before, DeviceId};
 use super::{Store, StoreError};
 use crate::clicker::clock;
 use crate::speed::{tally::tally, Judges, SpeedError};
@@ -86,18 +86,23 @@ fn heat_state(started: Option<i64>, stopped: Option<i64>, locked: bool) -> HeatS
     }
 }
 
+/// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
+fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
+    let (started_at, stopped_at) = (r.get(1)?, r.get(2)?);
+    Ok(HeatRecord {
+        heat: r.get(0)?,
+        state: heat_state(started_at, stopped_at, r.get(3)?),
+        started_at,
+        stopped_at,
+    })
+}
+
 fn heat_record(conn: &Connection, heat: u32) -> Result<Option<HeatRecord>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT started_at, stopped_at, locked FROM speed_heats WHERE number = ?1")?
-        .query_row([heat], |r| {
-            let (started_at, stopped_at) = (r.get(0)?, r.get(1)?);
-            Ok(HeatRecord {
-                heat,
-                state: heat_state(started_at, stopped_at, r.get(2)?),
-                started_at,
-                stopped_at,
-            })
-        })
+        .prepare_cached(
+            "SELECT number, started_at, stopped_at, locked FROM speed_heats WHERE number = ?1",
+        )?
+        .query_row([heat], heat_row)
         .optional()?)
 }
 
@@ -427,18 +432,15 @@ impl Store {
             let mut stmt = conn.prepare(
                 "SELECT number, started_at, stopped_at, locked FROM speed_heats ORDER BY number",
             )?;
-            let rows = stmt.query_map([], |r| {
-                let (started_at, stopped_at) = (r.get(1)?, r.get(2)?);
-                Ok(HeatRecord {
-                    heat: r.get(0)?,
-                    state: heat_state(started_at, stopped_at, r.get(3)?),
-                    started_at,
-                    stopped_at,
-                })
-            })?;
+            let rows = stmt.query_map([], heat_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+
+    /// One heat, if it has entries.
+    pub async fn speed_heat(&self, heat: u32) -> Result<Option<HeatRecord>, StoreError> {
+        self.read(move |conn| heat_record(conn, heat)).await
     }
 
     /// The current heat: the running one, else the one started last.
@@ -550,28 +552,7 @@ fn device_tally(
     start: i64,
     end: i64,
 ) -> Result<i64, StoreError> {
-    let mut largest_in = conn.prepare_cached(
-        "SELECT timestamp, score FROM clicker_scores
-         WHERE device_id = ?1 AND received_at < ?2 AND timestamp BETWEEN ?3 AND ?4
-         ORDER BY timestamp DESC LIMIT 1",
-    )?;
-    let mut largest = |(from, to): (i64, i64)| {
-        largest_in
-            .query_row(params![device, start, from, to], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
-            .optional()
-    };
-    let baseline = match largest((i64::MIN, i64::MAX))? {
-        None => 0,
-        Some(max) => {
-            let bottom = largest(clock::BOTTOM_QUARTER)?;
-            match bottom {
-                Some(b) if clock::newest(max.0, Some(b.0)) == b.0 => b.1,
-                _ => max.1,
-            }
-        }
-    };
+    let baseline = latest_score_before(conn, device, start)?.map_or(0, |s| s.score);
     let mut stmt = conn.prepare_cached(
         "SELECT timestamp, score FROM clicker_scores WHERE device_id = ?1 AND received_at >= ?2 AND received_at < ?3
          ORDER BY timestamp",

@@ -285,6 +285,27 @@ impl TestServer {
     pub async fn sledge(&self) -> Sledge {
         Sledge::connect(self.addr).await
     }
+
+    /// The login code the server generated in its data directory.
+    pub fn generated_login_code(&self) -> String {
+        podium::operator_secrets::read(self.dir.path())
+            .unwrap()
+            .expect("a generated secrets file")
+            .login_code
+    }
+}
+
+/// Adds judges 1 to `n`: "Judge i", judgei@example.org.
+pub async fn add_judges(store: &podium::store::Store, n: i64) {
+    for i in 1..=n {
+        store
+            .add_judge(podium::store::judging::NewJudge {
+                name: format!("Judge {i}"),
+                email: format!("judge{i}@example.org"),
+            })
+            .await
+            .unwrap();
+    }
 }
 
 /// Measured latencies of one kind, for tests that bound them.
