@@ -842,6 +842,13 @@ async fn assignment_results_and_exports() {
         superlative["ranking"],
         json!([{"hackId": 1, "points": 4, "rank": 1}, {"hackId": 2, "points": 2, "rank": 2}])
     );
+    // A query the endpoint cannot take is refused, naming what it takes.
+    api.get("/api/results?judgesPerHack=three", Some(ADMIN))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "judgesPerHack=<integer>");
+    api.get("/api/state?preview=-1", Some(ADMIN))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "preview=<characters>");
     // Coverage against another k on request.
     let results = api.get("/api/results?judgesPerHack=3", Some(ADMIN)).await;
     assert_eq!(

@@ -24,6 +24,7 @@ use futures_util::stream;
 use serde::Deserialize;
 
 use super::caller::{bearer_secret, identify, ClientIp};
+use super::query;
 use crate::http_error::ApiError;
 use crate::server::App;
 use crate::sledge::SEND_BUFFER;
@@ -44,12 +45,10 @@ pub async fn events(
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; the query parameters are secret=<secret> and preview=<characters>",
-            e.body_text()
-        ))
-    })?;
+    let query = query::parse(
+        query,
+        "the query parameters are secret=<secret> and preview=<characters>",
+    )?;
     let secret = bearer_secret(&headers)?.or(query.secret);
     let who = identify(&app, ip, secret.as_deref()).await?;
     // The same queue length as a socket.io subscriber's send buffer.

@@ -7,6 +7,7 @@
 //! ```text
 //! caller.rs       who is asking: Authorization: Bearer <secret>; POST /api/login
 //! body.rs         request bodies: size limits, JSON payloads checked like socket.io's
+//! query.rs        query strings: a refused one names the parameters the endpoint takes
 //! errors.rs       refusals of the judging core as HTTP statuses
 //! state.rs        GET /api/state
 //! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements
@@ -35,6 +36,7 @@ mod import;
 mod judging;
 mod links;
 mod openapi;
+mod query;
 mod results;
 mod speed;
 mod state;

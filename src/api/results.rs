@@ -13,6 +13,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::caller::Caller;
+use super::query;
 use crate::http_error::ApiError;
 use crate::server::App;
 use crate::sledge::reports::{Export, ResultsReport};
@@ -28,12 +29,7 @@ pub async fn results(
     Caller(who): Caller,
     query: Result<Query<ResultsQuery>, QueryRejection>,
 ) -> Result<Json<ResultsReport>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; the only query parameter is judgesPerHack=<integer>",
-            e.body_text()
-        ))
-    })?;
+    let query = query::parse(query, "the only query parameter is judgesPerHack=<integer>")?;
     Ok(Json(
         app.sledge.state.results(who, query.judges_per_hack).await?,
     ))

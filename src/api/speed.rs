@@ -27,6 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::body::{json_value, Body};
 use super::caller::{self, Caller};
 use super::import::not_a_form;
+use super::query;
 use super::upload::Upload;
 use crate::http_error::ApiError;
 use crate::server::App;
@@ -416,12 +417,10 @@ pub async fn results(
     State(app): State<Arc<App>>,
     query: Result<Query<ResultsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; the query parameters are event=<name> and format=json|csv",
-            e.body_text()
-        ))
-    })?;
+    let query = query::parse(
+        query,
+        "the query parameters are event=<name> and format=json|csv",
+    )?;
     let csv = match query.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -476,12 +475,10 @@ pub async fn live(
     State(app): State<Arc<App>>,
     query: Result<Query<LiveQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; the only query parameter is heat=current or heat=<number>",
-            e.body_text()
-        ))
-    })?;
+    let query = query::parse(
+        query,
+        "the only query parameter is heat=current or heat=<number>",
+    )?;
     let heat = match query.heat.as_deref() {
         None | Some("current") => None,
         Some(n) => Some(path_number("heat", n)?),

@@ -15,6 +15,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::caller::Caller;
+use super::query;
 use crate::http_error::ApiError;
 use crate::judging::model::DataStore;
 use crate::server::App;
@@ -30,12 +31,7 @@ pub async fn state(
     Caller(who): Caller,
     query: Result<Query<StateQuery>, QueryRejection>,
 ) -> Result<Json<DataStore>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::bad_request(format!(
-            "{}; the only query parameter is preview=<characters>",
-            e.body_text()
-        ))
-    })?;
+    let query = query::parse(query, "the only query parameter is preview=<characters>")?;
     let mut state = app.sledge.state.state(who).await?;
     if let Some(chars) = query.preview {
         crate::sledge::view::preview(&mut state, chars);
