@@ -2,12 +2,15 @@
 // data directory (as tests/js/harness.js does), and Debian's Chromium
 // through playwright-core.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import WebSocket from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, '..', '..');
@@ -121,4 +124,37 @@ export async function snap(page, name) {
   // A full-page shot of a scrolled page paints the sticky header mid-page.
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * A clicker as the ESP32 firmware drives it over the raw protocol: REGISTER,
+ * then draft-2 SCOREs, each acknowledged; `count(a, b, ...)` sends counts in order.
+ */
+export async function clicker(url) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
+  const frames = [];
+  const waiters = [];
+  ws.on('message', (data) => {
+    frames.push(String(data));
+    while (waiters.length) waiters.shift()();
+  });
+  await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
+  const next = async () => {
+    while (!frames.length) await new Promise((r) => waiters.push(r));
+    return frames.shift();
+  };
+  ws.send('REGISTER');
+  const [, id] = (await next()).split(' ');
+  let msg = 0;
+  return {
+    id,
+    async count(...scores) {
+      for (const score of scores) {
+        msg += 1;
+        ws.send(`SCORE ${msg} ${Date.now() + msg} ${score}`);
+        assert.match(await next(), /^SCORED /);
+      }
+    },
+    close: () => ws.close(),
+  };
 }

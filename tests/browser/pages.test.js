@@ -5,9 +5,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 
-import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason, devpostSample } from './harness.js';
+import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason, devpostSample, clicker } from './harness.js';
 
 const skip = skipReason() ?? false;
 if (skip) console.log(`# browser tests skipped: ${skip}`);
@@ -147,45 +146,17 @@ test('a judge signs in on a phone, rates and ranks; the organiser sees results l
   await phone.close();
 });
 
-/** A clicker over the raw protocol: REGISTER, then draft-2 SCOREs. */
-async function clicker(url) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
-  const frames = [];
-  const waiters = [];
-  ws.on('message', (data) => {
-    frames.push(String(data));
-    while (waiters.length) waiters.shift()();
-  });
-  await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
-  const next = async () => {
-    while (!frames.length) await new Promise((r) => waiters.push(r));
-    return frames.shift();
-  };
-  ws.send('REGISTER');
-  const [, id] = (await next()).split(' ');
-  let msg = 0;
-  return {
-    id,
-    async score(score) {
-      msg += 1;
-      ws.send(`SCORE ${msg} ${Date.now() + msg} ${score}`);
-      assert.match(await next(), /^SCORED /);
-    },
-    close: () => ws.close(),
-  };
-}
-
 test('a clicker pushes scores and the scoreboard shows them', { skip }, async () => {
   const first = await clicker(server.url);
   const second = await clicker(server.url);
-  await first.score(5); // counting before the scoreboard opens
+  await first.count(5); // counting before the scoreboard opens
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   const board = await context.newPage();
   await board.goto(`${server.url}/scoreboard?ids=${Number(first.id)},${Number(second.id)},999`);
   const count = (id) => board.locator(`[data-device="${id}"] .count`);
   await count(first.id).filter({ hasText: /^5$/ }).waitFor({ timeout: TIMEOUT });
-  for (const n of [6, 7, 8]) await first.score(n);
-  await second.score(11);
+  for (const n of [6, 7, 8]) await first.count(n);
+  await second.count(11);
   await count(first.id).filter({ hasText: /^8$/ }).waitFor({ timeout: TIMEOUT });
   await count(second.id).filter({ hasText: /^11$/ }).waitFor({ timeout: TIMEOUT });
   assert.match(await board.locator('[data-device="000999"]').getAttribute('class'), /disconnected/);

@@ -7,9 +7,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 
-import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason } from './harness.js';
+import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason, clicker } from './harness.js';
 
 const skip = skipReason() ?? false;
 if (skip) console.log(`# browser tests skipped: ${skip}`);
@@ -28,36 +27,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-/** A clicker as the ESP32 firmware drives it: REGISTER, then draft-2 SCOREs, each acknowledged. */
-async function clicker(url) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
-  const frames = [];
-  const waiters = [];
-  ws.on('message', (data) => {
-    frames.push(String(data));
-    while (waiters.length) waiters.shift()();
-  });
-  await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
-  const next = async () => {
-    while (!frames.length) await new Promise((r) => waiters.push(r));
-    return frames.shift();
-  };
-  ws.send('REGISTER');
-  const [, id] = (await next()).split(' ');
-  let msg = 0;
-  return {
-    id,
-    async count(...scores) {
-      for (const score of scores) {
-        msg += 1;
-        ws.send(`SCORE ${msg} ${Date.now() + msg} ${score}`);
-        assert.match(await next(), /^SCORED /);
-      }
-    },
-    close: () => ws.close(),
-  };
-}
 
 test('a speed heat: admin runs it, the scoreboard shows official counts live', { skip }, async () => {
   const judges = [];
