@@ -91,6 +91,7 @@ enum Event {
 }
 
 /// Why the loop ended, and what close frame (if any) to send.
+#[derive(Debug)]
 enum End {
     Close(u16, &'static str),
     /// The peer closed or vanished: nothing more to send.
@@ -120,6 +121,9 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, peer: IpAddr) {
     };
     conn.interrupt = conn.interrupted();
     let end = conn.run().await;
+    // At debug level: why a connection ended is what an operator asks when a
+    // device drops (a transport error says which at its own site).
+    tracing::debug!(%peer, ?end, "clicker connection ended");
     conn.finish(end).await;
     match &conn.role {
         Role::Sender(session) => app.hub.disconnect_device(session),
@@ -583,6 +587,7 @@ impl Connection {
 /// Maps a transport error to the close the peer should see.
 fn transport_error(error: axum::Error) -> End {
     use std::error::Error as _;
+    tracing::debug!(%error, "clicker connection transport error");
     let mut source = error.source();
     while let Some(inner) = source {
         if let Some(ws) = inner.downcast_ref::<tungstenite::Error>() {
