@@ -101,7 +101,7 @@ async fn serve(config: ServeConfig) -> std::process::ExitCode {
             return;
         };
         while hup.recv().await.is_some() {
-            match app.sledge.state.secrets.reload() {
+            match app.core.secrets.reload() {
                 Ok(()) => tracing::info!("SIGHUP: reloaded the Sledge secrets file"),
                 Err(e) => tracing::error!("SIGHUP: kept the previous Sledge secrets: {e}"),
             }

@@ -1,14 +1,15 @@
-//! The HTTP front door: one axum router on one port for the clicker
-//! WebSocket (`/ws`), socket.io (`/socket.io/`), health, metrics and the
-//! HTTP API (`/api`, see `crate::api`), the web pages (`crate::ui`); plus
-//! start-up and graceful shutdown. Connections reach the router through
-//! `crate::listener` (TLS or plain, time bounds).
+//! Assembles one node: opens storage, starts the judging core, builds each
+//! adapter with only the state it uses (the clicker WebSocket at `/ws`,
+//! socket.io at `/socket.io/`, the HTTP API under `/api`, the web pages),
+//! puts them on one axum router with health and metrics, and runs it until
+//! shutdown. Connections reach the router through `crate::listener` (TLS or
+//! plain, time bounds).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,10 +19,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api;
-use crate::clicker;
+use crate::api::{self, Api};
+use crate::clicker::{self, Clicker};
 use crate::config::ServeConfig;
-use crate::limits::{ConnectionLimits, Refused, RegistrationLimits};
+use crate::core::Core;
+use crate::limits::{ConnectionLimits, RegistrationLimits};
 use crate::listener;
 use crate::metrics::Metrics;
 use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
@@ -30,32 +32,19 @@ use crate::sledge::{self, SledgeService};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
 
-/// Tungstenite's default buffers cost about 90 KiB per idle connection;
-/// clicker frames are tens of bytes, so these are sized for small text.
-const WS_READ_BUFFER: usize = 1024;
-const WS_WRITE_BUFFER: usize = 4 * 1024;
-/// Frames above this end the connection with close code 1009; frames above
-/// the configured command limit but below this get an `ERROR` reply.
-const WS_TRANSPORT_LIMIT: usize = 64 * 1024;
-
-/// What every handler shares.
-pub struct App {
-    /// The settings, minus the Sledge secrets (only their hashes are kept, in `sledge`).
-    pub config: ServeConfig,
+/// The parts of a running node that its owner (`main`, tests) reaches.
+pub struct Node {
     pub store: Store,
-    pub hub: clicker::hub::Hub,
-    /// Live speed heats, fed by the hub (see `crate::speed::live`).
-    pub speed: Arc<crate::speed::live::Live>,
-    pub sledge: SledgeService,
+    pub core: Arc<Core>,
     pub metrics: Arc<Metrics>,
-    /// Places for open connections, shared with socket.io.
-    pub connection_limits: Arc<ConnectionLimits>,
-    /// Clicker REGISTERs per client address.
-    pub registration_limits: RegistrationLimits,
-    /// Cancelled when the server begins to shut down.
+    /// Cancel to begin a graceful shutdown.
     pub shutdown: CancellationToken,
-    /// Upgraded connections, so shutdown can wait for their close handshakes.
-    pub connections: TaskTracker,
+}
+
+/// What health and metrics read.
+struct Probes {
+    store: Store,
+    metrics: Arc<Metrics>,
 }
 
 /// Why the server could not start.
@@ -83,7 +72,7 @@ pub enum StartError {
 pub struct Running {
     /// Where it listens (the real port when configured with port 0).
     pub addr: SocketAddr,
-    pub app: Arc<App>,
+    pub app: Arc<Node>,
     task: JoinHandle<()>,
 }
 
@@ -123,21 +112,26 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     )?);
     let (store, changes) = Store::open(&data_dir, config.sync, metrics.clone())?;
     let shutdown = CancellationToken::new();
+    let core = Arc::new(
+        Core::start(
+            store.clone(),
+            changes,
+            secrets,
+            metrics.clone(),
+            config.absent_flag_judges as usize,
+            shutdown.clone(),
+        )
+        .await?,
+    );
     let connection_limits = ConnectionLimits::new(&config.limits);
     let sledge = sledge::start(
         sledge::Settings {
             connection_limits: connection_limits.clone(),
             connect_timeout: config.limits.first_command(),
             event_rate: (config.limits.sledge_rate, config.limits.sledge_burst),
-            absent_flag_judges: config.absent_flag_judges as usize,
         },
-        store.clone(),
-        changes,
-        secrets,
-        metrics.clone(),
-        shutdown.clone(),
-    )
-    .await?;
+        core.clone(),
+    );
     let listener = listener::bind(config.listen).map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
@@ -146,7 +140,6 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
-    let registration_limits = RegistrationLimits::new(&config.limits);
     let settings = listener::Settings {
         header_timeout: config.header_timeout(),
         tcp_send_buffer: config.tcp_send_buffer as usize,
@@ -154,8 +147,9 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         tls,
     };
     let tls_on = settings.tls.is_some();
+    // Live speed heats follow the clicker hub's scores.
     let speed = crate::speed::live::Live::new();
-    let hub = clicker::hub::Hub::new(metrics.clone());
+    let hub = Arc::new(clicker::hub::Hub::new(metrics.clone()));
     let follows = speed.clone();
     hub.on_score(move |device| follows.on_score(device));
     tokio::spawn(crate::speed::live::run(
@@ -163,32 +157,76 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         store.clone(),
         shutdown.clone(),
     ));
-    let app = Arc::new(App {
-        hub,
-        speed,
-        sledge,
-        config,
-        store,
-        metrics,
-        registration_limits,
+    let clicker = Arc::new(Clicker {
+        settings: clicker::Settings {
+            limits: config.limits.clone(),
+            heartbeat: config.heartbeat(),
+            send_timeout: config.send_timeout(),
+            max_frame_bytes: config.max_frame_bytes as usize,
+            listener_queue: config.listener_queue as usize,
+        },
+        store: store.clone(),
+        hub: hub.clone(),
+        metrics: metrics.clone(),
         connection_limits,
-        shutdown,
+        registration_limits: RegistrationLimits::new(&config.limits),
+        shutdown: shutdown.clone(),
         connections: TaskTracker::new(),
     });
-    let router = router(app.clone());
-    let task = tokio::spawn(serve(listener, router, settings, app.clone()));
+    let api = Arc::new(Api {
+        core: core.clone(),
+        store: store.clone(),
+        speed,
+        presence: hub,
+        settings: api::Settings {
+            max_import_bytes: config.max_import_bytes(),
+            public_url: config.public_url.clone(),
+            tls: tls_on,
+        },
+        shutdown: shutdown.clone(),
+    });
+    let probes = Arc::new(Probes {
+        store: store.clone(),
+        metrics: metrics.clone(),
+    });
+    let router = router(&config, probes, api, clicker.clone(), &sledge);
+    let node = Arc::new(Node {
+        store,
+        core,
+        metrics,
+        shutdown,
+    });
+    let task = tokio::spawn(serve(
+        listener,
+        router,
+        settings,
+        node.clone(),
+        clicker,
+        sledge,
+    ));
     let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
     // With TLS, plain HTTP and WebSocket stay on the same port (`tls=true`).
     tracing::info!(%addr, tls = tls_on, data_dir = %data_dir.display(), "Podium is listening");
-    Ok(Running { addr, app, task })
+    Ok(Running {
+        addr,
+        app: node,
+        task,
+    })
 }
 
-async fn serve(listener: TcpListener, router: Router, settings: listener::Settings, app: Arc<App>) {
-    let shutdown = app.shutdown.clone();
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    settings: listener::Settings,
+    node: Arc<Node>,
+    clicker: Arc<Clicker>,
+    sledge: SledgeService,
+) {
+    let shutdown = node.shutdown.clone();
     // socket.io clients hold long-polling requests and upgraded connections
     // open: disconnect them all as soon as shutdown begins, so the graceful
     // shutdown below does not wait on them.
-    let io = app.sledge.io.clone();
+    let io = sledge.io.clone();
     let watch = shutdown.clone();
     let socketio_closed = tokio::spawn(async move {
         watch.cancelled().await;
@@ -199,97 +237,58 @@ async fn serve(listener: TcpListener, router: Router, settings: listener::Settin
             tracing::warn!("some socket.io clients did not close in time");
         }
     });
-    listener::serve(listener, router, settings, shutdown).await;
-    app.shutdown.cancel();
+    listener::serve(listener, router, settings, shutdown.clone()).await;
+    shutdown.cancel();
     let _ = socketio_closed.await;
     // Upgraded connections outlive the listener's graceful shutdown: wait for their
     // close handshakes (each is bounded), then commit what storage holds.
-    app.connections.close();
-    if tokio::time::timeout(Duration::from_secs(5), app.connections.wait())
+    clicker.connections.close();
+    if tokio::time::timeout(Duration::from_secs(5), clicker.connections.wait())
         .await
         .is_err()
     {
         tracing::warn!("some connections did not close in time");
     }
-    let store = app.store.clone();
+    let store = node.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!("Podium stopped; storage flushed");
 }
 
-/// Every route on the one port.
-pub fn router(app: Arc<App>) -> Router {
-    let allowed = Arc::new(AllowedOrigins::new(&app.config.allowed_origins));
+/// Every route on the one port, each adapter with its own state.
+fn router(
+    config: &ServeConfig,
+    probes: Arc<Probes>,
+    api: Arc<Api>,
+    clicker: Arc<Clicker>,
+    sledge: &SledgeService,
+) -> Router {
+    let allowed = Arc::new(AllowedOrigins::new(&config.allowed_origins));
     let http = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/api/clicker/devices", get(clicker::history::devices))
-        .route(
-            "/api/clicker/devices/{id}/scores",
-            get(clicker::history::scores),
-        )
-        .route(
-            "/api/clicker/devices/{id}/marks",
-            get(clicker::history::marks),
-        )
-        .merge(api::router())
+        .with_state(probes)
+        .merge(api::router(api))
         .merge(crate::ui::router());
     // Plain HTTP responses only: the clicker WebSocket is routed beside them,
     // and socket.io's layer answers its requests before they get here.
-    let http = if app.config.compression {
+    let http = if config.compression {
         http.layer(crate::compression::layer())
     } else {
         http
     };
     Router::new()
-        .route("/ws", get(clicker_ws))
+        .route("/ws", get(clicker::upgrade::upgrade).with_state(clicker))
         .merge(http)
-        .layer(app.sledge.layer.clone())
+        .layer(sledge.layer.clone())
         // Outermost, so it sees socket.io's requests before its layer does.
         .layer(axum::middleware::from_fn_with_state(
             allowed,
             origins::check,
         ))
-        .with_state(app)
-}
-
-async fn clicker_ws(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    // A refused upgrade also ends the connection (`Connection: close`), so a
-    // device that retries gets a fresh one rather than a half-used keep-alive.
-    let close = [(header::CONNECTION, "close")];
-    if app.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, close, "shutting down").into_response();
-    }
-    // The place is held until the connection ends (or the upgrade fails).
-    let permit = match app.connection_limits.admit(Some(peer.ip())) {
-        Ok(permit) => permit,
-        Err(refused) => {
-            let status = match refused {
-                Refused::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                Refused::TooManyFromAddress { .. } => StatusCode::TOO_MANY_REQUESTS,
-            };
-            tracing::debug!(%peer, %refused, "clicker connection refused");
-            return (status, close, format!("{refused}\n")).into_response();
-        }
-    };
-    ws.read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(WS_WRITE_BUFFER)
-        .max_message_size(WS_TRANSPORT_LIMIT)
-        .max_frame_size(WS_TRANSPORT_LIMIT)
-        .on_upgrade(move |socket| {
-            let tracker = app.connections.clone();
-            tracker.track_future(async move {
-                clicker::connection::serve(socket, app, peer.ip()).await;
-                drop(permit);
-            })
-        })
 }
 
 /// 200 when the server can serve and storage accepts a write.
-async fn healthz(State(app): State<Arc<App>>) -> Response {
+async fn healthz(State(app): State<Arc<Probes>>) -> Response {
     match tokio::time::timeout(Duration::from_secs(3), app.store.check_writable()).await {
         Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
         Ok(Err(e)) => (
@@ -305,7 +304,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+async fn metrics(State(app): State<Arc<Probes>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,

@@ -289,7 +289,7 @@ async fn failed_secrets_over_http_share_the_login_throttle() {
     let judge = api.login(1).await;
     // Wrong bearer secrets spend the address's budget of wrong guesses,
     // each told as wrong and none delayed...
-    let budget = podium::sledge::throttle::ADDRESS.burst;
+    let budget = podium::core::throttle::ADDRESS.burst;
     for _ in 0..budget {
         api.get("/api/state", Some("wrong"))
             .await

@@ -12,8 +12,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use common::{Sledge, TestServer};
-use podium::sledge::sync::MAX_PARTIAL_BYTES;
-use podium::sledge::SEND_BUFFER;
+use podium::core::sync::MAX_PARTIAL_BYTES;
+use podium::core::SUBSCRIBER_BUFFER as SEND_BUFFER;
 use podium::store::judging::NewHack;
 use podium::store::SyncMode;
 use serde_json::{json, Value};

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use common::add_judges;
 use common::sio::Sio;
 use podium::config::ServeConfig;
-use podium::sledge::throttle::ADDRESS;
+use podium::core::throttle::ADDRESS;
 use podium::store::SyncMode;
 use serde_json::json;
 

@@ -211,7 +211,7 @@ async fn a_spent_venue_budget_stops_only_code_sign_ins() {
         .as_str()
         .unwrap()
         .to_string();
-    let sledge = &server.running.as_ref().unwrap().app.sledge.state;
+    let sledge = &server.running.as_ref().unwrap().app.core;
     let link = sledge.reissue_link(3, None).await.unwrap().token;
 
     let mut wrong = 0;
@@ -227,7 +227,7 @@ async fn a_spent_venue_budget_stops_only_code_sign_ins() {
             );
         }
     }
-    assert_eq!(wrong, podium::sledge::throttle::ADDRESS.burst);
+    assert_eq!(wrong, podium::core::throttle::ADDRESS.burst);
     // The right code is refused too now: the refusal tells nothing.
     let (ok, text) = http_login(&http, server.addr, 5, &code).await;
     assert!(!ok && text.contains("too many failed attempts"), "{text}");

@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::body::{self, Body};
 use super::caller::Caller;
+use super::Api;
 use crate::http_error::ApiError;
-use crate::server::App;
 use crate::store::judging_bulk::Assigned;
 
 #[derive(Debug, Default, Deserialize)]
@@ -22,15 +22,10 @@ struct AssignBody {
 }
 
 pub async fn assign(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Assigned>, ApiError> {
     let request: AssignBody = body::optional(&bytes, r#"{"judgesPerHack": integer}"#)?;
-    Ok(Json(
-        app.sledge
-            .state
-            .assign(who, request.judges_per_hack)
-            .await?,
-    ))
+    Ok(Json(app.core.assign(who, request.judges_per_hack).await?))
 }

@@ -1,6 +1,6 @@
 //! Request bodies: read whole up to the route's limit (413 beyond it), and
 //! JSON payloads checked by the very parser socket.io events go through
-//! (`sledge::events`), so a field is required, typed and known alike on
+//! (`core::requests`), so a field is required, typed and known alike on
 //! both protocols. Any content type is accepted: the endpoint says what the
 //! body is.
 
@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::BODY_LIMIT;
+use crate::core::requests::{self, EventName};
 use crate::http_error::ApiError;
-use crate::sledge::events::{self, EventName};
 
 /// The whole request body.
 pub struct Body(pub Bytes);
@@ -50,9 +50,9 @@ pub fn json_value(bytes: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// The body as the payload of socket.io event `event`, checked as strictly.
-pub fn event(event: EventName, bytes: &[u8]) -> Result<events::Request, ApiError> {
+pub fn event(event: EventName, bytes: &[u8]) -> Result<requests::Request, ApiError> {
     let payload = json_value(bytes)?;
-    events::parse(event.as_str(), Some(payload)).map_err(|e| ApiError::bad_request(e.to_string()))
+    requests::parse(event.as_str(), Some(payload)).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// The body as `T`, or `T::default()` when it is empty.

@@ -15,10 +15,10 @@ use axum::Json;
 use serde::Serialize;
 
 use super::body::{self, Body};
+use super::Api;
+use crate::core::auth::Identity;
+use crate::core::requests::{EventName, Request};
 use crate::http_error::ApiError;
-use crate::server::App;
-use crate::sledge::auth::Identity;
-use crate::sledge::events::{EventName, Request};
 
 /// The identity of an authenticated request: the admin or one judge.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +41,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-impl FromRequestParts<Arc<App>> for Caller {
+impl FromRequestParts<Arc<Api>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<Api>) -> Result<Self, ApiError> {
         let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, app).await;
         let secret = bearer_secret(&parts.headers)?;
         identify(app, ip, secret.as_deref()).await.map(Caller)
@@ -70,14 +70,14 @@ pub fn bearer_secret(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// The identity `secret` names; 401 without one.
 pub async fn identify(
-    app: &App,
+    app: &Api,
     ip: Option<IpAddr>,
     secret: Option<&str>,
 ) -> Result<Identity, ApiError> {
     let secret = secret.ok_or_else(|| {
         unauthorized("this endpoint needs credentials: send `Authorization: Bearer <secret>` with the admin secret or a judge's secret from POST /api/login")
     })?;
-    Ok(app.sledge.state.identify(ip, secret).await?)
+    Ok(app.core.identify(ip, secret).await?)
 }
 
 /// 403 unless `who` is the admin; `refusal` says what only the admin may do.
@@ -113,7 +113,7 @@ impl LoggedIn {
 /// `POST /api/login {judgeId, loginCode}`: a new secret for the judge, as
 /// socket.io's `login` issues, under the same throttle.
 pub async fn login(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     ClientIp(ip): ClientIp,
     Body(bytes): Body,
 ) -> Result<Json<LoggedIn>, ApiError> {
@@ -121,8 +121,7 @@ pub async fn login(
         unreachable!("a login body parses as a login request")
     };
     let secret = app
-        .sledge
-        .state
+        .core
         .login(ip, login.judge_id, &login.login_code)
         .await?;
     Ok(Json(LoggedIn {

@@ -6,10 +6,10 @@
 use axum::http::{header, HeaderValue, StatusCode};
 
 use super::caller::unauthorized;
+use crate::core::access::AccessError;
+use crate::core::auth::{Denied, Identity};
+use crate::core::ops::OpError;
 use crate::http_error::ApiError;
-use crate::sledge::access::AccessError;
-use crate::sledge::auth::{Denied, Identity};
-use crate::sledge::ops::OpError;
 use crate::store::judging::JudgingError;
 
 impl From<Denied> for ApiError {

@@ -25,9 +25,9 @@ use serde::Deserialize;
 
 use super::caller::{bearer_secret, identify, ClientIp};
 use super::query;
+use super::Api;
+use crate::core::SUBSCRIBER_BUFFER;
 use crate::http_error::ApiError;
-use crate::server::App;
-use crate::sledge::SEND_BUFFER;
 
 /// How often an idle stream gets a comment line.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -40,7 +40,7 @@ pub struct EventsQuery {
 }
 
 pub async fn events(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
@@ -53,9 +53,8 @@ pub async fn events(
     let who = identify(&app, ip, secret.as_deref()).await?;
     // The same queue length as a socket.io subscriber's send buffer.
     let subscription = app
-        .sledge
-        .state
-        .subscribe_channel(who, SEND_BUFFER, query.preview)
+        .core
+        .subscribe_channel(who, SUBSCRIBER_BUFFER, query.preview)
         .await?;
     let updates = stream::unfold(subscription, |mut subscription| async move {
         let update = subscription.updates.recv().await?;

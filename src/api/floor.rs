@@ -14,31 +14,31 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{self, Body};
 use super::caller::Caller;
+use super::Api;
+use crate::core::requests::{EventName, Request};
 use crate::http_error::ApiError;
 use crate::judging::floor::Floor;
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
-use crate::server::App;
-use crate::sledge::events::{EventName, Request};
 
 /// `POST /api/judging/pause` -> `{id: 1, paused: true}`.
 pub async fn pause(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Json<JudgingStatus>, ApiError> {
-    Ok(Json(app.sledge.state.set_paused(who, true).await?))
+    Ok(Json(app.core.set_paused(who, true).await?))
 }
 
 /// `POST /api/judging/resume` -> `{id: 1, paused: false}`.
 pub async fn resume(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Json<JudgingStatus>, ApiError> {
-    Ok(Json(app.sledge.state.set_paused(who, false).await?))
+    Ok(Json(app.core.set_paused(who, false).await?))
 }
 
 /// `POST /api/absences {judgeId, hackId}` -> the absence.
 pub async fn mark_absent(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Absence>, ApiError> {
@@ -46,8 +46,7 @@ pub async fn mark_absent(
         unreachable!("parsed as mark-absent")
     };
     let row = app
-        .sledge
-        .state
+        .core
         .mark_absent(who, absent.judge_id, absent.hack_id)
         .await?;
     Ok(Json(row))
@@ -55,7 +54,7 @@ pub async fn mark_absent(
 
 /// `POST /api/notes {judgeId, hackId, text}` -> the note.
 pub async fn note(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Note>, ApiError> {
@@ -63,8 +62,7 @@ pub async fn note(
         unreachable!("parsed as note-hack")
     };
     let row = app
-        .sledge
-        .state
+        .core
         .note(who, note.judge_id, note.hack_id, note.text)
         .await?;
     Ok(Json(row))
@@ -83,16 +81,12 @@ pub struct Cleared {
 
 /// `POST /api/absences/clear {hackId}` -> `{cleared: [absences]}`.
 pub async fn clear_absences(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Cleared>, ApiError> {
     let request: ClearBody = required(&bytes, r#"{"hackId": integer}"#)?;
-    let cleared = app
-        .sledge
-        .state
-        .clear_absences(who, request.hack_id)
-        .await?;
+    let cleared = app.core.clear_absences(who, request.hack_id).await?;
     Ok(Json(Cleared { cleared }))
 }
 
@@ -105,14 +99,13 @@ struct WithdrawBody {
 
 /// `POST /api/withdrawals {hackId, withdrawn}` -> the withdrawal row.
 pub async fn withdraw(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Withdrawal>, ApiError> {
     let request: WithdrawBody = required(&bytes, r#"{"hackId": integer, "withdrawn": boolean}"#)?;
     let row = app
-        .sledge
-        .state
+        .core
         .set_withdrawn(who, request.hack_id, request.withdrawn)
         .await?;
     Ok(Json(row))
@@ -120,10 +113,10 @@ pub async fn withdraw(
 
 /// `GET /api/floor` -> the floor view.
 pub async fn floor(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Json<Floor>, ApiError> {
-    Ok(Json(app.sledge.state.floor(who).await?))
+    Ok(Json(app.core.floor(who).await?))
 }
 
 /// The body as `T`, every field required and known.

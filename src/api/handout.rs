@@ -11,10 +11,10 @@ use axum::Json;
 use serde::Serialize;
 
 use super::caller::{self, Caller};
+use super::Api;
+use crate::core::auth::Identity;
 use crate::http_error::ApiError;
 use crate::operator_secrets::Source;
-use crate::server::App;
-use crate::sledge::auth::Identity;
 
 #[derive(Serialize)]
 pub struct JudgeName {
@@ -23,9 +23,9 @@ pub struct JudgeName {
 }
 
 /// `GET /api/judges/names`: `[{id, name}]` in id order.
-pub async fn judge_names(State(app): State<Arc<App>>) -> Result<Json<Vec<JudgeName>>, ApiError> {
+pub async fn judge_names(State(app): State<Arc<Api>>) -> Result<Json<Vec<JudgeName>>, ApiError> {
     // The admin's view has every judge; only ids and names leave here.
-    let state = app.sledge.state.state(Identity::Admin).await?;
+    let state = app.core.state(Identity::Admin).await?;
     let mut names: Vec<JudgeName> = state
         .judges
         .into_iter()
@@ -52,11 +52,11 @@ pub struct LoginCode {
 
 /// `GET /api/login-code` (admin only).
 pub async fn login_code(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Json<LoginCode>, ApiError> {
     caller::admin_only(who, "only the admin may read the login code")?;
-    let secrets = &app.sledge.state.secrets;
+    let secrets = &app.core.secrets;
     let code = secrets.readable_login_code().map_err(|e| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

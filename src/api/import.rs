@@ -16,32 +16,32 @@ use axum::Json;
 
 use super::caller::Caller;
 use super::upload::Upload;
+use super::Api;
+use crate::core::ops::OpError;
 use crate::http_error::ApiError;
-use crate::server::App;
-use crate::sledge::ops::OpError;
 use crate::store::judging_bulk::{DevpostImported, JudgesImported};
 
 pub async fn devpost(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<DevpostImported>, ApiError> {
     not_a_form(&headers)?;
-    let (upload, csv) = Upload::start(&headers, body, app.config.max_import_bytes())?;
-    let answer = app.sledge.state.import_devpost(who, csv).await;
+    let (upload, csv) = Upload::start(&headers, body, app.settings.max_import_bytes)?;
+    let answer = app.core.import_devpost(who, csv).await;
     Ok(Json(answered(&upload, answer)?))
 }
 
 pub async fn judges(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<JudgesImported>, ApiError> {
     not_a_form(&headers)?;
-    let (upload, csv) = Upload::start(&headers, body, app.config.max_import_bytes())?;
-    let answer = app.sledge.state.import_judges(who, csv).await;
+    let (upload, csv) = Upload::start(&headers, body, app.settings.max_import_bytes)?;
+    let answer = app.core.import_judges(who, csv).await;
     Ok(Json(answered(&upload, answer)?))
 }
 

@@ -12,15 +12,15 @@ use axum::Json;
 
 use super::body::{self, Body};
 use super::caller::Caller;
+use super::Api;
+use crate::core::requests::{EventName, Request};
 use crate::http_error::ApiError;
 use crate::judging::model::{Hack, Judge, Rating, Superlative, SuperlativePlacement};
-use crate::server::App;
-use crate::sledge::events::{EventName, Request};
 use crate::store::judging::{NewHack, NewJudge, Ranking};
 
 /// `POST /api/hacks {name, description, location}` -> 201 and the hack.
 pub async fn add_hack(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<(StatusCode, Json<Hack>), ApiError> {
@@ -32,13 +32,13 @@ pub async fn add_hack(
         description: hack.description,
         location: hack.location,
     };
-    let row = app.sledge.state.add_hack(who, hack).await?;
+    let row = app.core.add_hack(who, hack).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
 /// `POST /api/judges {name, email}` -> 201 and the judge.
 pub async fn add_judge(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<(StatusCode, Json<Judge>), ApiError> {
@@ -49,13 +49,13 @@ pub async fn add_judge(
         name: judge.name,
         email: judge.email,
     };
-    let row = app.sledge.state.add_judge(who, judge).await?;
+    let row = app.core.add_judge(who, judge).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
 /// `POST /api/superlatives {name}` -> 201 and the superlative.
 pub async fn add_superlative(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<(StatusCode, Json<Superlative>), ApiError> {
@@ -63,18 +63,14 @@ pub async fn add_superlative(
     else {
         unreachable!("parsed as add-superlative")
     };
-    let row = app
-        .sledge
-        .state
-        .add_superlative(who, superlative.name)
-        .await?;
+    let row = app.core.add_superlative(who, superlative.name).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
 /// `POST /api/ratings {judgeId, hackId, rating}` -> the rating (rating
 /// again replaces it, keeping its id).
 pub async fn rate(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Rating>, ApiError> {
@@ -82,8 +78,7 @@ pub async fn rate(
         unreachable!("parsed as rate-hack")
     };
     let row = app
-        .sledge
-        .state
+        .core
         .rate(who, rate.judge_id, rate.hack_id, rate.rating)
         .await?;
     Ok(Json(row))
@@ -92,7 +87,7 @@ pub async fn rate(
 /// `POST /api/placements {judgeId, superId, firstId, secondId}` -> the
 /// placement (ranking again replaces it, keeping its id).
 pub async fn rank(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<SuperlativePlacement>, ApiError> {
@@ -105,5 +100,5 @@ pub async fn rank(
         first_choice_id: rank.first_id,
         second_choice_id: rank.second_id,
     };
-    Ok(Json(app.sledge.state.rank(who, ranking).await?))
+    Ok(Json(app.core.rank(who, ranking).await?))
 }

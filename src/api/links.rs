@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{self, Body};
 use super::caller::{self, Caller, ClientIp, LoggedIn};
+use super::Api;
+use crate::core::auth::Identity;
+use crate::core::links::JudgeLink;
 use crate::http_error::ApiError;
-use crate::server::App;
-use crate::sledge::auth::Identity;
-use crate::sledge::links::JudgeLink;
 
 /// The longest a link may be made valid for: a long event with set-up days.
 pub const MAX_VALID_HOURS: u64 = 24 * 30;
@@ -45,13 +45,13 @@ pub struct LinkAnswer {
 /// `GET /api/judges/links` (admin): every judge's link, issuing one for
 /// judges that have none that can be shown.
 pub async fn list(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     headers: HeaderMap,
 ) -> Result<Json<Vec<LinkAnswer>>, ApiError> {
     admin_only(who)?;
     let base = base_url(&app, &headers)?;
-    let links = app.sledge.state.judge_links().await?;
+    let links = app.core.judge_links().await?;
     Ok(Json(
         links.into_iter().map(|link| answer(&base, link)).collect(),
     ))
@@ -67,7 +67,7 @@ pub struct Reissue {
 /// `POST /api/judges/{id}/link {validHours?}` (admin): a new link for the
 /// judge; the old one stops working.
 pub async fn reissue(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Path(judge): Path<String>,
     headers: HeaderMap,
@@ -90,7 +90,7 @@ pub async fn reissue(
         None => None,
     };
     let base = base_url(&app, &headers)?;
-    let link = app.sledge.state.reissue_link(judge, valid_for).await?;
+    let link = app.core.reissue_link(judge, valid_for).await?;
     Ok(Json(answer(&base, link)))
 }
 
@@ -109,7 +109,7 @@ impl std::fmt::Debug for LinkLogin {
 /// `POST /api/login/link {token}`: a new secret for the judge whose link
 /// it is, under the same throttle as the login code.
 pub async fn login(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     ClientIp(ip): ClientIp,
     Body(bytes): Body,
 ) -> Result<Json<LoggedIn>, ApiError> {
@@ -118,7 +118,7 @@ pub async fn login(
             "{e}; the body is shaped {{\"token\": \"...\"}}, the token of a sign-in link"
         ))
     })?;
-    let (secret, judge) = app.sledge.state.login_link(ip, token.trim()).await?;
+    let (secret, judge) = app.core.login_link(ip, token.trim()).await?;
     Ok(Json(LoggedIn::new(secret, judge)))
 }
 
@@ -128,8 +128,8 @@ fn admin_only(who: Identity) -> Result<(), ApiError> {
 
 /// Where judges reach this server: `--public-url`, or the Host the
 /// organiser's browser asked for, over https when TLS is on.
-fn base_url(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
-    if let Some(url) = &app.config.public_url {
+fn base_url(app: &Api, headers: &HeaderMap) -> Result<String, ApiError> {
+    if let Some(url) = &app.settings.public_url {
         return Ok(url.clone());
     }
     let host = headers
@@ -142,11 +142,7 @@ fn base_url(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
                 "the request has no usable Host header, so the links' address is unknown: start the server with --public-url",
             )
         })?;
-    let scheme = if app.config.tls.tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if app.settings.tls { "https" } else { "http" };
     Ok(format!("{scheme}://{host}"))
 }
 

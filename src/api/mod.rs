@@ -1,6 +1,6 @@
 //! The HTTP API: JSON (and CSV) beside the socket.io protocol, for scripts
 //! and web pages, on the same judging core and the same rules
-//! (`crate::sledge`'s operations, credentials and live updates).
+//! (`crate::core`'s operations, credentials and live updates).
 //! `docs/http-api.md` is the reference; `GET /api/openapi.json` describes
 //! every endpoint.
 //!
@@ -21,6 +21,7 @@
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
 //! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
 //! openapi.rs      GET /api/openapi.json
+//! devices.rs      GET /api/clicker/devices, .../{id}/scores, .../{id}/marks: clicker history
 //! speed.rs        speed events: entries, heat list import, heats, deductions,
 //!                 results (JSON, CSV) and the live heat (SSE); docs/speed.md
 //! ```
@@ -28,6 +29,7 @@
 mod assignments;
 mod body;
 mod caller;
+mod devices;
 mod errors;
 mod events;
 mod floor;
@@ -49,17 +51,54 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{any, get, post};
 use axum::Router;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::core::Core;
 use crate::http_error::ApiError;
-use crate::server::App;
+use crate::scoring::Presence;
+use crate::speed::live::Live;
+use crate::store::Store;
 
 /// Largest request body in general: the largest valid JSON payload (a
 /// 10 000-character description) is far below it. CSV imports stream
 /// theirs, up to `--max-import-mib` (see `upload.rs`).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Every `/api` route but the clicker history (see `crate::clicker::history`).
-pub fn router() -> Router<Arc<App>> {
+/// What the HTTP API's handlers share.
+pub struct Api {
+    /// The judging core: operations, credentials, live updates.
+    pub core: Arc<Core>,
+    /// Clicker devices and speed events (outside the judging core).
+    pub store: Store,
+    /// Live speed heats.
+    pub speed: Arc<Live>,
+    /// Which clicker devices are connected (the clicker adapter knows).
+    pub presence: Arc<dyn Presence>,
+    pub settings: Settings,
+    /// Cancelled when the server begins to shut down: ends event streams.
+    pub shutdown: CancellationToken,
+}
+
+/// The configuration the HTTP API reads.
+pub struct Settings {
+    /// The largest CSV import body, in bytes.
+    pub max_import_bytes: usize,
+    /// The address judges' sign-in links start with (`--public-url`).
+    pub public_url: Option<String>,
+    /// Whether the server serves TLS (sign-in links then start `https://`).
+    pub tls: bool,
+}
+
+/// Every `/api` route.
+pub fn router(api: Arc<Api>) -> Router {
+    routes().with_state(api)
+}
+
+fn routes() -> Router<Arc<Api>> {
     Router::new()
+        .route("/api/clicker/devices", get(devices::devices))
+        .route("/api/clicker/devices/{id}/scores", get(devices::scores))
+        .route("/api/clicker/devices/{id}/marks", get(devices::marks))
         .route("/api/login", post(caller::login))
         .route("/api/state", get(state::state))
         .route("/api/hacks", post(judging::add_hack))
@@ -96,7 +135,7 @@ pub fn router() -> Router<Arc<App>> {
 }
 
 /// The speed event routes (see `speed`).
-fn speed_routes() -> Router<Arc<App>> {
+fn speed_routes() -> Router<Arc<Api>> {
     Router::new()
         .route("/api/speed/events", post(speed::set_event))
         .route("/api/entries", post(speed::add_entry))

@@ -14,9 +14,9 @@ use serde::Deserialize;
 
 use super::caller::Caller;
 use super::query;
+use super::Api;
+use crate::core::reports::{Export, ResultsReport};
 use crate::http_error::ApiError;
-use crate::server::App;
-use crate::sledge::reports::{Export, ResultsReport};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -25,51 +25,49 @@ pub struct ResultsQuery {
 }
 
 pub async fn results(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     query: Result<Query<ResultsQuery>, QueryRejection>,
 ) -> Result<Json<ResultsReport>, ApiError> {
     let query = query::parse(query, "the only query parameter is judgesPerHack=<integer>")?;
-    Ok(Json(
-        app.sledge.state.results(who, query.judges_per_hack).await?,
-    ))
+    Ok(Json(app.core.results(who, query.judges_per_hack).await?))
 }
 
 pub async fn results_csv(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Response, ApiError> {
     csv(&app, who, Export::Results, "results.csv").await
 }
 
 pub async fn hacks_csv(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Response, ApiError> {
     csv(&app, who, Export::Hacks, "hacks.csv").await
 }
 
 pub async fn judges_csv(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Response, ApiError> {
     csv(&app, who, Export::Judges, "judges.csv").await
 }
 
 pub async fn ratings_csv(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
 ) -> Result<Response, ApiError> {
     csv(&app, who, Export::Ratings, "ratings.csv").await
 }
 
 async fn csv(
-    app: &App,
-    who: crate::sledge::auth::Identity,
+    app: &Api,
+    who: crate::core::auth::Identity,
     what: Export,
     file_name: &'static str,
 ) -> Result<Response, ApiError> {
-    let text = app.sledge.state.export(who, what).await?;
+    let text = app.core.export(who, what).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

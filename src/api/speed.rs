@@ -29,14 +29,14 @@ use super::caller::{self, Caller};
 use super::import::not_a_form;
 use super::query;
 use super::upload::Upload;
+use super::Api;
+use crate::core::auth::Identity;
 use crate::http_error::ApiError;
-use crate::server::App;
-use crate::sledge::auth::Identity;
+use crate::scoring::DeviceId;
 use crate::speed::heatlist::{self, MAX_NAME};
 use crate::speed::live::{self, Published};
 use crate::speed::results::{self, EntryResult};
 use crate::speed::{Judges, SpeedError};
-use crate::store::clicker::DeviceId;
 use crate::store::speed::{EntryId, Filter, HeatRecord, NewEntry};
 
 /// How often an idle live stream gets a comment line.
@@ -121,7 +121,7 @@ fn text(field: &str, value: &str, required: bool) -> Result<Option<String>, Spee
 }
 
 /// One entry's result now (its heat's sheets only: no rank).
-async fn entry_result(app: &App, heat: u32, id: EntryId) -> Result<EntryResult, ApiError> {
+async fn entry_result(app: &Api, heat: u32, id: EntryId) -> Result<EntryResult, ApiError> {
     let sheets = app
         .store
         .speed_sheets(Filter {
@@ -144,7 +144,7 @@ struct EventBody {
 
 /// `POST /api/speed/events {name, switches}`: creates an event or sets its switches.
 pub async fn set_event(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -177,7 +177,7 @@ struct EntryBody {
 
 /// `POST /api/entries {event, heat, station, name, club?, devices, headJudge}` -> 201 and the entry.
 pub async fn add_entry(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<(StatusCode, Json<EntryResult>), ApiError> {
@@ -222,14 +222,14 @@ pub struct Imported {
 /// `POST /api/import/entries`: the heat list CSV, all or nothing, read as
 /// it arrives up to the import limit (`--max-import-mib`).
 pub async fn import_entries(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Json<Imported>, ApiError> {
     admin(who)?;
     not_a_form(&headers)?;
-    let (upload, csv) = Upload::start(&headers, body, app.config.max_import_bytes())?;
+    let (upload, csv) = Upload::start(&headers, body, app.settings.max_import_bytes)?;
     let parsed = tokio::task::spawn_blocking(move || heatlist::parse(csv))
         .await
         .map_err(|e| {
@@ -283,7 +283,7 @@ struct JudgesBody {
 
 /// `POST /api/entries/{id}/judges {devices, headJudge}` -> the entry.
 pub async fn set_entry_judges(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Path(id): Path<String>,
     Body(bytes): Body,
@@ -300,7 +300,7 @@ pub async fn set_entry_judges(
 /// `POST /api/speed/stations/{station}/judges {devices, headJudge}`: the
 /// same judges for the station's entries in every heat pending or unlocked.
 pub async fn set_station_judges(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Path(station): Path<String>,
     Body(bytes): Body,
@@ -330,7 +330,7 @@ struct DeductionsBody {
 
 /// `POST /api/entries/{id}/deductions {falseStarts, falseSwitches}` -> the entry.
 pub async fn set_deductions(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Path(id): Path<String>,
     Body(bytes): Body,
@@ -346,7 +346,7 @@ pub async fn set_deductions(
     Ok(Json(entry_result(&app, heat, id).await?))
 }
 
-async fn heat_record(app: &App, heat: u32) -> Result<Json<HeatRecord>, ApiError> {
+async fn heat_record(app: &Api, heat: u32) -> Result<Json<HeatRecord>, ApiError> {
     let record = app
         .store
         .speed_heat(heat)
@@ -357,7 +357,7 @@ async fn heat_record(app: &App, heat: u32) -> Result<Json<HeatRecord>, ApiError>
 
 /// `POST /api/heats/{heat}/start`: the heat runs from now.
 pub async fn start_heat(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Path(heat): Path<String>,
 ) -> Result<Json<HeatRecord>, ApiError> {
@@ -370,7 +370,7 @@ pub async fn start_heat(
 
 /// `POST /api/heats/{heat}/stop`: the heat ends now; its results are locked.
 pub async fn stop_heat(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Path(heat): Path<String>,
 ) -> Result<Json<HeatRecord>, ApiError> {
@@ -383,7 +383,7 @@ pub async fn stop_heat(
 
 /// `POST /api/heats/{heat}/unlock`: a stopped heat's results may change again.
 pub async fn unlock_heat(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Path(heat): Path<String>,
 ) -> Result<Json<HeatRecord>, ApiError> {
@@ -395,7 +395,7 @@ pub async fn unlock_heat(
 }
 
 /// `GET /api/speed/heats`: every heat and its state.
-pub async fn heats(State(app): State<Arc<App>>) -> Result<Json<Vec<HeatRecord>>, ApiError> {
+pub async fn heats(State(app): State<Arc<Api>>) -> Result<Json<Vec<HeatRecord>>, ApiError> {
     Ok(Json(app.store.speed_heats().await?))
 }
 
@@ -414,7 +414,7 @@ pub struct ResultsBody {
 /// `GET /api/speed/results?event=...[&format=csv]`: every entry of the
 /// event (of every event without `event`), ranked within its event.
 pub async fn results(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     query: Result<Query<ResultsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let query = query::parse(
@@ -472,7 +472,7 @@ pub struct LiveQuery {
 /// `GET /api/speed/live?heat=current|N`: event `heat` with the whole heat
 /// view at once, then again whenever it changes.
 pub async fn live(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     query: Result<Query<LiveQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let query = query::parse(

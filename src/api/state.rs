@@ -16,9 +16,9 @@ use serde::Deserialize;
 
 use super::caller::Caller;
 use super::query;
+use super::Api;
 use crate::http_error::ApiError;
 use crate::judging::model::DataStore;
-use crate::server::App;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,14 +27,14 @@ pub struct StateQuery {
 }
 
 pub async fn state(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Caller(who): Caller,
     query: Result<Query<StateQuery>, QueryRejection>,
 ) -> Result<Json<DataStore>, ApiError> {
     let query = query::parse(query, "the only query parameter is preview=<characters>")?;
-    let mut state = app.sledge.state.state(who).await?;
+    let mut state = app.core.state(who).await?;
     if let Some(chars) = query.preview {
-        crate::sledge::view::preview(&mut state, chars);
+        crate::core::view::preview(&mut state, chars);
     }
     Ok(Json(state))
 }

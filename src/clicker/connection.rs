@@ -32,10 +32,10 @@ use tokio::time::{interval_at, timeout, Instant};
 use super::hub::{Listener, SessionHandle};
 use super::protocol::{parse_command, Command, Draft, Score, ServerMessage};
 use super::queue;
+use super::Clicker;
 use crate::limits::{RateLimiter, Verdict};
 use crate::metrics::Protocol;
-use crate::server::App;
-use crate::store::clicker::{DeviceId, ScoreOutcome};
+use crate::scoring::{DeviceId, ScoreOutcome};
 use crate::store::StoreError;
 
 /// Close code: the server is shutting down (standard "going away").
@@ -99,9 +99,9 @@ enum End {
 }
 
 /// Serves one upgraded `/ws` connection until it ends.
-pub async fn serve(socket: WebSocket, app: Arc<App>, peer: IpAddr) {
+pub async fn serve(socket: WebSocket, app: Arc<Clicker>, peer: IpAddr) {
     app.metrics.connection_opened(Protocol::Clicker);
-    let limits = &app.config.limits;
+    let limits = &app.settings.limits;
     let now = Instant::now();
     let mut conn = Connection {
         socket,
@@ -137,7 +137,7 @@ pub async fn serve(socket: WebSocket, app: Arc<App>, peer: IpAddr) {
 
 struct Connection {
     socket: WebSocket,
-    app: Arc<App>,
+    app: Arc<Clicker>,
     role: Role,
     pending: FuturesOrdered<Pending>,
     /// [`Connection::interrupted`] for the current role, made once per role
@@ -155,7 +155,7 @@ struct Connection {
 
 impl Connection {
     async fn run(&mut self) -> End {
-        let heartbeat = self.app.config.heartbeat();
+        let heartbeat = self.app.settings.heartbeat;
         let mut ping = interval_at(Instant::now() + heartbeat, heartbeat);
         let mut heard = true;
         loop {
@@ -304,7 +304,7 @@ impl Connection {
             Message::Close(_) => return Ok(()),
         };
         self.app.metrics.message_in(Protocol::Clicker);
-        let limit = self.app.config.max_frame_bytes as usize;
+        let limit = self.app.settings.max_frame_bytes;
         if text.len() > limit {
             let msg = format!(
                 "frame too large: {} bytes; the limit is {limit}",
@@ -352,7 +352,7 @@ impl Connection {
                     .await
             }
             (Command::Listen { draft, ids }, Role::New) => {
-                let capacity = self.app.config.listener_queue as usize;
+                let capacity = self.app.settings.listener_queue;
                 let (listener, queue) = self.app.hub.new_listener(draft, capacity);
                 self.app.hub.listen(&listener, &ids);
                 self.role = Role::Listener {
@@ -479,7 +479,7 @@ impl Connection {
             }
             socket.flush().await.map(|()| sent)
         };
-        let limit = self.app.config.send_timeout();
+        let limit = self.app.settings.send_timeout;
         tokio::select! {
             written = timeout(limit, write) => match written {
                 Ok(Ok(sent)) => {
@@ -544,7 +544,7 @@ impl Connection {
         if matches!(message, Message::Text(_)) {
             self.app.metrics.messages_out(Protocol::Clicker, 1);
         }
-        let limit = self.app.config.send_timeout();
+        let limit = self.app.settings.send_timeout;
         tokio::select! {
             written = timeout(limit, self.socket.feed(message)) => match written {
                 Ok(Ok(())) => Ok(()),
@@ -555,7 +555,7 @@ impl Connection {
     }
 
     async fn flush(&mut self) -> Result<(), End> {
-        let limit = self.app.config.send_timeout();
+        let limit = self.app.settings.send_timeout;
         tokio::select! {
             flushed = timeout(limit, self.socket.flush()) => match flushed {
                 Ok(Ok(())) => Ok(()),

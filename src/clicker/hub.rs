@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use axum::extract::ws::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::is_newer;
 use super::protocol::{Draft, ServerMessage};
 use super::queue::{self, PushError};
 use crate::metrics::Metrics;
-use crate::store::clicker::{DeviceId, LatestScore};
+use crate::scoring::clock::is_newer;
+use crate::scoring::{DeviceId, LatestScore, Presence};
 
 /// The hub shared by every clicker connection.
 pub struct Hub {
@@ -309,6 +309,12 @@ fn score_message(draft: Draft, id: DeviceId, timestamp: i64, score: i64) -> Serv
         timestamp,
         id,
         score: score as u64,
+    }
+}
+
+impl Presence for Hub {
+    fn is_connected(&self, device: DeviceId) -> bool {
+        Hub::is_connected(self, device)
     }
 }
 

@@ -1,17 +1,58 @@
-//! The clicker protocol (draft-1 and draft-2) over WebSocket at `/ws`.
+//! The clicker protocol (draft-1 and draft-2) over WebSocket at `/ws`: the
+//! adapter between RopeScore's tally counters and scoreboards and the core.
 //!
 //! * [`protocol`]: pure parsing and formatting of frames.
-//! * [`clock`]: which of two timestamps is newer, 32-bit wrap included.
-//! * [`hub`]: live fan-out of device events to listeners.
-//! * [`queue`]: a listener's bounded queue of frames, filled by the hub.
+//! * [`upgrade`]: the `/ws` route: connection limits, then the upgrade.
 //! * [`connection`]: one connection's loop, from upgrade to close.
-//! * [`history`]: the HTTP API that reads devices and score series back.
-//! * [`marks`]: a score series as RopeScore-style step marks.
+//! * [`hub`]: live fan-out of device events to listeners on this node.
+//! * [`queue`]: a listener's bounded queue of frames, filled by the hub.
+//!
+//! The clicker model (device ids, scores, the clock, marks) is
+//! `crate::scoring`; storage is `crate::store::clicker`.
 
-pub mod clock;
 pub mod connection;
-pub mod history;
 pub mod hub;
-pub mod marks;
 pub mod protocol;
 pub mod queue;
+pub mod upgrade;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::LimitsConfig;
+use crate::limits::{ConnectionLimits, RegistrationLimits};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What every clicker connection shares.
+pub struct Clicker {
+    pub settings: Settings,
+    pub store: Store,
+    pub hub: Arc<hub::Hub>,
+    pub metrics: Arc<Metrics>,
+    /// Places for open connections, shared with socket.io.
+    pub connection_limits: Arc<ConnectionLimits>,
+    /// REGISTERs per client address.
+    pub registration_limits: RegistrationLimits,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+    /// Upgraded connections, so shutdown can wait for their close handshakes.
+    pub connections: TaskTracker,
+}
+
+/// The configuration clicker connections read.
+pub struct Settings {
+    /// Rates and the first-command time bound.
+    pub limits: LimitsConfig,
+    /// How often a listener is pinged (and how long it may stay silent).
+    pub heartbeat: Duration,
+    /// How long a peer may take to accept one outgoing frame.
+    pub send_timeout: Duration,
+    /// Largest command accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// Frames a listener may have waiting.
+    pub listener_queue: usize,
+}

@@ -10,7 +10,9 @@ use std::fmt;
 
 use thiserror::Error;
 
-use crate::store::clicker::{DeviceId, MAX_DEVICE_ID};
+#[cfg(test)]
+use crate::scoring::MAX_DEVICE_ID;
+use crate::scoring::{self, DeviceId, Id};
 
 /// The largest integer a JavaScript client can send exactly (2^53 - 1).
 pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
@@ -162,15 +164,9 @@ pub fn parse_command(frame: &str) -> Result<Command, ParseError> {
     }
 }
 
-/// Parses a device id token: decimal, 1 to 999999, leading zeros allowed.
+/// Parses a device id token (see [`scoring::device_id`]).
 pub fn parse_device_id(token: &str) -> Result<DeviceId, ParseError> {
-    if token.is_empty() || token.len() > 6 || !token.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ParseError::BadDeviceId(shorten(token)));
-    }
-    match token.parse::<DeviceId>() {
-        Ok(id) if (1..=MAX_DEVICE_ID).contains(&id) => Ok(id),
-        _ => Err(ParseError::BadDeviceId(shorten(token))),
-    }
+    scoring::device_id(token).ok_or_else(|| ParseError::BadDeviceId(shorten(token)))
 }
 
 /// A whole number from `min` to 2^53-1. A negative whole number is a
@@ -236,15 +232,6 @@ fn shorten(token: &str) -> String {
     match token.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}...", &token[..cut]),
         None => token.to_string(),
-    }
-}
-
-/// Writes a device id the way the protocol shows it: six digits.
-pub struct Id(pub DeviceId);
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:06}", self.0)
     }
 }
 

@@ -4,42 +4,16 @@
 //! long-polling. `docs/sledge-protocol.md` is the protocol as Podium speaks it.
 //!
 //! ```text
-//! events.rs    client events parsed into typed requests
-//! events_props.rs  property tests of that parsing with random and mutated JSON
+//! session.rs   one socket: its ordered request queue and its identity; turns
+//!              events into the core's requests and its answers into replies
 //! replies.rs   server events and the acknowledgement format
-//! auth.rs      identities and who may do what (pure; both protocols)
-//! throttle.rs  slowing down repeated failed logins per client address
-//! access.rs    login, sign-in links, authenticate and bearer secrets, throttled
-//!              (both protocols)
-//! links.rs     judges' sign-in links for the organiser: list, re-issue
-//! ops.rs       the judging operations with their permission rules (both protocols)
-//! floor.rs     the judging floor's operations: pause, absences, notes, withdrawals,
-//!              and the organiser's floor view (both protocols)
-//! reports.rs   results and CSV exports for the admin (both protocols)
-//! session.rs   one socket: its ordered request queue and its identity
-//! view.rs      the mirror of the judging tables and per-viewer scoping (pure)
-//! sync.rs      the live-update task: full and partial updates in commit order,
-//!              to sockets and to the HTTP API's event streams
 //! ```
 //!
-//! [`Sledge`] is the judging core both protocols share: the HTTP API
-//! (`crate::api`) calls the same operations, credentials and live updates
-//! as the socket.io sessions here, so the two cannot drift apart.
+//! Every rule lives in the judging core (`crate::core`); this adapter only
+//! speaks socket.io.
 
-pub mod access;
-pub mod auth;
-pub mod events;
-#[cfg(test)]
-mod events_props;
-pub mod floor;
-pub mod links;
-pub mod ops;
 pub mod replies;
-pub mod reports;
 mod session;
-pub mod sync;
-pub mod throttle;
-pub mod view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,23 +21,13 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 
+use crate::core::{Core, SUBSCRIBER_BUFFER};
+use crate::limits::{ConnectionLimits, Refused};
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
-use tokio_util::sync::CancellationToken;
 
-use crate::limits::{ConnectionLimits, Refused};
-use crate::metrics::Metrics;
-use crate::operator_secrets::OperatorSecrets;
-use crate::store::{Changes, Store, StoreError};
-
-/// Packets socket.io may hold for one client; a live-update subscriber that
-/// lets this fill is dropped (see [`sync`]). Diffs that arrive together are
-/// merged into one packet, so only a client that stopped reading fills it;
-/// a merged packet holds at most [`sync::MAX_PARTIAL_BYTES`] (plus one
-/// change), which makes this a bound in bytes too.
-pub const SEND_BUFFER: usize = 256;
 /// Largest WebSocket message accepted from a client. The largest valid
 /// payload (a 10 000-character description) is well under this; long-polling
 /// requests are capped by socket.io's own 100 kB payload limit.
@@ -80,19 +44,6 @@ pub struct Settings {
     /// Events a second per socket, sustained, and the burst above it
     /// (rate 0: no limit).
     pub event_rate: (u64, u64),
-    /// Different judges who must find a team absent before it is flagged.
-    pub absent_flag_judges: usize,
-}
-
-/// What every Sledge session shares.
-pub struct Sledge {
-    pub store: Store,
-    pub secrets: Arc<OperatorSecrets>,
-    pub throttle: throttle::Throttle,
-    pub metrics: Arc<Metrics>,
-    pub sync: sync::SyncHandle,
-    /// Different judges who must find a team absent before it is flagged.
-    pub absent_flag_judges: usize,
 }
 
 /// The running protocol: the layer to add to the router and the socket.io
@@ -100,38 +51,20 @@ pub struct Sledge {
 pub struct SledgeService {
     pub layer: SocketIoLayer,
     pub io: SocketIo,
-    pub state: Arc<Sledge>,
+    pub core: Arc<Core>,
 }
 
-/// Loads the judging tables into the live-update mirror, starts its task on
-/// `changes` and sets up the socket.io namespace.
-pub async fn start(
-    settings: Settings,
-    store: Store,
-    changes: Changes,
-    secrets: Arc<OperatorSecrets>,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) -> Result<SledgeService, StoreError> {
-    let initial = store.load_all().await?;
-    let sync = sync::spawn(initial, changes, metrics.clone(), shutdown);
-    let state = Arc::new(Sledge {
-        store,
-        secrets,
-        throttle: throttle::Throttle::default(),
-        metrics,
-        sync,
-        absent_flag_judges: settings.absent_flag_judges,
-    });
+/// Sets up the socket.io namespace on `core`.
+pub fn start(settings: Settings, core: Arc<Core>) -> SledgeService {
     let mut builder = SocketIo::builder()
-        .max_buffer_size(SEND_BUFFER)
+        .max_buffer_size(SUBSCRIBER_BUFFER)
         .ws_max_message_size(MAX_INCOMING)
         .ws_max_frame_size(MAX_INCOMING);
     if let Some(timeout) = settings.connect_timeout {
         builder = builder.connect_timeout(timeout);
     }
     let (layer, io) = builder.build_layer();
-    let for_sockets = state.clone();
+    let for_sockets = core.clone();
     let limits = settings.connection_limits;
     let event_rate = settings.event_rate;
     // Registering in a connect middleware (not the connect handler, which
@@ -155,5 +88,5 @@ pub async fn start(
         }
     };
     io.ns("/", (async |_: SocketRef| {}).with(attach));
-    Ok(SledgeService { layer, io, state })
+    SledgeService { layer, io, core }
 }

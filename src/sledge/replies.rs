@@ -9,14 +9,12 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, Note, Rating, Superlative, SuperlativePlacement,
+    Absence, Hack, Judge, Note, Rating, Superlative, SuperlativePlacement,
 };
 
 pub const LOGIN_RESPONSE: &str = "login-response";
 pub const AUTHENTICATE_RESPONSE: &str = "authenticate-response";
 pub const PROTOCOL_ERROR: &str = "protocol-error";
-pub const UPDATE_FULL: &str = "update-full";
-pub const UPDATE_PARTIAL: &str = "update-partial";
 
 /// `protocol-error`: the event the client sent and why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,18 +53,6 @@ pub struct AuthenticateResponse {
     pub user_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge_id: Option<i64>,
-}
-
-/// `update-full`.
-#[derive(Serialize)]
-pub struct UpdateFull<'a> {
-    pub database: &'a DataStore,
-}
-
-/// `update-partial`.
-#[derive(Serialize)]
-pub struct UpdatePartial<'a> {
-    pub diff: &'a DataStore,
 }
 
 /// What a request did, as its acknowledgement reports it.

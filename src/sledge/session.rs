@@ -21,15 +21,15 @@ use socketioxide::handler::{FromMessageParts, MessageHandler, Value as RawValue}
 use socketioxide::socket::Socket;
 use tokio::sync::mpsc;
 
-use super::access::AccessError;
-use super::auth::{self, Action, Identity, Op};
-use super::events::{self, Request};
-use super::ops::OpError;
 use super::replies::{
     ack_err, ack_ok, AuthenticateResponse, Done, LoginResponse, ProtocolError,
     AUTHENTICATE_RESPONSE, LOGIN_RESPONSE, PROTOCOL_ERROR,
 };
-use super::Sledge;
+use crate::core::access::AccessError;
+use crate::core::auth::{self, Action, Identity, Op};
+use crate::core::ops::OpError;
+use crate::core::requests::{self, Request};
+use crate::core::Core;
 use crate::limits::{Permit, RateLimiter, Verdict};
 use crate::metrics::Protocol;
 use crate::store::judging::{JudgingError, NewHack, NewJudge, Ranking};
@@ -50,12 +50,7 @@ struct Incoming {
 
 /// Sets a newly connecting socket up: runs before socket.io confirms the
 /// connection, so no event can arrive before the handlers are in place.
-pub(super) fn attach(
-    sledge: Arc<Sledge>,
-    socket: SocketRef,
-    permit: Permit,
-    event_rate: (u64, u64),
-) {
+pub(super) fn attach(sledge: Arc<Core>, socket: SocketRef, permit: Permit, event_rate: (u64, u64)) {
     sledge.metrics.connection_opened(Protocol::Sledge);
     let ip = socket
         .req_parts()
@@ -217,7 +212,7 @@ impl From<AccessError> for Refusal {
 }
 
 struct Session {
-    sledge: Arc<Sledge>,
+    sledge: Arc<Core>,
     /// The client's address, for throttling guesses.
     ip: Option<IpAddr>,
     identity: Identity,
@@ -242,7 +237,7 @@ impl Session {
             wants_ack,
         } = incoming;
         self.sledge.metrics.message_in(Protocol::Sledge);
-        let outcome = match events::parse(&event, payload) {
+        let outcome = match requests::parse(&event, payload) {
             Ok(request) => self.execute(&socket, request).await,
             Err(e) => Err(Refusal::protocol(e)),
         };
@@ -369,7 +364,7 @@ impl Session {
 
     /// `login`: the outcome goes out as `login-response` too, except when
     /// the judge does not exist (a `protocol-error` only).
-    async fn login(&mut self, socket: &SocketRef, login: events::Login) -> Result<Done, Refusal> {
+    async fn login(&mut self, socket: &SocketRef, login: requests::Login) -> Result<Done, Refusal> {
         match self
             .sledge
             .login(self.ip, login.judge_id, &login.login_code)

@@ -2,65 +2,14 @@
 //! score series. This module alone reads and writes them.
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 use thiserror::Error;
 
 use super::{now_ms, Store, StoreError};
-use crate::clicker::clock;
+use crate::scoring::clock;
+pub use crate::scoring::{
+    DeviceId, DeviceRecord, LatestScore, Registration, ScoreOutcome, ScoreRecord, MAX_DEVICE_ID,
+};
 use crate::secrets;
-
-/// A device id: 1 to 999999, shown as six zero-padded digits.
-pub type DeviceId = u32;
-
-/// The highest device id the six-digit format can carry.
-pub const MAX_DEVICE_ID: DeviceId = 999_999;
-
-/// A device's newest stored score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LatestScore {
-    pub timestamp: i64,
-    pub score: i64,
-}
-
-/// The answer to a REGISTER.
-#[derive(Debug, Clone)]
-pub struct Registration {
-    pub id: DeviceId,
-    /// The secret the device keeps: newly issued, or the one it sent.
-    pub secret: String,
-    pub latest: Option<LatestScore>,
-}
-
-/// What storing one SCORE did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScoreOutcome {
-    /// Stored, and the newest score of the device: broadcast it.
-    New,
-    /// Stored, but older than a score already stored (by
-    /// [`clock::is_newer`], so a 32-bit wrap is no step back): do not broadcast.
-    Late,
-    /// A retry of a score already stored: acknowledge, nothing else.
-    Duplicate,
-}
-
-/// One stored score, as the history API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScoreRecord {
-    pub timestamp: i64,
-    pub score: i64,
-    /// Null for draft-1 SCOREs, which carry no message id.
-    pub msg_id: Option<i64>,
-    /// Server receive time, milliseconds since the Unix epoch.
-    pub received_at: i64,
-}
-
-/// A device and its newest score, as the device list returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRecord {
-    pub id: DeviceId,
-    pub latest: Option<LatestScore>,
-}
 
 /// Why a REGISTER could not be served.
 #[derive(Debug, Error)]

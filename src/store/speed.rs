@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::clicker::{latest_score_before, DeviceId};
 use super::{Store, StoreError};
-use crate::clicker::clock;
+use crate::scoring::clock;
 use crate::speed::{tally::tally, Judges, SpeedError};
 
 pub type EntryId = i64;
@@ -545,7 +545,7 @@ fn sheets(conn: &Connection, filter: &Filter) -> Result<Vec<EntrySheet>, StoreEr
 /// receive clock, so `start <= received_at < end` splits scores exactly):
 /// from the newest score received before the start, through those received
 /// in the window, in the order the device's clock ran (a 32-bit wrap of
-/// Espruino's `Date.now() | 0` included: see `crate::clicker::clock`).
+/// Espruino's `Date.now() | 0` included: see `crate::scoring::clock`).
 fn device_tally(
     conn: &Connection,
     device: DeviceId,

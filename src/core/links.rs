@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::auth::Identity;
 use super::ops::OpError;
-use super::Sledge;
+use super::Core;
 use crate::store::now_ms;
 
 /// A judge's current link.
@@ -24,7 +24,7 @@ pub struct JudgeLink {
     pub expires_at: Option<i64>,
 }
 
-impl Sledge {
+impl Core {
     /// Every judge's current link, in judge id order.
     pub async fn judge_links(&self) -> Result<Vec<JudgeLink>, OpError> {
         let mut judges = self.state(Identity::Admin).await?.judges;

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::protocol::{parse_device_id, Id};
+use super::Api;
 use crate::http_error::ApiError;
-use crate::server::App;
-use crate::store::clicker::{DeviceId, ScoreRecord};
+use crate::scoring::{self, Id};
+use crate::scoring::{DeviceId, ScoreRecord};
 
 /// One device in the list.
 #[derive(Debug, Serialize)]
@@ -27,14 +27,14 @@ pub struct DeviceView {
     pub latest_timestamp: Option<i64>,
 }
 
-pub async fn devices(State(app): State<Arc<App>>) -> Result<Json<Vec<DeviceView>>, ApiError> {
+pub async fn devices(State(app): State<Arc<Api>>) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let devices = app.store.devices().await?;
     Ok(Json(
         devices
             .into_iter()
             .map(|d| DeviceView {
                 id: Id(d.id).to_string(),
-                connected: app.hub.is_connected(d.id),
+                connected: app.presence.is_connected(d.id),
                 latest_score: d.latest.map(|l| l.score),
                 latest_timestamp: d.latest.map(|l| l.timestamp),
             })
@@ -48,7 +48,7 @@ pub struct SeriesQuery {
 }
 
 pub async fn scores(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Path(id): Path<String>,
     Query(query): Query<SeriesQuery>,
 ) -> Result<Response, ApiError> {
@@ -74,17 +74,21 @@ pub async fn scores(
 
 /// `GET /api/clicker/devices/{id}/marks`: the series as RopeScore step marks.
 pub async fn marks(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Api>>,
     Path(id): Path<String>,
-) -> Result<Json<Vec<super::marks::Mark>>, ApiError> {
+) -> Result<Json<Vec<crate::scoring::marks::Mark>>, ApiError> {
     let rows = series(&app, &id).await?;
     let points: Vec<(i64, i64)> = rows.iter().map(|r| (r.timestamp, r.score)).collect();
-    Ok(Json(super::marks::marks(&points)))
+    Ok(Json(crate::scoring::marks::marks(&points)))
 }
 
 /// A device's series, with the API's errors for a bad or unknown id.
-pub async fn series(app: &App, id: &str) -> Result<Vec<ScoreRecord>, ApiError> {
-    let device: DeviceId = parse_device_id(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+pub async fn series(app: &Api, id: &str) -> Result<Vec<ScoreRecord>, ApiError> {
+    let device: DeviceId = scoring::device_id(id).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "device id {id:?} is not valid: ids are 1 to 999999"
+        ))
+    })?;
     app.store
         .device_scores(device)
         .await?

@@ -1,4 +1,4 @@
-//! Property tests of the Sledge payload decoder ([`events::parse`]) against
+//! Property tests of the Sledge payload decoder ([`requests::parse`]) against
 //! hostile input: arbitrary JSON trees, arbitrary event names, and valid
 //! payloads mutated one way at a time (a field of the wrong type, a float, a
 //! huge or negative integer, an extra field, a missing field).
@@ -11,7 +11,7 @@
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
-use super::events::{self, EventName, ParseError, Request};
+use super::requests::{self, EventName, ParseError, Request};
 
 /// What one payload field must be.
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +107,7 @@ fn check(name: &str, payload: Option<Value>) -> Result<Result<Request, ParseErro
             accepts(event, payload.as_ref().unwrap_or(&Value::Null)),
         )
     });
-    let outcome = events::parse(name, payload.clone());
+    let outcome = requests::parse(name, payload.clone());
     match (&outcome, expected) {
         (Ok(request), Some((event, true))) => {
             let (decoded_as, value) = to_json(request);
@@ -325,7 +325,9 @@ fn huge_echoes_are_cut() {
             serde_json::json!({"judgeId": long, "hackId": 1, "rating": 1}),
         ),
     ] {
-        let message = events::parse(name, Some(payload)).unwrap_err().to_string();
+        let message = requests::parse(name, Some(payload))
+            .unwrap_err()
+            .to_string();
         assert!(message.len() < MAX_MESSAGE, "{} bytes", message.len());
         assert!(message.contains("more characters)"), "{message}");
     }

@@ -24,7 +24,7 @@ use thiserror::Error;
 
 use super::auth::{self, AuthFailure, Identity, SecretKind};
 use super::throttle::{Attempt, TooMany};
-use super::Sledge;
+use super::Core;
 use crate::operator_secrets::Source;
 use crate::store::judge_links::LinkLookup;
 use crate::store::judging::JudgingError;
@@ -54,7 +54,7 @@ pub enum AccessError {
     Judging(#[from] JudgingError),
 }
 
-impl Sledge {
+impl Core {
     /// `login`: a new secret for judge `judge_id` if `code` is the login
     /// code. Each login issues a new secret; earlier ones stay valid.
     pub async fn login(

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::auth::{self, Action, Identity, Op};
 use super::ops::OpError;
 use super::view::Viewer;
-use super::Sledge;
+use super::Core;
 use crate::judging::assign::AssignmentRow;
 use crate::judging::export::{self, HackRecord, JudgeRecord, NoteRecord};
 use crate::judging::model::DataStore;
@@ -37,7 +37,7 @@ pub enum Export {
     Ratings,
 }
 
-impl Sledge {
+impl Core {
     /// The results, coverage measured against `judges_per_hack` (by default
     /// that of the latest assignment, or 3).
     pub async fn results(

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use super::auth::{self, Action, Denied, Identity, Op};
 use super::sync::{SubscribeError, Subscription};
-use super::Sledge;
+use super::Core;
 use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
 use crate::judging::{devpost, judges_csv, ImportError};
@@ -45,7 +45,7 @@ pub enum OpError {
     Unavailable(#[from] SubscribeError),
 }
 
-impl Sledge {
+impl Core {
     pub async fn add_hack(&self, who: Identity, hack: NewHack) -> Result<Hack, OpError> {
         auth::authorize(who, Action::Administer(Op::AddHack))?;
         Ok(self.store.add_hack(hack).await?)

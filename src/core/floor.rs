@@ -6,13 +6,13 @@
 use super::auth::{self, Action, Identity, Op};
 use super::ops::OpError;
 use super::view::Viewer;
-use super::Sledge;
+use super::Core;
 use crate::judging::floor::{self, Floor, FloorInput};
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
 use crate::store::judging::JudgingError;
 use crate::store::now_ms;
 
-impl Sledge {
+impl Core {
     /// Pauses (`true`) or resumes judging (admin).
     pub async fn set_paused(&self, who: Identity, paused: bool) -> Result<JudgingStatus, OpError> {
         let op = if paused {

@@ -28,7 +28,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::replies::{UpdateFull, UpdatePartial, UPDATE_FULL, UPDATE_PARTIAL};
+use super::updates::{UpdateFull, UpdatePartial, UPDATE_FULL, UPDATE_PARTIAL};
 use super::view::{coalesce, preview, Mirror, Viewer};
 use crate::judging::model::DataStore;
 use crate::metrics::{Metrics, Protocol};
@@ -38,7 +38,7 @@ use crate::store::{Change, Changes};
 const MAX_COALESCE: usize = 1024;
 /// Changes stop being merged into one partial update once they hold about
 /// this many bytes of JSON. A subscriber's send buffer holds
-/// [`SEND_BUFFER`](super::SEND_BUFFER) packets, so this is what bounds it in bytes: a subscriber
+/// [`SEND_BUFFER`](super::SUBSCRIBER_BUFFER) packets, so this is what bounds it in bytes: a subscriber
 /// that stops reading is dropped after at most `SEND_BUFFER` partials of
 /// this size (plus one change each). Without it, a task that fell behind
 /// merged ever bigger batches (1 024 ten-kB hacks made one 10 MB packet),

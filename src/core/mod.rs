@@ -1,0 +1,87 @@
+//! The judging core: one service that owns the judging operations with their
+//! access rules, the credentials, the live views and the feed of committed
+//! changes. The adapters (`crate::sledge` for socket.io, `crate::api` for
+//! HTTP) parse their wire format into the requests here, call [`Core`] and
+//! turn its answers back into their wire format; none of them holds a rule
+//! of its own, so the protocols cannot drift apart.
+//!
+//! ```text
+//! requests.rs   the operations' inputs, parsed from JSON the same way for
+//!               socket.io events and HTTP bodies (the table of operations)
+//! auth.rs       identities and who may do what (pure)
+//! throttle.rs   wrong-guess budgets per client address and per judge
+//! access.rs     login, sign-in links, authenticate and bearer secrets, throttled
+//! links.rs      judges' sign-in links for the organiser: list, re-issue
+//! ops.rs        the judging operations with their permission rules
+//! floor.rs      the judging floor: pause, absences, notes, withdrawals, floor view
+//! reports.rs    results and CSV exports for the admin
+//! view.rs       the mirror of the judging tables and per-viewer scoping (pure)
+//! updates.rs    the shapes of live updates (`update-full`, `update-partial`)
+//! sync.rs       the live-update task: full and partial updates in commit
+//!               order, to every subscriber of every adapter
+//! ```
+
+pub mod access;
+pub mod auth;
+pub mod floor;
+pub mod links;
+pub mod ops;
+pub mod reports;
+pub mod requests;
+#[cfg(test)]
+mod requests_props;
+pub mod sync;
+pub mod throttle;
+pub mod updates;
+pub mod view;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::operator_secrets::OperatorSecrets;
+use crate::store::{Changes, Store, StoreError};
+
+/// Updates a subscriber may have queued; one that lets this fill is dropped
+/// (see [`sync`]). Diffs that arrive together are merged into one update,
+/// so only a client that stopped reading fills it; a merged update holds at
+/// most [`sync::MAX_PARTIAL_BYTES`] (plus one change), which makes this a
+/// bound in bytes too. The socket.io adapter uses it as each socket's send
+/// buffer, the event stream as its queue.
+pub const SUBSCRIBER_BUFFER: usize = 256;
+
+/// The judging core every adapter shares.
+pub struct Core {
+    pub store: Store,
+    pub secrets: Arc<OperatorSecrets>,
+    pub throttle: throttle::Throttle,
+    pub metrics: Arc<Metrics>,
+    pub sync: sync::SyncHandle,
+    /// Different judges who must find a team absent before it is flagged.
+    pub absent_flag_judges: usize,
+}
+
+impl Core {
+    /// Loads the judging tables into the live-update mirror and starts its
+    /// task on `changes`.
+    pub async fn start(
+        store: Store,
+        changes: Changes,
+        secrets: Arc<OperatorSecrets>,
+        metrics: Arc<Metrics>,
+        absent_flag_judges: usize,
+        shutdown: CancellationToken,
+    ) -> Result<Core, StoreError> {
+        let initial = store.load_all().await?;
+        let sync = sync::spawn(initial, changes, metrics.clone(), shutdown);
+        Ok(Core {
+            store,
+            secrets,
+            throttle: throttle::Throttle::default(),
+            metrics,
+            sync,
+            absent_flag_judges,
+        })
+    }
+}
