@@ -13,7 +13,7 @@ use super::body::{self, Body};
 use super::caller::Caller;
 use super::Api;
 use crate::http_error::ApiError;
-use crate::store::judging_bulk::Assigned;
+use crate::judging::outcomes::Assigned;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

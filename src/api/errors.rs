@@ -10,7 +10,7 @@ use crate::core::access::AccessError;
 use crate::core::auth::{Denied, Identity};
 use crate::core::ops::OpError;
 use crate::http_error::ApiError;
-use crate::store::judging::JudgingError;
+use crate::judging::error::JudgingError;
 
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> ApiError {
@@ -45,12 +45,7 @@ impl From<Denied> for ApiError {
 
 impl From<JudgingError> for ApiError {
     fn from(e: JudgingError) -> ApiError {
-        let e = match e {
-            JudgingError::Store(store) => return store.into(),
-            refused => refused,
-        };
         let status = match &e {
-            JudgingError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             JudgingError::Invalid(_)
             | JudgingError::SameChoice(_)
             | JudgingError::JudgesPerHack(_) => StatusCode::BAD_REQUEST,
@@ -76,6 +71,7 @@ impl From<OpError> for ApiError {
         match e {
             OpError::Denied(denied) => denied.into(),
             OpError::Judging(e) => e.into(),
+            OpError::Store(e) => e.into(),
             OpError::Import(e) => {
                 let row = e.row;
                 ApiError::bad_request(format!("{e}; nothing was imported")).with_field("row", row)
@@ -96,6 +92,7 @@ impl From<AccessError> for ApiError {
                     .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
             }
             AccessError::Judging(e) => e.into(),
+            AccessError::Store(e) => e.into(),
             refused @ (AccessError::Authenticate(_)
             | AccessError::UnknownSecret
             | AccessError::WrongLoginCode

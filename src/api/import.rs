@@ -19,7 +19,7 @@ use super::upload::Upload;
 use super::Api;
 use crate::core::ops::OpError;
 use crate::http_error::ApiError;
-use crate::store::judging_bulk::{DevpostImported, JudgesImported};
+use crate::judging::outcomes::{DevpostImported, JudgesImported};
 
 pub async fn devpost(
     State(app): State<Arc<Api>>,

@@ -15,8 +15,8 @@ use super::caller::Caller;
 use super::Api;
 use crate::core::requests::{EventName, Request};
 use crate::http_error::ApiError;
+use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{Hack, Judge, Rating, Superlative, SuperlativePlacement};
-use crate::store::judging::{NewHack, NewJudge, Ranking};
 
 /// `POST /api/hacks {name, description, location}` -> 201 and the hack.
 pub async fn add_hack(

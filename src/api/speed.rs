@@ -35,9 +35,9 @@ use crate::http_error::ApiError;
 use crate::scoring::DeviceId;
 use crate::speed::heatlist::{self, MAX_NAME};
 use crate::speed::live::{self, Published};
+use crate::speed::model::{EntryId, Filter, HeatRecord, NewEntry};
 use crate::speed::results::{self, EntryResult};
 use crate::speed::{Judges, SpeedError};
-use crate::store::speed::{EntryId, Filter, HeatRecord, NewEntry};
 
 /// How often an idle live stream gets a comment line.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -25,9 +25,10 @@ use thiserror::Error;
 use super::auth::{self, AuthFailure, Identity, SecretKind};
 use super::throttle::{Attempt, TooMany};
 use super::Core;
+use crate::judging::error::JudgingError;
 use crate::operator_secrets::Source;
 use crate::store::judge_links::LinkLookup;
-use crate::store::judging::JudgingError;
+use crate::store::{StoreError, WriteError};
 
 /// Why a credential was not accepted.
 #[derive(Debug, Error)]
@@ -49,9 +50,20 @@ pub enum AccessError {
     UnknownLink,
     #[error("this sign-in link has expired; ask the organisers for a new one, or sign in with your name and the login code")]
     ExpiredLink,
-    /// The judge does not exist, or storage failed.
+    /// The judge does not exist.
     #[error(transparent)]
     Judging(#[from] JudgingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<WriteError> for AccessError {
+    fn from(e: WriteError) -> AccessError {
+        match e {
+            WriteError::Refused(e) => AccessError::Judging(e),
+            WriteError::Store(e) => AccessError::Store(e),
+        }
+    }
 }
 
 impl Core {
@@ -64,12 +76,7 @@ impl Core {
         code: &str,
     ) -> Result<String, AccessError> {
         let attempt = self.admit(ip, Some(judge_id))?;
-        if !self
-            .store
-            .judge_exists(judge_id)
-            .await
-            .map_err(JudgingError::from)?
-        {
+        if !self.store.judge_exists(judge_id).await? {
             return Err(JudgingError::NoSuchJudge(judge_id).into());
         }
         if !self.secrets.is_login_code(code) {
@@ -100,11 +107,7 @@ impl Core {
         let identity = auth::authenticate(user_id, kind)
             .map_err(|failure| admitted.wrong(AccessError::Authenticate(failure)))?;
         if let (Identity::Judge(judge), SecretKind::Admin) = (identity, kind) {
-            let exists = self
-                .store
-                .judge_exists(judge)
-                .await
-                .map_err(JudgingError::from)?;
+            let exists = self.store.judge_exists(judge).await?;
             if !exists {
                 return Err(JudgingError::NoSuchJudge(judge).into());
             }
@@ -140,11 +143,7 @@ impl Core {
     }
 
     async fn judge_secret(&self, secret: &str) -> Result<SecretKind, AccessError> {
-        let judge = self
-            .store
-            .judge_for_secret(secret)
-            .await
-            .map_err(JudgingError::from)?;
+        let judge = self.store.judge_for_secret(secret).await?;
         Ok(judge.map_or(SecretKind::Unknown, SecretKind::Judge))
     }
 
@@ -156,12 +155,7 @@ impl Core {
         token: &str,
     ) -> Result<(String, i64), AccessError> {
         let admitted = self.admit_strong(ip, None);
-        let judge = match self
-            .store
-            .judge_for_link(token)
-            .await
-            .map_err(JudgingError::from)?
-        {
+        let judge = match self.store.judge_for_link(token).await? {
             LinkLookup::Valid(judge) => judge,
             // The token was right once: not a guess, so no failure counts.
             LinkLookup::Expired { .. } => {

@@ -9,7 +9,6 @@ use super::view::Viewer;
 use super::Core;
 use crate::judging::floor::{self, Floor, FloorInput};
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
-use crate::store::judging::JudgingError;
 use crate::store::now_ms;
 
 impl Core {
@@ -73,11 +72,7 @@ impl Core {
     pub async fn floor(&self, who: Identity) -> Result<Floor, OpError> {
         auth::authorize(who, Action::Administer(Op::Floor))?;
         let judges_per_hack = self.judges_per_hack(None).await?;
-        let last_action = self
-            .store
-            .judge_activity()
-            .await
-            .map_err(JudgingError::from)?;
+        let last_action = self.store.judge_activity().await?;
         let data = self.sync.snapshot(Viewer::Admin).await?;
         Ok(floor::compute(&FloorInput {
             data: &data,

@@ -15,10 +15,12 @@ use super::auth::{self, Action, Denied, Identity, Op};
 use super::sync::{SubscribeError, Subscription};
 use super::Core;
 use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
+use crate::judging::error::JudgingError;
+use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::judging::{devpost, judges_csv, ImportError};
-use crate::store::judging::{JudgingError, NewHack, NewJudge, Ranking};
-use crate::store::judging_bulk::{Assigned, DevpostImported, JudgesImported};
+use crate::store::{StoreError, WriteError};
 
 /// Runs a parser that reads as the upload arrives, on a blocking thread.
 async fn blocking<T: Send + 'static>(parse: impl FnOnce() -> T + Send + 'static) -> T {
@@ -33,16 +35,26 @@ async fn blocking<T: Send + 'static>(parse: impl FnOnce() -> T + Send + 'static)
 pub enum OpError {
     #[error(transparent)]
     Denied(#[from] Denied),
-    /// Refused by a rule of the data (validation, unknown id, duplicate),
-    /// or storage failed.
+    /// Refused by a rule of the data (validation, unknown id, duplicate).
     #[error(transparent)]
     Judging(#[from] JudgingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// A CSV import's first bad row.
     #[error(transparent)]
     Import(#[from] ImportError),
     /// The live-update task is gone: the server is shutting down.
     #[error(transparent)]
     Unavailable(#[from] SubscribeError),
+}
+
+impl From<WriteError> for OpError {
+    fn from(e: WriteError) -> OpError {
+        match e {
+            WriteError::Refused(e) => OpError::Judging(e),
+            WriteError::Store(e) => OpError::Store(e),
+        }
+    }
 }
 
 impl Core {
@@ -160,11 +172,7 @@ impl Core {
         if let Some(k) = chosen {
             return Ok(k);
         }
-        let stored = self
-            .store
-            .judges_per_hack()
-            .await
-            .map_err(JudgingError::from)?;
+        let stored = self.store.judges_per_hack().await?;
         Ok(stored.unwrap_or(DEFAULT_JUDGES_PER_HACK as i64))
     }
 }

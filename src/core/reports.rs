@@ -10,13 +10,13 @@ use super::ops::OpError;
 use super::view::Viewer;
 use super::Core;
 use crate::judging::assign::AssignmentRow;
+use crate::judging::error::JudgingError;
 use crate::judging::export::{self, HackRecord, JudgeRecord, NoteRecord};
+use crate::judging::inputs::MAX_JUDGES_PER_HACK;
 use crate::judging::model::DataStore;
 use crate::judging::results::{
     self, EligibilityRow, Named, PlacementRow, RatingRow, Results, ResultsInput,
 };
-use crate::store::judging::JudgingError;
-use crate::store::judging_bulk::MAX_JUDGES_PER_HACK;
 
 /// `GET /api/results`: the results, and the judges per hack that coverage
 /// was measured against.

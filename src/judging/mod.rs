@@ -7,11 +7,14 @@
 pub mod absence;
 pub mod assign;
 pub mod devpost;
+pub mod error;
 pub mod export;
 pub mod floor;
 pub mod import_error;
+pub mod inputs;
 pub mod judges_csv;
 pub mod model;
+pub mod outcomes;
 pub mod results;
 pub mod validate;
 

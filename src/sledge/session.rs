@@ -30,9 +30,9 @@ use crate::core::auth::{self, Action, Identity, Op};
 use crate::core::ops::OpError;
 use crate::core::requests::{self, Request};
 use crate::core::Core;
+use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::limits::{Permit, RateLimiter, Verdict};
 use crate::metrics::Protocol;
-use crate::store::judging::{JudgingError, NewHack, NewJudge, Ranking};
 use crate::store::StoreError;
 
 /// Requests one socket may have waiting; more are refused until it catches up.
@@ -184,19 +184,10 @@ impl From<StoreError> for Refusal {
     }
 }
 
-impl From<JudgingError> for Refusal {
-    fn from(e: JudgingError) -> Refusal {
-        match e {
-            JudgingError::Store(e) => e.into(),
-            refused => Refusal::protocol(refused),
-        }
-    }
-}
-
 impl From<OpError> for Refusal {
     fn from(e: OpError) -> Refusal {
         match e {
-            OpError::Judging(e) => e.into(),
+            OpError::Store(e) => e.into(),
             refused => Refusal::protocol(refused),
         }
     }
@@ -205,7 +196,7 @@ impl From<OpError> for Refusal {
 impl From<AccessError> for Refusal {
     fn from(e: AccessError) -> Refusal {
         match e {
-            AccessError::Judging(e) => e.into(),
+            AccessError::Store(e) => e.into(),
             refused => Refusal::protocol(refused),
         }
     }

@@ -14,8 +14,8 @@ use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::results::{results, EntryResult};
-use crate::store::clicker::DeviceId;
-use crate::store::speed::{Filter, HeatState};
+use crate::scoring::DeviceId;
+use crate::speed::model::{Filter, HeatState};
 use crate::store::{Store, StoreError};
 
 /// Views a slow subscriber may fall behind by; it then skips to the newest

@@ -6,6 +6,7 @@
 //! tally.rs     pure: a judge's tally from a clicker's counts (resets, undos)
 //! heatlist.rs  pure: the heat list CSV (event, heat, station, name, club)
 //! results.rs   pure: entry sheets (as stored) to official results and ranks
+//! model.rs     entries, heats and entry sheets as values
 //! live.rs      which heat a clicker's score touches, and the live feed of heats
 //! ```
 //!
@@ -13,6 +14,7 @@
 
 pub mod heatlist;
 pub mod live;
+pub mod model;
 pub mod results;
 pub mod rules;
 pub mod tally;
@@ -30,7 +32,7 @@ pub enum SpeedError {
     Conflict(String),
 }
 
-use crate::store::clicker::{DeviceId, MAX_DEVICE_ID};
+use crate::scoring::{DeviceId, MAX_DEVICE_ID};
 
 /// Most judges one entry may have (IJRU panels have three to five).
 pub const MAX_JUDGES: usize = 9;

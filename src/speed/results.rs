@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::rules;
-use crate::store::speed::{EntryId, EntrySheet, HeatState};
+use crate::speed::model::{EntryId, EntrySheet, HeatState};
 
 /// One judge's clicker and tally (`null` before the heat starts).
 #[derive(Debug, Clone, PartialEq, Serialize)]

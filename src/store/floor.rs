@@ -12,11 +12,12 @@ use super::judging::{exists_hack, exists_judge, publish, JudgingError};
 use super::{now_ms, Store, StoreError};
 use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
 use crate::judging::validate;
+use crate::store::WriteError;
 
 impl Store {
     /// Pauses or resumes judging. Setting what is already set changes
     /// nothing and publishes nothing.
-    pub async fn set_paused(&self, paused: bool) -> Result<JudgingStatus, JudgingError> {
+    pub async fn set_paused(&self, paused: bool) -> Result<JudgingStatus, WriteError> {
         self.judging_write(move |tx| {
             let row = JudgingStatus { id: 1, paused };
             if is_paused(tx)? == paused {
@@ -35,7 +36,7 @@ impl Store {
     /// Judge `judge` found nobody at `hack`'s table: the absence becomes
     /// active (the same row again if the judge marked it before) and the
     /// hack moves to the end of the judge's route.
-    pub async fn mark_absent(&self, judge: i64, hack: i64) -> Result<Absence, JudgingError> {
+    pub async fn mark_absent(&self, judge: i64, hack: i64) -> Result<Absence, WriteError> {
         self.judging_write(move |tx| {
             if !exists_judge(tx, judge)? {
                 return Ok(Err(JudgingError::NoSuchJudge(judge)));
@@ -96,7 +97,7 @@ impl Store {
 
     /// The organiser says the team is back: every active absence of `hack`
     /// is cleared. Answers the rows it cleared.
-    pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, JudgingError> {
+    pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, WriteError> {
         self.judging_write(move |tx| {
             if !exists_hack(tx, hack)? {
                 return Ok(Err(JudgingError::NoSuchHack(hack)));
@@ -116,7 +117,7 @@ impl Store {
         &self,
         hack: i64,
         withdrawn: bool,
-    ) -> Result<Withdrawal, JudgingError> {
+    ) -> Result<Withdrawal, WriteError> {
         self.judging_write(move |tx| {
             if !exists_hack(tx, hack)? {
                 return Ok(Err(JudgingError::NoSuchHack(hack)));
@@ -159,7 +160,7 @@ impl Store {
 
     /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
     /// the row id. Notes are taken while judging is paused.
-    pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, JudgingError> {
+    pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
         validate::note(&text)?;
         self.judging_write(move |tx| {
             if !exists_judge(tx, judge)? {

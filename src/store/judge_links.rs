@@ -7,8 +7,9 @@ use rusqlite::{params, OptionalExtension};
 
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
+use crate::judging::error::JudgingError;
 use crate::secrets::{self, SecretHash};
-use crate::store::judging::JudgingError;
+use crate::store::WriteError;
 
 /// A judge's current link, as listing answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +74,7 @@ impl Store {
         &self,
         judges: Vec<i64>,
         token_for: F,
-    ) -> Result<Vec<CurrentLink>, JudgingError>
+    ) -> Result<Vec<CurrentLink>, WriteError>
     where
         F: Fn(i64, i64) -> String + Send + 'static,
     {
@@ -122,7 +123,7 @@ impl Store {
         judge: i64,
         token_for: F,
         expires_at: Option<i64>,
-    ) -> Result<(String, i64), JudgingError>
+    ) -> Result<(String, i64), WriteError>
     where
         F: Fn(i64) -> String + Send + 'static,
     {
@@ -241,7 +242,7 @@ mod tests {
         assert_eq!(rekeyed[0].token, "new-key-4");
         assert!(matches!(
             store.replace_judge_link(9, |g| g.to_string(), None).await,
-            Err(JudgingError::NoSuchJudge(9))
+            Err(WriteError::Refused(JudgingError::NoSuchJudge(9)))
         ));
     }
 }

@@ -8,83 +8,28 @@
 //! added or changed, which reach live subscribers after the commit.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use thiserror::Error;
 
 use super::floor;
 use super::writer::{Change, Tx};
 use super::{now_ms, Store, StoreError};
+pub use crate::judging::error::JudgingError;
+pub use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
-use crate::judging::validate::{self, ValidationError};
+use crate::judging::validate;
 use crate::secrets;
+use crate::store::WriteError;
 
 /// Random bytes in a judge's login secret (256 bits, 64 hex characters).
 pub const JUDGE_SECRET_BYTES: usize = 32;
-
-/// Why a judging operation was refused (nothing was written), or failed.
-#[derive(Debug, Error)]
-pub enum JudgingError {
-    #[error(transparent)]
-    Invalid(#[from] ValidationError),
-    #[error(
-        "judge {0} does not exist (judges are numbered from 1 in the order add-judge created them)"
-    )]
-    NoSuchJudge(i64),
-    #[error(
-        "hack {0} does not exist (hacks are numbered from 1 in the order add-hack created them)"
-    )]
-    NoSuchHack(i64),
-    #[error("superlative {0} does not exist (superlatives are numbered from 1 in the order add-superlative created them)")]
-    NoSuchSuperlative(i64),
-    #[error("{field} {id} names no hack: use 0 for \"not chosen\" or the id of an existing hack")]
-    NoSuchChoice { field: &'static str, id: i64 },
-    #[error("firstId and secondId are both {0}: the first and second choice must be different hacks (0 means \"not chosen\")")]
-    SameChoice(i64),
-    #[error("judge {judge} already has the email {email:?} (emails are compared ignoring case)")]
-    DuplicateEmail { email: String, judge: i64 },
-    #[error("row {row}: judge {judge} already has the email {email:?} (emails are compared ignoring case); nothing was imported, fix or remove the row and import the file again")]
-    EmailTakenOnRow { row: u64, email: String, judge: i64 },
-    #[error("there are no {0} yet: add or import them before running assignment")]
-    NothingToAssign(&'static str),
-    #[error("judging is paused by the organiser: ratings, placements and absences are not taken until judging resumes; nothing was changed, send it again then")]
-    Paused,
-    #[error("judgesPerHack {0} is out of range: each hack can have from 1 to {max} judges", max = crate::store::judging_bulk::MAX_JUDGES_PER_HACK)]
-    JudgesPerHack(i64),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// A hack to add.
-#[derive(Debug, Clone)]
-pub struct NewHack {
-    pub name: String,
-    pub description: String,
-    pub location: i64,
-}
-
-/// A judge to add.
-#[derive(Debug, Clone)]
-pub struct NewJudge {
-    pub name: String,
-    pub email: String,
-}
-
-/// A judge's first and second choice for one superlative (0 = not chosen).
-#[derive(Debug, Clone, Copy)]
-pub struct Ranking {
-    pub judge_id: i64,
-    pub superlative_id: i64,
-    pub first_choice_id: i64,
-    pub second_choice_id: i64,
-}
 
 /// What a job refuses with, or the storage failure it hit.
 pub(super) type Job<T> = Result<Result<T, JudgingError>, StoreError>;
 
 impl Store {
     /// Adds a hack and returns its row.
-    pub async fn add_hack(&self, hack: NewHack) -> Result<Hack, JudgingError> {
+    pub async fn add_hack(&self, hack: NewHack) -> Result<Hack, WriteError> {
         validate::name("name", &hack.name)?;
         validate::description(&hack.description)?;
         validate::location(hack.location)?;
@@ -107,7 +52,7 @@ impl Store {
 
     /// Adds a judge and returns its row; refuses an email another judge has
     /// (ignoring case).
-    pub async fn add_judge(&self, judge: NewJudge) -> Result<Judge, JudgingError> {
+    pub async fn add_judge(&self, judge: NewJudge) -> Result<Judge, WriteError> {
         validate::name("name", &judge.name)?;
         validate::email(&judge.email)?;
         let key = judge.email.to_lowercase();
@@ -136,7 +81,7 @@ impl Store {
     }
 
     /// Adds a superlative (a special prize) and returns its row.
-    pub async fn add_superlative(&self, name: String) -> Result<Superlative, JudgingError> {
+    pub async fn add_superlative(&self, name: String) -> Result<Superlative, WriteError> {
         validate::name("name", &name)?;
         self.judging_write(move |tx| {
             tx.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?
@@ -153,7 +98,7 @@ impl Store {
 
     /// Records `judge`'s rating of `hack`. Rating again replaces the rating
     /// and keeps its row id, so clients merging by id see one row change.
-    pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, JudgingError> {
+    pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError> {
         validate::rating(rating)?;
         self.judging_write(move |tx| {
             if !exists(tx, Table::Judges, judge)? {
@@ -214,7 +159,7 @@ impl Store {
 
     /// Records a judge's first and second choice for a superlative. Ranking
     /// again replaces the placement and keeps its row id.
-    pub async fn rank(&self, ranking: Ranking) -> Result<SuperlativePlacement, JudgingError> {
+    pub async fn rank(&self, ranking: Ranking) -> Result<SuperlativePlacement, WriteError> {
         let Ranking {
             judge_id,
             superlative_id,
@@ -222,7 +167,7 @@ impl Store {
             second_choice_id: second,
         } = ranking;
         if first != 0 && first == second {
-            return Err(JudgingError::SameChoice(first));
+            return Err(JudgingError::SameChoice(first).into());
         }
         self.judging_write(move |tx| {
             if !exists(tx, Table::Judges, judge_id)? {
@@ -285,7 +230,7 @@ impl Store {
 
     /// Issues a new login secret for `judge` and stores only its hash. The
     /// secret is durable when this returns; earlier secrets stay valid.
-    pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, JudgingError> {
+    pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, WriteError> {
         self.judging_write(move |tx| {
             if !exists(tx, Table::Judges, judge)? {
                 return Ok(Err(JudgingError::NoSuchJudge(judge)));
@@ -331,12 +276,12 @@ impl Store {
         self.read(load_all).await
     }
 
-    pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, JudgingError>
+    pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Job<T> + Send + 'static,
     {
-        self.try_write(f).await?
+        Ok(self.try_write(f).await??)
     }
 }
 
@@ -476,6 +421,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::judging::validate::ValidationError;
     use crate::metrics::Metrics;
     use crate::store::{Changes, SyncMode};
 
@@ -540,7 +486,10 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, JudgingError::DuplicateEmail { judge: 1, .. }));
+        assert!(matches!(
+            err,
+            WriteError::Refused(JudgingError::DuplicateEmail { judge: 1, .. })
+        ));
         assert!(changes.try_recv().is_err());
         assert_eq!(store.load_all().await.unwrap().judges.len(), 1);
     }
@@ -566,15 +515,17 @@ mod tests {
         seed(&store).await;
         assert!(matches!(
             store.rate(2, 1, 5).await,
-            Err(JudgingError::NoSuchJudge(2))
+            Err(WriteError::Refused(JudgingError::NoSuchJudge(2)))
         ));
         assert!(matches!(
             store.rate(1, 9, 5).await,
-            Err(JudgingError::NoSuchHack(9))
+            Err(WriteError::Refused(JudgingError::NoSuchHack(9)))
         ));
         assert!(matches!(
             store.rate(1, 1, 21).await,
-            Err(JudgingError::Invalid(ValidationError::Rating(21)))
+            Err(WriteError::Refused(JudgingError::Invalid(
+                ValidationError::Rating(21)
+            )))
         ));
     }
 
@@ -590,14 +541,14 @@ mod tests {
         };
         assert!(matches!(
             store.rank(rank(1, 1)).await,
-            Err(JudgingError::SameChoice(1))
+            Err(WriteError::Refused(JudgingError::SameChoice(1)))
         ));
         assert!(matches!(
             store.rank(rank(1, 5)).await,
-            Err(JudgingError::NoSuchChoice {
+            Err(WriteError::Refused(JudgingError::NoSuchChoice {
                 field: "secondId",
                 id: 5
-            })
+            }))
         ));
         let none = store.rank(rank(0, 0)).await.unwrap();
         let chosen = store.rank(rank(1, 0)).await.unwrap();
@@ -607,7 +558,7 @@ mod tests {
         other.superlative_id = 2;
         assert!(matches!(
             store.rank(other).await,
-            Err(JudgingError::NoSuchSuperlative(2))
+            Err(WriteError::Refused(JudgingError::NoSuchSuperlative(2)))
         ));
     }
 
@@ -623,7 +574,7 @@ mod tests {
         assert_eq!(store.judge_for_secret("nope").await.unwrap(), None);
         assert!(matches!(
             store.issue_judge_secret(5).await,
-            Err(JudgingError::NoSuchJudge(5))
+            Err(WriteError::Refused(JudgingError::NoSuchJudge(5)))
         ));
         let stored: Vec<u8> = store
             .read(|c| Ok(c.query_row("SELECT secret_hash FROM judge_secrets", [], |r| r.get(0))?))

@@ -9,7 +9,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
 use super::judging::{load_all, publish, JudgingError};
 use super::{Store, StoreError};
@@ -18,64 +17,11 @@ use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};
 use crate::judging::devpost::{self, Project};
 use crate::judging::judges_csv;
 use crate::judging::model::{Hack, Judge, JudgeHack, Superlative, SuperlativeHack};
+pub use crate::judging::outcomes::{Adjusted, Assigned, DevpostImported, JudgesImported};
+use crate::store::WriteError;
 
-/// The most judges per hack assignment accepts: more is a typing mistake.
-pub const MAX_JUDGES_PER_HACK: i64 = 100;
 /// Where the `k` of the latest assignment is kept, for results' coverage.
 const META_JUDGES_PER_HACK: &str = "judges_per_hack";
-
-/// What a Devpost import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DevpostImported {
-    /// Hacks created: one per project not already present, in file order.
-    pub hacks_added: usize,
-    pub hack_ids: Vec<i64>,
-    /// Hacks that existed before and that projects matched by name (as in a
-    /// repeated import): they only gain eligibility they lacked.
-    pub hacks_matched: Vec<i64>,
-    /// Superlatives created, one per prize name not seen before.
-    pub superlatives_added: usize,
-    pub superlative_ids: Vec<i64>,
-    /// Superlatives that existed before and that prizes matched by name.
-    pub superlatives_matched: Vec<i64>,
-    /// `superlativeHacks` rows created.
-    pub eligibility_added: usize,
-    /// What the import kept but treats specially (a story longer than a
-    /// typed description may be), by row: empty when nothing was.
-    pub adjusted: Vec<Adjusted>,
-}
-
-/// One row an import adjusted, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Adjusted {
-    pub row: u64,
-    pub hack_id: i64,
-    pub note: String,
-}
-
-/// What a judges import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JudgesImported {
-    pub judges_added: usize,
-    pub judge_ids: Vec<i64>,
-}
-
-/// What an assignment run wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Assigned {
-    pub judges_per_hack: i64,
-    /// New `judgeHacks` rows.
-    pub created: Vec<JudgeHack>,
-    /// Existing rows given another judge (not yet rated) or another place
-    /// in their judge's visiting order.
-    pub updated: Vec<JudgeHack>,
-    /// `judgeHacks` rows after the run.
-    pub total: usize,
-}
 
 /// Names compare like this when an import looks for a row it already has.
 fn name_key(name: &str) -> String {
@@ -92,7 +38,7 @@ impl Store {
     pub async fn import_devpost(
         &self,
         projects: Vec<Project>,
-    ) -> Result<DevpostImported, JudgingError> {
+    ) -> Result<DevpostImported, WriteError> {
         self.judging_write(move |tx| {
             let mut hack_by_name: HashMap<String, i64> = HashMap::new();
             let mut taken_tables = BTreeSet::new();
@@ -228,7 +174,7 @@ impl Store {
     pub async fn import_judges(
         &self,
         judges: Vec<(u64, judges_csv::NewJudge)>,
-    ) -> Result<JudgesImported, JudgingError> {
+    ) -> Result<JudgesImported, WriteError> {
         self.judging_write(move |tx| {
             for (row, judge) in &judges {
                 let taken: Option<i64> = tx
@@ -272,9 +218,9 @@ impl Store {
     /// and ratings as they are, and writes the rows that are new or changed.
     /// Running it again tops up: rated rows stay, new hacks and judges are
     /// worked in. Remembers `judges_per_hack` for results' coverage.
-    pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, JudgingError> {
-        if !(1..=MAX_JUDGES_PER_HACK).contains(&judges_per_hack) {
-            return Err(JudgingError::JudgesPerHack(judges_per_hack));
+    pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, WriteError> {
+        if !(1..=crate::judging::inputs::MAX_JUDGES_PER_HACK).contains(&judges_per_hack) {
+            return Err(JudgingError::JudgesPerHack(judges_per_hack).into());
         }
         self.judging_write(move |tx| {
             let data = load_all(tx)?;
@@ -529,11 +475,11 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            JudgingError::EmailTakenOnRow {
+            WriteError::Refused(JudgingError::EmailTakenOnRow {
                 row: 3,
                 judge: 1,
                 ..
-            }
+            })
         ));
         assert!(err.to_string().starts_with("row 3: judge 1 already has"));
         assert!(diffs(&mut changes).is_empty());
@@ -557,11 +503,11 @@ mod tests {
         let (_dir, store, mut changes) = open();
         assert!(matches!(
             store.assign(3).await,
-            Err(JudgingError::NothingToAssign("judges"))
+            Err(WriteError::Refused(JudgingError::NothingToAssign("judges")))
         ));
         assert!(matches!(
             store.assign(0).await,
-            Err(JudgingError::JudgesPerHack(0))
+            Err(WriteError::Refused(JudgingError::JudgesPerHack(0)))
         ));
         let projects = (1..=6)
             .map(|i| project(&format!("H{i}"), None, &[]))

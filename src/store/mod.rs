@@ -74,6 +74,22 @@ pub enum StoreError {
     Worker(String),
 }
 
+/// Why a write that domain rules check did not happen: refused by a rule
+/// (nothing written), or storage failed.
+#[derive(Debug, Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Refused(#[from] crate::judging::error::JudgingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<crate::judging::validate::ValidationError> for WriteError {
+    fn from(e: crate::judging::validate::ValidationError) -> WriteError {
+        WriteError::Refused(e.into())
+    }
+}
+
 /// A handle to the database: cheap to clone, shared by every connection.
 #[derive(Clone)]
 pub struct Store {

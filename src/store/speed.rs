@@ -9,73 +9,12 @@
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
 use super::clicker::{latest_score_before, DeviceId};
 use super::{Store, StoreError};
 use crate::scoring::clock;
+pub use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
 use crate::speed::{tally::tally, Judges, SpeedError};
-
-pub type EntryId = i64;
-
-/// Where a heat is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HeatState {
-    /// Never started.
-    Pending,
-    Running,
-    /// Stopped: results locked.
-    Stopped,
-    /// Stopped, then unlocked by the admin: editable, and may run again.
-    Unlocked,
-}
-
-/// A heat as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HeatRecord {
-    pub heat: u32,
-    pub state: HeatState,
-    /// Server time, ms since the Unix epoch.
-    pub started_at: Option<i64>,
-    pub stopped_at: Option<i64>,
-}
-
-/// An entry to create.
-#[derive(Debug, Clone)]
-pub struct NewEntry {
-    pub event: String,
-    pub heat: u32,
-    pub station: u32,
-    pub name: String,
-    pub club: Option<String>,
-    pub judges: Option<Judges>,
-}
-
-/// An entry with everything its result needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntrySheet {
-    pub id: EntryId,
-    pub event: String,
-    pub heat: u32,
-    pub station: u32,
-    pub name: String,
-    pub club: Option<String>,
-    pub head_judge: Option<DeviceId>,
-    pub false_starts: u32,
-    pub false_switches: u32,
-    pub heat_state: HeatState,
-    /// Each judge's clicker and tally; the tally is `None` until the heat starts.
-    pub tallies: Vec<(DeviceId, Option<i64>)>,
-}
-
-/// Which entries to read.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub event: Option<String>,
-    pub heat: Option<u32>,
-}
 
 fn heat_state(started: Option<i64>, stopped: Option<i64>, locked: bool) -> HeatState {
     match (started, stopped, locked) {
