@@ -114,7 +114,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let shutdown = CancellationToken::new();
     let core = Arc::new(
         Core::start(
-            store.clone(),
+            Arc::new(store.clone()),
             changes,
             secrets,
             metrics.clone(),
@@ -154,7 +154,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     hub.on_score(move |device| follows.on_score(device));
     tokio::spawn(crate::speed::live::run(
         speed.clone(),
-        store.clone(),
+        Arc::new(store.clone()),
         shutdown.clone(),
     ));
     let clicker = Arc::new(Clicker {
@@ -165,7 +165,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
             max_frame_bytes: config.max_frame_bytes as usize,
             listener_queue: config.listener_queue as usize,
         },
-        store: store.clone(),
+        store: Arc::new(store.clone()),
         hub: hub.clone(),
         metrics: metrics.clone(),
         connection_limits,
@@ -175,7 +175,8 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     });
     let api = Arc::new(Api {
         core: core.clone(),
-        store: store.clone(),
+        devices: Arc::new(store.clone()),
+        store: Arc::new(store.clone()),
         speed,
         presence: hub,
         settings: api::Settings {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{Sledge, TestServer};
 use podium::core::sync::MAX_PARTIAL_BYTES;
 use podium::core::SUBSCRIBER_BUFFER as SEND_BUFFER;
-use podium::store::judging::NewHack;
+use podium::judging::inputs::NewHack;
 use podium::store::SyncMode;
 use serde_json::{json, Value};
 

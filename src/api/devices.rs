@@ -28,7 +28,7 @@ pub struct DeviceView {
 }
 
 pub async fn devices(State(app): State<Arc<Api>>) -> Result<Json<Vec<DeviceView>>, ApiError> {
-    let devices = app.store.devices().await?;
+    let devices = app.devices.devices().await?;
     Ok(Json(
         devices
             .into_iter()
@@ -89,7 +89,7 @@ pub async fn series(app: &Api, id: &str) -> Result<Vec<ScoreRecord>, ApiError> {
             "device id {id:?} is not valid: ids are 1 to 999999"
         ))
     })?;
-    app.store
+    app.devices
         .device_scores(device)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no device {} is registered", Id(device))))

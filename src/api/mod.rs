@@ -57,7 +57,7 @@ use crate::core::Core;
 use crate::http_error::ApiError;
 use crate::scoring::Presence;
 use crate::speed::live::Live;
-use crate::store::Store;
+use crate::store::{ClickerStore, SpeedStore};
 
 /// Largest request body in general: the largest valid JSON payload (a
 /// 10 000-character description) is far below it. CSV imports stream
@@ -68,8 +68,10 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct Api {
     /// The judging core: operations, credentials, live updates.
     pub core: Arc<Core>,
-    /// Clicker devices and speed events (outside the judging core).
-    pub store: Store,
+    /// Clicker devices and their score series.
+    pub devices: Arc<dyn ClickerStore>,
+    /// Speed events: entries, heats, results.
+    pub store: Arc<dyn SpeedStore>,
     /// Live speed heats.
     pub speed: Arc<Live>,
     /// Which clicker devices are connected (the clicker adapter knows).

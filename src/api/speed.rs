@@ -485,7 +485,7 @@ pub async fn live(
     };
     // Subscribed before the first view is read, so no change falls between.
     let feed = app.speed.subscribe();
-    let first = live::view(&app.store, heat).await?;
+    let first = live::view(&*app.store, heat).await?;
     let first = serde_json::to_string(&first).expect("a heat view serializes");
     let wanted = move |p: &Published| match heat {
         None => p.current,

@@ -25,12 +25,12 @@ use tokio_util::task::TaskTracker;
 use crate::config::LimitsConfig;
 use crate::limits::{ConnectionLimits, RegistrationLimits};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::ClickerStore;
 
 /// What every clicker connection shares.
 pub struct Clicker {
     pub settings: Settings,
-    pub store: Store,
+    pub store: Arc<dyn ClickerStore>,
     pub hub: Arc<hub::Hub>,
     pub metrics: Arc<Metrics>,
     /// Places for open connections, shared with socket.io.

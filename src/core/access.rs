@@ -27,7 +27,7 @@ use super::throttle::{Attempt, TooMany};
 use super::Core;
 use crate::judging::error::JudgingError;
 use crate::operator_secrets::Source;
-use crate::store::judge_links::LinkLookup;
+use crate::store::LinkLookup;
 use crate::store::{StoreError, WriteError};
 
 /// Why a credential was not accepted.

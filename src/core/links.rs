@@ -32,9 +32,10 @@ impl Core {
         let secrets = self.secrets.clone();
         let links = self
             .store
-            .current_judge_links(judges.iter().map(|j| j.id).collect(), move |judge, g| {
-                secrets.link_key().token(judge, g)
-            })
+            .current_judge_links(
+                judges.iter().map(|j| j.id).collect(),
+                Box::new(move |judge, g| secrets.link_key().token(judge, g)),
+            )
             .await?;
         let fresh = links.iter().filter(|link| link.fresh).count();
         if fresh > 0 {
@@ -65,7 +66,7 @@ impl Core {
             .store
             .replace_judge_link(
                 judge,
-                move |generation| secrets.link_key().token(judge, generation),
+                Box::new(move |generation| secrets.link_key().token(judge, generation)),
                 expires_at,
             )
             .await?;

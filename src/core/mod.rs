@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::operator_secrets::OperatorSecrets;
-use crate::store::{Changes, Store, StoreError};
+use crate::store::{Changes, JudgingStore, StoreError};
 
 /// Updates a subscriber may have queued; one that lets this fill is dropped
 /// (see [`sync`]). Diffs that arrive together are merged into one update,
@@ -53,7 +53,7 @@ pub const SUBSCRIBER_BUFFER: usize = 256;
 
 /// The judging core every adapter shares.
 pub struct Core {
-    pub store: Store,
+    pub store: Arc<dyn JudgingStore>,
     pub secrets: Arc<OperatorSecrets>,
     pub throttle: throttle::Throttle,
     pub metrics: Arc<Metrics>,
@@ -66,7 +66,7 @@ impl Core {
     /// Loads the judging tables into the live-update mirror and starts its
     /// task on `changes`.
     pub async fn start(
-        store: Store,
+        store: Arc<dyn JudgingStore>,
         changes: Changes,
         secrets: Arc<OperatorSecrets>,
         metrics: Arc<Metrics>,

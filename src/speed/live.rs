@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::results::{results, EntryResult};
 use crate::scoring::DeviceId;
 use crate::speed::model::{Filter, HeatState};
-use crate::store::{Store, StoreError};
+use crate::store::{SpeedStore, StoreError};
 
 /// Views a slow subscriber may fall behind by; it then skips to the newest
 /// (each view is complete, so nothing is lost by skipping).
@@ -111,7 +111,7 @@ impl Live {
 }
 
 /// Works out a heat's view now: `None` for the current heat.
-pub async fn view(store: &Store, heat: Option<u32>) -> Result<HeatView, StoreError> {
+pub async fn view(store: &dyn SpeedStore, heat: Option<u32>) -> Result<HeatView, StoreError> {
     let current = store.speed_current_heat().await?.map(|(h, _, _)| h);
     let Some(heat) = heat.or(current) else {
         return Ok(HeatView {
@@ -138,7 +138,7 @@ pub async fn view(store: &Store, heat: Option<u32>) -> Result<HeatView, StoreErr
 
 /// Publishes heats as they change, until `shutdown`. Picks up a heat left
 /// running by an earlier process first.
-pub async fn run(live: Arc<Live>, store: Store, shutdown: CancellationToken) {
+pub async fn run(live: Arc<Live>, store: Arc<dyn SpeedStore>, shutdown: CancellationToken) {
     match store.speed_current_heat().await {
         Ok(Some((heat, devices, true))) => live.watch(heat, &devices),
         Ok(_) => {}
@@ -151,7 +151,7 @@ pub async fn run(live: Arc<Live>, store: Store, shutdown: CancellationToken) {
         }
         let dirty = std::mem::take(&mut live.lock().dirty);
         for heat in dirty {
-            match view(&store, Some(heat)).await {
+            match view(&*store, Some(heat)).await {
                 Ok(view) => {
                     let published = Published {
                         heat: view.heat,

@@ -16,17 +16,18 @@
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
 
-pub mod checkpointer;
-pub mod clicker;
-pub mod faults;
-pub mod floor;
-pub mod judge_links;
-pub mod judging;
-pub mod judging_bulk;
-pub mod receive_clock;
-pub mod schema;
-pub mod speed;
-pub mod writer;
+mod checkpointer;
+mod clicker;
+mod faults;
+mod floor;
+mod judge_links;
+mod judging;
+mod judging_bulk;
+mod receive_clock;
+mod schema;
+mod speed;
+pub mod traits;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -35,7 +36,10 @@ use rusqlite::{Connection, OpenFlags};
 use thiserror::Error;
 
 use crate::metrics::Metrics;
+pub use clicker::RegisterError;
 pub use faults::Fault;
+pub use judge_links::{CurrentLink, LinkLookup};
+pub use traits::{ClickerStore, JudgingStore, SpeedStore, StoreFuture};
 pub use writer::{Change, Changes};
 
 /// File name of the database inside the data directory.
@@ -147,7 +151,7 @@ impl Store {
 
     /// Runs `f` inside the next group-commit transaction and returns its
     /// result once the transaction is durably committed. See [`writer`].
-    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut writer::Tx<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -157,7 +161,7 @@ impl Store {
 
     /// Like [`Store::write`], for jobs whose refusal is a domain error: `Ok(Err(e))`
     /// means the job refused and changed nothing.
-    pub async fn try_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    async fn try_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
     where
         T: Send + 'static,
         E: Send + 'static,
@@ -169,7 +173,7 @@ impl Store {
     /// Like [`Store::write`] for a job that writes with at most one
     /// statement: it skips the per-job savepoint, which such a job does not
     /// need (see [`writer`]). The hot path of every SCORE.
-    pub async fn write_one<T, F>(&self, f: F) -> Result<T, StoreError>
+    async fn write_one<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut writer::Tx<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -178,7 +182,7 @@ impl Store {
     }
 
     /// Runs `f` on a read-only connection on a blocking thread.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,

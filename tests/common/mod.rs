@@ -299,7 +299,7 @@ impl TestServer {
 pub async fn add_judges(store: &podium::store::Store, n: i64) {
     for i in 1..=n {
         store
-            .add_judge(podium::store::judging::NewJudge {
+            .add_judge(podium::judging::inputs::NewJudge {
                 name: format!("Judge {i}"),
                 email: format!("judge{i}@example.org"),
             })
