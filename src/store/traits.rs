@@ -28,6 +28,11 @@ use crate::speed::{Judges, SpeedError};
 
 /// A storage call in progress.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// The new entries' ids, or the index of the first entry a rule refused
+/// (then none was added) and why.
+pub type EntriesAdded = Result<Vec<EntryId>, (usize, SpeedError)>;
+/// The heat that runs or ran last: its number, its clickers, and whether it runs.
+pub type CurrentHeat = (u32, Vec<DeviceId>, bool);
 /// Makes the sign-in link token of a judge's link generation (judge, generation).
 pub type LinkTokens = Box<dyn Fn(i64, i64) -> String + Send>;
 /// Makes the sign-in link token of one judge's given generation.
@@ -282,7 +287,7 @@ pub trait SpeedStore: Send + Sync {
     fn speed_add_entries(
         &self,
         entries: Vec<NewEntry>,
-    ) -> StoreFuture<'_, Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError>>;
+    ) -> StoreFuture<'_, Result<EntriesAdded, StoreError>>;
     fn speed_set_judges(
         &self,
         entry: EntryId,
@@ -313,9 +318,7 @@ pub trait SpeedStore: Send + Sync {
     ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>>;
     fn speed_heats(&self) -> StoreFuture<'_, Result<Vec<HeatRecord>, StoreError>>;
     fn speed_heat(&self, heat: u32) -> StoreFuture<'_, Result<Option<HeatRecord>, StoreError>>;
-    fn speed_current_heat(
-        &self,
-    ) -> StoreFuture<'_, Result<Option<(u32, Vec<DeviceId>, bool)>, StoreError>>;
+    fn speed_current_heat(&self) -> StoreFuture<'_, Result<Option<CurrentHeat>, StoreError>>;
     fn speed_sheets(&self, filter: Filter) -> StoreFuture<'_, Result<Vec<EntrySheet>, StoreError>>;
 }
 
@@ -330,7 +333,7 @@ impl SpeedStore for Store {
     fn speed_add_entries(
         &self,
         entries: Vec<NewEntry>,
-    ) -> StoreFuture<'_, Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError>> {
+    ) -> StoreFuture<'_, Result<EntriesAdded, StoreError>> {
         Box::pin(Store::speed_add_entries(self, entries))
     }
     fn speed_set_judges(
@@ -384,9 +387,7 @@ impl SpeedStore for Store {
     fn speed_heat(&self, heat: u32) -> StoreFuture<'_, Result<Option<HeatRecord>, StoreError>> {
         Box::pin(Store::speed_heat(self, heat))
     }
-    fn speed_current_heat(
-        &self,
-    ) -> StoreFuture<'_, Result<Option<(u32, Vec<DeviceId>, bool)>, StoreError>> {
+    fn speed_current_heat(&self) -> StoreFuture<'_, Result<Option<CurrentHeat>, StoreError>> {
         Box::pin(Store::speed_current_heat(self))
     }
     fn speed_sheets(&self, filter: Filter) -> StoreFuture<'_, Result<Vec<EntrySheet>, StoreError>> {
