@@ -7,8 +7,10 @@ use super::auth::{self, Action, Identity, Op};
 use super::ops::OpError;
 use super::view::Viewer;
 use super::Core;
+use crate::judging::error::JudgingError;
 use crate::judging::floor::{self, Floor, FloorInput};
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
+use crate::judging::validate;
 use crate::store::now_ms;
 
 impl Core {
@@ -44,6 +46,7 @@ impl Core {
         text: String,
     ) -> Result<Note, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::NoteHack, judge_id))?;
+        validate::note(&text).map_err(JudgingError::from)?;
         Ok(self.store.note(judge_id, hack_id, text).await?)
     }
 

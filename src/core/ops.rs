@@ -16,10 +16,10 @@ use super::sync::{SubscribeError, Subscription};
 use super::Core;
 use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
 use crate::judging::error::JudgingError;
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
+use crate::judging::inputs::{NewHack, NewJudge, Ranking, MAX_JUDGES_PER_HACK};
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
-use crate::judging::{devpost, judges_csv, ImportError};
+use crate::judging::{devpost, judges_csv, validate, ImportError};
 use crate::store::{StoreError, WriteError};
 
 /// Runs a parser that reads as the upload arrives, on a blocking thread.
@@ -60,11 +60,16 @@ impl From<WriteError> for OpError {
 impl Core {
     pub async fn add_hack(&self, who: Identity, hack: NewHack) -> Result<Hack, OpError> {
         auth::authorize(who, Action::Administer(Op::AddHack))?;
+        validate::name("name", &hack.name).map_err(JudgingError::from)?;
+        validate::description(&hack.description).map_err(JudgingError::from)?;
+        validate::location(hack.location).map_err(JudgingError::from)?;
         Ok(self.store.add_hack(hack).await?)
     }
 
     pub async fn add_judge(&self, who: Identity, judge: NewJudge) -> Result<Judge, OpError> {
         auth::authorize(who, Action::Administer(Op::AddJudge))?;
+        validate::name("name", &judge.name).map_err(JudgingError::from)?;
+        validate::email(&judge.email).map_err(JudgingError::from)?;
         Ok(self.store.add_judge(judge).await?)
     }
 
@@ -74,6 +79,7 @@ impl Core {
         name: String,
     ) -> Result<Superlative, OpError> {
         auth::authorize(who, Action::Administer(Op::AddSuperlative))?;
+        validate::name("name", &name).map_err(JudgingError::from)?;
         Ok(self.store.add_superlative(name).await?)
     }
 
@@ -86,6 +92,7 @@ impl Core {
         rating: i64,
     ) -> Result<Rating, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::RateHack, judge_id))?;
+        validate::rating(rating).map_err(JudgingError::from)?;
         Ok(self.store.rate(judge_id, hack_id, rating).await?)
     }
 
@@ -100,6 +107,10 @@ impl Core {
             who,
             Action::ActAsJudge(Op::RankSuperlative, ranking.judge_id),
         )?;
+        let first = ranking.first_choice_id;
+        if first != 0 && first == ranking.second_choice_id {
+            return Err(JudgingError::SameChoice(first).into());
+        }
         Ok(self.store.rank(ranking).await?)
     }
 
@@ -135,6 +146,9 @@ impl Core {
     ) -> Result<Assigned, OpError> {
         auth::authorize(who, Action::Administer(Op::Assign))?;
         let k = self.judges_per_hack(judges_per_hack).await?;
+        if !(1..=MAX_JUDGES_PER_HACK).contains(&k) {
+            return Err(JudgingError::JudgesPerHack(k).into());
+        }
         Ok(self.store.assign(k).await?)
     }
 

@@ -11,7 +11,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::judging::{exists_hack, exists_judge, publish, JudgingError};
 use super::{now_ms, Store, StoreError};
 use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
-use crate::judging::validate;
 use crate::store::WriteError;
 
 impl Store {
@@ -161,7 +160,6 @@ impl Store {
     /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
     /// the row id. Notes are taken while judging is paused.
     pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
-        validate::note(&text)?;
         self.judging_write(move |tx| {
             if !exists_judge(tx, judge)? {
                 return Ok(Err(JudgingError::NoSuchJudge(judge)));

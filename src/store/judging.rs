@@ -17,7 +17,6 @@ pub use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
-use crate::judging::validate;
 use crate::secrets;
 use crate::store::WriteError;
 
@@ -30,9 +29,6 @@ pub(super) type Job<T> = Result<Result<T, JudgingError>, StoreError>;
 impl Store {
     /// Adds a hack and returns its row.
     pub async fn add_hack(&self, hack: NewHack) -> Result<Hack, WriteError> {
-        validate::name("name", &hack.name)?;
-        validate::description(&hack.description)?;
-        validate::location(hack.location)?;
         self.judging_write(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)",
@@ -53,8 +49,6 @@ impl Store {
     /// Adds a judge and returns its row; refuses an email another judge has
     /// (ignoring case).
     pub async fn add_judge(&self, judge: NewJudge) -> Result<Judge, WriteError> {
-        validate::name("name", &judge.name)?;
-        validate::email(&judge.email)?;
         let key = judge.email.to_lowercase();
         self.judging_write(move |tx| {
             let taken: Option<i64> = tx
@@ -82,7 +76,6 @@ impl Store {
 
     /// Adds a superlative (a special prize) and returns its row.
     pub async fn add_superlative(&self, name: String) -> Result<Superlative, WriteError> {
-        validate::name("name", &name)?;
         self.judging_write(move |tx| {
             tx.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?
                 .execute([&name])?;
@@ -99,7 +92,6 @@ impl Store {
     /// Records `judge`'s rating of `hack`. Rating again replaces the rating
     /// and keeps its row id, so clients merging by id see one row change.
     pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError> {
-        validate::rating(rating)?;
         self.judging_write(move |tx| {
             if !exists(tx, Table::Judges, judge)? {
                 return Ok(Err(JudgingError::NoSuchJudge(judge)));
@@ -166,9 +158,6 @@ impl Store {
             first_choice_id: first,
             second_choice_id: second,
         } = ranking;
-        if first != 0 && first == second {
-            return Err(JudgingError::SameChoice(first).into());
-        }
         self.judging_write(move |tx| {
             if !exists(tx, Table::Judges, judge_id)? {
                 return Ok(Err(JudgingError::NoSuchJudge(judge_id)));
@@ -421,7 +410,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::judging::validate::ValidationError;
     use crate::metrics::Metrics;
     use crate::store::{Changes, SyncMode};
 
@@ -521,12 +509,6 @@ mod tests {
             store.rate(1, 9, 5).await,
             Err(WriteError::Refused(JudgingError::NoSuchHack(9)))
         ));
-        assert!(matches!(
-            store.rate(1, 1, 21).await,
-            Err(WriteError::Refused(JudgingError::Invalid(
-                ValidationError::Rating(21)
-            )))
-        ));
     }
 
     #[tokio::test]
@@ -539,10 +521,6 @@ mod tests {
             first_choice_id: first,
             second_choice_id: second,
         };
-        assert!(matches!(
-            store.rank(rank(1, 1)).await,
-            Err(WriteError::Refused(JudgingError::SameChoice(1)))
-        ));
         assert!(matches!(
             store.rank(rank(1, 5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchChoice {

@@ -88,12 +88,6 @@ pub enum WriteError {
     Store(#[from] StoreError),
 }
 
-impl From<crate::judging::validate::ValidationError> for WriteError {
-    fn from(e: crate::judging::validate::ValidationError) -> WriteError {
-        WriteError::Refused(e.into())
-    }
-}
-
 /// A handle to the database: cheap to clone, shared by every connection.
 #[derive(Clone)]
 pub struct Store {
