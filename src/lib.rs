@@ -36,7 +36,6 @@ pub mod compression;
 pub mod config;
 pub mod core;
 pub mod http_error;
-pub mod judge_links;
 pub mod judging;
 pub mod limits;
 pub mod listener;

@@ -148,11 +148,11 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     };
     let tls_on = settings.tls.is_some();
     // Live speed heats follow the clicker hub's scores.
-    let speed = crate::speed::live::Live::new();
+    let speed = crate::core::heats::Live::new();
     let hub = Arc::new(clicker::hub::Hub::new(metrics.clone()));
     let follows = speed.clone();
     hub.on_score(move |device| follows.on_score(device));
-    tokio::spawn(crate::speed::live::run(
+    tokio::spawn(crate::core::heats::run(
         speed.clone(),
         Arc::new(store.clone()),
         shutdown.clone(),

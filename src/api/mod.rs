@@ -53,10 +53,10 @@ use axum::Router;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::core::heats::Live;
 use crate::core::Core;
 use crate::http_error::ApiError;
 use crate::scoring::Presence;
-use crate::speed::live::Live;
 use crate::store::{ClickerStore, SpeedStore};
 
 /// Largest request body in general: the largest valid JSON payload (a

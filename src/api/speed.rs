@@ -31,10 +31,10 @@ use super::query;
 use super::upload::Upload;
 use super::Api;
 use crate::core::auth::Identity;
+use crate::core::heats::{self, Published};
 use crate::http_error::ApiError;
 use crate::scoring::DeviceId;
 use crate::speed::heatlist::{self, MAX_NAME};
-use crate::speed::live::{self, Published};
 use crate::speed::model::{EntryId, Filter, HeatRecord, NewEntry};
 use crate::speed::results::{self, EntryResult};
 use crate::speed::{Judges, SpeedError};
@@ -485,7 +485,7 @@ pub async fn live(
     };
     // Subscribed before the first view is read, so no change falls between.
     let feed = app.speed.subscribe();
-    let first = live::view(&*app.store, heat).await?;
+    let first = heats::view(&*app.store, heat).await?;
     let first = serde_json::to_string(&first).expect("a heat view serializes");
     let wanted = move |p: &Published| match heat {
         None => p.current,

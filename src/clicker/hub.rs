@@ -30,7 +30,7 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
     /// Told the device of every score broadcast, outside the lock: how
-    /// speed heats follow the clickers (`crate::speed::live`).
+    /// speed heats follow the clickers (`crate::core::heats`).
     score_hook: OnceLock<ScoreHook>,
 }
 

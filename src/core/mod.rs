@@ -24,6 +24,7 @@
 pub mod access;
 pub mod auth;
 pub mod floor;
+pub mod heats;
 pub mod links;
 pub mod ops;
 pub mod reports;

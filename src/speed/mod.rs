@@ -13,7 +13,6 @@
 //! Storage is `crate::store::speed`; the HTTP routes are `crate::api::speed`.
 
 pub mod heatlist;
-pub mod live;
 pub mod model;
 pub mod results;
 pub mod rules;

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::judging::{exists_hack, exists_judge, publish, JudgingError};
+use super::judging_rows::{exists_hack, exists_judge, publish};
 use super::{now_ms, Store, StoreError};
+use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
 use crate::store::WriteError;
 

@@ -1,6 +1,6 @@
 //! The judges' sign-in links: per judge, the link's generation, the SHA-256
 //! of its token and when it expires. Tokens themselves are never stored
-//! (`crate::judge_links` derives them); a judge has at most one link, so
+//! (`crate::operator_secrets::link_key` derives them); a judge has at most one link, so
 //! writing a new one retires the old.
 
 use rusqlite::{params, OptionalExtension};

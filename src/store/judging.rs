@@ -10,7 +10,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::floor;
-use super::writer::{Change, Tx};
+use super::judging_rows::{exists, publish, Table};
+use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 pub use crate::judging::error::JudgingError;
 pub use crate::judging::inputs::{NewHack, NewJudge, Ranking};
@@ -274,42 +275,6 @@ impl Store {
     }
 }
 
-/// Queues the rows `fill` puts into an otherwise empty diff.
-pub(super) fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {
-    let mut diff = DataStore::default();
-    fill(&mut diff);
-    tx.publish(Change::Judging(Box::new(diff)));
-}
-
-pub(super) fn exists_hack(conn: &Connection, id: i64) -> Result<bool, StoreError> {
-    exists(conn, Table::Hacks, id)
-}
-
-pub(super) fn exists_judge(conn: &Connection, id: i64) -> Result<bool, StoreError> {
-    exists(conn, Table::Judges, id)
-}
-
-/// The tables whose rows other rows refer to.
-#[derive(Clone, Copy)]
-enum Table {
-    Hacks,
-    Judges,
-    Superlatives,
-}
-
-fn exists(conn: &Connection, table: Table, id: i64) -> Result<bool, StoreError> {
-    let sql = match table {
-        Table::Hacks => "SELECT 1 FROM hacks WHERE id = ?1",
-        Table::Judges => "SELECT 1 FROM judges WHERE id = ?1",
-        Table::Superlatives => "SELECT 1 FROM superlatives WHERE id = ?1",
-    };
-    Ok(conn
-        .prepare_cached(sql)?
-        .query_row([id], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
 pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
     fn rows<T>(
         conn: &Connection,
@@ -411,7 +376,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::Metrics;
-    use crate::store::{Changes, SyncMode};
+    use crate::store::{Change, Changes, SyncMode};
 
     fn open() -> (tempfile::TempDir, Store, Changes) {
         let dir = tempfile::tempdir().unwrap();

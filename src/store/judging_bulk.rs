@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::{params, OptionalExtension};
 
-use super::judging::{load_all, publish, JudgingError};
+use super::judging::{load_all, JudgingError};
+use super::judging_rows::publish;
 use super::{Store, StoreError};
 use crate::judging::absence;
 use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};

@@ -23,6 +23,7 @@ mod floor;
 mod judge_links;
 mod judging;
 mod judging_bulk;
+mod judging_rows;
 mod receive_clock;
 mod schema;
 mod speed;

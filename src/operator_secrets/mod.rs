@@ -16,8 +16,10 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::judge_links::LinkKey;
+pub mod link_key;
+
 use crate::secrets::{self, SecretHash};
+use link_key::LinkKey;
 
 /// File name of the generated secrets inside the data directory.
 pub const FILE: &str = "secrets.json";
@@ -289,7 +291,7 @@ impl OperatorSecrets {
         }
     }
 
-    /// The key of judges' sign-in links (`crate::judge_links`).
+    /// The key of judges' sign-in links (`crate::operator_secrets::link_key`).
     pub fn link_key(&self) -> &LinkKey {
         &self.link_key
     }

@@ -13,9 +13,9 @@ use serde::Serialize;
 use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::results::{results, EntryResult};
 use crate::scoring::DeviceId;
 use crate::speed::model::{Filter, HeatState};
+use crate::speed::results::{results, EntryResult};
 use crate::store::{SpeedStore, StoreError};
 
 /// Views a slow subscriber may fall behind by; it then skips to the newest

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::operator_secrets::{self, SecretsFileError};
+use super::{write_private, SecretsFileError};
 use crate::secrets;
 
 /// File name of the link key inside the data directory.
@@ -40,7 +40,7 @@ impl LinkKey {
             Ok(text) => parse(text.trim()).ok_or(SecretsFileError::BadKey { path }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let text = secrets::generate(KEY_BYTES);
-                operator_secrets::write_private(data_dir, KEY_FILE, &format!("{text}\n"))?;
+                write_private(data_dir, KEY_FILE, &format!("{text}\n"))?;
                 tracing::info!(
                     "generated the key of judges' sign-in links in {}",
                     path.display()

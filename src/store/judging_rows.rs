@@ -1,0 +1,44 @@
+//! What every module of the judging tables shares: whether a referenced row
+//! exists, and publishing the rows a job wrote as one live-update diff.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::writer::{Change, Tx};
+use super::StoreError;
+use crate::judging::model::DataStore;
+
+/// Queues the rows `fill` puts into an otherwise empty diff.
+pub(super) fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {
+    let mut diff = DataStore::default();
+    fill(&mut diff);
+    tx.publish(Change::Judging(Box::new(diff)));
+}
+
+pub(super) fn exists_hack(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    exists(conn, Table::Hacks, id)
+}
+
+pub(super) fn exists_judge(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    exists(conn, Table::Judges, id)
+}
+
+/// The tables whose rows other rows refer to.
+#[derive(Clone, Copy)]
+pub(super) enum Table {
+    Hacks,
+    Judges,
+    Superlatives,
+}
+
+pub(super) fn exists(conn: &Connection, table: Table, id: i64) -> Result<bool, StoreError> {
+    let sql = match table {
+        Table::Hacks => "SELECT 1 FROM hacks WHERE id = ?1",
+        Table::Judges => "SELECT 1 FROM judges WHERE id = ?1",
+        Table::Superlatives => "SELECT 1 FROM superlatives WHERE id = ?1",
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
