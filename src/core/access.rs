@@ -143,7 +143,7 @@ impl Core {
     }
 
     async fn judge_secret(&self, secret: &str) -> Result<SecretKind, AccessError> {
-        let judge = self.store.judge_for_secret(secret).await?;
+        let judge = self.store.judge_for_secret(secret.to_owned()).await?;
         Ok(judge.map_or(SecretKind::Unknown, SecretKind::Judge))
     }
 
@@ -155,7 +155,7 @@ impl Core {
         token: &str,
     ) -> Result<(String, i64), AccessError> {
         let admitted = self.admit_strong(ip, None);
-        let judge = match self.store.judge_for_link(token).await? {
+        let judge = match self.store.judge_for_link(token.to_owned()).await? {
             LinkLookup::Valid(judge) => judge,
             // The token was right once: not a guess, so no failure counts.
             LinkLookup::Expired { .. } => {

@@ -142,8 +142,7 @@ impl Store {
     }
 
     /// Whose current link `token` is, if anyone's.
-    pub async fn judge_for_link(&self, token: &str) -> Result<LinkLookup, StoreError> {
-        let token = token.to_owned();
+    pub async fn judge_for_link(&self, token: String) -> Result<LinkLookup, StoreError> {
         let hash = secrets::hash(&token);
         self.read(move |conn| {
             let found: Option<(i64, Vec<u8>, Option<i64>)> = conn
@@ -197,7 +196,7 @@ mod tests {
             .unwrap();
         assert_eq!((first.as_str(), g1), ("token-1", 1));
         assert_eq!(
-            store.judge_for_link(&first).await.unwrap(),
+            store.judge_for_link(first.clone()).await.unwrap(),
             LinkLookup::Valid(1)
         );
         let (second, g2) = store
@@ -206,11 +205,11 @@ mod tests {
             .unwrap();
         assert_eq!(g2, 2);
         assert_eq!(
-            store.judge_for_link(&first).await.unwrap(),
+            store.judge_for_link(first.clone()).await.unwrap(),
             LinkLookup::Unknown
         );
         assert_eq!(
-            store.judge_for_link(&second).await.unwrap(),
+            store.judge_for_link(second.clone()).await.unwrap(),
             LinkLookup::Expired { judge: 1, at: 1 }
         );
         // Listing keeps a derivable live link and replaces an expired one.

@@ -236,8 +236,7 @@ impl Store {
     }
 
     /// The judge a login secret was issued to, if any.
-    pub async fn judge_for_secret(&self, secret: &str) -> Result<Option<i64>, StoreError> {
-        let secret = secret.to_owned();
+    pub async fn judge_for_secret(&self, secret: String) -> Result<Option<i64>, StoreError> {
         let hash = secrets::hash(&secret);
         self.read(move |conn| {
             let found: Option<(i64, Vec<u8>)> = conn
@@ -513,8 +512,11 @@ mod tests {
         let secret = store.issue_judge_secret(1).await.unwrap();
         assert_eq!(secret.len(), 64);
         assert!(changes.try_recv().is_err(), "secrets are never published");
-        assert_eq!(store.judge_for_secret(&secret).await.unwrap(), Some(1));
-        assert_eq!(store.judge_for_secret("nope").await.unwrap(), None);
+        assert_eq!(
+            store.judge_for_secret(secret.clone()).await.unwrap(),
+            Some(1)
+        );
+        assert_eq!(store.judge_for_secret("nope".into()).await.unwrap(), None);
         assert!(matches!(
             store.issue_judge_secret(5).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(5)))
