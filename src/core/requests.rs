@@ -229,51 +229,46 @@ pub fn parse(name: &str, payload: Option<Value>) -> Result<Request, ParseError> 
         EventName::AddHack => Request::AddHack(fields(event, payload)?),
         EventName::AddJudge => Request::AddJudge(fields(event, payload)?),
         EventName::AddSuperlative => Request::AddSuperlative(fields(event, payload)?),
-        EventName::Authenticate => {
-            let auth: Authenticate = fields(event, payload)?;
-            at_least(event, "userId", auth.user_id, 0)?;
-            Request::Authenticate(auth)
-        }
-        EventName::Login => {
-            let login: Login = fields(event, payload)?;
-            at_least(event, "judgeId", login.judge_id, 1)?;
-            Request::Login(login)
-        }
-        EventName::RateHack => {
-            let rate: RateHack = fields(event, payload)?;
-            at_least(event, "judgeId", rate.judge_id, 0)?;
-            at_least(event, "hackId", rate.hack_id, 0)?;
-            Request::RateHack(rate)
-        }
-        EventName::RankSuperlative => {
-            let rank: RankSuperlative = fields(event, payload)?;
-            at_least(event, "judgeId", rank.judge_id, 0)?;
-            at_least(event, "superId", rank.super_id, 0)?;
-            at_least(event, "firstId", rank.first_id, 0)?;
-            at_least(event, "secondId", rank.second_id, 0)?;
-            Request::RankSuperlative(rank)
-        }
+        EventName::Authenticate => Request::Authenticate(fields(event, payload)?),
+        EventName::Login => Request::Login(fields(event, payload)?),
+        EventName::RateHack => Request::RateHack(fields(event, payload)?),
+        EventName::RankSuperlative => Request::RankSuperlative(fields(event, payload)?),
         EventName::SubscribeDatabase => {
             let SubscribeDatabase {} = fields(event, payload)?;
             Request::SubscribeDatabase
         }
-        EventName::MarkAbsent => {
-            let absent: MarkAbsent = fields(event, payload)?;
-            at_least(event, "judgeId", absent.judge_id, 0)?;
-            at_least(event, "hackId", absent.hack_id, 0)?;
-            Request::MarkAbsent(absent)
-        }
-        EventName::NoteHack => {
-            let note: NoteHack = fields(event, payload)?;
-            at_least(event, "judgeId", note.judge_id, 0)?;
-            at_least(event, "hackId", note.hack_id, 0)?;
-            Request::NoteHack(note)
-        }
+        EventName::MarkAbsent => Request::MarkAbsent(fields(event, payload)?),
+        EventName::NoteHack => Request::NoteHack(fields(event, payload)?),
     };
+    for (field, got, min) in request.ids() {
+        at_least(event, field, got, min)?;
+    }
     Ok(request)
 }
 
 impl Request {
+    /// The ids the request names, in field order, each with the least
+    /// value it may have (0 means "none" where a field allows it).
+    fn ids(&self) -> Vec<(&'static str, i64, i64)> {
+        match self {
+            Request::AddHack(_)
+            | Request::AddJudge(_)
+            | Request::AddSuperlative(_)
+            | Request::SubscribeDatabase => Vec::new(),
+            Request::Authenticate(a) => vec![("userId", a.user_id, 0)],
+            Request::Login(l) => vec![("judgeId", l.judge_id, 1)],
+            Request::RateHack(r) => vec![("judgeId", r.judge_id, 0), ("hackId", r.hack_id, 0)],
+            Request::RankSuperlative(r) => vec![
+                ("judgeId", r.judge_id, 0),
+                ("superId", r.super_id, 0),
+                ("firstId", r.first_id, 0),
+                ("secondId", r.second_id, 0),
+            ],
+            Request::MarkAbsent(a) => vec![("judgeId", a.judge_id, 0), ("hackId", a.hack_id, 0)],
+            Request::NoteHack(n) => vec![("judgeId", n.judge_id, 0), ("hackId", n.hack_id, 0)],
+        }
+    }
+
     pub fn event(&self) -> EventName {
         match self {
             Request::AddHack(_) => EventName::AddHack,

@@ -173,23 +173,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Metrics;
-    use crate::store::judging::NewJudge;
-    use crate::store::SyncMode;
-    use std::sync::Arc;
+    use crate::store::test_support::with_ada;
 
     #[tokio::test]
     async fn a_new_link_retires_the_old_and_expiry_is_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, _changes) =
-            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
-        store
-            .add_judge(NewJudge {
-                name: "Ada".into(),
-                email: "ada@example.org".into(),
-            })
-            .await
-            .unwrap();
+        let (_dir, store, _changes) = with_ada().await;
         let (first, g1) = store
             .replace_judge_link(1, |g| format!("token-{g}"), None)
             .await

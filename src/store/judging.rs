@@ -371,18 +371,11 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
-    use crate::metrics::Metrics;
-    use crate::store::{Change, Changes, SyncMode};
+    use crate::store::test_support::open;
 
-    fn open() -> (tempfile::TempDir, Store, Changes) {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, changes) =
-            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
-        (dir, store, changes)
-    }
+    use crate::store::{Change, Changes};
 
     fn next_diff(changes: &mut Changes) -> DataStore {
         match changes.try_recv().expect("a change was published") {

@@ -347,20 +347,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
     use crate::judging::model::DataStore;
-    use crate::metrics::Metrics;
-    use crate::store::judging::{NewHack, NewJudge};
-    use crate::store::{Change, Changes, SyncMode};
+    use crate::store::test_support::{open, with_ada};
 
-    fn open() -> (tempfile::TempDir, Store, Changes) {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, changes) =
-            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
-        (dir, store, changes)
-    }
+    use crate::store::judging::NewHack;
+    use crate::store::{Change, Changes};
 
     fn diffs(changes: &mut Changes) -> Vec<DataStore> {
         let mut out = Vec::new();
@@ -455,15 +448,7 @@ mod tests {
 
     #[tokio::test]
     async fn judges_import_refuses_a_taken_email_and_adds_nothing() {
-        let (_dir, store, mut changes) = open();
-        store
-            .add_judge(NewJudge {
-                name: "Ada".into(),
-                email: "ada@example.org".into(),
-            })
-            .await
-            .unwrap();
-        diffs(&mut changes);
+        let (_dir, store, mut changes) = with_ada().await;
         let err = store
             .import_judges(vec![
                 judge(2, "Grace", "grace@example.org"),

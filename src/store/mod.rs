@@ -27,6 +27,8 @@ mod judging_rows;
 mod receive_clock;
 mod schema;
 mod speed;
+#[cfg(test)]
+mod test_support;
 pub mod traits;
 mod writer;
 
