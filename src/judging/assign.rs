@@ -424,6 +424,16 @@ impl Planner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An existing assignment row, not yet ordered.
+    fn row(id: i64, judge_id: i64, hack_id: i64) -> AssignmentRow {
+        AssignmentRow {
+            id,
+            judge_id,
+            hack_id,
+            priority: 0,
+        }
+    }
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -565,12 +575,6 @@ mod tests {
         // Judge 1 (3 rows) can only give away hack 1, which judge 3 (1 row)
         // already holds; judge 2 can take hack 1 and pass hack 4 on to 3.
         let hacks = hacks_at(&[1, 2, 3, 4, 5]);
-        let row = |id, judge_id, hack_id| AssignmentRow {
-            id,
-            judge_id,
-            hack_id,
-            priority: 0,
-        };
         let existing = [
             row(1, 1, 1),
             row(2, 1, 2),
@@ -616,12 +620,6 @@ mod tests {
     #[test]
     fn rows_of_unknown_judges_are_reused_and_unknown_hacks_pass_through() {
         let hacks = hacks_at(&[1, 2]);
-        let row = |id, judge_id, hack_id| AssignmentRow {
-            id,
-            judge_id,
-            hack_id,
-            priority: 0,
-        };
         let existing = [
             row(1, 99, 1), // unknown judge, unrated: reused
             row(2, 98, 2), // unknown judge, rated: kept as is
