@@ -11,12 +11,10 @@ use super::view::Viewer;
 use super::Core;
 use crate::judging::assign::AssignmentRow;
 use crate::judging::error::JudgingError;
-use crate::judging::export::{self, HackRecord, JudgeRecord, NoteRecord};
+use crate::judging::export;
 use crate::judging::inputs::MAX_JUDGES_PER_HACK;
 use crate::judging::model::DataStore;
-use crate::judging::results::{
-    self, EligibilityRow, Named, PlacementRow, RatingRow, Results, ResultsInput,
-};
+use crate::judging::results::{self, Named, Results, ResultsInput};
 
 /// `GET /api/results`: the results, and the judges per hack that coverage
 /// was measured against.
@@ -69,43 +67,11 @@ impl Core {
             return Ok(export::results_csv(&report.results.hacks));
         }
         let data = self.sync.snapshot(Viewer::Admin).await?;
-        let hacks = || -> Vec<HackRecord> {
-            data.hacks
-                .iter()
-                .map(|h| HackRecord {
-                    id: h.id,
-                    name: h.name.clone(),
-                    description: h.description.clone(),
-                    location: h.location,
-                    withdrawn: withdrawn(&data, h.id),
-                })
-                .collect()
-        };
-        let judges = || -> Vec<JudgeRecord> {
-            data.judges
-                .iter()
-                .map(|j| JudgeRecord {
-                    id: j.id,
-                    name: j.name.clone(),
-                    email: j.email.clone(),
-                })
-                .collect()
-        };
         Ok(match what {
-            Export::Hacks => export::hacks_csv(&hacks()),
-            Export::Judges => export::judges_csv(&judges()),
+            Export::Hacks => export::hacks_csv(&data.hacks, |id| withdrawn(&data, id)),
+            Export::Judges => export::judges_csv(&data.judges),
             Export::Ratings => {
-                let notes: Vec<NoteRecord> = data
-                    .notes
-                    .iter()
-                    .filter(|n| !n.text.is_empty())
-                    .map(|n| NoteRecord {
-                        judge_id: n.judge_id,
-                        hack_id: n.hack_id,
-                        text: n.text.clone(),
-                    })
-                    .collect();
-                export::ratings_csv(&rating_rows(&data), &notes, &judges(), &hacks())
+                export::ratings_csv(&data.ratings, &data.notes, &data.judges, &data.hacks)
             }
             Export::Results => unreachable!("handled above"),
         })
@@ -117,18 +83,6 @@ fn withdrawn(data: &DataStore, id: i64) -> bool {
     data.withdrawals
         .iter()
         .any(|w| w.hack_id == id && w.withdrawn)
-}
-
-fn rating_rows(data: &DataStore) -> Vec<RatingRow> {
-    data.ratings
-        .iter()
-        .map(|r| RatingRow {
-            id: r.id,
-            judge_id: r.judge_id,
-            hack_id: r.hack_id,
-            rating: r.rating,
-        })
-        .collect()
 }
 
 /// Results from the whole state.
@@ -152,34 +106,14 @@ fn compute(data: &DataStore, judges_per_hack: usize) -> Results {
         .collect();
     let assignments: Vec<AssignmentRow> =
         data.judge_hacks.iter().map(AssignmentRow::from).collect();
-    let placements: Vec<PlacementRow> = data
-        .superlative_placements
-        .iter()
-        .map(|p| PlacementRow {
-            id: p.id,
-            judge_id: p.judge_id,
-            superlative_id: p.superlative_id,
-            first_choice_id: p.first_choice_id,
-            second_choice_id: p.second_choice_id,
-        })
-        .collect();
-    let eligibility: Vec<EligibilityRow> = data
-        .superlative_hacks
-        .iter()
-        .map(|e| EligibilityRow {
-            superlative_id: e.superlative_id,
-            hack_id: e.hack_id,
-        })
-        .collect();
-    let ratings = rating_rows(data);
     results::compute(&ResultsInput {
         hacks: &hacks,
         judges: &judges,
         assignments: &assignments,
-        ratings: &ratings,
+        ratings: &data.ratings,
         superlatives: &superlatives,
-        placements: &placements,
-        eligibility: &eligibility,
+        placements: &data.superlative_placements,
+        eligibility: &data.superlative_hacks,
         judges_per_hack,
     })
 }

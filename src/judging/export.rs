@@ -7,38 +7,9 @@
 //! tab or carriage return) get a leading `'`: names and descriptions come
 //! from participants (e.g. via Devpost) and these files are opened in Excel.
 
-use super::results::{HackResult, RatingRow};
-use serde::Serialize;
+use super::model::{Hack, Judge, Note, Rating};
+use super::results::HackResult;
 use std::collections::HashMap;
-
-/// A hack as exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HackRecord {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub location: i64,
-    /// The organiser withdrew it: it is left out of the results.
-    pub withdrawn: bool,
-}
-
-/// A judge's note on a hack, as exported beside the ratings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoteRecord {
-    pub judge_id: i64,
-    pub hack_id: i64,
-    pub text: String,
-}
-
-/// A judge as exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JudgeRecord {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
-}
 
 /// `rank,hackId,name,ratings,mean,normalized`, in the order given (results
 /// come ranked); cells of unrated hacks are empty where there is no value.
@@ -58,8 +29,9 @@ pub fn results_csv(hacks: &[HackResult]) -> String {
     )
 }
 
-/// `id,name,description,location,withdrawn` (`withdrawn` is `true` or `false`).
-pub fn hacks_csv(hacks: &[HackRecord]) -> String {
+/// `id,name,description,location,withdrawn` (`withdrawn` is `true` or
+/// `false`, as `withdrawn(id)` says).
+pub fn hacks_csv(hacks: &[Hack], withdrawn: impl Fn(i64) -> bool) -> String {
     write(
         &["id", "name", "description", "location", "withdrawn"],
         hacks.iter().map(|h| {
@@ -68,14 +40,14 @@ pub fn hacks_csv(hacks: &[HackRecord]) -> String {
                 text(&h.name),
                 text(&h.description),
                 h.location.to_string(),
-                h.withdrawn.to_string(),
+                withdrawn(h.id).to_string(),
             ]
         }),
     )
 }
 
 /// `id,name,email`.
-pub fn judges_csv(judges: &[JudgeRecord]) -> String {
+pub fn judges_csv(judges: &[Judge]) -> String {
     write(
         &["id", "name", "email"],
         judges
@@ -86,14 +58,10 @@ pub fn judges_csv(judges: &[JudgeRecord]) -> String {
 
 /// `id,judgeId,hackId,rating,judgeName,hackName,note`: each rating with
 /// its judge's note on the hack, then the notes on hacks the judge has not
-/// rated (with empty `id` and `rating`). A name is empty when its judge or
-/// hack is not in the lists given.
-pub fn ratings_csv(
-    ratings: &[RatingRow],
-    notes: &[NoteRecord],
-    judges: &[JudgeRecord],
-    hacks: &[HackRecord],
-) -> String {
+/// rated (with empty `id` and `rating`); empty notes are left out. A name
+/// is empty when its judge or hack is not in the lists given.
+pub fn ratings_csv(ratings: &[Rating], notes: &[Note], judges: &[Judge], hacks: &[Hack]) -> String {
+    let notes: Vec<&Note> = notes.iter().filter(|n| !n.text.is_empty()).collect();
     let judge_names: HashMap<i64, &str> = judges.iter().map(|j| (j.id, j.name.as_str())).collect();
     let hack_names: HashMap<i64, &str> = hacks.iter().map(|h| (h.id, h.name.as_str())).collect();
     let mut notes_by: HashMap<(i64, i64), &str> = notes
@@ -238,18 +206,17 @@ mod tests {
             "",
             "  padded  ",
         ];
-        let hacks: Vec<HackRecord> = awkward
+        let hacks: Vec<Hack> = awkward
             .iter()
             .enumerate()
-            .map(|(i, s)| HackRecord {
+            .map(|(i, s)| Hack {
                 id: i as i64,
                 name: s.to_string(),
                 description: format!("{s}|{s}"),
                 location: i as i64 * 10,
-                withdrawn: i == 1,
             })
             .collect();
-        let rows = read(&hacks_csv(&hacks));
+        let rows = read(&hacks_csv(&hacks, |id| id == 1));
         assert_eq!(
             rows[0],
             ["id", "name", "description", "location", "withdrawn"]
@@ -262,7 +229,7 @@ mod tests {
                     hack.name.clone(),
                     hack.description.clone(),
                     hack.location.to_string(),
-                    hack.withdrawn.to_string()
+                    (hack.id == 1).to_string()
                 ]
             );
         }
@@ -272,12 +239,12 @@ mod tests {
     #[test]
     fn formulas_are_defused() {
         let judges = [
-            JudgeRecord {
+            Judge {
                 id: 1,
                 name: "=HYPERLINK(\"http://x\",\"y\")".into(),
                 email: "@ada@example.org".into(),
             },
-            JudgeRecord {
+            Judge {
                 id: 2,
                 name: "-1+2".into(),
                 email: "grace@example.org".into(),
@@ -293,26 +260,25 @@ mod tests {
 
     #[test]
     fn ratings_with_names() {
-        let judges = [JudgeRecord {
+        let judges = [Judge {
             id: 7,
             name: "Lovelace, Ada".into(),
             email: "ada@example.org".into(),
         }];
-        let hacks = [HackRecord {
+        let hacks = [Hack {
             id: 3,
             name: "Tally \"Ho\"".into(),
             description: String::new(),
             location: 1,
-            withdrawn: false,
         }];
         let ratings = [
-            RatingRow {
+            Rating {
                 id: 1,
                 judge_id: 7,
                 hack_id: 3,
                 rating: 17,
             },
-            RatingRow {
+            Rating {
                 id: 2,
                 judge_id: 8,
                 hack_id: 4,
@@ -320,12 +286,14 @@ mod tests {
             },
         ];
         let notes = [
-            NoteRecord {
+            Note {
+                id: 1,
                 judge_id: 7,
                 hack_id: 3,
                 text: "demo crashed,\nretried".into(),
             },
-            NoteRecord {
+            Note {
+                id: 2,
                 judge_id: 7,
                 hack_id: 9,
                 text: "=come back".into(),
@@ -351,7 +319,10 @@ mod tests {
             results_csv(&[]),
             "rank,hackId,name,ratings,mean,normalized\n"
         );
-        assert_eq!(hacks_csv(&[]), "id,name,description,location,withdrawn\n");
+        assert_eq!(
+            hacks_csv(&[], |_| false),
+            "id,name,description,location,withdrawn\n"
+        );
         assert_eq!(judges_csv(&[]), "id,name,email\n");
         assert_eq!(
             ratings_csv(&[], &[], &[], &[]),

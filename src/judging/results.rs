@@ -41,6 +41,7 @@
 //! counts.
 
 use super::assign::AssignmentRow;
+use super::model::{Rating, SuperlativeHack, SuperlativePlacement};
 use super::validate;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -60,42 +61,16 @@ pub struct Named {
     pub name: String,
 }
 
-/// A `ratings` row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RatingRow {
-    pub id: i64,
-    pub judge_id: i64,
-    pub hack_id: i64,
-    pub rating: i64,
-}
-
-/// A `superlativePlacements` row; a choice of 0 means none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlacementRow {
-    pub id: i64,
-    pub judge_id: i64,
-    pub superlative_id: i64,
-    pub first_choice_id: i64,
-    pub second_choice_id: i64,
-}
-
-/// A `superlativeHacks` row: the hack may win the superlative.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EligibilityRow {
-    pub superlative_id: i64,
-    pub hack_id: i64,
-}
-
 /// Everything results are computed from.
 #[derive(Debug, Clone, Copy)]
 pub struct ResultsInput<'a> {
     pub hacks: &'a [Named],
     pub judges: &'a [Named],
     pub assignments: &'a [AssignmentRow],
-    pub ratings: &'a [RatingRow],
+    pub ratings: &'a [Rating],
     pub superlatives: &'a [Named],
-    pub placements: &'a [PlacementRow],
-    pub eligibility: &'a [EligibilityRow],
+    pub placements: &'a [SuperlativePlacement],
+    pub eligibility: &'a [SuperlativeHack],
     /// Ratings each hack should get (k).
     pub judges_per_hack: usize,
 }
@@ -186,7 +161,7 @@ pub fn compute(input: &ResultsInput) -> Results {
 }
 
 /// (judge, hack) -> rating, for ratings that count.
-fn counted_ratings(rows: &[RatingRow], hacks: &HashSet<i64>) -> BTreeMap<(i64, i64), i64> {
+fn counted_ratings(rows: &[Rating], hacks: &HashSet<i64>) -> BTreeMap<(i64, i64), i64> {
     let mut latest: BTreeMap<(i64, i64), (i64, i64)> = BTreeMap::new();
     for row in rows {
         if !hacks.contains(&row.hack_id) || validate::rating(row.rating).is_err() {
@@ -315,7 +290,7 @@ fn rank_superlatives(input: &ResultsInput, hacks: &HashSet<i64>) -> Vec<Superlat
             .insert(row.hack_id);
     }
     // One placement per judge and superlative: the latest row.
-    let mut latest: BTreeMap<(i64, i64), &PlacementRow> = BTreeMap::new();
+    let mut latest: BTreeMap<(i64, i64), &SuperlativePlacement> = BTreeMap::new();
     for row in input.placements {
         let entry = latest
             .entry((row.judge_id, row.superlative_id))
@@ -451,10 +426,10 @@ mod tests {
         hacks: Vec<Named>,
         judges: Vec<Named>,
         assignments: Vec<AssignmentRow>,
-        ratings: Vec<RatingRow>,
+        ratings: Vec<Rating>,
         superlatives: Vec<Named>,
-        placements: Vec<PlacementRow>,
-        eligibility: Vec<EligibilityRow>,
+        placements: Vec<SuperlativePlacement>,
+        eligibility: Vec<SuperlativeHack>,
         k: usize,
     }
 
@@ -478,7 +453,7 @@ mod tests {
 
         fn rate(&mut self, judge_id: i64, hack_id: i64, rating: i64) -> &mut Self {
             let id = self.ratings.len() as i64 + 1;
-            self.ratings.push(RatingRow {
+            self.ratings.push(Rating {
                 id,
                 judge_id,
                 hack_id,
@@ -506,7 +481,7 @@ mod tests {
             second: i64,
         ) -> &mut Self {
             let id = self.placements.len() as i64 + 1;
-            self.placements.push(PlacementRow {
+            self.placements.push(SuperlativePlacement {
                 id,
                 judge_id,
                 superlative_id,
@@ -765,7 +740,8 @@ mod tests {
         // Hardware: only hacks 1, 2 and 3 entered.
         f.eligibility = [1, 2, 3]
             .iter()
-            .map(|&hack_id| EligibilityRow {
+            .map(|&hack_id| SuperlativeHack {
+                id: hack_id,
                 superlative_id: 1,
                 hack_id,
             })
