@@ -131,7 +131,7 @@ async fn entry_result(app: &Api, heat: u32, id: EntryId) -> Result<EntryResult, 
         .await?;
     results::results(sheets, false)
         .into_iter()
-        .find(|r| r.id == id)
+        .find(|r| r.entry.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no entry {id}")))
 }
 
@@ -439,8 +439,13 @@ pub async fn results(
         .await?;
     let mut entries = results::results(sheets, true);
     // Ranked: best first, then by heat and station.
-    let key = |e: &EntryResult| (e.rank.is_none(), e.rank, e.heat, e.station);
-    entries.sort_by(|a, b| a.event.cmp(&b.event).then_with(|| key(a).cmp(&key(b))));
+    let key = |e: &EntryResult| (e.rank.is_none(), e.rank, e.entry.heat, e.entry.station);
+    entries.sort_by(|a, b| {
+        a.entry
+            .event
+            .cmp(&b.entry.event)
+            .then_with(|| key(a).cmp(&key(b)))
+    });
     if !csv {
         return Ok(Json(ResultsBody { entries }).into_response());
     }

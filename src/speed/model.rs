@@ -44,15 +44,22 @@ pub struct NewEntry {
     pub judges: Option<Judges>,
 }
 
-/// An entry with everything its result needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntrySheet {
+/// Who skips where: an entry as the heat list names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
     pub id: EntryId,
     pub event: String,
     pub heat: u32,
     pub station: u32,
     pub name: String,
     pub club: Option<String>,
+}
+
+/// An entry with everything its result needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySheet {
+    pub entry: Entry,
     pub head_judge: Option<DeviceId>,
     pub false_starts: u32,
     pub false_switches: u32,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::rules;
-use crate::speed::model::{EntryId, EntrySheet, HeatState};
+use crate::speed::model::{Entry, EntrySheet, HeatState};
 
 /// One judge's clicker and tally (`null` before the heat starts).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,12 +22,8 @@ pub struct JudgeTally {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryResult {
-    pub id: EntryId,
-    pub event: String,
-    pub heat: u32,
-    pub station: u32,
-    pub name: String,
-    pub club: Option<String>,
+    #[serde(flatten)]
+    pub entry: Entry,
     pub heat_state: HeatState,
     /// `null` until the heat starts (or without judges).
     pub a: Option<f64>,
@@ -49,7 +45,7 @@ pub fn results(sheets: Vec<EntrySheet>, ranked: bool) -> Vec<EntryResult> {
     if ranked {
         let mut by_event: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, r) in out.iter().enumerate() {
-            by_event.entry(r.event.clone()).or_default().push(i);
+            by_event.entry(r.entry.event.clone()).or_default().push(i);
         }
         for indices in by_event.values() {
             let rs: Vec<Option<f64>> = indices.iter().map(|&i| out[i].r).collect();
@@ -67,12 +63,7 @@ fn result(sheet: EntrySheet) -> EntryResult {
     // Only the head judge gives deductions: the average of one value.
     let outcome = rules::outcome(&tallies, &[deduction]);
     EntryResult {
-        id: sheet.id,
-        event: sheet.event,
-        heat: sheet.heat,
-        station: sheet.station,
-        name: sheet.name,
-        club: sheet.club,
+        entry: sheet.entry,
         heat_state: sheet.heat_state,
         a: outcome.map(|o| o.a),
         m: outcome.map(|o| o.m),
@@ -124,11 +115,11 @@ pub fn csv(results: &[EntryResult]) -> Result<Vec<u8>, csv::Error> {
             .collect();
         w.write_record([
             r.rank.map(|v| v.to_string()).unwrap_or_default(),
-            r.event.clone(),
-            r.heat.to_string(),
-            r.station.to_string(),
-            r.name.clone(),
-            r.club.clone().unwrap_or_default(),
+            r.entry.event.clone(),
+            r.entry.heat.to_string(),
+            r.entry.station.to_string(),
+            r.entry.name.clone(),
+            r.entry.club.clone().unwrap_or_default(),
             num(r.a),
             num(r.m),
             num(r.r),
@@ -145,14 +136,21 @@ pub fn csv(results: &[EntryResult]) -> Result<Vec<u8>, csv::Error> {
 mod tests {
     use super::*;
 
-    fn sheet(id: EntryId, event: &str, tallies: &[i64], starts: u32) -> EntrySheet {
+    fn sheet(
+        id: crate::speed::model::EntryId,
+        event: &str,
+        tallies: &[i64],
+        starts: u32,
+    ) -> EntrySheet {
         EntrySheet {
-            id,
-            event: event.into(),
-            heat: 1,
-            station: id as u32,
-            name: format!("skipper {id}"),
-            club: None,
+            entry: Entry {
+                id,
+                event: event.into(),
+                heat: 1,
+                station: id as u32,
+                name: format!("skipper {id}"),
+                club: None,
+            },
             head_judge: Some(1),
             false_starts: starts,
             false_switches: 0,
@@ -176,7 +174,7 @@ mod tests {
             ],
             true,
         );
-        let summary: Vec<_> = got.iter().map(|r| (r.id, r.r, r.rank)).collect();
+        let summary: Vec<_> = got.iter().map(|r| (r.entry.id, r.r, r.rank)).collect();
         // 1: 100, 101, 102 are equally close: the higher pair, 101.5.
         // 2: the closest pair 111-111 -> 111, less a false start: 101.
         // 4: drop 90 and 120 -> 103.5.

@@ -13,7 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::clicker::{latest_score_before, DeviceId};
 use super::{Store, StoreError};
 use crate::scoring::clock;
-pub use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
+pub use crate::speed::model::{
+    Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry,
+};
 use crate::speed::{tally::tally, Judges, SpeedError};
 
 fn heat_state(started: Option<i64>, stopped: Option<i64>, locked: bool) -> HeatState {
@@ -433,12 +435,14 @@ fn sheets(conn: &Connection, filter: &Filter) -> Result<Vec<EntrySheet>, StoreEr
         let stopped: Option<i64> = r.get(10)?;
         Ok((
             EntrySheet {
-                id: r.get(0)?,
-                event: r.get(1)?,
-                heat: r.get(2)?,
-                station: r.get(3)?,
-                name: r.get(4)?,
-                club: r.get(5)?,
+                entry: Entry {
+                    id: r.get(0)?,
+                    event: r.get(1)?,
+                    heat: r.get(2)?,
+                    station: r.get(3)?,
+                    name: r.get(4)?,
+                    club: r.get(5)?,
+                },
                 head_judge: r.get(6)?,
                 false_starts: r.get(7)?,
                 false_switches: r.get(8)?,
@@ -468,7 +472,7 @@ fn sheets(conn: &Connection, filter: &Filter) -> Result<Vec<EntrySheet>, StoreEr
     }
     let mut out = Vec::with_capacity(rows.len());
     for (mut sheet, window) in rows {
-        for device in devices.remove(&sheet.id).unwrap_or_default() {
+        for device in devices.remove(&sheet.entry.id).unwrap_or_default() {
             let t = match window {
                 Some((start, end)) => Some(device_tally(conn, device, start, end)?),
                 None => None,
