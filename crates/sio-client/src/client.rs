@@ -23,7 +23,7 @@ use crate::PATIENCE;
 /// (by default the stream tokio-tungstenite's `connect_async` opens).
 pub struct Sio<S = MaybeTlsStream<TcpStream>> {
     ws: WebSocketStream<S>,
-    pub eio: Eio,
+    eio: Eio,
     ping_every: Duration,
     next_ping: Instant,
     next_ack: u64,
