@@ -7,10 +7,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::sio::Sio;
 use common::{close_code, Client, TestServer, Ws};
 use futures_util::{SinkExt, StreamExt};
 use podium::clicker::connection::{CLOSE_NO_COMMAND, CLOSE_RATE_LIMIT};
+use sio_client::{Eio, Sio};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
@@ -42,7 +42,7 @@ async fn socketio_from(server: SocketAddr, from: [u8; 4]) -> (Sio, String) {
     let ws = open_from(server, from, "/socket.io/?EIO=4&transport=websocket")
         .await
         .expect("the transport opens");
-    let mut sio = Sio::over(ws, false);
+    let mut sio = Sio::over(ws, Eio::V4);
     let answer = sio.join().await.expect("socket.io answers");
     (sio, answer)
 }

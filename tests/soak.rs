@@ -18,10 +18,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::sio::{Packet, Sio};
 use common::ChildServer;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use sio_client::{Eio, Packet, Sio};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -390,6 +390,8 @@ async fn judge(index: usize, judge_id: i64, setup: Setup, seed: u64, shared: Sha
         judge: judge_id,
         ..JudgeLog::default()
     };
+    // Odd judges speak Engine.IO 3 (socket.io 2.x), even ones 4.
+    let eio = if index % 2 == 1 { Eio::V3 } else { Eio::V4 };
     let mut drain_deadline = None;
     'connections: loop {
         if shared.stopping() {
@@ -406,7 +408,7 @@ async fn judge(index: usize, judge_id: i64, setup: Setup, seed: u64, shared: Sha
                 break;
             }
         }
-        let Ok(mut sio) = Sio::connect(shared.addr(), index % 2 == 1).await else {
+        let Ok(mut sio) = Sio::connect(shared.addr(), eio).await else {
             backoff().await;
             continue;
         };
@@ -459,11 +461,11 @@ async fn judge(index: usize, judge_id: i64, setup: Setup, seed: u64, shared: Sha
                     }
                     log.writes.get_mut(&key).unwrap()[i].acked = true;
                 }
-                Some(Packet::Event { name, data }) if name == "protocol-error" => {
+                Some(Packet::Event { name, data, .. }) if name == "protocol-error" => {
                     log.problems
                         .push(format!("judge {judge_id}: protocol-error {data}"));
                 }
-                Some(Packet::Event { .. }) => {}
+                Some(_) => {}
                 None => {
                     next_send += JUDGE_PACE;
                     // A whole window at once, so that a kill often finds
@@ -506,7 +508,7 @@ async fn judge(index: usize, judge_id: i64, setup: Setup, seed: u64, shared: Sha
                             acked: false,
                         });
                         let i = writes.len() - 1;
-                        match sio.emit(event, &payload).await {
+                        match sio.emit_with_ack(event, &payload).await {
                             Ok(ack) => {
                                 in_flight.insert(ack, (key, i));
                             }
@@ -535,7 +537,7 @@ struct AdminLog {
 }
 
 async fn admin_connect(addr: SocketAddr) -> Result<Sio, String> {
-    let mut sio = Sio::connect(addr, false).await?;
+    let mut sio = Sio::connect(addr, Eio::V4).await?;
     sio.call(
         "authenticate",
         &json!({"secret": ADMIN_SECRET, "userId": 0}),
@@ -815,13 +817,13 @@ async fn check_judging(addr: SocketAddr, judges: &[JudgeLog], db: &Value, tally:
         // The judge's own view, through a fresh socket and the secret it was
         // issued before the kills, must agree with the admin's.
         let own = async {
-            let mut sio = Sio::connect(addr, false).await?;
+            let mut sio = Sio::connect(addr, Eio::V4).await?;
             sio.call(
                 "authenticate",
                 &json!({"secret": log.secret, "userId": log.judge}),
             )
             .await?;
-            sio.emit("subscribe-database", &json!({})).await?;
+            sio.emit_with_ack("subscribe-database", &json!({})).await?;
             let full = sio.wait_event("update-full").await?;
             sio.close().await;
             judging_rows(&full["database"], log.judge)

@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::add_judges;
-use common::sio::Sio;
 use podium::config::ServeConfig;
 use podium::core::throttle::ADDRESS;
 use podium::store::SyncMode;
 use serde_json::json;
+use sio_client::{Eio, Sio};
 
 const JUDGES: u64 = 50;
 
@@ -33,7 +33,7 @@ async fn guesser(
     who: usize,
     next: Arc<AtomicU64>,
 ) -> (u32, u32, Duration) {
-    let mut sio = Sio::connect(addr, false).await.unwrap();
+    let mut sio = Sio::connect(addr, Eio::V4).await.unwrap();
     let (mut checked, mut refused, mut slowest) = (0, 0, Duration::ZERO);
     let mut n = 0u32;
     while Instant::now() < until {
@@ -41,7 +41,7 @@ async fn guesser(
         let judge = next.fetch_add(1, Ordering::Relaxed) % JUDGES + 1;
         let login = json!({"judgeId": judge, "loginCode": format!("GUESS-{who}-{n}")});
         let asked = Instant::now();
-        let id = sio.emit("login", &login).await.unwrap();
+        let id = sio.emit_with_ack("login", &login).await.unwrap();
         let reply = sio
             .ack_within(id, Duration::from_secs(30))
             .await

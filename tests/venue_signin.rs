@@ -12,10 +12,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::sio::Sio;
 use common::{add_judges, Latencies, TestServer};
 use podium::store::SyncMode;
 use serde_json::{json, Value};
+use sio_client::{Eio, Sio};
 
 const JUDGES: i64 = 200;
 const SPREAD: Duration = Duration::from_secs(20);
@@ -72,7 +72,7 @@ async fn http_login(
 /// One login over socket.io: (accepted, the acknowledgement as text).
 async fn sio_login(sio: &mut Sio, judge: i64, code: &str) -> (bool, String) {
     let id = sio
-        .emit("login", &json!({"judgeId": judge, "loginCode": code}))
+        .emit_with_ack("login", &json!({"judgeId": judge, "loginCode": code}))
         .await
         .unwrap();
     let ack = sio
@@ -100,7 +100,11 @@ async fn login(
 async fn judge(addr: SocketAddr, id: i64, code: String, started: Instant) -> Judge {
     tokio::time::sleep_until((started + SPREAD * (id - 1) as u32 / JUDGES as u32).into()).await;
     let mut sio = if id % 2 == 1 {
-        Some(Sio::connect(addr, false).await.expect("socket.io connects"))
+        Some(
+            Sio::connect(addr, Eio::V4)
+                .await
+                .expect("socket.io connects"),
+        )
     } else {
         None
     };

@@ -3,10 +3,9 @@
 #![allow(dead_code)]
 
 pub mod raw;
-pub mod sio;
 pub mod sse;
 
-pub use sio::Sledge;
+pub use sio_client::Sledge;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

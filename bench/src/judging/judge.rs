@@ -10,10 +10,10 @@ use serde_json::json;
 
 use super::book::SendBook;
 use crate::rng::Rng;
-use crate::sio::client::{ack_ok, Next};
-use crate::sio::{Packet, SioClient};
+use crate::sio::SioClient;
 use crate::stats::{JudgingTally, LocalHist};
 use crate::time::now_us;
+use sio_client::{ack_ok, Packet};
 
 pub struct Plan {
     pub hack_ids: Arc<Vec<u64>>,
@@ -98,8 +98,8 @@ pub async fn run(
             let sent_us = now_us();
             book.record(judge_idx, hack, rating, sent_us);
             let data = json!({"judgeId": judge_id, "hackId": hack, "rating": rating});
-            match c.emit("rate-hack", &data, true).await {
-                Ok(Some(ack)) => {
+            match c.emit_with_ack("rate-hack", &data).await {
+                Ok(ack) => {
                     in_flight.insert(
                         ack,
                         InFlight {
@@ -128,8 +128,8 @@ pub async fn run(
             plan.deadline
         };
         match c.next(wake).await {
-            Ok(Next::Timeout) => {}
-            Ok(Next::Packet(Packet::Ack { id, data })) => match in_flight.remove(&id) {
+            Ok(None) => {}
+            Ok(Some(Packet::Ack { id, data })) => match in_flight.remove(&id) {
                 Some(f) => {
                     if ack_ok(&data) {
                         hist.record(now_us().saturating_sub(f.sent_us));
@@ -148,7 +148,7 @@ pub async fn run(
                 }
                 None => t.unmatched_acks += 1,
             },
-            Ok(Next::Packet(Packet::Event { name, data, .. })) => {
+            Ok(Some(Packet::Event { name, data, .. })) => {
                 if name == "protocol-error" {
                     if t.protocol_errors == 0 {
                         eprintln!("judge {judge_id}: protocol-error {data}");
@@ -156,7 +156,7 @@ pub async fn run(
                     t.protocol_errors += 1;
                 }
             }
-            Ok(Next::Packet(_)) => t.unexpected_packets += 1,
+            Ok(Some(_)) => t.unexpected_packets += 1,
             Err(e) => {
                 eprintln!("judge {judge_id}: connection lost: {e}");
                 t.dropped_connections += 1;

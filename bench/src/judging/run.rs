@@ -15,8 +15,9 @@ use super::{judge, setup};
 use crate::cli::EioChoice;
 use crate::conn;
 use crate::rss::{self, Reading};
-use crate::sio::Eio;
+use crate::sio::eio_for_index;
 use crate::stats::{Hist, JudgingTally, LatencySummary};
+use sio_client::Eio;
 
 /// Judges logging in at once (see where it is used).
 const LOGIN_BATCH: usize = 2;
@@ -104,7 +105,7 @@ pub async fn run(shape: Shape) -> Outcome {
             shape.login_code.clone(),
             event.judge_ids[i],
         );
-        let eio = Eio::for_index(shape.eio, i);
+        let eio = eio_for_index(shape.eio, i);
         async move { setup::judge(&host, eio, id, &code).await.map(|c| (i, c)) }
     })
     .await;
@@ -117,7 +118,7 @@ pub async fn run(shape: Shape) -> Outcome {
     }
     let opened = conn::open_paced(shape.admins, shape.batch, |i| {
         let (host, secret) = (shape.host.clone(), shape.admin_secret.clone());
-        let eio = Eio::for_index(shape.eio, i + 1);
+        let eio = eio_for_index(shape.eio, i + 1);
         async move { Subscriber::open(&host, eio, &secret).await }
     })
     .await;

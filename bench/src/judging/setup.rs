@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::db;
-use crate::sio::client::{ack_ok, Next};
-use crate::sio::{Eio, Packet, SioClient};
+use crate::sio::{self, SioClient};
+use sio_client::{ack_ok, Eio, Packet};
 
 /// Unacknowledged add-* events in flight during set-up.
 const SETUP_WINDOW: usize = 32;
@@ -35,7 +35,7 @@ pub async fn authenticate(c: &mut SioClient, secret: &str, user_id: u64) -> Resu
 }
 
 pub async fn admin(host: &str, eio: Eio, secret: &str) -> Result<SioClient, String> {
-    let mut c = SioClient::connect(host, eio).await?;
+    let mut c = sio::connect(host, eio).await?;
     authenticate(&mut c, secret, 0).await?;
     Ok(c)
 }
@@ -48,7 +48,7 @@ pub async fn judge(
     judge_id: u64,
     login_code: &str,
 ) -> Result<SioClient, String> {
-    let mut c = SioClient::connect(host, eio).await?;
+    let mut c = sio::connect(host, eio).await?;
     let r = c
         .request(
             "login",
@@ -92,7 +92,7 @@ async fn emit_all(c: &mut SioClient, events: Vec<(&'static str, Value)>) -> Resu
         }
         c.flush().await?;
         match c.next(deadline).await? {
-            Next::Packet(Packet::Ack { id, data }) => {
+            Some(Packet::Ack { id, data }) => {
                 let name = waiting
                     .remove(&id)
                     .ok_or_else(|| format!("ack {id} matches nothing sent"))?;
@@ -100,11 +100,11 @@ async fn emit_all(c: &mut SioClient, events: Vec<(&'static str, Value)>) -> Resu
                     return Err(format!("{name} refused: {data}"));
                 }
             }
-            Next::Packet(Packet::Event { name, data, .. }) if name == "protocol-error" => {
+            Some(Packet::Event { name, data, .. }) if name == "protocol-error" => {
                 return Err(format!("protocol-error during set-up: {data}"));
             }
-            Next::Packet(_) => {}
-            Next::Timeout => {
+            Some(_) => {}
+            None => {
                 return Err(format!(
                     "{} set-up events still unacknowledged at the set-up deadline",
                     waiting.len()
@@ -138,20 +138,10 @@ pub async fn create(
     }
     emit_all(c, events).await?;
 
-    c.emit("subscribe-database", &json!({}), false).await?;
-    let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    let database = loop {
-        match c.next(deadline).await? {
-            Next::Packet(Packet::Event { name, data, .. }) if name == "update-full" => {
-                break data.get("database").cloned().unwrap_or(data);
-            }
-            Next::Packet(Packet::Event { name, data, .. }) if name == "protocol-error" => {
-                return Err(format!("subscribe-database: protocol-error {data}"));
-            }
-            Next::Packet(_) => {}
-            Next::Timeout => return Err("no update-full within 10 s".into()),
-        }
-    };
+    let full = c
+        .request("subscribe-database", &json!({}), "update-full")
+        .await?;
+    let database = full.get("database").cloned().unwrap_or(full);
     let by = |table: &str, key: &str| -> HashMap<String, u64> {
         db::rows(&database, table)
             .into_iter()

@@ -11,10 +11,10 @@ use tokio::sync::watch;
 
 use super::book::SendBook;
 use super::{db, setup};
-use crate::sio::client::Next;
-use crate::sio::{Eio, Packet, SioClient};
+use crate::sio::SioClient;
 use crate::stats::{JudgingTally, LocalHist};
 use crate::time::now_us;
+use sio_client::{Eio, Packet};
 
 /// Ratings every subscriber must end up showing, keyed by (judgeId, hackId).
 pub struct Finals {
@@ -91,8 +91,8 @@ impl Subscriber {
                 }
             };
             match next {
-                Ok(Next::Timeout) => break,
-                Ok(Next::Packet(Packet::Event { name, data, .. })) => match name.as_str() {
+                Ok(None) => break,
+                Ok(Some(Packet::Event { name, data, .. })) => match name.as_str() {
                     "update-partial" => {
                         t.update_partials += 1;
                         let diff = data.get("diff").unwrap_or(&Value::Null);
@@ -137,7 +137,7 @@ impl Subscriber {
                     }
                     _ => {}
                 },
-                Ok(Next::Packet(_)) => t.unexpected_packets += 1,
+                Ok(Some(_)) => t.unexpected_packets += 1,
                 Err(e) => {
                     eprintln!("subscriber: connection lost: {e}");
                     t.dropped_connections += 1;

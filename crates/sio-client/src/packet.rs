@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::cli::EioChoice;
-
+/// The Engine.IO protocol revision: 3 is what socket.io 2.x clients speak,
+/// 4 what socket.io 3.x and 4.x clients speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eio {
     V3,
@@ -12,15 +12,7 @@ pub enum Eio {
 }
 
 impl Eio {
-    pub fn for_index(choice: EioChoice, i: usize) -> Eio {
-        match choice {
-            EioChoice::Three => Eio::V3,
-            EioChoice::Four => Eio::V4,
-            EioChoice::Mixed if i.is_multiple_of(2) => Eio::V4,
-            EioChoice::Mixed => Eio::V3,
-        }
-    }
-
+    /// The path and query that open `/socket.io/` over WebSocket at once.
     pub fn query(self) -> &'static str {
         match self {
             Eio::V3 => "/socket.io/?EIO=3&transport=websocket",
