@@ -3,29 +3,46 @@
 //! One binary, one port (plain and, optionally, TLS), two protocols on one core:
 //!
 //! ```text
-//! config.rs        settings from flags and PODIUM_* environment variables
-//! server.rs        axum router (/ws, /socket.io, /healthz, /metrics, /api), start, shutdown
+//! rooms, from the edge in (an arrow is "imports"; no room imports one to its left):
+//!
+//!   adapters        clicker/  sledge/  api/  ui.rs   one wire protocol each
+//!        |                      \     |    /
+//!   core            core/        the judging core: operations, access rules,
+//!        |                       live views and their feed (and speed heats)
+//!   storage         store/       traits for what the core and adapters need;
+//!        |                       SQLite behind them, private to store/
+//!   domain          judging/  speed/  scoring/   plain values and rules
+//!
+//! server.rs        assembles one node: storage, core, each adapter with its own state
 //! listener.rs      accept loop: socket tuning, TLS-or-plain by first byte, header and
 //!                  handshake time bounds, HTTP/1.1 with upgrades, graceful drain
+//! config.rs        settings from flags and PODIUM_* environment variables
 //! tls.rs           the optional TLS certificate and key, loaded and checked at start
 //! compression.rs   gzip/brotli for HTTP responses (pages, JSON, CSV, the event stream)
 //! metrics.rs       Prometheus text metrics
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
-//! operator_secrets.rs  the Sledge admin secret and login code: configured or generated, kept hashed
-//! judge_links.rs   the key judges' sign-in link tokens derive from, and the tokens
+//! operator_secrets/  the admin secret, the login code and the sign-in link key:
+//!                  configured or generated, kept hashed
 //! origins.rs       which browser origins may use /ws, /socket.io/ and /api/
 //! http_error.rs    JSON errors of the HTTP API
+//!
+//! clicker/         the clicker WebSocket protocol: parser, connection loop, fan-out hub
+//! sledge/          the Sledge protocol over socket.io: sessions, replies
+//! api/             the HTTP API: judging, imports, results, exports, floor, speed, SSE
 //! ui.rs            the web pages (/admin, /judge, /scoreboard), embedded at compile time
-//! api/             the HTTP API: state, writes, imports, assignment, results, exports, SSE
-//! store/           SQLite: migrations, the group-commit writer, one module per table group
-//! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
-//! judging/         the judging domain: model, validation, import, assignment, results, export,
-//!                  the judging floor (absences in assignment, the organiser's floor view)
-//! speed/           speed events: IJRU rules, tallies from clicker counts, live heats
-//! sledge/          the judging core both protocols share (operations, credentials, live
-//!                  updates, reports) and the Sledge protocol over socket.io
+//! core/            requests, permissions, credentials and throttles, the judging
+//!                  operations, reports, the live mirror and its sync task, speed heats
+//! store/           storage traits; SQLite: migrations, the group-commit writer,
+//!                  one module per table group
+//! judging/         the judging model, inputs, refusals, validation, Devpost and judges
+//!                  CSVs, assignment, normalised results, exports, the judging floor
+//! speed/           speed events: IJRU rules, tallies from clicker counts, heat lists
+//! scoring/         the clicker model: device ids, scores, the 32-bit clock, marks
 //! ```
+//!
+//! `docs/architecture.md` follows a clicker `SCORE` and a Sledge `rate-hack`
+//! through these rooms.
 //!
 //! Tests start a server with [`server::start`] on an ephemeral loopback port
 //! ([`config::ServeConfig::local`]) and drive it with real clients.

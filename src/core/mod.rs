@@ -19,6 +19,8 @@
 //! updates.rs    the shapes of live updates (`update-full`, `update-partial`)
 //! sync.rs       the live-update task: full and partial updates in commit
 //!               order, to every subscriber of every adapter
+//! heats.rs      live speed heats: which heat a clicker's score touches, and
+//!               the feed of heat views
 //! ```
 
 pub mod access;
