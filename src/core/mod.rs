@@ -8,6 +8,7 @@
 //! ```text
 //! requests.rs   the operations' inputs, parsed from JSON the same way for
 //!               socket.io events and HTTP bodies (the table of operations)
+//! operations.rs the table of operations: event name and HTTP endpoint
 //! auth.rs       identities and who may do what (pure)
 //! throttle.rs   wrong-guess budgets per client address and per judge
 //! access.rs     login, sign-in links, authenticate and bearer secrets, throttled
@@ -28,6 +29,7 @@ pub mod auth;
 pub mod floor;
 pub mod heats;
 pub mod links;
+pub mod operations;
 pub mod ops;
 pub mod reports;
 pub mod requests;
