@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use podium::sledge::events::{self, Request};
+use podium::core::requests::{self, Request};
 
 /// Refusals quote at most a few hundred characters of the input.
 const MAX_ERROR_BYTES: usize = 1024;
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let payload = serde_json::from_slice::<serde_json::Value>(json).ok();
-    match events::parse(name, payload) {
+    match requests::parse(name, payload) {
         Ok(request) => {
             assert_eq!(request.event().as_str(), name);
             let ids: &[i64] = match &request {
