@@ -32,13 +32,28 @@ use crate::sledge::SEND_BUFFER;
 /// How often an idle stream gets a comment line.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// The bearer secret, for clients that cannot set headers (see the security schemes).
     secret: Option<String>,
+    /// Cut every hack description to this many characters (an ellipsis marks a cut).
+    #[param(minimum = 0, maximum = 18446744073709551615_u64)]
     preview: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "state",
+    operation_id = "events",
+    summary = "Live updates (Server-Sent Events)",
+    description = "First `event: update-full` with `data: {\"database\": DataStore}`, then `event: update-partial` with `data: {\"diff\": DataStore}` for every committed change the caller may see, in commit order, scoped like GET /api/state. Credentials in the Authorization header, or in `?secret=` for browsers' EventSource. A client that stops reading until 256 updates wait has its stream ended; reconnect for a new update-full. A comment line every 15 s keeps proxies from closing an idle stream.",
+    params(EventsQuery),
+    responses((status = 200, description = "The event stream; it does not end by itself.", content_type = "text/event-stream", body = String)),
+    security(("bearer" = []), ("secretQuery" = [])),
+)]
 pub async fn events(
     State(app): State<Arc<App>>,
     ClientIp(ip): ClientIp,

@@ -21,6 +21,22 @@ use crate::server::App;
 use crate::sledge::ops::OpError;
 use crate::store::judging_bulk::{DevpostImported, JudgesImported};
 
+#[utoipa::path(
+    post,
+    path = "/api/import/devpost",
+    tag = "import",
+    operation_id = "importDevpost",
+    summary = "Import a Devpost projects export (admin)",
+    description = "All or nothing: the first bad row is a 400 naming it (`row`), and nothing is added. Hacks and superlatives already present (by name) are matched, not added again.",
+    request_body(content = String, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    responses(
+        (status = 200, description = "What was added.", body = DevpostImported),
+        (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "Judging is paused.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn devpost(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
@@ -33,6 +49,22 @@ pub async fn devpost(
     Ok(Json(answered(&upload, answer)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/import/judges",
+    tag = "import",
+    operation_id = "importJudges",
+    summary = "Import judges from a name,email CSV (admin)",
+    description = "All or nothing: the first bad row is a 400 naming it (`row`); an email already taken is a 409 naming its row.",
+    request_body(content = String, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    responses(
+        (status = 200, description = "What was added.", body = JudgesImported),
+        (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "A row's email is already a judge's (named in `row`), or judging is paused; nothing was imported.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn judges(
     State(app): State<Arc<App>>,
     Caller(who): Caller,

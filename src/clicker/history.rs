@@ -17,7 +17,7 @@ use crate::server::App;
 use crate::store::clicker::{DeviceId, ScoreRecord};
 
 /// One device in the list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceView {
     /// Six digits, as the protocol writes it.
@@ -27,6 +27,18 @@ pub struct DeviceView {
     pub latest_timestamp: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/clicker/devices",
+    tag = "clicker",
+    operation_id = "clickerDevices",
+    summary = "Every clicker and its newest score",
+    description = "Public.",
+    responses(
+        (status = 200, description = "The devices.", body = Vec<DeviceView>),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn devices(State(app): State<Arc<App>>) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let devices = app.store.devices().await?;
     Ok(Json(
@@ -42,11 +54,29 @@ pub async fn devices(State(app): State<Arc<App>>) -> Result<Json<Vec<DeviceView>
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesQuery {
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/clicker/devices/{id}/scores",
+    tag = "clicker",
+    operation_id = "clickerScores",
+    summary = "A clicker's scores",
+    description = "Public. The whole series, as JSON or (format=csv) as CSV `timestamp,score,msgId,receivedAt`.",
+    params(("id" = u32, Path, description = "The device id (1 to 999999; leading zeros as the protocol writes it, up to six digits in all, are accepted too).", minimum = 1, maximum = 999999), SeriesQuery),
+    responses(
+        (status = 200, description = "The series.", content((Vec<ScoreRecord> = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "A malformed device id or an unknown format.", body = ApiError),
+        (status = 404, description = "No such device.", body = ApiError),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn scores(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
@@ -73,6 +103,21 @@ pub async fn scores(
 }
 
 /// `GET /api/clicker/devices/{id}/marks`: the series as RopeScore step marks.
+#[utoipa::path(
+    get,
+    path = "/api/clicker/devices/{id}/marks",
+    tag = "clicker",
+    operation_id = "clickerMarks",
+    summary = "A clicker's series as RopeScore step marks",
+    description = "Public.",
+    params(("id" = u32, Path, description = "The device id (1 to 999999).", minimum = 1, maximum = 999999)),
+    responses(
+        (status = 200, description = "One mark per counted step.", body = Vec<crate::clicker::marks::Mark>),
+        (status = 400, description = "A malformed device id.", body = ApiError),
+        (status = 404, description = "No such device.", body = ApiError),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn marks(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,

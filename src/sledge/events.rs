@@ -80,24 +80,36 @@ impl EventName {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddHack {
+    /// One line, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: String,
+    /// May be empty and span lines (tabs and line breaks are the only control characters allowed).
+    #[schema(max_length = 10000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
     pub description: String,
+    /// The table number.
+    #[schema(minimum = 0, maximum = 999999)]
     pub location: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddJudge {
+    /// One line, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: String,
+    /// name@domain.tld: one `@`, a dot between non-empty labels in the domain, no spaces, control characters or `<>,;`. Unique among judges, ignoring case.
+    #[schema(min_length = 5, max_length = 254, pattern = r"^[^@\s<>,;\u0000-\u001f\u007f-\u009f]+@[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+(\.[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+)+$")]
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddSuperlative {
+    /// One line, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: String,
 }
 
@@ -109,9 +121,10 @@ pub struct Authenticate {
     pub user_id: i64,
 }
 
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Login {
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
     pub login_code: String,
 }
@@ -129,20 +142,29 @@ impl std::fmt::Debug for Login {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RateHack {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub hack_id: i64,
+    #[schema(minimum = 1, maximum = 20)]
     pub rating: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RankSuperlative {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub super_id: i64,
+    /// A hack id, or 0 for no choice.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub first_id: i64,
+    /// A hack id, or 0 for no choice; not the same hack as `firstId`.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub second_id: i64,
 }
 
@@ -151,19 +173,25 @@ pub struct RankSuperlative {
 pub struct SubscribeDatabase {}
 
 /// A judge found nobody at the hack's table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MarkAbsent {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub hack_id: i64,
 }
 
 /// A judge's private note on a hack.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NoteHack {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub hack_id: i64,
+    /// May be empty (clearing the note) and span lines.
+    #[schema(max_length = 2000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
     pub text: String,
 }
 

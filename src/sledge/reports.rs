@@ -20,7 +20,7 @@ use crate::store::judging_bulk::MAX_JUDGES_PER_HACK;
 
 /// `GET /api/results`: the results, and the judges per hack that coverage
 /// was measured against.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultsReport {
     pub judges_per_hack: i64,

@@ -25,7 +25,7 @@ pub const MAX_JUDGES_PER_HACK: i64 = 100;
 const META_JUDGES_PER_HACK: &str = "judges_per_hack";
 
 /// What a Devpost import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DevpostImported {
     /// Hacks created: one per project not already present, in file order.
@@ -47,7 +47,7 @@ pub struct DevpostImported {
 }
 
 /// One row an import adjusted, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Adjusted {
     pub row: u64,
@@ -56,7 +56,7 @@ pub struct Adjusted {
 }
 
 /// What a judges import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgesImported {
     pub judges_added: usize,
@@ -64,7 +64,7 @@ pub struct JudgesImported {
 }
 
 /// What an assignment run wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assigned {
     pub judges_per_hack: i64,

@@ -19,7 +19,7 @@ use crate::speed::{tally::tally, Judges, SpeedError};
 pub type EntryId = i64;
 
 /// Where a heat is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HeatState {
     /// Never started.
@@ -32,7 +32,7 @@ pub enum HeatState {
 }
 
 /// A heat as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeatRecord {
     pub heat: u32,
