@@ -77,10 +77,13 @@ pub async fn judges(
     Ok(Json(answered(&upload, answer)?))
 }
 
-/// A body that was too large or broke off is the reason the import failed,
-/// whatever the parser made of its truncated end.
+/// A body that was empty, too large or broke off is the reason the import
+/// failed, whatever the parser made of it (an empty one adds nothing).
 fn answered<T>(upload: &Upload, answer: Result<T, OpError>) -> Result<T, ApiError> {
-    answer.map_err(|e| upload.refusal().unwrap_or_else(|| e.into()))
+    if let Some(refusal) = upload.refusal() {
+        return Err(refusal);
+    }
+    answer.map_err(ApiError::from)
 }
 
 /// A file uploaded through an HTML form arrives wrapped in a multipart

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap};
 use axum::Json;
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{self, Body};
 use super::caller::{self, Caller, ClientIp, LoggedIn};
+use super::query::PathParam;
 use crate::http_error::ApiError;
 use crate::server::App;
 use crate::sledge::auth::Identity;
@@ -100,7 +101,7 @@ pub struct Reissue {
 pub async fn reissue(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
-    Path(judge): Path<String>,
+    PathParam(judge): PathParam,
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> Result<Json<LinkAnswer>, ApiError> {

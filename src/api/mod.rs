@@ -36,7 +36,7 @@ mod import;
 mod judging;
 mod links;
 mod openapi;
-mod query;
+pub(crate) mod query;
 mod results;
 mod speed;
 mod state;

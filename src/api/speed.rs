@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::body::{json_value, Body};
 use super::caller::{self, Caller};
 use super::import::not_a_form;
-use super::query;
+use super::query::{self, PathParam};
 use super::upload::Upload;
 use crate::http_error::ApiError;
 use crate::server::App;
@@ -38,6 +38,17 @@ use crate::speed::results::{self, EntryResult};
 use crate::speed::{Judges, SpeedError};
 use crate::store::clicker::{DeviceId, MAX_DEVICE_ID};
 use crate::store::speed::{EntryId, Filter, HeatRecord, NewEntry};
+
+/// One event of the live stream, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only described, never built
+pub struct HeatEvent {
+    #[schema(pattern = "^heat$")]
+    event: String,
+    /// JSON: a HeatView.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
 
 /// How often an idle live stream gets a comment line.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -109,7 +120,7 @@ impl utoipa::PartialSchema for DeviceRef {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some(r"^\s*\+?0*[1-9][0-9]{0,5}\s*$")),
+                    .pattern(Some(r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\+?0*[1-9][0-9]{0,5}[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")),
             )
             .description(Some("A clicker's device id, 1 to 999999."))
             .into()
@@ -165,7 +176,7 @@ async fn entry_result(app: &App, heat: u32, id: EntryId) -> Result<EntryResult, 
 #[serde(deny_unknown_fields)]
 pub struct EventBody {
     /// The event's name (trimmed), e.g. `SRSS`.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     name: String,
     /// Switches in the event (for false-switch deductions).
     #[schema(minimum = 0, maximum = 100)]
@@ -216,14 +227,14 @@ pub async fn set_event(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EntryBody {
     /// The event's name, as set with POST /api/speed/events.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     event: String,
     #[schema(minimum = 1, maximum = 4294967295_u64)]
     heat: u32,
     #[schema(minimum = 1, maximum = 4294967295_u64)]
     station: u32,
     /// The skipper's name.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     name: String,
     /// Empty or absent: none.
     #[schema(max_length = 200)]
@@ -406,7 +417,7 @@ pub struct StationJudges {
 pub async fn set_entry_judges(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(bytes): Body,
 ) -> Result<Json<EntryResult>, ApiError> {
     admin(who)?;
@@ -441,7 +452,7 @@ pub async fn set_entry_judges(
 pub async fn set_station_judges(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
-    Path(station): Path<String>,
+    PathParam(station): PathParam,
     Body(bytes): Body,
 ) -> Result<Json<StationJudges>, ApiError> {
     admin(who)?;
@@ -489,7 +500,7 @@ pub struct DeductionsBody {
 pub async fn set_deductions(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(bytes): Body,
 ) -> Result<Json<EntryResult>, ApiError> {
     admin(who)?;
@@ -532,7 +543,7 @@ async fn heat_record(app: &App, heat: u32) -> Result<Json<HeatRecord>, ApiError>
 pub async fn start_heat(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
-    Path(heat): Path<String>,
+    PathParam(heat): PathParam,
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
@@ -561,7 +572,7 @@ pub async fn start_heat(
 pub async fn stop_heat(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
-    Path(heat): Path<String>,
+    PathParam(heat): PathParam,
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
@@ -590,7 +601,7 @@ pub async fn stop_heat(
 pub async fn unlock_heat(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
-    Path(heat): Path<String>,
+    PathParam(heat): PathParam,
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
@@ -717,7 +728,7 @@ pub struct LiveQuery {
     description = "Public. Event `heat` with the whole heat view (HeatView as JSON) at once, then again whenever it changes; heat=current follows the current heat. A comment line every 15 s.",
     params(LiveQuery),
     responses(
-        (status = 200, description = "The event stream; it ends when the server stops.", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "The event stream; it ends when the server stops.", body = HeatEvent, content_type = "text/event-stream"),
         (status = 404, description = "No such heat.", body = ApiError),
         (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
     ),

@@ -2,7 +2,8 @@
 //! it arrives, through a blocking reader, so a 64 MiB export is never held
 //! whole in memory; the configured import limit (`--max-import-mib`) is
 //! enforced as bytes arrive, and announced sizes over it are refused before
-//! any is read.
+//! any is read. An empty body (or only blank space) is refused once read:
+//! an empty upload is a mistake, not an import of nothing.
 
 use std::io;
 use std::pin::Pin;
@@ -27,11 +28,19 @@ enum Broken {
     Transport(String),
 }
 
-/// An upload being read; what stopped it, if anything, is kept for
-/// [`Upload::refusal`], since the parser sees only an I/O error.
+/// What reading an upload found, for [`Upload::refusal`].
+#[derive(Debug, Default)]
+struct Seen {
+    /// What stopped it, if anything (the parser sees only an I/O error).
+    broken: Option<Broken>,
+    /// Whether any byte but blank space arrived.
+    content: bool,
+}
+
+/// An upload being read.
 pub struct Upload {
     limit: usize,
-    broken: Arc<Mutex<Option<Broken>>>,
+    seen: Arc<Mutex<Seen>>,
 }
 
 impl Upload {
@@ -49,35 +58,44 @@ impl Upload {
         if announced.is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));
         }
-        let broken = Arc::new(Mutex::new(None));
-        let mut seen = 0usize;
-        let record = broken.clone();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let mut total = 0usize;
+        let record = seen.clone();
         let chunks = body.into_data_stream().map(move |chunk| {
+            let mut seen = record.lock().expect("upload state lock");
             let failure = match chunk {
                 Ok(bytes) => {
-                    seen += bytes.len();
-                    if seen <= limit {
+                    total += bytes.len();
+                    if total <= limit {
+                        seen.content |= !bytes.iter().all(u8::is_ascii_whitespace);
                         return Ok(bytes);
                     }
                     Broken::TooLarge
                 }
                 Err(e) => Broken::Transport(e.to_string()),
             };
-            *record.lock().expect("upload state lock") = Some(failure);
+            seen.broken = Some(failure);
             Err(io::Error::other("the upload was not read to its end"))
         });
         let reader = SyncIoBridge::new(StreamReader::new(Box::pin(chunks) as Chunks));
-        Ok((Upload { limit, broken }, reader))
+        Ok((Upload { limit, seen }, reader))
     }
 
-    /// The refusal to give instead of the parser's error when the body
-    /// itself was the problem (too large, or broken off).
+    /// The refusal to give, once the parser is done, instead of whatever it
+    /// made of the body, when the body itself was the problem: too large,
+    /// broken off, or empty.
     pub fn refusal(&self) -> Option<ApiError> {
-        match self.broken.lock().expect("upload state lock").clone()? {
-            Broken::TooLarge => Some(too_large(self.limit)),
-            Broken::Transport(e) => Some(ApiError::bad_request(format!(
+        let seen = self.seen.lock().expect("upload state lock");
+        match seen.broken.clone() {
+            Some(Broken::TooLarge) => Some(too_large(self.limit)),
+            Some(Broken::Transport(e)) => Some(ApiError::bad_request(format!(
                 "the upload broke off before its end ({e}); nothing was imported"
             ))),
+            None if !seen.content => Some(ApiError::bad_request(
+                "the request body is empty: send the CSV file itself as the body \
+                 (curl --data-binary @file.csv); nothing was imported",
+            )),
+            None => None,
         }
     }
 }

@@ -5,13 +5,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{parse_device_id, Id};
+use crate::api::query::{self, PathParam};
 use crate::http_error::ApiError;
 use crate::server::App;
 use crate::store::clicker::{DeviceId, ScoreRecord};
@@ -79,9 +81,10 @@ pub struct SeriesQuery {
 )]
 pub async fn scores(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    Query(query): Query<SeriesQuery>,
+    PathParam(id): PathParam,
+    query: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let query = query::parse(query, "the only query parameter is format=json or format=csv")?;
     let rows = series(&app, &id).await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(Json(rows).into_response()),
@@ -120,7 +123,7 @@ pub async fn scores(
 )]
 pub async fn marks(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<Vec<super::marks::Mark>>, ApiError> {
     let rows = series(&app, &id).await?;
     let points: Vec<(i64, i64)> = rows.iter().map(|r| (r.timestamp, r.score)).collect();

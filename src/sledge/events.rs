@@ -318,7 +318,7 @@ impl Request {
     }
 }
 
-fn fields<T: DeserializeOwned>(event: EventName, payload: Value) -> Result<T, ParseError> {
+fn fields<T: DeserializeOwned>(event: EventName, mut payload: Value) -> Result<T, ParseError> {
     let got = match &payload {
         Value::Object(_) => None,
         Value::Null => Some("nothing (or null)"),
@@ -334,12 +334,36 @@ fn fields<T: DeserializeOwned>(event: EventName, payload: Value) -> Result<T, Pa
             got,
         });
     }
+    integral_numbers(&mut payload);
     serde_json::from_value(payload).map_err(|e| ParseError::Schema {
         event: event.as_str(),
         // serde quotes the offending field name or string value in full.
         detail: shorten(&e.to_string(), MAX_DETAIL),
         schema: event.schema(),
     })
+}
+
+/// Numbers written with a fraction or exponent that are whole (`3.0`,
+/// `1e3`) become integers, so an integer field takes them: JSON has one
+/// number type, JSON Schema (and so the OpenAPI document) counts `3.0` as an
+/// integer, and a Python client's `json.dumps(3.0)` is an honest 3. Whole
+/// numbers beyond 64 bits, and fractions, stay as they are (and are refused
+/// where an integer belongs).
+pub fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^64 and -2^63 are exact in f64; -0.0 becomes 0.
+            if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                *value = Value::from(f as u64);
+            } else if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// Characters of a decoding error's detail kept in the message.
@@ -469,9 +493,22 @@ mod tests {
             json!({"judgeId": 1, "hackId": 1, "rating": 1.5}),
         );
         assert!(float.contains("floating point `1.5`"), "{float}");
+        // Whole numbers written with a fraction or exponent are integers.
         let written_as_float: Value =
-            serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1.0}"#).unwrap();
-        assert!(err("rate-hack", written_as_float).contains("floating point `1.0`"));
+            serde_json::from_str(r#"{"judgeId": 1.0, "hackId": 2e0, "rating": 1.0e1}"#).unwrap();
+        assert_eq!(
+            parse("rate-hack", Some(written_as_float)),
+            Ok(Request::RateHack(RateHack {
+                judge_id: 1,
+                hack_id: 2,
+                rating: 10
+            }))
+        );
+        let beyond: Value = serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1e19}"#).unwrap();
+        assert!(err("rate-hack", beyond).contains("invalid value"));
+        let named_as_float: Value =
+            serde_json::from_str(r#"{"name": 1.0, "email": "a@b.co"}"#).unwrap();
+        assert!(err("add-judge", named_as_float).contains("invalid type: integer `1`"));
         let string = err(
             "rate-hack",
             json!({"judgeId": "1", "hackId": 1, "rating": 5}),
