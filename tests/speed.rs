@@ -416,7 +416,10 @@ async fn entries_are_checked_and_writes_are_the_admins() {
     )
     .await;
     assert_eq!(status, 409, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("switches"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("switches"),
+        "{answer}"
+    );
     admin(
         &server,
         "/api/speed/events",

@@ -31,8 +31,10 @@ use crate::sledge::links::JudgeLink;
 /// The longest a link may be made valid for: a long event with set-up days.
 pub const MAX_VALID_HOURS: u64 = 24 * 30;
 
+/// A judge's sign-in link (`JudgeLink` in the OpenAPI document).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = JudgeLink)]
 pub struct LinkAnswer {
     judge_id: i64,
     name: String,

@@ -267,7 +267,9 @@ impl utoipa::PartialSchema for ApiError {
                         "CSV imports only: the row refused (the header is row 1).",
                     )),
             )
-            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+            .additional_properties(Some(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+            ))
             .into()
     }
 }
@@ -304,8 +306,14 @@ mod tests {
             };
             let end = rest.find('"').expect("a closed path literal");
             let path = &rest[..end];
-            let rest = rest[end + 1..].trim_start().trim_start_matches(',').trim_start();
-            let method: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            let rest = rest[end + 1..]
+                .trim_start()
+                .trim_start_matches(',')
+                .trim_start();
+            let method: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
             routes.push((method, path.to_string()));
         }
         routes
@@ -321,7 +329,10 @@ mod tests {
         let mut routes = BTreeSet::new();
         for (file, source) in ROUTER_SOURCES {
             let found = declared_routes(source);
-            assert!(found.len() > 2, "no routes found in {file}: has the router moved?");
+            assert!(
+                found.len() > 2,
+                "no routes found in {file}: has the router moved?"
+            );
             routes.extend(found);
         }
         let mut missing = Vec::new();
@@ -357,7 +368,10 @@ mod tests {
             )"#;
         assert_eq!(
             declared_routes(source),
-            [("get".into(), "/a".into()), ("post".into(), "/b/{id}".into())]
+            [
+                ("get".into(), "/a".into()),
+                ("post".into(), "/b/{id}".into())
+            ]
         );
     }
 
@@ -367,11 +381,18 @@ mod tests {
         use crate::judging::validate::*;
         let doc = document();
         let schemas = &doc["components"]["schemas"];
-        let max_len = |schema: &str, field: &str| schemas[schema]["properties"][field]["maxLength"].as_u64();
+        let max_len =
+            |schema: &str, field: &str| schemas[schema]["properties"][field]["maxLength"].as_u64();
         assert_eq!(max_len("AddHack", "name"), Some(MAX_NAME_CHARS as u64));
         assert_eq!(max_len("AddJudge", "name"), Some(MAX_NAME_CHARS as u64));
-        assert_eq!(max_len("AddSuperlative", "name"), Some(MAX_NAME_CHARS as u64));
-        assert_eq!(max_len("AddHack", "description"), Some(MAX_DESCRIPTION_CHARS as u64));
+        assert_eq!(
+            max_len("AddSuperlative", "name"),
+            Some(MAX_NAME_CHARS as u64)
+        );
+        assert_eq!(
+            max_len("AddHack", "description"),
+            Some(MAX_DESCRIPTION_CHARS as u64)
+        );
         assert_eq!(max_len("AddJudge", "email"), Some(MAX_EMAIL_CHARS as u64));
         assert_eq!(max_len("NoteHack", "text"), Some(MAX_NOTE_CHARS as u64));
         let location = &schemas["AddHack"]["properties"]["location"];
@@ -396,7 +417,10 @@ mod tests {
             ("get", "/api/clicker/devices"),
             ("get", "/healthz"),
         ] {
-            assert!(security(method, path).is_null(), "{method} {path} is public");
+            assert!(
+                security(method, path).is_null(),
+                "{method} {path} is public"
+            );
         }
         assert_eq!(
             security("get", "/api/state"),

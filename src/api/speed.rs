@@ -176,7 +176,11 @@ async fn entry_result(app: &App, heat: u32, id: EntryId) -> Result<EntryResult, 
 #[serde(deny_unknown_fields)]
 pub struct EventBody {
     /// The event's name (trimmed), e.g. `SRSS`.
-    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     name: String,
     /// Switches in the event (for false-switch deductions).
     #[schema(minimum = 0, maximum = 100)]
@@ -227,14 +231,22 @@ pub async fn set_event(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EntryBody {
     /// The event's name, as set with POST /api/speed/events.
-    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     event: String,
     #[schema(minimum = 1, maximum = 4294967295_u64)]
     heat: u32,
     #[schema(minimum = 1, maximum = 4294967295_u64)]
     station: u32,
     /// The skipper's name.
-    #[schema(min_length = 1, max_length = 200, pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     name: String,
     /// Empty or absent: none.
     #[schema(max_length = 200)]

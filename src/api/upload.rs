@@ -8,10 +8,11 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
-use futures_util::{Stream, StreamExt};
+use futures_util::{stream, Stream, StreamExt};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::http_error::ApiError;
@@ -35,6 +36,9 @@ struct Seen {
     broken: Option<Broken>,
     /// Whether any byte but blank space arrived.
     content: bool,
+    /// Whether the body was read to its end (a refusal of who is asking,
+    /// say, comes before any of it is read).
+    ended: bool,
 }
 
 /// An upload being read.
@@ -77,6 +81,11 @@ impl Upload {
             seen.broken = Some(failure);
             Err(io::Error::other("the upload was not read to its end"))
         });
+        let record = seen.clone();
+        let chunks = chunks.chain(stream::poll_fn(move |_| {
+            record.lock().expect("upload state lock").ended = true;
+            Poll::Ready(None)
+        }));
         let reader = SyncIoBridge::new(StreamReader::new(Box::pin(chunks) as Chunks));
         Ok((Upload { limit, seen }, reader))
     }
@@ -91,7 +100,7 @@ impl Upload {
             Some(Broken::Transport(e)) => Some(ApiError::bad_request(format!(
                 "the upload broke off before its end ({e}); nothing was imported"
             ))),
-            None if !seen.content => Some(ApiError::bad_request(
+            None if seen.ended && !seen.content => Some(ApiError::bad_request(
                 "the request body is empty: send the CSV file itself as the body \
                  (curl --data-binary @file.csv); nothing was imported",
             )),

@@ -84,7 +84,10 @@ pub async fn scores(
     PathParam(id): PathParam,
     query: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let query = query::parse(query, "the only query parameter is format=json or format=csv")?;
+    let query = query::parse(
+        query,
+        "the only query parameter is format=json or format=csv",
+    )?;
     let rows = series(&app, &id).await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(Json(rows).into_response()),

@@ -84,10 +84,17 @@ impl EventName {
 #[serde(deny_unknown_fields)]
 pub struct AddHack {
     /// One line, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// May be empty and span lines (tabs and line breaks are the only control characters allowed).
-    #[schema(max_length = 10000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub description: String,
     /// The table number.
     #[schema(minimum = 0, maximum = 999999)]
@@ -98,10 +105,18 @@ pub struct AddHack {
 #[serde(deny_unknown_fields)]
 pub struct AddJudge {
     /// One line, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// name@domain.tld: one `@`, a dot between non-empty labels in the domain, no spaces, control characters or `<>,;`. Unique among judges, ignoring case.
-    #[schema(min_length = 5, max_length = 254, pattern = r"^[^@\s<>,;\u0000-\u001f\u007f-\u009f]+@[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+(\.[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+)+$")]
+    #[schema(
+        min_length = 5,
+        max_length = 254,
+        pattern = r"^[^@\s<>,;\u0000-\u001f\u007f-\u009f]+@[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+(\.[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+)+$"
+    )]
     pub email: String,
 }
 
@@ -109,7 +124,11 @@ pub struct AddJudge {
 #[serde(deny_unknown_fields)]
 pub struct AddSuperlative {
     /// One line, not blank.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -191,7 +210,10 @@ pub struct NoteHack {
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub hack_id: i64,
     /// May be empty (clearing the note) and span lines.
-    #[schema(max_length = 2000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub text: String,
 }
 
@@ -504,7 +526,8 @@ mod tests {
                 rating: 10
             }))
         );
-        let beyond: Value = serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1e19}"#).unwrap();
+        let beyond: Value =
+            serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1e19}"#).unwrap();
         assert!(err("rate-hack", beyond).contains("invalid value"));
         let named_as_float: Value =
             serde_json::from_str(r#"{"name": 1.0, "email": "a@b.co"}"#).unwrap();

@@ -60,9 +60,7 @@ fn accepts(event: EventName, payload: &Value) -> bool {
             .iter()
             .all(|(name, kind)| match (map.get(*name), kind) {
                 (Some(Value::String(_)), Kind::Str) => true,
-                (Some(Value::Number(n)), Kind::Int { min }) => {
-                    whole(n).is_some_and(|v| v >= *min)
-                }
+                (Some(Value::Number(n)), Kind::Int { min }) => whole(n).is_some_and(|v| v >= *min),
                 _ => false,
             })
 }
@@ -72,8 +70,9 @@ fn accepts(event: EventName, payload: &Value) -> bool {
 fn whole(n: &Number) -> Option<i64> {
     n.as_i64().or_else(|| {
         let f = n.as_f64()?;
-        (f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f))
-            .then_some(f as i64)
+        (f.fract() == 0.0
+            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f))
+        .then_some(f as i64)
     })
 }
 
