@@ -28,7 +28,7 @@ use crate::store::judging_bulk::{DevpostImported, JudgesImported};
     operation_id = "importDevpost",
     summary = "Import a Devpost projects export (admin)",
     description = "All or nothing: the first bad row is a 400 naming it (`row`), and nothing is added. Hacks and superlatives already present (by name) are matched, not added again.",
-    request_body(content = String, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    request_body(content = super::upload::CsvFile, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
     responses(
         (status = 200, description = "What was added.", body = DevpostImported),
         (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
@@ -56,7 +56,7 @@ pub async fn devpost(
     operation_id = "importJudges",
     summary = "Import judges from a name,email CSV (admin)",
     description = "All or nothing: the first bad row is a 400 naming it (`row`); an email already taken is a 409 naming its row.",
-    request_body(content = String, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    request_body(content = super::upload::CsvFile, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
     responses(
         (status = 200, description = "What was added.", body = JudgesImported),
         (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),

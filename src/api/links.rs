@@ -108,7 +108,8 @@ pub async fn reissue(
     Body(bytes): Body,
 ) -> Result<Json<LinkAnswer>, ApiError> {
     admin_only(who)?;
-    let judge: i64 = judge.parse().ok().filter(|id| *id >= 1).ok_or_else(|| {
+    let number = super::query::whole_number(&judge);
+    let judge: i64 = number.filter(|id| *id >= 1).ok_or_else(|| {
         ApiError::bad_request(format!(
             "{judge:?} is not a judge id: judges are numbered from 1"
         ))

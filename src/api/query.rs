@@ -16,6 +16,23 @@ pub fn parse<T>(query: Result<Query<T>, QueryRejection>, takes: &str) -> Result<
         .map_err(|e| ApiError::bad_request(format!("{}; {takes}", e.body_text())))
 }
 
+/// A whole number in a path segment or query value: `7`, `+7`, `007`, or
+/// written with a fraction or exponent (`7.0`, `7e0`) as the body's JSON
+/// numbers may be (see `sledge::events::integral_numbers`), since the
+/// OpenAPI document types these parameters as JSON Schema integers.
+pub fn whole_number(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().or_else(|| {
+        let f = text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && f.fract() == 0.0)?;
+        // -2^63 and 2^63 are exact in f64.
+        (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
+            .contains(&f)
+            .then_some(f as i64)
+    })
+}
+
 /// A route's one path parameter, as sent (decoded); the handler parses it.
 pub struct PathParam(pub String);
 

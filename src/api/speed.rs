@@ -76,7 +76,8 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> 
 
 /// A number from 1 up in the path.
 fn path_number(what: &str, text: &str) -> Result<u32, ApiError> {
-    text.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+    let number = query::whole_number(text).and_then(|n| u32::try_from(n).ok());
+    number.filter(|n| *n >= 1).ok_or_else(|| {
         ApiError::bad_request(format!("{what} \"{text}\" is not a whole number from 1 up"))
     })
 }
@@ -328,7 +329,7 @@ pub struct Imported {
     operation_id = "importEntries",
     summary = "Import a heat list CSV (admin)",
     description = "Columns event, heat, station, name, club. All or nothing: the first bad row is named in `row`.",
-    request_body(content = String, content_type = "text/csv", description = "The CSV file itself (not a multipart form), with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    request_body(content = super::upload::CsvFile, content_type = "text/csv", description = "The CSV file itself (not a multipart form), with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
     responses(
         (status = 200, description = "The entries added.", body = Imported),
         (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),

@@ -119,3 +119,22 @@ fn too_large(limit: usize) -> ApiError {
         ),
     )
 }
+
+/// A CSV upload's body, as the OpenAPI document describes it: the file's
+/// text, not empty.
+pub struct CsvFile;
+
+impl utoipa::PartialSchema for CsvFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .description(Some(
+                "The CSV file's text (UTF-8), header row first; not empty or blank.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CsvFile {}

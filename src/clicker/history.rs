@@ -71,7 +71,7 @@ pub struct SeriesQuery {
     operation_id = "clickerScores",
     summary = "A clicker's scores",
     description = "Public. The whole series, as JSON or (format=csv) as CSV `timestamp,score,msgId,receivedAt`.",
-    params(("id" = u32, Path, description = "The device id (1 to 999999; leading zeros as the protocol writes it, up to six digits in all, are accepted too).", minimum = 1, maximum = 999999), SeriesQuery),
+    params(("id" = String, Path, description = "The device id, 1 to 999999, in one to six digits: `7` or `000007` as the protocol writes it.", pattern = r"^0{0,5}[1-9][0-9]{0,5}$", min_length = 1, max_length = 6), SeriesQuery),
     responses(
         (status = 200, description = "The series.", content((Vec<ScoreRecord> = "application/json"), (String = "text/csv"))),
         (status = 400, description = "A malformed device id or an unknown format.", body = ApiError),
@@ -116,7 +116,7 @@ pub async fn scores(
     operation_id = "clickerMarks",
     summary = "A clicker's series as RopeScore step marks",
     description = "Public.",
-    params(("id" = u32, Path, description = "The device id (1 to 999999).", minimum = 1, maximum = 999999)),
+    params(("id" = String, Path, description = "The device id, 1 to 999999, in one to six digits: `7` or `000007` as the protocol writes it.", pattern = r"^0{0,5}[1-9][0-9]{0,5}$", min_length = 1, max_length = 6)),
     responses(
         (status = 200, description = "One mark per counted step.", body = Vec<crate::clicker::marks::Mark>),
         (status = 400, description = "A malformed device id.", body = ApiError),
