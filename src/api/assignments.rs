@@ -34,7 +34,7 @@ pub struct AssignBody {
     responses(
         (status = 200, description = "What the run wrote.", body = Assigned),
         (status = 403, description = "Not the admin.", body = ApiError),
-        (status = 409, description = "Nothing to assign (no judges or no hacks), or judging is paused.", body = ApiError),
+        (status = 409, description = "Nothing to assign: no judges or no hacks yet.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

@@ -74,7 +74,7 @@ pub async fn resume(
         (status = 200, description = "The absence.", body = Absence),
         (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
         (status = 404, description = "No such judge or hack.", body = ApiError),
-        (status = 409, description = "Judging is paused, or the judge already rated the hack.", body = ApiError),
+        (status = 409, description = "Judging is paused.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -107,7 +107,6 @@ pub async fn mark_absent(
         (status = 200, description = "The note.", body = Note),
         (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
         (status = 404, description = "No such judge or hack.", body = ApiError),
-        (status = 409, description = "Judging is paused.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

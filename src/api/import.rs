@@ -33,7 +33,6 @@ use crate::store::judging_bulk::{DevpostImported, JudgesImported};
         (status = 200, description = "What was added.", body = DevpostImported),
         (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
         (status = 403, description = "Not the admin.", body = ApiError),
-        (status = 409, description = "Judging is paused.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -61,7 +60,7 @@ pub async fn devpost(
         (status = 200, description = "What was added.", body = JudgesImported),
         (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
         (status = 403, description = "Not the admin.", body = ApiError),
-        (status = 409, description = "A row's email is already a judge's (named in `row`), or judging is paused; nothing was imported.", body = ApiError),
+        (status = 409, description = "A row's email is already a judge's (named in `row`); nothing was imported.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

@@ -30,7 +30,6 @@ use crate::store::judging::{NewHack, NewJudge, Ranking};
     responses(
         (status = 201, description = "The hack as stored.", body = Hack),
         (status = 403, description = "Not the admin.", body = ApiError),
-        (status = 409, description = "Judging is paused.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -63,7 +62,7 @@ pub async fn add_hack(
     responses(
         (status = 201, description = "The judge as stored.", body = Judge),
         (status = 403, description = "Not the admin.", body = ApiError),
-        (status = 409, description = "Another judge has this email (ignoring case), or judging is paused.", body = ApiError),
+        (status = 409, description = "Another judge has this email (ignoring case).", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -95,7 +94,6 @@ pub async fn add_judge(
     responses(
         (status = 201, description = "The superlative as stored.", body = Superlative),
         (status = 403, description = "Not the admin.", body = ApiError),
-        (status = 409, description = "Judging is paused.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]

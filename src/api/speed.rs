@@ -273,7 +273,7 @@ pub struct EntryBody {
         (status = 201, description = "The entry with its result so far.", body = EntryResult),
         (status = 400, description = "Bad input, or a headJudge not among the devices, or a device listed twice.", body = ApiError),
         (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
-        (status = 409, description = "Unknown event, a station already taken in the heat, a device not registered or judging another station in the heat, or a heat that is running or stopped.", body = ApiError),
+        (status = 409, description = "The station already has an entry in the heat, a device is not registered or judges another station in the heat, or the heat is running or stopped.", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -549,7 +549,7 @@ async fn heat_record(app: &App, heat: u32) -> Result<Json<HeatRecord>, ApiError>
         (status = 200, description = "The heat.", body = HeatRecord),
         (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
         (status = 404, description = "No such heat.", body = ApiError),
-        (status = 409, description = "Another heat is running, the heat has entries without judges, or it is stopped.", body = ApiError),
+        (status = 409, description = "The heat or another one is running, or the heat is stopped (unlock it first).", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
@@ -578,7 +578,7 @@ pub async fn start_heat(
         (status = 200, description = "The heat.", body = HeatRecord),
         (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
         (status = 404, description = "No such heat.", body = ApiError),
-        (status = 409, description = "The heat is not running.", body = ApiError),
+        (status = 409, description = "The heat is not running (nor unlocked).", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
