@@ -1147,6 +1147,14 @@ async fn refusals_the_contract_test_found_are_fixed() {
         .await
         .expect_error(StatusCode::BAD_REQUEST, "not a judge id");
 
+    // An optional body is absent or JSON: blank space is neither.
+    api.post_raw("/api/judges/1/link", Some(ADMIN), "\t")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "not valid JSON");
+    api.post_raw("/api/judges/1/link", Some(ADMIN), "")
+        .await
+        .expect(StatusCode::OK);
+
     // Query strings and undecodable path segments: JSON 400s.
     for path in [
         "/api/clicker/devices/1/scores?format=csv&format=json",

@@ -41,9 +41,11 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 }
 
 /// The body as JSON, whole numbers as integers (see
-/// [`events::integral_numbers`]); an empty body is `null`.
+/// [`events::integral_numbers`]); an empty body (no bytes) is `null`. Blank
+/// space alone is neither empty nor JSON, and is refused like other
+/// malformed JSON, as the OpenAPI document says.
 pub fn json_value(bytes: &[u8]) -> Result<Value, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.is_empty() {
         return Ok(Value::Null);
     }
     let mut value = serde_json::from_slice(bytes)
