@@ -18,8 +18,6 @@ use super::body::{self, Body};
 use crate::http_error::ApiError;
 use crate::server::App;
 use crate::sledge::auth::Identity;
-#[allow(unused_imports)] // named in the OpenAPI annotation
-use crate::sledge::events::Login;
 use crate::sledge::events::{EventName, Request};
 
 /// The identity of an authenticated request: the admin or one judge.
