@@ -42,7 +42,7 @@ pub struct Node {
 }
 
 /// What health and metrics read.
-struct Probes {
+pub(crate) struct Probes {
     store: Store,
     metrics: Arc<Metrics>,
 }
@@ -289,7 +289,19 @@ fn router(
 }
 
 /// 200 when the server can serve and storage accepts a write.
-async fn healthz(State(app): State<Arc<Probes>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    operation_id = "healthz",
+    summary = "Health",
+    description = "Public. 200 when the server can serve and storage accepts a write.",
+    responses(
+        (status = 200, description = "Healthy: `ok`.", body = String, content_type = "text/plain"),
+        (status = 503, description = "Storage is not writable or did not answer within 3 s.", body = String, content_type = "text/plain"),
+    ),
+)]
+pub(crate) async fn healthz(State(app): State<Arc<Probes>>) -> Response {
     match tokio::time::timeout(Duration::from_secs(3), app.store.check_writable()).await {
         Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
         Ok(Err(e)) => (
@@ -305,7 +317,18 @@ async fn healthz(State(app): State<Arc<Probes>>) -> Response {
     }
 }
 
-async fn metrics(State(app): State<Arc<Probes>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    description = "Public.",
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format.", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+    ),
+)]
+pub(crate) async fn metrics(State(app): State<Arc<Probes>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,

@@ -1073,3 +1073,144 @@ async fn clicker_marks_endpoint() {
         .expect(StatusCode::NOT_FOUND);
     server.shutdown().await;
 }
+
+/// What Schemathesis found, as a client sees it: an empty upload is a clear
+/// 400 (it used to import nothing and answer 200), whole numbers written
+/// with a fraction are integers (JSON Schema, so the document, counts them
+/// so), and refused query strings and path segments are JSON like every
+/// other refusal (axum's own were plain text).
+#[tokio::test]
+async fn refusals_the_contract_test_found_are_fixed() {
+    let server = start().await;
+    let api = Api::new(&server);
+    for path in [
+        "/api/import/judges",
+        "/api/import/devpost",
+        "/api/import/entries",
+    ] {
+        let reply = api.post_raw(path, Some(ADMIN), "").await;
+        reply.expect_error(StatusCode::BAD_REQUEST, "the request body is empty");
+        assert!(
+            reply.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+    }
+    // Nothing was imported, and a judge named in the next import is added.
+    let state = api.get("/api/state", Some(ADMIN)).await;
+    assert_eq!(state.expect(StatusCode::OK)["judges"], json!([]));
+    api.post_raw("/api/import/judges", Some(ADMIN), " \r\n")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "the request body is empty");
+    api.post_raw("/api/import/judges", Some(ADMIN), "Ada,ada@example.org\n")
+        .await
+        .expect(StatusCode::OK);
+    // A judge without admin rights is refused as such, body unread.
+    let judge = api.login(1).await;
+    api.post_raw("/api/import/judges", Some(&judge), "")
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "for the admin only");
+
+    // 3.0 and 1e1 are the integers 3 and 10; 2.5 is still refused.
+    let hack = api
+        .post(
+            "/api/hacks",
+            Some(ADMIN),
+            json!({"name": "Tally", "description": "", "location": 3.0}),
+        )
+        .await;
+    assert_eq!(hack.expect(StatusCode::CREATED)["location"], 3);
+    let rating = api
+        .post(
+            "/api/ratings",
+            Some(ADMIN),
+            json!({"judgeId": 1.0, "hackId": 1, "rating": 1e1}),
+        )
+        .await;
+    assert_eq!(rating.expect(StatusCode::OK)["rating"], 10);
+    api.post(
+        "/api/ratings",
+        Some(ADMIN),
+        json!({"judgeId": 1, "hackId": 1, "rating": 2.5}),
+    )
+    .await
+    .expect_error(StatusCode::BAD_REQUEST, "floating point `2.5`");
+
+    // An integer id in a path may be written as JSON writes numbers too.
+    let link = api
+        .post("/api/judges/1.0/link", Some(ADMIN), Value::Null)
+        .await;
+    assert_eq!(link.expect(StatusCode::OK)["judgeId"], 1);
+    api.post("/api/judges/1.5/link", Some(ADMIN), Value::Null)
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "not a judge id");
+
+    // An optional body is absent or JSON: blank space is neither.
+    api.post_raw("/api/judges/1/link", Some(ADMIN), "\t")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "not valid JSON");
+    api.post_raw("/api/judges/1/link", Some(ADMIN), "")
+        .await
+        .expect(StatusCode::OK);
+
+    // Query strings and undecodable path segments: JSON 400s.
+    for path in [
+        "/api/clicker/devices/1/scores?format=csv&format=json",
+        "/api/heats/%FF/start",
+        "/api/clicker/devices/%FF/marks",
+    ] {
+        let reply = api.send(Method::GET, path, Some(ADMIN), Body::None).await;
+        let reply = if reply.status == StatusCode::METHOD_NOT_ALLOWED {
+            api.send(Method::POST, path, Some(ADMIN), Body::None).await
+        } else {
+            reply
+        };
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            reply.text
+        );
+        assert!(reply.body["error"].is_string(), "{path}: {}", reply.text);
+    }
+    server.shutdown().await;
+}
+
+/// The served document is the one generated from the code, and says which
+/// operations are public and which need the bearer secret.
+#[tokio::test]
+async fn the_openapi_document_says_who_may_call_what() {
+    let server = start().await;
+    let api = Api::new(&server);
+    let doc = api.get("/api/openapi.json", None).await;
+    let doc = doc.expect(StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let names = &doc["paths"]["/api/judges/names"]["get"];
+    assert!(names["security"].is_null(), "public: {names}");
+    // And it is: no credentials, 200.
+    api.get("/api/judges/names", None)
+        .await
+        .expect(StatusCode::OK);
+    let judges = &doc["paths"]["/api/judges"]["post"];
+    assert_eq!(judges["security"], json!([{"bearer": []}]));
+    for status in ["400", "401", "403", "409", "413", "429", "503"] {
+        let content = &judges["responses"][status]["content"];
+        assert_eq!(
+            content["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
+            "{status}: {content}"
+        );
+    }
+    let device = &doc["paths"]["/api/clicker/devices/{id}/scores"]["get"]["parameters"][0];
+    assert_eq!(
+        device["schema"]["pattern"], "^0{0,5}[1-9][0-9]{0,5}$",
+        "{device}"
+    );
+    assert_eq!(device["schema"]["maxLength"], 6, "{device}");
+    server.shutdown().await;
+}

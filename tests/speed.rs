@@ -376,8 +376,9 @@ async fn entries_are_checked_and_writes_are_the_admins() {
             "already judges station 2",
         ),
         (
+            // Well formed, refused for what is stored: a conflict.
             json!({"station": 3, "devices": [999]}),
-            400,
+            409,
             "not registered",
         ),
         (
@@ -414,7 +415,11 @@ async fn entries_are_checked_and_writes_are_the_admins() {
         json!({"falseStarts": 0, "falseSwitches": 2}),
     )
     .await;
-    assert_eq!(status, 400, "{answer}");
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("switches"),
+        "{answer}"
+    );
     admin(
         &server,
         "/api/speed/events",

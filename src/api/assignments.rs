@@ -15,12 +15,29 @@ use super::Api;
 use crate::http_error::ApiError;
 use crate::judging::outcomes::Assigned;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct AssignBody {
+pub struct AssignBody {
+    /// How many judges rate each hack.
+    #[schema(minimum = 1, maximum = 100)]
     judges_per_hack: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/assignments",
+    tag = "assignment",
+    operation_id = "assign",
+    summary = "Assign judges to hacks (admin)",
+    description = "Writes the new and changed judgeHacks rows. Without judgesPerHack (or with an empty body), the previous run's value is used, or 3.",
+    request_body(content = Option<AssignBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What the run wrote.", body = Assigned),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "Nothing to assign: no judges or no hacks yet.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn assign(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,

@@ -40,13 +40,18 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     }
 }
 
-/// The body as JSON; an empty body is `null`.
+/// The body as JSON, whole numbers as integers (see
+/// [`requests::integral_numbers`]); an empty body (no bytes) is `null`. Blank
+/// space alone is neither empty nor JSON, and is refused like other
+/// malformed JSON, as the OpenAPI document says.
 pub fn json_value(bytes: &[u8]) -> Result<Value, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    let mut value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    requests::integral_numbers(&mut value);
+    Ok(value)
 }
 
 /// The body as the payload of socket.io event `event`, checked as strictly.

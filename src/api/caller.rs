@@ -97,10 +97,13 @@ pub fn unauthorized(message: impl Into<String>) -> ApiError {
     )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedIn {
+    /// The judge's secret: `Authorization: Bearer <secret>`.
+    #[schema(pattern = r"^[0-9a-f]{64}$")]
     secret: String,
+    /// The judge's id.
     user_id: i64,
 }
 
@@ -112,6 +115,21 @@ impl LoggedIn {
 
 /// `POST /api/login {judgeId, loginCode}`: a new secret for the judge, as
 /// socket.io's `login` issues, under the same throttle.
+#[utoipa::path(
+    post,
+    path = "/api/login",
+    tag = "credentials",
+    operation_id = "login",
+    summary = "Sign a judge in with the login code",
+    description = "A new secret for the judge, as socket.io `login` issues, under the same throttle. Earlier secrets stay valid. Public.",
+    request_body(content = crate::core::requests::Login, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The judge's new secret.", body = LoggedIn),
+        (status = 401, description = "Wrong login code.", body = ApiError),
+        (status = 404, description = "No judge has this id.", body = ApiError),
+        (status = 429, description = "Too many wrong login codes, link tokens or secrets from this address (or for this judge): wait as long as Retry-After says.", body = ApiError, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ),
+)]
 pub async fn login(
     State(app): State<Arc<Api>>,
     ClientIp(ip): ClientIp,

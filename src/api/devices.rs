@@ -5,19 +5,21 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::query::{self, PathParam};
 use super::Api;
 use crate::http_error::ApiError;
 use crate::scoring::{self, Id};
 use crate::scoring::{DeviceId, ScoreRecord};
 
 /// One device in the list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceView {
     /// Six digits, as the protocol writes it.
@@ -27,6 +29,18 @@ pub struct DeviceView {
     pub latest_timestamp: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/clicker/devices",
+    tag = "clicker",
+    operation_id = "clickerDevices",
+    summary = "Every clicker and its newest score",
+    description = "Public.",
+    responses(
+        (status = 200, description = "The devices.", body = Vec<DeviceView>),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn devices(State(app): State<Arc<Api>>) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let devices = app.devices.devices().await?;
     Ok(Json(
@@ -42,16 +56,38 @@ pub async fn devices(State(app): State<Arc<Api>>) -> Result<Json<Vec<DeviceView>
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesQuery {
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/clicker/devices/{id}/scores",
+    tag = "clicker",
+    operation_id = "clickerScores",
+    summary = "A clicker's scores",
+    description = "Public. The whole series, as JSON or (format=csv) as CSV `timestamp,score,msgId,receivedAt`.",
+    params(("id" = String, Path, description = "The device id, 1 to 999999, in one to six digits: `7` or `000007` as the protocol writes it.", pattern = r"^0{0,5}[1-9][0-9]{0,5}$", min_length = 1, max_length = 6), SeriesQuery),
+    responses(
+        (status = 200, description = "The series.", content((Vec<ScoreRecord> = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "A malformed device id or an unknown format.", body = ApiError),
+        (status = 404, description = "No such device.", body = ApiError),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn scores(
     State(app): State<Arc<Api>>,
-    Path(id): Path<String>,
-    Query(query): Query<SeriesQuery>,
+    PathParam(id): PathParam,
+    query: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let query = query::parse(
+        query,
+        "the only query parameter is format=json or format=csv",
+    )?;
     let rows = series(&app, &id).await?;
     match query.format.as_deref() {
         None | Some("json") => Ok(Json(rows).into_response()),
@@ -73,9 +109,24 @@ pub async fn scores(
 }
 
 /// `GET /api/clicker/devices/{id}/marks`: the series as RopeScore step marks.
+#[utoipa::path(
+    get,
+    path = "/api/clicker/devices/{id}/marks",
+    tag = "clicker",
+    operation_id = "clickerMarks",
+    summary = "A clicker's series as RopeScore step marks",
+    description = "Public.",
+    params(("id" = String, Path, description = "The device id, 1 to 999999, in one to six digits: `7` or `000007` as the protocol writes it.", pattern = r"^0{0,5}[1-9][0-9]{0,5}$", min_length = 1, max_length = 6)),
+    responses(
+        (status = 200, description = "One mark per counted step.", body = Vec<crate::scoring::marks::Mark>),
+        (status = 400, description = "A malformed device id.", body = ApiError),
+        (status = 404, description = "No such device.", body = ApiError),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn marks(
     State(app): State<Arc<Api>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<Vec<crate::scoring::marks::Mark>>, ApiError> {
     let rows = series(&app, &id).await?;
     let points: Vec<(i64, i64)> = rows.iter().map(|r| (r.timestamp, r.score)).collect();

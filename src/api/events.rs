@@ -29,16 +29,43 @@ use super::Api;
 use crate::core::SUBSCRIBER_BUFFER;
 use crate::http_error::ApiError;
 
+/// One event of the stream, as the OpenAPI document describes it (a
+/// Server-Sent Event's fields); the stream itself is written by axum.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only described, never built
+pub struct UpdateEvent {
+    #[schema(pattern = "^(update-full|update-partial)$")]
+    event: String,
+    /// JSON: `{"database": DataStore}` (update-full) or `{"diff": DataStore}` (update-partial).
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 /// How often an idle stream gets a comment line.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// The bearer secret, for clients that cannot set headers (see the security schemes).
     secret: Option<String>,
+    /// Cut every hack description to this many characters (an ellipsis marks a cut).
+    #[param(minimum = 0, maximum = 18446744073709551615_u64)]
     preview: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "state",
+    operation_id = "events",
+    summary = "Live updates (Server-Sent Events)",
+    description = "First `event: update-full` with `data: {\"database\": DataStore}`, then `event: update-partial` with `data: {\"diff\": DataStore}` for every committed change the caller may see, in commit order, scoped like GET /api/state. Credentials in the Authorization header, or in `?secret=` for browsers' EventSource. A client that stops reading until 256 updates wait has its stream ended; reconnect for a new update-full. A comment line every 15 s keeps proxies from closing an idle stream.",
+    params(EventsQuery),
+    responses((status = 200, description = "The event stream; it does not end by itself. Each event is described by UpdateEvent.", content_type = "text/event-stream", body = UpdateEvent)),
+    security(("bearer" = []), ("secretQuery" = [])),
+)]
 pub async fn events(
     State(app): State<Arc<Api>>,
     ClientIp(ip): ClientIp,

@@ -21,6 +21,19 @@ use crate::judging::floor::Floor;
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
 
 /// `POST /api/judging/pause` -> `{id: 1, paused: true}`.
+#[utoipa::path(
+    post,
+    path = "/api/judging/pause",
+    tag = "floor",
+    operation_id = "pauseJudging",
+    summary = "Pause judging (admin)",
+    description = "While paused, judges cannot rate, rank or mark absences.",
+    responses(
+        (status = 200, description = "The status.", body = JudgingStatus),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn pause(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -29,6 +42,18 @@ pub async fn pause(
 }
 
 /// `POST /api/judging/resume` -> `{id: 1, paused: false}`.
+#[utoipa::path(
+    post,
+    path = "/api/judging/resume",
+    tag = "floor",
+    operation_id = "resumeJudging",
+    summary = "Resume judging (admin)",
+    responses(
+        (status = 200, description = "The status.", body = JudgingStatus),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn resume(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -37,6 +62,22 @@ pub async fn resume(
 }
 
 /// `POST /api/absences {judgeId, hackId}` -> the absence.
+#[utoipa::path(
+    post,
+    path = "/api/absences",
+    tag = "floor",
+    operation_id = "markAbsent",
+    summary = "Mark a hack's team absent",
+    description = "The admin, or the judge named by judgeId; like socket.io `mark-absent`.",
+    request_body(content = crate::core::requests::MarkAbsent, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The absence.", body = Absence),
+        (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
+        (status = 404, description = "No such judge or hack.", body = ApiError),
+        (status = 409, description = "Judging is paused.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn mark_absent(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -53,6 +94,21 @@ pub async fn mark_absent(
 }
 
 /// `POST /api/notes {judgeId, hackId, text}` -> the note.
+#[utoipa::path(
+    post,
+    path = "/api/notes",
+    tag = "floor",
+    operation_id = "noteHack",
+    summary = "A judge's private note on a hack",
+    description = "The admin, or the judge named by judgeId; like socket.io `note-hack`. An empty text clears the note.",
+    request_body(content = crate::core::requests::NoteHack, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The note.", body = Note),
+        (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
+        (status = 404, description = "No such judge or hack.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn note(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -68,18 +124,33 @@ pub async fn note(
     Ok(Json(row))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ClearBody {
+pub struct ClearBody {
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     hack_id: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Cleared {
     cleared: Vec<Absence>,
 }
 
 /// `POST /api/absences/clear {hackId}` -> `{cleared: [absences]}`.
+#[utoipa::path(
+    post,
+    path = "/api/absences/clear",
+    tag = "floor",
+    operation_id = "clearAbsences",
+    summary = "Clear a hack's absence marks (admin)",
+    request_body(content = ClearBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The absences cleared.", body = Cleared),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No such hack.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn clear_absences(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -90,14 +161,30 @@ pub async fn clear_absences(
     Ok(Json(Cleared { cleared }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WithdrawBody {
+pub struct WithdrawBody {
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     hack_id: i64,
     withdrawn: bool,
 }
 
 /// `POST /api/withdrawals {hackId, withdrawn}` -> the withdrawal row.
+#[utoipa::path(
+    post,
+    path = "/api/withdrawals",
+    tag = "floor",
+    operation_id = "withdraw",
+    summary = "Withdraw a hack, or take it back (admin)",
+    description = "A withdrawn hack leaves the results and stays in the exports, marked.",
+    request_body(content = WithdrawBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The withdrawal row.", body = Withdrawal),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No such hack.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn withdraw(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -112,6 +199,19 @@ pub async fn withdraw(
 }
 
 /// `GET /api/floor` -> the floor view.
+#[utoipa::path(
+    get,
+    path = "/api/floor",
+    tag = "floor",
+    operation_id = "floor",
+    summary = "The judging floor (admin)",
+    description = "Each judge's progress and next table, each hack's coverage and absence flags.",
+    responses(
+        (status = 200, description = "The floor.", body = Floor),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn floor(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,

@@ -16,13 +16,25 @@ use crate::core::auth::Identity;
 use crate::http_error::ApiError;
 use crate::operator_secrets::Source;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct JudgeName {
     id: i64,
     name: String,
 }
 
 /// `GET /api/judges/names`: `[{id, name}]` in id order.
+#[utoipa::path(
+    get,
+    path = "/api/judges/names",
+    tag = "credentials",
+    operation_id = "judgeNames",
+    summary = "Judges' ids and names",
+    description = "Public: what a judge picks its name from on the sign-in page; never emails.",
+    responses(
+        (status = 200, description = "Every judge, in id order.", body = Vec<JudgeName>),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn judge_names(State(app): State<Arc<Api>>) -> Result<Json<Vec<JudgeName>>, ApiError> {
     // The admin's view has every judge; only ids and names leave here.
     let state = app.core.state(Identity::Admin).await?;
@@ -38,19 +50,33 @@ pub async fn judge_names(State(app): State<Arc<Api>>) -> Result<Json<Vec<JudgeNa
     Ok(Json(names))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginCode {
     /// `null` when the server cannot tell it (see `note`).
     login_code: Option<String>,
     /// `"configured"` (PODIUM_LOGIN_CODE) or `"file"` (secrets.json).
+    #[schema(value_type = String, pattern = "^(configured|file)$")]
     source: &'static str,
     /// Why `loginCode` is null, for a person to read.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     note: Option<&'static str>,
 }
 
 /// `GET /api/login-code` (admin only).
+#[utoipa::path(
+    get,
+    path = "/api/login-code",
+    tag = "credentials",
+    operation_id = "loginCode",
+    summary = "The login code to hand to judges (admin)",
+    responses(
+        (status = 200, description = "The code, or null with a note saying why it cannot be shown.", body = LoginCode),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn login_code(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,

@@ -21,6 +21,21 @@ use crate::core::ops::OpError;
 use crate::http_error::ApiError;
 use crate::judging::outcomes::{DevpostImported, JudgesImported};
 
+#[utoipa::path(
+    post,
+    path = "/api/import/devpost",
+    tag = "import",
+    operation_id = "importDevpost",
+    summary = "Import a Devpost projects export (admin)",
+    description = "All or nothing: the first bad row is a 400 naming it (`row`), and nothing is added. Hacks and superlatives already present (by name) are matched, not added again.",
+    request_body(content = super::upload::CsvFile, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    responses(
+        (status = 200, description = "What was added.", body = DevpostImported),
+        (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn devpost(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -33,6 +48,22 @@ pub async fn devpost(
     Ok(Json(answered(&upload, answer)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/import/judges",
+    tag = "import",
+    operation_id = "importJudges",
+    summary = "Import judges from a name,email CSV (admin)",
+    description = "All or nothing: the first bad row is a 400 naming it (`row`); an email already taken is a 409 naming its row.",
+    request_body(content = super::upload::CsvFile, content_type = "text/csv", description = "The CSV file itself (not a multipart form), UTF-8, with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    responses(
+        (status = 200, description = "What was added.", body = JudgesImported),
+        (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "A row's email is already a judge's (named in `row`); nothing was imported.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn judges(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -45,10 +76,13 @@ pub async fn judges(
     Ok(Json(answered(&upload, answer)?))
 }
 
-/// A body that was too large or broke off is the reason the import failed,
-/// whatever the parser made of its truncated end.
+/// A body that was empty, too large or broke off is the reason the import
+/// failed, whatever the parser made of it (an empty one adds nothing).
 fn answered<T>(upload: &Upload, answer: Result<T, OpError>) -> Result<T, ApiError> {
-    answer.map_err(|e| upload.refusal().unwrap_or_else(|| e.into()))
+    if let Some(refusal) = upload.refusal() {
+        return Err(refusal);
+    }
+    answer.map_err(ApiError::from)
 }
 
 /// A file uploaded through an HTML form arrives wrapped in a multipart

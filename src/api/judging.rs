@@ -19,6 +19,20 @@ use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{Hack, Judge, Rating, Superlative, SuperlativePlacement};
 
 /// `POST /api/hacks {name, description, location}` -> 201 and the hack.
+#[utoipa::path(
+    post,
+    path = "/api/hacks",
+    tag = "judging",
+    operation_id = "addHack",
+    summary = "Add a hack (admin)",
+    description = "Like socket.io `add-hack`; subscribers get it as an `update-partial`.",
+    request_body(content = crate::core::requests::AddHack, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The hack as stored.", body = Hack),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add_hack(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -37,6 +51,21 @@ pub async fn add_hack(
 }
 
 /// `POST /api/judges {name, email}` -> 201 and the judge.
+#[utoipa::path(
+    post,
+    path = "/api/judges",
+    tag = "judging",
+    operation_id = "addJudge",
+    summary = "Add a judge (admin)",
+    description = "Like socket.io `add-judge`.",
+    request_body(content = crate::core::requests::AddJudge, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The judge as stored.", body = Judge),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 409, description = "Another judge has this email (ignoring case).", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add_judge(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -54,6 +83,20 @@ pub async fn add_judge(
 }
 
 /// `POST /api/superlatives {name}` -> 201 and the superlative.
+#[utoipa::path(
+    post,
+    path = "/api/superlatives",
+    tag = "judging",
+    operation_id = "addSuperlative",
+    summary = "Add a superlative (admin)",
+    description = "Like socket.io `add-superlative`.",
+    request_body(content = crate::core::requests::AddSuperlative, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The superlative as stored.", body = Superlative),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add_superlative(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -69,6 +112,22 @@ pub async fn add_superlative(
 
 /// `POST /api/ratings {judgeId, hackId, rating}` -> the rating (rating
 /// again replaces it, keeping its id).
+#[utoipa::path(
+    post,
+    path = "/api/ratings",
+    tag = "judging",
+    operation_id = "rate",
+    summary = "Rate a hack",
+    description = "The admin, or the judge named by judgeId. Rating again replaces the rating, keeping its id.",
+    request_body(content = crate::core::requests::RateHack, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The rating as stored.", body = Rating),
+        (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
+        (status = 404, description = "No such judge or hack.", body = ApiError),
+        (status = 409, description = "Judging is paused.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn rate(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -86,6 +145,23 @@ pub async fn rate(
 
 /// `POST /api/placements {judgeId, superId, firstId, secondId}` -> the
 /// placement (ranking again replaces it, keeping its id).
+#[utoipa::path(
+    post,
+    path = "/api/placements",
+    tag = "judging",
+    operation_id = "rank",
+    summary = "Rank hacks for a superlative",
+    description = "The admin, or the judge named by judgeId. Ranking again replaces the placement, keeping its id. firstId and secondId must differ unless 0 (no choice): JSON Schema cannot say so, and the server answers 400.",
+    request_body(content = crate::core::requests::RankSuperlative, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The placement as stored.", body = SuperlativePlacement),
+        (status = 400, description = "Bad input, or firstId and secondId name the same hack.", body = ApiError),
+        (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
+        (status = 404, description = "No such judge, superlative, or hack eligible for it.", body = ApiError),
+        (status = 409, description = "Judging is paused.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn rank(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,

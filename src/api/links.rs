@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap};
 use axum::Json;
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::{self, Body};
 use super::caller::{self, Caller, ClientIp, LoggedIn};
+use super::query::PathParam;
 use super::Api;
 use crate::core::auth::Identity;
 use crate::core::links::JudgeLink;
@@ -30,8 +31,10 @@ use crate::http_error::ApiError;
 /// The longest a link may be made valid for: a long event with set-up days.
 pub const MAX_VALID_HOURS: u64 = 24 * 30;
 
-#[derive(Serialize)]
+/// A judge's sign-in link (`JudgeLink` in the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = JudgeLink)]
 pub struct LinkAnswer {
     judge_id: i64,
     name: String,
@@ -44,6 +47,20 @@ pub struct LinkAnswer {
 
 /// `GET /api/judges/links` (admin): every judge's link, issuing one for
 /// judges that have none that can be shown.
+#[utoipa::path(
+    get,
+    path = "/api/judges/links",
+    tag = "credentials",
+    operation_id = "judgeLinks",
+    summary = "Every judge's sign-in link and QR code (admin)",
+    description = "Issues a link for judges that have none that can be shown. The links' address is --public-url, or else this request's Host.",
+    responses(
+        (status = 200, description = "One link per judge, in id order.", body = Vec<LinkAnswer>),
+        (status = 400, description = "No usable Host header and no --public-url.", body = ApiError),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -57,24 +74,42 @@ pub async fn list(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Reissue {
     /// Hours until the new link expires; absent: until it is re-issued.
+    #[schema(minimum = 1, maximum = 720)]
     valid_hours: Option<u64>,
 }
 
 /// `POST /api/judges/{id}/link {validHours?}` (admin): a new link for the
 /// judge; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/api/judges/{id}/link",
+    tag = "credentials",
+    operation_id = "reissueJudgeLink",
+    summary = "A new sign-in link for one judge (admin)",
+    description = "The judge's old link stops working. The body may be empty: the link then lasts until re-issued.",
+    params(("id" = i64, Path, description = "The judge's id.", minimum = 1)),
+    request_body(content = Option<Reissue>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new link.", body = LinkAnswer),
+        (status = 403, description = "Not the admin.", body = ApiError),
+        (status = 404, description = "No judge has this id.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn reissue(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
-    Path(judge): Path<String>,
+    PathParam(judge): PathParam,
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> Result<Json<LinkAnswer>, ApiError> {
     admin_only(who)?;
-    let judge: i64 = judge.parse().ok().filter(|id| *id >= 1).ok_or_else(|| {
+    let number = super::query::whole_number(&judge);
+    let judge: i64 = number.filter(|id| *id >= 1).ok_or_else(|| {
         ApiError::bad_request(format!(
             "{judge:?} is not a judge id: judges are numbered from 1"
         ))
@@ -94,9 +129,10 @@ pub async fn reissue(
     Ok(Json(answer(&base, link)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkLogin {
+    /// The token of a sign-in link (after `#token=`).
     token: String,
 }
 
@@ -108,6 +144,20 @@ impl std::fmt::Debug for LinkLogin {
 
 /// `POST /api/login/link {token}`: a new secret for the judge whose link
 /// it is, under the same throttle as the login code.
+#[utoipa::path(
+    post,
+    path = "/api/login/link",
+    tag = "credentials",
+    operation_id = "loginLink",
+    summary = "Sign a judge in with a sign-in link's token",
+    description = "A new secret for the judge whose link it is, under the same throttle as the login code. Public.",
+    request_body(content = LinkLogin, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The judge's new secret.", body = LoggedIn),
+        (status = 401, description = "Unknown or expired token.", body = ApiError),
+        (status = 429, description = "Too many wrong login codes, link tokens or secrets from this address (or for this judge): wait as long as Retry-After says.", body = ApiError, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ),
+)]
 pub async fn login(
     State(app): State<Arc<Api>>,
     ClientIp(ip): ClientIp,

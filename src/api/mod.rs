@@ -7,7 +7,7 @@
 //! ```text
 //! caller.rs       who is asking: Authorization: Bearer <secret>; POST /api/login
 //! body.rs         request bodies: size limits, JSON payloads checked like socket.io's
-//! query.rs        query strings: a refused one names the parameters the endpoint takes
+//! query.rs        query strings and path parameters: a refused one is a JSON 400
 //! errors.rs       refusals of the judging core as HTTP statuses
 //! state.rs        GET /api/state
 //! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements
@@ -20,8 +20,8 @@
 //!                 /api/notes, /api/withdrawals; GET /api/floor: the judging floor
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
 //! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
-//! openapi.rs      GET /api/openapi.json
 //! devices.rs      GET /api/clicker/devices, .../{id}/scores, .../{id}/marks: clicker history
+//! openapi.rs      GET /api/openapi.json, generated from the handlers' annotations
 //! speed.rs        speed events: entries, heat list import, heats, deductions,
 //!                 results (JSON, CSV) and the live heat (SSE); docs/speed.md
 //! ```
@@ -38,7 +38,7 @@ mod import;
 mod judging;
 mod links;
 mod openapi;
-mod query;
+pub(crate) mod query;
 mod results;
 mod speed;
 mod state;

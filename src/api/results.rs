@@ -18,12 +18,29 @@ use super::Api;
 use crate::core::reports::{Export, ResultsReport};
 use crate::http_error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
+    /// Measure coverage against this many judges per hack.
+    #[param(minimum = 1, maximum = 100)]
     judges_per_hack: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/results",
+    tag = "results",
+    operation_id = "results",
+    summary = "Results (admin)",
+    description = "Hacks ranked by normalised score, superlative rankings, and coverage against judgesPerHack (by default the latest assignment's, or 3).",
+    params(ResultsQuery),
+    responses(
+        (status = 200, description = "The results.", body = ResultsReport),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn results(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -33,6 +50,18 @@ pub async fn results(
     Ok(Json(app.core.results(who, query.judges_per_hack).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/results.csv",
+    tag = "results",
+    operation_id = "resultsCsv",
+    summary = "Results as CSV (admin)",
+    responses(
+        (status = 200, description = "The ranked hacks, as an attachment.", body = String, content_type = "text/csv"),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn results_csv(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -40,6 +69,18 @@ pub async fn results_csv(
     csv(&app, who, Export::Results, "results.csv").await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/export/hacks.csv",
+    tag = "results",
+    operation_id = "exportHacks",
+    summary = "Export hacks as CSV (admin)",
+    responses(
+        (status = 200, description = "Every hack, as an attachment.", body = String, content_type = "text/csv"),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn hacks_csv(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -47,6 +88,18 @@ pub async fn hacks_csv(
     csv(&app, who, Export::Hacks, "hacks.csv").await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/export/judges.csv",
+    tag = "results",
+    operation_id = "exportJudges",
+    summary = "Export judges as CSV (admin)",
+    responses(
+        (status = 200, description = "Every judge, as an attachment.", body = String, content_type = "text/csv"),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn judges_csv(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -54,6 +107,18 @@ pub async fn judges_csv(
     csv(&app, who, Export::Judges, "judges.csv").await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/export/ratings.csv",
+    tag = "results",
+    operation_id = "exportRatings",
+    summary = "Export ratings as CSV (admin)",
+    responses(
+        (status = 200, description = "Every rating, as an attachment.", body = String, content_type = "text/csv"),
+        (status = 403, description = "Not the admin.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn ratings_csv(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,

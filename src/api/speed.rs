@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -27,17 +27,28 @@ use tokio::sync::broadcast::error::RecvError;
 use super::body::{json_value, Body};
 use super::caller::{self, Caller};
 use super::import::not_a_form;
-use super::query;
+use super::query::{self, PathParam};
 use super::upload::Upload;
 use super::Api;
 use crate::core::auth::Identity;
 use crate::core::heats::{self, Published};
 use crate::http_error::ApiError;
-use crate::scoring::DeviceId;
+use crate::scoring::{DeviceId, MAX_DEVICE_ID};
 use crate::speed::heatlist::{self, MAX_NAME};
 use crate::speed::model::{EntryId, Filter, HeatRecord, NewEntry};
 use crate::speed::results::{self, EntryResult};
 use crate::speed::{Judges, SpeedError};
+
+/// One event of the live stream, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only described, never built
+pub struct HeatEvent {
+    #[schema(pattern = "^heat$")]
+    event: String,
+    /// JSON: a HeatView.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
 
 /// How often an idle live stream gets a comment line.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -65,7 +76,8 @@ fn parse<T: DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> 
 
 /// A number from 1 up in the path.
 fn path_number(what: &str, text: &str) -> Result<u32, ApiError> {
-    text.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+    let number = query::whole_number(text).and_then(|n| u32::try_from(n).ok());
+    number.filter(|n| *n >= 1).ok_or_else(|| {
         ApiError::bad_request(format!("{what} \"{text}\" is not a whole number from 1 up"))
     })
 }
@@ -73,7 +85,7 @@ fn path_number(what: &str, text: &str) -> Result<u32, ApiError> {
 /// A device id as JSON gives it: `7` or `"000007"`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum DeviceRef {
+pub enum DeviceRef {
     Number(u64),
     Text(String),
 }
@@ -94,6 +106,30 @@ impl DeviceRef {
     }
 }
 
+/// `DeviceRef`: `7` or `"000007"` (a string may have leading zeros and
+/// surrounding spaces).
+impl utoipa::PartialSchema for DeviceRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_DEVICE_ID)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\+?0*[1-9][0-9]{0,5}[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")),
+            )
+            .description(Some("A clicker's device id, 1 to 999999."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DeviceRef {}
+
 fn judges(devices: &[DeviceRef], head: Option<&DeviceRef>) -> Result<Judges, SpeedError> {
     let devices = devices
         .iter()
@@ -103,7 +139,14 @@ fn judges(devices: &[DeviceRef], head: Option<&DeviceRef>) -> Result<Judges, Spe
     Judges::new(devices, head)
 }
 
+/// A name as sent: at most [`MAX_NAME`] characters as sent (the limit the
+/// OpenAPI document states), stored trimmed.
 fn text(field: &str, value: &str, required: bool) -> Result<Option<String>, SpeedError> {
+    if value.chars().count() > MAX_NAME {
+        return Err(SpeedError::Invalid(format!(
+            "{field} is longer than {MAX_NAME} characters"
+        )));
+    }
     let value = value.trim();
     if value.is_empty() {
         return if required {
@@ -111,11 +154,6 @@ fn text(field: &str, value: &str, required: bool) -> Result<Option<String>, Spee
         } else {
             Ok(None)
         };
-    }
-    if value.chars().count() > MAX_NAME {
-        return Err(SpeedError::Invalid(format!(
-            "{field} is longer than {MAX_NAME} characters"
-        )));
     }
     Ok(Some(value.to_string()))
 }
@@ -135,19 +173,46 @@ async fn entry_result(app: &Api, heat: u32, id: EntryId) -> Result<EntryResult, 
         .ok_or_else(|| ApiError::not_found(format!("no entry {id}")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EventBody {
+pub struct EventBody {
+    /// The event's name (trimmed), e.g. `SRSS`.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
+    name: String,
+    /// Switches in the event (for false-switch deductions).
+    #[schema(minimum = 0, maximum = 100)]
+    switches: u32,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventSet {
     name: String,
     switches: u32,
 }
 
 /// `POST /api/speed/events {name, switches}`: creates an event or sets its switches.
+#[utoipa::path(
+    post,
+    path = "/api/speed/events",
+    tag = "speed",
+    operation_id = "setSpeedEvent",
+    summary = "Create a speed event or set its switches (admin)",
+    request_body(content = EventBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The event.", body = EventSet),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set_event(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
     Body(bytes): Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<EventSet>, ApiError> {
     admin(who)?;
     let body: EventBody = parse(&bytes, "{name, switches}")?;
     let name = text("name", &body.name, true)?.unwrap_or_default();
@@ -157,25 +222,61 @@ pub async fn set_event(
     app.store
         .speed_set_event(name.clone(), body.switches)
         .await?;
-    Ok(Json(
-        serde_json::json!({"name": name, "switches": body.switches}),
-    ))
+    Ok(Json(EventSet {
+        name,
+        switches: body.switches,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct EntryBody {
+pub struct EntryBody {
+    /// The event's name, as set with POST /api/speed/events.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     event: String,
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
     heat: u32,
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
     station: u32,
+    /// The skipper's name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     name: String,
+    /// Empty or absent: none.
+    #[schema(max_length = 200)]
     club: Option<String>,
+    /// The judges' clickers; absent or empty (with no headJudge): judges set later.
     #[serde(default)]
+    #[schema(max_items = 9)]
     devices: Vec<DeviceRef>,
+    /// One of `devices`; by default the first.
     head_judge: Option<DeviceRef>,
 }
 
 /// `POST /api/entries {event, heat, station, name, club?, devices, headJudge}` -> 201 and the entry.
+#[utoipa::path(
+    post,
+    path = "/api/entries",
+    tag = "speed",
+    operation_id = "addEntry",
+    summary = "Add an entry to a heat (admin)",
+    description = "Judges (devices and headJudge) may be given now or later. The head judge, by default the first device, must be one of the devices, and no device may be listed twice: JSON Schema cannot say so, and the server answers 400.",
+    request_body(content = EntryBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The entry with its result so far.", body = EntryResult),
+        (status = 400, description = "Bad input, or a headJudge not among the devices, or a device listed twice.", body = ApiError),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 409, description = "The station already has an entry in the heat, a device is not registered or judges another station in the heat, or the heat is running or stopped.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add_entry(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -213,7 +314,7 @@ pub async fn add_entry(
     Ok((StatusCode::CREATED, Json(result)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Imported {
     imported: usize,
     ids: Vec<EntryId>,
@@ -221,6 +322,22 @@ pub struct Imported {
 
 /// `POST /api/import/entries`: the heat list CSV, all or nothing, read as
 /// it arrives up to the import limit (`--max-import-mib`).
+#[utoipa::path(
+    post,
+    path = "/api/import/entries",
+    tag = "speed",
+    operation_id = "importEntries",
+    summary = "Import a heat list CSV (admin)",
+    description = "Columns event, heat, station, name, club. All or nothing: the first bad row is named in `row`.",
+    request_body(content = super::upload::CsvFile, content_type = "text/csv", description = "The CSV file itself (not a multipart form), with its header row; at most --max-import-mib (64 MiB by default). An empty body is refused."),
+    responses(
+        (status = 200, description = "The entries added.", body = Imported),
+        (status = 400, description = "An empty body, a multipart form, or a bad row (named in `row`); nothing was imported.", body = ApiError),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 409, description = "A row conflicts with what is stored (named in `row`); nothing was imported.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn import_entries(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
@@ -274,18 +391,46 @@ pub async fn import_entries(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct JudgesBody {
+pub struct JudgesBody {
+    /// The judges' clickers, each listed once.
+    #[schema(min_items = 1, max_items = 9)]
     devices: Vec<DeviceRef>,
+    /// One of `devices`; by default the first.
     head_judge: Option<DeviceRef>,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StationJudges {
+    station: u32,
+    /// The heats whose entry at the station now has these judges.
+    heats: Vec<u32>,
+}
+
 /// `POST /api/entries/{id}/judges {devices, headJudge}` -> the entry.
+#[utoipa::path(
+    post,
+    path = "/api/entries/{id}/judges",
+    tag = "speed",
+    operation_id = "setEntryJudges",
+    summary = "Set an entry's judges (admin)",
+    description = "The head judge, by default the first device, must be one of the devices, and no device may be listed twice: JSON Schema cannot say so, and the server answers 400.",
+    params(("id" = u32, Path, description = "The entry id.", minimum = 1, maximum = 4294967295_u32)),
+    request_body(content = JudgesBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The entry.", body = EntryResult),
+        (status = 400, description = "Bad input, or a headJudge not among the devices, or a device listed twice.", body = ApiError),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 404, description = "No such entry.", body = ApiError),
+        (status = 409, description = "A device not registered or judging another station in the heat, or a heat that is running or stopped.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set_entry_judges(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(bytes): Body,
 ) -> Result<Json<EntryResult>, ApiError> {
     admin(who)?;
@@ -299,12 +444,30 @@ pub async fn set_entry_judges(
 
 /// `POST /api/speed/stations/{station}/judges {devices, headJudge}`: the
 /// same judges for the station's entries in every heat pending or unlocked.
+#[utoipa::path(
+    post,
+    path = "/api/speed/stations/{station}/judges",
+    tag = "speed",
+    operation_id = "setStationJudges",
+    summary = "Set a station's judges in every heat not yet run (admin)",
+    description = "The head judge, by default the first device, must be one of the devices, and no device may be listed twice: JSON Schema cannot say so, and the server answers 400.",
+    params(("station" = u32, Path, description = "The station number.", minimum = 1, maximum = 4294967295_u32)),
+    request_body(content = JudgesBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The heats changed.", body = StationJudges),
+        (status = 400, description = "Bad input, or a headJudge not among the devices, or a device listed twice.", body = ApiError),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 404, description = "No entry at this station.", body = ApiError),
+        (status = 409, description = "A device not registered or judging another station in a heat.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set_station_judges(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
-    Path(station): Path<String>,
+    PathParam(station): PathParam,
     Body(bytes): Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<StationJudges>, ApiError> {
     admin(who)?;
     let station = path_number("station", &station)?;
     let body: JudgesBody = parse(&bytes, "{devices: [deviceId, ...], headJudge}")?;
@@ -316,23 +479,41 @@ pub async fn set_station_judges(
     for &heat in &heats {
         app.speed.touch(heat);
     }
-    Ok(Json(
-        serde_json::json!({"station": station, "heats": heats}),
-    ))
+    Ok(Json(StationJudges { station, heats }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct DeductionsBody {
+pub struct DeductionsBody {
+    #[schema(minimum = 0, maximum = 1)]
     false_starts: u32,
+    /// At most the event's switches.
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     false_switches: u32,
 }
 
 /// `POST /api/entries/{id}/deductions {falseStarts, falseSwitches}` -> the entry.
+#[utoipa::path(
+    post,
+    path = "/api/entries/{id}/deductions",
+    tag = "speed",
+    operation_id = "setDeductions",
+    summary = "Set an entry's deductions (admin)",
+    description = "falseSwitches may not exceed the event's switches (409).",
+    params(("id" = u32, Path, description = "The entry id.", minimum = 1, maximum = 4294967295_u32)),
+    request_body(content = DeductionsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The entry.", body = EntryResult),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 404, description = "No such entry.", body = ApiError),
+        (status = 409, description = "The heat is stopped (unlock it first), or more false switches than the event has switches.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn set_deductions(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     Body(bytes): Body,
 ) -> Result<Json<EntryResult>, ApiError> {
     admin(who)?;
@@ -356,10 +537,26 @@ async fn heat_record(app: &Api, heat: u32) -> Result<Json<HeatRecord>, ApiError>
 }
 
 /// `POST /api/heats/{heat}/start`: the heat runs from now.
+#[utoipa::path(
+    post,
+    path = "/api/heats/{heat}/start",
+    tag = "speed",
+    operation_id = "startHeat",
+    summary = "Start a heat (admin)",
+    description = "The heat runs from now.",
+    params(("heat" = u32, Path, description = "The heat number.", minimum = 1, maximum = 4294967295_u32)),
+    responses(
+        (status = 200, description = "The heat.", body = HeatRecord),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 404, description = "No such heat.", body = ApiError),
+        (status = 409, description = "The heat or another one is running, or the heat is stopped (unlock it first).", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn start_heat(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
-    Path(heat): Path<String>,
+    PathParam(heat): PathParam,
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
@@ -369,10 +566,26 @@ pub async fn start_heat(
 }
 
 /// `POST /api/heats/{heat}/stop`: the heat ends now; its results are locked.
+#[utoipa::path(
+    post,
+    path = "/api/heats/{heat}/stop",
+    tag = "speed",
+    operation_id = "stopHeat",
+    summary = "Stop a heat (admin)",
+    description = "Its results are locked.",
+    params(("heat" = u32, Path, description = "The heat number.", minimum = 1, maximum = 4294967295_u32)),
+    responses(
+        (status = 200, description = "The heat.", body = HeatRecord),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 404, description = "No such heat.", body = ApiError),
+        (status = 409, description = "The heat is not running (nor unlocked).", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn stop_heat(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
-    Path(heat): Path<String>,
+    PathParam(heat): PathParam,
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
@@ -382,10 +595,26 @@ pub async fn stop_heat(
 }
 
 /// `POST /api/heats/{heat}/unlock`: a stopped heat's results may change again.
+#[utoipa::path(
+    post,
+    path = "/api/heats/{heat}/unlock",
+    tag = "speed",
+    operation_id = "unlockHeat",
+    summary = "Unlock a stopped heat (admin)",
+    description = "Its results may change again, and it may run again.",
+    params(("heat" = u32, Path, description = "The heat number.", minimum = 1, maximum = 4294967295_u32)),
+    responses(
+        (status = 200, description = "The heat.", body = HeatRecord),
+        (status = 403, description = "Not the admin: speed events are managed by the admin only.", body = ApiError),
+        (status = 404, description = "No such heat.", body = ApiError),
+        (status = 409, description = "The heat is not stopped.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn unlock_heat(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,
-    Path(heat): Path<String>,
+    PathParam(heat): PathParam,
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
@@ -395,24 +624,53 @@ pub async fn unlock_heat(
 }
 
 /// `GET /api/speed/heats`: every heat and its state.
+#[utoipa::path(
+    get,
+    path = "/api/speed/heats",
+    tag = "speed",
+    operation_id = "speedHeats",
+    summary = "Every heat and its state",
+    description = "Public, like the hall screen that shows them.",
+    responses(
+        (status = 200, description = "The heats, in number order.", body = Vec<HeatRecord>),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn heats(State(app): State<Arc<Api>>) -> Result<Json<Vec<HeatRecord>>, ApiError> {
     Ok(Json(app.store.speed_heats().await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
+    /// Only this event's entries.
     event: Option<String>,
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ResultsBody {
     entries: Vec<EntryResult>,
 }
 
 /// `GET /api/speed/results?event=...[&format=csv]`: every entry of the
 /// event (of every event without `event`), ranked within its event.
+#[utoipa::path(
+    get,
+    path = "/api/speed/results",
+    tag = "speed",
+    operation_id = "speedResults",
+    summary = "Speed results",
+    description = "Public. Every entry of the event (of every event without `event`), ranked within its event; as JSON or, with format=csv, as CSV.",
+    params(ResultsQuery),
+    responses(
+        (status = 200, description = "The results.", content((ResultsBody = "application/json"), (String = "text/csv"))),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn results(
     State(app): State<Arc<Api>>,
     query: Result<Query<ResultsQuery>, QueryRejection>,
@@ -468,14 +726,31 @@ pub async fn results(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LiveQuery {
+    /// `current` (the default) or a heat number from 1.
+    #[param(pattern = r"^(current|\+?0*[1-9][0-9]{0,8})$")]
     heat: Option<String>,
 }
 
 /// `GET /api/speed/live?heat=current|N`: event `heat` with the whole heat
 /// view at once, then again whenever it changes.
+#[utoipa::path(
+    get,
+    path = "/api/speed/live",
+    tag = "speed",
+    operation_id = "speedLive",
+    summary = "The live heat (Server-Sent Events)",
+    description = "Public. Event `heat` with the whole heat view (HeatView as JSON) at once, then again whenever it changes; heat=current follows the current heat. A comment line every 15 s.",
+    params(LiveQuery),
+    responses(
+        (status = 200, description = "The event stream; it ends when the server stops.", body = HeatEvent, content_type = "text/event-stream"),
+        (status = 404, description = "No such heat.", body = ApiError),
+        (status = 503, description = "Storage failed or the server is shutting down.", body = ApiError),
+    ),
+)]
 pub async fn live(
     State(app): State<Arc<Api>>,
     query: Result<Query<LiveQuery>, QueryRejection>,

@@ -20,12 +20,26 @@ use super::Api;
 use crate::http_error::ApiError;
 use crate::judging::model::DataStore;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StateQuery {
+    /// Cut every hack description to this many characters (an ellipsis marks a cut).
+    #[param(minimum = 0, maximum = 18446744073709551615_u64)]
     preview: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/state",
+    tag = "state",
+    operation_id = "state",
+    summary = "The judging state as the caller sees it",
+    description = "Scoped exactly like socket.io's `update-full`: the admin sees everything; a judge sees every hack and superlative, judges' names, and only its own email, assignments, ratings, placements and notes, and descriptions only of its own hacks.",
+    params(StateQuery),
+    responses((status = 200, description = "The state.", body = DataStore)),
+    security(("bearer" = [])),
+)]
 pub async fn state(
     State(app): State<Arc<Api>>,
     Caller(who): Caller,

@@ -24,7 +24,7 @@ const FEED_CAPACITY: usize = 64;
 
 /// A heat as a scoreboard shows it: every station's entry with its live
 /// official result and its judges' tallies.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeatView {
     /// `null` when no heat has been started yet.

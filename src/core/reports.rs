@@ -18,7 +18,7 @@ use crate::judging::results::{self, Named, Results, ResultsInput};
 
 /// `GET /api/results`: the results, and the judges per hack that coverage
 /// was measured against.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultsReport {
     pub judges_per_hack: i64,

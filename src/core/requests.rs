@@ -80,24 +80,55 @@ impl EventName {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddHack {
+    /// One line, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
+    /// May be empty and span lines (tabs and line breaks are the only control characters allowed).
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub description: String,
+    /// The table number.
+    #[schema(minimum = 0, maximum = 999999)]
     pub location: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddJudge {
+    /// One line, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
+    /// name@domain.tld: one `@`, a dot between non-empty labels in the domain, no spaces, control characters or `<>,;`. Unique among judges, ignoring case.
+    #[schema(
+        min_length = 5,
+        max_length = 254,
+        pattern = r"^[^@\s<>,;\u0000-\u001f\u007f-\u009f]+@[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+(\.[^@.\s<>,;\u0000-\u001f\u007f-\u009f]+)+$"
+    )]
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddSuperlative {
+    /// One line, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -109,9 +140,10 @@ pub struct Authenticate {
     pub user_id: i64,
 }
 
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Login {
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
     pub login_code: String,
 }
@@ -129,20 +161,29 @@ impl std::fmt::Debug for Login {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RateHack {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub hack_id: i64,
+    #[schema(minimum = 1, maximum = 20)]
     pub rating: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RankSuperlative {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub super_id: i64,
+    /// A hack id, or 0 for no choice.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub first_id: i64,
+    /// A hack id, or 0 for no choice; not the same hack as `firstId`.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub second_id: i64,
 }
 
@@ -151,19 +192,28 @@ pub struct RankSuperlative {
 pub struct SubscribeDatabase {}
 
 /// A judge found nobody at the hack's table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MarkAbsent {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub hack_id: i64,
 }
 
 /// A judge's private note on a hack.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NoteHack {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub hack_id: i64,
+    /// May be empty (clearing the note) and span lines.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub text: String,
 }
 
@@ -285,7 +335,7 @@ impl Request {
     }
 }
 
-fn fields<T: DeserializeOwned>(event: EventName, payload: Value) -> Result<T, ParseError> {
+fn fields<T: DeserializeOwned>(event: EventName, mut payload: Value) -> Result<T, ParseError> {
     let got = match &payload {
         Value::Object(_) => None,
         Value::Null => Some("nothing (or null)"),
@@ -301,12 +351,36 @@ fn fields<T: DeserializeOwned>(event: EventName, payload: Value) -> Result<T, Pa
             got,
         });
     }
+    integral_numbers(&mut payload);
     serde_json::from_value(payload).map_err(|e| ParseError::Schema {
         event: event.as_str(),
         // serde quotes the offending field name or string value in full.
         detail: shorten(&e.to_string(), MAX_DETAIL),
         schema: event.schema(),
     })
+}
+
+/// Numbers written with a fraction or exponent that are whole (`3.0`,
+/// `1e3`) become integers, so an integer field takes them: JSON has one
+/// number type, JSON Schema (and so the OpenAPI document) counts `3.0` as an
+/// integer, and a Python client's `json.dumps(3.0)` is an honest 3. Whole
+/// numbers beyond 64 bits, and fractions, stay as they are (and are refused
+/// where an integer belongs).
+pub fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^64 and -2^63 are exact in f64; -0.0 becomes 0.
+            if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                *value = Value::from(f as u64);
+            } else if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// Characters of a decoding error's detail kept in the message.
@@ -436,9 +510,23 @@ mod tests {
             json!({"judgeId": 1, "hackId": 1, "rating": 1.5}),
         );
         assert!(float.contains("floating point `1.5`"), "{float}");
+        // Whole numbers written with a fraction or exponent are integers.
         let written_as_float: Value =
-            serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1.0}"#).unwrap();
-        assert!(err("rate-hack", written_as_float).contains("floating point `1.0`"));
+            serde_json::from_str(r#"{"judgeId": 1.0, "hackId": 2e0, "rating": 1.0e1}"#).unwrap();
+        assert_eq!(
+            parse("rate-hack", Some(written_as_float)),
+            Ok(Request::RateHack(RateHack {
+                judge_id: 1,
+                hack_id: 2,
+                rating: 10
+            }))
+        );
+        let beyond: Value =
+            serde_json::from_str(r#"{"judgeId": 1, "hackId": 1, "rating": 1e19}"#).unwrap();
+        assert!(err("rate-hack", beyond).contains("invalid value"));
+        let named_as_float: Value =
+            serde_json::from_str(r#"{"name": 1.0, "email": "a@b.co"}"#).unwrap();
+        assert!(err("add-judge", named_as_float).contains("invalid type: integer `1`"));
         let string = err(
             "rate-hack",
             json!({"judgeId": "1", "hackId": 1, "rating": 5}),

@@ -24,7 +24,7 @@ pub struct FloorInput<'a> {
     pub absent_flag_judges: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Floor {
     pub paused: bool,
@@ -35,7 +35,7 @@ pub struct Floor {
     pub hacks: Vec<HackOnFloor>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgeOnFloor {
     pub judge_id: i64,
@@ -54,7 +54,7 @@ pub struct JudgeOnFloor {
     pub idle: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HackOnFloor {
     pub hack_id: i64,

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Hack {
     pub id: i64,
@@ -16,7 +16,7 @@ pub struct Hack {
     pub location: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Judge {
     pub id: i64,
@@ -26,7 +26,7 @@ pub struct Judge {
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgeHack {
     pub id: i64,
@@ -36,14 +36,14 @@ pub struct JudgeHack {
     pub priority: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Superlative {
     pub id: i64,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SuperlativePlacement {
     pub id: i64,
@@ -55,7 +55,7 @@ pub struct SuperlativePlacement {
     pub second_choice_id: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rating {
     pub id: i64,
@@ -66,7 +66,7 @@ pub struct Rating {
 
 /// A hack's eligibility for a superlative (a Podium extension: Devpost's
 /// opt-in prizes). Clients that do not know the table ignore it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SuperlativeHack {
     pub id: i64,
@@ -77,7 +77,7 @@ pub struct SuperlativeHack {
 /// A judge found nobody at a hack's table (a Podium extension). `active`
 /// until any judge rates the hack or the organiser clears it; marking again
 /// makes the same row active again. Scoped like ratings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Absence {
     pub id: i64,
@@ -88,7 +88,7 @@ pub struct Absence {
 
 /// A judge's private note on a hack (a Podium extension), seen by that judge
 /// and the admin only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Note {
     pub id: i64,
@@ -99,7 +99,7 @@ pub struct Note {
 
 /// Whether judging is paused (a Podium extension): one row, id 1, seen by
 /// everyone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgingStatus {
     pub id: i64,
@@ -108,7 +108,7 @@ pub struct JudgingStatus {
 
 /// A hack the organiser withdrew (a Podium extension): it leaves the
 /// results and stays in the exports, marked. Seen by everyone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Withdrawal {
     pub id: i64,
@@ -117,7 +117,7 @@ pub struct Withdrawal {
 }
 
 /// The six Sledge tables plus Podium's extensions; every key always present.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DataStore {
     pub hacks: Vec<Hack>,

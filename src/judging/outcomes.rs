@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::model::JudgeHack;
 
 /// What a Devpost import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DevpostImported {
     /// Hacks created: one per project not already present, in file order.
@@ -29,7 +29,7 @@ pub struct DevpostImported {
 }
 
 /// One row an import adjusted, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Adjusted {
     pub row: u64,
@@ -38,7 +38,7 @@ pub struct Adjusted {
 }
 
 /// What a judges import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgesImported {
     pub judges_added: usize,
@@ -46,7 +46,7 @@ pub struct JudgesImported {
 }
 
 /// What an assignment run wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assigned {
     pub judges_per_hack: i64,

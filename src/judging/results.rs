@@ -75,7 +75,7 @@ pub struct ResultsInput<'a> {
     pub judges_per_hack: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Results {
     /// Ranked hacks first (by rank, then id), then unrated hacks by id.
@@ -85,7 +85,7 @@ pub struct Results {
     pub coverage: Coverage,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HackResult {
     pub hack_id: i64,
@@ -100,7 +100,7 @@ pub struct HackResult {
     pub rank: Option<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SuperlativeResult {
     pub superlative_id: i64,
@@ -109,7 +109,7 @@ pub struct SuperlativeResult {
     pub ranking: Vec<SuperlativeEntry>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SuperlativeEntry {
     pub hack_id: i64,
@@ -117,7 +117,7 @@ pub struct SuperlativeEntry {
     pub rank: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Coverage {
     /// Hacks with fewer ratings than judges per hack, fewest first.
@@ -126,7 +126,7 @@ pub struct Coverage {
     pub judges_behind: Vec<JudgeBehind>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HackShort {
     pub hack_id: i64,
@@ -136,7 +136,7 @@ pub struct HackShort {
     pub needed: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgeBehind {
     pub judge_id: i64,

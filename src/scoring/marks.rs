@@ -15,7 +15,7 @@ use serde::Serialize;
 pub const MAX_MARKS: usize = 1_000_000;
 
 /// One counted step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Mark {
     /// 0, 1, 2, ... in order.
     pub sequence: u64,

@@ -69,7 +69,7 @@ pub enum ScoreOutcome {
 }
 
 /// One stored score, as the history API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScoreRecord {
     pub timestamp: i64,

@@ -10,7 +10,7 @@ use crate::scoring::DeviceId;
 pub type EntryId = i64;
 
 /// Where a heat is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HeatState {
     /// Never started.
@@ -23,7 +23,7 @@ pub enum HeatState {
 }
 
 /// A heat as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeatRecord {
     pub heat: u32,
@@ -45,7 +45,7 @@ pub struct NewEntry {
 }
 
 /// Who skips where: an entry as the heat list names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub id: EntryId,

@@ -10,7 +10,7 @@ use super::rules;
 use crate::speed::model::{Entry, EntrySheet, HeatState};
 
 /// One judge's clicker and tally (`null` before the heat starts).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgeTally {
     pub device_id: String,
@@ -19,7 +19,7 @@ pub struct JudgeTally {
 }
 
 /// An entry's official result, as `GET /api/speed/results` answers it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryResult {
     #[serde(flatten)]

@@ -74,7 +74,7 @@ fn judges_free(
             .optional()?
             .is_some();
         if !known {
-            return Ok(Err(SpeedError::Invalid(format!(
+            return Ok(Err(SpeedError::Conflict(format!(
                 "device {device:06} is not registered: a clicker gets its id when it first connects"
             ))));
         }
@@ -275,7 +275,8 @@ impl Store {
                 ))));
             }
             if false_switches > switches {
-                return Ok(Err(SpeedError::Invalid(format!(
+                // Valid on its face; refused for what is stored (the event's switches).
+                return Ok(Err(SpeedError::Conflict(format!(
                     "falseSwitches is {false_switches}, but {event} has {switches} switches (set them with POST /api/speed/events)"
                 ))));
             }
