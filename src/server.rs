@@ -43,7 +43,7 @@ pub struct App {
     /// The settings, minus the Sledge secrets (only their hashes are kept, in `sledge`).
     pub config: ServeConfig,
     pub store: Store,
-    pub hub: clicker::hub::Hub,
+    pub hub: Arc<clicker::hub::Hub>,
     /// Live speed heats, fed by the hub (see `crate::speed::live`).
     pub speed: Arc<crate::speed::live::Live>,
     pub sledge: SledgeService,
@@ -121,7 +121,14 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         config.admin_secret.take(),
         config.login_code.take(),
     )?);
-    let (store, changes) = Store::open(&data_dir, config.sync, metrics.clone())?;
+    let (store, changes) = Store::open_retaining(
+        &data_dir,
+        config.sync,
+        metrics.clone(),
+        config.change_log_retain,
+    )?;
+    // Made before any snapshot is read, so the hub misses no score.
+    let scores = store.follow();
     let shutdown = CancellationToken::new();
     let connection_limits = ConnectionLimits::new(&config.limits);
     let sledge = sledge::start(
@@ -155,9 +162,10 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     };
     let tls_on = settings.tls.is_some();
     let speed = crate::speed::live::Live::new();
-    let hub = clicker::hub::Hub::new(metrics.clone());
+    let hub = Arc::new(clicker::hub::Hub::new(metrics.clone()));
     let follows = speed.clone();
     hub.on_score(move |device| follows.on_score(device));
+    clicker::follow::start(hub.clone(), store.clone(), scores, shutdown.clone()).await?;
     tokio::spawn(crate::speed::live::run(
         speed.clone(),
         store.clone(),

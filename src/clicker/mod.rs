@@ -3,6 +3,7 @@
 //! * [`protocol`]: pure parsing and formatting of frames.
 //! * [`clock`]: which of two timestamps is newer, 32-bit wrap included.
 //! * [`hub`]: live fan-out of device events to listeners.
+//! * [`follow`]: the hub's newest scores, from the store's change log.
 //! * [`queue`]: a listener's bounded queue of frames, filled by the hub.
 //! * [`connection`]: one connection's loop, from upgrade to close.
 //! * [`history`]: the HTTP API that reads devices and score series back.
@@ -10,6 +11,7 @@
 
 pub mod clock;
 pub mod connection;
+pub mod follow;
 pub mod history;
 pub mod hub;
 pub mod marks;

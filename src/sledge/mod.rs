@@ -56,6 +56,7 @@ use tokio_util::sync::CancellationToken;
 use crate::limits::{ConnectionLimits, Refused};
 use crate::metrics::Metrics;
 use crate::operator_secrets::OperatorSecrets;
+use crate::store::log::Log;
 use crate::store::{Changes, Store, StoreError};
 
 /// Packets socket.io may hold for one client; a live-update subscriber that
@@ -103,8 +104,9 @@ pub struct SledgeService {
     pub state: Arc<Sledge>,
 }
 
-/// Loads the judging tables into the live-update mirror, starts its task on
-/// `changes` and sets up the socket.io namespace.
+/// Loads the judging tables into the live-update mirror (a snapshot at a
+/// position of the change log), starts its task following `changes` from
+/// there and sets up the socket.io namespace.
 pub async fn start(
     settings: Settings,
     store: Store,
@@ -113,8 +115,16 @@ pub async fn start(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> Result<SledgeService, StoreError> {
-    let initial = store.load_all().await?;
-    let sync = sync::spawn(initial, changes, metrics.clone(), shutdown);
+    // `changes` was made before this snapshot is read: the task skips what
+    // the snapshot holds and misses nothing after it.
+    let (seq, data) = store.judging_snapshot().await?;
+    let start = sync::Start {
+        epoch: store.epoch(),
+        seq,
+        data,
+    };
+    let log: Arc<dyn Log> = Arc::new(store.clone());
+    let sync = sync::spawn(start, changes, log, metrics.clone(), shutdown);
     let state = Arc::new(Sledge {
         store,
         secrets,

@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use thiserror::Error;
 
+use super::log::{Change, Score};
 use super::{now_ms, Store, StoreError};
 use crate::clicker::clock;
 use crate::secrets;
@@ -123,17 +124,25 @@ impl Store {
         msg_id: Option<i64>,
     ) -> Result<ScoreOutcome, StoreError> {
         let received_at = self.receive_clock.stamp();
-        // One INSERT (the SELECT only reads): no savepoint needed.
+        // One INSERT (the SELECT only reads): no savepoint needed. The row
+        // carries its change-log number: it is its own log entry (see
+        // `super::log` for why).
         self.write_one(move |tx| {
+            let seq = tx.next_seq();
             let inserted = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO clicker_scores (device_id, timestamp, score, msg_id, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR IGNORE INTO clicker_scores (device_id, timestamp, score, msg_id, received_at, seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![device, timestamp, score, msg_id, received_at])?;
+                .execute(params![device, timestamp, score, msg_id, received_at, seq])?;
             if inserted == 0 {
                 return Ok(ScoreOutcome::Duplicate);
             }
+            tx.publish_stored(Change::Score(Score {
+                device,
+                timestamp,
+                score,
+            }));
             // At most two index range probes: see `clock::newer_than`.
             let mut any_newer = tx.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM clicker_scores

@@ -11,7 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use thiserror::Error;
 
 use super::floor;
-use super::writer::{Change, Tx};
+use super::log::Change;
+use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
@@ -487,8 +488,10 @@ mod tests {
     }
 
     fn next_diff(changes: &mut Changes) -> DataStore {
-        match changes.try_recv().expect("a change was published") {
-            Change::Judging(diff) => *diff,
+        let batch = changes.try_recv().expect("a change was published");
+        match &batch[0].change {
+            Change::Judging(diff) => (**diff).clone(),
+            Change::Score(_) => panic!("a score was published"),
         }
     }
 

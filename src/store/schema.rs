@@ -189,6 +189,19 @@ const MIGRATIONS: &[&str] = &[
         last_action_at INTEGER NOT NULL
     );
     "#,
+    // 6: the change log (see store::log). A score row carries its own
+    // sequence number (null for scores stored before the log began); every
+    // other change is a change_log row. The epoch is made in Rust, from the
+    // CSPRNG, when the database first opens with this version.
+    r#"
+    ALTER TABLE clicker_scores ADD COLUMN seq INTEGER;
+    CREATE UNIQUE INDEX clicker_scores_by_seq ON clicker_scores (seq);
+
+    CREATE TABLE change_log (
+        seq  INTEGER PRIMARY KEY CHECK (seq >= 1),
+        body TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

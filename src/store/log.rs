@@ -1,0 +1,422 @@
+//! The change log: every committed change gets a sequence number in the
+//! transaction that commits it, stored with it, so that any follower (the
+//! judging mirror, the clicker hub, a resuming event stream, later another
+//! node) can be built as "a snapshot at sequence N, then every change after
+//! N" and can catch up after a gap by reading the log from N.
+//!
+//! Numbers are monotone and gapless: the writer thread alone hands them out
+//! (see `writer`), a job that is undone gives its numbers back, and a batch
+//! that does not commit consumes none. The database also has an *epoch*, a
+//! random id made when it is created and again when its history is reset
+//! (a restored backup: [`super::backup`] removes the epoch from the copy, so
+//! the first start on it makes a new one). A position is only meaningful
+//! with its epoch.
+//!
+//! Storage, and why: a clicker score is one log entry, and the SCORE path
+//! is the hot one (`bench/run.sh acks`). So a score's number is a `seq`
+//! column of its own `clicker_scores` row (one indexed integer more), not a
+//! second row in a log table repeating device, timestamp and score: the
+//! score row *is* its log entry. Every other change (judging diffs, which
+//! are not one row each) is a row of `change_log` holding the change as
+//! JSON. Reading "changes after N" merges the two by number. Scores are
+//! never deleted, but only the last `retain` numbers are promised: older
+//! `change_log` rows are trimmed by the writer in the same transaction as a
+//! batch, in steps of `retain / 8`, and `meta.log_floor` records the
+//! position below which the log no longer answers.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use super::clicker::{DeviceId, LatestScore};
+use super::{Store, StoreError};
+use crate::judging::model::DataStore;
+use crate::secrets;
+
+/// A change's place in the log: 1 for the first change of a database.
+pub type Seq = u64;
+
+/// Changes retained by default: [`crate::config::ServeConfig::change_log_retain`].
+pub const DEFAULT_RETAIN: u64 = 10_000;
+
+/// A committed change that followers must hear about.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Rows of the judging tables added or changed by one job.
+    Judging(Box<DataStore>),
+    /// A stored clicker score (newest of its device or not).
+    Score(Score),
+}
+
+/// A stored clicker score, as the log carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Score {
+    pub device: DeviceId,
+    pub timestamp: i64,
+    pub score: i64,
+}
+
+/// One change with its number.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: Seq,
+    pub change: Change,
+}
+
+/// What one commit logged, in order: shared by every follower.
+pub type Batch = Arc<[Entry]>;
+
+/// Committed changes, in commit order, one batch per commit.
+pub type Changes = mpsc::UnboundedReceiver<Batch>;
+
+/// Why the log cannot answer "changes after N".
+#[derive(Debug, Error)]
+pub enum LogError {
+    #[error(
+        "the change log no longer holds the changes after {after} (it keeps those after {floor})"
+    )]
+    NotRetained { after: Seq, floor: Seq },
+    #[error("position {after} is beyond the end of the change log ({last})")]
+    Ahead { after: Seq, last: Seq },
+    #[error("the change log has a gap: expected change {expected}, found {found}")]
+    Gap { expected: Seq, found: Seq },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for LogError {
+    fn from(e: rusqlite::Error) -> LogError {
+        LogError::Store(e.into())
+    }
+}
+
+/// What the core needs of the log to follow it: a snapshot of the judging
+/// tables with its position, and the changes after a position. A trait so
+/// the followers' catch-up can be tested without a database, and so another
+/// storage engine can stand in.
+pub trait Log: Send + Sync + 'static {
+    /// The judging tables as of a position, read in one transaction.
+    fn judging_snapshot(&self) -> BoxFuture<'static, Result<(Seq, DataStore), StoreError>>;
+    /// Every change after `after`, up to and including `upto` (or the end).
+    fn changes_after(
+        &self,
+        after: Seq,
+        upto: Option<Seq>,
+    ) -> BoxFuture<'static, Result<Vec<Entry>, LogError>>;
+}
+
+impl Log for Store {
+    fn judging_snapshot(&self) -> BoxFuture<'static, Result<(Seq, DataStore), StoreError>> {
+        let store = self.clone();
+        Box::pin(async move { store.judging_snapshot().await })
+    }
+
+    fn changes_after(
+        &self,
+        after: Seq,
+        upto: Option<Seq>,
+    ) -> BoxFuture<'static, Result<Vec<Entry>, LogError>> {
+        let store = self.clone();
+        Box::pin(async move { store.changes_after(after, upto).await })
+    }
+}
+
+/// The writer's view of the log: where it ends, what it still answers for,
+/// how much to keep.
+#[derive(Debug, Clone)]
+pub(super) struct LogState {
+    pub epoch: Arc<str>,
+    pub last: Seq,
+    pub floor: Seq,
+    pub retain: u64,
+}
+
+impl LogState {
+    /// The floor to trim to at position `last`, when enough is due that a
+    /// trim is worth its statements.
+    pub fn trim_to(&self, last: Seq) -> Option<Seq> {
+        let step = (self.retain / 8).max(1);
+        let target = last.saturating_sub(self.retain);
+        (target >= self.floor + step).then_some(target)
+    }
+}
+
+/// The followers the writer hands each committed batch to.
+#[derive(Default)]
+pub(super) struct Followers(Mutex<Vec<mpsc::UnboundedSender<Batch>>>);
+
+impl Followers {
+    pub fn add(&self) -> Changes {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.0.lock().expect("followers poisoned").push(tx);
+        rx
+    }
+
+    pub fn send(&self, batch: Vec<Entry>) {
+        if batch.is_empty() {
+            return;
+        }
+        let batch: Batch = batch.into();
+        self.0
+            .lock()
+            .expect("followers poisoned")
+            .retain(|follower| follower.send(batch.clone()).is_ok());
+    }
+}
+
+/// Reads (or, for a new database or a reset history, makes) the epoch and
+/// the log's bounds. Runs on the writer's connection before it starts.
+pub(super) fn open(conn: &Connection, retain: u64) -> Result<LogState, StoreError> {
+    let epoch: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let last = last_seq(conn)?;
+    let (epoch, floor) = match epoch {
+        Some(epoch) => (epoch, floor(conn)?),
+        None => {
+            // A new history: nothing before `last` may be resumed under the
+            // new epoch, and the old rows are of no use.
+            let epoch = secrets::generate(8);
+            let tx = conn.unchecked_transaction()?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('epoch', ?1)",
+                [&epoch],
+            )?;
+            set_floor(&tx, last)?;
+            tx.execute("DELETE FROM change_log", [])?;
+            tx.commit()?;
+            tracing::info!(%epoch, position = last, "the change log starts a new epoch");
+            (epoch, last)
+        }
+    };
+    Ok(LogState {
+        epoch: epoch.into(),
+        last,
+        floor,
+        retain: retain.max(1),
+    })
+}
+
+/// The number of the last committed change.
+fn last_seq(conn: &Connection) -> Result<Seq, StoreError> {
+    let logged: Option<Seq> = conn
+        .prepare_cached("SELECT MAX(seq) FROM change_log")?
+        .query_row([], |r| r.get(0))?;
+    let scored: Option<Seq> = conn
+        .prepare_cached("SELECT MAX(seq) FROM clicker_scores")?
+        .query_row([], |r| r.get(0))?;
+    Ok(floor(conn)?
+        .max(logged.unwrap_or(0))
+        .max(scored.unwrap_or(0)))
+}
+
+/// The position after which the log answers.
+fn floor(conn: &Connection) -> Result<Seq, StoreError> {
+    let floor: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'log_floor'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(floor.and_then(|f| f.parse().ok()).unwrap_or(0))
+}
+
+fn set_floor(conn: &Connection, floor: Seq) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('log_floor', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([floor.to_string()])
+    .map(|_| ())
+}
+
+/// How a change other than a score is stored in `change_log`.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", content = "change", rename_all = "camelCase")]
+enum Logged<'a> {
+    Judging(std::borrow::Cow<'a, DataStore>),
+    Score(Score),
+}
+
+/// Stores `change` as number `seq` (called by the writer, in the job's
+/// transaction).
+pub(super) fn append(conn: &Connection, seq: Seq, change: &Change) -> Result<(), StoreError> {
+    let logged = match change {
+        Change::Judging(diff) => Logged::Judging(std::borrow::Cow::Borrowed(diff)),
+        Change::Score(score) => Logged::Score(*score),
+    };
+    let body = serde_json::to_string(&logged)
+        .map_err(|e| StoreError::Worker(format!("cannot encode a change: {e}")))?;
+    conn.prepare_cached("INSERT INTO change_log (seq, body) VALUES (?1, ?2)")?
+        .execute(params![seq, body])?;
+    Ok(())
+}
+
+/// Forgets the changes up to `floor` (in the batch's transaction). The
+/// floor moves first: rows left behind by a failed delete are never read.
+pub(super) fn trim(conn: &Connection, floor: Seq) -> Result<(), StoreError> {
+    set_floor(conn, floor)?;
+    conn.prepare_cached("DELETE FROM change_log WHERE seq <= ?1")?
+        .execute([floor])?;
+    Ok(())
+}
+
+/// Reads the changes in (after, upto] in one read transaction, checking
+/// that they are all there.
+fn read_after(conn: &Connection, after: Seq, upto: Option<Seq>) -> Result<Vec<Entry>, LogError> {
+    let tx = conn.unchecked_transaction()?;
+    let floor = floor(&tx)?;
+    let last = last_seq(&tx)?;
+    if after < floor {
+        return Err(LogError::NotRetained { after, floor });
+    }
+    if after > last {
+        return Err(LogError::Ahead { after, last });
+    }
+    let upto = upto.unwrap_or(last).min(last);
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut logged = tx.prepare_cached(
+        "SELECT seq, body FROM change_log WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+    )?;
+    let rows = logged.query_map(params![after, upto], |r| {
+        Ok((r.get::<_, Seq>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (seq, body) = row?;
+        let change = match serde_json::from_str::<Logged<'static>>(&body) {
+            Ok(Logged::Judging(diff)) => Change::Judging(Box::new(diff.into_owned())),
+            Ok(Logged::Score(score)) => Change::Score(score),
+            Err(e) => {
+                return Err(LogError::Store(StoreError::Worker(format!(
+                    "change {seq} cannot be read: {e}"
+                ))))
+            }
+        };
+        entries.push(Entry { seq, change });
+    }
+    let mut scored = tx.prepare_cached(
+        "SELECT seq, device_id, timestamp, score FROM clicker_scores
+         WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+    )?;
+    let scores = scored.query_map(params![after, upto], |r| {
+        Ok(Entry {
+            seq: r.get(0)?,
+            change: Change::Score(Score {
+                device: r.get(1)?,
+                timestamp: r.get(2)?,
+                score: r.get(3)?,
+            }),
+        })
+    })?;
+    let scores: Vec<Entry> = scores.collect::<Result<_, _>>()?;
+    if !scores.is_empty() {
+        entries.extend(scores);
+        entries.sort_by_key(|e| e.seq);
+    }
+    for (expected, entry) in (after + 1..).zip(&entries) {
+        if entry.seq != expected {
+            return Err(LogError::Gap {
+                expected,
+                found: entry.seq,
+            });
+        }
+    }
+    let end = after + entries.len() as Seq;
+    if end != upto {
+        return Err(LogError::Gap {
+            expected: end + 1,
+            found: upto,
+        });
+    }
+    Ok(entries)
+}
+
+impl Store {
+    /// The database's epoch: with a sequence number, a position in its history.
+    pub fn epoch(&self) -> Arc<str> {
+        self.epoch.clone()
+    }
+
+    /// A new follower of the committed changes: every batch committed from
+    /// now on, in commit order. Read a snapshot after this, then skip what
+    /// the snapshot holds already.
+    pub fn follow(&self) -> Changes {
+        self.followers.add()
+    }
+
+    /// Every change after `after` up to `upto` (or the end), in order, none
+    /// missing; an error when the log no longer holds them.
+    pub async fn changes_after(
+        &self,
+        after: Seq,
+        upto: Option<Seq>,
+    ) -> Result<Vec<Entry>, LogError> {
+        match self
+            .read(move |conn| Ok(read_after(conn, after, upto)))
+            .await
+        {
+            Ok(result) => result,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The last committed change's number.
+    pub async fn position(&self) -> Result<Seq, StoreError> {
+        self.read(last_seq).await
+    }
+
+    /// Every judging row and the position they are as of.
+    pub async fn judging_snapshot(&self) -> Result<(Seq, DataStore), StoreError> {
+        self.read(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let seq = last_seq(&tx)?;
+            Ok((seq, super::judging::load_all(&tx)?))
+        })
+        .await
+    }
+
+    /// Every device's newest score and the position they are as of.
+    pub async fn latest_scores(&self) -> Result<(Seq, Vec<(DeviceId, LatestScore)>), StoreError> {
+        self.read(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let seq = last_seq(&tx)?;
+            let ids: Vec<DeviceId> = tx
+                .prepare("SELECT id FROM clicker_devices ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut latest = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(score) = super::clicker::latest_score_before(&tx, id, i64::MAX)? {
+                    latest.push((id, score));
+                }
+            }
+            Ok((seq, latest))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_in_steps_keeping_at_least_retain() {
+        let state = LogState {
+            epoch: "e".into(),
+            last: 0,
+            floor: 0,
+            retain: 80,
+        };
+        assert_eq!(state.trim_to(80), None);
+        assert_eq!(state.trim_to(89), None);
+        assert_eq!(state.trim_to(90), Some(10));
+        let later = LogState { floor: 10, ..state };
+        assert_eq!(later.trim_to(99), None);
+        assert_eq!(later.trim_to(100), Some(20));
+    }
+}
