@@ -1060,6 +1060,131 @@ mod tests {
         );
     }
 
+    fn rating_ids(update: &StreamUpdate) -> Vec<i64> {
+        payload(update)["diff"]["ratings"]
+            .as_array()
+            .map(|rows| rows.iter().map(|r| r["id"].as_i64().unwrap()).collect())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_gap_is_filled_from_the_log_in_order() {
+        let (changes, handle, _shutdown) = start();
+        let mut sub = handle
+            .subscribe_channel(Viewer::Admin, 8, None, None)
+            .await
+            .unwrap();
+        assert_eq!(sub.updates.recv().await.unwrap().id.as_ref(), "e1:0");
+        changes.log_only(rating(1, 1));
+        changes.log_only(rating(2, 1));
+        changes.send(rating(3, 1));
+        settle(&handle).await;
+        let updates: Vec<_> = std::iter::from_fn(|| sub.updates.try_recv().ok()).collect();
+        let ids: Vec<i64> = updates.iter().flat_map(rating_ids).collect();
+        assert_eq!(ids, [1, 2, 3], "the two missed changes come first");
+        assert_eq!(updates.last().unwrap().id.as_ref(), "e1:3");
+        assert_eq!(
+            handle.snapshot(Viewer::Admin).await.unwrap().ratings.len(),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn a_channel_resumes_after_its_id_scoped_without_update_full() {
+        let (changes, handle, _shutdown) = start();
+        changes.send(hack(1));
+        let mut last = HashMap::new();
+        for viewer in [Viewer::Admin, Viewer::Judge(2)] {
+            let mut sub = handle
+                .subscribe_channel(viewer, 8, None, None)
+                .await
+                .unwrap();
+            let full = sub.updates.recv().await.unwrap();
+            assert_eq!(full.event, UPDATE_FULL);
+            last.insert(viewer, EventId::parse(&full.id).unwrap());
+        }
+        // Missed while away: the judge may see only its own ratings.
+        for id in 1..=6 {
+            changes.send(rating(id, 1 + id % 2));
+        }
+        settle(&handle).await;
+        for (viewer, expected, live) in [
+            (Viewer::Admin, vec![1, 2, 3, 4, 5, 6], 7),
+            (Viewer::Judge(2), vec![1, 3, 5, 7], 8),
+        ] {
+            let mut sub = handle
+                .subscribe_channel(viewer, 8, None, Some(last[&viewer].clone()))
+                .await
+                .unwrap();
+            changes.send(rating(live, 2));
+            settle(&handle).await;
+            let mut updates = Vec::new();
+            while updates.iter().flat_map(rating_ids).last() != Some(live) {
+                updates.push(sub.updates.recv().await.unwrap());
+            }
+            assert!(
+                updates.iter().all(|u| u.event == UPDATE_PARTIAL),
+                "{viewer:?}"
+            );
+            let mut seen: Vec<i64> = updates.iter().flat_map(rating_ids).collect();
+            assert_eq!(seen.pop(), Some(live), "{viewer:?}: the live change last");
+            assert_eq!(seen, expected, "{viewer:?}");
+            assert!(sub.updates.try_recv().is_err(), "{viewer:?}: nothing twice");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_id_of_another_epoch_or_beyond_the_log_gets_update_full() {
+        let (changes, handle, _shutdown) = start();
+        for id in 1..=3 {
+            changes.send(rating(id, 1));
+        }
+        settle(&handle).await;
+        *changes.log.floor.lock().unwrap() = 2;
+        for id in ["other:1", "e1:1", "e1:99"] {
+            let mut sub = handle
+                .subscribe_channel(Viewer::Admin, 8, None, EventId::parse(id))
+                .await
+                .unwrap();
+            let first = sub.updates.recv().await.unwrap();
+            assert_eq!(first.event, UPDATE_FULL, "{id}");
+            assert_eq!(first.id.as_ref(), "e1:3", "{id}");
+            assert_eq!(
+                payload(&first)["database"]["ratings"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                3
+            );
+        }
+        let mut sub = handle
+            .subscribe_channel(Viewer::Admin, 8, None, EventId::parse("e1:3"))
+            .await
+            .unwrap();
+        changes.send(rating(4, 1));
+        settle(&handle).await;
+        assert_eq!(rating_ids(&sub.updates.recv().await.unwrap()), [4]);
+    }
+
+    #[test]
+    fn event_ids_parse_strictly() {
+        let id = EventId::parse("a1b2:42").unwrap();
+        assert_eq!((id.epoch.as_str(), id.seq), ("a1b2", 42));
+        assert_eq!(id.to_string(), "a1b2:42");
+        for bad in [
+            "",
+            "42",
+            ":42",
+            "a1:",
+            "a1:-1",
+            "a1:x",
+            "a 1:2",
+            "a1:99999999999999999999999",
+        ] {
+            assert_eq!(EventId::parse(bad), None, "{bad:?}");
+        }
+    }
+
     #[tokio::test]
     async fn shutdown_ends_every_channel() {
         let (_changes, handle, shutdown) = start();

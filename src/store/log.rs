@@ -402,7 +402,11 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::metrics::Metrics;
+    use crate::store::{Fault, SyncMode};
 
     #[test]
     fn trims_in_steps_keeping_at_least_retain() {
@@ -418,5 +422,160 @@ mod tests {
         let later = LogState { floor: 10, ..state };
         assert_eq!(later.trim_to(99), None);
         assert_eq!(later.trim_to(100), Some(20));
+    }
+
+    fn open(dir: &std::path::Path, retain: u64) -> (Store, Changes) {
+        Store::open_retaining(dir, SyncMode::Normal, Arc::new(Metrics::default()), retain).unwrap()
+    }
+
+    /// A judging change that names itself, to be found again in the log.
+    fn marked(n: i64) -> Change {
+        Change::Judging(Box::new(DataStore {
+            judging_status: vec![crate::judging::model::JudgingStatus {
+                id: n,
+                paused: false,
+            }],
+            ..Default::default()
+        }))
+    }
+
+    fn mark(entry: &Entry) -> i64 {
+        match &entry.change {
+            Change::Judging(diff) => diff.judging_status[0].id,
+            Change::Score(s) => s.timestamp,
+        }
+    }
+
+    /// Kept jobs' changes get 1, 2, 3, ... whatever else shares their
+    /// batches: a refusal, a failure, a batch lost to a disk fault; scores
+    /// (numbered in their own rows) and duplicates (not a change) included.
+    #[tokio::test]
+    async fn numbers_are_gapless_across_undone_jobs_and_failed_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mut changes) = open(dir.path(), 1000);
+        let device = store.register_device(None).await.unwrap().id;
+        let keep = |n: i64| {
+            store.write(move |tx| {
+                tx.publish(marked(n));
+                Ok(())
+            })
+        };
+        let refuse = store.try_write(|tx| {
+            tx.publish(marked(-1));
+            Ok(Err::<(), _>("no"))
+        });
+        let fail = store.write(|tx| {
+            tx.publish(marked(-2));
+            tx.execute("INSERT INTO nowhere VALUES (1)", [])?;
+            Ok(())
+        });
+        let (a, r, f, b) = tokio::join!(keep(1), refuse, fail, keep(2));
+        a.unwrap();
+        assert!(r.unwrap().is_err());
+        assert!(f.is_err());
+        b.unwrap();
+        store.record_score(device, 3, 30, None).await.unwrap();
+        store.record_score(device, 3, 30, None).await.unwrap(); // a retry
+        store.inject_fault(Fault::IoError).await.unwrap();
+        let (lost, lost_score) = tokio::join!(keep(-3), store.record_score(device, -4, 1, None));
+        assert!(lost.is_err() && lost_score.is_err());
+        store.inject_fault(Fault::None).await.unwrap();
+        keep(4).await.unwrap();
+        store.record_score(device, 5, 50, None).await.unwrap();
+
+        let entries = store.changes_after(0, None).await.unwrap();
+        let seqs: Vec<Seq> = entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        let marks: Vec<i64> = entries.iter().map(mark).collect();
+        assert_eq!(marks, [1, 2, 3, 4, 5]);
+        let mut followed = Vec::new();
+        while let Ok(batch) = changes.try_recv() {
+            followed.extend(batch.iter().map(|e| (e.seq, mark(e))));
+        }
+        assert_eq!(followed, [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]);
+        assert_eq!(store.position().await.unwrap(), 5);
+        assert_eq!(store.changes_after(2, Some(3)).await.unwrap().len(), 1);
+        assert!(matches!(
+            store.changes_after(6, None).await,
+            Err(LogError::Ahead { .. })
+        ));
+
+        // Numbering goes on after a restart, in the same epoch.
+        let epoch = store.epoch();
+        store.close();
+        let (store, _changes) = open(dir.path(), 1000);
+        assert_eq!(store.epoch(), epoch);
+        keep_after_restart(&store).await;
+        assert_eq!(store.position().await.unwrap(), 6);
+        store.close();
+    }
+
+    async fn keep_after_restart(store: &Store) {
+        store
+            .write(|tx| {
+                assert_eq!(tx.next_seq(), 6);
+                tx.publish(marked(6));
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_log_keeps_at_least_the_last_retain_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _changes) = open(dir.path(), 16);
+        for n in 1..=100 {
+            store
+                .write(move |tx| {
+                    tx.publish(marked(n));
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        let kept = store.changes_after(100 - 16, None).await.unwrap();
+        assert_eq!(kept.len(), 16);
+        assert!(matches!(
+            store.changes_after(0, None).await,
+            Err(LogError::NotRetained { .. })
+        ));
+        let rows: i64 = store
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM change_log", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert!((16..=18).contains(&rows), "{rows} rows kept");
+        store.close();
+    }
+
+    /// A restored backup is a new history: a new epoch, made on its first
+    /// start, while the original keeps its own.
+    #[tokio::test]
+    async fn a_restored_backup_starts_a_new_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _changes) = open(dir.path(), 100);
+        let epoch = store.epoch();
+        store
+            .write(|tx| {
+                tx.publish(marked(1));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let copy = tempfile::tempdir().unwrap();
+        let file = copy.path().join(crate::store::DB_FILE);
+        crate::store::backup(dir.path(), &file).unwrap();
+        store.close();
+        let (restored, _changes) = open(copy.path(), 100);
+        let new_epoch = restored.epoch();
+        assert_ne!(new_epoch, epoch);
+        assert_eq!(restored.position().await.unwrap(), 1);
+        restored.close();
+        let (again, _changes) = open(copy.path(), 100);
+        assert_eq!(again.epoch(), new_epoch, "made once, then kept");
+        again.close();
+        let (original, _changes) = open(dir.path(), 100);
+        assert_eq!(original.epoch(), epoch);
+        original.close();
     }
 }
