@@ -43,8 +43,10 @@ pub type Seq = u64;
 /// Changes retained by default: [`crate::config::ServeConfig::change_log_retain`].
 pub const DEFAULT_RETAIN: u64 = 10_000;
 
-/// A committed change that followers must hear about.
-#[derive(Debug, Clone)]
+/// A committed change that followers must hear about. Serialised, it is
+/// how `change_log` stores a change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "change", rename_all = "camelCase")]
 pub enum Change {
     /// Rows of the judging tables added or changed by one job.
     Judging(Box<DataStore>),
@@ -234,22 +236,10 @@ fn set_floor(conn: &Connection, floor: Seq) -> Result<(), rusqlite::Error> {
     .map(|_| ())
 }
 
-/// How a change other than a score is stored in `change_log`.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", content = "change", rename_all = "camelCase")]
-enum Logged<'a> {
-    Judging(std::borrow::Cow<'a, DataStore>),
-    Score(Score),
-}
-
 /// Stores `change` as number `seq` (called by the writer, in the job's
 /// transaction).
 pub(super) fn append(conn: &Connection, seq: Seq, change: &Change) -> Result<(), StoreError> {
-    let logged = match change {
-        Change::Judging(diff) => Logged::Judging(std::borrow::Cow::Borrowed(diff)),
-        Change::Score(score) => Logged::Score(*score),
-    };
-    let body = serde_json::to_string(&logged)
+    let body = serde_json::to_string(change)
         .map_err(|e| StoreError::Worker(format!("cannot encode a change: {e}")))?;
     conn.prepare_cached("INSERT INTO change_log (seq, body) VALUES (?1, ?2)")?
         .execute(params![seq, body])?;
@@ -287,9 +277,8 @@ fn read_after(conn: &Connection, after: Seq, upto: Option<Seq>) -> Result<Vec<En
     })?;
     for row in rows {
         let (seq, body) = row?;
-        let change = match serde_json::from_str::<Logged<'static>>(&body) {
-            Ok(Logged::Judging(diff)) => Change::Judging(Box::new(diff.into_owned())),
-            Ok(Logged::Score(score)) => Change::Score(score),
+        let change = match serde_json::from_str::<Change>(&body) {
+            Ok(change) => change,
             Err(e) => {
                 return Err(LogError::Store(StoreError::Worker(format!(
                     "change {seq} cannot be read: {e}"
