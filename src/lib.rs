@@ -18,7 +18,8 @@
 //! http_error.rs    JSON errors of the HTTP API
 //! ui.rs            the web pages (/admin, /judge, /scoreboard), embedded at compile time
 //! api/             the HTTP API: state, writes, imports, assignment, results, exports, SSE
-//! store/           SQLite: migrations, the group-commit writer, one module per table group
+//! store/           SQLite: migrations, the group-commit writer, the change log (every
+//!                  committed change numbered, epoch), one module per table group
 //! clicker/         the clicker protocol: pure parser, fan-out hub, connection loop, history API
 //! judging/         the judging domain: model, validation, import, assignment, results, export,
 //!                  the judging floor (absences in assignment, the organiser's floor view)
