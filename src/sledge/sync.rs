@@ -475,14 +475,32 @@ impl Task {
         };
         self.mirror = Mirror::new(data);
         self.position = seq;
-        let keys: Vec<Key> = self.subscribers.keys().copied().collect();
-        for key in keys {
-            if let Some(sub) = self.subscribers.remove(&key) {
-                let view = sub.view;
-                if let Ok(key) = self.add_with_full(sub.sink, view) {
-                    debug_assert!(self.subscribers.contains_key(&key));
-                }
+        let id = self.id(seq);
+        let mut dropped = Vec::new();
+        for (key, sub) in &mut self.subscribers {
+            sub.held = None;
+            let database = sub.view.shape(self.mirror.snapshot(sub.view.viewer));
+            let full = UpdateFull {
+                database: &database,
+            };
+            let sent = match &sub.sink {
+                Sink::Socket(socket) => socket.emit(UPDATE_FULL, &full).is_ok(),
+                Sink::Channel(sender) => sender
+                    .try_send(StreamUpdate {
+                        event: UPDATE_FULL,
+                        data: to_json(&full),
+                        id: id.clone(),
+                    })
+                    .is_ok(),
+            };
+            if !sent {
+                dropped.push(*key);
             }
+        }
+        for key in dropped {
+            // A socket stays connected and can subscribe again; a channel's
+            // stream ends and its client reconnects.
+            self.subscribers.remove(&key);
         }
     }
 
@@ -1087,6 +1105,34 @@ mod tests {
             handle.snapshot(Viewer::Admin).await.unwrap().ratings.len(),
             3
         );
+    }
+
+    #[tokio::test]
+    async fn a_gap_the_log_no_longer_holds_reloads_everyone() {
+        let (changes, handle, _shutdown) = start();
+        let mut sub = handle
+            .subscribe_channel(Viewer::Admin, 8, None, None)
+            .await
+            .unwrap();
+        assert_eq!(sub.updates.recv().await.unwrap().event, UPDATE_FULL);
+        changes.log_only(hack(1));
+        changes.log_only(hack(2));
+        *changes.log.floor.lock().unwrap() = 2;
+        changes.send(hack(3));
+        settle(&handle).await;
+        let full = sub.updates.recv().await.unwrap();
+        assert_eq!((full.event, full.id.as_ref()), (UPDATE_FULL, "e1:3"));
+        assert_eq!(
+            payload(&full)["database"]["hacks"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(sub.updates.try_recv().is_err(), "hack 3 is not sent again");
+        changes.send(hack(4));
+        settle(&handle).await;
+        assert_eq!(sub.updates.recv().await.unwrap().id.as_ref(), "e1:4");
     }
 
     #[tokio::test]
