@@ -396,6 +396,7 @@ impl Task {
             ..Pending::default()
         };
         let mut batch = first;
+        let mut flushed = false;
         loop {
             for entry in batch.iter() {
                 if entry.seq <= self.position {
@@ -420,10 +421,15 @@ impl Task {
                 pending.add(entry);
                 if pending.full() {
                     self.flush(&mut pending);
+                    flushed = true;
+                    // Let the sockets' tasks take what was queued before
+                    // queueing more: a task that never yields fills their
+                    // buffers, and readers are dropped as too slow.
+                    tokio::task::yield_now().await;
                 }
             }
-            if pending.full() {
-                break;
+            if flushed {
+                break; // back to the loop, where commands get their turn
             }
             match changes.try_recv() {
                 Ok(next) => batch = next,
