@@ -124,21 +124,20 @@ impl Store {
         msg_id: Option<i64>,
     ) -> Result<ScoreOutcome, StoreError> {
         let received_at = self.receive_clock.stamp();
-        // One INSERT (the SELECT only reads): no savepoint needed. The row
-        // carries its change-log number: it is its own log entry (see
+        // One INSERT (the SELECT only reads): no savepoint needed. The
+        // writer logs the score with the other scores of its commit (see
         // `super::log` for why).
         self.write_one(move |tx| {
-            let seq = tx.next_seq();
             let inserted = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO clicker_scores (device_id, timestamp, score, msg_id, received_at, seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT OR IGNORE INTO clicker_scores (device_id, timestamp, score, msg_id, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(params![device, timestamp, score, msg_id, received_at, seq])?;
+                .execute(params![device, timestamp, score, msg_id, received_at])?;
             if inserted == 0 {
                 return Ok(ScoreOutcome::Duplicate);
             }
-            tx.publish_stored(Change::Score(Score {
+            tx.publish(Change::Score(Score {
                 device,
                 timestamp,
                 score,

@@ -189,17 +189,15 @@ const MIGRATIONS: &[&str] = &[
         last_action_at INTEGER NOT NULL
     );
     "#,
-    // 6: the change log (see store::log). A score row carries its own
-    // sequence number (null for scores stored before the log began); every
-    // other change is a change_log row. The epoch is made in Rust, from the
-    // CSPRNG, when the database first opens with this version.
+    // 6: the change log (see store::log). Each row holds the changes up to
+    // and including `seq`: one judging change (kind 0, JSON), or the clicker
+    // scores of one commit (kind 1, packed). The epoch is made in Rust, from
+    // the CSPRNG, when the database first opens with this version.
     r#"
-    ALTER TABLE clicker_scores ADD COLUMN seq INTEGER;
-    CREATE UNIQUE INDEX clicker_scores_by_seq ON clicker_scores (seq);
-
     CREATE TABLE change_log (
         seq  INTEGER PRIMARY KEY CHECK (seq >= 1),
-        body TEXT NOT NULL
+        kind INTEGER NOT NULL CHECK (kind IN (0, 1)),
+        body BLOB NOT NULL
     );
     "#,
 ];

@@ -31,7 +31,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::faults::{Fault, FaultVfs};
-use super::log::{self, Change, Entry, Followers, LogState, Seq};
+use super::log::{self, Change, Entry, Followers, LogState, Score, Seq};
 use super::StoreError;
 use crate::metrics::Metrics;
 
@@ -44,40 +44,19 @@ pub struct Tx<'a> {
     conn: &'a Connection,
     /// The number of the last change before this job's.
     base: Seq,
-    published: Vec<Published>,
-}
-
-/// A change a job published, and who stores it in the log.
-struct Published {
-    change: Change,
-    /// The job stored it with its number itself (a score row's `seq`);
-    /// otherwise the writer adds it to `change_log`.
-    stored: bool,
+    published: Vec<Change>,
 }
 
 impl Tx<'_> {
     /// Logs `change` and queues it for the followers; dropped (with its
     /// number) if this job or its batch does not commit.
     pub fn publish(&mut self, change: Change) {
-        self.published.push(Published {
-            change,
-            stored: false,
-        });
+        self.published.push(change);
     }
 
     /// The sequence number the next change this job publishes gets.
     pub fn next_seq(&self) -> Seq {
         self.base + self.published.len() as Seq + 1
-    }
-
-    /// Like [`Tx::publish`] for a change the job has stored itself under
-    /// [`Tx::next_seq`]: publish it right after that write, so that a job
-    /// failing later is known to have kept a number.
-    pub fn publish_stored(&mut self, change: Change) {
-        self.published.push(Published {
-            change,
-            stored: true,
-        });
     }
 }
 
@@ -347,6 +326,8 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
     }
     // The batch's changes with their numbers; `seq` is the last one given.
     let mut published: Vec<Entry> = Vec::new();
+    // Its scores, logged in one row at the end (see `log`).
+    let mut scores: Vec<(Seq, Score)> = Vec::new();
     let mut seq = out.log.last;
     let mut jobs = batch.drain(..);
     for job in jobs.by_ref() {
@@ -380,16 +361,17 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
                 }
             }
         } else if ran != Ran::Kept && !tx.published.is_empty() {
-            // Without a savepoint, what it stored under its numbers stays.
+            // Without a savepoint, its writes stay: a change it published
+            // could be neither logged nor undone.
             undone = false;
         }
         if ran == Ran::Kept && undone {
-            for p in tx.published {
+            for change in tx.published {
                 seq += 1;
-                published.push(Entry {
-                    seq,
-                    change: p.change,
-                });
+                if let Change::Score(score) = &change {
+                    scores.push((seq, *score));
+                }
+                published.push(Entry { seq, change });
             }
         }
         completions.push((ran, completion));
@@ -415,6 +397,17 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
         }
     }
     drop(jobs);
+    if let Err(e) = log::append_scores(conn, &scores) {
+        // The scores' jobs are done and cannot be undone alone.
+        let err = StoreError::NotCommitted {
+            reason: format!("the change log could not be written: {e}"),
+        };
+        tracing::error!(error = %err, "a batch's scores could not be logged; the batch is rolled back");
+        if !conn.is_autocommit() {
+            let _ = exec(conn, "ROLLBACK");
+        }
+        return fail_all(completions, &err);
+    }
     let mut trimmed = None;
     if let Some(floor) = out.log.trim_to(seq) {
         match log::trim(conn, floor) {
@@ -469,12 +462,12 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
     }
 }
 
-/// Logs the changes a job published, numbered on from `last`, unless the
-/// job stored them itself.
-fn append(conn: &Connection, last: Seq, published: &[Published]) -> Result<(), StoreError> {
-    for (seq, p) in (last + 1..).zip(published) {
-        if !p.stored {
-            log::append(conn, seq, &p.change)?;
+/// Logs the judging changes a job published, numbered on from `last` (its
+/// scores are logged with the batch's: see `log`).
+fn append(conn: &Connection, last: Seq, published: &[Change]) -> Result<(), StoreError> {
+    for (seq, change) in (last + 1..).zip(published) {
+        if let Change::Judging(diff) = change {
+            log::append_judging(conn, seq, diff)?;
         }
     }
     Ok(())
