@@ -279,7 +279,7 @@ fn unpack(seq: Seq, kind: i64, body: &[u8], out: &mut Vec<Entry>) -> Result<(), 
                 change: Change::Judging(Box::new(diff)),
             });
         }
-        SCORES if body.len() % SCORE_BYTES == 0 => {
+        SCORES if body.len().is_multiple_of(SCORE_BYTES) => {
             for packed in body.chunks_exact(SCORE_BYTES) {
                 let (seq, rest) = packed.split_at(8);
                 let (device, rest) = rest.split_at(4);
