@@ -472,7 +472,7 @@ mod tests {
 
     /// Kept jobs' changes get 1, 2, 3, ... whatever else shares their
     /// batches: a refusal, a failure, a batch lost to a disk fault; scores
-    /// (numbered in their own rows) and duplicates (not a change) included.
+    /// (logged together, one row per commit) and duplicates (not a change) included.
     #[tokio::test]
     async fn numbers_are_gapless_across_undone_jobs_and_failed_batches() {
         let dir = tempfile::tempdir().unwrap();
