@@ -15,12 +15,12 @@
 //! Storage, and why: a clicker score is one log entry, and the SCORE path
 //! is the hot one (`bench/run.sh acks`). A first design gave each
 //! `clicker_scores` row an indexed `seq` column; the index insert per score
-//! cost about 10% of the durable acks rate. So the log is one table,
-//! `change_log`, whose rows each hold the changes up to their `seq`: a
-//! judging change is a row of its own (its diff as JSON: it is not one row of
-//! any table), and the scores of one commit share one row, packed
-//! ([`SCORE_BYTES`] each), written once per commit rather than once per
-//! score. Reading "changes after N" reads the rows whose `seq` is above N
+//! cost about 10% of the durable acks rate, and a `change_log` row per
+//! judging change cost about as much of the judging rate. So the log is one
+//! row per *commit*: `change_log.seq` is the commit's last change, and its
+//! body holds all of the commit's changes, packed ([`pack`]: a score in
+//! [`SCORE_BYTES`], a judging diff as JSON), written by the writer once,
+//! just before the commit. Reading "changes after N" reads the rows above N
 //! and unpacks them. Only the last `retain` numbers are promised: older rows
 //! are trimmed by the writer in the same transaction as a batch, in steps of
 //! `retain / 8`, and `meta.log_floor` records the position below which the
@@ -230,72 +230,81 @@ fn set_floor(conn: &Connection, floor: Seq) -> Result<(), rusqlite::Error> {
     .map(|_| ())
 }
 
-/// `change_log.kind` of a judging change (its diff as JSON).
-const JUDGING: i64 = 0;
-/// `change_log.kind` of a commit's scores, packed.
-const SCORES: i64 = 1;
-/// Bytes of one packed score: seq, device, timestamp, score (little-endian).
-pub const SCORE_BYTES: usize = 8 + 4 + 8 + 8;
+/// Tag of a judging change in a packed row: then its JSON's length and it.
+const JUDGING: u8 = 0;
+/// Tag of a score in a packed row: then device, timestamp and score.
+const SCORE: u8 = 1;
+/// Bytes of one packed score: seq, tag, device, timestamp, score
+/// (little-endian).
+pub const SCORE_BYTES: usize = 8 + 1 + 4 + 8 + 8;
 
-/// Stores a judging diff as change `seq` (called by the writer, in the
-/// job's savepoint).
-pub(super) fn append_judging(
-    conn: &Connection,
-    seq: Seq,
-    diff: &DataStore,
-) -> Result<(), StoreError> {
-    let body = serde_json::to_vec(diff)
-        .map_err(|e| StoreError::Worker(format!("cannot encode a change: {e}")))?;
-    conn.prepare_cached("INSERT INTO change_log (seq, kind, body) VALUES (?1, ?2, ?3)")?
-        .execute(params![seq, JUDGING, body])?;
-    Ok(())
-}
-
-/// Stores the scores of one commit, in order, as one row (called by the
-/// writer before the commit).
-pub(super) fn append_scores(conn: &Connection, scores: &[(Seq, Score)]) -> Result<(), StoreError> {
-    let Some(&(last, _)) = scores.last() else {
-        return Ok(());
-    };
-    let mut body = Vec::with_capacity(scores.len() * SCORE_BYTES);
-    for (seq, score) in scores {
-        body.extend_from_slice(&seq.to_le_bytes());
-        body.extend_from_slice(&score.device.to_le_bytes());
-        body.extend_from_slice(&score.timestamp.to_le_bytes());
-        body.extend_from_slice(&score.score.to_le_bytes());
-    }
-    conn.prepare_cached("INSERT INTO change_log (seq, kind, body) VALUES (?1, ?2, ?3)")?
-        .execute(params![last, SCORES, body])?;
-    Ok(())
-}
-
-/// The entries of one `change_log` row.
-fn unpack(seq: Seq, kind: i64, body: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
-    match kind {
-        JUDGING => {
-            let diff: DataStore = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-            out.push(Entry {
-                seq,
-                change: Change::Judging(Box::new(diff)),
-            });
-        }
-        SCORES if body.len().is_multiple_of(SCORE_BYTES) => {
-            for packed in body.chunks_exact(SCORE_BYTES) {
-                let (seq, rest) = packed.split_at(8);
-                let (device, rest) = rest.split_at(4);
-                let (timestamp, score) = rest.split_at(8);
-                let number = |b: &[u8]| i64::from_le_bytes(b.try_into().expect("8 bytes"));
-                out.push(Entry {
-                    seq: u64::from_le_bytes(seq.try_into().expect("8 bytes")),
-                    change: Change::Score(Score {
-                        device: u32::from_le_bytes(device.try_into().expect("4 bytes")),
-                        timestamp: number(timestamp),
-                        score: number(score),
-                    }),
-                });
+/// Packs a commit's changes into one `change_log` body.
+fn pack(entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
+    let mut body = Vec::with_capacity(entries.len() * SCORE_BYTES);
+    for entry in entries {
+        body.extend_from_slice(&entry.seq.to_le_bytes());
+        match &entry.change {
+            Change::Score(score) => {
+                body.push(SCORE);
+                body.extend_from_slice(&score.device.to_le_bytes());
+                body.extend_from_slice(&score.timestamp.to_le_bytes());
+                body.extend_from_slice(&score.score.to_le_bytes());
+            }
+            Change::Judging(diff) => {
+                let json = serde_json::to_vec(diff)
+                    .map_err(|e| StoreError::Worker(format!("cannot encode a change: {e}")))?;
+                let len = u32::try_from(json.len())
+                    .map_err(|_| StoreError::Worker("a change of more than 4 GiB".into()))?;
+                body.push(JUDGING);
+                body.extend_from_slice(&len.to_le_bytes());
+                body.extend_from_slice(&json);
             }
         }
-        _ => return Err(format!("unknown kind {kind} of {} bytes", body.len())),
+    }
+    Ok(body)
+}
+
+/// Stores a commit's changes, in order, as one row (called by the writer
+/// inside the batch's transaction, before the commit).
+pub(super) fn append(conn: &Connection, entries: &[Entry]) -> Result<(), StoreError> {
+    let Some(last) = entries.last() else {
+        return Ok(());
+    };
+    conn.prepare_cached("INSERT INTO change_log (seq, body) VALUES (?1, ?2)")?
+        .execute(params![last.seq, pack(entries)?])?;
+    Ok(())
+}
+
+/// The entries of one `change_log` body.
+fn unpack(mut body: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
+    fn take<'a>(body: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if body.len() < n {
+            return Err("the row ends early".into());
+        }
+        let (head, rest) = body.split_at(n);
+        *body = rest;
+        Ok(head)
+    }
+    fn int<const N: usize>(body: &mut &[u8]) -> Result<[u8; N], String> {
+        Ok(take(body, N)?.try_into().expect("N bytes"))
+    }
+    while !body.is_empty() {
+        let seq = u64::from_le_bytes(int(&mut body)?);
+        let change = match int::<1>(&mut body)?[0] {
+            SCORE => Change::Score(Score {
+                device: u32::from_le_bytes(int(&mut body)?),
+                timestamp: i64::from_le_bytes(int(&mut body)?),
+                score: i64::from_le_bytes(int(&mut body)?),
+            }),
+            JUDGING => {
+                let len = u32::from_le_bytes(int(&mut body)?) as usize;
+                let json = take(&mut body, len)?;
+                let diff: DataStore = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+                Change::Judging(Box::new(diff))
+            }
+            tag => return Err(format!("unknown tag {tag}")),
+        };
+        out.push(Entry { seq, change });
     }
     Ok(())
 }
@@ -323,21 +332,22 @@ fn read_after(conn: &Connection, after: Seq, upto: Option<Seq>) -> Result<Vec<En
     }
     let upto = upto.unwrap_or(last).min(last);
     let mut entries: Vec<Entry> = Vec::new();
-    // A row holds changes up to its seq, so those above `after` are in rows
-    // above it; the rows of one commit may hold them in any order (its
-    // scores share the row of the last), so every row above is read (the
-    // log is trimmed to about `retain` changes).
+    // A row holds one commit's changes, the last of them its seq: those
+    // above `after` are in the rows above it.
     let mut rows =
-        tx.prepare_cached("SELECT seq, kind, body FROM change_log WHERE seq > ?1 ORDER BY seq")?;
+        tx.prepare_cached("SELECT seq, body FROM change_log WHERE seq > ?1 ORDER BY seq")?;
     let mut rows = rows.query(params![after])?;
     while let Some(row) = rows.next()? {
         let seq: Seq = row.get(0)?;
-        let body = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-        unpack(seq, row.get(1)?, body, &mut entries).map_err(|e| {
+        let body = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        unpack(body, &mut entries).map_err(|e| {
             LogError::Store(StoreError::Worker(format!(
-                "change {seq} cannot be read: {e}"
+                "the changes up to {seq} cannot be read: {e}"
             )))
         })?;
+        if seq >= upto {
+            break;
+        }
     }
     entries.retain(|e| e.seq > after && e.seq <= upto);
     entries.sort_by_key(|e| e.seq);
@@ -472,7 +482,7 @@ mod tests {
 
     /// Kept jobs' changes get 1, 2, 3, ... whatever else shares their
     /// batches: a refusal, a failure, a batch lost to a disk fault; scores
-    /// (logged together, one row per commit) and duplicates (not a change) included.
+    /// (logged with the rest, one row per commit) and duplicates (not a change) included.
     #[tokio::test]
     async fn numbers_are_gapless_across_undone_jobs_and_failed_batches() {
         let dir = tempfile::tempdir().unwrap();
@@ -545,8 +555,8 @@ mod tests {
             .unwrap();
     }
 
-    /// A commit's scores share one row, keyed by the last of them, while its
-    /// judging changes have rows of their own: any range reads back whole.
+    /// A commit's changes share one row, keyed by the last of them: any
+    /// range reads back whole.
     #[tokio::test]
     async fn any_range_of_a_mixed_commit_reads_back_in_order() {
         let dir = tempfile::tempdir().unwrap();

@@ -189,14 +189,12 @@ const MIGRATIONS: &[&str] = &[
         last_action_at INTEGER NOT NULL
     );
     "#,
-    // 6: the change log (see store::log). Each row holds the changes up to
-    // and including `seq`: one judging change (kind 0, JSON), or the clicker
-    // scores of one commit (kind 1, packed). The epoch is made in Rust, from
-    // the CSPRNG, when the database first opens with this version.
+    // 6: the change log (see store::log): one row per commit, holding its
+    // changes, packed, keyed by the last of them. The epoch is made in Rust,
+    // from the CSPRNG, when the database first opens with this version.
     r#"
     CREATE TABLE change_log (
         seq  INTEGER PRIMARY KEY CHECK (seq >= 1),
-        kind INTEGER NOT NULL CHECK (kind IN (0, 1)),
         body BLOB NOT NULL
     );
     "#,

@@ -10,7 +10,8 @@
 //! Each job runs inside its own savepoint: a job that fails or refuses is
 //! rolled back alone and the rest of its batch still commits. Jobs may publish
 //! [`Change`]s: each gets the next sequence number of the change log (see
-//! [`super::log`]) inside the transaction and is stored with it, and after the
+//! [`super::log`]), the batch's changes are stored in the log inside its
+//! transaction (one row per commit), and after the
 //! commit the batch's changes reach every follower ([`super::Store::follow`])
 //! in commit order, which is what keeps every live view in one order. A job
 //! that is undone gives its numbers back, and a batch that does not commit
@@ -31,7 +32,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::faults::{Fault, FaultVfs};
-use super::log::{self, Change, Entry, Followers, LogState, Score, Seq};
+use super::log::{self, Change, Entry, Followers, LogState, Seq};
 use super::StoreError;
 use crate::metrics::Metrics;
 
@@ -326,8 +327,6 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
     }
     // The batch's changes with their numbers; `seq` is the last one given.
     let mut published: Vec<Entry> = Vec::new();
-    // Its scores, logged in one row at the end (see `log`).
-    let mut scores: Vec<(Seq, Score)> = Vec::new();
     let mut seq = out.log.last;
     let mut jobs = batch.drain(..);
     for job in jobs.by_ref() {
@@ -341,13 +340,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
             completions.push((job.run)(None));
             continue;
         }
-        let (mut ran, completion) = (job.run)(Some(&mut tx));
-        if ran == Ran::Kept {
-            if let Err(e) = append(conn, seq, &tx.published) {
-                tracing::error!(error = %e, "cannot log a change; its write is undone");
-                ran = Ran::Failed;
-            }
-        }
+        let (ran, completion) = (job.run)(Some(&mut tx));
         let mut undone = true;
         if job.savepoint {
             match ran {
@@ -368,9 +361,6 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
         if ran == Ran::Kept && undone {
             for change in tx.published {
                 seq += 1;
-                if let Change::Score(score) = &change {
-                    scores.push((seq, *score));
-                }
                 published.push(Entry { seq, change });
             }
         }
@@ -397,12 +387,12 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
         }
     }
     drop(jobs);
-    if let Err(e) = log::append_scores(conn, &scores) {
-        // The scores' jobs are done and cannot be undone alone.
+    if let Err(e) = log::append(conn, &published) {
+        // The jobs are done and cannot be undone alone.
         let err = StoreError::NotCommitted {
             reason: format!("the change log could not be written: {e}"),
         };
-        tracing::error!(error = %err, "a batch's scores could not be logged; the batch is rolled back");
+        tracing::error!(error = %err, "a batch's changes could not be logged; the batch is rolled back");
         if !conn.is_autocommit() {
             let _ = exec(conn, "ROLLBACK");
         }
@@ -460,17 +450,6 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
             fail_all(completions, &err)
         }
     }
-}
-
-/// Logs the judging changes a job published, numbered on from `last` (its
-/// scores are logged with the batch's: see `log`).
-fn append(conn: &Connection, last: Seq, published: &[Change]) -> Result<(), StoreError> {
-    for (seq, change) in (last + 1..).zip(published) {
-        if let Change::Judging(diff) = change {
-            log::append_judging(conn, seq, diff)?;
-        }
-    }
-    Ok(())
 }
 
 /// Answers every job of a batch that did not commit; returns how many were
