@@ -103,6 +103,11 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_ABSENT_FLAG_JUDGES", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub absent_flag_judges: u64,
 
+    /// Changes the change log keeps at least (older ones are trimmed): how
+    /// far back an event stream can resume with `Last-Event-ID`.
+    #[arg(long, env = "PODIUM_CHANGE_LOG_RETAIN", default_value_t = crate::store::DEFAULT_RETAIN, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub change_log_retain: u64,
+
     /// The Sledge admin secret. Unset: generated on first start and kept in
     /// the data directory (`podium secrets show` prints it).
     #[arg(long, env = "PODIUM_ADMIN_SECRET", hide_env_values = true)]
@@ -249,6 +254,7 @@ impl ServeConfig {
             compression: true,
             allowed_origins: Vec::new(),
             absent_flag_judges: 2,
+            change_log_retain: crate::store::DEFAULT_RETAIN,
             admin_secret: None,
             login_code: None,
             public_url: None,

@@ -33,8 +33,9 @@
 //! ui.rs            the web pages (/admin, /judge, /scoreboard), embedded at compile time
 //! core/            requests, permissions, credentials and throttles, the judging
 //!                  operations, reports, the live mirror and its sync task, speed heats
-//! store/           storage traits; SQLite: migrations, the group-commit writer,
-//!                  one module per table group
+//! store/           storage traits; SQLite: migrations, the group-commit writer, the
+//!                  change log (every committed change numbered, epoch), one module
+//!                  per table group
 //! judging/         the judging model, inputs, refusals, validation, Devpost and judges
 //!                  CSVs, assignment, normalised results, exports, the judging floor
 //! speed/           speed events: IJRU rules, tallies from clicker counts, heat lists

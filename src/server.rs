@@ -110,10 +110,18 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         config.admin_secret.take(),
         config.login_code.take(),
     )?);
-    let (store, changes) = Store::open(&data_dir, config.sync, metrics.clone())?;
+    let (store, changes) = Store::open_retaining(
+        &data_dir,
+        config.sync,
+        metrics.clone(),
+        config.change_log_retain,
+    )?;
+    // Made before any snapshot is read, so the hub misses no score.
+    let scores = store.follow();
     let shutdown = CancellationToken::new();
     let core = Arc::new(
         Core::start(
+            Arc::new(store.clone()),
             Arc::new(store.clone()),
             changes,
             secrets,
@@ -152,6 +160,13 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let hub = Arc::new(clicker::hub::Hub::new(metrics.clone()));
     let follows = speed.clone();
     hub.on_score(move |device| follows.on_score(device));
+    clicker::follow::start(
+        hub.clone(),
+        Arc::new(store.clone()),
+        scores,
+        shutdown.clone(),
+    )
+    .await?;
     tokio::spawn(crate::core::heats::run(
         speed.clone(),
         Arc::new(store.clone()),

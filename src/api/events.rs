@@ -3,12 +3,20 @@
 //! `update-partial` with `{diff}` for every committed change the caller may
 //! see, in commit order, scoped to the caller like `GET /api/state`.
 //!
+//! Every update carries `id: <epoch>:<sequence>`, its place in the change
+//! log (`crate::store::log`). A client that reconnects with that id in
+//! `Last-Event-ID` (`EventSource` does so by itself) gets exactly the
+//! changes after it, scoped like live ones and with no new `update-full`,
+//! when the id is of the database's current epoch and the log still holds
+//! what followed it; any other id (unknown or old epoch, too old, malformed)
+//! gets a fresh `update-full`, never an error.
+//!
 //! Credentials come in the `Authorization` header, or in `?secret=` because
 //! a browser's `EventSource` cannot set headers (a URL can end up in proxy
 //! logs: prefer the header where the client allows it). A client that stops
 //! reading until its queue of updates is full has its stream ended;
-//! `EventSource` then reconnects by itself and starts over with a new
-//! `update-full`. A comment line every 15 s keeps idle proxies from closing
+//! `EventSource` then reconnects by itself and resumes from the last id it
+//! got. A comment line every 15 s keeps idle proxies from closing
 //! the stream. `?preview=N` cuts hack descriptions as `GET /api/state` does.
 
 use std::convert::Infallible;
@@ -39,6 +47,14 @@ pub struct UpdateEvent {
     /// JSON: `{"database": DataStore}` (update-full) or `{"diff": DataStore}` (update-partial).
     #[schema(content_media_type = "application/json")]
     data: String,
+}
+use crate::core::sync::EventId;
+
+/// The id a reconnecting client last got; `None` when absent or not an id
+/// this server could have sent (the client then starts over).
+fn last_event_id(headers: &HeaderMap) -> Option<EventId> {
+    let value = headers.get("last-event-id")?.to_str().ok()?;
+    EventId::parse(value)
 }
 
 /// How often an idle stream gets a comment line.
@@ -78,14 +94,18 @@ pub async fn events(
     )?;
     let secret = bearer_secret(&headers)?.or(query.secret);
     let who = identify(&app, ip, secret.as_deref()).await?;
+    let resume = last_event_id(&headers);
     // The same queue length as a socket.io subscriber's send buffer.
     let subscription = app
         .core
-        .subscribe_channel(who, SUBSCRIBER_BUFFER, query.preview)
+        .subscribe_channel(who, SUBSCRIBER_BUFFER, query.preview, resume)
         .await?;
     let updates = stream::unfold(subscription, |mut subscription| async move {
         let update = subscription.updates.recv().await?;
-        let event = Event::default().event(update.event).data(&*update.data);
+        let event = Event::default()
+            .event(update.event)
+            .id(&*update.id)
+            .data(&*update.data);
         Some((Ok::<_, Infallible>(event), subscription))
     });
     let sse = Sse::new(updates).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));

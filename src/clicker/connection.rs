@@ -425,15 +425,9 @@ impl Connection {
         match outcome {
             Ok(outcome) => {
                 match outcome {
+                    // Listeners hear of it from the change log (see `super::follow`).
                     ScoreOutcome::New => {
                         metrics.scores_stored.fetch_add(1, Ordering::Relaxed);
-                        if let Role::Sender(session) = &self.role {
-                            self.app.hub.publish_score(
-                                session.device,
-                                score.timestamp,
-                                score.score as i64,
-                            );
-                        }
                     }
                     ScoreOutcome::Late => {
                         metrics.scores_stored.fetch_add(1, Ordering::Relaxed);

@@ -8,8 +8,8 @@
 //! scoreboard that stops reading can slow down no sender and no other
 //! listener, and memory stays bounded. The lock is never held across an await.
 //!
-//! This is the seam where a cross-node message bus would plug in: a node
-//! would publish what its own clickers send and apply what others publish.
+//! Scores reach it from the store's change log ([`super::follow`]), in
+//! commit order, whichever connection (or, later, node) stored them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -178,6 +178,19 @@ impl Hub {
             inner.sessions.remove(&handle.device);
             let device = handle.device;
             self.broadcast(&mut inner, device, &|_| ServerMessage::Disconnect(device));
+        }
+    }
+
+    /// Sets the newest score of `device` as the store holds it, when newer
+    /// than the one known; nobody is told (see [`super::follow`]).
+    pub fn load_latest(&self, device: DeviceId, latest: LatestScore) {
+        let mut inner = self.lock();
+        let newer = inner
+            .latest
+            .get(&device)
+            .is_none_or(|known| is_newer(latest.timestamp, known.timestamp));
+        if newer {
+            inner.latest.insert(device, latest);
         }
     }
 

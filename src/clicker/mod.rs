@@ -3,6 +3,7 @@
 //!
 //! * [`protocol`]: pure parsing and formatting of frames.
 //! * [`upgrade`]: the `/ws` route: connection limits, then the upgrade.
+//! * [`follow`]: the hub's newest scores, from the store's change log.
 //! * [`connection`]: one connection's loop, from upgrade to close.
 //! * [`hub`]: live fan-out of device events to listeners on this node.
 //! * [`queue`]: a listener's bounded queue of frames, filled by the hub.
@@ -11,6 +12,7 @@
 //! `crate::scoring`; storage is `crate::store::clicker`.
 
 pub mod connection;
+pub mod follow;
 pub mod hub;
 pub mod protocol;
 pub mod queue;

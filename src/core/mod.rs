@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::operator_secrets::OperatorSecrets;
-use crate::store::{Changes, JudgingStore, StoreError};
+use crate::store::{Changes, JudgingStore, Log, StoreError};
 
 /// Updates a subscriber may have queued; one that lets this fill is dropped
 /// (see [`sync`]). Diffs that arrive together are merged into one update,
@@ -68,18 +68,27 @@ pub struct Core {
 }
 
 impl Core {
-    /// Loads the judging tables into the live-update mirror and starts its
-    /// task on `changes`.
+    /// Loads the judging tables into the live-update mirror (a snapshot at
+    /// a position of the change log) and starts its task following
+    /// `changes` from there. `changes` must have been made before this is
+    /// called: the task skips what the snapshot holds and misses nothing
+    /// after it.
     pub async fn start(
         store: Arc<dyn JudgingStore>,
+        log: Arc<dyn Log>,
         changes: Changes,
         secrets: Arc<OperatorSecrets>,
         metrics: Arc<Metrics>,
         absent_flag_judges: usize,
         shutdown: CancellationToken,
     ) -> Result<Core, StoreError> {
-        let initial = store.load_all().await?;
-        let sync = sync::spawn(initial, changes, metrics.clone(), shutdown);
+        let (seq, data) = log.judging_snapshot().await?;
+        let start = sync::Start {
+            epoch: log.epoch(),
+            seq,
+            data,
+        };
+        let sync = sync::spawn(start, changes, log, metrics.clone(), shutdown);
         Ok(Core {
             store,
             secrets,

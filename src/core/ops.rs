@@ -12,7 +12,7 @@ use std::io::Read;
 use thiserror::Error;
 
 use super::auth::{self, Action, Denied, Identity, Op};
-use super::sync::{SubscribeError, Subscription};
+use super::sync::{EventId, SubscribeError, Subscription};
 use super::Core;
 use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
 use crate::judging::error::JudgingError;
@@ -162,13 +162,15 @@ impl Core {
     }
 
     /// Live updates for `who`, on a channel holding up to `capacity` of them:
-    /// `update-full` first, then every `update-partial` it may see; with
+    /// `update-full` first (or, with `resume`, the changes after it when the
+    /// log still holds them), then every `update-partial` it may see; with
     /// `preview`, hack descriptions cut to that many characters.
     pub async fn subscribe_channel(
         &self,
         who: Identity,
         capacity: usize,
         preview: Option<usize>,
+        resume: Option<EventId>,
     ) -> Result<Subscription, OpError> {
         auth::authorize(who, Action::Subscribe)?;
         let viewer = who
@@ -176,7 +178,7 @@ impl Core {
             .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
         Ok(self
             .sync
-            .subscribe_channel(viewer, capacity, preview)
+            .subscribe_channel(viewer, capacity, preview, resume)
             .await?)
     }
 

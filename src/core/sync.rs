@@ -1,12 +1,26 @@
 //! The live-update task: the one owner of the mirror and the subscriber list.
 //!
-//! It consumes the store's committed changes in commit order, applies each
-//! to the mirror and sends every subscriber its scoped `update-partial`.
+//! It follows the store's change log (see `crate::store::log`): the mirror
+//! starts as a snapshot of the judging tables at position N and applies
+//! every committed change after N in order, sending every subscriber its
+//! scoped `update-partial`. A batch whose first change is not the one after
+//! the mirror's position (a gap) is caught up by reading the log from there
+//! first; a log that no longer holds it makes the task reload the snapshot
+//! and send everyone a new `update-full`. Changes that arrive together are
+//! merged into one partial, which keeps bursts (an import) from flooding
+//! sockets.
+//!
 //! Subscribing goes through the same task, which sends `update-full` from
 //! the mirror and only then adds the subscriber: so no subscriber gets a
 //! partial before its full update, misses a change, or sees changes in a
-//! different order from another. Changes that arrive together are merged
-//! into one partial, which keeps bursts (an import) from flooding sockets.
+//! different order from another. A channel subscriber may instead *resume*
+//! from an [`EventId`] it was sent earlier (the event stream's
+//! `Last-Event-ID`): when the id is of this epoch and the log still holds
+//! what followed it, the subscriber is added at the mirror's position and
+//! its live updates are held back while the changes from its id to that
+//! position are read from the log; it gets those (scoped like live ones),
+//! then what was held back, and no `update-full`. The hand-over happens in
+//! this task's order, so nothing is lost or sent twice.
 //!
 //! A subscriber is a socket.io socket or a bounded channel (the HTTP API's
 //! Server-Sent Events stream drains one); both get the same updates in the
@@ -17,6 +31,7 @@
 //! so they too include every change acknowledged before they were asked.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +47,8 @@ use super::updates::{UpdateFull, UpdatePartial, UPDATE_FULL, UPDATE_PARTIAL};
 use super::view::{coalesce, preview, Mirror, Viewer};
 use crate::judging::model::DataStore;
 use crate::metrics::{Metrics, Protocol};
-use crate::store::{Change, Changes};
+use crate::store::{Batch, Log};
+use crate::store::{Change, Changes, Entry, LogError, Seq};
 
 /// Most committed changes merged into one partial update.
 const MAX_COALESCE: usize = 1024;
@@ -60,13 +76,46 @@ pub enum SubscribeError {
     ShuttingDown,
 }
 
+/// A position in the change log as the event stream names it:
+/// `<epoch>:<sequence>`, the sequence of the last change an update includes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventId {
+    pub epoch: String,
+    pub seq: Seq,
+}
+
+impl EventId {
+    /// `None` for anything not of the form `<epoch>:<sequence>`.
+    pub fn parse(text: &str) -> Option<EventId> {
+        let (epoch, seq) = text.trim().split_once(':')?;
+        let well_formed = !epoch.is_empty()
+            && epoch.len() <= 64
+            && epoch.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !well_formed || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(EventId {
+            epoch: epoch.to_string(),
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.epoch, self.seq)
+    }
+}
+
 /// One update for a channel subscriber: the event name (`update-full` or
-/// `update-partial`) and its payload as JSON (`{"database": ..}` or
-/// `{"diff": ..}`), serialised once for all subscribers with the same view.
+/// `update-partial`), its payload as JSON (`{"database": ..}` or
+/// `{"diff": ..}`), serialised once for all subscribers with the same view,
+/// and its [`EventId`] as text.
 #[derive(Debug, Clone)]
 pub struct StreamUpdate {
     pub event: &'static str,
     pub data: Arc<str>,
+    pub id: Arc<str>,
 }
 
 /// Where a subscriber's updates go.
@@ -86,6 +135,8 @@ enum Command {
     Subscribe {
         sink: Sink,
         view: View,
+        /// Where a channel subscriber's last stream ended, if it says.
+        resume: Option<EventId>,
         done: oneshot::Sender<Result<Key, SubscribeError>>,
     },
     Unsubscribe(Key),
@@ -101,8 +152,9 @@ pub struct SyncHandle {
     commands: mpsc::UnboundedSender<Command>,
 }
 
-/// A channel subscription: `updates` yields the `update-full` first, then
-/// every `update-partial`, and ends when the subscriber was dropped for not
+/// A channel subscription: `updates` yields the `update-full` first (or,
+/// resumed, the changes after the id resumed from), then every
+/// `update-partial`, and ends when the subscriber was dropped for not
 /// keeping up, or at shutdown. Dropping the subscription unsubscribes.
 pub struct Subscription {
     pub updates: mpsc::Receiver<StreamUpdate>,
@@ -129,7 +181,7 @@ impl SyncHandle {
             viewer,
             preview: None,
         };
-        self.add(Sink::Socket(socket), view).await.map(|_| ())
+        self.add(Sink::Socket(socket), view, None).await.map(|_| ())
     }
 
     /// Stops updates to a socket (it disconnected).
@@ -140,15 +192,18 @@ impl SyncHandle {
     /// A subscription whose updates arrive on a channel that holds up to
     /// `capacity` of them; a subscriber that lets it fill is dropped.
     /// With `preview`, hack descriptions are cut to that many characters.
+    /// With `resume`, the changes after it instead of an `update-full` when
+    /// it is of this epoch and still in the log (see the module docs).
     pub async fn subscribe_channel(
         &self,
         viewer: Viewer,
         capacity: usize,
         preview: Option<usize>,
+        resume: Option<EventId>,
     ) -> Result<Subscription, SubscribeError> {
         let (sender, updates) = mpsc::channel(capacity.max(1));
         let view = View { viewer, preview };
-        let key = self.add(Sink::Channel(sender), view).await?;
+        let key = self.add(Sink::Channel(sender), view, resume).await?;
         Ok(Subscription {
             updates,
             _unsubscribe: Unsubscribe {
@@ -168,30 +223,54 @@ impl SyncHandle {
         answer.await.map_err(|_| SubscribeError::ShuttingDown)
     }
 
-    async fn add(&self, sink: Sink, view: View) -> Result<Key, SubscribeError> {
+    async fn add(
+        &self,
+        sink: Sink,
+        view: View,
+        resume: Option<EventId>,
+    ) -> Result<Key, SubscribeError> {
         let (done, answer) = oneshot::channel();
         self.commands
-            .send(Command::Subscribe { sink, view, done })
+            .send(Command::Subscribe {
+                sink,
+                view,
+                resume,
+                done,
+            })
             .map_err(|_| SubscribeError::ShuttingDown)?;
         answer.await.map_err(|_| SubscribeError::ShuttingDown)?
     }
 }
 
-/// Starts the task with a mirror loaded from the database.
+/// Where the mirror starts: the judging tables as of change `seq` of `epoch`.
+pub struct Start {
+    pub epoch: Arc<str>,
+    pub seq: Seq,
+    pub data: DataStore,
+}
+
+/// Starts the task on a snapshot; it follows `changes` (a follower made
+/// before the snapshot was read) and reads `log` to catch up.
 pub fn spawn(
-    initial: DataStore,
+    start: Start,
     changes: Changes,
+    log: Arc<dyn Log>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> SyncHandle {
     let (commands, inbox) = mpsc::unbounded_channel();
+    let (caught_up, caught_up_inbox) = mpsc::unbounded_channel();
     let task = Task {
-        mirror: Mirror::new(initial),
+        mirror: Mirror::new(start.data),
+        position: start.seq,
+        epoch: start.epoch,
+        log,
         subscribers: HashMap::new(),
         channels_made: 0,
+        caught_up,
         metrics,
     };
-    tokio::spawn(task.run(changes, inbox, shutdown));
+    tokio::spawn(task.run(changes, inbox, caught_up_inbox, shutdown));
     SyncHandle { commands }
 }
 
@@ -214,13 +293,56 @@ impl View {
 struct Subscriber {
     sink: Sink,
     view: View,
+    /// While a resumed channel's catch-up is read: its live updates, held
+    /// back to follow the catch-up.
+    held: Option<Vec<StreamUpdate>>,
+}
+
+/// A resumed subscriber's catch-up, read from the log: the changes up to
+/// the position it was added at.
+struct CaughtUp {
+    key: Key,
+    read: Result<Vec<Entry>, LogError>,
+}
+
+/// Judging diffs of consecutive changes, waiting to go out as one partial.
+#[derive(Default)]
+struct Pending {
+    diffs: Vec<DataStore>,
+    bytes: usize,
+    /// The last change they cover (changes that are not judging ones included).
+    upto: Seq,
+}
+
+impl Pending {
+    fn add(&mut self, entry: &Entry) {
+        if let Change::Judging(diff) = &entry.change {
+            self.bytes += approx_bytes(diff);
+            self.diffs.push((**diff).clone());
+        }
+        self.upto = entry.seq;
+    }
+
+    fn full(&self) -> bool {
+        self.diffs.len() >= MAX_COALESCE || self.bytes >= MAX_PARTIAL_BYTES
+    }
+
+    fn take(&mut self) -> (Seq, DataStore) {
+        self.bytes = 0;
+        (self.upto, coalesce(std::mem::take(&mut self.diffs)))
+    }
 }
 
 struct Task {
     mirror: Mirror,
+    /// The last change the mirror holds.
+    position: Seq,
+    epoch: Arc<str>,
+    log: Arc<dyn Log>,
     subscribers: HashMap<Key, Subscriber>,
     /// Channel subscribers so far: the next one's key.
     channels_made: u64,
+    caught_up: mpsc::UnboundedSender<CaughtUp>,
     metrics: Arc<Metrics>,
 }
 
@@ -229,6 +351,7 @@ impl Task {
         mut self,
         mut changes: Changes,
         mut inbox: mpsc::UnboundedReceiver<Command>,
+        mut caught_up: mpsc::UnboundedReceiver<CaughtUp>,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -240,26 +363,14 @@ impl Task {
                 // gone out, so the change was already queued here) is in
                 // that client's update-full. Read-your-writes. The same
                 // holds for snapshots.
-                change = changes.recv() => match change {
-                    Some(first) => {
-                        let mut bytes = approx_bytes(&first);
-                        let mut batch = vec![first];
-                        while batch.len() < MAX_COALESCE && bytes < MAX_PARTIAL_BYTES {
-                            match changes.try_recv() {
-                                Ok(change) => {
-                                    bytes += approx_bytes(&change);
-                                    batch.push(change);
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        self.publish(batch);
-                    }
+                batch = changes.recv() => match batch {
+                    Some(first) => self.follow(first, &mut changes).await,
                     None => break,
                 },
+                Some(caught) = caught_up.recv() => self.hand_over(caught),
                 command = inbox.recv() => match command {
-                    Some(Command::Subscribe { sink, view, done }) => {
-                        let _ = done.send(self.subscribe(sink, view));
+                    Some(Command::Subscribe { sink, view, resume, done }) => {
+                        let _ = done.send(self.subscribe(sink, view, resume));
                     }
                     Some(Command::Unsubscribe(key)) => {
                         self.subscribers.remove(&key);
@@ -277,7 +388,164 @@ impl Task {
         tracing::debug!("sledge live updates stopped");
     }
 
-    fn subscribe(&mut self, sink: Sink, view: View) -> Result<Key, SubscribeError> {
+    /// Applies `first` and the batches already waiting behind it, merged
+    /// into partials of bounded size.
+    async fn follow(&mut self, first: Batch, changes: &mut Changes) {
+        let mut pending = Pending {
+            upto: self.position,
+            ..Pending::default()
+        };
+        let mut batch = first;
+        let mut flushed = false;
+        loop {
+            for entry in batch.iter() {
+                if entry.seq <= self.position {
+                    continue; // the snapshot holds it already
+                }
+                if entry.seq != self.position + 1 {
+                    self.flush(&mut pending);
+                    self.fill_gap(entry.seq - 1).await;
+                    pending.upto = self.position;
+                    if entry.seq <= self.position {
+                        continue;
+                    }
+                    if entry.seq != self.position + 1 {
+                        tracing::error!(
+                            from = self.position,
+                            to = entry.seq,
+                            "live updates skip changes the log could not supply"
+                        );
+                    }
+                }
+                self.position = entry.seq;
+                pending.add(entry);
+                if pending.full() {
+                    self.flush(&mut pending);
+                    flushed = true;
+                    // Let the sockets' tasks take what was queued before
+                    // queueing more: a task that never yields fills their
+                    // buffers, and readers are dropped as too slow.
+                    tokio::task::yield_now().await;
+                }
+            }
+            if flushed {
+                break; // back to the loop, where commands get their turn
+            }
+            match changes.try_recv() {
+                Ok(next) => batch = next,
+                Err(_) => break,
+            }
+        }
+        self.flush(&mut pending);
+    }
+
+    /// Reads the changes after the mirror's position up to `upto` from the
+    /// log and applies them; reloads the snapshot if the log cannot say.
+    async fn fill_gap(&mut self, upto: Seq) {
+        tracing::warn!(
+            from = self.position,
+            upto,
+            "a gap in the live changes; catching up from the log"
+        );
+        match self.log.changes_after(self.position, Some(upto)).await {
+            Ok(entries) => {
+                let mut pending = Pending {
+                    upto: self.position,
+                    ..Pending::default()
+                };
+                for entry in &entries {
+                    self.position = entry.seq;
+                    pending.add(entry);
+                    if pending.full() {
+                        self.flush(&mut pending);
+                    }
+                }
+                self.flush(&mut pending);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot catch up from the log; reloading the state");
+                self.reload().await;
+            }
+        }
+    }
+
+    /// Starts over from a fresh snapshot: every subscriber gets a new
+    /// `update-full` (a resumed one still catching up too).
+    async fn reload(&mut self) {
+        let (seq, data) = match self.log.judging_snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload the judging state");
+                return;
+            }
+        };
+        self.mirror = Mirror::new(data);
+        self.position = seq;
+        let id = self.id(seq);
+        let mut dropped = Vec::new();
+        for (key, sub) in &mut self.subscribers {
+            sub.held = None;
+            let database = sub.view.shape(self.mirror.snapshot(sub.view.viewer));
+            let full = UpdateFull {
+                database: &database,
+            };
+            let sent = match &sub.sink {
+                Sink::Socket(socket) => socket.emit(UPDATE_FULL, &full).is_ok(),
+                Sink::Channel(sender) => sender
+                    .try_send(StreamUpdate {
+                        event: UPDATE_FULL,
+                        data: to_json(&full),
+                        id: id.clone(),
+                    })
+                    .is_ok(),
+            };
+            if !sent {
+                dropped.push(*key);
+            }
+        }
+        for key in dropped {
+            // A socket stays connected and can subscribe again; a channel's
+            // stream ends and its client reconnects.
+            self.subscribers.remove(&key);
+        }
+    }
+
+    fn id(&self, seq: Seq) -> Arc<str> {
+        format!("{}:{seq}", self.epoch).into()
+    }
+
+    fn subscribe(
+        &mut self,
+        sink: Sink,
+        view: View,
+        resume: Option<EventId>,
+    ) -> Result<Key, SubscribeError> {
+        let from = match (&sink, resume) {
+            (Sink::Channel(_), Some(id)) if *id.epoch == *self.epoch && id.seq <= self.position => {
+                id.seq
+            }
+            _ => return self.add_with_full(sink, view),
+        };
+        self.channels_made += 1;
+        let key = Key::Channel(self.channels_made);
+        let held = if from == self.position {
+            None
+        } else {
+            let log = self.log.clone();
+            let done = self.caught_up.clone();
+            let upto = self.position;
+            tokio::spawn(async move {
+                let read = log.changes_after(from, Some(upto)).await;
+                let _ = done.send(CaughtUp { key, read });
+            });
+            Some(Vec::new())
+        };
+        self.subscribers
+            .insert(key, Subscriber { sink, view, held });
+        Ok(key)
+    }
+
+    fn add_with_full(&mut self, sink: Sink, view: View) -> Result<Key, SubscribeError> {
         let database = view.shape(self.mirror.snapshot(view.viewer));
         let full = UpdateFull {
             database: &database,
@@ -305,31 +573,124 @@ impl Task {
                 let update = StreamUpdate {
                     event: UPDATE_FULL,
                     data: to_json(&full),
+                    id: self.id(self.position),
                 };
-                // A new channel has room for its first update; failing, the
-                // receiver is gone already.
+                // A new channel has room for its first update (a reloaded
+                // one may not: then it is dropped and reconnects).
                 sender.try_send(update).map_err(|_| SubscribeError::Gone)?;
                 self.channels_made += 1;
                 Key::Channel(self.channels_made)
             }
         };
         self.metrics.messages_out(Protocol::Sledge, 1);
-        self.subscribers.insert(key, Subscriber { sink, view });
+        self.subscribers.insert(
+            key,
+            Subscriber {
+                sink,
+                view,
+                held: None,
+            },
+        );
         Ok(key)
     }
 
-    fn publish(&mut self, batch: Vec<Change>) {
-        let diff = coalesce(batch.into_iter().map(|change| match change {
-            Change::Judging(diff) => *diff,
-        }));
+    /// A resumed subscriber's catch-up was read: it gets the changes read,
+    /// scoped, then the updates held back meanwhile. If the log could not
+    /// answer (the id is older than the log keeps), it gets an
+    /// `update-full` instead, and the held updates are dropped.
+    fn hand_over(&mut self, caught: CaughtUp) {
+        let Some(sub) = self.subscribers.get_mut(&caught.key) else {
+            return;
+        };
+        let Some(held) = sub.held.take() else {
+            return; // reloaded meanwhile: it had an update-full
+        };
+        let view = sub.view;
+        let updates = match caught.read {
+            Ok(entries) => {
+                let mut updates = Vec::new();
+                let mut pending = Pending::default();
+                let chunk = |pending: &mut Pending, updates: &mut Vec<StreamUpdate>| {
+                    if pending.diffs.is_empty() {
+                        return;
+                    }
+                    let (upto, diff) = pending.take();
+                    let seen = view.shape(self.mirror.scope_applied(&diff, view.viewer));
+                    if !seen.is_empty() {
+                        updates.push(StreamUpdate {
+                            event: UPDATE_PARTIAL,
+                            data: to_json(&UpdatePartial { diff: &seen }),
+                            id: format!("{}:{upto}", self.epoch).into(),
+                        });
+                    }
+                };
+                for entry in &entries {
+                    pending.add(entry);
+                    if pending.full() {
+                        chunk(&mut pending, &mut updates);
+                    }
+                }
+                chunk(&mut pending, &mut updates);
+                updates.extend(held);
+                updates
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "an event stream cannot resume; sending update-full");
+                let database = view.shape(self.mirror.snapshot(view.viewer));
+                vec![StreamUpdate {
+                    event: UPDATE_FULL,
+                    data: to_json(&UpdateFull {
+                        database: &database,
+                    }),
+                    id: self.id(self.position),
+                }]
+            }
+        };
+        let Some(sub) = self.subscribers.get(&caught.key) else {
+            return;
+        };
+        let Sink::Channel(sender) = &sub.sink else {
+            return;
+        };
+        for update in updates {
+            let full = update.event == UPDATE_FULL;
+            match send_to_channel(sender, update) {
+                Sent::Yes => self.metrics.messages_out(Protocol::Sledge, 1),
+                Sent::Full if full => {
+                    // Only the update-full: the channel is new and empty.
+                    self.subscribers.remove(&caught.key);
+                    return;
+                }
+                Sent::Full => {
+                    self.metrics
+                        .listeners_dropped_slow
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.subscribers.remove(&caught.key);
+                    return;
+                }
+                Sent::Gone | Sent::Failed => {
+                    self.subscribers.remove(&caught.key);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends the pending changes as one partial and applies them.
+    fn flush(&mut self, pending: &mut Pending) {
+        if pending.diffs.is_empty() {
+            return;
+        }
+        let (upto, diff) = pending.take();
         if diff.is_empty() {
             return;
         }
+        let id = self.id(upto);
         // One scoped diff per distinct viewer, however many subscribers share
         // it; serialised at most once, for the channels.
         let mut scoped: HashMap<View, (DataStore, Option<Arc<str>>)> = HashMap::new();
         let mut dropped = Vec::new();
-        for (key, sub) in &self.subscribers {
+        for (key, sub) in &mut self.subscribers {
             let (view, json) = scoped.entry(sub.view).or_insert_with(|| {
                 let seen = sub.view.shape(self.mirror.scope(&diff, sub.view.viewer));
                 (seen, None)
@@ -343,7 +704,19 @@ impl Task {
                     let data = json
                         .get_or_insert_with(|| to_json(&UpdatePartial { diff: view }))
                         .clone();
-                    send_to_channel(sender, data)
+                    let update = StreamUpdate {
+                        event: UPDATE_PARTIAL,
+                        data,
+                        id: id.clone(),
+                    };
+                    match &mut sub.held {
+                        Some(held) if held.len() >= sender.max_capacity() => Sent::Full,
+                        Some(held) => {
+                            held.push(update);
+                            Sent::Yes
+                        }
+                        None => send_to_channel(sender, update),
+                    }
                 }
             };
             match sent {
@@ -394,11 +767,7 @@ fn send_to_socket(socket: &SocketRef, diff: &DataStore) -> Sent {
     }
 }
 
-fn send_to_channel(sender: &mpsc::Sender<StreamUpdate>, data: Arc<str>) -> Sent {
-    let update = StreamUpdate {
-        event: UPDATE_PARTIAL,
-        data,
-    };
+fn send_to_channel(sender: &mpsc::Sender<StreamUpdate>, update: StreamUpdate) -> Sent {
     match sender.try_send(update) {
         Ok(()) => Sent::Yes,
         Err(TrySendError::Full(_)) => {
@@ -413,10 +782,9 @@ fn send_to_channel(sender: &mpsc::Sender<StreamUpdate>, data: Arc<str>) -> Sent 
 
 /// About how many bytes of JSON a change makes (its text plus a fixed cost
 /// per row), without serialising it: enough to bound a merged partial.
-fn approx_bytes(change: &Change) -> usize {
+fn approx_bytes(diff: &DataStore) -> usize {
     /// Ids, numbers and keys of a row, a generous guess.
     const ROW: usize = 96;
-    let Change::Judging(diff) = change;
     // Destructured whole so that a new table cannot be left uncounted.
     let DataStore {
         hacks,
@@ -430,7 +798,7 @@ fn approx_bytes(change: &Change) -> usize {
         notes,
         judging_status,
         withdrawals,
-    } = &**diff;
+    } = diff;
     let text = hacks
         .iter()
         .map(|h| h.name.len() + h.description.len())
@@ -474,19 +842,104 @@ fn disconnect_when_possible(socket: SocketRef) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use futures_util::future::BoxFuture;
+
     use super::*;
     use crate::judging::model::{Hack, Rating};
+    use crate::store::{LatestScores, StoreError};
 
-    fn start() -> (mpsc::UnboundedSender<Change>, SyncHandle, CancellationToken) {
-        let (changes, inbox) = mpsc::unbounded_channel();
+    const EPOCH: &str = "e1";
+
+    /// An in-memory change log holding every change after `floor`.
+    #[derive(Default)]
+    struct MemLog {
+        entries: Mutex<Vec<Entry>>,
+        floor: Mutex<Seq>,
+    }
+
+    impl Log for MemLog {
+        fn epoch(&self) -> Arc<str> {
+            EPOCH.into()
+        }
+
+        fn latest_scores(&self) -> BoxFuture<'static, Result<LatestScores, StoreError>> {
+            Box::pin(async { Ok((0, Vec::new())) })
+        }
+
+        fn judging_snapshot(&self) -> BoxFuture<'static, Result<(Seq, DataStore), StoreError>> {
+            let entries = self.entries.lock().unwrap();
+            let seq = entries.last().map_or(0, |e| e.seq);
+            let data = coalesce(entries.iter().filter_map(|e| match &e.change {
+                Change::Judging(diff) => Some((**diff).clone()),
+                Change::Score(_) => None,
+            }));
+            Box::pin(async move { Ok((seq, data)) })
+        }
+
+        fn changes_after(
+            &self,
+            after: Seq,
+            upto: Option<Seq>,
+        ) -> BoxFuture<'static, Result<Vec<Entry>, LogError>> {
+            let floor = *self.floor.lock().unwrap();
+            let read = if after < floor {
+                Err(LogError::NotRetained { after, floor })
+            } else {
+                Ok(self
+                    .entries
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e.seq > after && upto.is_none_or(|u| e.seq <= u))
+                    .cloned()
+                    .collect())
+            };
+            Box::pin(async move { read })
+        }
+    }
+
+    /// The writer's side: numbers changes, logs them, sends them on.
+    struct Feed {
+        log: Arc<MemLog>,
+        sender: mpsc::UnboundedSender<Batch>,
+    }
+
+    impl Feed {
+        /// Logs `change` without sending it: a follower sees a gap.
+        fn log_only(&self, change: Change) -> Entry {
+            let mut entries = self.log.entries.lock().unwrap();
+            let entry = Entry {
+                seq: entries.last().map_or(0, |e| e.seq) + 1,
+                change,
+            };
+            entries.push(entry.clone());
+            entry
+        }
+
+        fn send(&self, change: Change) {
+            let entry = self.log_only(change);
+            self.sender.send(Arc::from(vec![entry])).unwrap();
+        }
+    }
+
+    fn start() -> (Feed, SyncHandle, CancellationToken) {
+        let (sender, inbox) = mpsc::unbounded_channel();
+        let log = Arc::new(MemLog::default());
         let shutdown = CancellationToken::new();
         let handle = spawn(
-            DataStore::default(),
+            Start {
+                epoch: EPOCH.into(),
+                seq: 0,
+                data: DataStore::default(),
+            },
             inbox,
+            log.clone(),
             Arc::new(Metrics::default()),
             shutdown.clone(),
         );
-        (changes, handle, shutdown)
+        (Feed { log, sender }, handle, shutdown)
     }
 
     fn hack(id: i64) -> Change {
@@ -526,14 +979,14 @@ mod tests {
     #[tokio::test]
     async fn channels_get_full_then_scoped_partials_in_commit_order() {
         let (changes, handle, _shutdown) = start();
-        changes.send(hack(1)).unwrap();
+        changes.send(hack(1));
         settle(&handle).await;
         let mut admin = handle
-            .subscribe_channel(Viewer::Admin, 8, None)
+            .subscribe_channel(Viewer::Admin, 8, None, None)
             .await
             .unwrap();
         let mut judge = handle
-            .subscribe_channel(Viewer::Judge(2), 8, None)
+            .subscribe_channel(Viewer::Judge(2), 8, None, None)
             .await
             .unwrap();
         for sub in [&mut admin, &mut judge] {
@@ -541,8 +994,8 @@ mod tests {
             assert_eq!(full.event, UPDATE_FULL);
             assert_eq!(payload(&full)["database"]["hacks"][0]["id"], 1);
         }
-        changes.send(rating(1, 1)).unwrap();
-        changes.send(rating(2, 2)).unwrap();
+        changes.send(rating(1, 1));
+        changes.send(rating(2, 2));
         settle(&handle).await;
         let seen = admin.updates.recv().await.unwrap();
         assert_eq!(seen.event, UPDATE_PARTIAL);
@@ -566,15 +1019,15 @@ mod tests {
     async fn a_channel_that_fills_is_dropped_after_what_it_holds() {
         let (changes, handle, _shutdown) = start();
         let mut slow = handle
-            .subscribe_channel(Viewer::Admin, 2, None)
+            .subscribe_channel(Viewer::Admin, 2, None, None)
             .await
             .unwrap();
         let mut fine = handle
-            .subscribe_channel(Viewer::Admin, 8, None)
+            .subscribe_channel(Viewer::Admin, 8, None, None)
             .await
             .unwrap();
         for id in 1..=3 {
-            changes.send(hack(id)).unwrap();
+            changes.send(hack(id));
             settle(&handle).await;
         }
         let events: Vec<_> = std::iter::from_fn(|| slow.updates.try_recv().ok())
@@ -590,7 +1043,7 @@ mod tests {
     async fn a_backlog_is_merged_into_partials_of_bounded_size() {
         let (changes, handle, _shutdown) = start();
         let mut sub = handle
-            .subscribe_channel(Viewer::Admin, 1024, None)
+            .subscribe_channel(Viewer::Admin, 1024, None, None)
             .await
             .unwrap();
         assert_eq!(sub.updates.recv().await.unwrap().event, UPDATE_FULL);
@@ -598,9 +1051,11 @@ mod tests {
         // when it has fallen behind.
         let story = "x".repeat(10_000);
         for id in 1..=100 {
-            let Change::Judging(mut diff) = hack(id);
+            let Change::Judging(mut diff) = hack(id) else {
+                unreachable!()
+            };
             diff.hacks[0].description = story.clone();
-            changes.send(Change::Judging(diff)).unwrap();
+            changes.send(Change::Judging(diff));
         }
         settle(&handle).await;
         let partials: Vec<_> = std::iter::from_fn(|| sub.updates.try_recv().ok()).collect();
@@ -623,7 +1078,7 @@ mod tests {
         );
 
         for id in 1..=500 {
-            changes.send(rating(id, 1)).unwrap();
+            changes.send(rating(id, 1));
         }
         settle(&handle).await;
         let partials: Vec<_> = std::iter::from_fn(|| sub.updates.try_recv().ok()).collect();
@@ -637,11 +1092,164 @@ mod tests {
         );
     }
 
+    fn rating_ids(update: &StreamUpdate) -> Vec<i64> {
+        payload(update)["diff"]["ratings"]
+            .as_array()
+            .map(|rows| rows.iter().map(|r| r["id"].as_i64().unwrap()).collect())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_gap_is_filled_from_the_log_in_order() {
+        let (changes, handle, _shutdown) = start();
+        let mut sub = handle
+            .subscribe_channel(Viewer::Admin, 8, None, None)
+            .await
+            .unwrap();
+        assert_eq!(sub.updates.recv().await.unwrap().id.as_ref(), "e1:0");
+        changes.log_only(rating(1, 1));
+        changes.log_only(rating(2, 1));
+        changes.send(rating(3, 1));
+        settle(&handle).await;
+        let updates: Vec<_> = std::iter::from_fn(|| sub.updates.try_recv().ok()).collect();
+        let ids: Vec<i64> = updates.iter().flat_map(rating_ids).collect();
+        assert_eq!(ids, [1, 2, 3], "the two missed changes come first");
+        assert_eq!(updates.last().unwrap().id.as_ref(), "e1:3");
+        assert_eq!(
+            handle.snapshot(Viewer::Admin).await.unwrap().ratings.len(),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gap_the_log_no_longer_holds_reloads_everyone() {
+        let (changes, handle, _shutdown) = start();
+        let mut sub = handle
+            .subscribe_channel(Viewer::Admin, 8, None, None)
+            .await
+            .unwrap();
+        assert_eq!(sub.updates.recv().await.unwrap().event, UPDATE_FULL);
+        changes.log_only(hack(1));
+        changes.log_only(hack(2));
+        *changes.log.floor.lock().unwrap() = 2;
+        changes.send(hack(3));
+        settle(&handle).await;
+        let full = sub.updates.recv().await.unwrap();
+        assert_eq!((full.event, full.id.as_ref()), (UPDATE_FULL, "e1:3"));
+        assert_eq!(
+            payload(&full)["database"]["hacks"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(sub.updates.try_recv().is_err(), "hack 3 is not sent again");
+        changes.send(hack(4));
+        settle(&handle).await;
+        assert_eq!(sub.updates.recv().await.unwrap().id.as_ref(), "e1:4");
+    }
+
+    #[tokio::test]
+    async fn a_channel_resumes_after_its_id_scoped_without_update_full() {
+        let (changes, handle, _shutdown) = start();
+        changes.send(hack(1));
+        let mut last = HashMap::new();
+        for viewer in [Viewer::Admin, Viewer::Judge(2)] {
+            let mut sub = handle
+                .subscribe_channel(viewer, 8, None, None)
+                .await
+                .unwrap();
+            let full = sub.updates.recv().await.unwrap();
+            assert_eq!(full.event, UPDATE_FULL);
+            last.insert(viewer, EventId::parse(&full.id).unwrap());
+        }
+        // Missed while away: the judge may see only its own ratings.
+        for id in 1..=6 {
+            changes.send(rating(id, 1 + id % 2));
+        }
+        settle(&handle).await;
+        for (viewer, expected, live) in [
+            (Viewer::Admin, vec![1, 2, 3, 4, 5, 6], 7),
+            (Viewer::Judge(2), vec![1, 3, 5, 7], 8),
+        ] {
+            let mut sub = handle
+                .subscribe_channel(viewer, 8, None, Some(last[&viewer].clone()))
+                .await
+                .unwrap();
+            changes.send(rating(live, 2));
+            settle(&handle).await;
+            let mut updates = Vec::new();
+            while updates.iter().flat_map(rating_ids).last() != Some(live) {
+                updates.push(sub.updates.recv().await.unwrap());
+            }
+            assert!(
+                updates.iter().all(|u| u.event == UPDATE_PARTIAL),
+                "{viewer:?}"
+            );
+            let mut seen: Vec<i64> = updates.iter().flat_map(rating_ids).collect();
+            assert_eq!(seen.pop(), Some(live), "{viewer:?}: the live change last");
+            assert_eq!(seen, expected, "{viewer:?}");
+            assert!(sub.updates.try_recv().is_err(), "{viewer:?}: nothing twice");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_id_of_another_epoch_or_beyond_the_log_gets_update_full() {
+        let (changes, handle, _shutdown) = start();
+        for id in 1..=3 {
+            changes.send(rating(id, 1));
+        }
+        settle(&handle).await;
+        *changes.log.floor.lock().unwrap() = 2;
+        for id in ["other:1", "e1:1", "e1:99"] {
+            let mut sub = handle
+                .subscribe_channel(Viewer::Admin, 8, None, EventId::parse(id))
+                .await
+                .unwrap();
+            let first = sub.updates.recv().await.unwrap();
+            assert_eq!(first.event, UPDATE_FULL, "{id}");
+            assert_eq!(first.id.as_ref(), "e1:3", "{id}");
+            assert_eq!(
+                payload(&first)["database"]["ratings"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                3
+            );
+        }
+        let mut sub = handle
+            .subscribe_channel(Viewer::Admin, 8, None, EventId::parse("e1:3"))
+            .await
+            .unwrap();
+        changes.send(rating(4, 1));
+        settle(&handle).await;
+        assert_eq!(rating_ids(&sub.updates.recv().await.unwrap()), [4]);
+    }
+
+    #[test]
+    fn event_ids_parse_strictly() {
+        let id = EventId::parse("a1b2:42").unwrap();
+        assert_eq!((id.epoch.as_str(), id.seq), ("a1b2", 42));
+        assert_eq!(id.to_string(), "a1b2:42");
+        for bad in [
+            "",
+            "42",
+            ":42",
+            "a1:",
+            "a1:-1",
+            "a1:x",
+            "a 1:2",
+            "a1:99999999999999999999999",
+        ] {
+            assert_eq!(EventId::parse(bad), None, "{bad:?}");
+        }
+    }
+
     #[tokio::test]
     async fn shutdown_ends_every_channel() {
         let (_changes, handle, shutdown) = start();
         let mut sub = handle
-            .subscribe_channel(Viewer::Judge(1), 4, None)
+            .subscribe_channel(Viewer::Judge(1), 4, None, None)
             .await
             .unwrap();
         assert_eq!(sub.updates.recv().await.unwrap().event, UPDATE_FULL);

@@ -218,6 +218,20 @@ impl Mirror {
     /// becomes its own without being in the diff (assignment gave it to the
     /// judge, say) comes along in full, so the judge's copy gains its story.
     pub fn scope(&self, diff: &DataStore, viewer: Viewer) -> DataStore {
+        self.scope_with(diff, viewer, false)
+    }
+
+    /// Like [`Mirror::scope`] for a diff the mirror already holds (changes
+    /// read back from the change log for a resuming client): what the judge
+    /// owned before it is no longer known, so every hack its own rows in
+    /// `diff` refer to comes in full, as it would have when first gained.
+    /// The client ends with what live partials would have left it; a hack it
+    /// had in full already may come again.
+    pub fn scope_applied(&self, diff: &DataStore, viewer: Viewer) -> DataStore {
+        self.scope_with(diff, viewer, true)
+    }
+
+    fn scope_with(&self, diff: &DataStore, viewer: Viewer, applied: bool) -> DataStore {
         let me = match viewer {
             Viewer::Admin => return diff.clone(),
             Viewer::Judge(me) => me,
@@ -234,7 +248,7 @@ impl Mirror {
             .chain(ratings.iter().flat_map(Owns::owns))
             .chain(superlative_placements.iter().flat_map(Owns::owns))
             .map(|(_, hack)| hack)
-            .filter(|&hack| hack != 0 && !self.owns(me, hack))
+            .filter(|&hack| hack != 0 && (applied || !self.owns(me, hack)))
             .collect();
         let mut hacks: Vec<Hack> = diff
             .hacks

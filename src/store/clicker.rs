@@ -4,6 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 use thiserror::Error;
 
+use super::log::{Change, Score};
 use super::{now_ms, Store, StoreError};
 use crate::scoring::clock;
 pub use crate::scoring::{
@@ -72,7 +73,9 @@ impl Store {
         msg_id: Option<i64>,
     ) -> Result<ScoreOutcome, StoreError> {
         let received_at = self.receive_clock.stamp();
-        // One INSERT (the SELECT only reads): no savepoint needed.
+        // One INSERT (the SELECT only reads): no savepoint needed. The
+        // writer logs the score with the other scores of its commit (see
+        // `super::log` for why).
         self.write_one(move |tx| {
             let inserted = tx
                 .prepare_cached(
@@ -83,6 +86,11 @@ impl Store {
             if inserted == 0 {
                 return Ok(ScoreOutcome::Duplicate);
             }
+            tx.publish(Change::Score(Score {
+                device,
+                timestamp,
+                score,
+            }));
             // At most two index range probes: see `clock::newer_than`.
             let mut any_newer = tx.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM clicker_scores

@@ -378,8 +378,10 @@ mod tests {
     use crate::store::{Change, Changes};
 
     fn next_diff(changes: &mut Changes) -> DataStore {
-        match changes.try_recv().expect("a change was published") {
-            Change::Judging(diff) => *diff,
+        let batch = changes.try_recv().expect("a change was published");
+        match &batch[0].change {
+            Change::Judging(diff) => (**diff).clone(),
+            Change::Score(_) => panic!("a score was published"),
         }
     }
 

@@ -357,8 +357,12 @@ mod tests {
 
     fn diffs(changes: &mut Changes) -> Vec<DataStore> {
         let mut out = Vec::new();
-        while let Ok(Change::Judging(diff)) = changes.try_recv() {
-            out.push(*diff);
+        while let Ok(batch) = changes.try_recv() {
+            for entry in batch.iter() {
+                if let Change::Judging(diff) = &entry.change {
+                    out.push((**diff).clone());
+                }
+            }
         }
         out
     }

@@ -3,7 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::writer::{Change, Tx};
+use super::log::Change;
+use super::writer::Tx;
 use super::StoreError;
 use crate::judging::model::DataStore;
 

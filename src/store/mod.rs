@@ -4,6 +4,8 @@
 //!   from many tasks share one transaction and one sync, and each job's
 //!   caller hears back only after the commit.
 //! * [`schema`] holds the versioned migrations the binary applies itself.
+//! * [`log`] is the change log: every committed change's sequence number,
+//!   the database's epoch, and "changes after N" for followers.
 //! * One module owns each group of tables: [`clicker`] devices and scores,
 //!   [`judging`] the Sledge tables, with [`judging_bulk`] for the writes
 //!   that touch many rows at once (imports, assignment), [`judge_links`]
@@ -24,6 +26,7 @@ mod judge_links;
 mod judging;
 mod judging_bulk;
 mod judging_rows;
+mod log;
 mod receive_clock;
 mod schema;
 mod speed;
@@ -42,8 +45,8 @@ use crate::metrics::Metrics;
 pub use clicker::RegisterError;
 pub use faults::Fault;
 pub use judge_links::{CurrentLink, LinkLookup};
+pub use log::{Batch, Change, Changes, Entry, LatestScores, Log, LogError, Seq, DEFAULT_RETAIN};
 pub use traits::{ClickerStore, JudgingStore, SpeedStore, StoreFuture};
-pub use writer::{Change, Changes};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "podium.sqlite3";
@@ -99,17 +102,32 @@ pub struct Store {
     /// (shared by every clone: one clock per database).
     receive_clock: Arc<receive_clock::ReceiveClock>,
     readers: Arc<ReadPool>,
+    /// The change log's epoch, and who hears of committed changes.
+    epoch: Arc<str>,
+    followers: Arc<log::Followers>,
     _checkpointing: checkpointer::Alive,
 }
 
 impl Store {
     /// Opens (creating if needed) the database in `data_dir`, applies
     /// migrations and starts the writer thread. Committed changes that other
-    /// modules publish arrive on the returned [`Changes`] stream in commit order.
+    /// modules publish arrive on the returned [`Changes`] stream in commit
+    /// order (a first follower: see [`Store::follow`]). The change log keeps
+    /// [`log::DEFAULT_RETAIN`] changes.
     pub fn open(
         data_dir: &Path,
         sync: SyncMode,
         metrics: Arc<Metrics>,
+    ) -> Result<(Store, Changes), StoreError> {
+        Store::open_retaining(data_dir, sync, metrics, log::DEFAULT_RETAIN)
+    }
+
+    /// Like [`Store::open`], keeping at least the last `retain` changes in the log.
+    pub fn open_retaining(
+        data_dir: &Path,
+        sync: SyncMode,
+        metrics: Arc<Metrics>,
+        retain: u64,
     ) -> Result<(Store, Changes), StoreError> {
         let path = data_dir.join(DB_FILE);
         // Declared before the connection, so dropped after it on every path.
@@ -132,8 +150,12 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&conn)?;
+        let log = log::open(&conn, retain)?;
+        let epoch = log.epoch.clone();
         let checkpointing = checkpointer::start(&path)?;
-        let (writer, changes) = writer::Writer::start(conn, vfs, metrics)?;
+        let followers = Arc::new(log::Followers::default());
+        let changes = followers.add();
+        let writer = writer::Writer::start(conn, vfs, metrics, log, followers.clone())?;
         let store = Store {
             writer,
             receive_clock: Default::default(),
@@ -141,6 +163,8 @@ impl Store {
                 path,
                 idle: Mutex::new(Vec::new()),
             }),
+            epoch,
+            followers,
             _checkpointing: checkpointing,
         };
         Ok((store, changes))
@@ -245,7 +269,10 @@ impl Store {
 /// Writes a consistent copy of the database in `data_dir` to `target`, while
 /// a server may be running on it: `VACUUM INTO` reads one snapshot (WAL lets
 /// the writer carry on) and writes a compact, self-contained file. Restoring is
-/// copying that file to `podium.sqlite3` in an empty data directory.
+/// copying that file to `podium.sqlite3` in an empty data directory. The copy
+/// has no change-log epoch: a server started on a restored copy makes a new
+/// one, so no client resumes its event stream across the restore (the
+/// original went on numbering changes the copy never saw).
 pub fn backup(data_dir: &Path, target: &Path) -> Result<(), StoreError> {
     let path = data_dir.join(DB_FILE);
     if !path.exists() {
@@ -267,6 +294,11 @@ pub fn backup(data_dir: &Path, target: &Path) -> Result<(), StoreError> {
         .to_str()
         .ok_or_else(|| StoreError::Worker("the backup path is not valid UTF-8".into()))?;
     conn.execute("VACUUM INTO ?1", [target])?;
+    let copy = Connection::open(target).map_err(|source| StoreError::Open {
+        path: target.into(),
+        source,
+    })?;
+    copy.execute("DELETE FROM meta WHERE key = 'epoch'", [])?;
     Ok(())
 }
 

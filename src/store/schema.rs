@@ -189,6 +189,15 @@ const MIGRATIONS: &[&str] = &[
         last_action_at INTEGER NOT NULL
     );
     "#,
+    // 6: the change log (see store::log): one row per commit, holding its
+    // changes, packed, keyed by the last of them. The epoch is made in Rust,
+    // from the CSPRNG, when the database first opens with this version.
+    r#"
+    CREATE TABLE change_log (
+        seq  INTEGER PRIMARY KEY CHECK (seq >= 1),
+        body BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

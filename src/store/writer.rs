@@ -9,8 +9,13 @@
 //!
 //! Each job runs inside its own savepoint: a job that fails or refuses is
 //! rolled back alone and the rest of its batch still commits. Jobs may publish
-//! [`Change`]s; those reach the [`Changes`] stream after the commit, in commit
-//! order, which is what keeps every live subscriber's view in one order.
+//! [`Change`]s: each gets the next sequence number of the change log (see
+//! [`super::log`]), the batch's changes are stored in the log inside its
+//! transaction (one row per commit), and after the
+//! commit the batch's changes reach every follower ([`super::Store::follow`])
+//! in commit order, which is what keeps every live view in one order. A job
+//! that is undone gives its numbers back, and a batch that does not commit
+//! consumes none, so the numbers stay gapless.
 //!
 //! When storage fails (disk full, I/O error, read-only), nothing of a batch
 //! that did not commit is acknowledged or published: every job in it hears
@@ -24,25 +29,15 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc as tokio_mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::faults::{Fault, FaultVfs};
+use super::log::{self, Change, Entry, Followers, LogState};
 use super::StoreError;
-use crate::judging::model::DataStore;
 use crate::metrics::Metrics;
 
 /// Most jobs sharing one transaction: bounds the latency a batch adds.
 pub const MAX_BATCH: usize = 4096;
-
-/// A committed change that live subscribers must hear about.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// Rows of the judging tables added or changed by one job.
-    Judging(Box<DataStore>),
-}
-
-/// Committed changes, in commit order.
-pub type Changes = tokio_mpsc::UnboundedReceiver<Change>;
 
 /// What a job sees: the connection inside the batch transaction, and a place
 /// to publish changes that only go out if the transaction commits.
@@ -52,8 +47,8 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    /// Queues `change` for the live feed; dropped if this job or its batch
-    /// does not commit.
+    /// Logs `change` and queues it for the followers; dropped (with its
+    /// number) if this job or its batch does not commit.
     pub fn publish(&mut self, change: Change) {
         self.published.push(change);
     }
@@ -116,25 +111,27 @@ pub struct Writer {
 
 impl Writer {
     /// `conn` must have been opened with `vfs`, which the thread drops after it.
+    /// Committed changes go to `followers`, numbered on from `log`.
     pub(super) fn start(
         conn: Connection,
         vfs: FaultVfs,
         metrics: Arc<Metrics>,
-    ) -> Result<(Writer, Changes), StoreError> {
+        log: LogState,
+        followers: Arc<Followers>,
+    ) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel();
-        let (changes_tx, changes) = tokio_mpsc::unbounded_channel();
         let owned = Owned { conn, vfs };
         let thread = std::thread::Builder::new()
             .name("podium-writer".into())
-            .spawn(move || run(&owned.conn, &owned.vfs, rx, changes_tx, metrics))
+            .spawn(move || {
+                let mut out = Out { log, followers };
+                run(&owned.conn, &owned.vfs, rx, &mut out, metrics)
+            })
             .map_err(|e| StoreError::Worker(e.to_string()))?;
-        Ok((
-            Writer {
-                jobs,
-                thread: Arc::new(Mutex::new(Some(thread))),
-            },
-            changes,
-        ))
+        Ok(Writer {
+            jobs,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
     }
 
     pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -232,11 +229,17 @@ impl Writer {
     }
 }
 
+/// Where committed changes go: the log's position, and the followers.
+struct Out {
+    log: LogState,
+    followers: Arc<Followers>,
+}
+
 fn run(
     conn: &Connection,
     vfs: &FaultVfs,
     rx: mpsc::Receiver<Msg>,
-    changes: tokio_mpsc::UnboundedSender<Change>,
+    out: &mut Out,
     metrics: Arc<Metrics>,
 ) {
     let mut batch: Vec<Job> = Vec::new();
@@ -263,7 +266,7 @@ fn run(
         if !batch.is_empty() {
             let started = Instant::now();
             let size = batch.len();
-            let failed = commit_batch(conn, &mut batch, &changes);
+            let failed = commit_batch(conn, &mut batch, out);
             metrics.commit_batch.observe(size as f64);
             metrics
                 .commit_seconds
@@ -298,11 +301,7 @@ fn apply_fault(conn: &Connection, vfs: &FaultVfs, fault: Fault) -> Result<(), St
 
 /// Runs one batch in one transaction and answers every job; returns how
 /// many jobs were answered with an error.
-fn commit_batch(
-    conn: &Connection,
-    batch: &mut Vec<Job>,
-    changes: &tokio_mpsc::UnboundedSender<Change>,
-) -> usize {
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize {
     if !conn.is_autocommit() {
         // A transaction left open by an earlier failure would make every
         // BEGIN below fail, and the writer with it, for good.
@@ -319,7 +318,9 @@ fn commit_batch(
         }
         return fail_all(completions, &err);
     }
-    let mut published: Vec<Change> = Vec::new();
+    // The batch's changes with their numbers; `seq` is the last one given.
+    let mut published: Vec<Entry> = Vec::new();
+    let mut seq = out.log.last;
     let mut jobs = batch.drain(..);
     for job in jobs.by_ref() {
         let mut tx = Tx {
@@ -331,24 +332,29 @@ fn commit_batch(
             completions.push((job.run)(None));
             continue;
         }
-        let (mut ran, completion) = (job.run)(Some(&mut tx));
+        let (ran, completion) = (job.run)(Some(&mut tx));
         let mut undone = true;
         if job.savepoint {
             match ran {
-                Ran::Kept => {
-                    if exec(conn, "RELEASE job").is_err() {
-                        ran = Ran::Failed;
-                    }
-                }
+                // A savepoint that cannot be released cannot be undone
+                // alone either: its log rows would hold numbers given back.
+                Ran::Kept => undone = exec(conn, "RELEASE job").is_ok(),
                 Ran::Refused | Ran::Failed => {
                     undone = exec(conn, "ROLLBACK TO job")
                         .and_then(|()| exec(conn, "RELEASE job"))
                         .is_ok();
                 }
             }
+        } else if ran != Ran::Kept && !tx.published.is_empty() {
+            // Without a savepoint, its writes stay: a change it published
+            // could be neither logged nor undone.
+            undone = false;
         }
-        if ran == Ran::Kept {
-            published.append(&mut tx.published);
+        if ran == Ran::Kept && undone {
+            for change in tx.published {
+                seq += 1;
+                published.push(Entry { seq, change });
+            }
         }
         completions.push((ran, completion));
         if conn.is_autocommit() || !undone {
@@ -373,12 +379,41 @@ fn commit_batch(
         }
     }
     drop(jobs);
+    if let Err(e) = log::append(conn, &published) {
+        // The jobs are done and cannot be undone alone.
+        let err = StoreError::NotCommitted {
+            reason: format!("the change log could not be written: {e}"),
+        };
+        tracing::error!(error = %err, "a batch's changes could not be logged; the batch is rolled back");
+        if !conn.is_autocommit() {
+            let _ = exec(conn, "ROLLBACK");
+        }
+        return fail_all(completions, &err);
+    }
+    let mut trimmed = None;
+    if let Some(floor) = out.log.trim_to(seq) {
+        match log::trim(conn, floor) {
+            Ok(()) => trimmed = Some(floor),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot trim the change log now; trying again later");
+                if conn.is_autocommit() {
+                    let err = StoreError::NotCommitted {
+                        reason: "storage failed during the commit this write shared, \
+                             and the whole commit was rolled back"
+                            .into(),
+                    };
+                    return fail_all(completions, &err);
+                }
+            }
+        }
+    }
     match exec(conn, "COMMIT") {
         Ok(()) => {
-            for change in published {
-                // No receiver only during shutdown; nothing is waiting then.
-                let _ = changes.send(change);
+            out.log.last = seq;
+            if let Some(floor) = trimmed {
+                out.log.floor = floor;
             }
+            out.followers.send(published);
             let lost = StoreError::Worker("the job's savepoint failed".into());
             let mut failed = 0;
             for (ran, completion) in completions {

@@ -70,6 +70,26 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startServer({ log = 'warn' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'podium-pages-'));
   const port = await freePort();
+  let output = '';
+  let proc = await spawnServer(dir, port, log, (d) => (output += d));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    /** Stops the server gracefully and starts it again on the same port and data. */
+    async restart() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
+      proc = await spawnServer(dir, port, log, (d) => (output += d));
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function spawnServer(dir, port, log, record) {
   const env = { ...process.env, PODIUM_ADMIN_SECRET: ADMIN_SECRET, PODIUM_LOG: log, NO_COLOR: '1' };
   delete env.PODIUM_LOGIN_CODE;
   const proc = spawn(podiumBin(), ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir], {
@@ -77,8 +97,8 @@ export async function startServer({ log = 'warn' } = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  proc.stdout.on('data', (d) => (output += d));
-  proc.stderr.on('data', (d) => (output += d));
+  proc.stdout.on('data', (d) => { output += d; record(d); });
+  proc.stderr.on('data', (d) => { output += d; record(d); });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -94,15 +114,7 @@ export async function startServer({ log = 'warn' } = {}) {
     }
     await sleep(50);
   }
-  return {
-    url,
-    output: () => output,
-    async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return proc;
 }
 
 /** Launches headless Chromium with the flags this environment needs. */

@@ -14,14 +14,26 @@ pub struct EventStream {
     /// Set when the stream is gzip-compressed: decodes each chunk as it comes.
     decoder: Option<flate2::write::GzDecoder<Vec<u8>>>,
     buffer: Vec<u8>,
+    /// The `id` of the last event read, as `EventSource` keeps it to send
+    /// back in `Last-Event-ID` when it reconnects.
+    pub last_id: Option<String>,
 }
 
 impl EventStream {
     /// Opens `url` (with an optional bearer secret); asserts a 200 event stream.
     pub async fn open(url: &str, secret: Option<&str>) -> EventStream {
+        EventStream::resume(url, secret, None).await
+    }
+
+    /// Opens `url` again as a reconnecting `EventSource` does, sending the
+    /// last id it had (if any) in `Last-Event-ID`.
+    pub async fn resume(url: &str, secret: Option<&str>, last_id: Option<&str>) -> EventStream {
         let mut request = reqwest::Client::new().get(url);
         if let Some(secret) = secret {
             request = request.bearer_auth(secret);
+        }
+        if let Some(id) = last_id {
+            request = request.header("Last-Event-ID", id);
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "{url}");
@@ -39,11 +51,20 @@ impl EventStream {
             response,
             decoder: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
             buffer: Vec::new(),
+            last_id: None,
         }
     }
 
     /// The next event (comments skipped): its name and its JSON data.
     pub async fn next(&mut self) -> (String, Value) {
+        self.next_within(PATIENCE)
+            .await
+            .expect("an event within the patience window")
+    }
+
+    /// The next event if one arrives within `wait`.
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
                 let frame = String::from_utf8(self.buffer.drain(..end + 2).collect()).unwrap();
@@ -54,16 +75,18 @@ impl EventStream {
                         event = Some(name.trim().to_string());
                     } else if let Some(chunk) = line.strip_prefix("data:") {
                         data.push_str(chunk.strip_prefix(' ').unwrap_or(chunk));
+                    } else if let Some(id) = line.strip_prefix("id:") {
+                        self.last_id = Some(id.strip_prefix(' ').unwrap_or(id).to_string());
                     }
                 }
                 match event {
-                    Some(event) => return (event, serde_json::from_str(&data).unwrap()),
+                    Some(event) => return Some((event, serde_json::from_str(&data).unwrap())),
                     None => continue,
                 }
             }
-            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk())
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
                 .await
-                .expect("an event within the patience window")
+                .ok()?
                 .expect("the stream is readable")
                 .expect("the stream is open");
             match &mut self.decoder {
