@@ -20,6 +20,7 @@
 //! tls.rs           the optional TLS certificate and key, loaded and checked at start
 //! compression.rs   gzip/brotli for HTTP responses (pages, JSON, CSV, the event stream)
 //! metrics.rs       Prometheus text metrics
+//! probes.rs        /healthz and /metrics
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets/  the admin secret, the login code and the sign-in link key:
@@ -60,6 +61,7 @@ pub mod listener;
 pub mod metrics;
 pub mod operator_secrets;
 pub mod origins;
+pub mod probes;
 pub mod scoring;
 pub mod secrets;
 pub mod server;

@@ -9,9 +9,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -28,6 +25,7 @@ use crate::listener;
 use crate::metrics::Metrics;
 use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
 use crate::origins::{self, AllowedOrigins};
+use crate::probes;
 use crate::sledge::{self, SledgeService};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
@@ -39,12 +37,6 @@ pub struct Node {
     pub metrics: Arc<Metrics>,
     /// Cancel to begin a graceful shutdown.
     pub shutdown: CancellationToken,
-}
-
-/// What health and metrics read.
-pub(crate) struct Probes {
-    store: Store,
-    metrics: Arc<Metrics>,
 }
 
 /// Why the server could not start.
@@ -201,7 +193,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         },
         shutdown: shutdown.clone(),
     });
-    let probes = Arc::new(Probes {
+    let probes = Arc::new(probes::Probes {
         store: store.clone(),
         metrics: metrics.clone(),
     });
@@ -273,15 +265,15 @@ async fn serve(
 /// Every route on the one port, each adapter with its own state.
 fn router(
     config: &ServeConfig,
-    probes: Arc<Probes>,
+    probes: Arc<probes::Probes>,
     api: Arc<Api>,
     clicker: Arc<Clicker>,
     sledge: &SledgeService,
 ) -> Router {
     let allowed = Arc::new(AllowedOrigins::new(&config.allowed_origins));
     let http = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(probes::healthz))
+        .route("/metrics", get(probes::metrics))
         .with_state(probes)
         .merge(api::router(api))
         .merge(crate::ui::router());
@@ -301,55 +293,4 @@ fn router(
             allowed,
             origins::check,
         ))
-}
-
-/// 200 when the server can serve and storage accepts a write.
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    tag = "meta",
-    operation_id = "healthz",
-    summary = "Health",
-    description = "Public. 200 when the server can serve and storage accepts a write.",
-    responses(
-        (status = 200, description = "Healthy: `ok`.", body = String, content_type = "text/plain"),
-        (status = 503, description = "Storage is not writable or did not answer within 3 s.", body = String, content_type = "text/plain"),
-    ),
-)]
-pub(crate) async fn healthz(State(app): State<Arc<Probes>>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(3), app.store.check_writable()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("storage not writable: {e}\n"),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage did not answer within 3 s\n",
-        )
-            .into_response(),
-    }
-}
-
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "meta",
-    operation_id = "metrics",
-    summary = "Prometheus metrics",
-    description = "Public.",
-    responses(
-        (status = 200, description = "Metrics in the Prometheus text format.", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
-    ),
-)]
-pub(crate) async fn metrics(State(app): State<Arc<Probes>>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-        .into_response()
 }

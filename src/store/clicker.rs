@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 use thiserror::Error;
 
-use super::log::{Change, Score};
+use super::changes::{Change, Score};
 use super::{now_ms, Store, StoreError};
 use crate::scoring::clock;
 pub use crate::scoring::{

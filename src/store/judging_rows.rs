@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::log::Change;
+use super::changes::Change;
 use super::writer::Tx;
 use super::StoreError;
 use crate::judging::model::DataStore;

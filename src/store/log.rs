@@ -26,121 +26,16 @@
 //! `retain / 8`, and `meta.log_floor` records the position below which the
 //! log no longer answers.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use futures_util::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension};
-use thiserror::Error;
-use tokio::sync::mpsc;
 
-use super::clicker::{DeviceId, LatestScore};
+use super::changes::{Change, Changes, Entry, LogError, Score, Seq};
 use super::{Store, StoreError};
 use crate::judging::model::DataStore;
 use crate::secrets;
-
-/// A change's place in the log: 1 for the first change of a database.
-pub type Seq = u64;
-
 /// Changes retained by default: [`crate::config::ServeConfig::change_log_retain`].
 pub const DEFAULT_RETAIN: u64 = 10_000;
-
-/// A committed change that followers must hear about.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// Rows of the judging tables added or changed by one job.
-    Judging(Box<DataStore>),
-    /// A stored clicker score (newest of its device or not).
-    Score(Score),
-}
-
-/// A stored clicker score, as the log carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Score {
-    pub device: DeviceId,
-    pub timestamp: i64,
-    pub score: i64,
-}
-
-/// One change with its number.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub seq: Seq,
-    pub change: Change,
-}
-
-/// What one commit logged, in order: shared by every follower.
-pub type Batch = Arc<[Entry]>;
-
-/// Committed changes, in commit order, one batch per commit.
-pub type Changes = mpsc::UnboundedReceiver<Batch>;
-
-/// Why the log cannot answer "changes after N".
-#[derive(Debug, Error)]
-pub enum LogError {
-    #[error(
-        "the change log no longer holds the changes after {after} (it keeps those after {floor})"
-    )]
-    NotRetained { after: Seq, floor: Seq },
-    #[error("position {after} is beyond the end of the change log ({last})")]
-    Ahead { after: Seq, last: Seq },
-    #[error("the change log has a gap: expected change {expected}, found {found}")]
-    Gap { expected: Seq, found: Seq },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for LogError {
-    fn from(e: rusqlite::Error) -> LogError {
-        LogError::Store(e.into())
-    }
-}
-
-/// Every device's newest score, and the position they are as of.
-pub type LatestScores = (Seq, Vec<(DeviceId, LatestScore)>);
-
-/// What the core needs of the log to follow it: a snapshot of the judging
-/// tables with its position, and the changes after a position. A trait so
-/// the followers' catch-up can be tested without a database, and so another
-/// storage engine can stand in.
-pub trait Log: Send + Sync + 'static {
-    /// The epoch the positions belong to.
-    fn epoch(&self) -> Arc<str>;
-    /// The judging tables as of a position, read in one transaction.
-    fn judging_snapshot(&self) -> BoxFuture<'static, Result<(Seq, DataStore), StoreError>>;
-    /// Every device's newest score as of a position, read in one transaction.
-    fn latest_scores(&self) -> BoxFuture<'static, Result<LatestScores, StoreError>>;
-    /// Every change after `after`, up to and including `upto` (or the end).
-    fn changes_after(
-        &self,
-        after: Seq,
-        upto: Option<Seq>,
-    ) -> BoxFuture<'static, Result<Vec<Entry>, LogError>>;
-}
-
-impl Log for Store {
-    fn epoch(&self) -> Arc<str> {
-        Store::epoch(self)
-    }
-
-    fn judging_snapshot(&self) -> BoxFuture<'static, Result<(Seq, DataStore), StoreError>> {
-        let store = self.clone();
-        Box::pin(async move { store.judging_snapshot().await })
-    }
-
-    fn latest_scores(&self) -> BoxFuture<'static, Result<LatestScores, StoreError>> {
-        let store = self.clone();
-        Box::pin(async move { store.latest_scores().await })
-    }
-
-    fn changes_after(
-        &self,
-        after: Seq,
-        upto: Option<Seq>,
-    ) -> BoxFuture<'static, Result<Vec<Entry>, LogError>> {
-        let store = self.clone();
-        Box::pin(async move { store.changes_after(after, upto).await })
-    }
-}
 
 /// The writer's view of the log: where it ends, what it still answers for,
 /// how much to keep.
@@ -159,29 +54,6 @@ impl LogState {
         let step = (self.retain / 8).max(1);
         let target = last.saturating_sub(self.retain);
         (target >= self.floor + step).then_some(target)
-    }
-}
-
-/// The followers the writer hands each committed batch to.
-#[derive(Default)]
-pub(super) struct Followers(Mutex<Vec<mpsc::UnboundedSender<Batch>>>);
-
-impl Followers {
-    pub fn add(&self) -> Changes {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.0.lock().expect("followers poisoned").push(tx);
-        rx
-    }
-
-    pub fn send(&self, batch: Vec<Entry>) {
-        if batch.is_empty() {
-            return;
-        }
-        let batch: Batch = batch.into();
-        self.0
-            .lock()
-            .expect("followers poisoned")
-            .retain(|follower| follower.send(batch.clone()).is_ok());
     }
 }
 
@@ -221,7 +93,7 @@ pub(super) fn open(conn: &Connection, retain: u64) -> Result<LogState, StoreErro
 }
 
 /// The number of the last committed change.
-fn last_seq(conn: &Connection) -> Result<Seq, StoreError> {
+pub(super) fn last_seq(conn: &Connection) -> Result<Seq, StoreError> {
     let logged: Option<Seq> = conn
         .prepare_cached("SELECT MAX(seq) FROM change_log")?
         .query_row([], |r| r.get(0))?;
@@ -417,36 +289,6 @@ impl Store {
     /// The last committed change's number.
     pub async fn position(&self) -> Result<Seq, StoreError> {
         self.read(last_seq).await
-    }
-
-    /// Every judging row and the position they are as of.
-    pub async fn judging_snapshot(&self) -> Result<(Seq, DataStore), StoreError> {
-        self.read(|conn| {
-            let tx = conn.unchecked_transaction()?;
-            let seq = last_seq(&tx)?;
-            Ok((seq, super::judging::load_all(&tx)?))
-        })
-        .await
-    }
-
-    /// Every device's newest score and the position they are as of.
-    pub async fn latest_scores(&self) -> Result<LatestScores, StoreError> {
-        self.read(|conn| {
-            let tx = conn.unchecked_transaction()?;
-            let seq = last_seq(&tx)?;
-            let ids: Vec<DeviceId> = tx
-                .prepare("SELECT id FROM clicker_devices ORDER BY id")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut latest = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(score) = super::clicker::latest_score_before(&tx, id, i64::MAX)? {
-                    latest.push((id, score));
-                }
-            }
-            Ok((seq, latest))
-        })
-        .await
     }
 }
 

@@ -18,6 +18,7 @@
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
 
+mod changes;
 mod checkpointer;
 mod clicker;
 mod faults;
@@ -29,6 +30,7 @@ mod judging_rows;
 mod log;
 mod receive_clock;
 mod schema;
+mod snapshots;
 mod speed;
 #[cfg(test)]
 mod test_support;
@@ -42,10 +44,11 @@ use rusqlite::{Connection, OpenFlags};
 use thiserror::Error;
 
 use crate::metrics::Metrics;
+pub use changes::{Batch, Change, Changes, Entry, LatestScores, Log, LogError, Seq};
 pub use clicker::RegisterError;
 pub use faults::Fault;
 pub use judge_links::{CurrentLink, LinkLookup};
-pub use log::{Batch, Change, Changes, Entry, LatestScores, Log, LogError, Seq, DEFAULT_RETAIN};
+pub use log::DEFAULT_RETAIN;
 pub use traits::{ClickerStore, JudgingStore, SpeedStore, StoreFuture};
 
 /// File name of the database inside the data directory.
@@ -104,7 +107,7 @@ pub struct Store {
     readers: Arc<ReadPool>,
     /// The change log's epoch, and who hears of committed changes.
     epoch: Arc<str>,
-    followers: Arc<log::Followers>,
+    followers: Arc<changes::Followers>,
     _checkpointing: checkpointer::Alive,
 }
 
@@ -153,7 +156,7 @@ impl Store {
         let log = log::open(&conn, retain)?;
         let epoch = log.epoch.clone();
         let checkpointing = checkpointer::start(&path)?;
-        let followers = Arc::new(log::Followers::default());
+        let followers = Arc::new(changes::Followers::default());
         let changes = followers.add();
         let writer = writer::Writer::start(conn, vfs, metrics, log, followers.clone())?;
         let store = Store {

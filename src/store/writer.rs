@@ -31,8 +31,9 @@ use std::time::Instant;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::changes::{Change, Entry, Followers};
 use super::faults::{Fault, FaultVfs};
-use super::log::{self, Change, Entry, Followers, LogState};
+use super::log::{self, LogState};
 use super::StoreError;
 use crate::metrics::Metrics;
 
