@@ -22,9 +22,9 @@
 //! then what was held back, and no `update-full`. The hand-over happens in
 //! this task's order, so nothing is lost or sent twice.
 //!
-//! A subscriber is a socket.io socket or a bounded channel (the HTTP API's
-//! Server-Sent Events stream drains one); both get the same updates in the
-//! same order. One whose buffer is full is dropped (a socket is also
+//! A subscriber is a [`Socket`] an adapter holds open (the socket.io
+//! adapter's) or a bounded channel (the HTTP API's Server-Sent Events stream
+//! drains one); both get the same updates in the same order. One whose buffer is full is dropped (a socket is also
 //! disconnected, a channel closed), so a client that stops reading cannot
 //! make the server hold unbounded memory. One-off reads of the state
 //! ([`SyncHandle::snapshot`]) are answered from the mirror by the same task,
@@ -33,11 +33,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use socketioxide::extract::SocketRef;
-use socketioxide::socket::Sid;
-use socketioxide::{SendError, SocketError};
 use thiserror::Error;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -62,8 +58,6 @@ const MAX_COALESCE: usize = 1024;
 /// buffer filled. A burst of small changes (ratings, assignments) still
 /// becomes one update.
 pub const MAX_PARTIAL_BYTES: usize = 64 * 1024;
-/// How often to retry disconnecting a subscriber whose buffer is full.
-const DISCONNECT_RETRY: Duration = Duration::from_millis(200);
 
 /// Why a subscription did not start.
 #[derive(Debug, Error)]
@@ -118,16 +112,31 @@ pub struct StreamUpdate {
     pub id: Arc<str>,
 }
 
+/// A subscriber that an adapter holds open (a socket.io socket), so the
+/// core needs no transport of its own: the adapter queues each update on
+/// its connection and says what became of it, and disconnects a socket
+/// whose buffer is full.
+pub trait Socket: Send + Sync + 'static {
+    /// Tells this socket apart from every other subscribed at the same time.
+    fn key(&self) -> u64;
+    /// False once the socket has disconnected.
+    fn connected(&self) -> bool;
+    /// Queues `update-full`.
+    fn send_full(&self, update: &UpdateFull<'_>) -> Sent;
+    /// Queues `update-partial`; on [`Sent::Full`] the socket is on its way out.
+    fn send_partial(&self, update: &UpdatePartial<'_>) -> Sent;
+}
+
 /// Where a subscriber's updates go.
 enum Sink {
-    Socket(SocketRef),
+    Socket(Box<dyn Socket>),
     Channel(mpsc::Sender<StreamUpdate>),
 }
 
 /// Tells subscribers apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
-    Socket(Sid),
+    Socket(u64),
     Channel(u64),
 }
 
@@ -176,7 +185,11 @@ impl SyncHandle {
     /// Sends `socket` an `update-full` as `viewer` sees it and then every
     /// later change; subscribing again (say, after re-authenticating)
     /// starts over with a new full update.
-    pub async fn subscribe(&self, socket: SocketRef, viewer: Viewer) -> Result<(), SubscribeError> {
+    pub async fn subscribe(
+        &self,
+        socket: Box<dyn Socket>,
+        viewer: Viewer,
+    ) -> Result<(), SubscribeError> {
         let view = View {
             viewer,
             preview: None,
@@ -185,8 +198,10 @@ impl SyncHandle {
     }
 
     /// Stops updates to a socket (it disconnected).
-    pub fn unsubscribe(&self, sid: Sid) {
-        let _ = self.commands.send(Command::Unsubscribe(Key::Socket(sid)));
+    pub fn unsubscribe(&self, socket: u64) {
+        let _ = self
+            .commands
+            .send(Command::Unsubscribe(Key::Socket(socket)));
     }
 
     /// A subscription whose updates arrive on a channel that holds up to
@@ -490,7 +505,7 @@ impl Task {
                 database: &database,
             };
             let sent = match &sub.sink {
-                Sink::Socket(socket) => socket.emit(UPDATE_FULL, &full).is_ok(),
+                Sink::Socket(socket) => matches!(socket.send_full(&full), Sent::Yes),
                 Sink::Channel(sender) => sender
                     .try_send(StreamUpdate {
                         event: UPDATE_FULL,
@@ -558,15 +573,10 @@ impl Task {
                 if !socket.connected() {
                     return Err(SubscribeError::Gone);
                 }
-                match socket.emit(UPDATE_FULL, &full) {
-                    Ok(()) => Key::Socket(socket.id),
-                    Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                        return Err(SubscribeError::Busy)
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "cannot send update-full");
-                        return Err(SubscribeError::Gone);
-                    }
+                match socket.send_full(&full) {
+                    Sent::Yes => Key::Socket(socket.key()),
+                    Sent::Full => return Err(SubscribeError::Busy),
+                    Sent::Gone | Sent::Failed => return Err(SubscribeError::Gone),
                 }
             }
             Sink::Channel(sender) => {
@@ -699,7 +709,7 @@ impl Task {
                 continue;
             }
             let sent = match &sub.sink {
-                Sink::Socket(socket) => send_to_socket(socket, view),
+                Sink::Socket(socket) => socket.send_partial(&UpdatePartial { diff: view }),
                 Sink::Channel(sender) => {
                     let data = json
                         .get_or_insert_with(|| to_json(&UpdatePartial { diff: view }))
@@ -741,7 +751,7 @@ impl Task {
 }
 
 /// What became of one update.
-enum Sent {
+pub enum Sent {
     Yes,
     /// The subscriber's buffer is full: it is not reading, so it is dropped.
     Full,
@@ -749,22 +759,6 @@ enum Sent {
     Gone,
     /// Not sent, for a reason that does not end the subscription.
     Failed,
-}
-
-fn send_to_socket(socket: &SocketRef, diff: &DataStore) -> Sent {
-    match socket.emit(UPDATE_PARTIAL, &UpdatePartial { diff }) {
-        Ok(()) => Sent::Yes,
-        Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-            tracing::warn!(sid = %socket.id, "sledge subscriber not reading: send buffer full, disconnecting it");
-            disconnect_when_possible(socket.clone());
-            Sent::Full
-        }
-        Err(SendError::Socket(SocketError::Closed)) => Sent::Gone,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode update-partial");
-            Sent::Failed
-        }
-    }
 }
 
 fn send_to_channel(sender: &mpsc::Sender<StreamUpdate>, update: StreamUpdate) -> Sent {
@@ -825,19 +819,6 @@ fn to_json(payload: &impl serde::Serialize) -> Arc<str> {
     serde_json::to_string(payload)
         .expect("judging rows serialise")
         .into()
-}
-
-/// Disconnects a socket whose buffer is full. The disconnect packet needs
-/// buffer space too, so this retries until there is room (a slow client
-/// learns it was dropped) or the connection is gone: a client that never
-/// reads is closed by the engine.io heartbeat within a minute, and then
-/// disconnecting succeeds at once.
-fn disconnect_when_possible(socket: SocketRef) {
-    tokio::spawn(async move {
-        while let Err(SocketError::InternalChannelFull) = socket.clone().disconnect() {
-            tokio::time::sleep(DISCONNECT_RETRY).await;
-        }
-    });
 }
 
 #[cfg(test)]

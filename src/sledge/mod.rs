@@ -7,6 +7,7 @@
 //! session.rs   one socket: its ordered request queue and its identity; turns
 //!              events into the core's requests and its answers into replies
 //! replies.rs   server events and the acknowledgement format
+//! subscriber.rs  a socket as a subscriber of the core's live updates
 //! ```
 //!
 //! Every rule lives in the judging core (`crate::core`); this adapter only
@@ -14,6 +15,7 @@
 
 pub mod replies;
 mod session;
+mod subscriber;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

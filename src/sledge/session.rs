@@ -25,6 +25,7 @@ use super::replies::{
     ack_err, ack_ok, AuthenticateResponse, Done, LoginResponse, ProtocolError,
     AUTHENTICATE_RESPONSE, LOGIN_RESPONSE, PROTOCOL_ERROR,
 };
+use super::subscriber::Subscriber;
 use crate::core::access::AccessError;
 use crate::core::auth::{self, Action, Identity, Op};
 use crate::core::ops::OpError;
@@ -64,19 +65,21 @@ pub(super) fn attach(sledge: Arc<Core>, socket: SocketRef, permit: Permit, event
         rate: Mutex::new(RateLimiter::new(rate, burst, "event", Instant::now())),
     });
     let on_disconnect = sledge.clone();
+    let key = Subscriber::next_key();
     // The connection's place is freed at disconnect (or with the handler,
     // should the socket go without one).
     let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
-    socket.on_disconnect(move |socket: SocketRef| async move {
+    socket.on_disconnect(move |_: SocketRef| async move {
         drop(permit.lock().map(|mut p| p.take()));
         on_disconnect.metrics.connection_closed(Protocol::Sledge);
-        on_disconnect.sync.unsubscribe(socket.id);
+        on_disconnect.sync.unsubscribe(key);
     });
     let session = Session {
         sledge,
         ip,
         identity: Identity::Anonymous,
         subscribed: false,
+        key,
     };
     tokio::spawn(session.run(requests));
 }
@@ -208,6 +211,8 @@ struct Session {
     ip: Option<IpAddr>,
     identity: Identity,
     subscribed: bool,
+    /// What the live-update task knows this socket by.
+    key: u64,
 }
 
 impl Session {
@@ -399,7 +404,7 @@ impl Session {
             .ok_or(auth::Denied::NotAuthenticated { op: Op::Subscribe })?;
         self.sledge
             .sync
-            .subscribe(socket.clone(), viewer)
+            .subscribe(Box::new(Subscriber::new(socket.clone(), self.key)), viewer)
             .await
             .map_err(Refusal::protocol)?;
         self.subscribed = true;
