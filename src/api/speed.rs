@@ -130,6 +130,12 @@ impl utoipa::PartialSchema for DeviceRef {
 
 impl utoipa::ToSchema for DeviceRef {}
 
+/// A `{devices, headJudge}` body as a checked panel of judges.
+fn panel(bytes: &[u8]) -> Result<Judges, ApiError> {
+    let body: JudgesBody = parse(bytes, "{devices: [deviceId, ...], headJudge}")?;
+    Ok(judges(&body.devices, body.head_judge.as_ref())?)
+}
+
 fn judges(devices: &[DeviceRef], head: Option<&DeviceRef>) -> Result<Judges, SpeedError> {
     let devices = devices
         .iter()
@@ -435,8 +441,7 @@ pub async fn set_entry_judges(
 ) -> Result<Json<EntryResult>, ApiError> {
     admin(who)?;
     let id = i64::from(path_number("entry id", &id)?);
-    let body: JudgesBody = parse(&bytes, "{devices: [deviceId, ...], headJudge}")?;
-    let judges = judges(&body.devices, body.head_judge.as_ref())?;
+    let judges = panel(&bytes)?;
     let heat = app.store.speed_set_judges(id, judges).await??;
     app.speed.touch(heat);
     Ok(Json(entry_result(&app, heat, id).await?))
@@ -470,8 +475,7 @@ pub async fn set_station_judges(
 ) -> Result<Json<StationJudges>, ApiError> {
     admin(who)?;
     let station = path_number("station", &station)?;
-    let body: JudgesBody = parse(&bytes, "{devices: [deviceId, ...], headJudge}")?;
-    let judges = judges(&body.devices, body.head_judge.as_ref())?;
+    let judges = panel(&bytes)?;
     let heats = app
         .store
         .speed_set_station_judges(station, judges)

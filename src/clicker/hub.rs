@@ -46,6 +46,20 @@ struct Inner {
     watchers: HashMap<DeviceId, Vec<Arc<Listener>>>,
 }
 
+impl Inner {
+    /// Keeps `latest` as the device's newest score unless a newer one (by
+    /// the wrapping clock) is known already.
+    fn keep_newer(&mut self, device: DeviceId, latest: LatestScore) {
+        let newer = self
+            .latest
+            .get(&device)
+            .is_none_or(|known| is_newer(latest.timestamp, known.timestamp));
+        if newer {
+            self.latest.insert(device, latest);
+        }
+    }
+}
+
 struct Session {
     id: u64,
     kicked: CancellationToken,
@@ -138,13 +152,7 @@ impl Hub {
         let session = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
         if let Some(latest) = latest {
-            let newer = inner
-                .latest
-                .get(&device)
-                .is_none_or(|known| is_newer(latest.timestamp, known.timestamp));
-            if newer {
-                inner.latest.insert(device, latest);
-            }
+            inner.keep_newer(device, latest);
         }
         let previous = inner.sessions.insert(
             device,
@@ -184,14 +192,7 @@ impl Hub {
     /// Sets the newest score of `device` as the store holds it, when newer
     /// than the one known; nobody is told (see [`super::follow`]).
     pub fn load_latest(&self, device: DeviceId, latest: LatestScore) {
-        let mut inner = self.lock();
-        let newer = inner
-            .latest
-            .get(&device)
-            .is_none_or(|known| is_newer(latest.timestamp, known.timestamp));
-        if newer {
-            inner.latest.insert(device, latest);
-        }
+        self.lock().keep_newer(device, latest);
     }
 
     /// A newly stored score that is the newest of its device: every listener
