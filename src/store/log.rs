@@ -32,8 +32,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::changes::{Change, Changes, Entry, LogError, Score, Seq};
 use super::{Store, StoreError};
-use crate::judging::model::DataStore;
+use crate::judging::model::{
+    Absence, DataStore, Hack, Judge, JudgeHack, JudgingStatus, Note, Rating, Superlative,
+    SuperlativeHack, SuperlativePlacement, Withdrawal,
+};
 use crate::secrets;
+use serde::{Deserialize, Serialize};
+
 /// Changes retained by default: [`crate::config::ServeConfig::change_log_retain`].
 pub const DEFAULT_RETAIN: u64 = 10_000;
 
@@ -126,6 +131,85 @@ const SCORE: u8 = 1;
 /// (little-endian).
 pub const SCORE_BYTES: usize = 8 + 1 + 4 + 8 + 8;
 
+/// A judging diff as the log stores it: the tables it has rows for (most
+/// diffs have rows in one or two of the eleven; `DataStore`'s own JSON
+/// always lists every table, which more than doubled a rating's log bytes).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Compact {
+    h: Vec<Hack>,
+    j: Vec<Judge>,
+    jh: Vec<JudgeHack>,
+    s: Vec<Superlative>,
+    sp: Vec<SuperlativePlacement>,
+    r: Vec<Rating>,
+    sh: Vec<SuperlativeHack>,
+    a: Vec<Absence>,
+    n: Vec<Note>,
+    st: Vec<JudgingStatus>,
+    w: Vec<Withdrawal>,
+}
+
+/// [`Compact`], borrowed: how a diff is encoded without a copy.
+#[derive(Serialize)]
+struct CompactRef<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    h: &'a [Hack],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    j: &'a [Judge],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    jh: &'a [JudgeHack],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    s: &'a [Superlative],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    sp: &'a [SuperlativePlacement],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    r: &'a [Rating],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    sh: &'a [SuperlativeHack],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    a: &'a [Absence],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    n: &'a [Note],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    st: &'a [JudgingStatus],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    w: &'a [Withdrawal],
+}
+
+fn encode_diff(d: &DataStore) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&CompactRef {
+        h: &d.hacks,
+        j: &d.judges,
+        jh: &d.judge_hacks,
+        s: &d.superlatives,
+        sp: &d.superlative_placements,
+        r: &d.ratings,
+        sh: &d.superlative_hacks,
+        a: &d.absences,
+        n: &d.notes,
+        st: &d.judging_status,
+        w: &d.withdrawals,
+    })
+}
+
+fn decode_diff(json: &[u8]) -> serde_json::Result<DataStore> {
+    let c: Compact = serde_json::from_slice(json)?;
+    Ok(DataStore {
+        hacks: c.h,
+        judges: c.j,
+        judge_hacks: c.jh,
+        superlatives: c.s,
+        superlative_placements: c.sp,
+        ratings: c.r,
+        superlative_hacks: c.sh,
+        absences: c.a,
+        notes: c.n,
+        judging_status: c.st,
+        withdrawals: c.w,
+    })
+}
+
 /// Packs a commit's changes into one `change_log` body.
 fn pack(entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
     let mut body = Vec::with_capacity(entries.len() * SCORE_BYTES);
@@ -139,7 +223,7 @@ fn pack(entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
                 body.extend_from_slice(&score.score.to_le_bytes());
             }
             Change::Judging(diff) => {
-                let json = serde_json::to_vec(diff)
+                let json = encode_diff(diff)
                     .map_err(|e| StoreError::Worker(format!("cannot encode a change: {e}")))?;
                 let len = u32::try_from(json.len())
                     .map_err(|_| StoreError::Worker("a change of more than 4 GiB".into()))?;
@@ -187,7 +271,7 @@ fn unpack(mut body: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
             JUDGING => {
                 let len = u32::from_le_bytes(int(&mut body)?) as usize;
                 let json = take(&mut body, len)?;
-                let diff: DataStore = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+                let diff = decode_diff(json).map_err(|e| e.to_string())?;
                 Change::Judging(Box::new(diff))
             }
             tag => return Err(format!("unknown tag {tag}")),
