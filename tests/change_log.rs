@@ -10,11 +10,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::sse::EventStream;
-use common::{ChildServer, Client, TestServer};
-use futures_util::{SinkExt, StreamExt};
+use common::{ChildServer, Client, ScoreFlood, TestServer};
 use podium::store::{Change, Fault, Store, SyncMode};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 const ADMIN: &str = "admin-secret-for-the-change-log-tests";
 const LOGIN_CODE: &str = "login-code-for-the-change-log-tests";
@@ -310,18 +308,7 @@ async fn no_gap_across_kill_9() {
 
     let mut clicker = Client::connect(server.addr).await;
     clicker.register(None).await;
-    let (mut tx, mut rx) = clicker.ws.split();
-    let scores = tokio::spawn(async move {
-        for n in 1..=1_000_000u64 {
-            if tx
-                .send(Message::text(format!("SCORE {n} {} {n}", 1000 + n)))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
+    let mut flood = ScoreFlood::start(clicker.ws);
     let hacks = tokio::spawn({
         let base = base.clone();
         async move {
@@ -342,26 +329,9 @@ async fn no_gap_across_kill_9() {
             added
         }
     });
-    let mut acked = BTreeSet::new();
-    while acked.len() < 2000 {
-        match rx.next().await {
-            Some(Ok(Message::Text(t))) if t.starts_with("SCORED") => {
-                acked.insert(t.split(' ').nth(2).unwrap().parse::<i64>().unwrap());
-            }
-            Some(Ok(_)) => {}
-            other => panic!("lost the connection early: {other:?}"),
-        }
-    }
+    flood.until_acked(2000).await;
     server.kill9();
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(5), rx.next()).await
-    {
-        if let Message::Text(t) = message {
-            if let Some(ts) = t.strip_prefix("SCORED ").and_then(|r| r.split(' ').nth(1)) {
-                acked.insert(ts.parse().unwrap());
-            }
-        }
-    }
-    scores.abort();
+    let acked = flood.drain().await;
     let added = hacks.await.unwrap();
     assert!(!added.is_empty(), "some hacks were added before the kill");
 

@@ -5,11 +5,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use common::{ChildServer, Client};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use common::{ChildServer, Client, ScoreFlood};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_scores_survive_kill_9() {
@@ -21,41 +18,11 @@ async fn acknowledged_scores_survive_kill_9() {
 
     // Stream SCOREs without waiting, as fast as the socket takes them, and
     // collect the acknowledgements; kill the server once 2000 are in.
-    let (mut tx, mut rx) = clicker.ws.split();
-    let writer = tokio::spawn(async move {
-        for n in 1..=1_000_000u64 {
-            if tx
-                .send(Message::text(format!("SCORE {n} {} {n}", 1000 + n)))
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    let mut acked = BTreeSet::new();
-    while acked.len() < 2000 {
-        match rx.next().await {
-            Some(Ok(Message::Text(t))) => {
-                let parts: Vec<&str> = t.split(' ').collect();
-                assert_eq!(parts[0], "SCORED", "{t}");
-                acked.insert(parts[2].parse::<i64>().unwrap());
-            }
-            Some(Ok(_)) => {}
-            other => panic!("lost the connection early: {other:?}"),
-        }
-    }
+    let mut flood = ScoreFlood::start(clicker.ws);
+    flood.until_acked(2000).await;
     server.kill9();
     // Whatever else arrives before the socket dies was acknowledged too.
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(5), rx.next()).await
-    {
-        if let Message::Text(t) = message {
-            if let Some(ts) = t.strip_prefix("SCORED ").and_then(|r| r.split(' ').nth(1)) {
-                acked.insert(ts.parse().unwrap());
-            }
-        }
-    }
-    writer.abort();
+    let acked = flood.drain().await;
 
     let server = ChildServer::start(dir.path()).await;
     let rows = common::device_scores(server.addr, &id).await;

@@ -341,3 +341,63 @@ impl Latencies {
         )
     }
 }
+
+/// A clicker that streams `SCORE n <1000 + n> n` as fast as its socket
+/// takes them, never waiting for an answer (as a crash test wants), and
+/// the timestamps the server acknowledged with `SCORED`.
+pub struct ScoreFlood {
+    writer: tokio::task::JoinHandle<()>,
+    replies: futures_util::stream::SplitStream<Ws>,
+    pub acked: std::collections::BTreeSet<i64>,
+}
+
+impl ScoreFlood {
+    /// Starts streaming on a registered clicker's socket.
+    pub fn start(ws: Ws) -> ScoreFlood {
+        let (mut tx, replies) = ws.split();
+        let writer = tokio::spawn(async move {
+            for n in 1..=1_000_000u64 {
+                let frame = Message::text(format!("SCORE {n} {} {n}", 1000 + n));
+                if tx.send(frame).await.is_err() {
+                    break;
+                }
+            }
+        });
+        ScoreFlood {
+            writer,
+            replies,
+            acked: Default::default(),
+        }
+    }
+
+    /// Waits until `n` scores were acknowledged; any other reply fails.
+    pub async fn until_acked(&mut self, n: usize) {
+        while self.acked.len() < n {
+            match self.replies.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let parts: Vec<&str> = t.split(' ').collect();
+                    assert_eq!(parts[0], "SCORED", "{t}");
+                    self.acked.insert(parts[2].parse::<i64>().unwrap());
+                }
+                Some(Ok(_)) => {}
+                other => panic!("lost the connection early: {other:?}"),
+            }
+        }
+    }
+
+    /// After the server was killed: whatever acknowledgements still arrive
+    /// before the socket dies count too. Stops the stream.
+    pub async fn drain(mut self) -> std::collections::BTreeSet<i64> {
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_secs(5), self.replies.next()).await
+        {
+            if let Message::Text(t) = message {
+                if let Some(ts) = t.strip_prefix("SCORED ").and_then(|r| r.split(' ').nth(1)) {
+                    self.acked.insert(ts.parse().unwrap());
+                }
+            }
+        }
+        self.writer.abort();
+        self.acked
+    }
+}
