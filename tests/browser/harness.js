@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { before, after } from 'node:test';
+
 import WebSocket from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -128,6 +130,25 @@ export async function launchBrowser() {
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
+  });
+}
+
+/**
+ * Starts a server and Chromium before a file's tests and stops both after
+ * them (unless the file is skipped); `set(server, browser)` hands them over.
+ */
+export function serverAndBrowser(skip, set) {
+  let server;
+  let browser;
+  before(async () => {
+    if (skip) return;
+    server = await startServer();
+    browser = await launchBrowser();
+    set(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
   });
 }
 

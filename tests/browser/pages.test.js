@@ -3,10 +3,10 @@
 // phone-sized screen), the organiser's results follow without a reload, and
 // a clicker simulated over a raw WebSocket drives /scoreboard.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason, devpostSample, clicker } from './harness.js';
+import { ADMIN_SECRET, snap, skipReason, devpostSample, clicker, serverAndBrowser } from './harness.js';
 
 const skip = skipReason() ?? false;
 if (skip) console.log(`# browser tests skipped: ${skip}`);
@@ -17,15 +17,9 @@ let admin; // the organiser's page, kept open through the whole flow
 let loginCode;
 const TIMEOUT = 10_000;
 
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser(skip, (s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('a wrong admin secret shows an error', { skip }, async () => {

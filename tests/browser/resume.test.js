@@ -4,10 +4,10 @@
 // page gets exactly the changes it missed, once each, in order, and no
 // second update-full (it does not reload everything).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ADMIN_SECRET, startServer, launchBrowser, skipReason } from './harness.js';
+import { ADMIN_SECRET, skipReason, serverAndBrowser } from './harness.js';
 
 const skip = skipReason() ?? false;
 if (skip) console.log(`# browser tests skipped: ${skip}`);
@@ -25,15 +25,9 @@ async function addHack(name) {
   assert.equal(res.status, 201, `${name}: ${await res.text()}`);
 }
 
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser(skip, (s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('EventSource resumes across a server restart with only the missed changes', { skip }, async () => {

@@ -5,10 +5,10 @@
 // count with the judges' counts beside it, then the ranking on a green
 // screen; the organiser stops the heat and the ranking shows on /admin.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason, clicker } from './harness.js';
+import { ADMIN_SECRET, snap, skipReason, clicker, serverAndBrowser } from './harness.js';
 
 const skip = skipReason() ?? false;
 if (skip) console.log(`# browser tests skipped: ${skip}`);
@@ -17,15 +17,9 @@ let server;
 let browser;
 const TIMEOUT = 10_000;
 
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser(skip, (s, b) => {
+  server = s;
+  browser = b;
 });
 
 test('a speed heat: admin runs it, the scoreboard shows official counts live', { skip }, async () => {
