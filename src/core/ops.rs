@@ -146,9 +146,6 @@ impl Core {
     ) -> Result<Assigned, OpError> {
         auth::authorize(who, Action::Administer(Op::Assign))?;
         let k = self.judges_per_hack(judges_per_hack).await?;
-        if !(1..=MAX_JUDGES_PER_HACK).contains(&k) {
-            return Err(JudgingError::JudgesPerHack(k).into());
-        }
         Ok(self.store.assign(k).await?)
     }
 
@@ -184,8 +181,14 @@ impl Core {
 
     /// `chosen`, else the judges per hack of the latest assignment, else
     /// the default.
+    /// The judges per hack asked for (refused outside 1 to
+    /// [`MAX_JUDGES_PER_HACK`]), else that of the latest assignment, else
+    /// [`DEFAULT_JUDGES_PER_HACK`].
     pub(super) async fn judges_per_hack(&self, chosen: Option<i64>) -> Result<i64, OpError> {
         if let Some(k) = chosen {
+            if !(1..=MAX_JUDGES_PER_HACK).contains(&k) {
+                return Err(JudgingError::JudgesPerHack(k).into());
+            }
             return Ok(k);
         }
         let stored = self.store.judges_per_hack().await?;
