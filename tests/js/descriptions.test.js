@@ -6,10 +6,10 @@
 // official socket.io clients 4 and 2, long-polling then WebSocket, and with
 // node's fetch (which asks for gzip and brotli) for the HTTP view.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ADMIN_SECRET, startServer, connect, asAdmin, asJudge } from './harness.js';
+import { ADMIN_SECRET, asAdmin, asJudge, serverPerSuite } from './harness.js';
 
 const story = (i) => `## Inspiration\nThe story of hack ${i}, with "quotes" and commas.`;
 
@@ -26,20 +26,11 @@ async function http(server, path, { secret = ADMIN_SECRET, method = 'GET', body 
 for (const version of [4, 2]) {
   describe(`stories only for a judge's own hacks, socket.io-client ${version}`, () => {
     let server;
-    const clients = [];
-    const open = async () => {
-      const c = await connect(server, { version });
-      clients.push(c);
-      return c;
-    };
 
-    before(async () => {
-      server = await startServer();
-    });
-    after(async () => {
-      for (const c of clients) c.close();
-      await server.stop();
-      server.cleanup();
+    const { open } = serverPerSuite({ version }, {
+      async setup(started) {
+        server = started;
+      },
     });
 
     it('sends each judge the stories of its route only', async () => {

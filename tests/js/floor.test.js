@@ -5,18 +5,17 @@
 // change nothing; a later rating clears the hack's absences. Throughout, a
 // judge never sees another judge's absences or notes.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
   ADMIN_SECRET,
   VARIANTS,
-  startServer,
-  connect,
   asAdmin,
   asJudge,
   db,
   expectRefusal,
+  serverPerSuite,
 } from './harness.js';
 
 const PAUSED = /judging is paused by the organiser: ratings, placements and absences are not taken until judging resumes; nothing was changed/;
@@ -35,30 +34,20 @@ async function http(server, method, path, body) {
 for (const variant of VARIANTS) {
   describe(`judging floor with ${variant.name}`, () => {
     let server;
-    const clients = [];
-    const open = async () => {
-      const c = await connect(server, variant);
-      clients.push(c);
-      return c;
-    };
 
-    before(async () => {
-      server = await startServer();
-      for (let i = 1; i <= 3; i++) {
-        await http(server, 'POST', '/api/hacks', { name: `Hack ${i}`, description: '', location: i });
-      }
-      for (let i = 1; i <= 2; i++) {
-        await http(server, 'POST', '/api/judges', { name: `Judge ${i}`, email: `j${i}@example.org` });
-      }
-      await http(server, 'POST', '/api/superlatives', { name: 'Best' });
-      // Both judges visit every hack, each in table order (1, 2, 3 or a rotation).
-      await http(server, 'POST', '/api/assignments', { judgesPerHack: 2 });
-    });
-
-    after(async () => {
-      for (const c of clients) c.close();
-      await server.stop();
-      server.cleanup();
+    const { open } = serverPerSuite(variant, {
+      async setup(started) {
+        server = started;
+        for (let i = 1; i <= 3; i++) {
+          await http(server, 'POST', '/api/hacks', { name: `Hack ${i}`, description: '', location: i });
+        }
+        for (let i = 1; i <= 2; i++) {
+          await http(server, 'POST', '/api/judges', { name: `Judge ${i}`, email: `j${i}@example.org` });
+        }
+        await http(server, 'POST', '/api/superlatives', { name: 'Best' });
+        // Both judges visit every hack, each in table order (1, 2, 3 or a rotation).
+        await http(server, 'POST', '/api/assignments', { judgesPerHack: 2 });
+      },
     });
 
     it('marks absences, keeps notes, pauses and resumes, scoped per judge', async () => {

@@ -3,39 +3,30 @@
 // subscribed admin sees every change as a partial update with exactly the
 // changed rows; each judge sees only its own share.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
   VARIANTS,
   ADMIN_SECRET,
   LOGIN_CODE,
-  startServer,
-  connect,
   asAdmin,
   asJudge,
   db,
   full,
+  serverPerSuite,
 } from './harness.js';
 
 for (const variant of VARIANTS) {
   describe(`judging flow with ${variant.name}`, () => {
     let server;
-    const clients = [];
-    const open = async () => {
-      const c = await connect(server, variant);
-      clients.push(c);
-      return c;
-    };
 
-    before(async () => {
+    const { open, clients } = serverPerSuite(variant, {
       // Debug logging, so the test can check no secret is ever logged.
-      server = await startServer({ log: 'debug' });
-    });
-    after(async () => {
-      for (const c of clients) c.close();
-      await server.stop();
-      server.cleanup();
+      log: 'debug',
+      async setup(started) {
+        server = started;
+      },
     });
 
     it('runs a competition end to end', async () => {

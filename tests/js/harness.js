@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 
 import { io as ioV4 } from 'socket.io-client';
 import ioV2 from 'socket.io-client-v2';
@@ -225,6 +226,36 @@ export async function connect(server, { version = 4, transports } = {}) {
 }
 
 /** Authenticates as the admin and checks the answer. */
+/**
+ * One server for a `describe` block and the clients its tests open:
+ * `open()` connects a client with `clientOptions` (as `connect` takes
+ * them), and `clients` lists every client opened. The server starts before the block's tests, then `setup(server)`
+ * runs; after them `teardown()` runs, the clients close and the server
+ * stops and is removed.
+ */
+export function serverPerSuite(clientOptions, { setup, teardown, ...serverOptions } = {}) {
+  let server;
+  const clients = [];
+  before(async () => {
+    server = await startServer(serverOptions);
+    if (setup) await setup(server);
+  });
+  after(async () => {
+    if (teardown) await teardown();
+    for (const c of clients) c.close();
+    await server.stop();
+    server.cleanup();
+  });
+  return {
+    clients,
+    async open() {
+      const c = await connect(server, clientOptions);
+      clients.push(c);
+      return c;
+    },
+  };
+}
+
 export async function asAdmin(client) {
   const ack = await client.request('authenticate', { secret: ADMIN_SECRET, userId: 0 });
   assert.deepEqual(ack, { ok: true, userId: 0, judgeId: 0 });

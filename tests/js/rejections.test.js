@@ -2,56 +2,45 @@
 // an error acknowledgement), and changes nothing: a subscribed admin hears no
 // update, and the database is the same afterwards. Run with both clients.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
   ADMIN_SECRET,
   LOGIN_CODE,
-  startServer,
-  connect,
   asAdmin,
   asJudge,
   expectRefusal,
+  serverPerSuite,
 } from './harness.js';
 
 for (const version of [4, 2]) {
   describe(`rejections with socket.io-client ${version}`, () => {
-    let server;
     let admin;
     let watcher;
     let judge;
     let before_;
-    const clients = [];
-    const open = async () => {
-      const c = await connect(server, { version });
-      clients.push(c);
-      return c;
-    };
 
-    before(async () => {
-      server = await startServer();
-      admin = await asAdmin(await open());
-      await admin.request('add-hack', { name: 'Tally', description: '', location: 1 });
-      await admin.request('add-hack', { name: 'Dropbear', description: '', location: 2 });
-      await admin.request('add-judge', { name: 'Ada', email: 'Ada@Example.org' });
-      await admin.request('add-judge', { name: 'Grace', email: 'grace@example.org' });
-      await admin.request('add-superlative', { name: 'Best' });
-      judge = await open();
-      await asJudge(judge, 1);
-      watcher = await asAdmin(await open());
-      await watcher.request('subscribe-database', {});
-      before_ = await watcher.next('update-full');
-    });
-
-    after(async () => {
-      // Nothing that was refused reached the database or any subscriber.
-      await watcher.none('update-partial', 200);
-      await watcher.request('subscribe-database', {});
-      assert.deepEqual(await watcher.next('update-full'), before_);
-      for (const c of clients) c.close();
-      await server.stop();
-      server.cleanup();
+    const { open } = serverPerSuite({ version }, {
+      async setup() {
+        admin = await asAdmin(await open());
+        await admin.request('add-hack', { name: 'Tally', description: '', location: 1 });
+        await admin.request('add-hack', { name: 'Dropbear', description: '', location: 2 });
+        await admin.request('add-judge', { name: 'Ada', email: 'Ada@Example.org' });
+        await admin.request('add-judge', { name: 'Grace', email: 'grace@example.org' });
+        await admin.request('add-superlative', { name: 'Best' });
+        judge = await open();
+        await asJudge(judge, 1);
+        watcher = await asAdmin(await open());
+        await watcher.request('subscribe-database', {});
+        before_ = await watcher.next('update-full');
+      },
+      async teardown() {
+        // Nothing that was refused reached the database or any subscriber.
+        await watcher.none('update-partial', 200);
+        await watcher.request('subscribe-database', {});
+        assert.deepEqual(await watcher.next('update-full'), before_);
+      },
     });
 
     it('refuses an unknown event', async () => {

@@ -3,17 +3,16 @@
 // placements; secrets never. Also: the order of updates is the same for every
 // subscriber, and one socket's events are handled in the order sent.
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
   ADMIN_SECRET,
   LOGIN_CODE,
-  startServer,
-  connect,
   asAdmin,
   asJudge,
   db,
+  serverPerSuite,
 } from './harness.js';
 
 /** Applies partial diffs to a database the way a client merges them: by id. */
@@ -29,36 +28,24 @@ function merge(database, diff) {
 
 for (const version of [4, 2]) {
   describe(`scoping and ordering with socket.io-client ${version}`, () => {
-    let server;
-    const clients = [];
     const secrets = [];
-    const open = async () => {
-      const c = await connect(server, { version });
-      clients.push(c);
-      return c;
-    };
 
-    before(async () => {
-      server = await startServer();
-      const admin = await asAdmin(await open());
-      for (let i = 1; i <= 3; i++) {
-        await admin.request('add-hack', { name: `Hack ${i}`, description: '', location: i });
-        await admin.request('add-judge', { name: `Judge ${i}`, email: `judge${i}@example.org` });
-      }
-      await admin.request('add-superlative', { name: 'Best' });
-      // Judges 2 and 3 rate and rank before judge 1 looks.
-      for (const id of [2, 3]) {
-        const j = await open();
-        secrets.push(await asJudge(j, id));
-        await j.request('rate-hack', { judgeId: id, hackId: 1, rating: id });
-        await j.request('rank-superlative', { judgeId: id, superId: 1, firstId: 1, secondId: 2 });
-      }
-    });
-
-    after(async () => {
-      for (const c of clients) c.close();
-      await server.stop();
-      server.cleanup();
+    const { open, clients } = serverPerSuite({ version }, {
+      async setup() {
+        const admin = await asAdmin(await open());
+        for (let i = 1; i <= 3; i++) {
+          await admin.request('add-hack', { name: `Hack ${i}`, description: '', location: i });
+          await admin.request('add-judge', { name: `Judge ${i}`, email: `judge${i}@example.org` });
+        }
+        await admin.request('add-superlative', { name: 'Best' });
+        // Judges 2 and 3 rate and rank before judge 1 looks.
+        for (const id of [2, 3]) {
+          const j = await open();
+          secrets.push(await asJudge(j, id));
+          await j.request('rate-hack', { judgeId: id, hackId: 1, rating: id });
+          await j.request('rank-superlative', { judgeId: id, superId: 1, firstId: 1, secondId: 2 });
+        }
+      },
     });
 
     it("shows a judge no other judge's email, ratings or placements", async () => {

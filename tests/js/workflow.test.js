@@ -5,13 +5,13 @@
 // HTTP API and socket.io share secrets and views (a secret from socket.io
 // login works as a bearer secret; GET /api/state equals the merged view).
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { ADMIN_SECRET, startServer, connect, asAdmin, asJudge, db, full } from './harness.js';
+import { ADMIN_SECRET, asAdmin, asJudge, db, full, serverPerSuite } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEVPOST_SAMPLE = join(here, '..', '..', '..', 'shared', 'fixtures', 'devpost-sample.csv');
@@ -57,20 +57,11 @@ async function api(server, method, path, { secret = ADMIN_SECRET, body, type } =
 for (const version of [4, 2]) {
   describe(`imports and assignment reach socket.io-client ${version} subscribers`, () => {
     let server;
-    const clients = [];
-    const open = async () => {
-      const c = await connect(server, { version });
-      clients.push(c);
-      return c;
-    };
 
-    before(async () => {
-      server = await startServer();
-    });
-    after(async () => {
-      for (const c of clients) c.close();
-      await server.stop();
-      server.cleanup();
+    const { open } = serverPerSuite({ version }, {
+      async setup(started) {
+        server = started;
+      },
     });
 
     it('sends imports and assignments as update-partials', async () => {
