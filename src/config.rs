@@ -103,6 +103,13 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_ABSENT_FLAG_JUDGES", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub absent_flag_judges: u64,
 
+    /// A PostgreSQL URL (`postgres://user:password@host:port/database`):
+    /// the database becomes the store of record, shared by every node given
+    /// the same URL (cluster mode, see docs/cluster.md). Unset: the embedded
+    /// SQLite database in the data directory.
+    #[arg(long, env = "PODIUM_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// Changes the change log keeps at least (older ones are trimmed): how
     /// far back an event stream can resume with `Last-Event-ID`.
     #[arg(long, env = "PODIUM_CHANGE_LOG_RETAIN", default_value_t = crate::store::DEFAULT_RETAIN, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
@@ -255,6 +262,7 @@ impl ServeConfig {
             allowed_origins: Vec::new(),
             absent_flag_judges: 2,
             change_log_retain: crate::store::DEFAULT_RETAIN,
+            database_url: None,
             admin_secret: None,
             login_code: None,
             public_url: None,

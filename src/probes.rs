@@ -9,11 +9,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::Database;
 
 /// What health and metrics read.
 pub struct Probes {
-    pub store: Store,
+    pub store: Arc<dyn Database>,
     pub metrics: Arc<Metrics>,
 }
 

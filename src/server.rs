@@ -27,12 +27,15 @@ use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
 use crate::origins::{self, AllowedOrigins};
 use crate::probes;
 use crate::sledge::{self, SledgeService};
-use crate::store::{Store, StoreError};
+use crate::store::{Changes, Database, PgStore, Store, StoreError};
 use crate::tls::{self, TlsError};
 
 /// The parts of a running node that its owner (`main`, tests) reaches.
 pub struct Node {
-    pub store: Store,
+    /// The store of record, SQLite or PostgreSQL.
+    pub db: Arc<dyn Database>,
+    /// The SQLite store, when it is the one (fault drills reach it).
+    pub sqlite: Option<Store>,
     pub core: Arc<Core>,
     pub metrics: Arc<Metrics>,
     /// Cancel to begin a graceful shutdown.
@@ -102,19 +105,14 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         config.admin_secret.take(),
         config.login_code.take(),
     )?);
-    let (store, changes) = Store::open_retaining(
-        &data_dir,
-        config.sync,
-        metrics.clone(),
-        config.change_log_retain,
-    )?;
+    let (db, sqlite, changes) = open_store(&config, &data_dir, metrics.clone()).await?;
     // Made before any snapshot is read, so the hub misses no score.
-    let scores = store.follow();
+    let scores = db.follow();
     let shutdown = CancellationToken::new();
     let core = Arc::new(
         Core::start(
-            Arc::new(store.clone()),
-            Arc::new(store.clone()),
+            db.clone(),
+            db.clone(),
             changes,
             secrets,
             metrics.clone(),
@@ -154,14 +152,14 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     hub.on_score(move |device| follows.on_score(device));
     clicker::follow::start(
         hub.clone(),
-        Arc::new(store.clone()),
+        db.clone(),
         scores,
         shutdown.clone(),
     )
     .await?;
     tokio::spawn(crate::core::heats::run(
         speed.clone(),
-        Arc::new(store.clone()),
+        db.clone(),
         shutdown.clone(),
     ));
     let clicker = Arc::new(Clicker {
@@ -172,7 +170,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
             max_frame_bytes: config.max_frame_bytes as usize,
             listener_queue: config.listener_queue as usize,
         },
-        store: Arc::new(store.clone()),
+        store: db.clone(),
         hub: hub.clone(),
         metrics: metrics.clone(),
         connection_limits,
@@ -182,8 +180,8 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     });
     let api = Arc::new(Api {
         core: core.clone(),
-        devices: Arc::new(store.clone()),
-        store: Arc::new(store.clone()),
+        devices: db.clone(),
+        store: db.clone(),
         speed,
         presence: hub,
         settings: api::Settings {
@@ -194,12 +192,13 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         shutdown: shutdown.clone(),
     });
     let probes = Arc::new(probes::Probes {
-        store: store.clone(),
+        store: db.clone(),
         metrics: metrics.clone(),
     });
     let router = router(&config, probes, api, clicker.clone(), &sledge);
     let node = Arc::new(Node {
-        store,
+        db,
+        sqlite,
         core,
         metrics,
         shutdown,
@@ -220,6 +219,30 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         app: node,
         task,
     })
+}
+
+/// Opens the store of record: PostgreSQL when a database URL is given,
+/// else SQLite in the data directory.
+async fn open_store(
+    config: &ServeConfig,
+    data_dir: &std::path::Path,
+    metrics: Arc<Metrics>,
+) -> Result<(Arc<dyn Database>, Option<Store>, Changes), StoreError> {
+    match &config.database_url {
+        Some(url) => {
+            let (store, changes) = PgStore::open(url, metrics, config.change_log_retain).await?;
+            Ok((Arc::new(store), None, changes))
+        }
+        None => {
+            let (store, changes) = Store::open_retaining(
+                data_dir,
+                config.sync,
+                metrics,
+                config.change_log_retain,
+            )?;
+            Ok((Arc::new(store.clone()), Some(store), changes))
+        }
+    }
 }
 
 async fn serve(
@@ -257,8 +280,7 @@ async fn serve(
     {
         tracing::warn!("some connections did not close in time");
     }
-    let store = node.store.clone();
-    let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    node.db.close().await;
     tracing::info!("Podium stopped; storage flushed");
 }
 

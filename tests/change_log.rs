@@ -84,7 +84,7 @@ async fn ratings(stream: &mut EventStream, count: usize) -> Vec<(i64, i64)> {
 async fn resume_after_500_changes_delivers_exactly_those_scoped_per_caller() {
     let server = start(10_000).await;
     let base = server.url("");
-    common::add_judges(server.store(), 2).await;
+    common::add_judges(server.db(), 2).await;
     for n in 1..=250 {
         assert_eq!(add_hack(&base, &format!("Hack {n}")).await, 201);
     }

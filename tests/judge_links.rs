@@ -73,7 +73,7 @@ async fn links_are_listed_kept_reissued_and_sign_judges_in() {
         })
     };
     let server = start().await;
-    add_judges(server.store(), 3).await;
+    add_judges(server.db(), 3).await;
 
     let first = links(&server).await;
     assert_eq!(first.len(), 3);
@@ -258,7 +258,7 @@ async fn a_public_url_is_the_links_base() {
         c.public_url = Some("https://podium.example.org".into());
     })
     .await;
-    add_judges(server.store(), 1).await;
+    add_judges(server.db(), 1).await;
     let url = links(&server).await[0]["url"].as_str().unwrap().to_string();
     assert!(
         url.starts_with("https://podium.example.org/judge#token="),
@@ -270,7 +270,7 @@ async fn a_public_url_is_the_links_base() {
 #[tokio::test]
 async fn the_generated_login_code_is_typable() {
     let server = TestServer::start().await;
-    add_judges(server.store(), 1).await;
+    add_judges(server.db(), 1).await;
     let code = server.generated_login_code();
     let (a, b) = code.split_once('-').expect("two groups");
     assert_eq!((a.len(), b.len()), (5, 5));

@@ -81,7 +81,7 @@ async fn a_subscriber_that_stops_reading_is_dropped() {
     // slow subscriber must have been dropped.
     let bound = SEND_BUFFER * (MAX_PARTIAL_BYTES + STORY) + IN_TRANSIT;
     let written = bound / STORY + 1;
-    let store = running.app.store.clone();
+    let store = running.app.db.clone();
     let metrics = running.app.metrics.clone();
     let description = "x".repeat(STORY);
     for n in 0..written {

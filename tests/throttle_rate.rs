@@ -74,7 +74,7 @@ async fn one_address_gets_no_more_wrong_answers_than_its_budget() {
     config.sync = SyncMode::Normal;
     config.login_code = Some("the-real-login-code-nobody-guesses".into());
     let running = podium::server::start(config).await.unwrap();
-    add_judges(&running.app.store, JUDGES as i64).await;
+    add_judges(&*running.app.db, JUDGES as i64).await;
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
     let sockets = 8;

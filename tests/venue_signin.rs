@@ -145,7 +145,7 @@ async fn two_hundred_judges_behind_one_address_all_sign_in() {
     let server = TestServer::start_with(|c| c.sync = SyncMode::Normal).await;
     let code = server.generated_login_code();
     assert!(code.len() == 11 && code.as_bytes()[5] == b'-', "{code}");
-    add_judges(server.store(), JUDGES).await;
+    add_judges(server.db(), JUDGES).await;
     let started = Instant::now();
     let judges: Vec<_> = (1..=JUDGES)
         .map(|id| tokio::spawn(judge(server.addr, id, code.clone(), started)))
@@ -199,7 +199,7 @@ async fn two_hundred_judges_behind_one_address_all_sign_in() {
 async fn a_spent_venue_budget_stops_only_code_sign_ins() {
     let server = TestServer::start_with(|c| c.sync = SyncMode::Normal).await;
     let code = server.generated_login_code();
-    add_judges(server.store(), 40).await;
+    add_judges(server.db(), 40).await;
     let http = reqwest::Client::new();
     let (ok, _) = http_login(&http, server.addr, 1, &code).await;
     assert!(ok);

@@ -211,7 +211,7 @@ fn decode_diff(json: &[u8]) -> serde_json::Result<DataStore> {
 }
 
 /// Packs a commit's changes into one `change_log` body.
-fn pack(entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
+pub(super) fn pack(entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
     let mut body = Vec::with_capacity(entries.len() * SCORE_BYTES);
     for entry in entries {
         body.extend_from_slice(&entry.seq.to_le_bytes());
@@ -248,7 +248,7 @@ pub(super) fn append(conn: &Connection, entries: &[Entry]) -> Result<(), StoreEr
 }
 
 /// The entries of one `change_log` body.
-fn unpack(mut body: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
+pub(super) fn unpack(mut body: &[u8], out: &mut Vec<Entry>) -> Result<(), String> {
     fn take<'a>(body: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
         if body.len() < n {
             return Err("the row ends early".into());

@@ -28,6 +28,7 @@ mod judging;
 mod judging_bulk;
 mod judging_rows;
 mod log;
+pub mod postgres;
 mod receive_clock;
 mod schema;
 mod snapshots;
@@ -49,7 +50,8 @@ pub use clicker::RegisterError;
 pub use faults::Fault;
 pub use judge_links::{CurrentLink, LinkLookup};
 pub use log::DEFAULT_RETAIN;
-pub use traits::{ClickerStore, JudgingStore, SpeedStore, StoreFuture};
+pub use postgres::PgStore;
+pub use traits::{ClickerStore, Database, JudgingStore, SpeedStore, StoreFuture};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "podium.sqlite3";
@@ -85,6 +87,12 @@ pub enum StoreError {
     NotCommitted { reason: String },
     #[error("storage worker failed: {0}")]
     Worker(String),
+    /// PostgreSQL answered with an error (cluster mode).
+    #[error("database error: {0}")]
+    Postgres(String),
+    /// PostgreSQL cannot be reached (cluster mode): nothing was written.
+    #[error("the database is unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// Why a write that domain rules check did not happen: refused by a rule

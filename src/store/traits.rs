@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::changes::{Changes, Log};
 use super::clicker::RegisterError;
+use super::postgres::PgStore;
 use super::judge_links::{CurrentLink, LinkLookup};
 use super::{Store, StoreError, WriteError};
 use crate::judging::devpost::Project;
@@ -39,8 +41,8 @@ pub type LinkTokens = Box<dyn Fn(i64, i64) -> String + Send>;
 pub type LinkToken = Box<dyn Fn(i64) -> String + Send>;
 
 /// Declares a storage trait from its methods' signatures, and implements it
-/// for [`Store`] by calling the inherent method of the same name, so each
-/// method is written once here.
+/// for [`Store`] (SQLite) and [`PgStore`] (PostgreSQL) by calling the
+/// inherent method of the same name, so each method is declared once here.
 macro_rules! storage_trait {
     (
         $(#[$doc:meta])*
@@ -63,6 +65,14 @@ macro_rules! storage_trait {
             $(
                 fn $name(&self, $($arg: $ty),*) -> StoreFuture<'_, $ret> {
                     Box::pin(Store::$name(self, $($arg),*))
+                }
+            )*
+        }
+
+        impl $trait for PgStore {
+            $(
+                fn $name(&self, $($arg: $ty),*) -> StoreFuture<'_, $ret> {
+                    Box::pin(PgStore::$name(self, $($arg),*))
                 }
             )*
         }
@@ -150,5 +160,50 @@ storage_trait! {
         fn speed_heat(heat: u32) -> Result<Option<HeatRecord>, StoreError>;
         fn speed_current_heat() -> Result<Option<CurrentHeat>, StoreError>;
         fn speed_sheets(filter: Filter) -> Result<Vec<EntrySheet>, StoreError>;
+    }
+}
+
+/// A node's whole store of record, SQLite or PostgreSQL: every storage
+/// interface, the change log, and what the node itself needs (health,
+/// shutdown). The node holds it as `Arc<dyn Database>` and hands each part
+/// only the interface it uses.
+pub trait Database: JudgingStore + ClickerStore + SpeedStore + Log {
+    /// A new follower of committed changes (of every node, in order).
+    fn follow(&self) -> Changes;
+    /// Probes that the store accepts writes (for `/healthz`).
+    fn check_writable(&self) -> StoreFuture<'_, Result<(), StoreError>>;
+    /// Commits what is queued and stops writing.
+    fn close(&self) -> StoreFuture<'_, ()>;
+}
+
+impl Database for Store {
+    fn follow(&self) -> Changes {
+        Store::follow(self)
+    }
+
+    fn check_writable(&self) -> StoreFuture<'_, Result<(), StoreError>> {
+        Box::pin(Store::check_writable(self))
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        let store = self.clone();
+        // The SQLite writer is a thread: joining it blocks.
+        Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        })
+    }
+}
+
+impl Database for PgStore {
+    fn follow(&self) -> Changes {
+        PgStore::follow(self)
+    }
+
+    fn check_writable(&self) -> StoreFuture<'_, Result<(), StoreError>> {
+        Box::pin(PgStore::check_writable(self))
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::close(self))
     }
 }

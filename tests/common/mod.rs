@@ -278,7 +278,14 @@ impl TestServer {
             .as_ref()
             .expect("the server is running")
             .app
-            .store
+            .sqlite
+            .as_ref()
+            .expect("this test drives the SQLite store")
+    }
+
+    /// The running server's store of record, SQLite or PostgreSQL.
+    pub fn db(&self) -> &dyn podium::store::Database {
+        &*self.running.as_ref().expect("the server is running").app.db
     }
 
     pub async fn sledge(&self) -> Sledge {
@@ -295,7 +302,7 @@ impl TestServer {
 }
 
 /// Adds judges 1 to `n`: "Judge i", judgei@example.org.
-pub async fn add_judges(store: &podium::store::Store, n: i64) {
+pub async fn add_judges(store: &dyn podium::store::JudgingStore, n: i64) {
     for i in 1..=n {
         store
             .add_judge(podium::judging::inputs::NewJudge {

@@ -1,0 +1,226 @@
+//! PostgreSQL, the store of record in cluster mode: several nodes given the
+//! same `--database-url` serve one competition.
+//!
+//! * [`schema`] migrates the database at start, under an advisory lock, so
+//!   nodes starting together apply each migration once.
+//! * [`writer`] is this node's group commit: jobs from many tasks share one
+//!   transaction, and each caller hears back only after `COMMIT` returned.
+//! * [`log`] is the change log in the database, the bus between nodes:
+//!   each commit takes its gapless sequence numbers from one counter row in
+//!   the committing transaction (so numbers follow commit order across
+//!   nodes) and `NOTIFY`s the others.
+//! * [`follow`] delivers committed changes to this node's followers in
+//!   sequence order: its own commits at once, the other nodes' after a
+//!   notification or a poll, reading the log from the last number
+//!   delivered, so a missed notification or a lost connection loses nothing.
+//! * One module per group of tables, as for SQLite: [`clicker`],
+//!   [`judging`], [`speed`].
+//!
+//! Reads run on a small pool of connections (deadpool-postgres).
+
+mod clicker;
+mod follow;
+mod judging;
+mod log;
+mod schema;
+mod speed;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::BoxFuture;
+use tokio_postgres::NoTls;
+
+use super::changes::{Changes, Followers};
+use super::receive_clock::ReceiveClock;
+use super::StoreError;
+use crate::metrics::Metrics;
+pub use writer::PgTx;
+
+/// Connections of the read pool: reads are short; more would only queue in
+/// PostgreSQL beside the other nodes' connections.
+const READ_POOL: usize = 16;
+/// How long a new connection may take before the database counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A future a job or a read returns, borrowing its connection.
+pub type PgFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+/// A handle to the PostgreSQL store: cheap to clone, shared by every connection.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    writer: writer::Writer,
+    epoch: Arc<str>,
+    followers: Arc<Followers>,
+    /// Receive times of clicker scores and heat boundaries, on this node's clock.
+    receive_clock: Arc<ReceiveClock>,
+    _delivery: Arc<follow::Delivery>,
+}
+
+impl PgStore {
+    /// Connects to `url`, migrates the schema, and starts this node's writer
+    /// and its follower of the change log. Committed changes, this node's and
+    /// every other node's, arrive on the returned [`Changes`] in sequence order.
+    pub async fn open(
+        url: &str,
+        metrics: Arc<Metrics>,
+        retain: u64,
+    ) -> Result<(PgStore, Changes), StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Unreachable(format!("the database URL is not valid: {e}")))?;
+        config
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10))
+            .application_name("podium");
+        let epoch = schema::migrate(&config).await?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(READ_POOL)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| StoreError::Worker(format!("cannot make the connection pool: {e}")))?;
+        let followers = Arc::new(Followers::default());
+        let changes = followers.add();
+        let position = log::position(&pool).await?;
+        let delivery = follow::Delivery::start(
+            config.clone(),
+            pool.clone(),
+            followers.clone(),
+            position,
+        );
+        let writer = writer::Writer::start(config, metrics, retain, delivery.clone());
+        tracing::info!(%epoch, position, "PostgreSQL store open");
+        Ok((
+            PgStore {
+                pool,
+                writer,
+                epoch: epoch.into(),
+                followers,
+                receive_clock: Default::default(),
+                _delivery: delivery,
+            },
+            changes,
+        ))
+    }
+
+    /// Runs `f` inside this node's next group-commit transaction and returns
+    /// its result once `COMMIT` returned. See [`writer`].
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// Like [`PgStore::write`], for jobs whose refusal is a domain error:
+    /// `Ok(Err(e))` means the job refused and its writes were undone.
+    async fn try_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, E>> + Send + 'static,
+    {
+        self.writer.try_write(f).await
+    }
+
+    /// Like [`PgStore::write`] for a job of one statement that cannot refuse:
+    /// no savepoint, and it runs pipelined beside its neighbours in the batch.
+    async fn write_one<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
+    {
+        self.writer.write_one(f).await
+    }
+
+    /// Runs `f` on a pooled connection.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: for<'a> FnOnce(&'a deadpool_postgres::Client) -> PgFuture<'a, T>,
+    {
+        let client = self.pool.get().await.map_err(unreachable)?;
+        f(&client).await
+    }
+
+    /// The database's epoch: with a sequence number, a position in its history.
+    pub fn epoch(&self) -> Arc<str> {
+        self.epoch.clone()
+    }
+
+    /// A new follower of the committed changes of every node, in sequence order.
+    pub fn follow(&self) -> Changes {
+        self.followers.add()
+    }
+
+    /// Probes that the database accepts writes through this node's writer
+    /// (for `/healthz`).
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            Box::pin(async move {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('health_probed_at', now()::text)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Waits until every job sent so far is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            Box::pin(async move {
+                tx.batch_execute("SELECT 1").await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Stops the writer after the jobs already queued.
+    pub async fn close(&self) {
+        self.writer.close().await;
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> StoreError {
+        if let Some(db) = e.as_db_error() {
+            return StoreError::Postgres(format!("{}: {}", db.code().code(), db.message()));
+        }
+        if e.is_closed() {
+            return StoreError::Unreachable("the connection was closed".into());
+        }
+        // Display alone says "error connecting to server" and the like: the
+        // cause is in the source.
+        match std::error::Error::source(&e) {
+            Some(source) => StoreError::Unreachable(format!("{e}: {source}")),
+            None => StoreError::Unreachable(e.to_string()),
+        }
+    }
+}
+
+/// A pool that cannot hand out a connection: the database is unreachable.
+fn unreachable(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => e.into(),
+        e => StoreError::Unreachable(e.to_string()),
+    }
+}
