@@ -1,0 +1,416 @@
+//! Cluster mode: two real nodes on one real PostgreSQL, driven as users
+//! drive them: a clicker on one node and its scoreboard on the other, a
+//! device moving between nodes, a node killed with SIGKILL under load, and
+//! PostgreSQL itself restarted under load.
+//!
+//! The database comes from `PODIUM_TEST_DATABASE_URL` (scripts/test starts
+//! a throwaway PostgreSQL and sets it); each test makes its own database.
+//! Without it the tests skip, loudly, except under CI (env `CI`), where
+//! they fail. The restart test starts a PostgreSQL of its own, since it
+//! must stop and start it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{ChildServer, Client, TestServer, PATIENCE};
+
+/// A fresh database on the test server, or `None` (skip) without one.
+async fn database() -> Option<String> {
+    let Ok(admin) = std::env::var("PODIUM_TEST_DATABASE_URL") else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "PODIUM_TEST_DATABASE_URL is unset: scripts/test starts a PostgreSQL and sets it"
+            );
+        }
+        eprintln!(
+            "SKIPPED: set PODIUM_TEST_DATABASE_URL (scripts/test does) to run the cluster tests"
+        );
+        return None;
+    };
+    Some(create_database(&admin).await)
+}
+
+/// Makes a new database on the server of `admin_url`; returns its URL.
+async fn create_database(admin_url: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin_url}: {e}"));
+    tokio::spawn(connection);
+    let name = format!("podium_t_{}", podium::secrets::generate(6));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let config: tokio_postgres::Config = admin_url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    format!("postgres://{user}@{host}:{port}/{name}")
+}
+
+/// Listens to a connected device from (perhaps) another node: its
+/// connection may reach this node's hub just after the LISTEN, so the
+/// `CONNECT <id>` comes as the reply or as the next event.
+async fn listen_connected(listener: &mut Client, verb: &str, id: &str) {
+    listener.send(&format!("{verb} {id}")).await;
+    let reply = listener.recv().await;
+    if reply == "CONNECT" {
+        listener.expect(&format!("CONNECT {id}")).await;
+    } else {
+        assert_eq!(reply, format!("CONNECT {id}"));
+    }
+}
+
+async fn node(url: &str) -> TestServer {
+    let url = url.to_string();
+    TestServer::start_with(move |c| c.database_url = Some(url)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clicker_on_one_node_reaches_listeners_on_the_other() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (node(&url).await, node(&url).await);
+    let mut one = b.client().await;
+    let mut two = b.client().await;
+    let mut clicker = a.client().await;
+    let (id, _) = clicker.register(None).await;
+    listen_connected(&mut one, "LISTEN", &id).await;
+    listen_connected(&mut two, "SUBSCRIBE", &id).await;
+
+    assert_eq!(clicker.ask("SCORE 1 1000 5").await, "SCORED 1 1000");
+    one.expect(&format!("SCORE 1000 {id} 5")).await;
+    two.expect(&format!("SCORE 1000 5 {id}")).await;
+    // A retry is acknowledged again and not broadcast again; a late score
+    // is stored and acknowledged but never broadcast.
+    assert_eq!(clicker.ask("SCORE 1 1000 5").await, "SCORED 1 1000");
+    assert_eq!(clicker.ask("SCORE 2 900 4").await, "SCORED 2 900");
+    assert_eq!(clicker.ask("SCORE 3 1100 6").await, "SCORED 3 1100");
+    one.expect(&format!("SCORE 1100 {id} 6")).await;
+    two.expect(&format!("SCORE 1100 6 {id}")).await;
+
+    // A scoreboard that joins on the other node gets the newest score at once.
+    let mut late = b.client().await;
+    listen_connected(&mut late, "LISTEN", &id).await;
+    late.expect(&format!("SCORE 1100 {id} 6")).await;
+
+    drop(clicker);
+    one.expect(&format!("DISCONNECT {id}")).await;
+    two.expect(&format!("DISCONNECT {id}")).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_ids_are_unique_across_nodes() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (node(&url).await, node(&url).await);
+    let mut registering = Vec::new();
+    for n in 0..20 {
+        let addr = if n % 2 == 0 { a.addr } else { b.addr };
+        registering.push(tokio::spawn(async move {
+            let mut c = Client::connect(addr).await;
+            c.register(None).await.0
+        }));
+    }
+    let mut ids = BTreeSet::new();
+    for r in registering {
+        assert!(ids.insert(r.await.unwrap()), "an id was given twice");
+    }
+    assert_eq!(ids.len(), 20);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_registers_on_another_node_takes_over() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (node(&url).await, node(&url).await);
+    let mut scoreboard = a.client().await;
+    let mut first = a.client().await;
+    let (id, secret) = first.register(None).await;
+    listen_connected(&mut scoreboard, "LISTEN", &id).await;
+
+    let mut second = b.client().await;
+    assert_eq!(second.register(Some(&secret)).await.0, id);
+    let frame = first.expect_close().await;
+    assert_eq!(common::close_code(&frame), 4000, "{frame:?}");
+    // The id stayed connected throughout: no DISCONNECT, no new CONNECT.
+    assert_eq!(second.ask("SCORE 1 50 7").await, "SCORED 1 50");
+    scoreboard.expect(&format!("SCORE 50 {id} 7")).await;
+    drop(second);
+    scoreboard.expect(&format!("DISCONNECT {id}")).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Node A is killed with SIGKILL while a clicker streams to it: every score
+/// A acknowledged is stored, node B announces the device disconnected within
+/// 10 s, and B serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_node_under_load_loses_nothing_acknowledged() {
+    let Some(url) = database().await else { return };
+    let args = ["--database-url", &url, "--clicker-rate", "0"];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = ChildServer::start_with_args(dir_a.path(), &args).await;
+    let b = ChildServer::start_with_args(dir_b.path(), &args).await;
+    let mut clicker = Client::connect(a.addr).await;
+    let (id, _) = clicker.register(None).await;
+    let mut scoreboard = Client::connect(b.addr).await;
+    listen_connected(&mut scoreboard, "LISTEN", &id).await;
+
+    let mut flood = common::ScoreFlood::start(clicker.ws);
+    flood.until_acked(2000).await;
+    a.kill9();
+    let killed = Instant::now();
+    let acked = flood.drain().await;
+
+    // The scoreboard saw scores, then the device go.
+    let disconnect = format!("DISCONNECT {id}");
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(15), scoreboard.recv())
+            .await
+            .expect("no DISCONNECT within 15 s of the kill");
+        if frame == disconnect {
+            break;
+        }
+        assert!(frame.starts_with("SCORE "), "{frame}");
+    }
+    let announced = killed.elapsed();
+    assert!(
+        announced <= Duration::from_secs(10),
+        "DISCONNECT came {announced:?} after the kill"
+    );
+
+    let rows = common::device_scores(b.addr, &id).await;
+    let stored: BTreeSet<i64> = rows
+        .iter()
+        .map(|r| r["timestamp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(stored.len(), rows.len(), "no score stored twice");
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    eprintln!(
+        "node kill: {} acknowledged, {} stored, lost: {}, DISCONNECT after {announced:?}",
+        acked.len(),
+        stored.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "acknowledged scores lost: {lost:?}");
+
+    // B serves on: a device registers there and its listener hears it.
+    let mut other = Client::connect(b.addr).await;
+    let (id2, _) = other.register(None).await;
+    let mut listener = Client::connect(b.addr).await;
+    listen_connected(&mut listener, "LISTEN", &id2).await;
+    assert_eq!(other.ask("SCORE 1 7 1").await, "SCORED 1 7");
+    listener.expect(&format!("SCORE 7 {id2} 1")).await;
+}
+
+/// A PostgreSQL of this test's own, on a free port, that it can stop and
+/// start again (the shared test server cannot be restarted under others).
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn start() -> Option<OwnPostgres> {
+        let dir = tempfile::Builder::new()
+            .prefix("podium-pg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if as_root() {
+            Command::new("chown")
+                .args(["postgres"])
+                .arg(dir.path())
+                .status()
+                .ok()?;
+        }
+        let path = dir.path().to_str().unwrap();
+        let made = postgres(&["initdb", "-D", path, "-A", "trust", "-U", "podium"]);
+        if !made {
+            return None;
+        }
+        let pg = OwnPostgres { dir, port };
+        pg.pg_ctl("start");
+        Some(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://podium@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `pg_ctl start` or `stop` (fast: open connections are cut, as when a
+    /// database server goes away).
+    fn pg_ctl(&self, what: &str) {
+        let path = self.dir.path().to_str().unwrap();
+        let options = format!("-p {} -k {path} -c listen_addresses=127.0.0.1", self.port);
+        let log = format!("{path}/log");
+        let done = match what {
+            "start" => postgres(&[
+                "pg_ctl", "-D", path, "-o", &options, "-l", &log, "-w", "start",
+            ]),
+            _ => postgres(&["pg_ctl", "-D", path, "-m", "fast", "-w", "stop"]),
+        };
+        assert!(done, "pg_ctl {what} failed");
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let path = self.dir.path().to_str().unwrap().to_string();
+        postgres(&["pg_ctl", "-D", &path, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+fn as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs a PostgreSQL program (`initdb` refuses root: as root it runs as the
+/// `postgres` user), quietly; whether it succeeded.
+fn postgres(args: &[&str]) -> bool {
+    let program = find_program(args[0]);
+    let mut command = if as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    command
+        .args(&args[1..])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `name` on the PATH, else in Debian's versioned directory.
+fn find_program(name: &str) -> String {
+    let on_path = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| format!("{d}/{name}"))
+        .find(|p| std::path::Path::new(p).exists());
+    on_path
+        .or_else(|| {
+            let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|e| e.ok())
+                .map(|e| format!("{}/bin/{name}", e.path().display()))
+                .filter(|p| std::path::Path::new(p).exists())
+                .collect();
+            found.sort();
+            found.pop()
+        })
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// A clicker that sends one SCORE at a time and keeps what was acknowledged;
+/// during an outage it gets `ERROR`s, never a false `SCORED`.
+async fn steady_clicker(
+    addr: std::net::SocketAddr,
+    until: Instant,
+) -> (String, BTreeSet<i64>, usize) {
+    let mut clicker = Client::connect(addr).await;
+    let (id, _) = clicker.register(None).await;
+    let mut acked = BTreeSet::new();
+    let mut refused = 0;
+    let mut n = 0;
+    while Instant::now() < until {
+        n += 1;
+        let reply = clicker.ask(&format!("SCORE {n} {n} {n}")).await;
+        if reply.starts_with("SCORED ") {
+            acked.insert(n);
+        } else {
+            assert!(reply.starts_with("ERROR "), "{reply}");
+            refused += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    (id, acked, refused)
+}
+
+/// PostgreSQL stops for a few seconds under load and comes back: writes
+/// are refused meanwhile (never falsely acknowledged), `/healthz` says 503,
+/// and both nodes recover by themselves: scores flow again, across nodes too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_ride_out_a_database_restart() {
+    let Some(_) = database().await else { return };
+    let Some(pg) = OwnPostgres::start() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("cannot start a PostgreSQL of this test's own (scripts/postgres init)");
+        }
+        eprintln!("SKIPPED: cannot start a PostgreSQL of this test's own");
+        return;
+    };
+    let url = create_database(&pg.url()).await;
+    let (a, b) = (node(&url).await, node(&url).await);
+    let until = Instant::now() + Duration::from_secs(12);
+    let load: Vec<_> = [a.addr, a.addr, b.addr, b.addr]
+        .into_iter()
+        .map(|addr| tokio::spawn(steady_clicker(addr, until)))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.pg_ctl("stop");
+    let health = reqwest::get(a.url("/healthz")).await.unwrap().status();
+    assert_eq!(health, 503, "/healthz with the database down");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pg.pg_ctl("start");
+
+    let mut acked_total = 0;
+    let mut refused_total = 0;
+    let mut devices = Vec::new();
+    for l in load {
+        let (id, acked, refused) = l.await.unwrap();
+        acked_total += acked.len();
+        refused_total += refused;
+        devices.push((id, acked));
+    }
+    assert!(
+        refused_total > 0,
+        "no write was refused while the database was down"
+    );
+    let mut lost = 0;
+    for (id, acked) in &devices {
+        let stored: BTreeSet<i64> = common::device_scores(b.addr, id)
+            .await
+            .iter()
+            .map(|r| r["timestamp"].as_i64().unwrap())
+            .collect();
+        lost += acked.difference(&stored).count();
+    }
+    eprintln!(
+        "database restart: {acked_total} acknowledged, {refused_total} refused, lost: {lost}"
+    );
+    assert_eq!(lost, 0, "acknowledged scores were lost");
+
+    // Both nodes recovered by themselves: healthy, and live across nodes.
+    for n in [&a, &b] {
+        let deadline = Instant::now() + PATIENCE;
+        while reqwest::get(n.url("/healthz")).await.unwrap().status() != 200 {
+            assert!(Instant::now() < deadline, "a node stayed unhealthy");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let mut clicker = a.client().await;
+    let (id, _) = clicker.register(None).await;
+    let mut scoreboard = b.client().await;
+    listen_connected(&mut scoreboard, "LISTEN", &id).await;
+    assert_eq!(clicker.ask("SCORE 1 5 5").await, "SCORED 1 5");
+    scoreboard.expect(&format!("SCORE 5 {id} 5")).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
