@@ -196,6 +196,22 @@ async fn a_clicker_on_one_node_reaches_listeners_on_the_other() {
     b.shutdown().await;
 }
 
+/// Nodes started together on an empty database take turns migrating it
+/// (an advisory lock) and agree on its epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() {
+    let Some(url) = database().await else { return };
+    let (a, b, c) = tokio::join!(node(&url), node(&url), node(&url));
+    let epochs: BTreeSet<String> = [&a, &b, &c]
+        .iter()
+        .map(|n| n.db().epoch().to_string())
+        .collect();
+    assert_eq!(epochs.len(), 1, "{epochs:?}");
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_ids_are_unique_across_nodes() {
     let Some(url) = database().await else { return };
