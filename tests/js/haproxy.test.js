@@ -2,7 +2,8 @@
 // (deploy/haproxy.cfg, addresses swapped for loopback ports): every socket.io
 // client variant keeps its session on one node over long-polling and through
 // its upgrade, although the nodes are spread by least connections and every
-// client shares one address; a node that dies is routed around at once.
+// client shares one address; clickers' WebSockets are spread over both nodes;
+// a node that dies is routed around at once.
 // The nodes answer to different admin secrets, so an `authenticate` tells
 // which node a request reached.
 
@@ -13,6 +14,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import WebSocket from 'ws';
 
 import { ADMIN_SECRET, VARIANTS, connect, freePort, sleep, startServer } from './harness.js';
 
@@ -51,6 +54,46 @@ function testConfig({ front, peer, nodes }) {
 async function nodeOf(client) {
   const ack = await client.request('authenticate', { secret: ADMIN_SECRET, userId: 0 });
   return ack.ok ? 'node1' : 'node2';
+}
+
+/** A clicker-protocol client over a WebSocket (npm ws). */
+class Clicker {
+  static open(url) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const clicker = new Clicker(ws);
+      ws.once('open', () => resolve(clicker));
+      ws.once('error', reject);
+    });
+  }
+
+  constructor(ws) {
+    this.ws = ws;
+    this.frames = [];
+    this.waiting = null;
+    ws.on('message', (data) => {
+      this.frames.push(data.toString());
+      this.waiting?.();
+    });
+  }
+
+  /** Sends `command`; the next text frame. */
+  async ask(command) {
+    this.ws.send(command);
+    const deadline = Date.now() + 10_000;
+    while (!this.frames.length) {
+      assert.ok(Date.now() < deadline, `no answer to ${command}`);
+      await new Promise((r) => {
+        this.waiting = r;
+        setTimeout(r, 100);
+      });
+    }
+    return this.frames.shift();
+  }
+
+  close() {
+    this.ws.close();
+  }
 }
 
 describe('deploy/haproxy.cfg', { skip: haproxyMissing }, () => {
@@ -118,6 +161,28 @@ describe('deploy/haproxy.cfg', { skip: haproxyMissing }, () => {
       for (const c of clients) c.close();
     }
     assert.deepEqual([...seen].sort(), ['node1', 'node2'], 'clients were spread over both nodes');
+  });
+
+  it('spreads clickers over both nodes, each scoring through HAProxy', async () => {
+    const clickers = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        const clicker = await Clicker.open(`${balancer.url.replace('http', 'ws')}/ws`);
+        clickers.push(clicker);
+        assert.match(await clicker.ask('REGISTER'), /^REGISTERED \d+ [0-9a-f]+$/);
+        assert.equal(await clicker.ask('SCORE 1 1'), 'SCORED 1');
+      }
+      // Each node's own /metrics (not through HAProxy) counts its clickers.
+      const counts = [];
+      for (const node of nodes) {
+        const metrics = await (await fetch(`${node.url}/metrics`)).text();
+        counts.push(Number(/^podium_connections\{protocol="clicker"\} (\d+)$/m.exec(metrics)?.[1]));
+      }
+      assert.equal(counts[0] + counts[1], 6, `clickers on the nodes: ${counts}`);
+      assert.ok(counts[0] >= 1 && counts[1] >= 1, `least connections spreads clickers: ${counts}`);
+    } finally {
+      for (const c of clickers) c.close();
+    }
   });
 
   it('routes new clients to the surviving node at once when one dies', async () => {
