@@ -211,10 +211,15 @@ impl ChildServer {
     }
 
     /// Starts `podium serve` with extra flags (and, under
-    /// `PODIUM_TEST_STORE=postgres`, `--database-url` of the data
-    /// directory's database, so a restart finds what was stored).
+    /// `PODIUM_TEST_STORE=postgres` unless `args` name a database,
+    /// `--database-url` of the data directory's database, so a restart
+    /// finds what was stored).
     pub async fn start_with_args(data_dir: &std::path::Path, args: &[&str]) -> ChildServer {
-        let database = database_for(data_dir).await;
+        let database = if args.contains(&"--database-url") {
+            None
+        } else {
+            database_for(data_dir).await
+        };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
