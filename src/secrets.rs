@@ -19,6 +19,13 @@ pub fn generate(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// `N` random bytes.
+pub fn random<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    buf
+}
+
 /// A uniformly random index below `n` (1 <= n <= 256), from the CSPRNG:
 /// bytes that would bias the result are drawn again.
 pub fn uniform_index(n: usize) -> usize {

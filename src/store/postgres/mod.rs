@@ -14,7 +14,8 @@
 //!   notification or a poll, reading the log from the last number
 //!   delivered, so a missed notification or a lost connection loses nothing.
 //! * One module per group of tables, as for SQLite: [`clicker`],
-//!   [`judging`], [`speed`].
+//!   [`judging`], [`speed`]; and [`secrets`], the operator's secrets that
+//!   SQLite mode keeps in files.
 //!
 //! Reads run on a small pool of connections (deadpool-postgres).
 
@@ -23,6 +24,7 @@ mod follow;
 mod judging;
 mod log;
 mod schema;
+mod secrets;
 mod speed;
 mod writer;
 
@@ -38,6 +40,7 @@ use super::changes::{Changes, Followers};
 use super::receive_clock::ReceiveClock;
 use super::StoreError;
 use crate::metrics::Metrics;
+pub use secrets::{OperatorHashes, StoredHash, LINK_KEY_BYTES};
 pub use writer::PgTx;
 
 /// Connections of the read pool: reads are short; more would only queue in
