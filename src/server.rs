@@ -166,13 +166,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let hub = Arc::new(clicker::hub::Hub::new(metrics.clone()));
     let follows = speed.clone();
     hub.on_score(move |device| follows.on_score(device));
-    clicker::follow::start(
-        hub.clone(),
-        db.clone(),
-        scores,
-        shutdown.clone(),
-    )
-    .await?;
+    clicker::follow::start(hub.clone(), db.clone(), scores, shutdown.clone()).await?;
     tokio::spawn(crate::core::heats::run(
         speed.clone(),
         db.clone(),
@@ -250,12 +244,8 @@ async fn open_store(
             Ok((Arc::new(store.clone()), None, Some(store), changes))
         }
         None => {
-            let (store, changes) = Store::open_retaining(
-                data_dir,
-                config.sync,
-                metrics,
-                config.change_log_retain,
-            )?;
+            let (store, changes) =
+                Store::open_retaining(data_dir, config.sync, metrics, config.change_log_retain)?;
             Ok((Arc::new(store.clone()), Some(store), None, changes))
         }
     }

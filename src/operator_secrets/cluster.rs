@@ -23,8 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::link_key::{LinkKey, KEY_BYTES};
 use super::{
-    generate_login_code, normalize_login_code, Kept, OperatorSecrets, Rotate,
-    ADMIN_SECRET_BYTES,
+    generate_login_code, normalize_login_code, Kept, OperatorSecrets, Rotate, ADMIN_SECRET_BYTES,
 };
 use crate::secrets;
 use crate::store::postgres::{OperatorHashes, StoredHash};
@@ -68,8 +67,8 @@ impl std::fmt::Debug for Rotated {
 /// can be seen.
 pub async fn rotate(store: &PgStore, which: Rotate) -> Result<Rotated, StoreError> {
     store.link_key_or_insert(secrets::random()).await?;
-    let admin_secret = matches!(which, Rotate::Admin | Rotate::All)
-        .then(|| secrets::generate(ADMIN_SECRET_BYTES));
+    let admin_secret =
+        matches!(which, Rotate::Admin | Rotate::All).then(|| secrets::generate(ADMIN_SECRET_BYTES));
     let login_code = matches!(which, Rotate::LoginCode | Rotate::All).then(generate_login_code);
     store
         .set_operator_hashes(
@@ -185,7 +184,9 @@ async fn follow(secrets: Weak<OperatorSecrets>, store: PgStore, shutdown: Cancel
                 secrets.apply(&stored);
             }
             Err(e) if !failing => {
-                tracing::warn!("cannot re-read the Sledge secrets, the last ones stay in force: {e}");
+                tracing::warn!(
+                    "cannot re-read the Sledge secrets, the last ones stay in force: {e}"
+                );
                 failing = true;
             }
             Err(_) => {}

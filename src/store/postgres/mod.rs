@@ -98,12 +98,8 @@ impl PgStore {
         let followers = Arc::new(Followers::default());
         let changes = followers.add();
         let position = log::position(&pool).await?;
-        let delivery = follow::Delivery::start(
-            config.clone(),
-            pool.clone(),
-            followers.clone(),
-            position,
-        );
+        let delivery =
+            follow::Delivery::start(config.clone(), pool.clone(), followers.clone(), position);
         let writer = writer::Writer::start(config, metrics, retain, delivery.clone());
         tracing::info!(%epoch, position, "PostgreSQL store open");
         Ok((

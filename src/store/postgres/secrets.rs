@@ -57,7 +57,9 @@ impl PgStore {
             let hash: Vec<u8> = row.get(1);
             let stored = StoredHash {
                 hash: hash.try_into().map_err(|_| {
-                    StoreError::Postgres("operator_secrets holds a hash that is not 32 bytes".into())
+                    StoreError::Postgres(
+                        "operator_secrets holds a hash that is not 32 bytes".into(),
+                    )
                 })?,
                 normalized: row.get(2),
             };
