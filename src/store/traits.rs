@@ -13,8 +13,8 @@ use std::pin::Pin;
 
 use super::changes::{Changes, Log};
 use super::clicker::RegisterError;
-use super::judge_links::{CurrentLink, LinkLookup};
 use super::postgres::PgStore;
+use super::judge_links::{CurrentLink, LinkLookup};
 use super::{Store, StoreError, WriteError};
 use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};

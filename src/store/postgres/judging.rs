@@ -67,17 +67,11 @@ impl PgStore {
         todo_pg("load_all")
     }
 
-    pub async fn import_devpost(
-        &self,
-        _projects: Vec<Project>,
-    ) -> Result<DevpostImported, WriteError> {
+    pub async fn import_devpost(&self, _projects: Vec<Project>) -> Result<DevpostImported, WriteError> {
         todo_pg("import_devpost")
     }
 
-    pub async fn import_judges(
-        &self,
-        _judges: Vec<(u64, judges_csv::NewJudge)>,
-    ) -> Result<JudgesImported, WriteError> {
+    pub async fn import_judges(&self, _judges: Vec<(u64, judges_csv::NewJudge)>) -> Result<JudgesImported, WriteError> {
         todo_pg("import_judges")
     }
 
@@ -101,11 +95,7 @@ impl PgStore {
         todo_pg("clear_absences")
     }
 
-    pub async fn set_withdrawn(
-        &self,
-        _hack: i64,
-        _withdrawn: bool,
-    ) -> Result<Withdrawal, WriteError> {
+    pub async fn set_withdrawn(&self, _hack: i64, _withdrawn: bool) -> Result<Withdrawal, WriteError> {
         todo_pg("set_withdrawn")
     }
 
@@ -117,20 +107,11 @@ impl PgStore {
         todo_pg("judge_activity")
     }
 
-    pub async fn current_judge_links(
-        &self,
-        _judges: Vec<i64>,
-        _token_for: LinkTokens,
-    ) -> Result<Vec<CurrentLink>, WriteError> {
+    pub async fn current_judge_links(&self, _judges: Vec<i64>, _token_for: LinkTokens) -> Result<Vec<CurrentLink>, WriteError> {
         todo_pg("current_judge_links")
     }
 
-    pub async fn replace_judge_link(
-        &self,
-        _judge: i64,
-        _token_for: LinkToken,
-        _expires_at: Option<i64>,
-    ) -> Result<(String, i64), WriteError> {
+    pub async fn replace_judge_link(&self, _judge: i64, _token_for: LinkToken, _expires_at: Option<i64>) -> Result<(String, i64), WriteError> {
         todo_pg("replace_judge_link")
     }
 
