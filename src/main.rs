@@ -224,28 +224,32 @@ async fn cluster_secrets_command(
     url: &str,
     which: Option<Rotate>,
 ) -> Result<(), podium::store::StoreError> {
-    let metrics = std::sync::Arc::new(podium::metrics::Metrics::default());
-    let (store, _changes) =
-        podium::store::PgStore::open(url, metrics, podium::store::DEFAULT_RETAIN).await?;
-    let outcome = match which {
-        Some(which) => cluster::rotate(&store, which).await.map(print_rotated),
-        None => store.operator_hashes().await.map(|stored| {
-            println!("Cluster mode: the database keeps only hashes of the admin secret and the login code, so they cannot be shown.");
-            for (name, rotated_at, var) in [
-                ("admin secret:", &stored.admin_rotated_at, "PODIUM_ADMIN_SECRET"),
-                ("login code:  ", &stored.login_code_rotated_at, "PODIUM_LOGIN_CODE"),
-            ] {
-                match rotated_at {
-                    Some(at) => println!("{name} set, last rotated at {at}"),
-                    None => println!("{name} not set (a node without {var} refuses to start)"),
-                }
-            }
-            println!("To make new ones, printed once: podium secrets rotate --all --database-url <URL> (or --admin, --login-code).");
-            print_configured_notes();
-        }),
-    };
-    store.close().await;
-    outcome
+    if let Some(which) = which {
+        print_rotated(cluster::rotate_at(url, which).await?);
+        return Ok(());
+    }
+    let stored = cluster::hashes_at(url).await?;
+    println!("Cluster mode: the database keeps only hashes of the admin secret and the login code, so they cannot be shown.");
+    for (name, rotated_at, var) in [
+        (
+            "admin secret:",
+            &stored.admin_rotated_at,
+            "PODIUM_ADMIN_SECRET",
+        ),
+        (
+            "login code:  ",
+            &stored.login_code_rotated_at,
+            "PODIUM_LOGIN_CODE",
+        ),
+    ] {
+        match rotated_at {
+            Some(at) => println!("{name} set, last rotated at {at}"),
+            None => println!("{name} not set (a node without {var} refuses to start)"),
+        }
+    }
+    println!("To make new ones, printed once: podium secrets rotate --all --database-url <URL> (or --admin, --login-code).");
+    print_configured_notes();
+    Ok(())
 }
 
 fn print_rotated(rotated: cluster::Rotated) {

@@ -88,6 +88,32 @@ pub async fn rotate(store: &PgStore, which: Rotate) -> Result<Rotated, StoreErro
     })
 }
 
+/// [`rotate`] on the database at `url`, creating its schema if needed:
+/// what `podium secrets rotate --database-url` does (and what a test
+/// harness can do before it starts nodes on a fresh database).
+pub async fn rotate_at(url: &str, which: Rotate) -> Result<Rotated, StoreError> {
+    let store = open(url).await?;
+    let rotated = rotate(&store, which).await;
+    store.close().await;
+    rotated
+}
+
+/// What the database at `url` holds of the secrets (`podium secrets show
+/// --database-url`).
+pub async fn hashes_at(url: &str) -> Result<OperatorHashes, StoreError> {
+    let store = open(url).await?;
+    let hashes = store.operator_hashes().await;
+    store.close().await;
+    hashes
+}
+
+/// The database at `url`, migrated, for one command.
+async fn open(url: &str) -> Result<PgStore, StoreError> {
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let (store, _changes) = PgStore::open(url, metrics, crate::store::DEFAULT_RETAIN).await?;
+    Ok(store)
+}
+
 impl OperatorSecrets {
     /// A node's secrets in cluster mode: the configured values, and the
     /// database's hashes for the rest, followed until `shutdown`.
