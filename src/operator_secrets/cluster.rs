@@ -133,16 +133,16 @@ impl OperatorSecrets {
         let stored = store.operator_hashes().await?;
         let missing_admin = secrets.configured_admin.is_none() && stored.admin.is_none();
         let missing_code = secrets.configured_login_code.is_none() && stored.login_code.is_none();
-        let (missing, variables) = match (missing_admin, missing_code) {
-            (false, false) => ("", ""),
-            (true, true) => (
+        let missing = match (missing_admin, missing_code) {
+            (false, false) => None,
+            (true, true) => Some((
                 "admin secret and no login code",
                 "PODIUM_ADMIN_SECRET and PODIUM_LOGIN_CODE",
-            ),
-            (true, false) => ("admin secret", "PODIUM_ADMIN_SECRET"),
-            (false, true) => ("login code", "PODIUM_LOGIN_CODE"),
+            )),
+            (true, false) => Some(("admin secret", "PODIUM_ADMIN_SECRET")),
+            (false, true) => Some(("login code", "PODIUM_LOGIN_CODE")),
         };
-        if !missing.is_empty() {
+        if let Some((missing, variables)) = missing {
             return Err(ClusterSecretsError::Missing { missing, variables });
         }
         secrets.apply(&stored);
@@ -152,7 +152,10 @@ impl OperatorSecrets {
             "Sledge secrets loaded; the database's are re-read every {:?}",
             REFRESH
         );
-        tokio::spawn(follow(Arc::downgrade(&secrets), store, shutdown));
+        // With both configured here, the database's hashes never apply.
+        if secrets.configured_admin.is_none() || secrets.configured_login_code.is_none() {
+            tokio::spawn(follow(Arc::downgrade(&secrets), store, shutdown));
+        }
         Ok(secrets)
     }
 
@@ -162,19 +165,16 @@ impl OperatorSecrets {
     fn apply(&self, stored: &OperatorHashes) {
         let mut current = self.current.write().expect("poisoned");
         let old = *current;
-        if let (None, Some(admin)) = (self.configured_admin, stored.admin) {
-            current.admin = admin.hash;
-        }
-        if let (None, Some(code)) = (self.configured_login_code, stored.login_code) {
-            current.login_code = code.hash;
-            current.normalized = code.normalized;
-        }
-        if let Some(admin) = self.configured_admin {
+        if let Some(admin) = self.configured_admin.or(stored.admin.map(|s| s.hash)) {
             current.admin = admin;
         }
-        if let Some(code) = self.configured_login_code {
-            current.login_code = code;
-            current.normalized = false;
+        match (self.configured_login_code, stored.login_code) {
+            // A configured code is compared exactly as configured.
+            (Some(code), _) => (current.login_code, current.normalized) = (code, false),
+            (None, Some(code)) => {
+                (current.login_code, current.normalized) = (code.hash, code.normalized)
+            }
+            (None, None) => {}
         }
         // Not the first load (all zeros): say what changed, never the value.
         if old.admin != [0; 32] && old.admin != current.admin {
