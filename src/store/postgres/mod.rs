@@ -16,7 +16,8 @@
 //! * [`leases`] tells the cluster which nodes are alive, so a dead node's
 //!   devices are announced disconnected.
 //! * One module per group of tables, as for SQLite: [`clicker`],
-//!   [`judging`], [`speed`].
+//!   [`judging`], [`speed`]; and [`secrets`], the operator's secrets that
+//!   SQLite mode keeps in files.
 //!
 //! Reads run on a small pool of connections (deadpool-postgres).
 
@@ -26,6 +27,7 @@ mod judging;
 mod leases;
 mod log;
 mod schema;
+mod secrets;
 mod speed;
 mod writer;
 
@@ -42,6 +44,7 @@ use super::changes::{Changes, Followers};
 use super::receive_clock::ReceiveClock;
 use super::StoreError;
 use crate::metrics::Metrics;
+pub use secrets::{OperatorHashes, StoredHash, LINK_KEY_BYTES};
 pub use writer::PgTx;
 
 /// Connections of the read pool: reads are short; more would only queue in
