@@ -597,3 +597,438 @@ async fn device_tally(
     clock::sort_series(&mut series, |&(timestamp, _)| timestamp);
     Ok(tally(baseline, series.into_iter().map(|(_, score)| score)))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against a real PostgreSQL: `PODIUM_TEST_DATABASE_URL` names a server
+    //! (any database on it); each test makes its own database there and
+    //! drops it at the end. Without the variable the tests say so and pass.
+
+    use std::sync::Arc;
+
+    use tokio_postgres::NoTls;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::secrets;
+    use crate::store::changes::Changes;
+
+    /// A fresh database of its own on the test server.
+    struct TestDb {
+        server: String,
+        name: String,
+    }
+
+    impl TestDb {
+        async fn create() -> Option<TestDb> {
+            let Ok(server) = std::env::var("PODIUM_TEST_DATABASE_URL") else {
+                eprintln!("skipped: set PODIUM_TEST_DATABASE_URL to run the PostgreSQL tests");
+                return None;
+            };
+            let name = format!("podium_t_{}", secrets::generate(6));
+            admin(&server, &format!("CREATE DATABASE {name}")).await;
+            Some(TestDb { server, name })
+        }
+
+        /// The server's URL (or key=value string) naming this database.
+        fn url(&self) -> String {
+            let name = &self.name;
+            if self.server.starts_with("postgres") {
+                let joint = if self.server.contains('?') { '&' } else { '?' };
+                format!("{}{joint}dbname={name}", self.server)
+            } else {
+                format!("{} dbname={name}", self.server)
+            }
+        }
+
+        /// A node on this database.
+        async fn node(&self) -> (PgStore, Changes) {
+            PgStore::open(&self.url(), Arc::new(Metrics::default()), 1_000)
+                .await
+                .unwrap()
+        }
+
+        async fn drop(self) {
+            admin(
+                &self.server,
+                &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+            )
+            .await;
+        }
+    }
+
+    async fn admin(server: &str, sql: &str) {
+        let (client, connection) = tokio_postgres::connect(server, NoTls).await.unwrap();
+        let driver = tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+
+    async fn devices(store: &PgStore, n: usize) -> Vec<DeviceId> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            ids.push(store.register_device(None).await.unwrap().id);
+        }
+        ids
+    }
+
+    fn panel(devices: &[DeviceId]) -> Judges {
+        Judges::new(devices.to_vec(), None).unwrap()
+    }
+
+    fn entry(heat: u32, station: u32, name: &str, judges: Option<Judges>) -> NewEntry {
+        NewEntry {
+            event: "Speed 30".into(),
+            heat,
+            station,
+            name: name.into(),
+            club: None,
+            judges,
+        }
+    }
+
+    /// Each judge's tally in the sheets of `heat`, by station.
+    async fn tallies(store: &PgStore, heat: u32) -> Vec<Vec<(DeviceId, Option<i64>)>> {
+        let sheets = store
+            .speed_sheets(Filter {
+                event: None,
+                heat: Some(heat),
+            })
+            .await
+            .unwrap();
+        sheets.into_iter().map(|s| s.tallies).collect()
+    }
+
+    fn conflict(e: &SpeedError) -> bool {
+        matches!(e, SpeedError::Conflict(_))
+    }
+
+    #[tokio::test]
+    async fn entries_judges_and_deductions_with_their_refusals() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (s, _changes) = db.node().await;
+        let d = devices(&s, 4).await;
+        s.speed_set_event("Speed 30".into(), 0).await.unwrap();
+        s.speed_set_event("Speed Relay 4x30".into(), 3)
+            .await
+            .unwrap();
+
+        let ids = s
+            .speed_add_entries(vec![
+                entry(1, 1, "Ann", Some(panel(&[d[0], d[1]]))),
+                entry(1, 2, "Bo", Some(panel(&[d[2]]))),
+            ])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+
+        // All or none: the second entry's station is taken, so heat 2 is not made either.
+        let refused = s
+            .speed_add_entries(vec![entry(2, 1, "Cy", None), entry(1, 1, "Di", None)])
+            .await
+            .unwrap();
+        assert_eq!(refused, Err((1, guards::station_taken(1, 1, "Ann"))));
+        assert_eq!(s.speed_heat(2).await.unwrap(), None);
+        let refused = s
+            .speed_add_entries(vec![entry(2, 1, "Cy", Some(panel(&[999_999])))])
+            .await
+            .unwrap();
+        assert_eq!(refused, Err((0, guards::not_registered(999_999))));
+        let refused = s
+            .speed_add_entries(vec![entry(1, 3, "Ed", Some(panel(&[d[1]])))])
+            .await
+            .unwrap();
+        assert_eq!(refused, Err((0, guards::judges_elsewhere(d[1], 1, 1))));
+
+        // Judges: a clicker judges one station per heat; an entry may keep its own.
+        assert_eq!(
+            s.speed_set_judges(ids[1], panel(&[d[1]])).await.unwrap(),
+            Err(guards::judges_elsewhere(d[1], 1, 1))
+        );
+        assert_eq!(
+            s.speed_set_judges(ids[1], panel(&[d[3]])).await.unwrap(),
+            Ok(1)
+        );
+        assert_eq!(
+            s.speed_set_judges(ids[0], Judges::new(vec![d[1], d[0]], Some(d[0])).unwrap())
+                .await
+                .unwrap(),
+            Ok(1)
+        );
+        assert_eq!(
+            s.speed_set_judges(9_999, panel(&[d[0]])).await.unwrap(),
+            Err(guards::no_entry(9_999))
+        );
+
+        // A station's judges, in every heat that may change.
+        let relay = NewEntry {
+            event: "Speed Relay 4x30".into(),
+            club: Some("Ropers".into()),
+            ..entry(2, 2, "Fay", None)
+        };
+        let fay = s.speed_add_entries(vec![relay]).await.unwrap().unwrap()[0];
+        assert_eq!(
+            s.speed_set_station_judges(2, panel(&[d[2]])).await.unwrap(),
+            Ok(vec![1, 2])
+        );
+        assert_eq!(
+            s.speed_set_station_judges(7, panel(&[d[2]])).await.unwrap(),
+            Err(guards::no_editable_entry_at(7))
+        );
+
+        // Deductions, checked against the event's switches.
+        assert_eq!(
+            s.speed_set_deductions(9_999, 0, 0).await.unwrap(),
+            Err(guards::no_entry(9_999))
+        );
+        assert!(matches!(
+            s.speed_set_deductions(ids[0], 2, 0).await.unwrap(),
+            Err(SpeedError::Invalid(_))
+        ));
+        assert_eq!(
+            s.speed_set_deductions(ids[0], 0, 1).await.unwrap(),
+            Err(guards::deductions(2, None, "Speed 30", 0, 0, 1).unwrap_err())
+        );
+        assert_eq!(s.speed_set_deductions(ids[0], 1, 0).await.unwrap(), Ok(1));
+        assert_eq!(s.speed_set_deductions(fay, 0, 3).await.unwrap(), Ok(2));
+
+        // What results are made from.
+        let sheets = s.speed_sheets(Filter::default()).await.unwrap();
+        let summary: Vec<_> = sheets
+            .iter()
+            .map(|x| {
+                (
+                    x.entry.heat,
+                    x.entry.station,
+                    x.entry.name.as_str(),
+                    x.entry.event.as_str(),
+                    x.head_judge,
+                    (x.false_starts, x.false_switches),
+                    x.heat_state,
+                    x.tallies.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    1,
+                    1,
+                    "Ann",
+                    "Speed 30",
+                    Some(d[0]),
+                    (1, 0),
+                    HeatState::Pending,
+                    vec![(d[1], None), (d[0], None)]
+                ),
+                (
+                    1,
+                    2,
+                    "Bo",
+                    "Speed 30",
+                    Some(d[2]),
+                    (0, 0),
+                    HeatState::Pending,
+                    vec![(d[2], None)]
+                ),
+                (
+                    2,
+                    2,
+                    "Fay",
+                    "Speed Relay 4x30",
+                    Some(d[2]),
+                    (0, 3),
+                    HeatState::Pending,
+                    vec![(d[2], None)]
+                ),
+            ]
+        );
+        assert_eq!(sheets[2].entry.club.as_deref(), Some("Ropers"));
+        let relay_only = s
+            .speed_sheets(Filter {
+                event: Some("Speed Relay 4x30".into()),
+                heat: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(relay_only.len(), 1);
+        assert_eq!(relay_only[0].tallies, [(d[2], None)]);
+
+        let heats = s.speed_heats().await.unwrap();
+        assert_eq!(
+            heats.iter().map(|h| (h.heat, h.state)).collect::<Vec<_>>(),
+            [(1, HeatState::Pending), (2, HeatState::Pending)]
+        );
+        assert_eq!(s.speed_current_heat().await.unwrap(), None);
+        s.close().await;
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_heat_counts_what_each_clicker_added_between_its_start_and_stop() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (s, _changes) = db.node().await;
+        let d = devices(&s, 3).await;
+        let ids = s
+            .speed_add_entries(vec![
+                entry(1, 1, "Ann", Some(panel(&[d[0], d[1]]))),
+                entry(2, 1, "Bo", Some(panel(&[d[0], d[2]]))),
+            ])
+            .await
+            .unwrap()
+            .unwrap();
+        // Before the heat: d0 shows 87 (not reset), d1 shows 5.
+        s.record_score(d[0], 1_000, 87, None).await.unwrap();
+        s.record_score(d[1], 1_000, 5, None).await.unwrap();
+
+        assert_eq!(s.speed_start_heat(1).await.unwrap(), Ok(vec![d[0], d[1]]));
+        let running = s.speed_start_heat(1).await.unwrap().unwrap_err();
+        assert_eq!(
+            running,
+            SpeedError::Conflict("heat 1 is running already".into())
+        );
+        let other = s.speed_start_heat(2).await.unwrap().unwrap_err();
+        assert!(
+            other.to_string().starts_with("heat 1 is running: stop it"),
+            "{other}"
+        );
+        assert!(matches!(
+            s.speed_start_heat(3).await.unwrap(),
+            Err(SpeedError::NotFound(_))
+        ));
+        assert_eq!(
+            s.speed_set_judges(ids[0], panel(&[d[2]])).await.unwrap(),
+            Err(guards::editable(1, Some(HeatState::Running)).unwrap_err())
+        );
+        assert_eq!(
+            s.speed_current_heat().await.unwrap(),
+            Some((1, vec![d[0], d[1]], true))
+        );
+
+        // During the heat: d0 87 -> 188 is 101; d1 is reset, then counts 30.
+        for (timestamp, score) in [(2_000, 88), (3_000, 120), (4_000, 188)] {
+            s.record_score(d[0], timestamp, score, None).await.unwrap();
+        }
+        s.record_score(d[1], 2_000, 0, None).await.unwrap();
+        s.record_score(d[1], 3_000, 30, None).await.unwrap();
+        assert_eq!(
+            tallies(&s, 1).await,
+            [vec![(d[0], Some(101)), (d[1], Some(30))]]
+        );
+
+        assert_eq!(s.speed_stop_heat(1).await.unwrap(), Ok(()));
+        // After the stop: not counted.
+        s.record_score(d[0], 5_000, 300, None).await.unwrap();
+        assert_eq!(
+            tallies(&s, 1).await,
+            [vec![(d[0], Some(101)), (d[1], Some(30))]]
+        );
+        let stopped = s.speed_heat(1).await.unwrap().unwrap();
+        assert_eq!(stopped.state, HeatState::Stopped);
+        assert!(stopped.started_at.unwrap() < stopped.stopped_at.unwrap());
+        assert!(conflict(&s.speed_stop_heat(1).await.unwrap().unwrap_err()));
+        assert_eq!(
+            s.speed_set_deductions(ids[0], 1, 0).await.unwrap(),
+            Err(guards::editable(1, Some(HeatState::Stopped)).unwrap_err())
+        );
+        assert!(conflict(
+            &s.speed_unlock_heat(2).await.unwrap().unwrap_err()
+        ));
+
+        // Unlocked, corrected, locked again as it ran.
+        assert_eq!(s.speed_unlock_heat(1).await.unwrap(), Ok(()));
+        assert_eq!(
+            s.speed_heat(1).await.unwrap().unwrap().state,
+            HeatState::Unlocked
+        );
+        assert_eq!(s.speed_set_deductions(ids[0], 1, 0).await.unwrap(), Ok(1));
+        assert_eq!(s.speed_stop_heat(1).await.unwrap(), Ok(()));
+        assert_eq!(s.speed_heat(1).await.unwrap().unwrap(), stopped);
+        assert_eq!(
+            tallies(&s, 1).await,
+            [vec![(d[0], Some(101)), (d[1], Some(30))]]
+        );
+        assert_eq!(
+            s.speed_current_heat().await.unwrap(),
+            Some((1, vec![d[0], d[1]], false))
+        );
+
+        // Heat 2: d0 starts from 300; d2's Espruino clock wraps (Date.now() | 0)
+        // mid-heat: 10 before the wrap, 25 after, so 25 and not an undo.
+        assert_eq!(s.speed_start_heat(2).await.unwrap(), Ok(vec![d[0], d[2]]));
+        s.record_score(d[0], 6_000, 310, None).await.unwrap();
+        s.record_score(d[2], -2_147_483_000, 25, None)
+            .await
+            .unwrap();
+        s.record_score(d[2], 2_147_483_000, 10, None).await.unwrap();
+        assert_eq!(s.speed_stop_heat(2).await.unwrap(), Ok(()));
+        assert_eq!(
+            tallies(&s, 2).await,
+            [vec![(d[0], Some(10)), (d[2], Some(25))]]
+        );
+        assert_eq!(
+            s.speed_current_heat().await.unwrap(),
+            Some((2, vec![d[0], d[2]], false))
+        );
+        s.close().await;
+        db.drop().await;
+    }
+
+    /// Two nodes on one database: what SQLite's single writer ordered, the
+    /// speed lock orders across nodes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_cannot_both_start_a_heat_nor_both_take_a_station() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (a, _changes_a) = db.node().await;
+        let (b, _changes_b) = db.node().await;
+        let heats = 1..=8u32;
+        let entries = heats.clone().map(|h| entry(h, 1, "Ann", None)).collect();
+        a.speed_add_entries(entries).await.unwrap().unwrap();
+        for round in heats.clone().step_by(2) {
+            let (on_a, on_b) =
+                tokio::join!(a.speed_start_heat(round), b.speed_start_heat(round + 1));
+            let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
+            assert!(
+                on_a.is_ok() != on_b.is_ok(),
+                "round {round}: exactly one heat starts: {on_a:?}, {on_b:?}"
+            );
+            let started = if on_a.is_ok() { round } else { round + 1 };
+            let running: Vec<_> = b
+                .speed_heats()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|h| h.state == HeatState::Running)
+                .map(|h| h.heat)
+                .collect();
+            assert_eq!(running, [started]);
+            a.speed_stop_heat(started).await.unwrap().unwrap();
+        }
+        // A new heat each time: both nodes make it, and take its station 1.
+        for heat in 20..28 {
+            let (on_a, on_b) = tokio::join!(
+                a.speed_add_entries(vec![entry(heat, 1, "Cy", None)]),
+                b.speed_add_entries(vec![entry(heat, 1, "Di", None)])
+            );
+            let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
+            let refusal = match (&on_a, &on_b) {
+                (Ok(_), Err((0, e))) => (e, "Cy"),
+                (Err((0, e)), Ok(_)) => (e, "Di"),
+                _ => panic!("heat {heat}: exactly one entry is added: {on_a:?}, {on_b:?}"),
+            };
+            assert_eq!(*refusal.0, guards::station_taken(heat, 1, refusal.1));
+        }
+        a.close().await;
+        b.close().await;
+        db.drop().await;
+    }
+}
