@@ -105,7 +105,9 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         config.admin_secret.take(),
         config.login_code.take(),
     )?);
-    let (db, sqlite, changes) = open_store(&config, &data_dir, metrics.clone()).await?;
+    // This node's id among the cluster's: who holds which device's id.
+    let node = crate::secrets::random_u64();
+    let (db, sqlite, changes) = open_store(&config, &data_dir, metrics.clone(), node).await?;
     // Made before any snapshot is read, so the hub misses no score.
     let scores = db.follow();
     let shutdown = CancellationToken::new();
@@ -147,16 +149,10 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let tls_on = settings.tls.is_some();
     // Live speed heats follow the clicker hub's scores.
     let speed = crate::core::heats::Live::new();
-    let hub = Arc::new(clicker::hub::Hub::new(metrics.clone()));
+    let hub = Arc::new(clicker::hub::Hub::new(metrics.clone(), node));
     let follows = speed.clone();
     hub.on_score(move |device| follows.on_score(device));
-    clicker::follow::start(
-        hub.clone(),
-        db.clone(),
-        scores,
-        shutdown.clone(),
-    )
-    .await?;
+    clicker::follow::start(hub.clone(), db.clone(), scores, shutdown.clone()).await?;
     tokio::spawn(crate::core::heats::run(
         speed.clone(),
         db.clone(),
@@ -227,19 +223,17 @@ async fn open_store(
     config: &ServeConfig,
     data_dir: &std::path::Path,
     metrics: Arc<Metrics>,
+    node: u64,
 ) -> Result<(Arc<dyn Database>, Option<Store>, Changes), StoreError> {
     match &config.database_url {
         Some(url) => {
-            let (store, changes) = PgStore::open(url, metrics, config.change_log_retain).await?;
+            let (store, changes) =
+                PgStore::open(url, metrics, config.change_log_retain, node).await?;
             Ok((Arc::new(store), None, changes))
         }
         None => {
-            let (store, changes) = Store::open_retaining(
-                data_dir,
-                config.sync,
-                metrics,
-                config.change_log_retain,
-            )?;
+            let (store, changes) =
+                Store::open_retaining(data_dir, config.sync, metrics, config.change_log_retain)?;
             Ok((Arc::new(store.clone()), Some(store), changes))
         }
     }

@@ -216,6 +216,8 @@ async fn logged(store: &Store) -> (Vec<u64>, Vec<String>) {
         .map(|e| match &e.change {
             Change::Judging(diff) => format!("hack {}", diff.hacks[0].name),
             Change::Score(score) => format!("score {}", score.timestamp),
+            Change::Presence(p) if p.connected => format!("device {} connected", p.device),
+            Change::Presence(p) => format!("device {} disconnected", p.device),
         })
         .collect();
     (seqs, what)
@@ -230,13 +232,15 @@ async fn no_gap_across_batches_that_fail() {
     let base = server.url("");
     let events = server.url("/api/events");
     let mut clicker = server.client().await;
-    clicker.register(None).await;
+    let (device, _) = clicker.register(None).await;
     let mut admin = EventStream::open(&events, Some(ADMIN)).await;
     admin.next().await;
     let before = admin.last_id.clone().unwrap();
     drop(admin);
 
-    let mut acknowledged = Vec::new();
+    // Registering logged the device's connection first.
+    let device: u32 = device.parse().unwrap();
+    let mut acknowledged = vec![format!("device {device} connected")];
     let mut timestamp = 0;
     for round in 0..3 {
         for fault in [None, Some(Fault::DiskFull), Some(Fault::IoError)] {
@@ -265,12 +269,12 @@ async fn no_gap_across_batches_that_fail() {
     }
     assert_eq!(
         acknowledged.len(),
-        18,
+        1 + 18,
         "only the healthy rounds were stored"
     );
     let (seqs, what) = logged(server.store()).await;
     assert_eq!(what, acknowledged, "exactly the acknowledged changes");
-    assert_eq!(seqs, (1..=18).collect::<Vec<u64>>());
+    assert_eq!(seqs, (1..=19).collect::<Vec<u64>>());
 
     let mut admin = EventStream::resume(&events, Some(ADMIN), Some(&before)).await;
     let mut names = Vec::new();

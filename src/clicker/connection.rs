@@ -35,7 +35,7 @@ use super::queue;
 use super::Clicker;
 use crate::limits::{RateLimiter, Verdict};
 use crate::metrics::Protocol;
-use crate::scoring::{DeviceId, ScoreOutcome};
+use crate::scoring::{DeviceId, Holder, ScoreOutcome};
 use crate::store::StoreError;
 
 /// Close code: the server is shutting down (standard "going away").
@@ -126,7 +126,10 @@ pub async fn serve(socket: WebSocket, app: Arc<Clicker>, peer: IpAddr) {
     tracing::debug!(%peer, ?end, "clicker connection ended");
     conn.finish(end).await;
     match &conn.role {
-        Role::Sender(session) => app.hub.disconnect_device(session),
+        Role::Sender(session) => {
+            app.hub.detach(session);
+            release(&app, session.device, session.holder);
+        }
         Role::Listener { listener, ids, .. } => {
             app.hub.remove_listener(listener, ids.iter().copied())
         }
@@ -134,6 +137,35 @@ pub async fn serve(socket: WebSocket, app: Arc<Clicker>, peer: IpAddr) {
     }
     app.metrics.connection_closed(Protocol::Clicker);
 }
+
+/// Tells the store a sender's connection ended, so every node's listeners
+/// hear `DISCONNECT` (unless the id was taken over). Retried while storage
+/// is unreachable: until it is written, the cluster counts the device as
+/// connected (a dead node's devices are released by its lease instead).
+fn release(app: &Arc<Clicker>, device: DeviceId, holder: Holder) {
+    let store = app.store.clone();
+    let shutdown = app.shutdown.clone();
+    tokio::spawn(async move {
+        let mut warned = false;
+        loop {
+            match store.device_disconnected(device, holder).await {
+                Ok(()) => return,
+                Err(e) if !warned => {
+                    warned = true;
+                    tracing::warn!(device, error = %e, "cannot record a device's disconnection yet; retrying");
+                }
+                Err(_) => {}
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(RELEASE_RETRY) => {}
+            }
+        }
+    });
+}
+
+/// Wait between attempts to record a disconnection.
+const RELEASE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Connection {
     socket: WebSocket,
@@ -395,9 +427,10 @@ impl Connection {
         if let Err(refused) = limits.admit(self.peer, std::time::Instant::now()) {
             return self.error(&refused.to_string()).await;
         }
-        match self.app.store.register_device(secret).await {
+        let holder = self.app.hub.new_holder();
+        match self.app.store.register_device(secret, holder).await {
             Ok(reg) => {
-                let session = self.app.hub.connect_device(reg.id, reg.latest);
+                let session = self.app.hub.attach(reg.id, holder, reg.latest);
                 tracing::debug!(device = reg.id, "clicker registered");
                 self.role = Role::Sender(session);
                 self.interrupt = self.interrupted();

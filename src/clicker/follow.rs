@@ -30,11 +30,14 @@ pub async fn start(
 
 /// Loads every device's newest score; returns their position.
 async fn load(hub: &Hub, log: &dyn Log) -> Result<Seq, StoreError> {
-    let (position, latest) = log.latest_scores().await?;
-    for (device, score) in latest {
+    let snapshot = log.clicker_snapshot().await?;
+    for (device, score) in snapshot.latest {
         hub.load_latest(device, score);
     }
-    Ok(position)
+    for (device, holder) in snapshot.holders {
+        hub.load_holder(device, holder);
+    }
+    Ok(snapshot.position)
 }
 
 async fn follow(
@@ -70,8 +73,10 @@ async fn follow(
 }
 
 fn apply(hub: &Hub, entry: &Entry) {
-    if let Change::Score(score) = &entry.change {
-        hub.publish_score(score.device, score.timestamp, score.score);
+    match &entry.change {
+        Change::Score(score) => hub.publish_score(score.device, score.timestamp, score.score),
+        Change::Presence(p) => hub.apply_presence(p.device, p.holder, p.connected),
+        Change::Judging(_) => {}
     }
 }
 

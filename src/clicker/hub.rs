@@ -8,8 +8,13 @@
 //! scoreboard that stops reading can slow down no sender and no other
 //! listener, and memory stays bounded. The lock is never held across an await.
 //!
-//! Scores reach it from the store's change log ([`super::follow`]), in
-//! commit order, whichever connection (or, later, node) stored them.
+//! Scores and presence reach it from the store's change log
+//! ([`super::follow`]), in commit order, whichever connection or node
+//! stored them. Presence is cluster-wide: a device's id is held by one
+//! connection ([`Holder`]: a node and a session on it); `CONNECT` and
+//! `DISCONNECT` go out when the log says the id was taken or let go, and a
+//! connection of this node whose id another connection (on any node) took
+//! over is told to close.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,13 +27,15 @@ use super::protocol::{Draft, ServerMessage};
 use super::queue::{self, PushError};
 use crate::metrics::Metrics;
 use crate::scoring::clock::is_newer;
-use crate::scoring::{DeviceId, LatestScore, Presence};
+use crate::scoring::{DeviceId, Holder, LatestScore, Presence};
 
 /// The hub shared by every clicker connection.
 pub struct Hub {
     inner: Mutex<Inner>,
     metrics: Arc<Metrics>,
     next_id: AtomicU64,
+    /// This node's id in the cluster.
+    node: u64,
     /// Told the device of every score broadcast, outside the lock: how
     /// speed heats follow the clickers (`crate::core::heats`).
     score_hook: OnceLock<ScoreHook>,
@@ -38,8 +45,10 @@ type ScoreHook = Box<dyn Fn(DeviceId) + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {
-    /// Connected senders: the session that holds each id now.
+    /// This node's connected senders, by the id they registered.
     sessions: HashMap<DeviceId, Session>,
+    /// Who holds each connected device's id, cluster-wide (from the log).
+    holders: HashMap<DeviceId, Holder>,
     /// The newest score broadcast (or loaded at REGISTER) per device.
     latest: HashMap<DeviceId, LatestScore>,
     /// Listeners of each device id.
@@ -68,7 +77,7 @@ struct Session {
 /// A sender's hold on a device id.
 pub struct SessionHandle {
     pub device: DeviceId,
-    session: u64,
+    pub holder: Holder,
     /// Cancelled when a newer connection takes the id over.
     pub kicked: CancellationToken,
 }
@@ -110,11 +119,13 @@ impl Frames<'_> {
 }
 
 impl Hub {
-    pub fn new(metrics: Arc<Metrics>) -> Hub {
+    /// The hub of node `node`.
+    pub fn new(metrics: Arc<Metrics>, node: u64) -> Hub {
         Hub {
             inner: Mutex::new(Inner::default()),
             metrics,
             next_id: AtomicU64::new(1),
+            node,
             score_hook: OnceLock::new(),
         }
     }
@@ -144,12 +155,24 @@ impl Hub {
         (listener, rx)
     }
 
-    /// A device's connection registered. A device already connected is taken
-    /// over: its old connection is told to close, and listeners see no
-    /// change. Otherwise listeners get `CONNECT <id>`.
-    pub fn connect_device(&self, device: DeviceId, latest: Option<LatestScore>) -> SessionHandle {
+    /// A holder for a connection of this node that is about to register.
+    pub fn new_holder(&self) -> Holder {
+        Holder {
+            node: self.node,
+            session: self.next_id.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// This node's connection `holder` registered `device` (committed, and
+    /// logged: listeners hear `CONNECT` from [`Hub::apply_presence`]). A
+    /// connection of this node that held the id before is told to close.
+    pub fn attach(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+        latest: Option<LatestScore>,
+    ) -> SessionHandle {
         let kicked = CancellationToken::new();
-        let session = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
         if let Some(latest) = latest {
             inner.keep_newer(device, latest);
@@ -157,35 +180,70 @@ impl Hub {
         let previous = inner.sessions.insert(
             device,
             Session {
-                id: session,
+                id: holder.session,
                 kicked: kicked.clone(),
             },
         );
-        match previous {
-            Some(old) => old.kicked.cancel(),
-            None => self.broadcast(&mut inner, device, &|_| {
-                ServerMessage::Connect(vec![device])
-            }),
+        if let Some(old) = previous {
+            old.kicked.cancel();
         }
         SessionHandle {
             device,
-            session,
+            holder,
             kicked,
         }
     }
 
-    /// A device's connection ended. Listeners get `DISCONNECT <id>` unless a
-    /// newer connection holds the id.
-    pub fn disconnect_device(&self, handle: &SessionHandle) {
+    /// This node's connection ended: it no longer holds its id here. Whether
+    /// the device disconnected is for the log to say (the store releases
+    /// the id unless another connection took it over).
+    pub fn detach(&self, handle: &SessionHandle) {
         let mut inner = self.lock();
-        let current = inner
+        if inner
             .sessions
             .get(&handle.device)
-            .is_some_and(|s| s.id == handle.session);
-        if current {
+            .is_some_and(|s| s.id == handle.holder.session)
+        {
             inner.sessions.remove(&handle.device);
-            let device = handle.device;
-            self.broadcast(&mut inner, device, &|_| ServerMessage::Disconnect(device));
+        }
+    }
+
+    /// Who held a device's id when the hub's snapshot was read.
+    pub fn load_holder(&self, device: DeviceId, holder: Holder) {
+        self.lock().holders.insert(device, holder);
+    }
+
+    /// A presence change from the log. `connected`: `holder` took the id;
+    /// listeners get `CONNECT` unless it was held already (a takeover), and
+    /// a connection of this node that held it is told to close. Else the
+    /// holder let go, or its node died: listeners get `DISCONNECT` if it
+    /// still held the id, and its connection here, if any, is closed.
+    pub fn apply_presence(&self, device: DeviceId, holder: Holder, connected: bool) {
+        let mut inner = self.lock();
+        let ours = |session: &Session| holder.node == self.node && holder.session == session.id;
+        if connected {
+            if let Some(local) = inner.sessions.get(&device) {
+                if !ours(local) {
+                    local.kicked.cancel();
+                    inner.sessions.remove(&device);
+                }
+            }
+            if inner.holders.insert(device, holder).is_none() {
+                self.broadcast(&mut inner, device, &|_| {
+                    ServerMessage::Connect(vec![device])
+                });
+            }
+        } else {
+            if let Some(local) = inner.sessions.get(&device) {
+                if ours(local) {
+                    local.kicked.cancel();
+                    inner.sessions.remove(&device);
+                }
+            }
+            if inner.holders.get(&device) == Some(&holder) {
+                inner.holders.remove(&device);
+                self.broadcast(&mut inner, device, &|_| ServerMessage::Disconnect(device));
+            }
         }
     }
 
@@ -232,7 +290,7 @@ impl Hub {
             if !watchers.iter().any(|l| l.id == listener.id) {
                 watchers.push(listener.clone());
             }
-            if inner.sessions.contains_key(&device) && !connected.contains(&device) {
+            if inner.holders.contains_key(&device) && !connected.contains(&device) {
                 connected.push(device);
             }
         }
@@ -269,7 +327,7 @@ impl Hub {
 
     /// Whether `device` has a connected sender now.
     pub fn is_connected(&self, device: DeviceId) -> bool {
-        self.lock().sessions.contains_key(&device)
+        self.lock().holders.contains_key(&device)
     }
 
     fn broadcast(
@@ -337,8 +395,11 @@ mod tests {
     use super::*;
 
     fn hub() -> Hub {
-        Hub::new(Arc::new(Metrics::default()))
+        Hub::new(Arc::new(Metrics::default()), NODE)
     }
+
+    const NODE: u64 = 1;
+    const OTHER_NODE: u64 = 2;
 
     fn drain(rx: &mut queue::Receiver) -> Vec<String> {
         let mut out = Vec::new();
@@ -346,10 +407,25 @@ mod tests {
         out.iter().map(|f| f.to_string()).collect()
     }
 
+    /// A connection of this node registers `device`, and the log says so.
+    fn connect(hub: &Hub, device: DeviceId, latest: Option<LatestScore>) -> SessionHandle {
+        let holder = hub.new_holder();
+        let session = hub.attach(device, holder, latest);
+        hub.apply_presence(device, holder, true);
+        session
+    }
+
+    /// A connection of this node ends, and the log says the id was let go.
+    fn disconnect(hub: &Hub, session: &SessionHandle) {
+        hub.detach(session);
+        hub.apply_presence(session.device, session.holder, false);
+    }
+
     #[test]
     fn listeners_get_their_draft_and_a_snapshot() {
         let hub = hub();
-        let session = hub.connect_device(
+        let session = connect(
+            &hub,
             7,
             Some(LatestScore {
                 timestamp: 5,
@@ -366,10 +442,10 @@ mod tests {
         hub.publish_score(7, 4, 1); // late: never broadcast
         assert_eq!(drain(&mut rx1), ["SCORE 6 000007 3"]);
         assert_eq!(drain(&mut rx2), ["SCORE 6 3 000007"]);
-        let s8 = hub.connect_device(8, None);
+        let s8 = connect(&hub, 8, None);
         assert_eq!(drain(&mut rx1), ["CONNECT 000008"]);
-        hub.disconnect_device(&session);
-        hub.disconnect_device(&s8);
+        disconnect(&hub, &session);
+        disconnect(&hub, &s8);
         assert_eq!(drain(&mut rx1), ["DISCONNECT 000007", "DISCONNECT 000008"]);
         assert_eq!(drain(&mut rx2), ["DISCONNECT 000007"]);
     }
@@ -391,20 +467,69 @@ mod tests {
         let hub = hub();
         let (l, mut rx) = hub.new_listener(Draft::One, 16);
         hub.listen(&l, &[1]);
-        let old = hub.connect_device(1, None);
-        let new = hub.connect_device(1, None);
+        let old = connect(&hub, 1, None);
+        let new = connect(&hub, 1, None);
         assert!(old.kicked.is_cancelled());
-        hub.disconnect_device(&old);
+        disconnect(&hub, &old);
         assert!(hub.is_connected(1));
         assert_eq!(drain(&mut rx), ["CONNECT", "CONNECT 000001"]);
-        hub.disconnect_device(&new);
+        disconnect(&hub, &new);
         assert_eq!(drain(&mut rx), ["DISCONNECT 000001"]);
+    }
+
+    #[test]
+    fn a_takeover_on_another_node_closes_the_connection_here() {
+        let hub = hub();
+        let (l, mut rx) = hub.new_listener(Draft::One, 16);
+        hub.listen(&l, &[3]);
+        let here = connect(&hub, 3, None);
+        let there = Holder {
+            node: OTHER_NODE,
+            session: 1,
+        };
+        hub.apply_presence(3, there, true);
+        assert!(here.kicked.is_cancelled());
+        // The closed connection lets go of a hold it no longer has.
+        disconnect(&hub, &here);
+        assert!(hub.is_connected(3));
+        hub.apply_presence(3, there, false);
+        assert_eq!(
+            drain(&mut rx),
+            ["CONNECT", "CONNECT 000003", "DISCONNECT 000003"]
+        );
+    }
+
+    #[test]
+    fn a_takeover_logged_before_this_node_attached_still_closes_the_old_one() {
+        let hub = hub();
+        let old = connect(&hub, 4, None);
+        let holder = hub.new_holder();
+        hub.apply_presence(4, holder, true);
+        assert!(old.kicked.is_cancelled());
+        let new = hub.attach(4, holder, None);
+        assert!(!new.kicked.is_cancelled());
+    }
+
+    #[test]
+    fn a_hold_the_cluster_released_closes_the_connection_here() {
+        let hub = hub();
+        let (l, mut rx) = hub.new_listener(Draft::One, 16);
+        hub.listen(&l, &[5]);
+        let session = connect(&hub, 5, None);
+        // Another node reaped this one's devices (its lease ran out).
+        hub.apply_presence(5, session.holder, false);
+        assert!(session.kicked.is_cancelled());
+        assert!(!hub.is_connected(5));
+        assert_eq!(
+            drain(&mut rx),
+            ["CONNECT", "CONNECT 000005", "DISCONNECT 000005"]
+        );
     }
 
     #[test]
     fn a_full_queue_drops_only_that_listener() {
         let hub = hub();
-        let _s = hub.connect_device(1, None);
+        let _s = connect(&hub, 1, None);
         let (slow, _rx_slow) = hub.new_listener(Draft::One, 2);
         let (fast, mut rx_fast) = hub.new_listener(Draft::One, 64);
         hub.listen(&slow, &[1]);

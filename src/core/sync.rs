@@ -829,7 +829,7 @@ mod tests {
 
     use super::*;
     use crate::judging::model::{Hack, Rating};
-    use crate::store::{LatestScores, StoreError};
+    use crate::store::{ClickerSnapshot, StoreError};
 
     const EPOCH: &str = "e1";
 
@@ -845,8 +845,8 @@ mod tests {
             EPOCH.into()
         }
 
-        fn latest_scores(&self) -> BoxFuture<'static, Result<LatestScores, StoreError>> {
-            Box::pin(async { Ok((0, Vec::new())) })
+        fn clicker_snapshot(&self) -> BoxFuture<'static, Result<ClickerSnapshot, StoreError>> {
+            Box::pin(async { Ok(ClickerSnapshot::default()) })
         }
 
         fn judging_snapshot(&self) -> BoxFuture<'static, Result<(Seq, DataStore), StoreError>> {
@@ -854,7 +854,7 @@ mod tests {
             let seq = entries.last().map_or(0, |e| e.seq);
             let data = coalesce(entries.iter().filter_map(|e| match &e.change {
                 Change::Judging(diff) => Some((**diff).clone()),
-                Change::Score(_) => None,
+                Change::Score(_) | Change::Presence(_) => None,
             }));
             Box::pin(async move { Ok((seq, data)) })
         }

@@ -87,6 +87,15 @@ pub struct DeviceRecord {
     pub latest: Option<LatestScore>,
 }
 
+/// The connection that holds a device id, cluster-wide: the node it is on
+/// (a random id each node takes at start) and its session on that node.
+/// A device re-registering elsewhere gets a new holder, which takes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Holder {
+    pub node: u64,
+    pub session: u64,
+}
+
 /// Whether a device is connected now, for readers outside the clicker
 /// adapter (the HTTP API's device list). The adapter's hub answers it.
 pub trait Presence: Send + Sync {

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::StoreError;
 use crate::judging::model::DataStore;
-use crate::scoring::{DeviceId, LatestScore};
+use crate::scoring::{DeviceId, Holder, LatestScore};
 
 /// A change's place in the log: 1 for the first change of a database.
 pub type Seq = u64;
@@ -23,6 +23,17 @@ pub enum Change {
     Judging(Box<DataStore>),
     /// A stored clicker score (newest of its device or not).
     Score(Score),
+    /// A device's connection took hold of its id, or let go of it.
+    Presence(Presence),
+}
+
+/// A device connected (its id now held by `holder`) or disconnected (the
+/// holder let go, or its node died), as the log carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    pub device: DeviceId,
+    pub holder: Holder,
+    pub connected: bool,
 }
 
 /// A stored clicker score, as the log carries it.
@@ -67,8 +78,14 @@ impl From<rusqlite::Error> for LogError {
     }
 }
 
-/// Every device's newest score, and the position they are as of.
-pub type LatestScores = (Seq, Vec<(DeviceId, LatestScore)>);
+/// What the clicker hub starts from: every device's newest score and the
+/// holder of every connected device, as of one position.
+#[derive(Debug, Default)]
+pub struct ClickerSnapshot {
+    pub position: Seq,
+    pub latest: Vec<(DeviceId, LatestScore)>,
+    pub holders: Vec<(DeviceId, Holder)>,
+}
 
 /// What the core needs of the log to follow it: a snapshot of the judging
 /// tables with its position, and the changes after a position. A trait so
@@ -79,8 +96,9 @@ pub trait Log: Send + Sync + 'static {
     fn epoch(&self) -> Arc<str>;
     /// The judging tables as of a position, read in one transaction.
     fn judging_snapshot(&self) -> BoxFuture<'static, Result<(Seq, DataStore), StoreError>>;
-    /// Every device's newest score as of a position, read in one transaction.
-    fn latest_scores(&self) -> BoxFuture<'static, Result<LatestScores, StoreError>>;
+    /// Every device's newest score and every connected device's holder as
+    /// of a position, read in one transaction.
+    fn clicker_snapshot(&self) -> BoxFuture<'static, Result<ClickerSnapshot, StoreError>>;
     /// Every change after `after`, up to and including `upto` (or the end).
     fn changes_after(
         &self,

@@ -4,11 +4,13 @@
 use rusqlite::{params, OptionalExtension};
 use thiserror::Error;
 
-use super::changes::{Change, Score};
+use super::changes::{Change, Presence, Score};
+use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::scoring::clock;
 pub use crate::scoring::{
-    DeviceId, DeviceRecord, LatestScore, Registration, ScoreOutcome, ScoreRecord, MAX_DEVICE_ID,
+    DeviceId, DeviceRecord, Holder, LatestScore, Registration, ScoreOutcome, ScoreRecord,
+    MAX_DEVICE_ID,
 };
 use crate::secrets;
 
@@ -25,9 +27,11 @@ impl Store {
     /// Registers a device. A secret this server issued earlier gets that
     /// device's id back; anything else (no secret, or one never issued) gets a
     /// new device with a fresh id and secret.
+    /// `holder` takes hold of the id (see [`hold`]).
     pub async fn register_device(
         &self,
         secret: Option<String>,
+        holder: Holder,
     ) -> Result<Registration, RegisterError> {
         let outcome = self
             .try_write(move |tx| {
@@ -38,6 +42,7 @@ impl Store {
                         .optional()?;
                     if let Some(id) = known {
                         let latest = latest_score(tx, id)?;
+                        hold(tx, id, holder)?;
                         return Ok(Ok(Registration { id, secret, latest }));
                     }
                 }
@@ -54,6 +59,7 @@ impl Store {
                     "INSERT INTO clicker_devices (id, secret_hash, created_at) VALUES (?1, ?2, ?3)",
                     params![next, &secrets::hash(&secret)[..], now_ms()],
                 )?;
+                hold(tx, next as DeviceId, holder)?;
                 Ok(Ok(Registration {
                     id: next as DeviceId,
                     secret,
@@ -62,6 +68,31 @@ impl Store {
             })
             .await?;
         outcome
+    }
+
+    /// `holder`'s connection ended: the device is disconnected, unless
+    /// another connection took its id over already.
+    pub async fn device_disconnected(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let released = tx
+                .prepare_cached(
+                    "DELETE FROM device_presence WHERE device_id = ?1 AND node = ?2 AND session = ?3",
+                )?
+                .execute(params![device, holder.node as i64, holder.session as i64])?;
+            if released > 0 {
+                tx.publish(Change::Presence(Presence {
+                    device,
+                    holder,
+                    connected: false,
+                }));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Stores one SCORE of `device`, durably, and says what it was.
@@ -161,6 +192,37 @@ impl Store {
         })
         .await
     }
+}
+
+/// Records that `holder` holds `device` now (taking it over from any other
+/// connection) and logs it, so every node's listeners hear of it.
+fn hold(tx: &mut Tx<'_>, device: DeviceId, holder: Holder) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO device_presence (device_id, node, session) VALUES (?1, ?2, ?3)
+         ON CONFLICT (device_id) DO UPDATE SET node = excluded.node, session = excluded.session",
+    )?
+    .execute(params![device, holder.node as i64, holder.session as i64])?;
+    tx.publish(Change::Presence(Presence {
+        device,
+        holder,
+        connected: true,
+    }));
+    Ok(())
+}
+
+/// Every connected device's holder.
+pub(super) fn holders(conn: &rusqlite::Connection) -> Result<Vec<(DeviceId, Holder)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT device_id, node, session FROM device_presence")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, DeviceId>(0)?,
+            Holder {
+                node: r.get::<_, i64>(1)? as u64,
+                session: r.get::<_, i64>(2)? as u64,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// A device's newest score by [`clock::newest`]: the largest timestamp,

@@ -381,7 +381,7 @@ mod tests {
         let batch = changes.try_recv().expect("a change was published");
         match &batch[0].change {
             Change::Judging(diff) => (**diff).clone(),
-            Change::Score(_) => panic!("a score was published"),
+            Change::Score(_) | Change::Presence(_) => panic!("a clicker change was published"),
         }
     }
 

@@ -30,12 +30,13 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::changes::{Change, Changes, Entry, LogError, Score, Seq};
+use super::changes::{Change, Changes, Entry, LogError, Presence, Score, Seq};
 use super::{Store, StoreError};
 use crate::judging::model::{
     Absence, DataStore, Hack, Judge, JudgeHack, JudgingStatus, Note, Rating, Superlative,
     SuperlativeHack, SuperlativePlacement, Withdrawal,
 };
+use crate::scoring::Holder;
 use crate::secrets;
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +131,8 @@ const SCORE: u8 = 1;
 /// Bytes of one packed score: seq, tag, device, timestamp, score
 /// (little-endian).
 pub const SCORE_BYTES: usize = 8 + 1 + 4 + 8 + 8;
+/// Tag of a presence change: then device, node, session, connected (0 or 1).
+const PRESENCE: u8 = 2;
 
 /// A judging diff as the log stores it: the tables it has rows for (most
 /// diffs have rows in one or two of the eleven; `DataStore`'s own JSON
@@ -222,6 +225,13 @@ pub(super) fn pack(entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
                 body.extend_from_slice(&score.timestamp.to_le_bytes());
                 body.extend_from_slice(&score.score.to_le_bytes());
             }
+            Change::Presence(p) => {
+                body.push(PRESENCE);
+                body.extend_from_slice(&p.device.to_le_bytes());
+                body.extend_from_slice(&p.holder.node.to_le_bytes());
+                body.extend_from_slice(&p.holder.session.to_le_bytes());
+                body.push(u8::from(p.connected));
+            }
             Change::Judging(diff) => {
                 let json = encode_diff(diff)
                     .map_err(|e| StoreError::Worker(format!("cannot encode a change: {e}")))?;
@@ -274,6 +284,14 @@ pub(super) fn unpack(mut body: &[u8], out: &mut Vec<Entry>) -> Result<(), String
                 let diff = decode_diff(json).map_err(|e| e.to_string())?;
                 Change::Judging(Box::new(diff))
             }
+            PRESENCE => Change::Presence(Presence {
+                device: u32::from_le_bytes(int(&mut body)?),
+                holder: Holder {
+                    node: u64::from_le_bytes(int(&mut body)?),
+                    session: u64::from_le_bytes(int(&mut body)?),
+                },
+                connected: int::<1>(&mut body)?[0] != 0,
+            }),
             tag => return Err(format!("unknown tag {tag}")),
         };
         out.push(Entry { seq, change });
@@ -419,8 +437,14 @@ mod tests {
         match &entry.change {
             Change::Judging(diff) => diff.judging_status[0].id,
             Change::Score(s) => s.timestamp,
+            Change::Presence(p) => -i64::from(p.device),
         }
     }
+
+    const HOLDER: crate::scoring::Holder = crate::scoring::Holder {
+        node: 1,
+        session: 1,
+    };
 
     /// Kept jobs' changes get 1, 2, 3, ... whatever else shares their
     /// batches: a refusal, a failure, a batch lost to a disk fault; scores
@@ -429,7 +453,7 @@ mod tests {
     async fn numbers_are_gapless_across_undone_jobs_and_failed_batches() {
         let dir = tempfile::tempdir().unwrap();
         let (store, mut changes) = open(dir.path(), 1000);
-        let device = store.register_device(None).await.unwrap().id;
+        let device = store.register_device(None, HOLDER).await.unwrap().id;
         let keep = |n: i64| {
             store.write(move |tx| {
                 tx.publish(marked(n));
@@ -459,20 +483,31 @@ mod tests {
         keep(4).await.unwrap();
         store.record_score(device, 5, 50, None).await.unwrap();
 
-        let entries = store.changes_after(0, None).await.unwrap();
+        // Change 1 is the device taking hold of its id.
+        let entries = store.changes_after(1, None).await.unwrap();
         let seqs: Vec<Seq> = entries.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        assert_eq!(seqs, [2, 3, 4, 5, 6]);
         let marks: Vec<i64> = entries.iter().map(mark).collect();
         assert_eq!(marks, [1, 2, 3, 4, 5]);
         let mut followed = Vec::new();
         while let Ok(batch) = changes.try_recv() {
             followed.extend(batch.iter().map(|e| (e.seq, mark(e))));
         }
-        assert_eq!(followed, [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]);
-        assert_eq!(store.position().await.unwrap(), 5);
-        assert_eq!(store.changes_after(2, Some(3)).await.unwrap().len(), 1);
+        assert_eq!(
+            followed,
+            [
+                (1, -i64::from(device)),
+                (2, 1),
+                (3, 2),
+                (4, 3),
+                (5, 4),
+                (6, 5)
+            ]
+        );
+        assert_eq!(store.position().await.unwrap(), 6);
+        assert_eq!(store.changes_after(3, Some(4)).await.unwrap().len(), 1);
         assert!(matches!(
-            store.changes_after(6, None).await,
+            store.changes_after(7, None).await,
             Err(LogError::Ahead { .. })
         ));
 
@@ -482,7 +517,7 @@ mod tests {
         let (store, _changes) = open(dir.path(), 1000);
         assert_eq!(store.epoch(), epoch);
         keep_after_restart(&store).await;
-        assert_eq!(store.position().await.unwrap(), 6);
+        assert_eq!(store.position().await.unwrap(), 7);
         store.close();
     }
 
@@ -502,7 +537,7 @@ mod tests {
     async fn any_range_of_a_mixed_commit_reads_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _changes) = open(dir.path(), 1000);
-        let device = store.register_device(None).await.unwrap().id;
+        let device = store.register_device(None, HOLDER).await.unwrap().id;
         let judging = |n: i64| {
             store.write(move |tx| {
                 tx.publish(marked(n));
@@ -519,11 +554,12 @@ mod tests {
         b.unwrap();
         c.unwrap();
         d.unwrap();
-        for after in 0..=4 {
-            for upto in after..=4 {
+        // Change 1 is the device taking hold of its id: change n has mark n - 1.
+        for after in 1..=5 {
+            for upto in after..=5 {
                 let read = store.changes_after(after, Some(upto)).await.unwrap();
                 let marks: Vec<i64> = read.iter().map(mark).collect();
-                let expected: Vec<i64> = (after as i64 + 1..=upto as i64).collect();
+                let expected: Vec<i64> = (after as i64..upto as i64).collect();
                 assert_eq!(marks, expected, "({after}, {upto}]");
             }
         }

@@ -45,7 +45,7 @@ use rusqlite::{Connection, OpenFlags};
 use thiserror::Error;
 
 use crate::metrics::Metrics;
-pub use changes::{Batch, Change, Changes, Entry, LatestScores, Log, LogError, Seq};
+pub use changes::{Batch, Change, Changes, ClickerSnapshot, Entry, Log, LogError, Presence, Seq};
 pub use clicker::RegisterError;
 pub use faults::Fault;
 pub use judge_links::{CurrentLink, LinkLookup};
@@ -161,6 +161,8 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&conn)?;
+        // No connection outlives the process that held it.
+        conn.execute("DELETE FROM device_presence", [])?;
         let log = log::open(&conn, retain)?;
         let epoch = log.epoch.clone();
         let checkpointing = checkpointer::start(&path)?;

@@ -198,6 +198,16 @@ const MIGRATIONS: &[&str] = &[
         body BLOB NOT NULL
     );
     "#,
+    // 7: which connection holds each connected device's id (node and
+    // session; the node's id is a u64 stored by its bits). Emptied at each
+    // start: a single node's connections did not survive its restart.
+    r#"
+    CREATE TABLE device_presence (
+        device_id INTEGER PRIMARY KEY REFERENCES clicker_devices(id),
+        node      INTEGER NOT NULL,
+        session   INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

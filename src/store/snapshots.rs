@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::changes::{Entry, LatestScores, Log, LogError, Seq};
+use super::changes::{ClickerSnapshot, Entry, Log, LogError, Seq};
 use super::log::last_seq;
 use super::{Store, StoreError};
 use crate::judging::model::DataStore;
@@ -24,8 +24,9 @@ impl Store {
         .await
     }
 
-    /// Every device's newest score and the position they are as of.
-    pub async fn latest_scores(&self) -> Result<LatestScores, StoreError> {
+    /// Every device's newest score, every connected device's holder, and
+    /// the position they are as of.
+    pub async fn clicker_snapshot(&self) -> Result<ClickerSnapshot, StoreError> {
         self.read(|conn| {
             let tx = conn.unchecked_transaction()?;
             let seq = last_seq(&tx)?;
@@ -39,7 +40,11 @@ impl Store {
                     latest.push((id, score));
                 }
             }
-            Ok((seq, latest))
+            Ok(ClickerSnapshot {
+                position: seq,
+                latest,
+                holders: super::clicker::holders(&tx)?,
+            })
         })
         .await
     }
@@ -55,9 +60,9 @@ impl Log for Store {
         Box::pin(async move { store.judging_snapshot().await })
     }
 
-    fn latest_scores(&self) -> BoxFuture<'static, Result<LatestScores, StoreError>> {
+    fn clicker_snapshot(&self) -> BoxFuture<'static, Result<ClickerSnapshot, StoreError>> {
         let store = self.clone();
-        Box::pin(async move { store.latest_scores().await })
+        Box::pin(async move { store.clicker_snapshot().await })
     }
 
     fn changes_after(

@@ -13,8 +13,8 @@ use std::pin::Pin;
 
 use super::changes::{Changes, Log};
 use super::clicker::RegisterError;
-use super::postgres::PgStore;
 use super::judge_links::{CurrentLink, LinkLookup};
+use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
 use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
@@ -24,7 +24,7 @@ use crate::judging::model::{
     SuperlativePlacement, Withdrawal,
 };
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
-use crate::scoring::{DeviceId, DeviceRecord, Registration, ScoreOutcome, ScoreRecord};
+use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
 
@@ -133,8 +133,10 @@ storage_trait! {
 storage_trait! {
     /// What the clicker adapter and the device history need: devices and their score series.
     pub trait ClickerStore {
-        /// Registers a device, or finds it again by its secret.
-        fn register_device(secret: Option<String>) -> Result<Registration, RegisterError>;
+        /// Registers a device, or finds it again by its secret; `holder` takes hold of its id.
+        fn register_device(secret: Option<String>, holder: Holder) -> Result<Registration, RegisterError>;
+        /// `holder`'s connection ended: the device disconnects, unless its id was taken over.
+        fn device_disconnected(device: DeviceId, holder: Holder) -> Result<(), StoreError>;
         /// Stores one SCORE durably and says whether it is new, late or a retry.
         fn record_score(device: DeviceId, timestamp: i64, score: i64, msg_id: Option<i64>) -> Result<ScoreOutcome, StoreError>;
         /// Every device with its newest score.

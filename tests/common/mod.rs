@@ -273,8 +273,7 @@ impl Drop for ChildServer {
 impl TestServer {
     /// The running server's storage, for fault drills.
     pub fn store(&self) -> &podium::store::Store {
-        &self
-            .running
+        self.running
             .as_ref()
             .expect("the server is running")
             .app

@@ -5,24 +5,27 @@
 
 use tokio_postgres::GenericClient;
 
-use super::{unreachable, PgStore};
+use super::{unreachable, PgStore, PgTx};
 use crate::scoring::clock;
 use crate::scoring::{
-    DeviceId, DeviceRecord, LatestScore, Registration, ScoreOutcome, ScoreRecord, MAX_DEVICE_ID,
+    DeviceId, DeviceRecord, Holder, LatestScore, Registration, ScoreOutcome, ScoreRecord,
+    MAX_DEVICE_ID,
 };
 use crate::secrets;
-use crate::store::changes::{Change, Score};
+use crate::store::changes::{Change, Presence, Score};
 use crate::store::{now_ms, RegisterError, StoreError};
 
 /// Key of the advisory lock that new device ids are taken under ("ids").
-const DEVICE_IDS_LOCK: i64 = 0x6964_73;
+const DEVICE_IDS_LOCK: i64 = 0x0069_6473;
 
 impl PgStore {
     /// Registers a device. A secret issued earlier (by any node) gets that
     /// device's id back; anything else gets a new device with a fresh id and secret.
+    /// `holder` takes hold of the id (see [`hold`]).
     pub async fn register_device(
         &self,
         secret: Option<String>,
+        holder: Holder,
     ) -> Result<Registration, RegisterError> {
         let outcome = self
             .try_write(move |tx| {
@@ -37,6 +40,7 @@ impl PgStore {
                         if let Some(row) = known {
                             let id = row.get::<_, i64>(0) as DeviceId;
                             let latest = latest_score(&**tx, id).await?;
+                            hold(tx, id, holder).await?;
                             return Ok(Ok(Registration { id, secret, latest }));
                         }
                     }
@@ -58,6 +62,7 @@ impl PgStore {
                         &[&next, &&secrets::hash(&secret)[..], &now_ms()],
                     )
                     .await?;
+                    hold(tx, next as DeviceId, holder).await?;
                     Ok(Ok(Registration {
                         id: next as DeviceId,
                         secret,
@@ -67,6 +72,34 @@ impl PgStore {
             })
             .await?;
         outcome
+    }
+
+    /// `holder`'s connection ended: the device is disconnected on every
+    /// node, unless another connection took its id over already.
+    pub async fn device_disconnected(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let released = tx
+                    .execute(
+                        "DELETE FROM device_presence WHERE device_id = $1 AND node = $2 AND session = $3",
+                        &[&i64::from(device), &(holder.node as i64), &(holder.session as i64)],
+                    )
+                    .await?;
+                if released > 0 {
+                    tx.publish(Change::Presence(Presence {
+                        device,
+                        holder,
+                        connected: false,
+                    }));
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Stores one SCORE of `device`, durably, and says what it was: one
@@ -136,19 +169,24 @@ impl PgStore {
 
     /// Every registered device with its newest score, by id.
     pub async fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        let client = self.pool.get().await.map_err(unreachable)?;
-        let ids = client
-            .query("SELECT id FROM clicker_devices ORDER BY id", &[])
-            .await?;
-        let mut devices = Vec::with_capacity(ids.len());
-        for row in ids {
-            let id = row.get::<_, i64>(0) as DeviceId;
-            devices.push(DeviceRecord {
-                id,
-                latest: latest_score(&**client, id).await?,
-            });
-        }
-        Ok(devices)
+        self.read(|client| {
+            Box::pin(async move {
+                let client: &tokio_postgres::Client = client;
+                let ids = client
+                    .query("SELECT id FROM clicker_devices ORDER BY id", &[])
+                    .await?;
+                let mut devices = Vec::with_capacity(ids.len());
+                for row in ids {
+                    let id = row.get::<_, i64>(0) as DeviceId;
+                    devices.push(DeviceRecord {
+                        id,
+                        latest: latest_score(client, id).await?,
+                    });
+                }
+                Ok(devices)
+            })
+        })
+        .await
     }
 
     /// A device's whole score series in timestamp order (a 32-bit wrap
@@ -186,6 +224,49 @@ impl PgStore {
         clock::sort_series(&mut rows, |r| r.timestamp);
         Ok(Some(rows))
     }
+}
+
+/// Records that `holder` holds `device` now (taking it over from any other
+/// connection, on any node) and logs it, so every node's listeners hear of
+/// it and the node of a connection taken over closes it.
+async fn hold(tx: &mut PgTx, device: DeviceId, holder: Holder) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO device_presence (device_id, node, session) VALUES ($1, $2, $3)
+         ON CONFLICT (device_id) DO UPDATE SET node = excluded.node, session = excluded.session",
+        &[
+            &i64::from(device),
+            &(holder.node as i64),
+            &(holder.session as i64),
+        ],
+    )
+    .await?;
+    tx.publish(Change::Presence(Presence {
+        device,
+        holder,
+        connected: true,
+    }));
+    Ok(())
+}
+
+/// Every connected device's holder, read by `client` (in the caller's snapshot).
+pub(super) async fn holders(
+    client: &impl GenericClient,
+) -> Result<Vec<(DeviceId, Holder)>, StoreError> {
+    let rows = client
+        .query("SELECT device_id, node, session FROM device_presence", &[])
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.get::<_, i64>(0) as DeviceId,
+                Holder {
+                    node: r.get::<_, i64>(1) as u64,
+                    session: r.get::<_, i64>(2) as u64,
+                },
+            )
+        })
+        .collect())
 }
 
 /// The two timestamp ranges a newer score of `timestamp` would lie in (see

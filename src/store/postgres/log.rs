@@ -19,7 +19,7 @@ use tokio_postgres::IsolationLevel;
 use super::writer::PgTx;
 use super::{judging, unreachable, PgStore};
 use crate::judging::model::DataStore;
-use crate::store::changes::{Change, Entry, LatestScores, Log, LogError, Seq};
+use crate::store::changes::{Change, ClickerSnapshot, Entry, Log, LogError, Seq};
 use crate::store::log::{pack, unpack};
 use crate::store::StoreError;
 
@@ -35,7 +35,9 @@ pub(super) async fn append(
 ) -> Result<Vec<Entry>, StoreError> {
     let count = published.len() as i64;
     let raise = tx
-        .prepare_cached("UPDATE change_head SET last = last + $1 WHERE id = 1 RETURNING last, floor")
+        .prepare_cached(
+            "UPDATE change_head SET last = last + $1 WHERE id = 1 RETURNING last, floor",
+        )
         .await?;
     let row = tx.query_one(&raise, &[&count]).await?;
     let last: i64 = row.get(0);
@@ -161,8 +163,9 @@ impl PgStore {
         Ok((last as Seq, all))
     }
 
-    /// Every device's newest score and the position they are as of.
-    pub async fn latest_scores(&self) -> Result<LatestScores, StoreError> {
+    /// Every device's newest score, every connected device's holder, and
+    /// the position they are as of.
+    pub async fn clicker_snapshot(&self) -> Result<ClickerSnapshot, StoreError> {
         let mut client = self.pool.get().await.map_err(unreachable)?;
         let tx = client
             .build_transaction()
@@ -174,8 +177,11 @@ impl PgStore {
             .query_one("SELECT last FROM change_head WHERE id = 1", &[])
             .await?
             .get(0);
-        let latest = super::clicker::latest_scores(&*tx).await?;
-        Ok((last as Seq, latest))
+        Ok(ClickerSnapshot {
+            position: last as Seq,
+            latest: super::clicker::latest_scores(&*tx).await?,
+            holders: super::clicker::holders(&*tx).await?,
+        })
     }
 }
 
@@ -189,9 +195,9 @@ impl Log for PgStore {
         Box::pin(async move { store.judging_snapshot().await })
     }
 
-    fn latest_scores(&self) -> BoxFuture<'static, Result<LatestScores, StoreError>> {
+    fn clicker_snapshot(&self) -> BoxFuture<'static, Result<ClickerSnapshot, StoreError>> {
         let store = self.clone();
-        Box::pin(async move { store.latest_scores().await })
+        Box::pin(async move { store.clicker_snapshot().await })
     }
 
     fn changes_after(

@@ -13,6 +13,8 @@
 //!   sequence order: its own commits at once, the other nodes' after a
 //!   notification or a poll, reading the log from the last number
 //!   delivered, so a missed notification or a lost connection loses nothing.
+//! * [`leases`] tells the cluster which nodes are alive, so a dead node's
+//!   devices are announced disconnected.
 //! * One module per group of tables, as for SQLite: [`clicker`],
 //!   [`judging`], [`speed`].
 //!
@@ -21,6 +23,7 @@
 mod clicker;
 mod follow;
 mod judging;
+mod leases;
 mod log;
 mod schema;
 mod speed;
@@ -33,6 +36,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
 
 use super::changes::{Changes, Followers};
 use super::receive_clock::ReceiveClock;
@@ -58,17 +62,24 @@ pub struct PgStore {
     followers: Arc<Followers>,
     /// Receive times of clicker scores and heat boundaries, on this node's clock.
     receive_clock: Arc<ReceiveClock>,
+    /// This node's id in the cluster (see [`leases`]).
+    node: u64,
+    /// Stops renewing this node's lease.
+    leases: CancellationToken,
     _delivery: Arc<follow::Delivery>,
 }
 
 impl PgStore {
-    /// Connects to `url`, migrates the schema, and starts this node's writer
-    /// and its follower of the change log. Committed changes, this node's and
-    /// every other node's, arrive on the returned [`Changes`] in sequence order.
+    /// Connects to `url`, migrates the schema, takes a lease for this node
+    /// (`node`: its id, random for each start), and starts this node's
+    /// writer and its follower of the change log. Committed changes, this
+    /// node's and every other node's, arrive on the returned [`Changes`] in
+    /// sequence order.
     pub async fn open(
         url: &str,
         metrics: Arc<Metrics>,
         retain: u64,
+        node: u64,
     ) -> Result<(PgStore, Changes), StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Unreachable(format!("the database URL is not valid: {e}")))?;
@@ -76,7 +87,9 @@ impl PgStore {
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(10))
-            .application_name("podium");
+            .application_name("podium")
+            // Notices such as "relation already exists, skipping" are not news.
+            .options("-c client_min_messages=warning");
         let epoch = schema::migrate(&config).await?;
         let manager = Manager::from_config(
             config.clone(),
@@ -95,25 +108,22 @@ impl PgStore {
         let followers = Arc::new(Followers::default());
         let changes = followers.add();
         let position = log::position(&pool).await?;
-        let delivery = follow::Delivery::start(
-            config.clone(),
-            pool.clone(),
-            followers.clone(),
-            position,
-        );
+        let delivery =
+            follow::Delivery::start(config.clone(), pool.clone(), followers.clone(), position);
         let writer = writer::Writer::start(config, metrics, retain, delivery.clone());
-        tracing::info!(%epoch, position, "PostgreSQL store open");
-        Ok((
-            PgStore {
-                pool,
-                writer,
-                epoch: epoch.into(),
-                followers,
-                receive_clock: Default::default(),
-                _delivery: delivery,
-            },
-            changes,
-        ))
+        let store = PgStore {
+            pool,
+            writer,
+            epoch: epoch.as_str().into(),
+            followers,
+            receive_clock: Default::default(),
+            node,
+            leases: CancellationToken::new(),
+            _delivery: delivery,
+        };
+        leases::start(store.clone(), store.leases.clone()).await?;
+        tracing::info!(%epoch, position, node = format_args!("{node:016x}"), "PostgreSQL store open");
+        Ok((store, changes))
     }
 
     /// Runs `f` inside this node's next group-commit transaction and returns
@@ -194,8 +204,11 @@ impl PgStore {
         .await
     }
 
-    /// Stops the writer after the jobs already queued.
+    /// Gives up this node's lease (its devices disconnect on every node),
+    /// then stops the writer after the jobs already queued.
     pub async fn close(&self) {
+        self.leases.cancel();
+        self.leave().await;
         self.writer.close().await;
     }
 }

@@ -191,6 +191,21 @@ const MIGRATIONS: &[&str] = &[r#"
         seq  BIGINT PRIMARY KEY CHECK (seq >= 1),
         body BYTEA NOT NULL
     );
+
+    -- Live nodes: each renews its lease; a node whose lease ran out is
+    -- dead, and the others announce its devices disconnected.
+    CREATE TABLE nodes (
+        id          BIGINT PRIMARY KEY,
+        lease_until TIMESTAMPTZ NOT NULL
+    );
+
+    -- Which connection (node, session) holds each connected device's id.
+    CREATE TABLE device_presence (
+        device_id BIGINT PRIMARY KEY REFERENCES clicker_devices(id),
+        node      BIGINT NOT NULL,
+        session   BIGINT NOT NULL
+    );
+    CREATE INDEX device_presence_by_node ON device_presence (node);
     "#];
 
 /// Brings the database up to date and returns its epoch (made from the

@@ -610,6 +610,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::Metrics;
+    use crate::scoring::Holder;
     use crate::secrets;
     use crate::store::changes::Changes;
 
@@ -641,9 +642,10 @@ mod tests {
             }
         }
 
-        /// A node on this database.
+        /// A node on this database, with an id of its own.
         async fn node(&self) -> (PgStore, Changes) {
-            PgStore::open(&self.url(), Arc::new(Metrics::default()), 1_000)
+            let node = u64::from_str_radix(&secrets::generate(8), 16).unwrap();
+            PgStore::open(&self.url(), Arc::new(Metrics::default()), 1_000, node)
                 .await
                 .unwrap()
         }
@@ -665,10 +667,15 @@ mod tests {
         let _ = driver.await;
     }
 
+    /// `n` new clickers, registered as connections of `store`'s node.
     async fn devices(store: &PgStore, n: usize) -> Vec<DeviceId> {
         let mut ids = Vec::new();
-        for _ in 0..n {
-            ids.push(store.register_device(None).await.unwrap().id);
+        for session in 0..n as u64 {
+            let holder = Holder {
+                node: store.node,
+                session,
+            };
+            ids.push(store.register_device(None, holder).await.unwrap().id);
         }
         ids
     }
