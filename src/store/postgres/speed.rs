@@ -12,7 +12,11 @@
 //! writer's transactions are READ COMMITTED, so each statement after the
 //! lock sees what committed before it was granted. Speed writes are an
 //! organiser's actions, a few a minute: one lock for all costs nothing a
-//! finer scheme would save.
+//! finer scheme would save. (The lock is held to the end of the batch: if
+//! another node's batch holds a lock this batch's later jobs need, such as
+//! the device-id lock, and waits for this one, PostgreSQL finds the
+//! deadlock and aborts one batch, whose callers hear an error: nothing is
+//! falsely acknowledged.)
 //!
 //! Heat boundaries are cuts of *this* node's receive clock, while each
 //! score is stamped by the node that received it. With several nodes, a
