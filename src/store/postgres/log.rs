@@ -35,7 +35,9 @@ pub(super) async fn append(
 ) -> Result<Vec<Entry>, StoreError> {
     let count = published.len() as i64;
     let raise = tx
-        .prepare_cached("UPDATE change_head SET last = last + $1 WHERE id = 1 RETURNING last, floor")
+        .prepare_cached(
+            "UPDATE change_head SET last = last + $1 WHERE id = 1 RETURNING last, floor",
+        )
         .await?;
     let row = tx.query_one(&raise, &[&count]).await?;
     let last: i64 = row.get(0);

@@ -14,16 +14,23 @@
 //!   notification or a poll, reading the log from the last number
 //!   delivered, so a missed notification or a lost connection loses nothing.
 //! * One module per group of tables, as for SQLite: [`clicker`],
-//!   [`judging`], [`speed`].
+//!   [`judging`] (with [`judging_bulk`], [`judge_links`], [`floor`] and
+//!   what they share, [`judging_rows`]), [`speed`].
 //!
 //! Reads run on a small pool of connections (deadpool-postgres).
 
 mod clicker;
+mod floor;
 mod follow;
+mod judge_links;
 mod judging;
+mod judging_bulk;
+mod judging_rows;
 mod log;
 mod schema;
 mod speed;
+#[cfg(test)]
+mod test_support;
 mod writer;
 
 use std::str::FromStr;
@@ -95,12 +102,8 @@ impl PgStore {
         let followers = Arc::new(Followers::default());
         let changes = followers.add();
         let position = log::position(&pool).await?;
-        let delivery = follow::Delivery::start(
-            config.clone(),
-            pool.clone(),
-            followers.clone(),
-            position,
-        );
+        let delivery =
+            follow::Delivery::start(config.clone(), pool.clone(), followers.clone(), position);
         let writer = writer::Writer::start(config, metrics, retain, delivery.clone());
         tracing::info!(%epoch, position, "PostgreSQL store open");
         Ok((

@@ -20,23 +20,42 @@ impl PgStore {
         todo_pg("speed_set_event")
     }
 
-    pub async fn speed_add_entries(&self, _entries: Vec<NewEntry>) -> Result<EntriesAdded, StoreError> {
+    pub async fn speed_add_entries(
+        &self,
+        _entries: Vec<NewEntry>,
+    ) -> Result<EntriesAdded, StoreError> {
         todo_pg("speed_add_entries")
     }
 
-    pub async fn speed_set_judges(&self, _entry: EntryId, _judges: Judges) -> Result<Result<u32, SpeedError>, StoreError> {
+    pub async fn speed_set_judges(
+        &self,
+        _entry: EntryId,
+        _judges: Judges,
+    ) -> Result<Result<u32, SpeedError>, StoreError> {
         todo_pg("speed_set_judges")
     }
 
-    pub async fn speed_set_station_judges(&self, _station: u32, _judges: Judges) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
+    pub async fn speed_set_station_judges(
+        &self,
+        _station: u32,
+        _judges: Judges,
+    ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
         todo_pg("speed_set_station_judges")
     }
 
-    pub async fn speed_set_deductions(&self, _entry: EntryId, _false_starts: u32, _false_switches: u32) -> Result<Result<u32, SpeedError>, StoreError> {
+    pub async fn speed_set_deductions(
+        &self,
+        _entry: EntryId,
+        _false_starts: u32,
+        _false_switches: u32,
+    ) -> Result<Result<u32, SpeedError>, StoreError> {
         todo_pg("speed_set_deductions")
     }
 
-    pub async fn speed_start_heat(&self, _heat: u32) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
+    pub async fn speed_start_heat(
+        &self,
+        _heat: u32,
+    ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
         todo_pg("speed_start_heat")
     }
 
@@ -44,7 +63,10 @@ impl PgStore {
         todo_pg("speed_stop_heat")
     }
 
-    pub async fn speed_unlock_heat(&self, _heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+    pub async fn speed_unlock_heat(
+        &self,
+        _heat: u32,
+    ) -> Result<Result<(), SpeedError>, StoreError> {
         todo_pg("speed_unlock_heat")
     }
 

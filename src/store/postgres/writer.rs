@@ -77,7 +77,11 @@ struct Statements(Mutex<HashMap<&'static str, Statement>>);
 
 impl Statements {
     fn get(&self, sql: &'static str) -> Option<Statement> {
-        self.0.lock().expect("statements poisoned").get(sql).cloned()
+        self.0
+            .lock()
+            .expect("statements poisoned")
+            .get(sql)
+            .cloned()
     }
 
     fn put(&self, sql: &'static str, statement: Statement) {
@@ -167,9 +171,7 @@ impl Writer {
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
     {
         self.submit(
-            move |tx| {
-                Box::pin(async move { f(tx).await.map(Ok::<T, std::convert::Infallible>) })
-            },
+            move |tx| Box::pin(async move { f(tx).await.map(Ok::<T, std::convert::Infallible>) }),
             true,
         )
         .await
@@ -194,9 +196,7 @@ impl Writer {
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
     {
         self.submit(
-            move |tx| {
-                Box::pin(async move { f(tx).await.map(Ok::<T, std::convert::Infallible>) })
-            },
+            move |tx| Box::pin(async move { f(tx).await.map(Ok::<T, std::convert::Infallible>) }),
             false,
         )
         .await
