@@ -415,3 +415,242 @@ pub(super) async fn load(
         .collect();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
+
+    /// Two judges, three hacks, and judge 1 assigned hacks 1, 2, 3 in that order.
+    async fn floor(store: &PgStore, feed: &mut Feed) {
+        for i in 1..=3 {
+            store
+                .add_hack(NewHack {
+                    name: format!("H{i}"),
+                    description: String::new(),
+                    location: i,
+                })
+                .await
+                .unwrap();
+        }
+        for i in 1..=2 {
+            store
+                .add_judge(NewJudge {
+                    name: format!("J{i}"),
+                    email: format!("j{i}@example.org"),
+                })
+                .await
+                .unwrap();
+        }
+        store.assign(1).await.unwrap();
+        feed.diffs(store).await;
+    }
+
+    async fn route(store: &PgStore, judge: i64) -> Vec<(i64, i64)> {
+        let mut rows: Vec<(i64, i64)> = store
+            .load_all()
+            .await
+            .unwrap()
+            .judge_hacks
+            .iter()
+            .filter(|r| r.judge_id == judge)
+            .map(|r| (r.priority, r.hack_id))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[tokio::test]
+    async fn pausing_publishes_only_changes() {
+        let Some((store, mut feed)) = open("pausing_publishes_only_changes").await else {
+            return;
+        };
+        let paused = store.set_paused(true).await.unwrap();
+        assert_eq!(
+            paused,
+            JudgingStatus {
+                id: 1,
+                paused: true
+            }
+        );
+        assert_eq!(feed.one(&store).await.judging_status, [paused.clone()]);
+        store.set_paused(true).await.unwrap();
+        feed.quiet(&store).await;
+        assert_eq!(store.load_all().await.unwrap().judging_status, [paused]);
+        store.set_paused(false).await.unwrap();
+        assert_eq!(
+            feed.one(&store).await.judging_status,
+            [JudgingStatus {
+                id: 1,
+                paused: false
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_absence_moves_the_hack_last_and_marking_again_changes_nothing() {
+        let Some((store, mut feed)) =
+            open("an_absence_moves_the_hack_last_and_marking_again_changes_nothing").await
+        else {
+            return;
+        };
+        floor(&store, &mut feed).await;
+        let before = route(&store, 1).await;
+        let first = before[0].1;
+        let absence = store.mark_absent(1, first).await.unwrap();
+        assert!(absence.active);
+        let diff = feed.one(&store).await;
+        assert_eq!(diff.absences, [absence.clone()]);
+        assert_eq!(diff.judge_hacks.len(), 1);
+        assert_eq!(diff.judge_hacks[0].hack_id, first);
+        let after = route(&store, 1).await;
+        assert_eq!(after.last().unwrap().1, first, "{before:?} -> {after:?}");
+        assert_eq!(diff.judge_hacks[0].priority, after.last().unwrap().0);
+
+        // Active already: nothing changes.
+        assert_eq!(store.mark_absent(1, first).await.unwrap(), absence);
+        feed.quiet(&store).await;
+        assert_eq!(route(&store, 1).await, after);
+
+        // Cleared, then marked again: the same row, active again; the hack
+        // is last already, so the route stays.
+        let cleared = store.clear_absences(first).await.unwrap();
+        assert_eq!(
+            cleared,
+            [Absence {
+                active: false,
+                ..absence.clone()
+            }]
+        );
+        assert_eq!(feed.one(&store).await.absences, cleared);
+        assert!(store.clear_absences(first).await.unwrap().is_empty());
+        feed.quiet(&store).await;
+        let again = store.mark_absent(1, first).await.unwrap();
+        assert_eq!(again, absence);
+        let diff = feed.one(&store).await;
+        assert_eq!((diff.absences, diff.judge_hacks), (vec![absence], vec![]));
+
+        // A hack not on the judge's route: the absence alone.
+        let elsewhere = route(&store, 2).await[0].1;
+        let other = store.mark_absent(1, elsewhere).await.unwrap();
+        let diff = feed.one(&store).await;
+        assert_eq!((diff.absences, diff.judge_hacks), (vec![other], vec![]));
+    }
+
+    #[tokio::test]
+    async fn floor_writes_refuse_what_is_not_there_and_absences_wait_for_the_pause() {
+        let Some((store, mut feed)) =
+            open("floor_writes_refuse_what_is_not_there_and_absences_wait_for_the_pause").await
+        else {
+            return;
+        };
+        floor(&store, &mut feed).await;
+        let refused = |r: Result<(), WriteError>| match r {
+            Err(WriteError::Refused(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        let e = refused(store.mark_absent(9, 1).await.map(drop));
+        assert!(e.starts_with("judge 9 does not exist"), "{e}");
+        let e = refused(store.mark_absent(1, 9).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        let e = refused(store.clear_absences(9).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        let e = refused(store.set_withdrawn(9, true).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        let e = refused(store.note(9, 1, "x".into()).await.map(drop));
+        assert!(e.starts_with("judge 9 does not exist"), "{e}");
+        let e = refused(store.note(1, 9, "x".into()).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        store.set_paused(true).await.unwrap();
+        assert!(matches!(
+            store.mark_absent(1, 1).await,
+            Err(WriteError::Refused(JudgingError::Paused))
+        ));
+        // Notes are taken while paused.
+        store.note(1, 1, "back at 3".into()).await.unwrap();
+        let diffs = feed.diffs(&store).await;
+        assert_eq!(diffs.len(), 2);
+        assert!(diffs[1].notes.len() == 1 && diffs[1].absences.is_empty());
+        assert_eq!(
+            store
+                .judge_activity()
+                .await
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            [&1]
+        );
+    }
+
+    #[tokio::test]
+    async fn notes_and_withdrawals_keep_their_rows() {
+        let Some((store, mut feed)) = open("notes_and_withdrawals_keep_their_rows").await else {
+            return;
+        };
+        floor(&store, &mut feed).await;
+        let note = store.note(2, 3, "loud table".into()).await.unwrap();
+        let edited = store.note(2, 3, "quiet now".into()).await.unwrap();
+        assert_eq!(note.id, edited.id);
+        store.note(2, 3, "quiet now".into()).await.unwrap();
+        let diffs = feed.diffs(&store).await;
+        assert_eq!(diffs.len(), 2, "an unchanged note publishes nothing");
+        assert_eq!(diffs[1].notes, [edited.clone()]);
+
+        let out = store.set_withdrawn(2, true).await.unwrap();
+        store.set_withdrawn(2, true).await.unwrap();
+        let back = store.set_withdrawn(2, false).await.unwrap();
+        assert_eq!(out.id, back.id);
+        let diffs = feed.diffs(&store).await;
+        assert_eq!(diffs.len(), 2, "an unchanged withdrawal publishes nothing");
+        assert_eq!(diffs[0].withdrawals, [out]);
+        assert_eq!(diffs[1].withdrawals, [back.clone()]);
+        let all = store.load_all().await.unwrap();
+        assert_eq!((all.notes, all.withdrawals), (vec![edited], vec![back]));
+        let activity = store.judge_activity().await.unwrap();
+        assert!(activity[&2] > 1_700_000_000_000, "{activity:?}");
+    }
+
+    /// Assignment on one node while the other marks absences and rates:
+    /// each waits for the other, so assignment never moves a row a judge
+    /// just rated, and no judge gets a hack twice.
+    #[tokio::test]
+    async fn assignment_and_floor_writes_on_two_nodes_take_turns() {
+        let Some(url) = fresh_database("assignment_and_floor_writes_on_two_nodes_take_turns").await
+        else {
+            return;
+        };
+        let ((a, mut feed), (b, _)) = (node(&url).await, node(&url).await);
+        floor(&a, &mut feed).await;
+        let all = a.load_all().await.unwrap();
+        let assigning = {
+            let a = a.clone();
+            tokio::spawn(async move {
+                for k in 1..=2 {
+                    a.assign(k).await.unwrap();
+                }
+            })
+        };
+        for row in &all.judge_hacks {
+            b.rate(row.judge_id, row.hack_id, 10).await.unwrap();
+        }
+        assigning.await.unwrap();
+        let now = a.load_all().await.unwrap();
+        for rating in &now.ratings {
+            assert!(
+                now.judge_hacks
+                    .iter()
+                    .any(|r| (r.judge_id, r.hack_id) == (rating.judge_id, rating.hack_id)),
+                "rated pair ({}, {}) was moved away",
+                rating.judge_id,
+                rating.hack_id
+            );
+        }
+        let pairs: std::collections::HashSet<_> = now
+            .judge_hacks
+            .iter()
+            .map(|r| (r.judge_id, r.hack_id))
+            .collect();
+        assert_eq!(pairs.len(), now.judge_hacks.len());
+    }
+}

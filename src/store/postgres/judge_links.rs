@@ -186,3 +186,133 @@ impl PgStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judging::inputs::NewJudge;
+    use crate::store::postgres::test_support::{fresh_database, node, open};
+
+    async fn ada(store: &PgStore) {
+        store
+            .add_judge(NewJudge {
+                name: "Ada".into(),
+                email: "ada@example.org".into(),
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_new_link_retires_the_old_and_expiry_is_kept() {
+        let Some((store, mut feed)) = open("a_new_link_retires_the_old_and_expiry_is_kept").await
+        else {
+            return;
+        };
+        ada(&store).await;
+        feed.diffs(&store).await;
+        let (first, g1) = store
+            .replace_judge_link(1, Box::new(|g| format!("token-{g}")), None)
+            .await
+            .unwrap();
+        assert_eq!((first.as_str(), g1), ("token-1", 1));
+        assert_eq!(
+            store.judge_for_link(first.clone()).await.unwrap(),
+            LinkLookup::Valid(1)
+        );
+        let (second, g2) = store
+            .replace_judge_link(1, Box::new(|g| format!("token-{g}")), Some(1))
+            .await
+            .unwrap();
+        assert_eq!(g2, 2);
+        assert_eq!(
+            store.judge_for_link(first.clone()).await.unwrap(),
+            LinkLookup::Unknown
+        );
+        assert_eq!(
+            store.judge_for_link(second.clone()).await.unwrap(),
+            LinkLookup::Expired { judge: 1, at: 1 }
+        );
+        // Listing keeps a derivable live link and replaces an expired one.
+        let token_for = |judge: i64, g: i64| {
+            if judge == 1 {
+                format!("token-{g}")
+            } else {
+                format!("other-{g}")
+            }
+        };
+        let listed = store
+            .current_judge_links(vec![1], Box::new(token_for))
+            .await
+            .unwrap();
+        assert_eq!(
+            listed,
+            [CurrentLink {
+                judge_id: 1,
+                token: "token-3".into(),
+                expires_at: None,
+                fresh: true
+            }]
+        );
+        let again = store
+            .current_judge_links(vec![1], Box::new(token_for))
+            .await
+            .unwrap();
+        assert_eq!(again[0].token, "token-3");
+        assert!(!again[0].fresh);
+        // A token that no longer derives (a new key) is replaced too.
+        let rekeyed = store
+            .current_judge_links(vec![1], Box::new(|_, g| format!("new-key-{g}")))
+            .await
+            .unwrap();
+        assert_eq!(rekeyed[0].token, "new-key-4");
+        assert_eq!(
+            store.judge_for_link("new-key-4".into()).await.unwrap(),
+            LinkLookup::Valid(1)
+        );
+        assert!(matches!(
+            store
+                .replace_judge_link(9, Box::new(|g| g.to_string()), None)
+                .await,
+            Err(WriteError::Refused(JudgingError::NoSuchJudge(9)))
+        ));
+        assert!(matches!(
+            store
+                .current_judge_links(vec![9], Box::new(|_, g| g.to_string()))
+                .await,
+            Err(WriteError::Store(_))
+        ));
+        feed.quiet(&store).await;
+    }
+
+    /// Two organisers listing links on two nodes at once get the same
+    /// links: neither retires the other's fresh one.
+    #[tokio::test]
+    async fn nodes_listing_links_at_once_agree() {
+        let Some(url) = fresh_database("nodes_listing_links_at_once_agree").await else {
+            return;
+        };
+        let ((a, _), (b, _)) = (node(&url).await, node(&url).await);
+        for i in 0..20 {
+            a.add_judge(NewJudge {
+                name: format!("J{i}"),
+                email: format!("j{i}@example.org"),
+            })
+            .await
+            .unwrap();
+        }
+        let judges: Vec<i64> = (1..=20).collect();
+        let token_for = || -> LinkTokens { Box::new(|judge, g| format!("t-{judge}-{g}")) };
+        let (one, two) = tokio::join!(
+            a.current_judge_links(judges.clone(), token_for()),
+            b.current_judge_links(judges.iter().rev().copied().collect(), token_for())
+        );
+        let (one, mut two) = (one.unwrap(), two.unwrap());
+        two.reverse();
+        for (x, y) in one.iter().zip(&two) {
+            assert_eq!((x.judge_id, &x.token), (y.judge_id, &y.token));
+            assert_eq!(x.token, format!("t-{}-1", x.judge_id));
+            assert!(x.fresh != y.fresh, "exactly one listing issued it");
+        }
+    }
+}

@@ -462,3 +462,264 @@ impl PgStore {
         Ok(value.and_then(|v| v.parse().ok()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::store::postgres::test_support::{fresh_database, node, open};
+
+    fn project(title: &str, table: Option<i64>, prizes: &[&str]) -> Project {
+        Project {
+            row: 0,
+            title: title.into(),
+            submission_url: String::new(),
+            description: format!("about {title}"),
+            table,
+            prizes: prizes.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn judge(row: u64, name: &str, email: &str) -> (u64, judges_csv::NewJudge) {
+        (
+            row,
+            judges_csv::NewJudge {
+                name: name.into(),
+                email: email.into(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn devpost_import_is_one_change_and_reuses_superlatives_and_tables() {
+        let Some((store, mut feed)) =
+            open("devpost_import_is_one_change_and_reuses_superlatives_and_tables").await
+        else {
+            return;
+        };
+        store
+            .add_hack(NewHack {
+                name: "Entered by hand".into(),
+                description: String::new(),
+                location: 1,
+            })
+            .await
+            .unwrap();
+        store
+            .add_superlative("best use of data".into())
+            .await
+            .unwrap();
+        feed.diffs(&store).await;
+
+        let imported = store
+            .import_devpost(vec![
+                project("A", None, &["Best Hardware", "Best Use of Data"]),
+                project("B", Some(7), &["Best Use of Data"]),
+                project("C", None, &[]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(imported.hack_ids, [2, 3, 4]);
+        assert_eq!(imported.superlative_ids, [2]);
+        assert_eq!(imported.superlatives_matched, [1]);
+        assert_eq!(imported.eligibility_added, 3);
+
+        let diff = feed.one(&store).await;
+        let tables: Vec<_> = diff.hacks.iter().map(|h| (h.id, h.location)).collect();
+        assert_eq!(tables, [(2, 2), (3, 7), (4, 3)], "table 1 was taken");
+        assert_eq!(diff.superlatives.len(), 1);
+        let eligible: Vec<_> = diff
+            .superlative_hacks
+            .iter()
+            .map(|e| (e.id, e.superlative_id, e.hack_id))
+            .collect();
+        assert_eq!(eligible, [(1, 2, 2), (2, 1, 2), (3, 1, 3)]);
+
+        // Importing a newer export again adds only what is new.
+        let again = store
+            .import_devpost(vec![
+                project("a", None, &["Best Hardware", "Best UI", "best ui"]),
+                project("D", None, &["best hardware"]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(again.hacks_matched, [2]);
+        assert_eq!(again.hack_ids, [5]);
+        assert_eq!(again.superlative_ids, [3]);
+        assert_eq!(again.superlatives_matched, [2]);
+        // Hack 2 was eligible for Best Hardware already: only Best UI is new.
+        assert_eq!(again.eligibility_added, 2);
+        let diff = feed.one(&store).await;
+        let eligible: Vec<_> = diff
+            .superlative_hacks
+            .iter()
+            .map(|e| (e.id, e.superlative_id, e.hack_id))
+            .collect();
+        assert_eq!(
+            eligible,
+            [(4, 3, 2), (5, 2, 5)],
+            "ids follow on, none spent"
+        );
+        let all = store.load_all().await.unwrap();
+        assert_eq!(all.hacks.len(), 5);
+        assert_eq!(all.superlative_hacks.len(), 5);
+
+        // Nothing new: nothing published.
+        let same = store
+            .import_devpost(vec![project("D", None, &["Best Hardware"])])
+            .await
+            .unwrap();
+        assert_eq!((same.hacks_added, same.eligibility_added), (0, 0));
+        feed.quiet(&store).await;
+    }
+
+    #[tokio::test]
+    async fn judges_import_refuses_a_taken_email_and_adds_nothing() {
+        let Some((store, mut feed)) =
+            open("judges_import_refuses_a_taken_email_and_adds_nothing").await
+        else {
+            return;
+        };
+        store
+            .add_judge(NewJudge {
+                name: "Ada".into(),
+                email: "ada@example.org".into(),
+            })
+            .await
+            .unwrap();
+        feed.diffs(&store).await;
+        let err = store
+            .import_judges(vec![
+                judge(2, "Grace", "grace@example.org"),
+                judge(3, "Ada again", "ADA@example.org"),
+            ])
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            WriteError::Refused(JudgingError::EmailTakenOnRow {
+                row: 3,
+                judge: 1,
+                ..
+            })
+        ));
+        assert!(err.to_string().starts_with("row 3: judge 1 already has"));
+        feed.quiet(&store).await;
+        assert_eq!(store.load_all().await.unwrap().judges.len(), 1);
+
+        let imported = store
+            .import_judges(vec![
+                judge(2, "Grace", "grace@example.org"),
+                judge(3, "Alan", "alan@example.org"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(imported.judge_ids, [2, 3]);
+        let diff = feed.one(&store).await;
+        let names: Vec<_> = diff
+            .judges
+            .iter()
+            .map(|j| (j.id, j.name.as_str()))
+            .collect();
+        assert_eq!(names, [(2, "Grace"), (3, "Alan")]);
+    }
+
+    #[tokio::test]
+    async fn assignment_writes_the_plan_and_tops_up() {
+        let Some((store, mut feed)) = open("assignment_writes_the_plan_and_tops_up").await else {
+            return;
+        };
+        assert!(matches!(
+            store.assign(3).await,
+            Err(WriteError::Refused(JudgingError::NothingToAssign("judges")))
+        ));
+        let judges = (1..=4)
+            .map(|i| judge(i, &format!("J{i}"), &format!("j{i}@example.org")))
+            .collect();
+        store.import_judges(judges).await.unwrap();
+        assert!(matches!(
+            store.assign(3).await,
+            Err(WriteError::Refused(JudgingError::NothingToAssign("hacks")))
+        ));
+        let projects = (1..=6)
+            .map(|i| project(&format!("H{i}"), None, &[]))
+            .collect();
+        store.import_devpost(projects).await.unwrap();
+        feed.diffs(&store).await;
+        assert_eq!(store.judges_per_hack().await.unwrap(), None);
+
+        let first = store.assign(2).await.unwrap();
+        assert_eq!(first.created.len(), 12);
+        assert!(first.updated.is_empty());
+        assert_eq!(first.total, 12);
+        assert_eq!(store.judges_per_hack().await.unwrap(), Some(2));
+        let diff = feed.one(&store).await;
+        assert_eq!(diff.judge_hacks, first.created);
+
+        // Unchanged: nothing written, nothing published.
+        let again = store.assign(2).await.unwrap();
+        assert!(again.created.is_empty() && again.updated.is_empty());
+        feed.quiet(&store).await;
+
+        // A rating pins its row; more judges and a larger k top up.
+        let pinned = first.created[0].clone();
+        store
+            .rate(pinned.judge_id, pinned.hack_id, 10)
+            .await
+            .unwrap();
+        store
+            .import_judges(vec![judge(1, "J5", "j5@example.org")])
+            .await
+            .unwrap();
+        feed.diffs(&store).await;
+        let topped = store.assign(3).await.unwrap();
+        assert_eq!(topped.total, 18);
+        let mut published = topped.updated.clone();
+        published.extend(topped.created.iter().cloned());
+        published.sort_by_key(|r| r.id);
+        assert_eq!(feed.one(&store).await.judge_hacks, published);
+        let all = store.load_all().await.unwrap();
+        assert_eq!(all.judge_hacks.len(), 18);
+        let row = all.judge_hacks.iter().find(|r| r.id == pinned.id).unwrap();
+        assert_eq!(
+            (row.judge_id, row.hack_id),
+            (pinned.judge_id, pinned.hack_id)
+        );
+        let mut loads: HashMap<i64, usize> = HashMap::new();
+        let mut pairs = HashSet::new();
+        for row in &all.judge_hacks {
+            *loads.entry(row.judge_id).or_default() += 1;
+            assert!(pairs.insert((row.judge_id, row.hack_id)), "no pair twice");
+        }
+        assert_eq!(loads.len(), 5);
+        let (min, max) = (loads.values().min(), loads.values().max());
+        assert!(max.unwrap() - min.unwrap() <= 1, "{loads:?}");
+    }
+
+    /// The same export imported on two nodes at once adds each project once.
+    #[tokio::test]
+    async fn nodes_importing_one_export_at_once_add_it_once() {
+        let Some(url) = fresh_database("nodes_importing_one_export_at_once_add_it_once").await
+        else {
+            return;
+        };
+        let ((a, mut feed), (b, _)) = (node(&url).await, node(&url).await);
+        let export: Vec<Project> = (1..=30)
+            .map(|i| project(&format!("H{i}"), None, &["Best Hardware"]))
+            .collect();
+        let (one, two) = tokio::join!(
+            a.import_devpost(export.clone()),
+            b.import_devpost(export.clone())
+        );
+        let (one, two) = (one.unwrap(), two.unwrap());
+        assert_eq!(one.hacks_added + two.hacks_added, 30, "{one:?} {two:?}");
+        assert_eq!(one.eligibility_added + two.eligibility_added, 30);
+        let all = a.load_all().await.unwrap();
+        assert_eq!(all.hacks.len(), 30);
+        assert_eq!(all.superlatives.len(), 1);
+        let tables: BTreeSet<i64> = all.hacks.iter().map(|h| h.location).collect();
+        assert_eq!(tables.len(), 30, "one team per table");
+        let published: usize = feed.diffs(&a).await.iter().map(|d| d.hacks.len()).sum();
+        assert_eq!(published, 30);
+    }
+}
