@@ -15,7 +15,7 @@ use crate::store::changes::{Change, Score};
 use crate::store::{now_ms, RegisterError, StoreError};
 
 /// Key of the advisory lock that new device ids are taken under ("ids").
-const DEVICE_IDS_LOCK: i64 = 0x6964_73;
+const DEVICE_IDS_LOCK: i64 = 0x0069_6473;
 
 impl PgStore {
     /// Registers a device. A secret issued earlier (by any node) gets that

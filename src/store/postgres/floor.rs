@@ -474,7 +474,10 @@ mod tests {
                 paused: true
             }
         );
-        assert_eq!(feed.one(&store).await.judging_status, [paused.clone()]);
+        assert_eq!(
+            feed.one(&store).await.judging_status,
+            std::slice::from_ref(&paused)
+        );
         store.set_paused(true).await.unwrap();
         feed.quiet(&store).await;
         assert_eq!(store.load_all().await.unwrap().judging_status, [paused]);
@@ -501,7 +504,7 @@ mod tests {
         let absence = store.mark_absent(1, first).await.unwrap();
         assert!(absence.active);
         let diff = feed.one(&store).await;
-        assert_eq!(diff.absences, [absence.clone()]);
+        assert_eq!(diff.absences, std::slice::from_ref(&absence));
         assert_eq!(diff.judge_hacks.len(), 1);
         assert_eq!(diff.judge_hacks[0].hack_id, first);
         let after = route(&store, 1).await;
@@ -595,7 +598,7 @@ mod tests {
         store.note(2, 3, "quiet now".into()).await.unwrap();
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2, "an unchanged note publishes nothing");
-        assert_eq!(diffs[1].notes, [edited.clone()]);
+        assert_eq!(diffs[1].notes, std::slice::from_ref(&edited));
 
         let out = store.set_withdrawn(2, true).await.unwrap();
         store.set_withdrawn(2, true).await.unwrap();
@@ -604,7 +607,7 @@ mod tests {
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2, "an unchanged withdrawal publishes nothing");
         assert_eq!(diffs[0].withdrawals, [out]);
-        assert_eq!(diffs[1].withdrawals, [back.clone()]);
+        assert_eq!(diffs[1].withdrawals, std::slice::from_ref(&back));
         let all = store.load_all().await.unwrap();
         assert_eq!((all.notes, all.withdrawals), (vec![edited], vec![back]));
         let activity = store.judge_activity().await.unwrap();

@@ -708,7 +708,10 @@ mod tests {
         assert_eq!(chosen.first_choice_id, 1);
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2);
-        assert_eq!(diffs[1].superlative_placements, [chosen.clone()]);
+        assert_eq!(
+            diffs[1].superlative_placements,
+            std::slice::from_ref(&chosen)
+        );
         store.rank(rank(1, 0)).await.unwrap();
         feed.quiet(&store).await;
         let mut other = rank(1, 0);
@@ -839,8 +842,8 @@ mod tests {
             .diffs(&a)
             .await
             .into_iter()
-            .filter_map(|d| d.ratings.last().cloned())
-            .last()
+            .rev()
+            .find_map(|d| d.ratings.last().cloned())
             .unwrap();
         assert_eq!(all.ratings[0], last);
 
