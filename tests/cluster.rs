@@ -229,7 +229,16 @@ async fn a_device_that_registers_on_another_node_takes_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_node_under_load_loses_nothing_acknowledged() {
     let Some(url) = database().await else { return };
-    let args = ["--database-url", &url, "--clicker-rate", "0"];
+    let args = [
+        "--database-url",
+        &url,
+        "--clicker-rate",
+        "0",
+        "--admin-secret",
+        ADMIN,
+        "--login-code",
+        CODE,
+    ];
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = ChildServer::start_with_args(dir_a.path(), &args).await;
     let b = ChildServer::start_with_args(dir_b.path(), &args).await;
