@@ -23,44 +23,6 @@ use serde_json::{json, Value};
 /// How soon docs/security.md promises a rotation reaches every node.
 const ROTATION_BOUND: Duration = Duration::from_secs(2);
 
-/// A new empty database, `podium_t_<random hex>`, on the server at
-/// `PODIUM_TEST_DATABASE_URL`; `None` with a loud note when it is unset,
-/// a failure under CI. (A stand-in for pg-infra's
-/// `common::cluster_database_url`, which does the same.)
-async fn cluster_database_url(test: &str) -> Option<String> {
-    let Ok(server) = std::env::var("PODIUM_TEST_DATABASE_URL") else {
-        if std::env::var_os("CI").is_some() {
-            panic!("{test} needs PostgreSQL: set PODIUM_TEST_DATABASE_URL");
-        }
-        eprintln!(
-            "SKIPPED {test}: it needs PostgreSQL; set PODIUM_TEST_DATABASE_URL \
-             (e.g. postgres://podium@127.0.0.1:5432/postgres)"
-        );
-        return None;
-    };
-    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to PODIUM_TEST_DATABASE_URL={server}: {e}"));
-    let connection = tokio::spawn(connection);
-    let name = format!("podium_t_{}", hex::encode(podium::secrets::random::<8>()));
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-    drop(client);
-    let _ = connection.await;
-    let (base, query) = server.split_once('?').unwrap_or((&server, ""));
-    let authority = base
-        .rsplit_once('/')
-        .map_or(base, |(authority, _)| authority);
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    Some(format!("{authority}/{name}{query}"))
-}
-
 async fn delete_admin_hash(url: &str) {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -178,7 +140,8 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_by_the_command_reaches_every_node_without_a_restart() {
-    let Some(url) = cluster_database_url("a_rotation_by_the_command_reaches_every_node").await
+    let Some(url) =
+        common::cluster_database_url("a_rotation_by_the_command_reaches_every_node").await
     else {
         return;
     };
@@ -240,12 +203,7 @@ async fn a_rotation_by_the_command_reaches_every_node_without_a_restart() {
         let (status, body) = node.login_code_page(&new_admin).await;
         assert_eq!(status, 200, "{body}");
         let (status, body) = node.login_code_page(&admin).await;
-        // 401 once the judging tables are written for PostgreSQL (a wrong
-        // bearer is looked up among judge secrets too); until then that
-        // lookup answers the placeholder's storage error.
-        let placeholder = body.to_string().contains("not written for PostgreSQL yet");
-        assert!(status == 401 || placeholder, "{status} {body}");
-        assert_ne!(status, 200);
+        assert_eq!(status, 401, "{body}");
         // The login code was not touched.
         assert!(node.running.app.core.secrets.is_login_code(&code));
     }
@@ -282,8 +240,7 @@ async fn a_rotation_by_the_command_reaches_every_node_without_a_restart() {
 
 /// A judge's `login` over socket.io on each node: the old code is refused
 /// and the new one gives a secret that the other node accepts. Needs the
-/// judging tables on PostgreSQL (postgres/judging.rs); until they are
-/// written this part says so and is skipped.
+/// judging tables on PostgreSQL (postgres/judging.rs).
 async fn sledge_login_on_both_nodes(nodes: &[Node; 2], old_code: &str, new_code: &str) {
     let judge = nodes[0]
         .running
@@ -294,14 +251,7 @@ async fn sledge_login_on_both_nodes(nodes: &[Node; 2], old_code: &str, new_code:
             email: "ada@example.org".into(),
         })
         .await;
-    let judge = match judge {
-        Ok(judge) => judge.id,
-        Err(e) if e.to_string().contains("not written for PostgreSQL yet") => {
-            eprintln!("SKIPPED the Sledge login part: {e}");
-            return;
-        }
-        Err(e) => panic!("adding a judge: {e}"),
-    };
+    let judge = judge.expect("a judge is added").id;
     for (node, other) in [(&nodes[0], &nodes[1]), (&nodes[1], &nodes[0])] {
         let mut sledge = Sledge::connect(node.addr()).await;
         let refused = sledge
@@ -323,7 +273,8 @@ async fn sledge_login_on_both_nodes(nodes: &[Node; 2], old_code: &str, new_code:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_a_database_without_secrets_refuses_to_start_and_says_what_to_run() {
-    let Some(url) = cluster_database_url("a_node_on_a_database_without_secrets_refuses").await
+    let Some(url) =
+        common::cluster_database_url("a_node_on_a_database_without_secrets_refuses").await
     else {
         return;
     };
@@ -386,7 +337,8 @@ async fn a_node_on_a_database_without_secrets_refuses_to_start_and_says_what_to_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_together_derive_the_same_sign_in_links() {
-    let Some(url) = cluster_database_url("nodes_starting_together_derive_the_same_links").await
+    let Some(url) =
+        common::cluster_database_url("nodes_starting_together_derive_the_same_links").await
     else {
         return;
     };
