@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use futures_util::stream::{self, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 use tokio_util::sync::CancellationToken;
 
@@ -30,8 +30,9 @@ const RECONNECT: Duration = Duration::from_millis(500);
 
 /// Why the delivery task should look at the log.
 enum Wake {
-    /// This node committed these changes.
-    Committed(Vec<Entry>),
+    /// This node committed these changes; tell `delivered` once they are
+    /// with the followers.
+    Committed(Vec<Entry>, oneshot::Sender<()>),
     /// The log reaches this far (a notification), or may have moved (`None`).
     Moved(Option<Seq>),
 }
@@ -57,9 +58,14 @@ impl Delivery {
         Arc::new(Delivery { wake, stop })
     }
 
-    /// This node committed `entries`.
-    pub fn committed(&self, entries: Vec<Entry>) {
-        let _ = self.wake.send(Wake::Committed(entries));
+    /// This node committed `entries`; resolves once they are with the
+    /// followers (after every change numbered before them), so a caller
+    /// answered after that reads its own write in every view.
+    pub async fn committed(&self, entries: Vec<Entry>) {
+        let (delivered, done) = oneshot::channel();
+        if self.wake.send(Wake::Committed(entries, delivered)).is_ok() {
+            let _ = done.await;
+        }
     }
 }
 
@@ -88,11 +94,12 @@ async fn deliver(
             },
         };
         match wake {
-            Wake::Committed(entries) => {
+            Wake::Committed(entries, done) => {
                 let Some(last) = entries.last().map(|e| e.seq) else {
                     continue;
                 };
                 if last <= delivered {
+                    let _ = done.send(());
                     continue;
                 }
                 // Other nodes' changes before these come first.
@@ -102,6 +109,7 @@ async fn deliver(
                 }
                 delivered = last.max(delivered);
                 followers.send(entries);
+                let _ = done.send(());
             }
             Wake::Moved(Some(last)) if last <= delivered => {}
             Wake::Moved(_) => {

@@ -463,15 +463,16 @@ async fn commit_batch(state: &mut State, batch: &mut Vec<Job>) -> usize {
     };
     match committed {
         Ok(entries) => {
+            // Delivered first: a caller's next read sees its own write.
+            if !entries.is_empty() {
+                delivery.committed(entries).await;
+            }
             let mut failed = 0;
             for (ran, completion) in completions {
                 if ran == Ran::Failed {
                     failed += 1;
                 }
                 completion(Ok(()));
-            }
-            if !entries.is_empty() {
-                delivery.committed(entries);
             }
             failed
         }
