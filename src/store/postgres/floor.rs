@@ -661,7 +661,10 @@ mod tests {
         });
         assert!(waits(&rating).await && waits(&marking).await);
         pausing.batch_execute("COMMIT").await.unwrap();
-        for outcome in [rating.await.unwrap().map(drop), marking.await.unwrap().map(drop)] {
+        for outcome in [
+            rating.await.unwrap().map(drop),
+            marking.await.unwrap().map(drop),
+        ] {
             assert!(
                 matches!(outcome, Err(WriteError::Refused(JudgingError::Paused))),
                 "{outcome:?}"
