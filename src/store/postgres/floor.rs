@@ -420,6 +420,7 @@ pub(super) async fn load(
 mod tests {
     use super::*;
     use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::store::postgres::judging_rows::FLOOR_LOCK;
     use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
 
     /// Two judges, three hacks, and judge 1 assigned hacks 1, 2, 3 in that order.
@@ -614,46 +615,90 @@ mod tests {
         assert!(activity[&2] > 1_700_000_000_000, "{activity:?}");
     }
 
-    /// Assignment on one node while the other marks absences and rates:
-    /// each waits for the other, so assignment never moves a row a judge
-    /// just rated, and no judge gets a hack twice.
+    /// A connection of "another node", with its own transaction open.
+    async fn other_node(url: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client.batch_execute("BEGIN").await.unwrap();
+        client
+    }
+
+    /// Whether `task` is still waiting after a moment.
+    async fn waits<T>(task: &tokio::task::JoinHandle<T>) -> bool {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        !task.is_finished()
+    }
+
+    /// A rating waits for a pause another node is committing, and is then
+    /// refused: it never slips in after the pause.
     #[tokio::test]
-    async fn assignment_and_floor_writes_on_two_nodes_take_turns() {
-        let Some(url) = fresh_database("assignment_and_floor_writes_on_two_nodes_take_turns").await
+    async fn a_rating_waits_for_a_pause_being_committed_and_is_refused() {
+        let Some(url) =
+            fresh_database("a_rating_waits_for_a_pause_being_committed_and_is_refused").await
         else {
             return;
         };
-        let ((a, mut feed), (b, _)) = (node(&url).await, node(&url).await);
-        floor(&a, &mut feed).await;
-        let all = a.load_all().await.unwrap();
-        let assigning = {
-            let a = a.clone();
-            tokio::spawn(async move {
-                for k in 1..=2 {
-                    a.assign(k).await.unwrap();
-                }
-            })
-        };
-        for row in &all.judge_hacks {
-            b.rate(row.judge_id, row.hack_id, 10).await.unwrap();
-        }
-        assigning.await.unwrap();
-        let now = a.load_all().await.unwrap();
-        for rating in &now.ratings {
+        let (store, mut feed) = node(&url).await;
+        floor(&store, &mut feed).await;
+        let pausing = other_node(&url).await;
+        pausing
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&FLOOR_LOCK])
+            .await
+            .unwrap();
+        pausing
+            .execute("UPDATE judging_status SET paused = TRUE WHERE id = 1", &[])
+            .await
+            .unwrap();
+        let rating = tokio::spawn({
+            let store = store.clone();
+            async move { store.rate(1, 1, 5).await }
+        });
+        let marking = tokio::spawn({
+            let store = store.clone();
+            async move { store.mark_absent(1, 2).await }
+        });
+        assert!(waits(&rating).await && waits(&marking).await);
+        pausing.batch_execute("COMMIT").await.unwrap();
+        for outcome in [
+            rating.await.unwrap().map(drop),
+            marking.await.unwrap().map(drop),
+        ] {
             assert!(
-                now.judge_hacks
-                    .iter()
-                    .any(|r| (r.judge_id, r.hack_id) == (rating.judge_id, rating.hack_id)),
-                "rated pair ({}, {}) was moved away",
-                rating.judge_id,
-                rating.hack_id
+                matches!(outcome, Err(WriteError::Refused(JudgingError::Paused))),
+                "{outcome:?}"
             );
         }
-        let pairs: std::collections::HashSet<_> = now
-            .judge_hacks
-            .iter()
-            .map(|r| (r.judge_id, r.hack_id))
-            .collect();
-        assert_eq!(pairs.len(), now.judge_hacks.len());
+    }
+
+    /// Assignment waits while a rating is in flight on another node, so it
+    /// plans with that rating; a pause waits too.
+    #[tokio::test]
+    async fn assignment_and_the_pause_wait_for_floor_writes_in_flight() {
+        let Some(url) =
+            fresh_database("assignment_and_the_pause_wait_for_floor_writes_in_flight").await
+        else {
+            return;
+        };
+        let (store, mut feed) = node(&url).await;
+        floor(&store, &mut feed).await;
+        let rating = other_node(&url).await;
+        rating
+            .execute("SELECT pg_advisory_xact_lock_shared($1)", &[&FLOOR_LOCK])
+            .await
+            .unwrap();
+        let assigning = tokio::spawn({
+            let store = store.clone();
+            async move { store.assign(2).await }
+        });
+        let pausing = tokio::spawn({
+            let store = store.clone();
+            async move { store.set_paused(true).await }
+        });
+        assert!(waits(&assigning).await && waits(&pausing).await);
+        rating.batch_execute("COMMIT").await.unwrap();
+        assigning.await.unwrap().unwrap();
+        pausing.await.unwrap().unwrap();
     }
 }

@@ -16,17 +16,18 @@
 use futures_util::future::{try_join, try_join3};
 use tokio_postgres::{GenericClient, IsolationLevel};
 
-use super::floor::{self, cleared, CLEAR_ABSENCES, TOUCH};
+use super::floor::{self, TOUCH};
 use super::judging_rows::{
-    exclusive, exists, floor_shared, prepare_all, publish, query_with, Floor, Table, FLOOR_LOCK,
-    FLOOR_SHARED, FLOOR_STATE, IMPORT_LOCK,
+    exclusive, exists, floor_shared, prepare_all, publish, Floor, Table, FLOOR_LOCK, FLOOR_SHARED,
+    IMPORT_LOCK,
 };
 use super::writer::PgTx;
 use super::{unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
-    DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
+    Absence, DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack,
+    SuperlativePlacement,
 };
 use crate::secrets;
 use crate::store::judging::JUDGE_SECRET_BYTES;
@@ -99,36 +100,20 @@ impl PgStore {
     /// Records `judge`'s rating of `hack`. Rating again replaces the rating
     /// and keeps its row id, so clients merging by id see one row change.
     ///
-    /// The hot path of judging: its statements go out in two groups, each
-    /// one round trip (the floor lock, the checks and the locked old rating;
-    /// then the activity, the rating and the cleared absences).
+    /// The hot path of judging, in two round trips: the floor lock with one
+    /// statement of checks (reading the old rating `FOR UPDATE`), then one
+    /// statement of writes, whose snapshot follows the lock.
     pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError> {
         self.judging_write(move |tx| {
             Box::pin(async move {
-                let [lock, state, before, touch, update, insert, clear] = prepare_all(
-                    tx,
-                    [
-                        FLOOR_SHARED,
-                        FLOOR_STATE,
-                        "SELECT id, rating FROM ratings WHERE judge_id = $1 AND hack_id = $2
-                         FOR UPDATE",
-                        TOUCH,
-                        "UPDATE ratings SET rating = $1 WHERE id = $2",
-                        // Another node may have added the row since the read.
-                        "INSERT INTO ratings (judge_id, hack_id, rating) VALUES ($1, $2, $3)
-                         ON CONFLICT (judge_id, hack_id) DO UPDATE SET rating = excluded.rating
-                         RETURNING id",
-                        CLEAR_ABSENCES,
-                    ],
-                )
-                .await?;
-                let (_, state, before) = try_join3(
+                let [lock, check, touch, write] =
+                    prepare_all(tx, [FLOOR_SHARED, RATE_CHECK, TOUCH, RATE_WRITE]).await?;
+                let (_, checked) = try_join(
                     tx.execute(&lock, &[&FLOOR_LOCK]),
-                    tx.query_one(&state, &[&judge, &hack]),
-                    tx.query_opt(&before, &[&judge, &hack]),
+                    tx.query_one(&check, &[&judge, &hack]),
                 )
                 .await?;
-                let floor = Floor::from_row(&state);
+                let floor = Floor::from_row(&checked);
                 if !floor.judge {
                     return Ok(Err(JudgingError::NoSuchJudge(judge)));
                 }
@@ -138,43 +123,42 @@ impl PgStore {
                 if floor.paused {
                     return Ok(Err(JudgingError::Paused));
                 }
-                let row = |id| Rating {
-                    id,
+                let before: Option<i64> = checked.get(3);
+                let now = now_ms();
+                if let Some(id) =
+                    before.filter(|_| checked.get::<_, Option<i64>>(4) == Some(rating))
+                {
+                    // Unchanged: nothing to write and nothing for subscribers.
+                    tx.execute(&touch, &[&judge, &now]).await?;
+                    return Ok(Ok(Rating {
+                        id,
+                        judge_id: judge,
+                        hack_id: hack,
+                        rating,
+                    }));
+                }
+                let written = tx
+                    .query_one(&write, &[&judge, &hack, &rating, &now, &before])
+                    .await?;
+                let row = Rating {
+                    id: written.get(0),
                     judge_id: judge,
                     hack_id: hack,
                     rating,
                 };
-                let now = now_ms();
-                let touched = query_with(tx, &touch, [&judge, &now]);
-                let (id, cleared_rows) =
-                    match before.map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))) {
-                        // Unchanged: nothing to write and nothing for subscribers.
-                        Some((id, old)) if old == rating => {
-                            touched.await?;
-                            return Ok(Ok(row(id)));
-                        }
-                        Some((id, _)) => {
-                            let (_, _, rows) = try_join3(
-                                touched,
-                                tx.execute(&update, &[&rating, &id]),
-                                tx.query(&clear, &[&hack]),
-                            )
-                            .await?;
-                            (id, rows)
-                        }
-                        None => {
-                            let (_, inserted, rows) = try_join3(
-                                touched,
-                                tx.query_one(&insert, &[&judge, &hack, &rating]),
-                                tx.query(&clear, &[&hack]),
-                            )
-                            .await?;
-                            (inserted.get(0), rows)
-                        }
-                    };
-                let row = row(id);
                 // Someone met the team: whoever found it absent before was early.
-                let cleared = cleared(hack, cleared_rows);
+                let ids: Vec<i64> = written.get(1);
+                let judges: Vec<i64> = written.get(2);
+                let cleared = ids
+                    .into_iter()
+                    .zip(judges)
+                    .map(|(id, judge_id)| Absence {
+                        id,
+                        judge_id,
+                        hack_id: hack,
+                        active: false,
+                    })
+                    .collect();
                 publish(tx, |d| {
                     d.ratings.push(row.clone());
                     d.absences = cleared;
@@ -349,6 +333,40 @@ impl PgStore {
         Ok(self.try_write(f).await??)
     }
 }
+
+/// What a rating needs to find ($1: the judge, $2: the hack): whether both
+/// exist, whether judging is paused (the columns of [`Floor`]), and the
+/// pair's rating row if there is one (id, rating), locked.
+const RATE_CHECK: &str = "SELECT EXISTS (SELECT 1 FROM judges WHERE id = $1),
+            EXISTS (SELECT 1 FROM hacks WHERE id = $2),
+            COALESCE((SELECT paused FROM judging_status WHERE id = 1), FALSE),
+            old.id, old.rating
+     FROM (SELECT 1) AS one
+     LEFT JOIN (SELECT id, rating FROM ratings WHERE judge_id = $1 AND hack_id = $2
+                FOR UPDATE) AS old ON TRUE";
+
+/// A rating's writes ($1: judge, $2: hack, $3: rating, $4: now, $5: the
+/// row to update, or NULL to add one): the judge's activity, the rating,
+/// and the hack's absences cleared. Answers the rating's id and the cleared
+/// absences' ids and judges, by id. A row another node added since the
+/// check is updated in place (`ON CONFLICT`), keeping its id.
+const RATE_WRITE: &str = "WITH touched AS (
+         INSERT INTO judge_activity (judge_id, last_action_at) VALUES ($1, $4)
+         ON CONFLICT (judge_id) DO UPDATE SET last_action_at = excluded.last_action_at
+     ), updated AS (
+         UPDATE ratings SET rating = $3 WHERE id = $5 RETURNING id
+     ), inserted AS (
+         INSERT INTO ratings (judge_id, hack_id, rating)
+         SELECT $1, $2, $3 WHERE $5::BIGINT IS NULL
+         ON CONFLICT (judge_id, hack_id) DO UPDATE SET rating = excluded.rating
+         RETURNING id
+     ), cleared AS (
+         UPDATE absences SET active = FALSE WHERE hack_id = $2 AND active
+         RETURNING id, judge_id
+     )
+     SELECT (SELECT id FROM updated UNION ALL SELECT id FROM inserted),
+            ARRAY(SELECT id FROM cleared ORDER BY id),
+            ARRAY(SELECT judge_id FROM cleared ORDER BY id)";
 
 /// Inserts a hack; its id.
 pub(super) async fn insert_hack(
