@@ -33,6 +33,7 @@ use tokio::sync::oneshot;
 
 use super::changes::{Change, Entry, Followers};
 use super::faults::{Fault, FaultVfs};
+use super::job_outcome::{fail_all, settle, Completion, Ran};
 use super::log::{self, LogState};
 use super::StoreError;
 use crate::metrics::Metrics;
@@ -62,23 +63,10 @@ impl Deref for Tx<'_> {
     }
 }
 
-/// Runs after the batch commits (or fails), with the commit's outcome.
-type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// A job: runs in the transaction; says what became of its writes.
 /// Given no transaction (it could not begin, or was lost), it must not run
 /// and only hands back its completion.
 type Run = Box<dyn FnOnce(Option<&mut Tx<'_>>) -> (Ran, Completion) + Send>;
-
-/// What a job made of its turn in the transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ran {
-    /// Its writes are to be kept.
-    Kept,
-    /// It refused (a domain error): its writes are undone, its answer stands.
-    Refused,
-    /// It failed with a storage error (or did not run): its writes are undone.
-    Failed,
-}
 
 struct Job {
     run: Run,
@@ -181,32 +169,7 @@ impl Writer {
         F: FnOnce(&mut Tx<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let run: Run = Box::new(move |tx| {
-            let outcome = tx.map(f);
-            let ran = match &outcome {
-                Some(Ok(Ok(_))) => Ran::Kept,
-                Some(Ok(Err(_))) => Ran::Refused,
-                Some(Err(_)) | None => Ran::Failed,
-            };
-            let completion: Completion = Box::new(move |commit| {
-                let result = match (commit, outcome) {
-                    (_, Some(Err(e))) => Err(e),
-                    (Err(e), None | Some(Ok(Ok(_)))) => Err(match e {
-                        StoreError::NotCommitted { reason } => StoreError::NotCommitted {
-                            reason: reason.clone(),
-                        },
-                        e => StoreError::NotCommitted {
-                            reason: e.to_string(),
-                        },
-                    }),
-                    // A refusal wrote nothing, committed or not.
-                    (_, Some(Ok(v))) => Ok(v),
-                    (Ok(()), None) => Err(StoreError::Worker("the write did not run".into())),
-                };
-                let _ = reply.send(result);
-            });
-            (ran, completion)
-        });
+        let run: Run = Box::new(move |tx| settle(tx.map(f), reply));
         self.jobs
             .send(Msg::Job(Job { run, savepoint }))
             .map_err(|_| StoreError::Closed)?;
@@ -443,19 +406,6 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, out: &mut Out) -> usize
             fail_all(completions, &err)
         }
     }
-}
-
-/// Answers every job of a batch that did not commit; returns how many were
-/// answered with an error (a refusal keeps its own answer).
-fn fail_all(completions: Vec<(Ran, Completion)>, err: &StoreError) -> usize {
-    let mut failed = 0;
-    for (ran, completion) in completions {
-        if ran != Ran::Refused {
-            failed += 1;
-        }
-        completion(Err(err));
-    }
-    failed
 }
 
 /// Runs one statement from the statement cache: the transaction-control

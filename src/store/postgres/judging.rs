@@ -14,7 +14,7 @@
 //! come from identity columns, which never hand one id out twice.
 
 use futures_util::future::{try_join, try_join3};
-use tokio_postgres::{GenericClient, IsolationLevel};
+use tokio_postgres::GenericClient;
 
 use super::floor::{self, TOUCH};
 use super::judging_rows::{
@@ -22,7 +22,7 @@ use super::judging_rows::{
     IMPORT_LOCK,
 };
 use super::writer::PgTx;
-use super::{unreachable, PgFuture, PgStore};
+use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
@@ -312,12 +312,7 @@ impl PgStore {
     /// state live updates start from.
     pub async fn load_all(&self) -> Result<DataStore, StoreError> {
         let mut client = self.pool.get().await.map_err(unreachable)?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let all = load_all(&*tx).await?;
         tx.commit().await?;
         Ok(all)

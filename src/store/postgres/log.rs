@@ -14,10 +14,9 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use futures_util::future::BoxFuture;
-use tokio_postgres::IsolationLevel;
 
 use super::writer::PgTx;
-use super::{judging, unreachable, PgStore};
+use super::{judging, snapshot, unreachable, PgStore};
 use crate::judging::model::DataStore;
 use crate::store::changes::{Change, ClickerSnapshot, Entry, Log, LogError, Seq};
 use crate::store::log::{pack, unpack};
@@ -87,13 +86,7 @@ pub(super) async fn read_after(
     upto: Option<Seq>,
 ) -> Result<Vec<Entry>, LogError> {
     let mut client = pool.get().await.map_err(unreachable)?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(StoreError::from)?;
+    let tx = snapshot(&mut client).await?;
     let head = tx
         .query_one("SELECT last, floor FROM change_head WHERE id = 1", &[])
         .await
@@ -149,12 +142,7 @@ impl PgStore {
     /// Every judging row and the position they are as of, read in one snapshot.
     pub async fn judging_snapshot(&self) -> Result<(Seq, DataStore), StoreError> {
         let mut client = self.pool.get().await.map_err(unreachable)?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let last: i64 = tx
             .query_one("SELECT last FROM change_head WHERE id = 1", &[])
             .await?
@@ -167,12 +155,7 @@ impl PgStore {
     /// the position they are as of.
     pub async fn clicker_snapshot(&self) -> Result<ClickerSnapshot, StoreError> {
         let mut client = self.pool.get().await.map_err(unreachable)?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let last: i64 = tx
             .query_one("SELECT last FROM change_head WHERE id = 1", &[])
             .await?

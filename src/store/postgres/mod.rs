@@ -244,6 +244,20 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+/// Starts a read-only transaction in which every read sees the database as
+/// of one moment (REPEATABLE READ): a view's rows and the log position they
+/// are as of, or a sheet's entries and their tallies.
+async fn snapshot(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
 /// A pool that cannot hand out a connection: the database is unreachable.
 fn unreachable(e: deadpool_postgres::PoolError) -> StoreError {
     match e {

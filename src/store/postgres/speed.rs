@@ -25,10 +25,10 @@
 //! nodes' clocks synchronised (NTP).
 
 use futures_util::future::try_join_all;
-use tokio_postgres::{Client, GenericClient, IsolationLevel, Row};
+use tokio_postgres::{Client, GenericClient, Row};
 
 use super::clicker::latest_score_before;
-use super::{unreachable, PgStore};
+use super::{snapshot, unreachable, PgStore};
 use crate::scoring::{clock, DeviceId};
 use crate::speed::guards::{self, Stop};
 use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
@@ -463,12 +463,7 @@ impl PgStore {
     /// The current heat: the running one, else the one started last.
     pub async fn speed_current_heat(&self) -> Result<Option<CurrentHeat>, StoreError> {
         let mut client = self.pool.get().await.map_err(unreachable)?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let current = tx
             .query_opt(
                 "SELECT number, stopped_at IS NULL FROM speed_heats WHERE started_at IS NOT NULL
@@ -489,12 +484,7 @@ impl PgStore {
     /// tally, all read in one snapshot.
     pub async fn speed_sheets(&self, filter: Filter) -> Result<Vec<EntrySheet>, StoreError> {
         let mut client = self.pool.get().await.map_err(unreachable)?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         sheets(&*tx, &filter).await
     }
 }

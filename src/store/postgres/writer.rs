@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::super::changes::{Change, Entry};
+use super::super::job_outcome::{fail_all, settle, Completion, Ran};
 use super::follow::Delivery;
 use super::log;
 use super::PgFuture;
@@ -108,8 +109,6 @@ impl Conn {
     }
 }
 
-/// Runs after the batch commits (or fails), with the commit's outcome.
-type Completion = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// A job: runs in the transaction and says what became of its writes.
 /// Given no transaction, it must not run and only hands back its completion.
 type Run = Box<dyn for<'a> FnOnce(Option<&'a mut PgTx>) -> BoxFuture<'a, (Ran, Completion)> + Send>;
@@ -120,16 +119,6 @@ where
     F: for<'a> FnOnce(Option<&'a mut PgTx>) -> BoxFuture<'a, (Ran, Completion)> + Send + 'static,
 {
     Box::new(f)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ran {
-    /// Its writes are to be kept.
-    Kept,
-    /// It refused (a domain error): its writes are undone, its answer stands.
-    Refused,
-    /// It failed with a storage error (or did not run).
-    Failed,
 }
 
 struct Job {
@@ -219,22 +208,7 @@ impl Writer {
                     Some(tx) => Some(f(tx).await),
                     None => None,
                 };
-                let ran = match &outcome {
-                    Some(Ok(Ok(_))) => Ran::Kept,
-                    Some(Ok(Err(_))) => Ran::Refused,
-                    Some(Err(_)) | None => Ran::Failed,
-                };
-                let completion: Completion = Box::new(move |commit| {
-                    let result = match (commit, outcome) {
-                        (_, Some(Err(e))) => Err(e),
-                        (Err(e), None | Some(Ok(Ok(_)))) => Err(not_committed(e)),
-                        // A refusal wrote nothing, committed or not.
-                        (_, Some(Ok(v))) => Ok(v),
-                        (Ok(()), None) => Err(StoreError::Worker("the write did not run".into())),
-                    };
-                    let _ = reply.send(result);
-                });
-                (ran, completion)
+                settle(outcome, reply)
             })
         });
         self.jobs
@@ -249,19 +223,6 @@ impl Writer {
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }
-    }
-}
-
-/// The error a job hears when its batch did not commit.
-fn not_committed(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unreachable(reason) => StoreError::Unreachable(reason.clone()),
-        StoreError::NotCommitted { reason } => StoreError::NotCommitted {
-            reason: reason.clone(),
-        },
-        e => StoreError::NotCommitted {
-            reason: e.to_string(),
-        },
     }
 }
 
@@ -370,17 +331,6 @@ async fn refuse_all(batch: &mut Vec<Job>, err: &StoreError) -> usize {
         completions.push((job.run)(None).await);
     }
     fail_all(completions, err)
-}
-
-fn fail_all(completions: Vec<(Ran, Completion)>, err: &StoreError) -> usize {
-    let mut failed = 0;
-    for (ran, completion) in completions {
-        if ran != Ran::Refused {
-            failed += 1;
-        }
-        completion(Err(err));
-    }
-    failed
 }
 
 /// Runs one batch in one transaction and answers every job; returns how
