@@ -72,6 +72,10 @@ impl Inner {
 struct Session {
     id: u64,
     kicked: CancellationToken,
+    /// Whether the log's record of this session's hold was applied. Until
+    /// then every presence change applied is older than the hold (the log
+    /// is in commit order), so none of them may close it.
+    confirmed: bool,
 }
 
 /// A sender's hold on a device id.
@@ -177,11 +181,13 @@ impl Hub {
         if let Some(latest) = latest {
             inner.keep_newer(device, latest);
         }
+        let confirmed = inner.holders.get(&device) == Some(&holder);
         let previous = inner.sessions.insert(
             device,
             Session {
                 id: holder.session,
                 kicked: kicked.clone(),
+                confirmed,
             },
         );
         if let Some(old) = previous {
@@ -226,8 +232,10 @@ impl Hub {
         let mut inner = self.lock();
         let ours = |session: &Session| holder.node == self.node && holder.session == session.id;
         if connected {
-            if let Some(local) = inner.sessions.get(&device) {
-                if !ours(local) {
+            if let Some(local) = inner.sessions.get_mut(&device) {
+                if ours(local) {
+                    local.confirmed = true;
+                } else if local.confirmed {
                     local.kicked.cancel();
                     inner.sessions.remove(&device);
                 }
@@ -509,6 +517,32 @@ mod tests {
         assert!(old.kicked.is_cancelled());
         let new = hub.attach(4, holder, None);
         assert!(!new.kicked.is_cancelled());
+    }
+
+    #[test]
+    fn an_older_hold_applied_after_this_node_attached_closes_nothing() {
+        let hub = hub();
+        // Node 2 registered the device, then this node took it over; this
+        // node attached before its hub applied either change.
+        let there = Holder {
+            node: OTHER_NODE,
+            session: 9,
+        };
+        let holder = hub.new_holder();
+        let here = hub.attach(6, holder, None);
+        assert!(!hub.apply_presence(6, there, true));
+        assert!(
+            !here.kicked.is_cancelled(),
+            "an older hold closed a newer one"
+        );
+        assert!(!hub.apply_presence(6, holder, true));
+        // A later takeover does close it.
+        let later = Holder {
+            node: OTHER_NODE,
+            session: 10,
+        };
+        assert!(!hub.apply_presence(6, later, true));
+        assert!(here.kicked.is_cancelled());
     }
 
     #[test]

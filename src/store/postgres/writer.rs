@@ -342,16 +342,14 @@ async fn commit_batch(state: &mut State, batch: &mut Vec<Job>) -> usize {
         Ok(conn) => conn,
         Err(e) => return refuse_all(batch, &e).await,
     };
-    if let Err(e) = conn.client.batch_execute("BEGIN").await {
-        let e = StoreError::from(e);
-        tracing::error!(error = %e, "cannot begin a transaction");
-        state.conn = None;
-        return refuse_all(batch, &e).await;
-    }
     let mut completions: Vec<(Ran, Completion)> = Vec::with_capacity(batch.len());
     let mut published: Vec<Change> = Vec::new();
     // Set when the transaction can no longer commit.
     let mut doomed: Option<StoreError> = None;
+    // Transaction control not sent yet: it goes out in one pipeline with
+    // the next job's first statement, ahead of it, so `BEGIN`, a job's
+    // `SAVEPOINT` and the last job's `RELEASE` cost no round trip of their own.
+    let mut control = String::from("BEGIN");
     let mut jobs = batch.drain(..).peekable();
     while let Some(job) = jobs.next() {
         if doomed.is_some() {
@@ -359,20 +357,21 @@ async fn commit_batch(state: &mut State, batch: &mut Vec<Job>) -> usize {
             continue;
         }
         if job.savepoint {
-            if let Err(e) = conn.client.batch_execute("SAVEPOINT job").await {
-                doomed = Some(e.into());
-                completions.push((job.run)(None).await);
-                continue;
-            }
+            control.push_str("; SAVEPOINT job");
             let mut tx = conn.tx();
-            let (ran, completion) = (job.run)(Some(&mut tx)).await;
-            let end = match ran {
-                Ran::Kept => "RELEASE SAVEPOINT job",
-                Ran::Refused | Ran::Failed => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job",
-            };
-            if let Err(e) = conn.client.batch_execute(end).await {
+            let (sent, (ran, completion)) = futures_util::join!(
+                conn.client.batch_execute(&control),
+                (job.run)(Some(&mut tx))
+            );
+            if let Err(e) = sent {
                 doomed = Some(e.into());
             }
+            control = match ran {
+                Ran::Kept => "RELEASE SAVEPOINT job".into(),
+                Ran::Refused | Ran::Failed => {
+                    "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job".into()
+                }
+            };
             if ran == Ran::Kept {
                 published.append(&mut tx.published);
             }
@@ -384,13 +383,25 @@ async fn commit_batch(state: &mut State, batch: &mut Vec<Job>) -> usize {
                 group.push(next);
             }
             let mut txs: Vec<PgTx> = group.iter().map(|_| conn.tx()).collect();
-            let ran = join_all(
-                group
-                    .into_iter()
-                    .zip(txs.iter_mut())
-                    .map(|(job, tx)| (job.run)(Some(tx))),
-            )
-            .await;
+            let control_sent = async {
+                match control.is_empty() {
+                    true => Ok(()),
+                    false => conn.client.batch_execute(&control).await,
+                }
+            };
+            let (sent, ran) = futures_util::join!(
+                control_sent,
+                join_all(
+                    group
+                        .into_iter()
+                        .zip(txs.iter_mut())
+                        .map(|(job, tx)| (job.run)(Some(tx))),
+                )
+            );
+            control.clear();
+            if let Err(e) = sent {
+                doomed = Some(e.into());
+            }
             for ((ran, completion), mut tx) in ran.into_iter().zip(txs) {
                 match ran {
                     Ran::Kept => published.append(&mut tx.published),
@@ -404,6 +415,12 @@ async fn commit_batch(state: &mut State, batch: &mut Vec<Job>) -> usize {
                 }
                 completions.push((ran, completion));
             }
+        }
+    }
+    // A refused or failed last job must be undone before the commit.
+    if doomed.is_none() && control.starts_with("ROLLBACK") {
+        if let Err(e) = conn.client.batch_execute(&control).await {
+            doomed = Some(e.into());
         }
     }
     drop(jobs);
