@@ -33,7 +33,10 @@ pub enum Ids {
 }
 
 pub struct Shape {
-    pub host: String,
+    /// Nodes the senders register on: sender i on `sender_hosts[i % len]`.
+    pub sender_hosts: Vec<String>,
+    /// Nodes the listeners subscribe on: listener i on `listener_hosts[i % len]`.
+    pub listener_hosts: Vec<String>,
     pub senders: usize,
     pub listeners: usize,
     pub ids: Ids,
@@ -64,25 +67,32 @@ pub struct Outcome {
     pub rss_end: Option<Reading>,
 }
 
-/// Registers `n` devices at the bounded pace. Failures are counted, not fatal.
+/// The node connection `i` goes to: round-robin over `hosts`.
+fn host_for(hosts: &[String], i: usize) -> String {
+    hosts[i % hosts.len()].clone()
+}
+
+/// Registers `n` devices at the bounded pace, device i on node `i % len`.
+/// Failures are counted, not fatal.
 pub async fn register_senders(
-    host: &str,
+    hosts: &[String],
     n: usize,
     draft: DraftChoice,
     batch: usize,
     tally: &mut ClickerTally,
 ) -> Vec<Sender> {
     let opened = conn::open_paced(n, batch, |i| {
-        let host = host.to_string();
+        let host = host_for(hosts, i);
         let d = draft_for(draft, i);
-        async move { sender::register(&host, None, d).await.map(|r| (i, d, r)) }
+        async move { sender::register(&host, None, d).await.map(|r| (host, d, r)) }
     })
     .await;
     let mut out = Vec::new();
     for r in opened {
         match r {
-            Ok((_i, draft, (ws, id, secret))) => out.push(Sender {
+            Ok((host, draft, (ws, id, secret))) => out.push(Sender {
                 dev: out.len(),
+                host,
                 ws,
                 draft,
                 id,
@@ -132,9 +142,10 @@ fn pick_ids(ids: Ids, i: usize, n_devices: usize, rng: &mut Rng) -> Vec<usize> {
     }
 }
 
-/// Opens and subscribes `n` listeners at the bounded pace.
+/// Opens and subscribes `n` listeners at the bounded pace, listener i on
+/// node `i % len`.
 pub async fn open_listeners(
-    host: &str,
+    hosts: &[String],
     n: usize,
     ids: Ids,
     draft: DraftChoice,
@@ -147,7 +158,7 @@ pub async fn open_listeners(
     }
     let connected = Arc::new(vec![true; devices.len()]);
     let opened = conn::open_paced(n, batch, |i| {
-        let host = host.to_string();
+        let host = host_for(hosts, i);
         let devices = devices.clone();
         let connected = connected.clone();
         let devs = pick_ids(ids, i, devices.len(), &mut Rng::new(i as u64 + 1));
@@ -168,7 +179,7 @@ pub async fn open_listeners(
 pub async fn run(shape: Shape) -> Outcome {
     let mut tally = ClickerTally::default();
     let senders = register_senders(
-        &shape.host,
+        &shape.sender_hosts,
         shape.senders,
         shape.draft,
         shape.batch,
@@ -177,7 +188,7 @@ pub async fn run(shape: Shape) -> Outcome {
     .await;
     let devices = device_table(&senders);
     let listeners = open_listeners(
-        &shape.host,
+        &shape.listener_hosts,
         shape.listeners,
         shape.ids,
         shape.draft,
@@ -218,7 +229,6 @@ pub async fn run(shape: Shape) -> Outcome {
             Mode::Window(_) => Duration::ZERO,
         };
         let plan = Plan {
-            host: shape.host.clone(),
             mode: shape.mode,
             deadline,
             drain_until,

@@ -23,7 +23,9 @@ use sio_client::Eio;
 const LOGIN_BATCH: usize = 2;
 
 pub struct Shape {
-    pub host: String,
+    /// Nodes to use: the event is set up on the first; judge i and
+    /// subscriber i connect to node i mod N.
+    pub hosts: Vec<String>,
     pub admin_secret: String,
     pub login_code: String,
     pub judges: usize,
@@ -81,7 +83,7 @@ pub async fn run(shape: Shape) -> Outcome {
         crate::time::wall_ms() % 1_000_000_000
     );
     let event = async {
-        let mut admin = setup::admin(&shape.host, Eio::V4, &shape.admin_secret).await?;
+        let mut admin = setup::admin(&shape.hosts[0], Eio::V4, &shape.admin_secret).await?;
         let ev = setup::create(&mut admin, &tag, shape.hacks.max(1), shape.judges).await;
         admin.close().await;
         ev
@@ -101,7 +103,7 @@ pub async fn run(shape: Shape) -> Outcome {
     // do not all sign in within the same millisecond either.
     let opened = conn::open_paced(event.judge_ids.len(), LOGIN_BATCH, |i| {
         let (host, code, id) = (
-            shape.host.clone(),
+            shape.hosts[i % shape.hosts.len()].clone(),
             shape.login_code.clone(),
             event.judge_ids[i],
         );
@@ -117,7 +119,10 @@ pub async fn run(shape: Shape) -> Outcome {
         }
     }
     let opened = conn::open_paced(shape.admins, shape.batch, |i| {
-        let (host, secret) = (shape.host.clone(), shape.admin_secret.clone());
+        let (host, secret) = (
+            shape.hosts[i % shape.hosts.len()].clone(),
+            shape.admin_secret.clone(),
+        );
         let eio = eio_for_index(shape.eio, i + 1);
         async move { Subscriber::open(&host, eio, &secret).await }
     })
