@@ -4,7 +4,7 @@
 # podium-bench against it with --pid, stops the server, keeps the JSON.
 #
 #   bench/run.sh [--no-build] SCENARIO [extra podium-bench flags]
-#   SCENARIO: fanout | acks | competition | fsync | idle | judging | smoke | all
+#   SCENARIO: fanout | acks | competition | fsync | idle | judging | smoke | cluster | all
 #
 # fsync needs no server: it times append + fdatasync on the disk the
 # servers' data directories live on (mktemp -d), the floor under every
@@ -13,6 +13,16 @@
 # fanout and idle run the same generator against Podium, the Node.js `ws`
 # server (bench/node) and the bare Rust forwarder in one go and print the
 # ratios the targets in BENCHMARKS.md are stated in.
+#
+# cluster (issue 13) starts a throwaway PostgreSQL (scripts/postgres), and per
+# measurement a fresh database with two Podium nodes on it, beside one SQLite
+# node in the same run: durable SCORED/s with the senders alternating over the
+# nodes (acks), cross-node delivery latency with every sender on node A and
+# every listener on node B (competition), and committed ratings/s with the
+# judges alternating (judging). It prints the medians against the targets and
+# the cluster / SQLite ratios, and keeps PostgreSQL's settings and each node's
+# /metrics beside the JSON. CLUSTER_PARTS picks measurements (default
+# "acks competition judging"); extra flags go to every measurement.
 #
 # Environment: RUNS (measurements per server, median reported; default 1),
 # SERVERS (subset of "podium node bare" for fanout/idle), RESULTS (directory
@@ -31,7 +41,7 @@ fi
 scenario="${1:-}"
 shift || true
 case "$scenario" in
-    fanout | acks | competition | fsync | idle | judging | smoke | all) ;;
+    fanout | acks | competition | fsync | idle | judging | smoke | cluster | all) ;;
     *)
         awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
         exit 2
@@ -66,7 +76,7 @@ if [[ "$scenario" != smoke ]]; then
     export PODIUM_EXTRA_ARGS="${PODIUM_EXTRA_ARGS:---clicker-rate 0 --sledge-rate 0 --max-connections-per-ip 0 --registrations-per-minute 0}"
 fi
 
-trap stop_server EXIT
+trap 'stop_server; pg_stop' EXIT
 failures=0
 
 # measure KIND NAME JSON [generator args...]: one fresh server, one run.
@@ -149,6 +159,183 @@ podium_only() {
 
 judging_flags=(--admin-secret "$BENCH_ADMIN_SECRET" --login-code "$BENCH_LOGIN_CODE")
 
+# json_at FILE SECTION KEY: KEY's value inside the object "SECTION" of a
+# pretty-printed report (p99_us of the delivery latencies, say).
+json_at() {
+    awk -v s="\"$2\": {" -v k="\"$3\":" \
+        'index($0, s) { on = 1 } on && index($0, k) { sub(/.*: /, ""); sub(/,$/, ""); print; exit }' \
+        "$1" 2>/dev/null
+}
+
+# --- cluster: two Podium nodes on one PostgreSQL, beside one SQLite node ---
+
+PG_DIR=""
+PG_URL=""
+pg_databases=0
+
+pg_start() {
+    local script="$REPO_ROOT/scripts/postgres"
+    if [[ ! -x "$script" ]]; then
+        echo "!!! cluster needs scripts/postgres (start DIR prints the URL; stop DIR)" >&2
+        return 1
+    fi
+    PG_DIR="$(mktemp -d -t bench-postgres-XXXXXX)"
+    PG_URL="$("$script" start "$PG_DIR")" || {
+        PG_URL=""
+        return 1
+    }
+    echo ">>> PostgreSQL at $PG_URL"
+}
+
+pg_stop() {
+    if [[ -n "${PG_URL:-}" ]]; then
+        "$REPO_ROOT/scripts/postgres" stop "$PG_DIR" || true
+    fi
+    if [[ -n "${PG_DIR:-}" ]]; then
+        rm -rf "$PG_DIR"
+    fi
+    PG_URL=""
+    PG_DIR=""
+}
+
+pg_sql() {
+    psql "$PG_URL" -qAtX -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# The server's version and the settings the figures depend on.
+pg_settings() {
+    local name
+    pg_sql "SELECT version()"
+    for name in shared_buffers synchronous_commit fsync full_page_writes wal_level \
+        wal_sync_method commit_delay max_wal_size checkpoint_timeout max_connections jit; do
+        printf '%s = %s\n' "$name" "$(pg_sql "SHOW $name")"
+    done
+}
+
+# save_metrics PORT FILE: the node's /metrics (commit batch histograms etc.).
+save_metrics() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" >"$2" 2>/dev/null || rm -f "$2"
+}
+
+# measure_cluster NAME JSON [generator args...]: a fresh database, two nodes
+# on it, one run with the connections over both (see --url in cli.rs).
+measure_cluster() {
+    local name="$1" json="$2"
+    shift 2
+    local db port node urls=() ports=() status
+    wait_quiet
+    pg_databases=$((pg_databases + 1))
+    db="bench_${name}_$pg_databases"
+    if ! pg_sql "CREATE DATABASE $db"; then
+        echo "!!! could not create database $db"
+        failures=$((failures + 1))
+        return 1
+    fi
+    export BENCH_DATABASE_URL="${PG_URL%/*}/$db"
+    for node in a b; do
+        port="$(free_port)" || break
+        echo ">>> $name against podium node $node on PostgreSQL (port $port)"
+        if ! start_server podium "$port"; then
+            break
+        fi
+        urls+=("127.0.0.1:$port")
+        ports+=("$port")
+    done
+    unset BENCH_DATABASE_URL
+    if [[ ${#urls[@]} -ne 2 ]]; then
+        echo "!!! could not start two nodes on $db"
+        stop_server
+        failures=$((failures + 1))
+        return 1
+    fi
+    "$BENCH_BIN" "$name" --url "${urls[0]},${urls[1]}" --pid "${SERVER_PIDS[0]}" \
+        --label podium-cluster --json "$json" "$@"
+    status=$?
+    for node in 0 1; do
+        save_metrics "${ports[$node]}" "${json%.json}.node-$((node + 1)).metrics"
+    done
+    stop_server
+    pg_sql "DROP DATABASE $db" || true
+    if [[ $status -ne 0 ]]; then
+        echo "!!! $name against the cluster exited $status"
+        failures=$((failures + 1))
+    fi
+}
+
+# row LABEL CLUSTER SQLITE TARGET HIGHER: one line of the cluster summary;
+# HIGHER is 1 when more is better (throughput), 0 for latencies.
+cluster_row() {
+    awk -v l="$1" -v c="$2" -v s="$3" -v t="$4" -v hi="$5" 'BEGIN {
+        verdict = "n/a"
+        if (c != "" && t != "") verdict = ((hi && c + 0 >= t + 0) || (!hi && c + 0 <= t + 0)) ? "met" : "MISSED"
+        ratio = (c != "" && s != "" && s + 0 > 0) ? sprintf("%.2fx", c / s) : "n/a"
+        printf "  %-34s %14s %14s %10s %-7s %8s\n", l, (c == "" ? "n/a" : c), (s == "" ? "n/a" : s),
+            (hi ? ">= " : "<= ") t, verdict, ratio
+    }'
+}
+
+# cluster_median NAME KIND SECTION KEY SCALE: median over the runs, divided by SCALE.
+cluster_median() {
+    local r v
+    for r in $(seq 1 "$RUNS"); do
+        if [[ -z "$3" ]]; then
+            v="$(json_num "$RESULTS/$1-$2-$r.json" "$4")"
+        else
+            v="$(json_at "$RESULTS/$1-$2-$r.json" "$3" "$4")"
+        fi
+        [[ -n "$v" ]] && awk -v v="$v" -v d="$5" 'BEGIN { printf "%.2f\n", v / d }'
+    done | median
+}
+
+cluster_summary() {
+    local parts="$1"
+    echo
+    echo "=== cluster (issue 13): median over $RUNS run(s); 2 nodes + PostgreSQL vs 1 SQLite node ==="
+    printf '  %-34s %14s %14s %10s %-7s %8s\n' "" "cluster" "sqlite" "target" "" "c/s"
+    if [[ " $parts " == *" acks "* ]]; then
+        cluster_row "durable SCORED/s (acks)" "$(cluster_median acks cluster "" acks_per_s 1)" \
+            "$(cluster_median acks sqlite "" acks_per_s 1)" 20000 1
+        cluster_row "  SCORED ack p99 (ms)" "$(cluster_median acks cluster ack p99_us 1000)" \
+            "$(cluster_median acks sqlite ack p99_us 1000)" "" 0
+    fi
+    if [[ " $parts " == *" competition "* ]]; then
+        cluster_row "delivery p50, A -> B (ms)" "$(cluster_median competition cluster delivery p50_us 1000)" \
+            "$(cluster_median competition sqlite delivery p50_us 1000)" "" 0
+        cluster_row "delivery p99, A -> B (ms)" "$(cluster_median competition cluster delivery p99_us 1000)" \
+            "$(cluster_median competition sqlite delivery p99_us 1000)" 10 0
+        cluster_row "  SCORED ack p99 (ms)" "$(cluster_median competition cluster ack p99_us 1000)" \
+            "$(cluster_median competition sqlite ack p99_us 1000)" "" 0
+    fi
+    if [[ " $parts " == *" judging "* ]]; then
+        cluster_row "committed ratings/s (judging)" "$(cluster_median judging cluster "" rate_hacks_per_s 1)" \
+            "$(cluster_median judging sqlite "" rate_hacks_per_s 1)" 5000 1
+        cluster_row "  rate-hack ack p99 (ms)" "$(cluster_median judging cluster rate_hack_ack p99_us 1000)" \
+            "$(cluster_median judging sqlite rate_hack_ack p99_us 1000)" "" 0
+    fi
+    echo "  (\"sqlite\": one node on its SQLite default in the same run; PostgreSQL settings: $RESULTS/postgres.txt)"
+}
+
+cluster() {
+    local parts="${CLUSTER_PARTS:-acks competition judging}" part r flags
+    pg_start || {
+        failures=$((failures + 1))
+        return 1
+    }
+    pg_settings | tee "$RESULTS/postgres.txt"
+    for r in $(seq 1 "$RUNS"); do
+        for part in $parts; do
+            flags=()
+            if [[ "$part" == judging ]]; then
+                flags=("${judging_flags[@]}")
+            fi
+            measure_cluster "$part" "$RESULTS/$part-cluster-$r.json" "${flags[@]}" "$@"
+            measure podium "$part" "$RESULTS/$part-sqlite-$r.json" "${flags[@]}" "$@"
+        done
+    done
+    pg_stop
+    cluster_summary "$parts" | tee "$RESULTS/cluster-summary.txt"
+}
+
 run_one() {
     case "$1" in
         fanout) three_way fanout deliveries_per_s "deliveries/s" "${@:2}" ;;
@@ -157,6 +344,7 @@ run_one() {
         competition) podium_only competition "${@:2}" ;;
         judging) podium_only judging "${judging_flags[@]}" "${@:2}" ;;
         smoke) podium_only smoke "${judging_flags[@]}" "${@:2}" ;;
+        cluster) cluster "${@:2}" ;;
         fsync)
             local dir
             dir="$(mktemp -d -t bench-fsync-XXXXXX)"
