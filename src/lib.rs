@@ -10,7 +10,7 @@
 //!   core            core/        the judging core: operations, access rules,
 //!        |                       live views and their feed (and speed heats)
 //!   storage         store/       traits for what the core and adapters need;
-//!        |                       SQLite behind them, private to store/
+//!        |                       SQLite or PostgreSQL (cluster mode) behind them
 //!   domain          judging/  speed/  scoring/   plain values and rules
 //!
 //! server.rs        assembles one node: storage, core, each adapter with its own state
@@ -36,7 +36,8 @@
 //!                  operations, reports, the live mirror and its sync task, speed heats
 //! store/           storage traits; SQLite: migrations, the group-commit writer, the
 //!                  change log (every committed change numbered, epoch), one module
-//!                  per table group
+//!                  per table group; store/postgres/ the same for cluster mode, with
+//!                  the log as the bus between nodes and node leases
 //! judging/         the judging model, inputs, refusals, validation, Devpost and judges
 //!                  CSVs, assignment, normalised results, exports, the judging floor
 //! speed/           speed events: IJRU rules, tallies from clicker counts, heat lists

@@ -82,6 +82,11 @@ async fn ratings(stream: &mut EventStream, count: usize) -> Vec<(i64, i64)> {
 /// Then the stream goes on live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_after_500_changes_delivers_exactly_those_scoped_per_caller() {
+    if common::skip_unless_sqlite(
+        "resume_after_500_changes_delivers_exactly_those_scoped_per_caller",
+    ) {
+        return;
+    }
     let server = start(10_000).await;
     let base = server.url("");
     common::add_judges(server.db(), 2).await;
@@ -228,6 +233,9 @@ async fn logged(store: &Store) -> (Vec<u64>, Vec<String>) {
 /// 1, 2, 3, ... and a stream resumed across the fault gets exactly those.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_gap_across_batches_that_fail() {
+    if common::skip_unless_sqlite("no_gap_across_batches_that_fail") {
+        return;
+    }
     let server = start(10_000).await;
     let base = server.url("");
     let events = server.url("/api/events");
@@ -299,6 +307,9 @@ async fn no_gap_across_batches_that_fail() {
 /// an event stream resumes across the crash with exactly the hacks added.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_gap_across_kill_9() {
+    if common::skip_unless_sqlite("no_gap_across_kill_9") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let args = ["--clicker-rate", "0", "--admin-secret", ADMIN];
     let server = ChildServer::start_with_args(dir.path(), &args).await;

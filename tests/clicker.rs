@@ -96,7 +96,8 @@ async fn reconnect_with_secret_keeps_the_id_and_unknown_secret_gets_a_new_one() 
 #[tokio::test]
 async fn ids_and_secrets_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || podium::server::start(podium::config::ServeConfig::local(dir.path()));
+    let config = common::serve_config(dir.path()).await;
+    let start = || podium::server::start(config.clone());
     let running = start().await.unwrap();
     let mut c = Client::connect(running.addr).await;
     let (id, secret) = c.register(None).await;

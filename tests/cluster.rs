@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{ChildServer, Client, TestServer, PATIENCE};
+use serde_json::json;
 
 /// A fresh database on the test server, or `None` (skip) without one.
 async fn database() -> Option<String> {
@@ -67,9 +68,98 @@ async fn listen_connected(listener: &mut Client, verb: &str, id: &str) {
     }
 }
 
+const ADMIN: &str = "cluster-test-admin-secret";
+const CODE: &str = "cluster-test-login-code";
+
 async fn node(url: &str) -> TestServer {
     let url = url.to_string();
-    TestServer::start_with(move |c| c.database_url = Some(url)).await
+    TestServer::start_with(move |c| {
+        c.database_url = Some(url);
+        c.admin_secret = Some(ADMIN.into());
+        c.login_code = Some(CODE.into());
+    })
+    .await
+}
+
+/// A judge signs in on node A and rates there; the organiser's screen on
+/// node B gets every change as an `update-partial`, in commit order, and a
+/// secret issued on A works on B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sledge_subscribers_on_one_node_see_ratings_made_on_the_other() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (node(&url).await, node(&url).await);
+    let mut organiser = b.sledge().await;
+    organiser.authenticate(ADMIN, 0).await;
+    assert_eq!(
+        organiser.request("subscribe-database", json!({})).await["ok"],
+        true
+    );
+    organiser.event("update-full").await;
+
+    let mut admin = a.sledge().await;
+    admin.authenticate(ADMIN, 0).await;
+    for n in 1..=3 {
+        let ack = admin
+            .request(
+                "add-hack",
+                json!({"name": format!("Hack {n}"), "description": "", "location": n}),
+            )
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    let ack = admin
+        .request(
+            "add-judge",
+            json!({"name": "Ada", "email": "ada@example.org"}),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+
+    let mut judge = a.sledge().await;
+    let login = judge
+        .request("login", json!({"judgeId": 1, "loginCode": CODE}))
+        .await;
+    assert_eq!(login["ok"], true, "{login}");
+    let secret = login["secret"].as_str().unwrap().to_string();
+    judge.authenticate(&secret, 1).await;
+    for (hack, rating) in [(1, 15), (2, 9), (3, 20), (1, 16)] {
+        let ack = judge
+            .request(
+                "rate-hack",
+                json!({"judgeId": 1, "hackId": hack, "rating": rating}),
+            )
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+
+    // B's organiser saw three hacks, the judge, then the ratings in order.
+    let mut hacks = Vec::new();
+    let mut ratings = Vec::new();
+    while ratings.len() < 4 {
+        let partial = organiser.event("update-partial").await;
+        for h in partial["diff"]["hacks"].as_array().into_iter().flatten() {
+            hacks.push(h["name"].as_str().unwrap().to_string());
+        }
+        for r in partial["diff"]["ratings"].as_array().into_iter().flatten() {
+            assert_eq!(hacks.len(), 3, "a rating came before its hacks");
+            ratings.push((r["hackId"].as_i64().unwrap(), r["rating"].as_i64().unwrap()));
+        }
+    }
+    assert_eq!(hacks, ["Hack 1", "Hack 2", "Hack 3"]);
+    assert_eq!(ratings, [(1, 15), (2, 9), (3, 20), (1, 16)]);
+
+    // The judge's secret, issued on A, works on B.
+    let mut on_b = b.sledge().await;
+    on_b.authenticate(&secret, 1).await;
+    let ack = on_b
+        .request(
+            "rate-hack",
+            json!({"judgeId": 1, "hackId": 2, "rating": 10}),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,6 +194,22 @@ async fn a_clicker_on_one_node_reaches_listeners_on_the_other() {
     two.expect(&format!("DISCONNECT {id}")).await;
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// Nodes started together on an empty database take turns migrating it
+/// (an advisory lock) and agree on its epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() {
+    let Some(url) = database().await else { return };
+    let (a, b, c) = tokio::join!(node(&url), node(&url), node(&url));
+    let epochs: BTreeSet<String> = [&a, &b, &c]
+        .iter()
+        .map(|n| n.db().epoch().to_string())
+        .collect();
+    assert_eq!(epochs.len(), 1, "{epochs:?}");
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,10 @@ fn metric(text: &str, name: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_are_refused_cleanly_while_storage_fails_and_resume_after() {
+    if common::skip_unless_sqlite("writes_are_refused_cleanly_while_storage_fails_and_resume_after")
+    {
+        return;
+    }
     let server = TestServer::start_with(|c| {
         c.sync = SyncMode::Normal;
         c.admin_secret = Some(ADMIN.into());

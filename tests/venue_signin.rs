@@ -142,6 +142,9 @@ async fn judge(addr: SocketAddr, id: i64, code: String, started: Instant) -> Jud
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_judges_behind_one_address_all_sign_in() {
+    if common::skip_unless_sqlite("two_hundred_judges_behind_one_address_all_sign_in") {
+        return;
+    }
     let server = TestServer::start_with(|c| c.sync = SyncMode::Normal).await;
     let code = server.generated_login_code();
     assert!(code.len() == 11 && code.as_bytes()[5] == b'-', "{code}");
@@ -197,6 +200,9 @@ async fn two_hundred_judges_behind_one_address_all_sign_in() {
 /// judges already signed in carry on and a sign-in link still works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_venue_budget_stops_only_code_sign_ins() {
+    if common::skip_unless_sqlite("a_spent_venue_budget_stops_only_code_sign_ins") {
+        return;
+    }
     let server = TestServer::start_with(|c| c.sync = SyncMode::Normal).await;
     let code = server.generated_login_code();
     add_judges(server.db(), 40).await;

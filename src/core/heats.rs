@@ -21,6 +21,8 @@ use crate::store::{SpeedStore, StoreError};
 /// Views a slow subscriber may fall behind by; it then skips to the newest
 /// (each view is complete, so nothing is lost by skipping).
 const FEED_CAPACITY: usize = 64;
+/// How often the running heat is read from storage.
+const RUNNING_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A heat as a scoreboard shows it: every station's entry with its live
 /// official result and its judges' tallies.
@@ -99,6 +101,29 @@ impl Live {
         self.wake.notify_one();
     }
 
+    /// Watches the heat storage says is running (`None`: none is), when
+    /// that is not what is watched: another node may have started or
+    /// stopped it. Both heats' views are worked out again.
+    pub fn adopt(&self, running: Option<(u32, &[DeviceId])>) {
+        let want: HashMap<DeviceId, u32> = running
+            .map(|(heat, devices)| devices.iter().map(|&d| (d, heat)).collect())
+            .unwrap_or_default();
+        let mut inner = self.lock();
+        if inner.watched == want {
+            return;
+        }
+        let changed: Vec<u32> = inner
+            .watched
+            .values()
+            .chain(want.values())
+            .copied()
+            .collect();
+        inner.dirty.extend(changed);
+        inner.watched = want;
+        drop(inner);
+        self.wake.notify_one();
+    }
+
     /// Something of `heat` changed (deductions, judges, entries).
     pub fn touch(&self, heat: u32) {
         self.lock().dirty.insert(heat);
@@ -137,16 +162,26 @@ pub async fn view(store: &dyn SpeedStore, heat: Option<u32>) -> Result<HeatView,
 }
 
 /// Publishes heats as they change, until `shutdown`. Picks up a heat left
-/// running by an earlier process first.
+/// running by an earlier process first, and looks again every
+/// [`RUNNING_POLL`]: in cluster mode another node may start or stop a heat.
 pub async fn run(live: Arc<Live>, store: Arc<dyn SpeedStore>, shutdown: CancellationToken) {
-    match store.speed_current_heat().await {
-        Ok(Some((heat, devices, true))) => live.watch(heat, &devices),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot read the running speed heat"),
-    }
+    let mut poll = tokio::time::interval(RUNNING_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warned = false;
     loop {
         tokio::select! {
             () = live.wake.notified() => {}
+            _ = poll.tick() => {
+                match store.speed_current_heat().await {
+                    Ok(Some((heat, devices, true))) => live.adopt(Some((heat, &devices))),
+                    Ok(_) => live.adopt(None),
+                    Err(e) if !std::mem::replace(&mut warned, true) => {
+                        tracing::warn!(error = %e, "cannot read the running speed heat");
+                    }
+                    Err(_) => {}
+                }
+                continue;
+            }
             () = shutdown.cancelled() => return,
         }
         let dirty = std::mem::take(&mut live.lock().dirty);
@@ -170,6 +205,24 @@ pub async fn run(live: Arc<Live>, store: Arc<dyn SpeedStore>, shutdown: Cancella
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heat_another_node_started_or_stopped_is_adopted_once() {
+        let live = Live::new();
+        live.adopt(Some((3, &[1, 2])));
+        assert_eq!(std::mem::take(&mut live.lock().dirty), BTreeSet::from([3]));
+        live.adopt(Some((3, &[1, 2])));
+        assert!(live.lock().dirty.is_empty(), "nothing changed");
+        live.on_score(2);
+        assert_eq!(std::mem::take(&mut live.lock().dirty), BTreeSet::from([3]));
+        live.adopt(None);
+        assert_eq!(std::mem::take(&mut live.lock().dirty), BTreeSet::from([3]));
+        live.on_score(2);
+        assert!(
+            live.lock().dirty.is_empty(),
+            "the stopped heat's clickers no longer count"
+        );
+    }
 
     #[test]
     fn only_the_running_heats_clickers_mark_it_changed() {

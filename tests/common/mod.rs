@@ -7,8 +7,11 @@ pub mod sse;
 
 pub use sio_client::Sledge;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -36,10 +39,12 @@ impl TestServer {
         TestServer::start_with(|_| {}).await
     }
 
-    /// Starts a server with a fresh data directory, after `tweak` adjusts the config.
+    /// Starts a server with a fresh data directory (and, under
+    /// `PODIUM_TEST_STORE=postgres`, a fresh database), after `tweak`
+    /// adjusts the config.
     pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = ServeConfig::local(dir.path());
+        let mut config = serve_config(dir.path()).await;
         tweak(&mut config);
         let running = podium::server::start(config).await.expect("server starts");
         TestServer {
@@ -205,8 +210,16 @@ impl ChildServer {
         ChildServer::start_with_args(data_dir, &[]).await
     }
 
-    /// Starts `podium serve` with extra flags.
+    /// Starts `podium serve` with extra flags (and, under
+    /// `PODIUM_TEST_STORE=postgres` unless `args` name a database,
+    /// `--database-url` of the data directory's database, so a restart
+    /// finds what was stored).
     pub async fn start_with_args(data_dir: &std::path::Path, args: &[&str]) -> ChildServer {
+        let database = if args.contains(&"--database-url") {
+            None
+        } else {
+            database_for(data_dir).await
+        };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -216,6 +229,7 @@ impl ChildServer {
         let child = Command::new(env!("CARGO_BIN_EXE_podium"))
             .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
             .arg(data_dir)
+            .args(database.iter().flat_map(|url| ["--database-url", url]))
             .args(args)
             .env("PODIUM_LOG", "warn")
             .stdout(Stdio::null())
@@ -245,6 +259,135 @@ impl ChildServer {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+/// The store the end-to-end tests run against, from `PODIUM_TEST_STORE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestStore {
+    Sqlite,
+    Postgres,
+}
+
+pub fn test_store() -> TestStore {
+    match std::env::var("PODIUM_TEST_STORE").as_deref() {
+        Err(_) | Ok("" | "sqlite") => TestStore::Sqlite,
+        Ok("postgres") => TestStore::Postgres,
+        Ok(other) => {
+            panic!("PODIUM_TEST_STORE={other:?}: write `postgres` or `sqlite` (unset means sqlite)")
+        }
+    }
+}
+
+/// For tests that drill SQLite itself (`TestServer::store()`, fault
+/// injection, the database file): true, with a note on stderr, when the
+/// run is against PostgreSQL, where the test does not apply.
+pub fn skip_unless_sqlite(test: &str) -> bool {
+    if test_store() == TestStore::Sqlite {
+        return false;
+    }
+    eprintln!("SKIPPED {test}: it drills the SQLite store, and PODIUM_TEST_STORE=postgres");
+    true
+}
+
+/// A `ServeConfig::local` for `data_dir`, on the data directory's own
+/// PostgreSQL database under `PODIUM_TEST_STORE=postgres`: a server
+/// restarted on the same directory finds what it stored.
+pub async fn serve_config(data_dir: &Path) -> ServeConfig {
+    let mut config = ServeConfig::local(data_dir);
+    config.database_url = database_for(data_dir).await;
+    config
+}
+
+/// The database of each data directory a test started a server on.
+static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+
+/// Under `PODIUM_TEST_STORE=postgres`, the URL of `data_dir`'s database
+/// (made on first use); `None` on SQLite.
+async fn database_for(data_dir: &Path) -> Option<String> {
+    let known = DATABASES.lock().unwrap().get(data_dir).cloned();
+    if known.is_some() {
+        return known;
+    }
+    let url = fresh_database().await?;
+    DATABASES
+        .lock()
+        .unwrap()
+        .insert(data_dir.to_path_buf(), url.clone());
+    Some(url)
+}
+
+/// Under `PODIUM_TEST_STORE=postgres`, a new empty database on the server
+/// at `PODIUM_TEST_DATABASE_URL` (its URL); `None` on SQLite.
+pub async fn fresh_database() -> Option<String> {
+    match test_store() {
+        TestStore::Sqlite => None,
+        TestStore::Postgres => Some(fresh_database_url().await),
+    }
+}
+
+/// A new empty database, `podium_t_<random hex>`, on the server at
+/// `PODIUM_TEST_DATABASE_URL`, whatever `PODIUM_TEST_STORE` says (for
+/// tests of several nodes, which need PostgreSQL); its URL.
+pub async fn fresh_database_url() -> String {
+    let server = std::env::var("PODIUM_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "PODIUM_TEST_DATABASE_URL is not set: point it at a PostgreSQL server the tests may \
+             create databases on (scripts/postgres start DIR prints one), or run scripts/test, \
+             which starts a throwaway one"
+        )
+    });
+    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PODIUM_TEST_DATABASE_URL={server}: {e}"));
+    let connection = tokio::spawn(connection);
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).unwrap();
+    let name = format!("podium_t_{}", hex::encode(random));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
+    drop(client);
+    let _ = connection.await;
+    with_database(&server, &name)
+}
+
+/// Two-node tests need PostgreSQL: a fresh database's URL, or `None`
+/// with a loud note when `PODIUM_TEST_DATABASE_URL` is unset. Under CI
+/// (env `CI`) a missing database fails the test instead.
+pub async fn cluster_database_url(test: &str) -> Option<String> {
+    if std::env::var_os("PODIUM_TEST_DATABASE_URL").is_some() {
+        return Some(fresh_database_url().await);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test} needs PostgreSQL: set PODIUM_TEST_DATABASE_URL (scripts/test does)");
+    }
+    eprintln!(
+        "SKIPPED {test}: it needs PostgreSQL; set PODIUM_TEST_DATABASE_URL \
+         (scripts/postgres start DIR prints one) or run scripts/test"
+    );
+    None
+}
+
+/// `url` (a `postgres://` URL or a `key=value` string) with its database
+/// replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        // key=value form: a later key wins.
+        return format!("{url} dbname={name}");
+    };
+    let scheme = &url[..url.len() - rest.len()];
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, format!("?{query}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest
+        .split_once('/')
+        .map_or(rest, |(authority, _)| authority);
+    format!("{scheme}{authority}/{name}{query}")
 }
 
 /// A device's score series from the history API.

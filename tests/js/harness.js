@@ -2,7 +2,8 @@
 // temporary data directory, and wraps the official socket.io clients (4.x and
 // 2.x) in a small recorder that queues every server event for assertions.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,7 +54,7 @@ export function podiumBin() {
   return found;
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.unref();
@@ -67,9 +68,56 @@ async function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The store the servers run on: `PODIUM_TEST_STORE` (unset: sqlite). */
+export function testStore() {
+  const store = process.env.PODIUM_TEST_STORE || 'sqlite';
+  if (store !== 'sqlite' && store !== 'postgres') {
+    throw new Error(`PODIUM_TEST_STORE=${store}: write postgres or sqlite (unset means sqlite)`);
+  }
+  return store;
+}
+
+/**
+ * A new empty database `podium_t_<random hex>` on the server at
+ * `PODIUM_TEST_DATABASE_URL`, made with psql (PostgreSQL's own client,
+ * installed with the server); its URL.
+ */
+export function freshDatabase() {
+  const server = process.env.PODIUM_TEST_DATABASE_URL;
+  if (!server) {
+    throw new Error(
+      'PODIUM_TEST_STORE=postgres but PODIUM_TEST_DATABASE_URL is not set: point it at a PostgreSQL ' +
+        'server the tests may create databases on (scripts/postgres start DIR prints one), or run scripts/test',
+    );
+  }
+  const name = `podium_t_${randomBytes(8).toString('hex')}`;
+  const psql = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', server, '-c', `CREATE DATABASE ${name}`], {
+    encoding: 'utf8',
+  });
+  if (psql.error || psql.status !== 0) {
+    throw new Error(`CREATE DATABASE ${name} on ${server} failed: ${psql.error ?? psql.stderr}`);
+  }
+  if (!/^postgres(ql)?:\/\//.test(server)) return `${server} dbname=${name}`;
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** The database of each data directory a server started on (restarts reuse it). */
+const databases = new Map();
+
+/** `--database-url` of `dir`'s database under PODIUM_TEST_STORE=postgres; none on SQLite. */
+function databaseArgs(dir) {
+  if (testStore() !== 'postgres') return [];
+  if (!databases.has(dir)) databases.set(dir, freshDatabase());
+  return ['--database-url', databases.get(dir)];
+}
+
 /**
  * Starts podium. `dataDir` reuses a directory (for restarts); by default a
- * fresh temporary one is made and removed by `cleanup()`.
+ * fresh temporary one is made and removed by `cleanup()`. Under
+ * `PODIUM_TEST_STORE=postgres` each data directory also gets its own
+ * PostgreSQL database, kept across restarts on that directory.
  */
 export async function startServer({ dataDir, env = {}, log = 'warn' } = {}) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'podium-sledge-'));
@@ -89,7 +137,7 @@ export async function startServer({ dataDir, env = {}, log = 'warn' } = {}) {
   }
   const proc = spawn(
     podiumBin(),
-    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir],
+    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir, ...databaseArgs(dir)],
     { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -207,9 +255,10 @@ export class Client {
 }
 
 /** Connects a client of socket.io `version` (4 or 2). */
-export async function connect(server, { version = 4, transports } = {}) {
+export async function connect(server, { version = 4, transports, withCredentials } = {}) {
   const options = { forceNew: true, reconnection: false, timeout: 5000 };
   if (transports) options.transports = transports;
+  if (withCredentials) options.withCredentials = true;
   const socket = version === 2 ? ioV2(server.url, options) : ioV4(server.url, options);
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('connect timed out')), 10_000);

@@ -85,8 +85,12 @@ impl PgStore {
             .map_err(|e| StoreError::Unreachable(format!("the database URL is not valid: {e}")))?;
         config
             .connect_timeout(CONNECT_TIMEOUT)
+            // A database host that vanishes without closing its connections
+            // (a network partition) is noticed in about 8 s, not hours.
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(1))
+            .keepalives_retries(3)
             .application_name("podium")
             // Notices such as "relation already exists, skipping" are not news.
             .options("-c client_min_messages=warning");

@@ -1,0 +1,203 @@
+// Two Podium nodes behind HAProxy with the repository's own configuration
+// (deploy/haproxy.cfg, addresses swapped for loopback ports): every socket.io
+// client variant keeps its session on one node over long-polling and through
+// its upgrade, although the nodes are spread by least connections and every
+// client shares one address; clickers' WebSockets are spread over both nodes;
+// a node that dies is routed around at once.
+// The nodes answer to different admin secrets, so an `authenticate` tells
+// which node a request reached.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import WebSocket from 'ws';
+
+import { ADMIN_SECRET, VARIANTS, connect, freePort, sleep, startServer } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CONFIG = resolve(here, '..', '..', 'deploy', 'haproxy.cfg');
+const OTHER_SECRET = 'the-other-node-admin-secret-0123456789';
+
+const haproxyMissing = spawnSync('haproxy', ['-v']).error !== undefined;
+if (haproxyMissing && process.env.CI) {
+  throw new Error('haproxy is missing (Debian: apt-get install haproxy); CI runs these tests');
+}
+if (haproxyMissing) {
+  console.error('SKIPPED haproxy.test.js: no haproxy on PATH (Debian: apt-get install haproxy)');
+}
+
+/**
+ * deploy/haproxy.cfg for a test: the balancer on `front`, its peer port on
+ * `peer`, node1 and node2 on the given ports; without what needs root or
+ * system paths (chroot, user, daemon, the stats socket, syslog).
+ */
+function testConfig({ front, peer, nodes }) {
+  const dropped = /^\s*(chroot|user|group|daemon|stats socket|log \/dev\/log)\b/;
+  return readFileSync(CONFIG, 'utf8')
+    .split('\n')
+    .filter((line) => !dropped.test(line))
+    .map((line) =>
+      line
+        .replace(/^(\s*bind )\S+$/, `$1127.0.0.1:${front}`)
+        .replace(/^(\s*peer lb1 )\S+$/, `$1127.0.0.1:${peer}`)
+        .replace(/^(\s*server node(\d) )\S+/, (_, head, n) => `${head}127.0.0.1:${nodes[n - 1]}`),
+    )
+    .join('\n');
+}
+
+/** Which node answered: node1 knows ADMIN_SECRET, node2 OTHER_SECRET. */
+async function nodeOf(client) {
+  const ack = await client.request('authenticate', { secret: ADMIN_SECRET, userId: 0 });
+  return ack.ok ? 'node1' : 'node2';
+}
+
+/** A clicker-protocol client over a WebSocket (npm ws). */
+class Clicker {
+  static open(url) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const clicker = new Clicker(ws);
+      ws.once('open', () => resolve(clicker));
+      ws.once('error', reject);
+    });
+  }
+
+  constructor(ws) {
+    this.ws = ws;
+    this.frames = [];
+    this.waiting = null;
+    ws.on('message', (data) => {
+      this.frames.push(data.toString());
+      this.waiting?.();
+    });
+  }
+
+  /** Sends `command`; the next text frame. */
+  async ask(command) {
+    this.ws.send(command);
+    const deadline = Date.now() + 10_000;
+    while (!this.frames.length) {
+      assert.ok(Date.now() < deadline, `no answer to ${command}`);
+      await new Promise((r) => {
+        this.waiting = r;
+        setTimeout(r, 100);
+      });
+    }
+    return this.frames.shift();
+  }
+
+  close() {
+    this.ws.close();
+  }
+}
+
+describe('deploy/haproxy.cfg', { skip: haproxyMissing }, () => {
+  let nodes;
+  let haproxy;
+  let dir;
+  let balancer;
+  let output = '';
+
+  before(async () => {
+    nodes = [await startServer(), await startServer({ env: { PODIUM_ADMIN_SECRET: OTHER_SECRET } })];
+    dir = mkdtempSync(join(tmpdir(), 'podium-haproxy-'));
+    const front = await freePort();
+    const config = join(dir, 'haproxy.cfg');
+    writeFileSync(config, testConfig({ front, peer: await freePort(), nodes: nodes.map((n) => n.port) }));
+    haproxy = spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    haproxy.stdout.on('data', (d) => (output += d));
+    haproxy.stderr.on('data', (d) => (output += d));
+    balancer = { url: `http://127.0.0.1:${front}` };
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${balancer.url}/healthz`)).status === 200) break;
+      } catch {
+        // Not listening yet.
+      }
+      assert.ok(Date.now() < deadline, `HAProxy did not come up:\n${output}`);
+      await sleep(50);
+    }
+  });
+
+  after(async () => {
+    haproxy?.kill('SIGTERM');
+    for (const node of nodes ?? []) {
+      await node.stop();
+      node.cleanup();
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes haproxy -c as committed', () => {
+    const check = spawnSync('haproxy', ['-c', '-f', CONFIG], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
+  const variants = [
+    ...VARIANTS,
+    { name: 'socket.io-client 4 (long-polling only, withCredentials)', version: 4, transports: ['polling'], withCredentials: true },
+  ];
+  it('keeps every client variant on one node, with clients spread over both', async () => {
+    const clients = [];
+    const seen = new Set();
+    try {
+      // Earlier clients stay open, so least connections spreads the later ones.
+      for (const { name, version, transports, withCredentials } of variants) {
+        const client = await connect(balancer, { version, transports, withCredentials });
+        clients.push(client);
+        const node = await nodeOf(client);
+        for (let i = 0; i < 4; i++) {
+          assert.equal(await nodeOf(client), node, `${name}: a request reached the other node`);
+        }
+        seen.add(node);
+      }
+    } finally {
+      for (const c of clients) c.close();
+    }
+    assert.deepEqual([...seen].sort(), ['node1', 'node2'], 'clients were spread over both nodes');
+  });
+
+  it('spreads clickers over both nodes, each scoring through HAProxy', async () => {
+    const clickers = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        const clicker = await Clicker.open(`${balancer.url.replace('http', 'ws')}/ws`);
+        clickers.push(clicker);
+        assert.match(await clicker.ask('REGISTER'), /^REGISTERED \d+ [0-9a-f]+$/);
+        assert.equal(await clicker.ask('SCORE 1 1'), 'SCORED 1');
+      }
+      // Each node's own /metrics (not through HAProxy) counts its clickers.
+      const counts = [];
+      for (const node of nodes) {
+        const metrics = await (await fetch(`${node.url}/metrics`)).text();
+        counts.push(Number(/^podium_connections\{protocol="clicker"\} (\d+)$/m.exec(metrics)?.[1]));
+      }
+      assert.equal(counts[0] + counts[1], 6, `clickers on the nodes: ${counts}`);
+      assert.ok(counts[0] >= 1 && counts[1] >= 1, `least connections spreads clickers: ${counts}`);
+    } finally {
+      for (const c of clickers) c.close();
+    }
+  });
+
+  it('routes new clients to the surviving node at once when one dies', async () => {
+    await nodes[1].kill9();
+    const clients = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        for (const { version, transports } of [VARIANTS[0], VARIANTS[3]]) {
+          const client = await connect(balancer, { version, transports });
+          clients.push(client);
+          assert.equal(await nodeOf(client), 'node1');
+        }
+      }
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+});
