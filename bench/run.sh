@@ -270,7 +270,7 @@ cluster_row() {
         if (c != "" && t != "") verdict = ((hi && c + 0 >= t + 0) || (!hi && c + 0 <= t + 0)) ? "met" : "MISSED"
         ratio = (c != "" && s != "" && s + 0 > 0) ? sprintf("%.2fx", c / s) : "n/a"
         printf "  %-34s %14s %14s %10s %-7s %8s\n", l, (c == "" ? "n/a" : c), (s == "" ? "n/a" : s),
-            (hi ? ">= " : "<= ") t, verdict, ratio
+            (t == "" ? "" : (hi ? ">= " : "<= ") t), (t == "" ? "" : verdict), ratio
     }'
 }
 
