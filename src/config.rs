@@ -47,12 +47,6 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub data: DataArgs,
 
-    /// PostgreSQL as the store of record (`postgres://user@host:port/db`),
-    /// for cluster mode: several nodes on one database. Unset: the embedded
-    /// SQLite database in the data directory.
-    #[arg(long, env = "PODIUM_DATABASE_URL")]
-    pub database_url: Option<String>,
-
     /// Log format: readable text or JSON lines.
     #[arg(long, env = "PODIUM_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -255,7 +249,6 @@ impl ServeConfig {
             data: DataArgs {
                 data_dir: data_dir.into(),
             },
-            database_url: None,
             log_format: LogFormat::Text,
             sync: SyncMode::Full,
             heartbeat_secs: 30,

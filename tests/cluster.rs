@@ -20,39 +20,7 @@ use serde_json::json;
 
 /// A fresh database on the test server, or `None` (skip) without one.
 async fn database() -> Option<String> {
-    let Ok(admin) = std::env::var("PODIUM_TEST_DATABASE_URL") else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "PODIUM_TEST_DATABASE_URL is unset: scripts/test starts a PostgreSQL and sets it"
-            );
-        }
-        eprintln!(
-            "SKIPPED: set PODIUM_TEST_DATABASE_URL (scripts/test does) to run the cluster tests"
-        );
-        return None;
-    };
-    Some(create_database(&admin).await)
-}
-
-/// Makes a new database on the server of `admin_url`; returns its URL.
-async fn create_database(admin_url: &str) -> String {
-    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin_url}: {e}"));
-    tokio::spawn(connection);
-    let name = format!("podium_t_{}", podium::secrets::generate(6));
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let config: tokio_postgres::Config = admin_url.parse().unwrap();
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(h) => h.clone(),
-        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    format!("postgres://{user}@{host}:{port}/{name}")
+    common::cluster_database_url("the cluster tests").await
 }
 
 /// Listens to a connected device from (perhaps) another node: its
@@ -317,11 +285,11 @@ async fn killing_a_node_under_load_loses_nothing_acknowledged() {
     listener.expect(&format!("SCORE 7 {id2} 1")).await;
 }
 
-/// A PostgreSQL of this test's own, on a free port, that it can stop and
-/// start again (the shared test server cannot be restarted under others).
+/// A PostgreSQL of this test's own (`scripts/postgres`), that it can stop
+/// and start again: the shared test server cannot be restarted under others.
 struct OwnPostgres {
     dir: tempfile::TempDir,
-    port: u16,
+    url: String,
 }
 
 impl OwnPostgres {
@@ -330,98 +298,41 @@ impl OwnPostgres {
             .prefix("podium-pg")
             .tempdir_in("/tmp")
             .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if as_root() {
-            Command::new("chown")
-                .args(["postgres"])
-                .arg(dir.path())
-                .status()
-                .ok()?;
-        }
-        let path = dir.path().to_str().unwrap();
-        let made = postgres(&["initdb", "-D", path, "-A", "trust", "-U", "podium"]);
-        if !made {
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres"))
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "scripts/postgres start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             return None;
         }
-        let pg = OwnPostgres { dir, port };
-        pg.pg_ctl("start");
-        Some(pg)
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Some(OwnPostgres { dir, url })
     }
 
-    fn url(&self) -> String {
-        format!("postgres://podium@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// `pg_ctl start` or `stop` (fast: open connections are cut, as when a
-    /// database server goes away).
-    fn pg_ctl(&self, what: &str) {
-        let path = self.dir.path().to_str().unwrap();
-        let options = format!("-p {} -k {path} -c listen_addresses=127.0.0.1", self.port);
-        let log = format!("{path}/log");
-        let done = match what {
-            "start" => postgres(&[
-                "pg_ctl", "-D", path, "-o", &options, "-l", &log, "-w", "start",
-            ]),
-            _ => postgres(&["pg_ctl", "-D", path, "-m", "fast", "-w", "stop"]),
-        };
-        assert!(done, "pg_ctl {what} failed");
+    /// `scripts/postgres stop` (fast: open connections are cut, as when a
+    /// database server goes away) or `resume` (on the same port).
+    fn run(&self, what: &str) {
+        let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres"))
+            .arg(what)
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/postgres {what} failed");
     }
 }
 
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
-        let path = self.dir.path().to_str().unwrap().to_string();
-        postgres(&["pg_ctl", "-D", &path, "-m", "immediate", "-w", "stop"]);
+        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
     }
-}
-
-fn as_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Runs a PostgreSQL program (`initdb` refuses root: as root it runs as the
-/// `postgres` user), quietly; whether it succeeded.
-fn postgres(args: &[&str]) -> bool {
-    let program = find_program(args[0]);
-    let mut command = if as_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    command
-        .args(&args[1..])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// `name` on the PATH, else in Debian's versioned directory.
-fn find_program(name: &str) -> String {
-    let on_path = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| format!("{d}/{name}"))
-        .find(|p| std::path::Path::new(p).exists());
-    on_path
-        .or_else(|| {
-            let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
-                .ok()?
-                .filter_map(|e| e.ok())
-                .map(|e| format!("{}/bin/{name}", e.path().display()))
-                .filter(|p| std::path::Path::new(p).exists())
-                .collect();
-            found.sort();
-            found.pop()
-        })
-        .unwrap_or_else(|| name.to_string())
 }
 
 /// A clicker that sends one SCORE at a time and keeps what was acknowledged;
@@ -457,12 +368,12 @@ async fn nodes_ride_out_a_database_restart() {
     let Some(_) = database().await else { return };
     let Some(pg) = OwnPostgres::start() else {
         if std::env::var_os("CI").is_some() {
-            panic!("cannot start a PostgreSQL of this test's own (scripts/postgres init)");
+            panic!("cannot start a PostgreSQL of this test's own (scripts/postgres start)");
         }
         eprintln!("SKIPPED: cannot start a PostgreSQL of this test's own");
         return;
     };
-    let url = create_database(&pg.url()).await;
+    let url = common::database_on(&pg.url).await;
     let (a, b) = (node(&url).await, node(&url).await);
     let until = Instant::now() + Duration::from_secs(12);
     let load: Vec<_> = [a.addr, a.addr, b.addr, b.addr]
@@ -470,11 +381,11 @@ async fn nodes_ride_out_a_database_restart() {
         .map(|addr| tokio::spawn(steady_clicker(addr, until)))
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    pg.pg_ctl("stop");
+    pg.run("stop");
     let health = reqwest::get(a.url("/healthz")).await.unwrap().status();
     assert_eq!(health, 503, "/healthz with the database down");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    pg.pg_ctl("start");
+    pg.run("resume");
 
     let mut acked_total = 0;
     let mut refused_total = 0;

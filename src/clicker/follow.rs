@@ -12,25 +12,26 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::hub::Hub;
-use crate::store::{Change, Changes, Entry, Log, Seq, StoreError};
+use crate::scoring::{DeviceId, Holder};
+use crate::store::{Change, Changes, Database, Entry, Seq, StoreError};
 
 /// Loads the newest scores into `hub`, then broadcasts every score
 /// committed after them until `shutdown`. `changes` must have been made
 /// ([`Store::follow`]) before this is called.
 pub async fn start(
     hub: Arc<Hub>,
-    log: Arc<dyn Log>,
+    store: Arc<dyn Database>,
     changes: Changes,
     shutdown: CancellationToken,
 ) -> Result<(), StoreError> {
-    let position = load(&hub, &*log).await?;
-    tokio::spawn(follow(hub, log, changes, position, shutdown));
+    let position = load(&hub, &store).await?;
+    tokio::spawn(follow(hub, store, changes, position, shutdown));
     Ok(())
 }
 
 /// Loads every device's newest score; returns their position.
-async fn load(hub: &Hub, log: &dyn Log) -> Result<Seq, StoreError> {
-    let snapshot = log.clicker_snapshot().await?;
+async fn load(hub: &Hub, store: &Arc<dyn Database>) -> Result<Seq, StoreError> {
+    let snapshot = store.clicker_snapshot().await?;
     for (device, score) in snapshot.latest {
         hub.load_latest(device, score);
     }
@@ -42,7 +43,7 @@ async fn load(hub: &Hub, log: &dyn Log) -> Result<Seq, StoreError> {
 
 async fn follow(
     hub: Arc<Hub>,
-    log: Arc<dyn Log>,
+    store: Arc<dyn Database>,
     mut changes: Changes,
     mut position: Seq,
     shutdown: CancellationToken,
@@ -60,42 +61,71 @@ async fn follow(
                 continue;
             }
             if entry.seq != position + 1 {
-                position = fill_gap(&hub, &*log, position, entry.seq - 1).await;
+                position = fill_gap(&hub, &store, position, entry.seq - 1).await;
                 if entry.seq <= position {
                     continue;
                 }
             }
-            apply(&hub, entry);
+            apply(&hub, &store, entry);
             position = entry.seq;
         }
     }
     tracing::debug!("clicker hub stopped following the change log");
 }
 
-fn apply(hub: &Hub, entry: &Entry) {
+fn apply(hub: &Hub, store: &Arc<dyn Database>, entry: &Entry) {
     match &entry.change {
         Change::Score(score) => hub.publish_score(score.device, score.timestamp, score.score),
-        Change::Presence(p) => hub.apply_presence(p.device, p.holder, p.connected),
+        Change::Presence(p) => {
+            if hub.apply_presence(p.device, p.holder, p.connected) {
+                reclaim(store, p.device, p.holder);
+            }
+        }
         Change::Judging(_) => {}
     }
 }
 
+/// Takes `device`'s id back for `holder`, a connection of this node that is
+/// still open although the cluster counted this node dead (it was cut off
+/// from the database for longer than its lease): listeners everywhere hear
+/// it connect again. Retried until it is written or another connection
+/// holds the id (whose hold then closes this one).
+fn reclaim(store: &Arc<dyn Database>, device: DeviceId, holder: Holder) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        tracing::warn!(
+            device,
+            "this node's hold on a device was released while it was cut off; taking it back"
+        );
+        for _ in 0..RECLAIM_ATTEMPTS {
+            match store.reclaim_device(device, holder).await {
+                Ok(_) => return,
+                Err(e) => tracing::warn!(device, error = %e, "cannot take a device's id back yet"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// Attempts, a second apart, to take a released id back.
+const RECLAIM_ATTEMPTS: usize = 30;
+
 /// Applies the changes after `position` up to `upto` read from the log;
 /// returns the new position.
-async fn fill_gap(hub: &Hub, log: &dyn Log, position: Seq, upto: Seq) -> Seq {
+async fn fill_gap(hub: &Hub, store: &Arc<dyn Database>, position: Seq, upto: Seq) -> Seq {
     tracing::warn!(
         from = position,
         upto,
         "a gap in the clicker scores; catching up from the log"
     );
-    match log.changes_after(position, Some(upto)).await {
+    match store.changes_after(position, Some(upto)).await {
         Ok(entries) => {
-            entries.iter().for_each(|entry| apply(hub, entry));
+            entries.iter().for_each(|entry| apply(hub, store, entry));
             upto
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot catch up from the log; reloading the newest scores");
-            match load(hub, log).await {
+            match load(hub, store).await {
                 Ok(reloaded) => reloaded,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot reload the newest scores");

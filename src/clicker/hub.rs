@@ -216,9 +216,13 @@ impl Hub {
     /// A presence change from the log. `connected`: `holder` took the id;
     /// listeners get `CONNECT` unless it was held already (a takeover), and
     /// a connection of this node that held it is told to close. Else the
-    /// holder let go, or its node died: listeners get `DISCONNECT` if it
-    /// still held the id, and its connection here, if any, is closed.
-    pub fn apply_presence(&self, device: DeviceId, holder: Holder, connected: bool) {
+    /// holder let go, or its node was counted dead: listeners get
+    /// `DISCONNECT` if it still held the id. Returns true when that holder
+    /// is a connection of this node that is still open (this node was cut
+    /// off from the database for longer than its lease): the caller takes
+    /// the id back for it ([`super::follow`]).
+    #[must_use]
+    pub fn apply_presence(&self, device: DeviceId, holder: Holder, connected: bool) -> bool {
         let mut inner = self.lock();
         let ours = |session: &Session| holder.node == self.node && holder.session == session.id;
         if connected {
@@ -233,17 +237,14 @@ impl Hub {
                     ServerMessage::Connect(vec![device])
                 });
             }
+            false
         } else {
-            if let Some(local) = inner.sessions.get(&device) {
-                if ours(local) {
-                    local.kicked.cancel();
-                    inner.sessions.remove(&device);
-                }
-            }
+            let still_open = inner.sessions.get(&device).is_some_and(ours);
             if inner.holders.get(&device) == Some(&holder) {
                 inner.holders.remove(&device);
                 self.broadcast(&mut inner, device, &|_| ServerMessage::Disconnect(device));
             }
+            still_open
         }
     }
 
@@ -411,14 +412,14 @@ mod tests {
     fn connect(hub: &Hub, device: DeviceId, latest: Option<LatestScore>) -> SessionHandle {
         let holder = hub.new_holder();
         let session = hub.attach(device, holder, latest);
-        hub.apply_presence(device, holder, true);
+        assert!(!hub.apply_presence(device, holder, true));
         session
     }
 
     /// A connection of this node ends, and the log says the id was let go.
     fn disconnect(hub: &Hub, session: &SessionHandle) {
         hub.detach(session);
-        hub.apply_presence(session.device, session.holder, false);
+        assert!(!hub.apply_presence(session.device, session.holder, false));
     }
 
     #[test]
@@ -487,12 +488,12 @@ mod tests {
             node: OTHER_NODE,
             session: 1,
         };
-        hub.apply_presence(3, there, true);
+        assert!(!hub.apply_presence(3, there, true));
         assert!(here.kicked.is_cancelled());
         // The closed connection lets go of a hold it no longer has.
         disconnect(&hub, &here);
         assert!(hub.is_connected(3));
-        hub.apply_presence(3, there, false);
+        assert!(!hub.apply_presence(3, there, false));
         assert_eq!(
             drain(&mut rx),
             ["CONNECT", "CONNECT 000003", "DISCONNECT 000003"]
@@ -504,25 +505,36 @@ mod tests {
         let hub = hub();
         let old = connect(&hub, 4, None);
         let holder = hub.new_holder();
-        hub.apply_presence(4, holder, true);
+        assert!(!hub.apply_presence(4, holder, true));
         assert!(old.kicked.is_cancelled());
         let new = hub.attach(4, holder, None);
         assert!(!new.kicked.is_cancelled());
     }
 
     #[test]
-    fn a_hold_the_cluster_released_closes_the_connection_here() {
+    fn a_hold_the_cluster_released_under_an_open_connection_is_to_be_taken_back() {
         let hub = hub();
         let (l, mut rx) = hub.new_listener(Draft::One, 16);
         hub.listen(&l, &[5]);
         let session = connect(&hub, 5, None);
         // Another node reaped this one's devices (its lease ran out).
-        hub.apply_presence(5, session.holder, false);
-        assert!(session.kicked.is_cancelled());
+        assert!(hub.apply_presence(5, session.holder, false));
+        assert!(
+            !session.kicked.is_cancelled(),
+            "the device stays connected here"
+        );
         assert!(!hub.is_connected(5));
+        // Taken back: listeners hear it connect again.
+        assert!(!hub.apply_presence(5, session.holder, true));
+        assert!(!session.kicked.is_cancelled());
         assert_eq!(
             drain(&mut rx),
-            ["CONNECT", "CONNECT 000005", "DISCONNECT 000005"]
+            [
+                "CONNECT",
+                "CONNECT 000005",
+                "DISCONNECT 000005",
+                "CONNECT 000005"
+            ]
         );
     }
 

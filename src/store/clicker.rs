@@ -95,6 +95,32 @@ impl Store {
         .await
     }
 
+    /// `holder` takes `device`'s id back after it was released under it
+    /// (true), unless another connection holds it now (false).
+    pub async fn reclaim_device(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let taken = tx
+                .prepare_cached(
+                    "INSERT INTO device_presence (device_id, node, session) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (device_id) DO NOTHING",
+                )?
+                .execute(params![device, holder.node as i64, holder.session as i64])?;
+            if taken > 0 {
+                tx.publish(Change::Presence(Presence {
+                    device,
+                    holder,
+                    connected: true,
+                }));
+            }
+            Ok(taken > 0)
+        })
+        .await
+    }
+
     /// Stores one SCORE of `device`, durably, and says what it was.
     pub async fn record_score(
         &self,

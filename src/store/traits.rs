@@ -137,6 +137,8 @@ storage_trait! {
         fn register_device(secret: Option<String>, holder: Holder) -> Result<Registration, RegisterError>;
         /// `holder`'s connection ended: the device disconnects, unless its id was taken over.
         fn device_disconnected(device: DeviceId, holder: Holder) -> Result<(), StoreError>;
+        /// `holder` takes `device`'s id back after the cluster released it, unless another holds it now.
+        fn reclaim_device(device: DeviceId, holder: Holder) -> Result<bool, StoreError>;
         /// Stores one SCORE durably and says whether it is new, late or a retry.
         fn record_score(device: DeviceId, timestamp: i64, score: i64, msg_id: Option<i64>) -> Result<ScoreOutcome, StoreError>;
         /// Every device with its newest score.

@@ -336,7 +336,13 @@ pub async fn fresh_database_url() -> String {
              which starts a throwaway one"
         )
     });
-    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+    database_on(&server).await
+}
+
+/// A new empty database, `podium_t_<random hex>`, on the PostgreSQL server
+/// of `server` (a URL of any database there); its URL.
+pub async fn database_on(server: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to PODIUM_TEST_DATABASE_URL={server}: {e}"));
     let connection = tokio::spawn(connection);
@@ -349,7 +355,7 @@ pub async fn fresh_database_url() -> String {
         .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
     drop(client);
     let _ = connection.await;
-    with_database(&server, &name)
+    with_database(server, &name)
 }
 
 /// Two-node tests need PostgreSQL: a fresh database's URL, or `None`

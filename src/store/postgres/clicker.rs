@@ -102,6 +102,42 @@ impl PgStore {
         .await
     }
 
+    /// `holder` takes `device`'s id back after the cluster released it under
+    /// an open connection (true), unless another connection holds it now (false).
+    pub async fn reclaim_device(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                // The node's lease first, or the next reaping would release
+                // the id again at once.
+                super::leases::renew(&**tx, holder.node).await?;
+                let taken = tx
+                    .execute(
+                        "INSERT INTO device_presence (device_id, node, session) VALUES ($1, $2, $3)
+                         ON CONFLICT (device_id) DO NOTHING",
+                        &[
+                            &i64::from(device),
+                            &(holder.node as i64),
+                            &(holder.session as i64),
+                        ],
+                    )
+                    .await?;
+                if taken > 0 {
+                    tx.publish(Change::Presence(Presence {
+                        device,
+                        holder,
+                        connected: true,
+                    }));
+                }
+                Ok(taken > 0)
+            })
+        })
+        .await
+    }
+
     /// Stores one SCORE of `device`, durably, and says what it was: one
     /// statement, so it is pipelined with the other scores of its batch.
     pub async fn record_score(

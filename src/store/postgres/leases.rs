@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use tokio_postgres::GenericClient;
 use tokio_util::sync::CancellationToken;
 
 use super::{unreachable, PgStore};
@@ -30,14 +31,7 @@ impl PgStore {
     /// Takes (or renews) this node's lease.
     async fn renew_lease(&self) -> Result<(), StoreError> {
         let client = self.pool.get().await.map_err(unreachable)?;
-        client
-            .execute(
-                "INSERT INTO nodes (id, lease_until) VALUES ($1, now() + make_interval(secs => $2))
-                 ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until",
-                &[&(self.node as i64), &LEASE.as_secs_f64()],
-            )
-            .await?;
-        Ok(())
+        renew(&**client, self.node).await
     }
 
     /// Releases the devices of every node without a lease, logging each
@@ -85,6 +79,18 @@ impl PgStore {
             tracing::warn!(error = %e, "could not give up this node's lease; the others will reap it");
         }
     }
+}
+
+/// Takes (or renews) `node`'s lease, through `client`.
+pub(super) async fn renew(client: &impl GenericClient, node: u64) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO nodes (id, lease_until) VALUES ($1, now() + make_interval(secs => $2))
+             ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until",
+            &[&(node as i64), &LEASE.as_secs_f64()],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Takes this node's lease, then renews it and reaps dead nodes until `stop`.
