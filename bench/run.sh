@@ -101,6 +101,9 @@ measure() {
     "$BENCH_BIN" "$name" --url "127.0.0.1:$port" --pid "$SERVER_PID" --label "$kind" \
         --json "$json" "$@"
     local status=$?
+    if [[ "${SAVE_METRICS:-0}" == 1 && "$kind" == podium ]]; then
+        save_metrics "$port" "${json%.json}.metrics"
+    fi
     stop_server
     if [[ $status -ne 0 ]]; then
         echo "!!! $name against $kind exited $status (log: $SERVER_LOG)"
@@ -217,6 +220,14 @@ save_metrics() {
     curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" >"$2" 2>/dev/null || rm -f "$2"
 }
 
+# commit_stats FILE: group commits in a saved /metrics: how many, mean jobs
+# per commit and mean milliseconds per commit (whole life of the server).
+commit_stats() {
+    awk '/^podium_commit_batch_size_sum/ { js = $2 } /^podium_commit_batch_size_count/ { n = $2 }
+        /^podium_commit_seconds_sum/ { ss = $2 }
+        END { if (n > 0) printf "%d commits, %.1f jobs and %.2f ms each", n, js / n, ss * 1000 / n; else print "n/a" }' "$1"
+}
+
 # measure_cluster NAME JSON [generator args...]: a fresh database, two nodes
 # on it, one run with the connections over both (see --url in cli.rs).
 measure_cluster() {
@@ -312,6 +323,11 @@ cluster_summary() {
         cluster_row "  rate-hack ack p99 (ms)" "$(cluster_median judging cluster rate_hack_ack p99_us 1000)" \
             "$(cluster_median judging sqlite rate_hack_ack p99_us 1000)" "" 0
     fi
+    local f
+    echo "  group commits, run 1 (from each node's /metrics):"
+    for f in "$RESULTS"/*-1.node-*.metrics "$RESULTS"/*-sqlite-1.metrics; do
+        [[ -f "$f" ]] && printf '    %-34s %s\n' "$(basename "$f" .metrics)" "$(commit_stats "$f")"
+    done
     echo "  (\"sqlite\": one node on its SQLite default in the same run; PostgreSQL settings: $RESULTS/postgres.txt)"
 }
 
@@ -322,6 +338,7 @@ cluster() {
         return 1
     }
     pg_settings | tee "$RESULTS/postgres.txt"
+    SAVE_METRICS=1
     for r in $(seq 1 "$RUNS"); do
         for part in $parts; do
             flags=()
