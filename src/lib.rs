@@ -24,7 +24,8 @@
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
 //! operator_secrets/  the admin secret, the login code and the sign-in link key:
-//!                  configured or generated, kept hashed
+//!                  configured or generated, kept hashed (in cluster mode,
+//!                  in the database, re-read every second)
 //! origins.rs       which browser origins may use /ws, /socket.io/ and /api/
 //! http_error.rs    JSON errors of the HTTP API
 //!

@@ -3,6 +3,7 @@
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use podium::config::{DataArgs, LogFormat, ServeConfig};
+use podium::operator_secrets::cluster::{self, REFRESH};
 use podium::operator_secrets::{self, Rotate, StoredSecrets};
 
 #[derive(Parser)]
@@ -23,7 +24,8 @@ struct Cli {
 enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(Box<ServeConfig>),
-    /// Show or rotate the Sledge admin secret and login code kept in the data directory.
+    /// Show or rotate the Sledge admin secret and login code kept in the data
+    /// directory (or, with --database-url, in the cluster's database).
     #[command(subcommand)]
     Secrets(SecretsCommand),
     /// Write a consistent copy of the database to FILE, safely while the
@@ -43,18 +45,31 @@ struct BackupArgs {
 #[derive(Subcommand)]
 enum SecretsCommand {
     /// Print the admin secret and the login code (generating them first if
-    /// the data directory has none yet).
-    Show(DataArgs),
-    /// Replace the admin secret, the login code, or both, with new random ones.
-    /// A running server picks the change up on SIGHUP or restart.
+    /// the data directory has none yet). In cluster mode the database keeps
+    /// only their hashes: this says so, and when each was last rotated.
+    Show(SecretsArgs),
+    /// Replace the admin secret, the login code, or both, with new random ones
+    /// and print them. A running server picks the change up on SIGHUP or
+    /// restart; in cluster mode every node picks it up by itself within seconds.
     Rotate(RotateArgs),
+}
+
+/// Where the secrets are kept.
+#[derive(Args)]
+struct SecretsArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Cluster mode: the PostgreSQL database the nodes share (as given to
+    /// `podium serve`). The secrets are kept there, hashed, for every node.
+    #[arg(long, env = "PODIUM_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
 }
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("which").required(true).multiple(true).args(["admin", "login_code", "all"])))]
 struct RotateArgs {
     #[command(flatten)]
-    data: DataArgs,
+    secrets: SecretsArgs,
     /// Replace the admin secret.
     #[arg(long)]
     admin: bool,
@@ -101,6 +116,12 @@ async fn serve(config: ServeConfig) -> std::process::ExitCode {
             return;
         };
         while hup.recv().await.is_some() {
+            if app.core.secrets.kept_in_database() {
+                tracing::info!(
+                    "SIGHUP: nothing to reload, cluster mode re-reads the Sledge secrets from the database every {REFRESH:?}"
+                );
+                continue;
+            }
             match app.core.secrets.reload() {
                 Ok(()) => tracing::info!("SIGHUP: reloaded the Sledge secrets file"),
                 Err(e) => tracing::error!("SIGHUP: kept the previous Sledge secrets: {e}"),
@@ -136,8 +157,26 @@ fn backup_command(args: BackupArgs) -> std::process::ExitCode {
 
 /// `podium secrets show|rotate`: prints to stdout, for the operator's eyes.
 fn secrets_command(command: SecretsCommand) -> std::process::ExitCode {
+    let (args, which) = match &command {
+        SecretsCommand::Show(args) => (args, None),
+        SecretsCommand::Rotate(rotate) => (&rotate.secrets, Some(rotate.which())),
+    };
+    if let Some(url) = &args.database_url {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("cannot start the async runtime");
+        let outcome = runtime.block_on(cluster_secrets_command(url, which));
+        return match outcome {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("podium: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let (data, outcome, note) = match command {
-        SecretsCommand::Show(data) => {
+        SecretsCommand::Show(SecretsArgs { data, .. }) => {
             let outcome = operator_secrets::read_or_create(&data.data_dir);
             let note = match &outcome {
                 Ok((_, true)) => Some("No secrets were kept yet: these were generated now."),
@@ -146,15 +185,12 @@ fn secrets_command(command: SecretsCommand) -> std::process::ExitCode {
             (data, outcome.map(|(stored, _)| stored), note)
         }
         SecretsCommand::Rotate(args) => {
-            let which = match (args.all || (args.admin && args.login_code), args.admin) {
-                (true, _) => Rotate::All,
-                (false, true) => Rotate::Admin,
-                (false, false) => Rotate::LoginCode,
-            };
-            let outcome = operator_secrets::rotate(&args.data.data_dir, which);
+            let which = args.which();
+            let data = args.secrets.data;
+            let outcome = operator_secrets::rotate(&data.data_dir, which);
             let note = "Rotated. A running server uses the new values after `kill -HUP <pid>` \
                         or a restart; judges who already logged in keep their secrets.";
-            (args.data, outcome, Some(note))
+            (data, outcome, Some(note))
         }
     };
     match outcome {
@@ -168,6 +204,73 @@ fn secrets_command(command: SecretsCommand) -> std::process::ExitCode {
         Err(e) => {
             eprintln!("podium: {e}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+impl RotateArgs {
+    fn which(&self) -> Rotate {
+        match (self.all || (self.admin && self.login_code), self.admin) {
+            (true, _) => Rotate::All,
+            (false, true) => Rotate::Admin,
+            (false, false) => Rotate::LoginCode,
+        }
+    }
+}
+
+/// `podium secrets show|rotate --database-url`: `which` is what to rotate,
+/// `None` to show.
+async fn cluster_secrets_command(
+    url: &str,
+    which: Option<Rotate>,
+) -> Result<(), podium::store::StoreError> {
+    if let Some(which) = which {
+        print_rotated(cluster::rotate_at(url, which).await?);
+        return Ok(());
+    }
+    let stored = cluster::hashes_at(url).await?;
+    println!("Cluster mode: the database keeps only hashes of the admin secret and the login code, so they cannot be shown.");
+    for (name, rotated_at, var) in [
+        (
+            "admin secret:",
+            &stored.admin_rotated_at,
+            "PODIUM_ADMIN_SECRET",
+        ),
+        (
+            "login code:  ",
+            &stored.login_code_rotated_at,
+            "PODIUM_LOGIN_CODE",
+        ),
+    ] {
+        match rotated_at {
+            Some(at) => println!("{name} set, last rotated at {at}"),
+            None => println!("{name} not set (a node without {var} refuses to start)"),
+        }
+    }
+    println!("To make new ones, printed once: podium secrets rotate --all --database-url <URL> (or --admin, --login-code).");
+    print_configured_notes();
+    Ok(())
+}
+
+fn print_rotated(rotated: cluster::Rotated) {
+    if let Some(admin) = &rotated.admin_secret {
+        println!("admin secret: {admin}");
+    }
+    if let Some(code) = &rotated.login_code {
+        println!("login code:   {code}");
+    }
+    println!(
+        "(the database keeps only their hashes: this is the only time they are shown)\n\
+         Rotated. Every node uses the new values within {} s; judges who already logged in keep their secrets.",
+        REFRESH.as_secs() * 2
+    );
+    print_configured_notes();
+}
+
+fn print_configured_notes() {
+    for var in ["PODIUM_ADMIN_SECRET", "PODIUM_LOGIN_CODE"] {
+        if std::env::var_os(var).is_some() {
+            println!("note: {var} is set here; a node started with it uses that value instead of the database's");
         }
     }
 }

@@ -19,12 +19,17 @@ pub fn generate(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// `N` random bytes.
+pub fn random<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    buf
+}
+
 /// A random 64-bit id from the CSPRNG (a node's id in the cluster: not a
 /// secret, but it must not repeat).
 pub fn random_u64() -> u64 {
-    let mut buf = [0u8; 8];
-    getrandom::fill(&mut buf).expect("the operating system's random source failed");
-    u64::from_le_bytes(buf)
+    u64::from_le_bytes(random())
 }
 
 /// A uniformly random index below `n` (1 <= n <= 256), from the CSPRNG:

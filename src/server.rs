@@ -23,6 +23,7 @@ use crate::core::Core;
 use crate::limits::{ConnectionLimits, RegistrationLimits};
 use crate::listener;
 use crate::metrics::Metrics;
+use crate::operator_secrets::cluster::ClusterSecretsError;
 use crate::operator_secrets::{OperatorSecrets, SecretsFileError};
 use crate::origins::{self, AllowedOrigins};
 use crate::probes;
@@ -54,6 +55,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] SecretsFileError),
+    #[error(transparent)]
+    ClusterSecrets(#[from] ClusterSecretsError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
@@ -99,18 +102,31 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         _ => None,
     };
     let metrics = Arc::new(Metrics::default());
-    // Only hashes of the secrets stay in memory, so take them out of the config.
-    let secrets = Arc::new(OperatorSecrets::open(
-        &data_dir,
-        config.admin_secret.take(),
-        config.login_code.take(),
-    )?);
+    // Only hashes of the secrets stay in memory, so take them out of the
+    // config. SQLite mode: from the data directory, before storage is opened.
+    let file_secrets = match config.database_url {
+        None => Some(Arc::new(OperatorSecrets::open(
+            &data_dir,
+            config.admin_secret.take(),
+            config.login_code.take(),
+        )?)),
+        Some(_) => None,
+    };
     // This node's id among the cluster's: who holds which device's id.
     let node = crate::secrets::random_u64();
-    let (db, sqlite, changes) = open_store(&config, &data_dir, metrics.clone(), node).await?;
+    let (db, sqlite, pg, changes) = open_store(&config, &data_dir, metrics.clone(), node).await?;
+    let shutdown = CancellationToken::new();
+    let secrets = match (file_secrets, pg) {
+        (Some(secrets), _) => secrets,
+        // Cluster mode: from the database, shared by every node.
+        (None, Some(pg)) => {
+            let (admin_secret, login_code) = (config.admin_secret.take(), config.login_code.take());
+            OperatorSecrets::open_cluster(pg, admin_secret, login_code, shutdown.clone()).await?
+        }
+        (None, None) => unreachable!("a database URL opens PostgreSQL"),
+    };
     // Made before any snapshot is read, so the hub misses no score.
     let scores = db.follow();
-    let shutdown = CancellationToken::new();
     let core = Arc::new(
         Core::start(
             db.clone(),
@@ -224,17 +240,17 @@ async fn open_store(
     data_dir: &std::path::Path,
     metrics: Arc<Metrics>,
     node: u64,
-) -> Result<(Arc<dyn Database>, Option<Store>, Changes), StoreError> {
+) -> Result<(Arc<dyn Database>, Option<Store>, Option<PgStore>, Changes), StoreError> {
     match &config.database_url {
         Some(url) => {
             let (store, changes) =
                 PgStore::open(url, metrics, config.change_log_retain, node).await?;
-            Ok((Arc::new(store), None, changes))
+            Ok((Arc::new(store.clone()), None, Some(store), changes))
         }
         None => {
             let (store, changes) =
                 Store::open_retaining(data_dir, config.sync, metrics, config.change_log_retain)?;
-            Ok((Arc::new(store.clone()), Some(store), changes))
+            Ok((Arc::new(store.clone()), Some(store), None, changes))
         }
     }
 }

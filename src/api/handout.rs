@@ -55,8 +55,9 @@ pub async fn judge_names(State(app): State<Arc<Api>>) -> Result<Json<Vec<JudgeNa
 pub struct LoginCode {
     /// `null` when the server cannot tell it (see `note`).
     login_code: Option<String>,
-    /// `"configured"` (PODIUM_LOGIN_CODE) or `"file"` (secrets.json).
-    #[schema(value_type = String, pattern = "^(configured|file)$")]
+    /// `"configured"` (PODIUM_LOGIN_CODE), `"file"` (secrets.json) or
+    /// `"database"` (cluster mode: the database keeps only its hash).
+    #[schema(value_type = String, pattern = "^(configured|file|database)$")]
     source: &'static str,
     /// Why `loginCode` is null, for a person to read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +94,7 @@ pub async fn login_code(
         Source::Configured => ("configured", Some("the login code was set with PODIUM_LOGIN_CODE when the server started; Podium keeps only its hash, so ask whoever started it")),
         Source::File if code.is_none() => ("file", Some("secrets.json holds a login code the server has not loaded yet: send the server SIGHUP (or restart it), or run `podium secrets show`")),
         Source::File => ("file", None),
+        Source::Database => ("database", Some("in cluster mode the database keeps only the login code's hash, so no node can show it: the code was printed once by `podium secrets rotate --database-url ...`; run `podium secrets rotate --login-code --database-url ...` to make a new one (every node takes it within seconds; judges already signed in stay signed in)")),
     };
     Ok(Json(LoginCode {
         login_code: code,

@@ -137,7 +137,8 @@ impl Core {
     fn is_admin_secret(&self, secret: &str, admitted: &Admitted<'_>) -> bool {
         let checkable = match admitted {
             Admitted::Budgeted(_) => true,
-            Admitted::OverBudget(_) => self.secrets.admin_source() == Source::File,
+            // Generated ones, in the file or (cluster mode) the database.
+            Admitted::OverBudget(_) => self.secrets.admin_source() != Source::Configured,
         };
         checkable && self.secrets.is_admin_secret(secret)
     }

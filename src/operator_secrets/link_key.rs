@@ -8,6 +8,10 @@
 //! same link again (after a restart too) without any token being stored in
 //! the clear, a copy of the database alone signs nobody in, and re-issuing a
 //! link (the next generation) retires the old one.
+//!
+//! In cluster mode every node must derive the same tokens, so the key is
+//! kept in the database (`link_key`), where a copy of the database does
+//! hold it: see docs/security.md.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +25,7 @@ use crate::secrets;
 pub const KEY_FILE: &str = "link-key";
 /// Bytes of a token (128 bits, 32 hex digits).
 pub const TOKEN_BYTES: usize = 16;
-const KEY_BYTES: usize = 32;
+pub const KEY_BYTES: usize = 32;
 
 /// The key link tokens are derived from.
 pub struct LinkKey([u8; KEY_BYTES]);
@@ -49,6 +53,12 @@ impl LinkKey {
             }
             Err(source) => Err(SecretsFileError::Read { path, source }),
         }
+    }
+
+    /// The key of cluster mode, as the database keeps it
+    /// (`crate::operator_secrets::cluster`).
+    pub fn from_bytes(key: [u8; KEY_BYTES]) -> LinkKey {
+        LinkKey(key)
     }
 
     /// The token of `judge`'s link of `generation`: 32 hex digits.

@@ -13,26 +13,18 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::clicker::{latest_score_before, DeviceId};
 use super::{Store, StoreError};
 use crate::scoring::clock;
+use crate::speed::guards::{self, Stop};
 pub use crate::speed::model::{
     Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry,
 };
 use crate::speed::{tally::tally, Judges, SpeedError};
-
-fn heat_state(started: Option<i64>, stopped: Option<i64>, locked: bool) -> HeatState {
-    match (started, stopped, locked) {
-        (None, _, _) => HeatState::Pending,
-        (Some(_), None, _) => HeatState::Running,
-        (Some(_), Some(_), true) => HeatState::Stopped,
-        (Some(_), Some(_), false) => HeatState::Unlocked,
-    }
-}
 
 /// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
 fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
     let (started_at, stopped_at) = (r.get(1)?, r.get(2)?);
     Ok(HeatRecord {
         heat: r.get(0)?,
-        state: heat_state(started_at, stopped_at, r.get(3)?),
+        state: HeatState::of(started_at, stopped_at, r.get(3)?),
         started_at,
         stopped_at,
     })
@@ -47,17 +39,13 @@ fn heat_record(conn: &Connection, heat: u32) -> Result<Option<HeatRecord>, Store
         .optional()?)
 }
 
+fn heat_state(conn: &Connection, heat: u32) -> Result<Option<HeatState>, StoreError> {
+    Ok(heat_record(conn, heat)?.map(|h| h.state))
+}
+
 /// Refuses changes to a heat that is running or locked.
 fn editable(conn: &Connection, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-    Ok(match heat_record(conn, heat)?.map(|h| h.state) {
-        Some(HeatState::Running) => Err(SpeedError::Conflict(format!(
-            "heat {heat} is running: stop it first (POST /api/heats/{heat}/stop)"
-        ))),
-        Some(HeatState::Stopped) => Err(SpeedError::Conflict(format!(
-            "heat {heat} is stopped and its results are locked: unlock it first (POST /api/heats/{heat}/unlock)"
-        ))),
-        _ => Ok(()),
-    })
+    Ok(guards::editable(heat, heat_state(conn, heat)?))
 }
 
 /// Checks that a panel's clickers are registered and judge nothing else in `heat`.
@@ -74,9 +62,7 @@ fn judges_free(
             .optional()?
             .is_some();
         if !known {
-            return Ok(Err(SpeedError::Conflict(format!(
-                "device {device:06} is not registered: a clicker gets its id when it first connects"
-            ))));
+            return Ok(Err(guards::not_registered(device)));
         }
         let other: Option<u32> = conn
             .prepare_cached(
@@ -86,9 +72,7 @@ fn judges_free(
             .query_row(params![heat, device, entry], |r| r.get(0))
             .optional()?;
         if let Some(station) = other {
-            return Ok(Err(SpeedError::Conflict(format!(
-                "device {device:06} already judges station {station} in heat {heat}"
-            ))));
+            return Ok(Err(guards::judges_elsewhere(device, station, heat)));
         }
     }
     Ok(Ok(()))
@@ -121,10 +105,7 @@ fn add_entry(
         .query_row([heat, entry.station], |r| r.get(0))
         .optional()?;
     if let Some(name) = taken {
-        return Ok(Err(SpeedError::Conflict(format!(
-            "heat {heat} station {} already has an entry ({name})",
-            entry.station
-        ))));
+        return Ok(Err(guards::station_taken(heat, entry.station, &name)));
     }
     if let Some(judges) = &entry.judges {
         if let Err(e) = judges_free(conn, heat, None, judges)? {
@@ -158,16 +139,23 @@ fn entry_heat(conn: &Connection, entry: EntryId) -> Result<Result<u32, SpeedErro
         .prepare_cached("SELECT heat FROM speed_entries WHERE id = ?1")?
         .query_row([entry], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| SpeedError::NotFound(format!("no entry {entry}"))))
+        .ok_or_else(|| guards::no_entry(entry)))
+}
+
+/// `?` for a rule's refusal inside a job: the job answers it.
+macro_rules! check {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
 }
 
 /// `?` for the refusals of a job: a storage error leaves, a refusal is returned.
 macro_rules! refuse {
     ($e:expr) => {
-        match $e? {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        }
+        check!($e?)
     };
 }
 
@@ -241,9 +229,7 @@ impl Store {
                 heats.push(heat);
             }
             if heats.is_empty() {
-                return Ok(Err(SpeedError::NotFound(format!(
-                    "no entry at station {station} in a heat that is pending or unlocked"
-                ))));
+                return Ok(Err(guards::no_editable_entry_at(station)));
             }
             Ok(Ok(heats))
         })
@@ -259,27 +245,19 @@ impl Store {
     ) -> Result<Result<u32, SpeedError>, StoreError> {
         self.try_write(move |tx| {
             let heat = refuse!(entry_heat(tx, entry));
-            if heat_record(tx, heat)?.map(|h| h.state) == Some(HeatState::Stopped) {
-                return Ok(Err(SpeedError::Conflict(format!(
-                    "heat {heat} is stopped and its results are locked: unlock it first (POST /api/heats/{heat}/unlock)"
-                ))));
-            }
             let (event, switches): (String, u32) = tx.query_row(
                 "SELECT v.name, v.switches FROM speed_entries e JOIN speed_events v ON v.id = e.event_id WHERE e.id = ?1",
                 [entry],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            if false_starts > 1 {
-                return Ok(Err(SpeedError::Invalid(format!(
-                    "falseStarts is {false_starts}: it is 0 or 1"
-                ))));
-            }
-            if false_switches > switches {
-                // Valid on its face; refused for what is stored (the event's switches).
-                return Ok(Err(SpeedError::Conflict(format!(
-                    "falseSwitches is {false_switches}, but {event} has {switches} switches (set them with POST /api/speed/events)"
-                ))));
-            }
+            check!(guards::deductions(
+                heat,
+                heat_state(tx, heat)?,
+                &event,
+                switches,
+                false_starts,
+                false_switches,
+            ));
             tx.execute(
                 "UPDATE speed_entries SET false_starts = ?2, false_switches = ?3 WHERE id = ?1",
                 params![entry, false_starts, false_switches],
@@ -296,15 +274,6 @@ impl Store {
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
         self.try_write(move |tx| {
-            let Some(record) = heat_record(tx, heat)? else {
-                return Ok(Err(SpeedError::NotFound(format!(
-                    "heat {heat} has no entries: add them first"
-                ))));
-            };
-            if record.state == HeatState::Running {
-                return Ok(Err(SpeedError::Conflict(format!("heat {heat} is running already"))));
-            }
-            refuse!(editable(tx, heat));
             let running: Option<u32> = tx
                 .query_row(
                     "SELECT number FROM speed_heats WHERE started_at IS NOT NULL AND stopped_at IS NULL",
@@ -312,11 +281,11 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(other) = running {
-                return Ok(Err(SpeedError::Conflict(format!(
-                    "heat {other} is running: stop it before starting heat {heat}"
-                ))));
-            }
+            check!(guards::start(
+                heat,
+                heat_state(tx, heat)?,
+                running
+            ));
             tx.execute(
                 "UPDATE speed_heats SET started_at = ?2, stopped_at = NULL, locked = 0 WHERE number = ?1",
                 params![heat, now],
@@ -331,20 +300,15 @@ impl Store {
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
         self.try_write(move |tx| {
-            match heat_record(tx, heat)?.map(|h| h.state) {
-                Some(HeatState::Running) => tx.execute(
+            match check!(guards::stop(heat, heat_state(tx, heat)?)) {
+                Stop::Cut => tx.execute(
                     "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
                     params![heat, now],
                 )?,
-                Some(HeatState::Unlocked) => tx.execute(
+                Stop::Relock => tx.execute(
                     "UPDATE speed_heats SET locked = 1 WHERE number = ?1",
                     [heat],
                 )?,
-                _ => {
-                    return Ok(Err(SpeedError::Conflict(format!(
-                        "heat {heat} is not running (nor unlocked), so there is nothing to stop"
-                    ))))
-                }
             };
             Ok(Ok(()))
         })
@@ -354,11 +318,7 @@ impl Store {
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
         self.try_write(move |tx| {
-            if heat_record(tx, heat)?.map(|h| h.state) != Some(HeatState::Stopped) {
-                return Ok(Err(SpeedError::Conflict(format!(
-                    "heat {heat} is not stopped, so there is nothing to unlock"
-                ))));
-            }
+            check!(guards::unlock(heat, heat_state(tx, heat)?));
             tx.execute(
                 "UPDATE speed_heats SET locked = 0 WHERE number = ?1",
                 [heat],
@@ -447,7 +407,7 @@ fn sheets(conn: &Connection, filter: &Filter) -> Result<Vec<EntrySheet>, StoreEr
                 head_judge: r.get(6)?,
                 false_starts: r.get(7)?,
                 false_switches: r.get(8)?,
-                heat_state: heat_state(started, stopped, r.get(11)?),
+                heat_state: HeatState::of(started, stopped, r.get(11)?),
                 tallies: Vec::new(),
             },
             started.map(|s| (s, stopped.unwrap_or(i64::MAX))),

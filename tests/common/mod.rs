@@ -309,12 +309,26 @@ async fn database_for(data_dir: &Path) -> Option<String> {
         return known;
     }
     let url = fresh_database().await?;
+    // Cluster mode keeps the admin secret and login code in the database and
+    // a node refuses to start without them: make them, as an operator does
+    // with `podium secrets rotate --all --database-url`.
+    let made =
+        podium::operator_secrets::cluster::rotate_at(&url, podium::operator_secrets::Rotate::All)
+            .await
+            .unwrap_or_else(|e| panic!("making the secrets of {url}: {e}"));
+    LOGIN_CODES.lock().unwrap().insert(
+        data_dir.to_path_buf(),
+        made.login_code.expect("a login code"),
+    );
     DATABASES
         .lock()
         .unwrap()
         .insert(data_dir.to_path_buf(), url.clone());
     Some(url)
 }
+
+/// The login code made for each data directory's database.
+static LOGIN_CODES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
 
 /// Under `PODIUM_TEST_STORE=postgres`, a new empty database on the server
 /// at `PODIUM_TEST_DATABASE_URL` (its URL); `None` on SQLite.
@@ -442,6 +456,9 @@ impl TestServer {
 
     /// The login code the server generated in its data directory.
     pub fn generated_login_code(&self) -> String {
+        if let Some(code) = LOGIN_CODES.lock().unwrap().get(self.dir.path()) {
+            return code.clone();
+        }
         podium::operator_secrets::read(self.dir.path())
             .unwrap()
             .expect("a generated secrets file")

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { startServer, connect, podiumBin, sleep } from './harness.js';
+import { startServer, connect, podiumBin, sleep, testStore } from './harness.js';
 
 const noConfiguredSecrets = { PODIUM_ADMIN_SECRET: null, PODIUM_LOGIN_CODE: null };
 
@@ -40,7 +40,13 @@ async function tryLogin(server, loginCode) {
   return ack.ok;
 }
 
-describe('operator secrets', () => {
+// These are the data directory's secrets: in cluster mode the database
+// keeps them instead (tests/cluster_secrets.rs).
+const fileSecrets = {
+  skip: testStore() === 'postgres' && 'cluster mode keeps the secrets in the database',
+};
+
+describe('operator secrets', fileSecrets, () => {
   it('are generated once, shown, rotated, reloaded on SIGHUP and never logged', async () => {
     const server = await startServer({ env: noConfiguredSecrets, log: 'debug' });
     try {

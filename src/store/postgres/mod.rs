@@ -16,17 +16,26 @@
 //! * [`leases`] tells the cluster which nodes are alive, so a dead node's
 //!   devices are announced disconnected.
 //! * One module per group of tables, as for SQLite: [`clicker`],
-//!   [`judging`], [`speed`].
+//!   [`judging`] (with [`judging_bulk`], [`judge_links`], [`floor`] and
+//!   what they share, [`judging_rows`]), [`speed`]; and [`secrets`], the
+//!   operator's secrets that SQLite mode keeps in files.
 //!
 //! Reads run on a small pool of connections (deadpool-postgres).
 
 mod clicker;
+mod floor;
 mod follow;
+mod judge_links;
 mod judging;
+mod judging_bulk;
+mod judging_rows;
 mod leases;
 mod log;
 mod schema;
+mod secrets;
 mod speed;
+#[cfg(test)]
+mod test_support;
 mod writer;
 
 use std::str::FromStr;
@@ -42,6 +51,7 @@ use super::changes::{Changes, Followers};
 use super::receive_clock::ReceiveClock;
 use super::StoreError;
 use crate::metrics::Metrics;
+pub use secrets::{OperatorHashes, StoredHash, LINK_KEY_BYTES};
 pub use writer::PgTx;
 
 /// Connections of the read pool: reads are short; more would only queue in

@@ -6,8 +6,10 @@
 //! The tables are SQLite's (`super::super::schema`) in PostgreSQL's types:
 //! integers are `BIGINT` (Rust `i64`; device ids are `u32` in Rust and
 //! converted at the edge), flags are `BOOLEAN`, blobs `BYTEA`, and ids come
-//! from identity columns. Two tables are new: `change_head`, the one row
-//! that numbers changes across nodes, and `schema_migrations`.
+//! from identity columns. Some tables are new: `change_head`, the one row
+//! that numbers changes across nodes, `schema_migrations`, and the
+//! operator's secrets and the link key, which SQLite mode keeps in files
+//! of the data directory (`crate::operator_secrets`).
 
 use tokio_postgres::{Client, Config, NoTls};
 
@@ -206,6 +208,25 @@ const MIGRATIONS: &[&str] = &[r#"
         session   BIGINT NOT NULL
     );
     CREATE INDEX device_presence_by_node ON device_presence (node);
+
+    -- The operator's secrets in cluster mode, shared by every node: only the
+    -- SHA-256 of the admin secret and of the login code (`normalized`: the
+    -- code is compared without dashes and spaces, in upper case), written
+    -- by `podium secrets rotate --database-url`.
+    CREATE TABLE operator_secrets (
+        name       TEXT PRIMARY KEY CHECK (name IN ('admin_secret', 'login_code')),
+        hash       BYTEA NOT NULL CHECK (length(hash) = 32),
+        normalized BOOLEAN NOT NULL,
+        rotated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+
+    -- The key judges' sign-in links derive from: an HMAC key every node must
+    -- hold, so it is kept as is (see docs/security.md).
+    CREATE TABLE link_key (
+        id         INT PRIMARY KEY CHECK (id = 1),
+        key        BYTEA NOT NULL CHECK (length(key) = 32),
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
     "#];
 
 /// Brings the database up to date and returns its epoch (made from the

@@ -1,88 +1,1045 @@
 //! Speed events in PostgreSQL: events, entries, heats, deductions and the
 //! sheets results come from, with the same rules as SQLite's
-//! (`crate::store::speed`).
+//! (`crate::store::speed`), decided by the same `crate::speed::guards`. As
+//! there, a judge's tally is not stored: it is worked out from the clicker's
+//! stored scores and the heat's start and stop times.
 //!
-//! PLACEHOLDER: being written; every method answers an error until then.
+//! Several nodes: every speed write first takes [`SPEED_LOCK`], a
+//! transaction-scoped advisory lock held until its batch commits, so the
+//! speed writes of all nodes run one at a time, as SQLite's single writer
+//! runs them. Its checks (heat states, taken stations, busy clickers, the
+//! running heat) then read every earlier speed write of any node: the
+//! writer's transactions are READ COMMITTED, so each statement after the
+//! lock sees what committed before it was granted. Speed writes are an
+//! organiser's actions, a few a minute: one lock for all costs nothing a
+//! finer scheme would save. (The lock is held to the end of the batch: if
+//! another node's batch holds a lock this batch's later jobs need, such as
+//! the device-id lock, and waits for this one, PostgreSQL finds the
+//! deadlock and aborts one batch, whose callers hear an error: nothing is
+//! falsely acknowledged.)
+//!
+//! Heat boundaries are cuts of *this* node's receive clock, while each
+//! score is stamped by the node that received it. With several nodes, a
+//! score received by a node whose clock is skewed from this one's could
+//! fall on the wrong side of a start or stop, by up to the skew: keep the
+//! nodes' clocks synchronised (NTP).
 
-use super::PgStore;
-use crate::scoring::DeviceId;
-use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
-use crate::speed::{Judges, SpeedError};
+use futures_util::future::try_join_all;
+use tokio_postgres::{Client, GenericClient, IsolationLevel, Row};
+
+use super::clicker::latest_score_before;
+use super::{unreachable, PgStore};
+use crate::scoring::{clock, DeviceId};
+use crate::speed::guards::{self, Stop};
+use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
+use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::traits::{CurrentHeat, EntriesAdded};
 use crate::store::StoreError;
 
-fn todo_pg<T, E: From<StoreError>>(what: &str) -> Result<T, E> {
-    Err(StoreError::Worker(format!("{what} is not written for PostgreSQL yet")).into())
+/// Key of the advisory lock every speed write is made under ("speed").
+const SPEED_LOCK: i64 = 0x73_7065_6564;
+
+/// `?` for a rule's refusal inside a job: the job answers it.
+macro_rules! check {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
+/// `?` for the refusals of a job: a storage error leaves, a refusal is returned.
+macro_rules! refuse {
+    ($e:expr) => {
+        check!($e.await?)
+    };
+}
+
+/// Serialises this transaction's speed writes with every node's (see the module's notes).
+async fn lock_speed(c: &Client) -> Result<(), StoreError> {
+    c.execute("SELECT pg_advisory_xact_lock($1)", &[&SPEED_LOCK])
+        .await?;
+    Ok(())
+}
+
+/// Schema ids and counts are BIGINT; in Rust they are u32, checked on the
+/// way in (the API) and by the schema's constraints.
+fn u32_of(v: i64) -> u32 {
+    v as u32
+}
+
+/// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
+fn heat_row(r: &Row) -> HeatRecord {
+    let (started_at, stopped_at) = (r.get(1), r.get(2));
+    HeatRecord {
+        heat: u32_of(r.get(0)),
+        state: HeatState::of(started_at, stopped_at, r.get(3)),
+        started_at,
+        stopped_at,
+    }
+}
+
+async fn heat_record(c: &impl GenericClient, heat: u32) -> Result<Option<HeatRecord>, StoreError> {
+    let row = c
+        .query_opt(
+            "SELECT number, started_at, stopped_at, locked FROM speed_heats WHERE number = $1",
+            &[&i64::from(heat)],
+        )
+        .await?;
+    Ok(row.as_ref().map(heat_row))
+}
+
+async fn heat_state(c: &impl GenericClient, heat: u32) -> Result<Option<HeatState>, StoreError> {
+    Ok(heat_record(c, heat).await?.map(|h| h.state))
+}
+
+/// Refuses changes to a heat that is running or locked.
+async fn editable(c: &Client, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+    Ok(guards::editable(heat, heat_state(c, heat).await?))
+}
+
+/// Checks that a panel's clickers are registered and judge nothing else in `heat`.
+async fn judges_free(
+    c: &Client,
+    heat: u32,
+    entry: Option<EntryId>,
+    judges: &Judges,
+) -> Result<Result<(), SpeedError>, StoreError> {
+    for &device in &judges.devices {
+        let known = c
+            .query_opt(
+                "SELECT 1 FROM clicker_devices WHERE id = $1",
+                &[&i64::from(device)],
+            )
+            .await?
+            .is_some();
+        if !known {
+            return Ok(Err(guards::not_registered(device)));
+        }
+        let other = c
+            .query_opt(
+                "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+                 WHERE e.heat = $1 AND j.device_id = $2 AND e.id IS DISTINCT FROM $3
+                 LIMIT 1",
+                &[&i64::from(heat), &i64::from(device), &entry],
+            )
+            .await?;
+        if let Some(row) = other {
+            return Ok(Err(guards::judges_elsewhere(
+                device,
+                u32_of(row.get(0)),
+                heat,
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+async fn write_judges(c: &Client, entry: EntryId, judges: &Judges) -> Result<(), StoreError> {
+    c.execute("DELETE FROM speed_judges WHERE entry_id = $1", &[&entry])
+        .await?;
+    for (position, device) in judges.devices.iter().enumerate() {
+        c.execute(
+            "INSERT INTO speed_judges (entry_id, device_id, position) VALUES ($1, $2, $3)",
+            &[&entry, &i64::from(*device), &(position as i64)],
+        )
+        .await?;
+    }
+    c.execute(
+        "UPDATE speed_entries SET head_judge = $2 WHERE id = $1",
+        &[&entry, &i64::from(judges.head)],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn add_entry(
+    c: &Client,
+    entry: &NewEntry,
+) -> Result<Result<EntryId, SpeedError>, StoreError> {
+    let heat = entry.heat;
+    refuse!(editable(c, heat));
+    let taken = c
+        .query_opt(
+            "SELECT name FROM speed_entries WHERE heat = $1 AND station = $2",
+            &[&i64::from(heat), &i64::from(entry.station)],
+        )
+        .await?;
+    if let Some(row) = taken {
+        return Ok(Err(guards::station_taken(heat, entry.station, row.get(0))));
+    }
+    if let Some(judges) = &entry.judges {
+        refuse!(judges_free(c, heat, None, judges));
+    }
+    c.execute(
+        "INSERT INTO speed_events (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+        &[&entry.event],
+    )
+    .await?;
+    c.execute(
+        "INSERT INTO speed_heats (number) VALUES ($1) ON CONFLICT (number) DO NOTHING",
+        &[&i64::from(heat)],
+    )
+    .await?;
+    let id: EntryId = c
+        .query_one(
+            "INSERT INTO speed_entries (event_id, heat, station, name, club)
+             VALUES ((SELECT id FROM speed_events WHERE name = $1), $2, $3, $4, $5)
+             RETURNING id",
+            &[
+                &entry.event,
+                &i64::from(heat),
+                &i64::from(entry.station),
+                &entry.name,
+                &entry.club,
+            ],
+        )
+        .await?
+        .get(0);
+    if let Some(judges) = &entry.judges {
+        write_judges(c, id, judges).await?;
+    }
+    Ok(Ok(id))
+}
+
+async fn entry_heat(c: &Client, entry: EntryId) -> Result<Result<u32, SpeedError>, StoreError> {
+    Ok(
+        c.query_opt("SELECT heat FROM speed_entries WHERE id = $1", &[&entry])
+            .await?
+            .map(|r| u32_of(r.get(0)))
+            .ok_or_else(|| guards::no_entry(entry)),
+    )
+}
+
+/// The clickers judging in `heat`, by id.
+async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>, StoreError> {
+    Ok(c.query(
+        "SELECT j.device_id FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+             WHERE e.heat = $1 ORDER BY j.device_id",
+        &[&i64::from(heat)],
+    )
+    .await?
+    .into_iter()
+    .map(|r| u32_of(r.get(0)))
+    .collect())
 }
 
 impl PgStore {
-    pub async fn speed_set_event(&self, _name: String, _switches: u32) -> Result<(), StoreError> {
-        todo_pg("speed_set_event")
+    /// Sets an event's number of switches (creating the event if new).
+    pub async fn speed_set_event(&self, name: String, switches: u32) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                // Under the lock too: deductions are checked against the switches.
+                lock_speed(tx).await?;
+                tx.execute(
+                    "INSERT INTO speed_events (name, switches) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
+                    &[&name, &i64::from(switches)],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
+    /// Adds entries, all or none: a refusal says which (by index) and why.
     pub async fn speed_add_entries(
         &self,
-        _entries: Vec<NewEntry>,
+        entries: Vec<NewEntry>,
     ) -> Result<EntriesAdded, StoreError> {
-        todo_pg("speed_add_entries")
+        self.try_write(move |tx| {
+            Box::pin(async move {
+                lock_speed(tx).await?;
+                let mut ids = Vec::with_capacity(entries.len());
+                for (index, entry) in entries.iter().enumerate() {
+                    match add_entry(tx, entry).await? {
+                        Ok(id) => ids.push(id),
+                        Err(e) => return Ok(Err((index, e))),
+                    }
+                }
+                Ok(Ok(ids))
+            })
+        })
+        .await
     }
 
+    /// Sets an entry's judges; answers its heat.
     pub async fn speed_set_judges(
         &self,
-        _entry: EntryId,
-        _judges: Judges,
+        entry: EntryId,
+        judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        todo_pg("speed_set_judges")
+        self.try_write(move |tx| {
+            Box::pin(async move {
+                lock_speed(tx).await?;
+                let heat = refuse!(entry_heat(tx, entry));
+                refuse!(editable(tx, heat));
+                refuse!(judges_free(tx, heat, Some(entry), &judges));
+                write_judges(tx, entry, &judges).await?;
+                Ok(Ok(heat))
+            })
+        })
+        .await
     }
 
+    /// Sets the judges of every entry at `station` in heats that are pending
+    /// or unlocked; answers the heats changed. Running and locked heats keep theirs.
     pub async fn speed_set_station_judges(
         &self,
-        _station: u32,
-        _judges: Judges,
+        station: u32,
+        judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        todo_pg("speed_set_station_judges")
+        self.try_write(move |tx| {
+            Box::pin(async move {
+                lock_speed(tx).await?;
+                let entries: Vec<(EntryId, u32)> = tx
+                    .query(
+                        "SELECT id, heat FROM speed_entries WHERE station = $1 ORDER BY heat",
+                        &[&i64::from(station)],
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.get(0), u32_of(r.get(1))))
+                    .collect();
+                let mut heats = Vec::new();
+                for (entry, heat) in entries {
+                    if editable(tx, heat).await?.is_err() {
+                        continue;
+                    }
+                    refuse!(judges_free(tx, heat, Some(entry), &judges));
+                    write_judges(tx, entry, &judges).await?;
+                    heats.push(heat);
+                }
+                if heats.is_empty() {
+                    return Ok(Err(guards::no_editable_entry_at(station)));
+                }
+                Ok(Ok(heats))
+            })
+        })
+        .await
     }
 
+    /// Sets an entry's deductions; answers its heat.
     pub async fn speed_set_deductions(
         &self,
-        _entry: EntryId,
-        _false_starts: u32,
-        _false_switches: u32,
+        entry: EntryId,
+        false_starts: u32,
+        false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        todo_pg("speed_set_deductions")
+        self.try_write(move |tx| {
+            Box::pin(async move {
+                lock_speed(tx).await?;
+                let heat = refuse!(entry_heat(tx, entry));
+                let row = tx
+                    .query_one(
+                        "SELECT v.name, v.switches FROM speed_entries e
+                         JOIN speed_events v ON v.id = e.event_id WHERE e.id = $1",
+                        &[&entry],
+                    )
+                    .await?;
+                let (event, switches): (String, i64) = (row.get(0), row.get(1));
+                check!(guards::deductions(
+                    heat,
+                    heat_state(&**tx, heat).await?,
+                    &event,
+                    u32_of(switches),
+                    false_starts,
+                    false_switches,
+                ));
+                tx.execute(
+                    "UPDATE speed_entries SET false_starts = $2, false_switches = $3 WHERE id = $1",
+                    &[&entry, &i64::from(false_starts), &i64::from(false_switches)],
+                )
+                .await?;
+                Ok(Ok(heat))
+            })
+        })
+        .await
     }
 
+    /// Starts a heat (now, on this node's receive clock); answers the clickers it watches.
     pub async fn speed_start_heat(
         &self,
-        _heat: u32,
+        heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        todo_pg("speed_start_heat")
+        let now = self.receive_clock.cut();
+        self.try_write(move |tx| {
+            Box::pin(async move {
+                // The lock makes "no other heat is running" hold until commit, across nodes.
+                lock_speed(tx).await?;
+                let running = tx
+                    .query_opt(
+                        "SELECT number FROM speed_heats
+                         WHERE started_at IS NOT NULL AND stopped_at IS NULL LIMIT 1",
+                        &[],
+                    )
+                    .await?
+                    .map(|r| u32_of(r.get(0)));
+                check!(guards::start(heat, heat_state(&**tx, heat).await?, running));
+                tx.execute(
+                    "UPDATE speed_heats SET started_at = $2, stopped_at = NULL, locked = FALSE
+                     WHERE number = $1",
+                    &[&i64::from(heat), &now],
+                )
+                .await?;
+                Ok(Ok(heat_devices(&**tx, heat).await?))
+            })
+        })
+        .await
     }
 
-    pub async fn speed_stop_heat(&self, _heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        todo_pg("speed_stop_heat")
+    /// Stops a running heat (now, on this node's receive clock) and locks its
+    /// results; an unlocked heat is locked again as it was (its scores stay
+    /// those of its run).
+    pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+        let now = self.receive_clock.cut();
+        self.try_write(move |tx| {
+            Box::pin(async move {
+                lock_speed(tx).await?;
+                let heat_id = i64::from(heat);
+                match check!(guards::stop(heat, heat_state(&**tx, heat).await?)) {
+                    // The heat may have been started on another node, whose
+                    // clock is ahead of this one's: it never stops before it started.
+                    Stop::Cut => tx.execute(
+                        "UPDATE speed_heats SET stopped_at = GREATEST($2, started_at), locked = TRUE
+                         WHERE number = $1",
+                        &[&heat_id, &now],
+                    ).await?,
+                    Stop::Relock => tx.execute(
+                        "UPDATE speed_heats SET locked = TRUE WHERE number = $1",
+                        &[&heat_id],
+                    ).await?,
+                };
+                Ok(Ok(()))
+            })
+        })
+        .await
     }
 
-    pub async fn speed_unlock_heat(
-        &self,
-        _heat: u32,
-    ) -> Result<Result<(), SpeedError>, StoreError> {
-        todo_pg("speed_unlock_heat")
+    /// Unlocks a stopped heat's results.
+    pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+        self.try_write(move |tx| {
+            Box::pin(async move {
+                lock_speed(tx).await?;
+                check!(guards::unlock(heat, heat_state(&**tx, heat).await?));
+                tx.execute(
+                    "UPDATE speed_heats SET locked = FALSE WHERE number = $1",
+                    &[&i64::from(heat)],
+                )
+                .await?;
+                Ok(Ok(()))
+            })
+        })
+        .await
     }
 
+    /// Every heat, by number.
     pub async fn speed_heats(&self) -> Result<Vec<HeatRecord>, StoreError> {
-        todo_pg("speed_heats")
+        self.read(|client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT number, started_at, stopped_at, locked FROM speed_heats ORDER BY number",
+                        &[],
+                    )
+                    .await?;
+                Ok(rows.iter().map(heat_row).collect())
+            })
+        })
+        .await
     }
 
-    pub async fn speed_heat(&self, _heat: u32) -> Result<Option<HeatRecord>, StoreError> {
-        todo_pg("speed_heat")
+    /// One heat, if it has entries.
+    pub async fn speed_heat(&self, heat: u32) -> Result<Option<HeatRecord>, StoreError> {
+        self.read(move |client| {
+            let c: &Client = client;
+            Box::pin(heat_record(c, heat))
+        })
+        .await
     }
 
+    /// The current heat: the running one, else the one started last.
     pub async fn speed_current_heat(&self) -> Result<Option<CurrentHeat>, StoreError> {
-        todo_pg("speed_current_heat")
+        let mut client = self.pool.get().await.map_err(unreachable)?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let current = tx
+            .query_opt(
+                "SELECT number, stopped_at IS NULL FROM speed_heats WHERE started_at IS NOT NULL
+                 ORDER BY stopped_at IS NULL DESC, started_at DESC LIMIT 1",
+                &[],
+            )
+            .await?;
+        match current {
+            Some(row) => {
+                let heat = u32_of(row.get(0));
+                Ok(Some((heat, heat_devices(&*tx, heat).await?, row.get(1))))
+            }
+            None => Ok(None),
+        }
     }
 
-    pub async fn speed_sheets(&self, _filter: Filter) -> Result<Vec<EntrySheet>, StoreError> {
-        todo_pg("speed_sheets")
+    /// The entries `filter` selects, by heat and station, with every judge's
+    /// tally, all read in one snapshot.
+    pub async fn speed_sheets(&self, filter: Filter) -> Result<Vec<EntrySheet>, StoreError> {
+        let mut client = self.pool.get().await.map_err(unreachable)?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        sheets(&*tx, &filter).await
+    }
+}
+
+async fn sheets(c: &impl GenericClient, filter: &Filter) -> Result<Vec<EntrySheet>, StoreError> {
+    let heat = filter.heat.map(i64::from);
+    let rows = c
+        .query(
+            "SELECT e.id, v.name, e.heat, e.station, e.name, e.club, e.head_judge,
+                    e.false_starts, e.false_switches, h.started_at, h.stopped_at, h.locked
+             FROM speed_entries e
+             JOIN speed_events v ON v.id = e.event_id
+             JOIN speed_heats h ON h.number = e.heat
+             WHERE ($1::TEXT IS NULL OR v.name = $1) AND ($2::BIGINT IS NULL OR e.heat = $2)
+             ORDER BY e.heat, e.station",
+            &[&filter.event, &heat],
+        )
+        .await?;
+    let judges = c
+        .query(
+            "SELECT j.entry_id, j.device_id FROM speed_judges j
+             JOIN speed_entries e ON e.id = j.entry_id
+             JOIN speed_events v ON v.id = e.event_id
+             WHERE ($1::TEXT IS NULL OR v.name = $1) AND ($2::BIGINT IS NULL OR e.heat = $2)
+             ORDER BY j.entry_id, j.position",
+            &[&filter.event, &heat],
+        )
+        .await?;
+    let mut sheets = Vec::with_capacity(rows.len());
+    // Each judge's tally window: `start <= received_at < end`.
+    let mut windows = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let started: Option<i64> = r.get(9);
+        let stopped: Option<i64> = r.get(10);
+        sheets.push(EntrySheet {
+            entry: Entry {
+                id: r.get(0),
+                event: r.get(1),
+                heat: u32_of(r.get(2)),
+                station: u32_of(r.get(3)),
+                name: r.get(4),
+                club: r.get(5),
+            },
+            head_judge: r.get::<_, Option<i64>>(6).map(u32_of),
+            false_starts: u32_of(r.get(7)),
+            false_switches: u32_of(r.get(8)),
+            heat_state: HeatState::of(started, stopped, r.get(11)),
+            tallies: Vec::new(),
+        });
+        windows.push(started.map(|s| (s, stopped.unwrap_or(i64::MAX))));
+    }
+    // Which sheet each judge belongs to; the tallies' queries go out
+    // together on the one connection (pipelined), not one round trip each.
+    let index: std::collections::HashMap<EntryId, usize> = sheets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.entry.id, i))
+        .collect();
+    let mut wanted = Vec::with_capacity(judges.len());
+    for r in &judges {
+        if let Some(&i) = index.get(&r.get::<_, EntryId>(0)) {
+            wanted.push((i, u32_of(r.get(1))));
+        }
+    }
+    let windows = &windows;
+    let tallies = try_join_all(wanted.iter().map(|&(i, device)| async move {
+        Ok::<_, StoreError>(match windows[i] {
+            Some((start, end)) => Some(device_tally(c, device, start, end).await?),
+            None => None,
+        })
+    }))
+    .await?;
+    for ((i, device), t) in wanted.into_iter().zip(tallies) {
+        sheets[i].tallies.push((device, t));
+    }
+    Ok(sheets)
+}
+
+/// What `device` added between `start` and `end` (cuts of a receive clock,
+/// so `start <= received_at < end` splits scores exactly): from the newest
+/// score received before the start, through those received in the window,
+/// in the order the device's clock ran (a 32-bit wrap of Espruino's
+/// `Date.now() | 0` included: see `crate::scoring::clock`).
+async fn device_tally(
+    c: &impl GenericClient,
+    device: DeviceId,
+    start: i64,
+    end: i64,
+) -> Result<i64, StoreError> {
+    let baseline = latest_score_before(c, device, start)
+        .await?
+        .map_or(0, |s| s.score);
+    let mut series: Vec<(i64, i64)> = c
+        .query(
+            "SELECT timestamp, score FROM clicker_scores
+             WHERE device_id = $1 AND received_at >= $2 AND received_at < $3
+             ORDER BY timestamp",
+            &[&i64::from(device), &start, &end],
+        )
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    clock::sort_series(&mut series, |&(timestamp, _)| timestamp);
+    Ok(tally(baseline, series.into_iter().map(|(_, score)| score)))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real PostgreSQL: `PODIUM_TEST_DATABASE_URL` names a server
+    //! (any database on it); each test makes its own database there and
+    //! drops it at the end. Without the variable the tests say so and pass.
+
+    use std::sync::Arc;
+
+    use tokio_postgres::NoTls;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::scoring::Holder;
+    use crate::secrets;
+    use crate::store::changes::Changes;
+
+    /// A fresh database of its own on the test server.
+    struct TestDb {
+        server: String,
+        name: String,
+    }
+
+    impl TestDb {
+        async fn create() -> Option<TestDb> {
+            let Ok(server) = std::env::var("PODIUM_TEST_DATABASE_URL") else {
+                eprintln!("skipped: set PODIUM_TEST_DATABASE_URL to run the PostgreSQL tests");
+                return None;
+            };
+            let name = format!("podium_t_{}", secrets::generate(6));
+            admin(&server, &format!("CREATE DATABASE {name}")).await;
+            Some(TestDb { server, name })
+        }
+
+        /// The server's URL (or key=value string) naming this database.
+        fn url(&self) -> String {
+            let name = &self.name;
+            if self.server.starts_with("postgres") {
+                let joint = if self.server.contains('?') { '&' } else { '?' };
+                format!("{}{joint}dbname={name}", self.server)
+            } else {
+                format!("{} dbname={name}", self.server)
+            }
+        }
+
+        /// A node on this database, with an id of its own.
+        async fn node(&self) -> (PgStore, Changes) {
+            let node = u64::from_str_radix(&secrets::generate(8), 16).unwrap();
+            PgStore::open(&self.url(), Arc::new(Metrics::default()), 1_000, node)
+                .await
+                .unwrap()
+        }
+
+        async fn drop(self) {
+            admin(
+                &self.server,
+                &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+            )
+            .await;
+        }
+    }
+
+    async fn admin(server: &str, sql: &str) {
+        let (client, connection) = tokio_postgres::connect(server, NoTls).await.unwrap();
+        let driver = tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+
+    /// `n` new clickers, registered as connections of `store`'s node.
+    async fn devices(store: &PgStore, n: usize) -> Vec<DeviceId> {
+        let mut ids = Vec::new();
+        for session in 0..n as u64 {
+            let holder = Holder {
+                node: store.node,
+                session,
+            };
+            ids.push(store.register_device(None, holder).await.unwrap().id);
+        }
+        ids
+    }
+
+    fn panel(devices: &[DeviceId]) -> Judges {
+        Judges::new(devices.to_vec(), None).unwrap()
+    }
+
+    fn entry(heat: u32, station: u32, name: &str, judges: Option<Judges>) -> NewEntry {
+        NewEntry {
+            event: "Speed 30".into(),
+            heat,
+            station,
+            name: name.into(),
+            club: None,
+            judges,
+        }
+    }
+
+    /// Each judge's tally in the sheets of `heat`, by station.
+    async fn tallies(store: &PgStore, heat: u32) -> Vec<Vec<(DeviceId, Option<i64>)>> {
+        let sheets = store
+            .speed_sheets(Filter {
+                event: None,
+                heat: Some(heat),
+            })
+            .await
+            .unwrap();
+        sheets.into_iter().map(|s| s.tallies).collect()
+    }
+
+    fn conflict(e: &SpeedError) -> bool {
+        matches!(e, SpeedError::Conflict(_))
+    }
+
+    #[tokio::test]
+    async fn entries_judges_and_deductions_with_their_refusals() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (s, _changes) = db.node().await;
+        let d = devices(&s, 4).await;
+        s.speed_set_event("Speed 30".into(), 0).await.unwrap();
+        s.speed_set_event("Speed Relay 4x30".into(), 3)
+            .await
+            .unwrap();
+
+        let ids = s
+            .speed_add_entries(vec![
+                entry(1, 1, "Ann", Some(panel(&[d[0], d[1]]))),
+                entry(1, 2, "Bo", Some(panel(&[d[2]]))),
+            ])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+
+        // All or none: the second entry's station is taken, so heat 2 is not made either.
+        let refused = s
+            .speed_add_entries(vec![entry(2, 1, "Cy", None), entry(1, 1, "Di", None)])
+            .await
+            .unwrap();
+        assert_eq!(refused, Err((1, guards::station_taken(1, 1, "Ann"))));
+        assert_eq!(s.speed_heat(2).await.unwrap(), None);
+        let refused = s
+            .speed_add_entries(vec![entry(2, 1, "Cy", Some(panel(&[999_999])))])
+            .await
+            .unwrap();
+        assert_eq!(refused, Err((0, guards::not_registered(999_999))));
+        let refused = s
+            .speed_add_entries(vec![entry(1, 3, "Ed", Some(panel(&[d[1]])))])
+            .await
+            .unwrap();
+        assert_eq!(refused, Err((0, guards::judges_elsewhere(d[1], 1, 1))));
+
+        // Judges: a clicker judges one station per heat; an entry may keep its own.
+        assert_eq!(
+            s.speed_set_judges(ids[1], panel(&[d[1]])).await.unwrap(),
+            Err(guards::judges_elsewhere(d[1], 1, 1))
+        );
+        assert_eq!(
+            s.speed_set_judges(ids[1], panel(&[d[3]])).await.unwrap(),
+            Ok(1)
+        );
+        assert_eq!(
+            s.speed_set_judges(ids[0], Judges::new(vec![d[1], d[0]], Some(d[0])).unwrap())
+                .await
+                .unwrap(),
+            Ok(1)
+        );
+        assert_eq!(
+            s.speed_set_judges(9_999, panel(&[d[0]])).await.unwrap(),
+            Err(guards::no_entry(9_999))
+        );
+
+        // A station's judges, in every heat that may change.
+        let relay = NewEntry {
+            event: "Speed Relay 4x30".into(),
+            club: Some("Ropers".into()),
+            ..entry(2, 2, "Fay", None)
+        };
+        let fay = s.speed_add_entries(vec![relay]).await.unwrap().unwrap()[0];
+        assert_eq!(
+            s.speed_set_station_judges(2, panel(&[d[2]])).await.unwrap(),
+            Ok(vec![1, 2])
+        );
+        assert_eq!(
+            s.speed_set_station_judges(7, panel(&[d[2]])).await.unwrap(),
+            Err(guards::no_editable_entry_at(7))
+        );
+
+        // Deductions, checked against the event's switches.
+        assert_eq!(
+            s.speed_set_deductions(9_999, 0, 0).await.unwrap(),
+            Err(guards::no_entry(9_999))
+        );
+        assert!(matches!(
+            s.speed_set_deductions(ids[0], 2, 0).await.unwrap(),
+            Err(SpeedError::Invalid(_))
+        ));
+        assert_eq!(
+            s.speed_set_deductions(ids[0], 0, 1).await.unwrap(),
+            Err(guards::deductions(2, None, "Speed 30", 0, 0, 1).unwrap_err())
+        );
+        assert_eq!(s.speed_set_deductions(ids[0], 1, 0).await.unwrap(), Ok(1));
+        assert_eq!(s.speed_set_deductions(fay, 0, 3).await.unwrap(), Ok(2));
+
+        // What results are made from.
+        let sheets = s.speed_sheets(Filter::default()).await.unwrap();
+        let summary: Vec<_> = sheets
+            .iter()
+            .map(|x| {
+                (
+                    x.entry.heat,
+                    x.entry.station,
+                    x.entry.name.as_str(),
+                    x.entry.event.as_str(),
+                    x.head_judge,
+                    (x.false_starts, x.false_switches),
+                    x.heat_state,
+                    x.tallies.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    1,
+                    1,
+                    "Ann",
+                    "Speed 30",
+                    Some(d[0]),
+                    (1, 0),
+                    HeatState::Pending,
+                    vec![(d[1], None), (d[0], None)]
+                ),
+                (
+                    1,
+                    2,
+                    "Bo",
+                    "Speed 30",
+                    Some(d[2]),
+                    (0, 0),
+                    HeatState::Pending,
+                    vec![(d[2], None)]
+                ),
+                (
+                    2,
+                    2,
+                    "Fay",
+                    "Speed Relay 4x30",
+                    Some(d[2]),
+                    (0, 3),
+                    HeatState::Pending,
+                    vec![(d[2], None)]
+                ),
+            ]
+        );
+        assert_eq!(sheets[2].entry.club.as_deref(), Some("Ropers"));
+        let relay_only = s
+            .speed_sheets(Filter {
+                event: Some("Speed Relay 4x30".into()),
+                heat: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(relay_only.len(), 1);
+        assert_eq!(relay_only[0].tallies, [(d[2], None)]);
+
+        let heats = s.speed_heats().await.unwrap();
+        assert_eq!(
+            heats.iter().map(|h| (h.heat, h.state)).collect::<Vec<_>>(),
+            [(1, HeatState::Pending), (2, HeatState::Pending)]
+        );
+        assert_eq!(s.speed_current_heat().await.unwrap(), None);
+        s.close().await;
+        db.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_heat_counts_what_each_clicker_added_between_its_start_and_stop() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (s, _changes) = db.node().await;
+        let d = devices(&s, 3).await;
+        let ids = s
+            .speed_add_entries(vec![
+                entry(1, 1, "Ann", Some(panel(&[d[0], d[1]]))),
+                entry(2, 1, "Bo", Some(panel(&[d[0], d[2]]))),
+            ])
+            .await
+            .unwrap()
+            .unwrap();
+        // Before the heat: d0 shows 87 (not reset), d1 shows 5.
+        s.record_score(d[0], 1_000, 87, None).await.unwrap();
+        s.record_score(d[1], 1_000, 5, None).await.unwrap();
+
+        assert_eq!(s.speed_start_heat(1).await.unwrap(), Ok(vec![d[0], d[1]]));
+        let running = s.speed_start_heat(1).await.unwrap().unwrap_err();
+        assert_eq!(
+            running,
+            SpeedError::Conflict("heat 1 is running already".into())
+        );
+        let other = s.speed_start_heat(2).await.unwrap().unwrap_err();
+        assert!(
+            other.to_string().starts_with("heat 1 is running: stop it"),
+            "{other}"
+        );
+        assert!(matches!(
+            s.speed_start_heat(3).await.unwrap(),
+            Err(SpeedError::NotFound(_))
+        ));
+        assert_eq!(
+            s.speed_set_judges(ids[0], panel(&[d[2]])).await.unwrap(),
+            Err(guards::editable(1, Some(HeatState::Running)).unwrap_err())
+        );
+        assert_eq!(
+            s.speed_current_heat().await.unwrap(),
+            Some((1, vec![d[0], d[1]], true))
+        );
+
+        // During the heat: d0 87 -> 188 is 101; d1 is reset, then counts 30.
+        for (timestamp, score) in [(2_000, 88), (3_000, 120), (4_000, 188)] {
+            s.record_score(d[0], timestamp, score, None).await.unwrap();
+        }
+        s.record_score(d[1], 2_000, 0, None).await.unwrap();
+        s.record_score(d[1], 3_000, 30, None).await.unwrap();
+        assert_eq!(
+            tallies(&s, 1).await,
+            [vec![(d[0], Some(101)), (d[1], Some(30))]]
+        );
+
+        assert_eq!(s.speed_stop_heat(1).await.unwrap(), Ok(()));
+        // After the stop: not counted.
+        s.record_score(d[0], 5_000, 300, None).await.unwrap();
+        assert_eq!(
+            tallies(&s, 1).await,
+            [vec![(d[0], Some(101)), (d[1], Some(30))]]
+        );
+        let stopped = s.speed_heat(1).await.unwrap().unwrap();
+        assert_eq!(stopped.state, HeatState::Stopped);
+        assert!(stopped.started_at.unwrap() < stopped.stopped_at.unwrap());
+        assert!(conflict(&s.speed_stop_heat(1).await.unwrap().unwrap_err()));
+        assert_eq!(
+            s.speed_set_deductions(ids[0], 1, 0).await.unwrap(),
+            Err(guards::editable(1, Some(HeatState::Stopped)).unwrap_err())
+        );
+        assert!(conflict(
+            &s.speed_unlock_heat(2).await.unwrap().unwrap_err()
+        ));
+
+        // Unlocked, corrected, locked again as it ran.
+        assert_eq!(s.speed_unlock_heat(1).await.unwrap(), Ok(()));
+        assert_eq!(
+            s.speed_heat(1).await.unwrap().unwrap().state,
+            HeatState::Unlocked
+        );
+        assert_eq!(s.speed_set_deductions(ids[0], 1, 0).await.unwrap(), Ok(1));
+        assert_eq!(s.speed_stop_heat(1).await.unwrap(), Ok(()));
+        assert_eq!(s.speed_heat(1).await.unwrap().unwrap(), stopped);
+        assert_eq!(
+            tallies(&s, 1).await,
+            [vec![(d[0], Some(101)), (d[1], Some(30))]]
+        );
+        assert_eq!(
+            s.speed_current_heat().await.unwrap(),
+            Some((1, vec![d[0], d[1]], false))
+        );
+
+        // Heat 2: d0 starts from 300; d2's Espruino clock wraps (Date.now() | 0)
+        // mid-heat: 10 before the wrap, 25 after, so 25 and not an undo.
+        assert_eq!(s.speed_start_heat(2).await.unwrap(), Ok(vec![d[0], d[2]]));
+        s.record_score(d[0], 6_000, 310, None).await.unwrap();
+        s.record_score(d[2], -2_147_483_000, 25, None)
+            .await
+            .unwrap();
+        s.record_score(d[2], 2_147_483_000, 10, None).await.unwrap();
+        assert_eq!(s.speed_stop_heat(2).await.unwrap(), Ok(()));
+        assert_eq!(
+            tallies(&s, 2).await,
+            [vec![(d[0], Some(10)), (d[2], Some(25))]]
+        );
+        assert_eq!(
+            s.speed_current_heat().await.unwrap(),
+            Some((2, vec![d[0], d[2]], false))
+        );
+        s.close().await;
+        db.drop().await;
+    }
+
+    /// Two nodes on one database: what SQLite's single writer ordered, the
+    /// speed lock orders across nodes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_cannot_both_start_a_heat_nor_both_take_a_station() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let (a, _changes_a) = db.node().await;
+        let (b, _changes_b) = db.node().await;
+        let heats = 1..=8u32;
+        let entries = heats.clone().map(|h| entry(h, 1, "Ann", None)).collect();
+        a.speed_add_entries(entries).await.unwrap().unwrap();
+        for round in heats.clone().step_by(2) {
+            let (on_a, on_b) =
+                tokio::join!(a.speed_start_heat(round), b.speed_start_heat(round + 1));
+            let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
+            assert!(
+                on_a.is_ok() != on_b.is_ok(),
+                "round {round}: exactly one heat starts: {on_a:?}, {on_b:?}"
+            );
+            let started = if on_a.is_ok() { round } else { round + 1 };
+            let running: Vec<_> = b
+                .speed_heats()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|h| h.state == HeatState::Running)
+                .map(|h| h.heat)
+                .collect();
+            assert_eq!(running, [started]);
+            a.speed_stop_heat(started).await.unwrap().unwrap();
+        }
+        // A new heat each time: both nodes make it, and take its station 1.
+        for heat in 20..28 {
+            let (on_a, on_b) = tokio::join!(
+                a.speed_add_entries(vec![entry(heat, 1, "Cy", None)]),
+                b.speed_add_entries(vec![entry(heat, 1, "Di", None)])
+            );
+            let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
+            let refusal = match (&on_a, &on_b) {
+                (Ok(_), Err((0, e))) => (e, "Cy"),
+                (Err((0, e)), Ok(_)) => (e, "Di"),
+                _ => panic!("heat {heat}: exactly one entry is added: {on_a:?}, {on_b:?}"),
+            };
+            assert_eq!(*refusal.0, guards::station_taken(heat, 1, refusal.1));
+        }
+        a.close().await;
+        b.close().await;
+        db.drop().await;
     }
 }

@@ -1,0 +1,659 @@
+//! The judging floor's tables in PostgreSQL: the pause, absent teams,
+//! judges' notes, withdrawn hacks and each judge's last action, with the
+//! same rules as SQLite's (`crate::store::floor`). `judging` calls the
+//! helpers here inside its own write jobs.
+//!
+//! Across nodes: the pause is written under the floor lock held
+//! exclusively, and absences and withdrawals under it shared (see
+//! [`super::judging_rows`]); a row a write replaces is read `FOR UPDATE`,
+//! and a row it may have to create is inserted with `ON CONFLICT` on its
+//! unique key, so two nodes writing the same row at once take turns and
+//! keep one row id.
+
+use std::collections::HashMap;
+
+use tokio_postgres::GenericClient;
+
+use super::judging_rows::{exists, floor_exclusive, floor_shared, floor_state, publish, Table};
+use super::writer::PgTx;
+use super::{unreachable, PgStore};
+use crate::judging::error::JudgingError;
+use crate::judging::model::{Absence, DataStore, JudgeHack, JudgingStatus, Note, Withdrawal};
+use crate::store::{now_ms, StoreError, WriteError};
+
+impl PgStore {
+    /// Pauses or resumes judging. Setting what is already set changes
+    /// nothing and publishes nothing.
+    pub async fn set_paused(&self, paused: bool) -> Result<JudgingStatus, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                floor_exclusive(tx).await?;
+                let row = JudgingStatus { id: 1, paused };
+                if is_paused(tx).await? == paused {
+                    return Ok(Ok(row));
+                }
+                let update = tx
+                    .prepare_cached(
+                        "UPDATE judging_status SET paused = $1, changed_at = $2 WHERE id = 1",
+                    )
+                    .await?;
+                tx.execute(&update, &[&paused, &now_ms()]).await?;
+                publish(tx, |d| d.judging_status.push(row.clone()));
+                Ok(Ok(row))
+            })
+        })
+        .await
+    }
+
+    /// Judge `judge` found nobody at `hack`'s table: the absence becomes
+    /// active (the same row again if the judge marked it before) and the
+    /// hack moves to the end of the judge's route.
+    pub async fn mark_absent(&self, judge: i64, hack: i64) -> Result<Absence, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                floor_shared(tx).await?;
+                let floor = floor_state(tx, judge, hack).await?;
+                if !floor.judge {
+                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
+                }
+                if !floor.hack {
+                    return Ok(Err(JudgingError::NoSuchHack(hack)));
+                }
+                if floor.paused {
+                    return Ok(Err(JudgingError::Paused));
+                }
+                touch(tx, judge).await?;
+                let select = tx
+                    .prepare_cached(
+                        "SELECT id, active FROM absences WHERE judge_id = $1 AND hack_id = $2
+                         FOR UPDATE",
+                    )
+                    .await?;
+                let before = tx.query_opt(&select, &[&judge, &hack]).await?;
+                let id = match before.map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1))) {
+                    Some((id, true)) => {
+                        return Ok(Ok(Absence {
+                            id,
+                            judge_id: judge,
+                            hack_id: hack,
+                            active: true,
+                        }))
+                    }
+                    Some((id, false)) => {
+                        let update = tx
+                            .prepare_cached(
+                                "UPDATE absences SET active = TRUE, marked_at = $1 WHERE id = $2",
+                            )
+                            .await?;
+                        tx.execute(&update, &[&now_ms(), &id]).await?;
+                        id
+                    }
+                    None => {
+                        // Another node may have added the row since the read.
+                        let insert = tx
+                            .prepare_cached(
+                                "INSERT INTO absences (judge_id, hack_id, active, marked_at)
+                                 VALUES ($1, $2, TRUE, $3)
+                                 ON CONFLICT (judge_id, hack_id) DO UPDATE
+                                 SET active = TRUE, marked_at = excluded.marked_at
+                                 RETURNING id",
+                            )
+                            .await?;
+                        tx.query_one(&insert, &[&judge, &hack, &now_ms()])
+                            .await?
+                            .get(0)
+                    }
+                };
+                let row = Absence {
+                    id,
+                    judge_id: judge,
+                    hack_id: hack,
+                    active: true,
+                };
+                let moved = move_to_route_end(tx, judge, hack).await?;
+                publish(tx, |d| {
+                    d.absences.push(row.clone());
+                    d.judge_hacks.extend(moved);
+                });
+                Ok(Ok(row))
+            })
+        })
+        .await
+    }
+
+    /// The organiser says the team is back: every active absence of `hack`
+    /// is cleared. Answers the rows it cleared.
+    pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                floor_shared(tx).await?;
+                if !exists(tx, Table::Hacks, hack).await? {
+                    return Ok(Err(JudgingError::NoSuchHack(hack)));
+                }
+                let cleared = clear_hack_absences(tx, hack).await?;
+                if !cleared.is_empty() {
+                    let rows = cleared.clone();
+                    publish(tx, |d| d.absences = rows);
+                }
+                Ok(Ok(cleared))
+            })
+        })
+        .await
+    }
+
+    /// Withdraws `hack` from the results (or takes it back).
+    pub async fn set_withdrawn(
+        &self,
+        hack: i64,
+        withdrawn: bool,
+    ) -> Result<Withdrawal, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                floor_shared(tx).await?;
+                if !exists(tx, Table::Hacks, hack).await? {
+                    return Ok(Err(JudgingError::NoSuchHack(hack)));
+                }
+                let select = tx
+                    .prepare_cached(
+                        "SELECT id, withdrawn FROM withdrawals WHERE hack_id = $1 FOR UPDATE",
+                    )
+                    .await?;
+                let before = tx.query_opt(&select, &[&hack]).await?;
+                let id = match before.map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1))) {
+                    Some((id, was)) if was == withdrawn => {
+                        return Ok(Ok(Withdrawal {
+                            id,
+                            hack_id: hack,
+                            withdrawn,
+                        }))
+                    }
+                    Some((id, _)) => {
+                        let update = tx
+                            .prepare_cached("UPDATE withdrawals SET withdrawn = $1 WHERE id = $2")
+                            .await?;
+                        tx.execute(&update, &[&withdrawn, &id]).await?;
+                        id
+                    }
+                    None => {
+                        let insert = tx
+                            .prepare_cached(
+                                "INSERT INTO withdrawals (hack_id, withdrawn) VALUES ($1, $2)
+                                 ON CONFLICT (hack_id) DO UPDATE SET withdrawn = excluded.withdrawn
+                                 RETURNING id",
+                            )
+                            .await?;
+                        tx.query_one(&insert, &[&hack, &withdrawn]).await?.get(0)
+                    }
+                };
+                let row = Withdrawal {
+                    id,
+                    hack_id: hack,
+                    withdrawn,
+                };
+                publish(tx, |d| d.withdrawals.push(row.clone()));
+                Ok(Ok(row))
+            })
+        })
+        .await
+    }
+
+    /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
+    /// the row id. Notes are taken while judging is paused.
+    pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                if !exists(tx, Table::Judges, judge).await? {
+                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
+                }
+                if !exists(tx, Table::Hacks, hack).await? {
+                    return Ok(Err(JudgingError::NoSuchHack(hack)));
+                }
+                touch(tx, judge).await?;
+                let select = tx
+                    .prepare_cached(
+                        "SELECT id, text FROM notes WHERE judge_id = $1 AND hack_id = $2
+                         FOR UPDATE",
+                    )
+                    .await?;
+                let before = tx.query_opt(&select, &[&judge, &hack]).await?;
+                let id = match before.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))) {
+                    Some((id, old)) if old == text => {
+                        return Ok(Ok(Note {
+                            id,
+                            judge_id: judge,
+                            hack_id: hack,
+                            text,
+                        }))
+                    }
+                    Some((id, _)) => {
+                        let update = tx
+                            .prepare_cached(
+                                "UPDATE notes SET text = $1, updated_at = $2 WHERE id = $3",
+                            )
+                            .await?;
+                        tx.execute(&update, &[&text, &now_ms(), &id]).await?;
+                        id
+                    }
+                    None => {
+                        let insert = tx
+                            .prepare_cached(
+                                "INSERT INTO notes (judge_id, hack_id, text, updated_at)
+                                 VALUES ($1, $2, $3, $4)
+                                 ON CONFLICT (judge_id, hack_id) DO UPDATE
+                                 SET text = excluded.text, updated_at = excluded.updated_at
+                                 RETURNING id",
+                            )
+                            .await?;
+                        tx.query_one(&insert, &[&judge, &hack, &text, &now_ms()])
+                            .await?
+                            .get(0)
+                    }
+                };
+                let row = Note {
+                    id,
+                    judge_id: judge,
+                    hack_id: hack,
+                    text,
+                };
+                publish(tx, |d| d.notes.push(row.clone()));
+                Ok(Ok(row))
+            })
+        })
+        .await
+    }
+
+    /// When each judge last rated, ranked, marked an absence or wrote a
+    /// note (milliseconds since the Unix epoch), by judge id.
+    pub async fn judge_activity(&self) -> Result<HashMap<i64, i64>, StoreError> {
+        let client = self.pool.get().await.map_err(unreachable)?;
+        let rows = client
+            .query("SELECT judge_id, last_action_at FROM judge_activity", &[])
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+/// Whether judging is paused, as the job's transaction sees it.
+pub(super) async fn is_paused(tx: &PgTx) -> Result<bool, StoreError> {
+    let select = tx
+        .prepare_cached("SELECT paused FROM judging_status WHERE id = 1")
+        .await?;
+    Ok(tx.query_opt(&select, &[]).await?.is_some_and(|r| r.get(0)))
+}
+
+/// The statement that records that a judge did something now ($1: judge,
+/// $2: the time).
+pub(super) const TOUCH: &str =
+    "INSERT INTO judge_activity (judge_id, last_action_at) VALUES ($1, $2)
+     ON CONFLICT (judge_id) DO UPDATE SET last_action_at = excluded.last_action_at";
+
+/// Records that `judge` did something now.
+pub(super) async fn touch(tx: &PgTx, judge: i64) -> Result<(), StoreError> {
+    let touch = tx.prepare_cached(TOUCH).await?;
+    tx.execute(&touch, &[&judge, &now_ms()]).await?;
+    Ok(())
+}
+
+/// The statement that clears every active absence of a hack ($1),
+/// answering the rows it cleared (id, judge).
+pub(super) const CLEAR_ABSENCES: &str =
+    "UPDATE absences SET active = FALSE WHERE hack_id = $1 AND active RETURNING id, judge_id";
+
+/// The absences [`CLEAR_ABSENCES`] answered, as they are now, by id.
+pub(super) fn cleared(hack: i64, rows: Vec<tokio_postgres::Row>) -> Vec<Absence> {
+    let mut cleared: Vec<Absence> = rows
+        .into_iter()
+        .map(|r| Absence {
+            id: r.get(0),
+            judge_id: r.get(1),
+            hack_id: hack,
+            active: false,
+        })
+        .collect();
+    cleared.sort_by_key(|a| a.id);
+    cleared
+}
+
+/// Clears every active absence of `hack` (it was rated, or the organiser
+/// says the team is back) and answers the rows as they are now.
+pub(super) async fn clear_hack_absences(tx: &PgTx, hack: i64) -> Result<Vec<Absence>, StoreError> {
+    let clear = tx.prepare_cached(CLEAR_ABSENCES).await?;
+    Ok(cleared(hack, tx.query(&clear, &[&hack]).await?))
+}
+
+/// Puts `hack` last on `judge`'s route, if it is on the route and not last
+/// already; answers the assignment row it changed. The judge's rows are
+/// locked while the end of the route is worked out.
+async fn move_to_route_end(
+    tx: &PgTx,
+    judge: i64,
+    hack: i64,
+) -> Result<Option<JudgeHack>, StoreError> {
+    let route = tx
+        .prepare_cached(
+            "SELECT id, hack_id, priority FROM judge_hacks WHERE judge_id = $1 FOR UPDATE",
+        )
+        .await?;
+    let rows: Vec<(i64, i64, i64)> = tx
+        .query(&route, &[&judge])
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let Some(&(id, _, priority)) = rows.iter().find(|(_, h, _)| *h == hack) else {
+        return Ok(None);
+    };
+    let last = rows.iter().map(|r| r.2).max().unwrap_or(priority);
+    let others_at_last = rows.iter().any(|r| r.2 == last && r.0 != id);
+    if priority == last && !others_at_last {
+        return Ok(None);
+    }
+    let end = last + 1;
+    let update = tx
+        .prepare_cached("UPDATE judge_hacks SET priority = $1 WHERE id = $2")
+        .await?;
+    tx.execute(&update, &[&end, &id]).await?;
+    Ok(Some(JudgeHack {
+        id,
+        judge_id: judge,
+        hack_id: hack,
+        priority: end,
+    }))
+}
+
+/// Adds the floor's tables to a full load of the judging state, read by
+/// `client` (in the caller's snapshot).
+pub(super) async fn load(
+    client: &impl GenericClient,
+    data: &mut DataStore,
+) -> Result<(), StoreError> {
+    data.absences = client
+        .query(
+            "SELECT id, judge_id, hack_id, active FROM absences ORDER BY id",
+            &[],
+        )
+        .await?
+        .into_iter()
+        .map(|r| Absence {
+            id: r.get(0),
+            judge_id: r.get(1),
+            hack_id: r.get(2),
+            active: r.get(3),
+        })
+        .collect();
+    data.notes = client
+        .query(
+            "SELECT id, judge_id, hack_id, text FROM notes ORDER BY id",
+            &[],
+        )
+        .await?
+        .into_iter()
+        .map(|r| Note {
+            id: r.get(0),
+            judge_id: r.get(1),
+            hack_id: r.get(2),
+            text: r.get(3),
+        })
+        .collect();
+    let paused = client
+        .query_opt("SELECT paused FROM judging_status WHERE id = 1", &[])
+        .await?
+        .is_some_and(|r| r.get(0));
+    data.judging_status = vec![JudgingStatus { id: 1, paused }];
+    data.withdrawals = client
+        .query(
+            "SELECT id, hack_id, withdrawn FROM withdrawals ORDER BY id",
+            &[],
+        )
+        .await?
+        .into_iter()
+        .map(|r| Withdrawal {
+            id: r.get(0),
+            hack_id: r.get(1),
+            withdrawn: r.get(2),
+        })
+        .collect();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
+
+    /// Two judges, three hacks, and judge 1 assigned hacks 1, 2, 3 in that order.
+    async fn floor(store: &PgStore, feed: &mut Feed) {
+        for i in 1..=3 {
+            store
+                .add_hack(NewHack {
+                    name: format!("H{i}"),
+                    description: String::new(),
+                    location: i,
+                })
+                .await
+                .unwrap();
+        }
+        for i in 1..=2 {
+            store
+                .add_judge(NewJudge {
+                    name: format!("J{i}"),
+                    email: format!("j{i}@example.org"),
+                })
+                .await
+                .unwrap();
+        }
+        store.assign(1).await.unwrap();
+        feed.diffs(store).await;
+    }
+
+    async fn route(store: &PgStore, judge: i64) -> Vec<(i64, i64)> {
+        let mut rows: Vec<(i64, i64)> = store
+            .load_all()
+            .await
+            .unwrap()
+            .judge_hacks
+            .iter()
+            .filter(|r| r.judge_id == judge)
+            .map(|r| (r.priority, r.hack_id))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[tokio::test]
+    async fn pausing_publishes_only_changes() {
+        let Some((store, mut feed)) = open("pausing_publishes_only_changes").await else {
+            return;
+        };
+        let paused = store.set_paused(true).await.unwrap();
+        assert_eq!(
+            paused,
+            JudgingStatus {
+                id: 1,
+                paused: true
+            }
+        );
+        assert_eq!(
+            feed.one(&store).await.judging_status,
+            std::slice::from_ref(&paused)
+        );
+        store.set_paused(true).await.unwrap();
+        feed.quiet(&store).await;
+        assert_eq!(store.load_all().await.unwrap().judging_status, [paused]);
+        store.set_paused(false).await.unwrap();
+        assert_eq!(
+            feed.one(&store).await.judging_status,
+            [JudgingStatus {
+                id: 1,
+                paused: false
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_absence_moves_the_hack_last_and_marking_again_changes_nothing() {
+        let Some((store, mut feed)) =
+            open("an_absence_moves_the_hack_last_and_marking_again_changes_nothing").await
+        else {
+            return;
+        };
+        floor(&store, &mut feed).await;
+        let before = route(&store, 1).await;
+        let first = before[0].1;
+        let absence = store.mark_absent(1, first).await.unwrap();
+        assert!(absence.active);
+        let diff = feed.one(&store).await;
+        assert_eq!(diff.absences, std::slice::from_ref(&absence));
+        assert_eq!(diff.judge_hacks.len(), 1);
+        assert_eq!(diff.judge_hacks[0].hack_id, first);
+        let after = route(&store, 1).await;
+        assert_eq!(after.last().unwrap().1, first, "{before:?} -> {after:?}");
+        assert_eq!(diff.judge_hacks[0].priority, after.last().unwrap().0);
+
+        // Active already: nothing changes.
+        assert_eq!(store.mark_absent(1, first).await.unwrap(), absence);
+        feed.quiet(&store).await;
+        assert_eq!(route(&store, 1).await, after);
+
+        // Cleared, then marked again: the same row, active again; the hack
+        // is last already, so the route stays.
+        let cleared = store.clear_absences(first).await.unwrap();
+        assert_eq!(
+            cleared,
+            [Absence {
+                active: false,
+                ..absence.clone()
+            }]
+        );
+        assert_eq!(feed.one(&store).await.absences, cleared);
+        assert!(store.clear_absences(first).await.unwrap().is_empty());
+        feed.quiet(&store).await;
+        let again = store.mark_absent(1, first).await.unwrap();
+        assert_eq!(again, absence);
+        let diff = feed.one(&store).await;
+        assert_eq!((diff.absences, diff.judge_hacks), (vec![absence], vec![]));
+
+        // A hack not on the judge's route: the absence alone.
+        let elsewhere = route(&store, 2).await[0].1;
+        let other = store.mark_absent(1, elsewhere).await.unwrap();
+        let diff = feed.one(&store).await;
+        assert_eq!((diff.absences, diff.judge_hacks), (vec![other], vec![]));
+    }
+
+    #[tokio::test]
+    async fn floor_writes_refuse_what_is_not_there_and_absences_wait_for_the_pause() {
+        let Some((store, mut feed)) =
+            open("floor_writes_refuse_what_is_not_there_and_absences_wait_for_the_pause").await
+        else {
+            return;
+        };
+        floor(&store, &mut feed).await;
+        let refused = |r: Result<(), WriteError>| match r {
+            Err(WriteError::Refused(e)) => e.to_string(),
+            other => panic!("{other:?}"),
+        };
+        let e = refused(store.mark_absent(9, 1).await.map(drop));
+        assert!(e.starts_with("judge 9 does not exist"), "{e}");
+        let e = refused(store.mark_absent(1, 9).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        let e = refused(store.clear_absences(9).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        let e = refused(store.set_withdrawn(9, true).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        let e = refused(store.note(9, 1, "x".into()).await.map(drop));
+        assert!(e.starts_with("judge 9 does not exist"), "{e}");
+        let e = refused(store.note(1, 9, "x".into()).await.map(drop));
+        assert!(e.starts_with("hack 9 does not exist"), "{e}");
+        store.set_paused(true).await.unwrap();
+        assert!(matches!(
+            store.mark_absent(1, 1).await,
+            Err(WriteError::Refused(JudgingError::Paused))
+        ));
+        // Notes are taken while paused.
+        store.note(1, 1, "back at 3".into()).await.unwrap();
+        let diffs = feed.diffs(&store).await;
+        assert_eq!(diffs.len(), 2);
+        assert!(diffs[1].notes.len() == 1 && diffs[1].absences.is_empty());
+        assert_eq!(
+            store
+                .judge_activity()
+                .await
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            [&1]
+        );
+    }
+
+    #[tokio::test]
+    async fn notes_and_withdrawals_keep_their_rows() {
+        let Some((store, mut feed)) = open("notes_and_withdrawals_keep_their_rows").await else {
+            return;
+        };
+        floor(&store, &mut feed).await;
+        let note = store.note(2, 3, "loud table".into()).await.unwrap();
+        let edited = store.note(2, 3, "quiet now".into()).await.unwrap();
+        assert_eq!(note.id, edited.id);
+        store.note(2, 3, "quiet now".into()).await.unwrap();
+        let diffs = feed.diffs(&store).await;
+        assert_eq!(diffs.len(), 2, "an unchanged note publishes nothing");
+        assert_eq!(diffs[1].notes, std::slice::from_ref(&edited));
+
+        let out = store.set_withdrawn(2, true).await.unwrap();
+        store.set_withdrawn(2, true).await.unwrap();
+        let back = store.set_withdrawn(2, false).await.unwrap();
+        assert_eq!(out.id, back.id);
+        let diffs = feed.diffs(&store).await;
+        assert_eq!(diffs.len(), 2, "an unchanged withdrawal publishes nothing");
+        assert_eq!(diffs[0].withdrawals, [out]);
+        assert_eq!(diffs[1].withdrawals, std::slice::from_ref(&back));
+        let all = store.load_all().await.unwrap();
+        assert_eq!((all.notes, all.withdrawals), (vec![edited], vec![back]));
+        let activity = store.judge_activity().await.unwrap();
+        assert!(activity[&2] > 1_700_000_000_000, "{activity:?}");
+    }
+
+    /// Assignment on one node while the other marks absences and rates:
+    /// each waits for the other, so assignment never moves a row a judge
+    /// just rated, and no judge gets a hack twice.
+    #[tokio::test]
+    async fn assignment_and_floor_writes_on_two_nodes_take_turns() {
+        let Some(url) = fresh_database("assignment_and_floor_writes_on_two_nodes_take_turns").await
+        else {
+            return;
+        };
+        let ((a, mut feed), (b, _)) = (node(&url).await, node(&url).await);
+        floor(&a, &mut feed).await;
+        let all = a.load_all().await.unwrap();
+        let assigning = {
+            let a = a.clone();
+            tokio::spawn(async move {
+                for k in 1..=2 {
+                    a.assign(k).await.unwrap();
+                }
+            })
+        };
+        for row in &all.judge_hacks {
+            b.rate(row.judge_id, row.hack_id, 10).await.unwrap();
+        }
+        assigning.await.unwrap();
+        let now = a.load_all().await.unwrap();
+        for rating in &now.ratings {
+            assert!(
+                now.judge_hacks
+                    .iter()
+                    .any(|r| (r.judge_id, r.hack_id) == (rating.judge_id, rating.hack_id)),
+                "rated pair ({}, {}) was moved away",
+                rating.judge_id,
+                rating.hack_id
+            );
+        }
+        let pairs: std::collections::HashSet<_> = now
+            .judge_hacks
+            .iter()
+            .map(|r| (r.judge_id, r.hack_id))
+            .collect();
+        assert_eq!(pairs.len(), now.judge_hacks.len());
+    }
+}

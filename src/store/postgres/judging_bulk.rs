@@ -1,0 +1,725 @@
+//! The judging writes that touch many rows at once, in PostgreSQL: a
+//! Devpost import, a judges import and assignment, with the same rules and
+//! the same published diffs as SQLite's (`crate::store::judging_bulk`).
+//!
+//! Each is one write job: a refusal or a failure writes nothing, and all of
+//! its rows are published as one change. Its inserts go out pipelined, in
+//! order, so ids are handed out in the order SQLite gives them. Across
+//! nodes: a Devpost import holds the import lock (which hacks, tables,
+//! superlatives and eligibility exist must not change under it; adding a
+//! hack or a superlative takes the lock too), a judges import claims each
+//! email by `ON CONFLICT` on its unique key, and assignment holds the floor
+//! lock exclusively (no node rates, marks an absence or withdraws a hack
+//! while it plans; see [`super::judging_rows`]).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use futures_util::future::try_join_all;
+
+use super::judging::{email_owner, load_all};
+use super::judging_rows::{
+    exclusive, floor_exclusive, publish, query_with, returned_id, IMPORT_LOCK,
+};
+use super::{unreachable, PgStore};
+use crate::judging::absence;
+use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};
+use crate::judging::devpost::{self, Project};
+use crate::judging::error::JudgingError;
+use crate::judging::judges_csv;
+use crate::judging::model::{DataStore, Hack, Judge, JudgeHack, Superlative, SuperlativeHack};
+use crate::judging::outcomes::{Adjusted, Assigned, DevpostImported, JudgesImported};
+use crate::store::{StoreError, WriteError};
+
+/// Where the `k` of the latest assignment is kept, for results' coverage.
+const META_JUDGES_PER_HACK: &str = "judges_per_hack";
+
+/// Names compare like this when an import looks for a row it already has.
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// A superlative a prize names: one that existed, or the n-th this import adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SuperlativeRef {
+    Existing(i64),
+    New(usize),
+}
+
+impl PgStore {
+    /// Adds the projects of a Devpost export (already parsed and checked):
+    /// a hack per project, with tables numbered around those in use; a
+    /// superlative per prize name, reusing one of the same name (ignoring
+    /// case); and a `superlativeHacks` row per (prize, project). A project
+    /// whose name an existing hack has (ignoring case) is that hack, so
+    /// importing a newer export again adds only the new projects.
+    pub async fn import_devpost(
+        &self,
+        projects: Vec<Project>,
+    ) -> Result<DevpostImported, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                exclusive(tx, IMPORT_LOCK).await?;
+                let mut hack_by_name: HashMap<String, i64> = HashMap::new();
+                let mut taken_tables = BTreeSet::new();
+                let select = tx
+                    .prepare_cached("SELECT id, name, location FROM hacks ORDER BY id")
+                    .await?;
+                for row in tx.query(&select, &[]).await? {
+                    hack_by_name
+                        .entry(name_key(row.get(1)))
+                        .or_insert(row.get(0));
+                    taken_tables.insert(row.get::<_, i64>(2));
+                }
+                let mut superlative_by_name: HashMap<String, SuperlativeRef> = HashMap::new();
+                let select = tx
+                    .prepare_cached("SELECT id, name FROM superlatives ORDER BY id")
+                    .await?;
+                for row in tx.query(&select, &[]).await? {
+                    superlative_by_name
+                        .entry(name_key(row.get(1)))
+                        .or_insert(SuperlativeRef::Existing(row.get(0)));
+                }
+                // Only imports add eligibility, and they hold the lock: a
+                // pair found here is the only kind that can exist already.
+                let select = tx
+                    .prepare_cached("SELECT superlative_id, hack_id FROM superlative_hacks")
+                    .await?;
+                let mut eligible: HashSet<(SuperlativeRef, i64)> = tx
+                    .query(&select, &[])
+                    .await?
+                    .iter()
+                    .map(|r| (SuperlativeRef::Existing(r.get(0)), r.get(1)))
+                    .collect();
+
+                // Each project is an existing hack or a new one (an index into `fresh`).
+                let mut targets: Vec<(Result<i64, usize>, Vec<String>)> = Vec::new();
+                let mut fresh: Vec<Project> = Vec::new();
+                for mut project in projects {
+                    let prizes = std::mem::take(&mut project.prizes);
+                    match hack_by_name.get(&name_key(&project.title)) {
+                        Some(&id) => targets.push((Ok(id), prizes)),
+                        None => {
+                            targets.push((Err(fresh.len()), prizes));
+                            fresh.push(project);
+                        }
+                    }
+                }
+
+                let mut diff = DataStore::default();
+                let placed = devpost::assign_tables_around(fresh, &taken_tables);
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO hacks (name, description, location) VALUES ($1, $2, $3)
+                         RETURNING id",
+                    )
+                    .await?;
+                let ids = try_join_all(placed.iter().map(|(project, table)| {
+                    query_with(tx, &insert, [&project.title, &project.description, table])
+                }))
+                .await?;
+                let mut adjusted = Vec::new();
+                for ((project, table), rows) in placed.into_iter().zip(ids) {
+                    let id = returned_id(&rows)?;
+                    if let Some(note) = devpost::story_adjustment(&project) {
+                        adjusted.push(Adjusted {
+                            row: project.row,
+                            hack_id: id,
+                            note,
+                        });
+                    }
+                    diff.hacks.push(Hack {
+                        id,
+                        name: project.title,
+                        description: project.description,
+                        location: table,
+                    });
+                }
+
+                // Which superlatives and eligibility are new, in the order
+                // SQLite would add them.
+                let mut hacks_matched = Vec::new();
+                let mut superlatives_matched = Vec::new();
+                let mut new_superlatives: Vec<String> = Vec::new();
+                let mut new_pairs: Vec<(SuperlativeRef, i64)> = Vec::new();
+                for (target, prizes) in targets {
+                    let hack_id = match target {
+                        Ok(id) => {
+                            if !hacks_matched.contains(&id) {
+                                hacks_matched.push(id);
+                            }
+                            id
+                        }
+                        Err(index) => diff.hacks[index].id,
+                    };
+                    for prize in prizes {
+                        let key = name_key(&prize);
+                        let superlative = match superlative_by_name.get(&key) {
+                            Some(&found) => {
+                                if let SuperlativeRef::Existing(id) = found {
+                                    if !superlatives_matched.contains(&id) {
+                                        superlatives_matched.push(id);
+                                    }
+                                }
+                                found
+                            }
+                            None => {
+                                let added = SuperlativeRef::New(new_superlatives.len());
+                                new_superlatives.push(prize);
+                                superlative_by_name.insert(key, added);
+                                added
+                            }
+                        };
+                        if eligible.insert((superlative, hack_id)) {
+                            new_pairs.push((superlative, hack_id));
+                        }
+                    }
+                }
+                let insert = tx
+                    .prepare_cached("INSERT INTO superlatives (name) VALUES ($1) RETURNING id")
+                    .await?;
+                let ids = try_join_all(
+                    new_superlatives
+                        .iter()
+                        .map(|name| query_with(tx, &insert, [name])),
+                )
+                .await?;
+                for (name, rows) in new_superlatives.into_iter().zip(ids) {
+                    diff.superlatives.push(Superlative {
+                        id: returned_id(&rows)?,
+                        name,
+                    });
+                }
+                let pairs: Vec<(i64, i64)> = new_pairs
+                    .into_iter()
+                    .map(|(superlative, hack)| match superlative {
+                        SuperlativeRef::Existing(id) => (id, hack),
+                        SuperlativeRef::New(index) => (diff.superlatives[index].id, hack),
+                    })
+                    .collect();
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO superlative_hacks (superlative_id, hack_id) VALUES ($1, $2)
+                         RETURNING id",
+                    )
+                    .await?;
+                let ids = try_join_all(
+                    pairs
+                        .iter()
+                        .map(|(superlative, hack)| query_with(tx, &insert, [superlative, hack])),
+                )
+                .await?;
+                for ((superlative_id, hack_id), rows) in pairs.into_iter().zip(ids) {
+                    diff.superlative_hacks.push(SuperlativeHack {
+                        id: returned_id(&rows)?,
+                        superlative_id,
+                        hack_id,
+                    });
+                }
+
+                let imported = DevpostImported {
+                    hacks_added: diff.hacks.len(),
+                    hack_ids: diff.hacks.iter().map(|h| h.id).collect(),
+                    hacks_matched,
+                    superlatives_added: diff.superlatives.len(),
+                    superlative_ids: diff.superlatives.iter().map(|s| s.id).collect(),
+                    superlatives_matched,
+                    eligibility_added: diff.superlative_hacks.len(),
+                    adjusted,
+                };
+                if !diff.is_empty() {
+                    publish(tx, |d| *d = diff);
+                }
+                Ok(Ok(imported))
+            })
+        })
+        .await
+    }
+
+    /// Adds the judges of a judges CSV (already parsed and checked, with
+    /// their row numbers); refuses the whole file if any email belongs to
+    /// an existing judge, naming the first such row.
+    pub async fn import_judges(
+        &self,
+        judges: Vec<(u64, judges_csv::NewJudge)>,
+    ) -> Result<JudgesImported, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                let keys: Vec<String> = judges
+                    .iter()
+                    .map(|(_, judge)| judge.email.to_lowercase())
+                    .collect();
+                let select = tx
+                    .prepare_cached("SELECT email_key, id FROM judges WHERE email_key = ANY($1)")
+                    .await?;
+                let taken: HashMap<String, i64> = tx
+                    .query(&select, &[&keys])
+                    .await?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                for ((row, judge), key) in judges.iter().zip(&keys) {
+                    if let Some(&other) = taken.get(key) {
+                        return Ok(Err(JudgingError::EmailTakenOnRow {
+                            row: *row,
+                            email: judge.email.clone(),
+                            judge: other,
+                        }));
+                    }
+                }
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO judges (name, email, email_key) VALUES ($1, $2, $3)
+                         ON CONFLICT (email_key) DO NOTHING RETURNING id",
+                    )
+                    .await?;
+                let inserted = try_join_all(judges.iter().zip(&keys).map(|((_, judge), key)| {
+                    query_with(tx, &insert, [&judge.name, &judge.email, key])
+                }))
+                .await?;
+                let mut rows = Vec::with_capacity(judges.len());
+                for (((row, judge), key), id) in judges.into_iter().zip(&keys).zip(inserted) {
+                    let Some(id) = id.first() else {
+                        // Another node added the email since the check.
+                        let Some(other) = email_owner(tx, key).await? else {
+                            return Err(StoreError::Postgres(format!(
+                                "the email key {key:?} was contended: try again"
+                            )));
+                        };
+                        return Ok(Err(JudgingError::EmailTakenOnRow {
+                            row,
+                            email: judge.email,
+                            judge: other,
+                        }));
+                    };
+                    rows.push(Judge {
+                        id: id.get(0),
+                        name: judge.name,
+                        email: judge.email,
+                    });
+                }
+                let imported = JudgesImported {
+                    judges_added: rows.len(),
+                    judge_ids: rows.iter().map(|j| j.id).collect(),
+                };
+                if !rows.is_empty() {
+                    publish(tx, |d| d.judges = rows);
+                }
+                Ok(Ok(imported))
+            })
+        })
+        .await
+    }
+
+    /// Runs assignment ([`assign::plan`]) on the hacks, judges, assignments
+    /// and ratings as they are, and writes the rows that are new or changed.
+    /// Running it again tops up: rated rows stay, new hacks and judges are
+    /// worked in. Remembers `judges_per_hack` for results' coverage.
+    pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, WriteError> {
+        self.judging_write(move |tx| {
+            Box::pin(async move {
+                floor_exclusive(tx).await?;
+                let data = load_all(&**tx).await?;
+                if data.judges.is_empty() {
+                    return Ok(Err(JudgingError::NothingToAssign("judges")));
+                }
+                if data.hacks.is_empty() {
+                    return Ok(Err(JudgingError::NothingToAssign("hacks")));
+                }
+                // Withdrawn hacks get no new judges; their rows pass through.
+                let withdrawn: HashSet<i64> = data
+                    .withdrawals
+                    .iter()
+                    .filter(|w| w.withdrawn)
+                    .map(|w| w.hack_id)
+                    .collect();
+                let hacks: Vec<HackRef> = data
+                    .hacks
+                    .iter()
+                    .filter(|h| !withdrawn.contains(&h.id))
+                    .map(|h| HackRef {
+                        id: h.id,
+                        location: h.location,
+                    })
+                    .collect();
+                let judges: Vec<i64> = data.judges.iter().map(|j| j.id).collect();
+                let existing: Vec<AssignmentRow> =
+                    data.judge_hacks.iter().map(AssignmentRow::from).collect();
+                // A judge who found the team absent keeps the hack (to come
+                // back to it last), and it does not count toward coverage.
+                let absent: HashSet<(i64, i64)> = data
+                    .absences
+                    .iter()
+                    .filter(|a| a.active)
+                    .map(|a| (a.judge_id, a.hack_id))
+                    .collect();
+                let fixed: HashSet<(i64, i64)> = data
+                    .ratings
+                    .iter()
+                    .map(|r| (r.judge_id, r.hack_id))
+                    .chain(absent.iter().copied())
+                    .collect();
+                let k = judges_per_hack as usize;
+                let plan = assign::plan(&hacks, &judges, &existing, &fixed, k);
+                let plan = absence::adjust(plan, &absent, &hacks, &judges, k);
+                let changes = assign::changes(&existing, &plan);
+                let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) =
+                    changes.into_iter().partition(|c| c.row_id.is_some());
+
+                // Changed rows are deleted and written back under their own
+                // ids (in this one transaction, so no client ever sees them
+                // gone): updating them one at a time could give a judge the
+                // same hack twice for a moment, which the UNIQUE constraint
+                // refuses.
+                let delete = tx
+                    .prepare_cached("DELETE FROM judge_hacks WHERE id = $1")
+                    .await?;
+                try_join_all(
+                    moved
+                        .iter()
+                        .map(|row| query_with(tx, &delete, [&row.row_id])),
+                )
+                .await?;
+                let put_back = tx
+                    .prepare_cached(
+                        "INSERT INTO judge_hacks (id, judge_id, hack_id, priority)
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .await?;
+                let updated: Vec<JudgeHack> = moved
+                    .iter()
+                    .map(|row| JudgeHack {
+                        id: row.row_id.expect("partitioned on row_id"),
+                        judge_id: row.judge_id,
+                        hack_id: row.hack_id,
+                        priority: row.priority,
+                    })
+                    .collect();
+                try_join_all(updated.iter().map(|row| {
+                    query_with(
+                        tx,
+                        &put_back,
+                        [&row.id, &row.judge_id, &row.hack_id, &row.priority],
+                    )
+                }))
+                .await?;
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO judge_hacks (judge_id, hack_id, priority) VALUES ($1, $2, $3)
+                         RETURNING id",
+                    )
+                    .await?;
+                let ids = try_join_all(new.iter().map(|row| {
+                    query_with(tx, &insert, [&row.judge_id, &row.hack_id, &row.priority])
+                }))
+                .await?;
+                let mut created: Vec<JudgeHack> = Vec::with_capacity(new.len());
+                for (row, rows) in new.iter().zip(ids) {
+                    created.push(JudgeHack {
+                        id: returned_id(&rows)?,
+                        judge_id: row.judge_id,
+                        hack_id: row.hack_id,
+                        priority: row.priority,
+                    });
+                }
+                let remember = tx
+                    .prepare_cached(
+                        "INSERT INTO meta (key, value) VALUES ($1, $2)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    )
+                    .await?;
+                tx.execute(
+                    &remember,
+                    &[&META_JUDGES_PER_HACK, &judges_per_hack.to_string()],
+                )
+                .await?;
+                if !(created.is_empty() && updated.is_empty()) {
+                    let mut rows = updated.clone();
+                    rows.extend(created.iter().cloned());
+                    rows.sort_by_key(|r| r.id);
+                    publish(tx, |d| d.judge_hacks = rows);
+                }
+                Ok(Ok(Assigned {
+                    judges_per_hack,
+                    created,
+                    updated,
+                    total: plan.len(),
+                }))
+            })
+        })
+        .await
+    }
+
+    /// The judges per hack of the latest assignment, if one ran.
+    pub async fn judges_per_hack(&self) -> Result<Option<i64>, StoreError> {
+        let client = self.pool.get().await.map_err(unreachable)?;
+        let value: Option<String> = client
+            .query_opt(
+                "SELECT value FROM meta WHERE key = $1",
+                &[&META_JUDGES_PER_HACK],
+            )
+            .await?
+            .map(|r| r.get(0));
+        Ok(value.and_then(|v| v.parse().ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::store::postgres::test_support::{fresh_database, node, open};
+
+    fn project(title: &str, table: Option<i64>, prizes: &[&str]) -> Project {
+        Project {
+            row: 0,
+            title: title.into(),
+            submission_url: String::new(),
+            description: format!("about {title}"),
+            table,
+            prizes: prizes.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn judge(row: u64, name: &str, email: &str) -> (u64, judges_csv::NewJudge) {
+        (
+            row,
+            judges_csv::NewJudge {
+                name: name.into(),
+                email: email.into(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn devpost_import_is_one_change_and_reuses_superlatives_and_tables() {
+        let Some((store, mut feed)) =
+            open("devpost_import_is_one_change_and_reuses_superlatives_and_tables").await
+        else {
+            return;
+        };
+        store
+            .add_hack(NewHack {
+                name: "Entered by hand".into(),
+                description: String::new(),
+                location: 1,
+            })
+            .await
+            .unwrap();
+        store
+            .add_superlative("best use of data".into())
+            .await
+            .unwrap();
+        feed.diffs(&store).await;
+
+        let imported = store
+            .import_devpost(vec![
+                project("A", None, &["Best Hardware", "Best Use of Data"]),
+                project("B", Some(7), &["Best Use of Data"]),
+                project("C", None, &[]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(imported.hack_ids, [2, 3, 4]);
+        assert_eq!(imported.superlative_ids, [2]);
+        assert_eq!(imported.superlatives_matched, [1]);
+        assert_eq!(imported.eligibility_added, 3);
+
+        let diff = feed.one(&store).await;
+        let tables: Vec<_> = diff.hacks.iter().map(|h| (h.id, h.location)).collect();
+        assert_eq!(tables, [(2, 2), (3, 7), (4, 3)], "table 1 was taken");
+        assert_eq!(diff.superlatives.len(), 1);
+        let eligible: Vec<_> = diff
+            .superlative_hacks
+            .iter()
+            .map(|e| (e.id, e.superlative_id, e.hack_id))
+            .collect();
+        assert_eq!(eligible, [(1, 2, 2), (2, 1, 2), (3, 1, 3)]);
+
+        // Importing a newer export again adds only what is new.
+        let again = store
+            .import_devpost(vec![
+                project("a", None, &["Best Hardware", "Best UI", "best ui"]),
+                project("D", None, &["best hardware"]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(again.hacks_matched, [2]);
+        assert_eq!(again.hack_ids, [5]);
+        assert_eq!(again.superlative_ids, [3]);
+        assert_eq!(again.superlatives_matched, [2]);
+        // Hack 2 was eligible for Best Hardware already: only Best UI is new.
+        assert_eq!(again.eligibility_added, 2);
+        let diff = feed.one(&store).await;
+        let eligible: Vec<_> = diff
+            .superlative_hacks
+            .iter()
+            .map(|e| (e.id, e.superlative_id, e.hack_id))
+            .collect();
+        assert_eq!(
+            eligible,
+            [(4, 3, 2), (5, 2, 5)],
+            "ids follow on, none spent"
+        );
+        let all = store.load_all().await.unwrap();
+        assert_eq!(all.hacks.len(), 5);
+        assert_eq!(all.superlative_hacks.len(), 5);
+
+        // Nothing new: nothing published.
+        let same = store
+            .import_devpost(vec![project("D", None, &["Best Hardware"])])
+            .await
+            .unwrap();
+        assert_eq!((same.hacks_added, same.eligibility_added), (0, 0));
+        feed.quiet(&store).await;
+    }
+
+    #[tokio::test]
+    async fn judges_import_refuses_a_taken_email_and_adds_nothing() {
+        let Some((store, mut feed)) =
+            open("judges_import_refuses_a_taken_email_and_adds_nothing").await
+        else {
+            return;
+        };
+        store
+            .add_judge(NewJudge {
+                name: "Ada".into(),
+                email: "ada@example.org".into(),
+            })
+            .await
+            .unwrap();
+        feed.diffs(&store).await;
+        let err = store
+            .import_judges(vec![
+                judge(2, "Grace", "grace@example.org"),
+                judge(3, "Ada again", "ADA@example.org"),
+            ])
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            WriteError::Refused(JudgingError::EmailTakenOnRow {
+                row: 3,
+                judge: 1,
+                ..
+            })
+        ));
+        assert!(err.to_string().starts_with("row 3: judge 1 already has"));
+        feed.quiet(&store).await;
+        assert_eq!(store.load_all().await.unwrap().judges.len(), 1);
+
+        let imported = store
+            .import_judges(vec![
+                judge(2, "Grace", "grace@example.org"),
+                judge(3, "Alan", "alan@example.org"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(imported.judge_ids, [2, 3]);
+        let diff = feed.one(&store).await;
+        let names: Vec<_> = diff
+            .judges
+            .iter()
+            .map(|j| (j.id, j.name.as_str()))
+            .collect();
+        assert_eq!(names, [(2, "Grace"), (3, "Alan")]);
+    }
+
+    #[tokio::test]
+    async fn assignment_writes_the_plan_and_tops_up() {
+        let Some((store, mut feed)) = open("assignment_writes_the_plan_and_tops_up").await else {
+            return;
+        };
+        assert!(matches!(
+            store.assign(3).await,
+            Err(WriteError::Refused(JudgingError::NothingToAssign("judges")))
+        ));
+        let judges = (1..=4)
+            .map(|i| judge(i, &format!("J{i}"), &format!("j{i}@example.org")))
+            .collect();
+        store.import_judges(judges).await.unwrap();
+        assert!(matches!(
+            store.assign(3).await,
+            Err(WriteError::Refused(JudgingError::NothingToAssign("hacks")))
+        ));
+        let projects = (1..=6)
+            .map(|i| project(&format!("H{i}"), None, &[]))
+            .collect();
+        store.import_devpost(projects).await.unwrap();
+        feed.diffs(&store).await;
+        assert_eq!(store.judges_per_hack().await.unwrap(), None);
+
+        let first = store.assign(2).await.unwrap();
+        assert_eq!(first.created.len(), 12);
+        assert!(first.updated.is_empty());
+        assert_eq!(first.total, 12);
+        assert_eq!(store.judges_per_hack().await.unwrap(), Some(2));
+        let diff = feed.one(&store).await;
+        assert_eq!(diff.judge_hacks, first.created);
+
+        // Unchanged: nothing written, nothing published.
+        let again = store.assign(2).await.unwrap();
+        assert!(again.created.is_empty() && again.updated.is_empty());
+        feed.quiet(&store).await;
+
+        // A rating pins its row; more judges and a larger k top up.
+        let pinned = first.created[0].clone();
+        store
+            .rate(pinned.judge_id, pinned.hack_id, 10)
+            .await
+            .unwrap();
+        store
+            .import_judges(vec![judge(1, "J5", "j5@example.org")])
+            .await
+            .unwrap();
+        feed.diffs(&store).await;
+        let topped = store.assign(3).await.unwrap();
+        assert_eq!(topped.total, 18);
+        let mut published = topped.updated.clone();
+        published.extend(topped.created.iter().cloned());
+        published.sort_by_key(|r| r.id);
+        assert_eq!(feed.one(&store).await.judge_hacks, published);
+        let all = store.load_all().await.unwrap();
+        assert_eq!(all.judge_hacks.len(), 18);
+        let row = all.judge_hacks.iter().find(|r| r.id == pinned.id).unwrap();
+        assert_eq!(
+            (row.judge_id, row.hack_id),
+            (pinned.judge_id, pinned.hack_id)
+        );
+        let mut loads: HashMap<i64, usize> = HashMap::new();
+        let mut pairs = HashSet::new();
+        for row in &all.judge_hacks {
+            *loads.entry(row.judge_id).or_default() += 1;
+            assert!(pairs.insert((row.judge_id, row.hack_id)), "no pair twice");
+        }
+        assert_eq!(loads.len(), 5);
+        let (min, max) = (loads.values().min(), loads.values().max());
+        assert!(max.unwrap() - min.unwrap() <= 1, "{loads:?}");
+    }
+
+    /// The same export imported on two nodes at once adds each project once.
+    #[tokio::test]
+    async fn nodes_importing_one_export_at_once_add_it_once() {
+        let Some(url) = fresh_database("nodes_importing_one_export_at_once_add_it_once").await
+        else {
+            return;
+        };
+        let ((a, mut feed), (b, _)) = (node(&url).await, node(&url).await);
+        let export: Vec<Project> = (1..=30)
+            .map(|i| project(&format!("H{i}"), None, &["Best Hardware"]))
+            .collect();
+        let (one, two) = tokio::join!(
+            a.import_devpost(export.clone()),
+            b.import_devpost(export.clone())
+        );
+        let (one, two) = (one.unwrap(), two.unwrap());
+        assert_eq!(one.hacks_added + two.hacks_added, 30, "{one:?} {two:?}");
+        assert_eq!(one.eligibility_added + two.eligibility_added, 30);
+        let all = a.load_all().await.unwrap();
+        assert_eq!(all.hacks.len(), 30);
+        assert_eq!(all.superlatives.len(), 1);
+        let tables: BTreeSet<i64> = all.hacks.iter().map(|h| h.location).collect();
+        assert_eq!(tables.len(), 30, "one team per table");
+        let published: usize = feed.diffs(&a).await.iter().map(|d| d.hacks.len()).sum();
+        assert_eq!(published, 30);
+    }
+}
