@@ -19,6 +19,10 @@ use crate::rng::Rng;
 use crate::rss::{self, Reading};
 use crate::stats::{ClickerTally, Hist, LatencySummary};
 
+/// Pause between registering the senders and subscribing listeners on
+/// other nodes (see where it is used).
+const PRESENCE_SETTLE: Duration = Duration::from_secs(1);
+
 /// Which device ids listener `i` subscribes to.
 #[derive(Debug, Clone, Copy)]
 pub enum Ids {
@@ -187,6 +191,13 @@ pub async fn run(shape: Shape) -> Outcome {
     )
     .await;
     let devices = device_table(&senders);
+    if shape.listener_hosts != shape.sender_hosts {
+        // Listeners on other nodes hear of the devices through the change
+        // log; subscribing before it arrived would miss them in the first
+        // CONNECT reply (they come as live CONNECTs instead). Clickers
+        // register well before the scoreboards open at a real event.
+        tokio::time::sleep(PRESENCE_SETTLE).await;
+    }
     let listeners = open_listeners(
         &shape.listener_hosts,
         shape.listeners,
