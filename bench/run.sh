@@ -220,6 +220,30 @@ save_metrics() {
     curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" >"$2" 2>/dev/null || rm -f "$2"
 }
 
+# cpu_ticks PID...: user + system clock ticks the processes used so far.
+cpu_ticks() {
+    local pid total=0 f
+    for pid in "$@"; do
+        read -r -a f <"/proc/$pid/stat" 2>/dev/null || continue
+        # Fields 14 and 15 (utime, stime) counted after the "(comm)" field,
+        # which cannot hold a space for these processes.
+        total=$((total + f[13] + f[14]))
+    done
+    echo "$total"
+}
+
+# pg_ticks: CPU ticks of the PostgreSQL server: the postmaster, its live
+# backends, and (cutime, cstime) the children that already exited.
+pg_ticks() {
+    local master f total children
+    master="$(head -n 1 "$PG_DIR/data/postmaster.pid" 2>/dev/null)" || return 0
+    read -r -a f <"/proc/$master/stat" 2>/dev/null || return 0
+    total=$((f[13] + f[14] + f[15] + f[16]))
+    children="$(ps -o pid= --ppid "$master" 2>/dev/null)"
+    # shellcheck disable=SC2086
+    echo $((total + $(cpu_ticks $children)))
+}
+
 # commit_stats FILE: group commits in a saved /metrics: how many, mean jobs
 # per commit and mean milliseconds per commit (whole life of the server).
 commit_stats() {
@@ -259,9 +283,17 @@ measure_cluster() {
         failures=$((failures + 1))
         return 1
     fi
+    local pg_before nodes_before hz
+    pg_before="$(pg_ticks)"
+    nodes_before="$(cpu_ticks "${SERVER_PIDS[@]}")"
     "$BENCH_BIN" "$name" --url "${urls[0]},${urls[1]}" --pid "${SERVER_PIDS[0]}" \
         --label podium-cluster --json "$json" "$@"
     status=$?
+    hz="$(getconf CLK_TCK)"
+    # Where the two cores went during the run (set-up, load and drain).
+    awk -v p="$(($(pg_ticks) - pg_before))" -v n="$(($(cpu_ticks "${SERVER_PIDS[@]}") - nodes_before))" -v hz="$hz" \
+        'BEGIN { printf "cpu seconds: postgresql %.2f, both nodes %.2f\n", p / hz, n / hz }' |
+        tee "${json%.json}.cpu"
     for node in 0 1; do
         save_metrics "${ports[$node]}" "${json%.json}.node-$((node + 1)).metrics"
     done
@@ -324,6 +356,10 @@ cluster_summary() {
             "$(cluster_median judging sqlite rate_hack_ack p99_us 1000)" "" 0
     fi
     local f
+    echo "  cpu during each cluster measurement (set-up, load and drain), run 1:"
+    for f in "$RESULTS"/*-cluster-1.cpu; do
+        [[ -f "$f" ]] && printf '    %-34s %s\n' "$(basename "$f" .cpu)" "$(cat "$f")"
+    done
     echo "  group commits, run 1 (from each node's /metrics):"
     for f in "$RESULTS"/*-1.node-*.metrics "$RESULTS"/*-sqlite-1.metrics; do
         [[ -f "$f" ]] && printf '    %-34s %s\n' "$(basename "$f" .metrics)" "$(commit_stats "$f")"
