@@ -225,3 +225,34 @@ impl Common {
         std::time::Duration::from_secs_f64(self.drain.max(0.1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(args: &[&str]) -> Common {
+        let mut argv = vec!["podium-bench", "acks"];
+        argv.extend_from_slice(args);
+        match Cli::parse_from(argv).command {
+            Command::Acks { common, .. } => common,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_url_is_one_host() {
+        let c = common(&["--url", "ws://127.0.0.1:9000/"]);
+        assert_eq!(c.hosts(), ["127.0.0.1:9000"]);
+        assert_eq!(c.host(), "127.0.0.1:9000");
+        assert_eq!(c.url_label(), "127.0.0.1:9000");
+        assert_eq!(common(&[]).hosts(), ["127.0.0.1:8080"]);
+    }
+
+    #[test]
+    fn several_urls_by_comma_or_repetition_keep_their_order() {
+        let c = common(&["--url", "a:1,http://b:2", "--url", "c:3"]);
+        assert_eq!(c.hosts(), ["a:1", "b:2", "c:3"]);
+        assert_eq!(c.host(), "a:1");
+        assert_eq!(c.url_label(), "a:1,b:2,c:3");
+    }
+}
