@@ -15,9 +15,13 @@ BARE_BIN="${BARE_BIN:-$BIN_DIR/bare-forwarder}"
 BENCH_ADMIN_SECRET="${BENCH_ADMIN_SECRET:-bench-admin-secret}"
 BENCH_LOGIN_CODE="${BENCH_LOGIN_CODE:-bench-login-code}"
 
+# The server started last; SERVER_PIDS and SERVER_DATAS hold every server
+# started since the last stop_server (a cluster run starts several nodes).
 SERVER_PID=""
 SERVER_LOG=""
 SERVER_DATA=""
+SERVER_PIDS=()
+SERVER_DATAS=()
 
 # Servers must hold 10,000+ sockets; children inherit the raised limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -77,20 +81,27 @@ wait_healthy() {
     return 1
 }
 
-# start_server KIND PORT: KIND is podium, node or bare. Sets SERVER_PID.
+# start_server KIND PORT: KIND is podium, node or bare. Sets SERVER_PID and
+# adds it to SERVER_PIDS; servers already started keep running. With
+# BENCH_DATABASE_URL set, podium is a cluster node on that PostgreSQL database.
 start_server() {
     local kind="$1" port="$2"
     SERVER_LOG="$(mktemp -t "bench-$kind-XXXXXX.log")"
     case "$kind" in
         podium)
             SERVER_DATA="$(mktemp -d -t bench-podium-data-XXXXXX)"
+            SERVER_DATAS+=("$SERVER_DATA")
+            local store=()
+            if [[ -n "${BENCH_DATABASE_URL:-}" ]]; then
+                store=(--database-url "$BENCH_DATABASE_URL")
+            fi
             # PODIUM_EXTRA_ARGS: e.g. the per-client limits a load test from
             # one address must lift (see bench/run.sh); unset for the smoke run,
             # which stays within the defaults.
             # shellcheck disable=SC2086
             PODIUM_ADMIN_SECRET="$BENCH_ADMIN_SECRET" PODIUM_LOGIN_CODE="$BENCH_LOGIN_CODE" \
-                "$PODIUM_BIN" --listen "127.0.0.1:$port" --data-dir "$SERVER_DATA" ${PODIUM_EXTRA_ARGS:-} \
-                >"$SERVER_LOG" 2>&1 &
+                "$PODIUM_BIN" --listen "127.0.0.1:$port" --data-dir "$SERVER_DATA" "${store[@]}" \
+                ${PODIUM_EXTRA_ARGS:-} >"$SERVER_LOG" 2>&1 &
             ;;
         node)
             node "$BENCH_DIR/node/server.js" --port "$port" >"$SERVER_LOG" 2>&1 &
@@ -104,6 +115,7 @@ start_server() {
             ;;
     esac
     SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
     wait_healthy "$port"
 }
 
@@ -140,20 +152,25 @@ wait_quiet() {
     done
 }
 
-# Stops the server this script started (by its pid only) and cleans up.
+# Stops the servers this script started (by their pids only) and cleans up.
 stop_server() {
-    if [[ -n "$SERVER_PID" ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
+    local pid dir
+    for pid in "${SERVER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${SERVER_PIDS[@]}"; do
         for _ in $(seq 1 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
+            kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        kill -9 "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$SERVER_DATA" ]]; then
-        rm -rf "$SERVER_DATA"
-    fi
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    for dir in "${SERVER_DATAS[@]}"; do
+        rm -rf "$dir"
+    done
     SERVER_PID=""
     SERVER_DATA=""
+    SERVER_PIDS=()
+    SERVER_DATAS=()
 }

@@ -17,8 +17,19 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Common {
     /// Server address, `HOST:PORT` (a `ws://` or `http://` prefix is ignored).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub url: String,
+    /// Several nodes of one cluster: repeat the flag or separate with commas.
+    /// Where connections go then: `acks`, `judging` and `idle` alternate
+    /// over the nodes (connection i on node i mod N: senders, listeners,
+    /// judges, subscribers; judging sets the event up on the first);
+    /// `fanout` and `competition` put every sender on the first node and
+    /// every listener on the last (cross-node delivery); `smoke` takes one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        num_args = 1,
+        default_value = "127.0.0.1:8080"
+    )]
+    pub url: Vec<String>,
     /// Seconds of measured load (scenario default when omitted).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -169,15 +180,41 @@ pub enum Command {
     },
 }
 
+/// `HOST:PORT` with any scheme and trailing slash removed.
+fn bare_host(url: &str) -> String {
+    let s = url.trim();
+    let s = s
+        .strip_prefix("ws://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
+    s.trim_end_matches('/').to_string()
+}
+
 impl Common {
-    /// `HOST:PORT` with any scheme and trailing slash removed.
+    /// Every node given, as `HOST:PORT`, in the order given (never empty).
+    pub fn hosts(&self) -> Vec<String> {
+        let hosts: Vec<String> = self
+            .url
+            .iter()
+            .map(|u| bare_host(u))
+            .filter(|h| !h.is_empty())
+            .collect();
+        if hosts.is_empty() {
+            vec![bare_host("127.0.0.1:8080")]
+        } else {
+            hosts
+        }
+    }
+
+    /// The first node: the only one for single-server scenarios.
     pub fn host(&self) -> String {
-        let s = self.url.trim();
-        let s = s
-            .strip_prefix("ws://")
-            .or_else(|| s.strip_prefix("http://"))
-            .unwrap_or(s);
-        s.trim_end_matches('/').to_string()
+        self.hosts().swap_remove(0)
+    }
+
+    /// The nodes as the report names them: one `HOST:PORT`, or several
+    /// joined by commas.
+    pub fn url_label(&self) -> String {
+        self.hosts().join(",")
     }
 
     pub fn duration_or(&self, default_secs: f64) -> std::time::Duration {
@@ -186,5 +223,36 @@ impl Common {
 
     pub fn drain(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.drain.max(0.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(args: &[&str]) -> Common {
+        let mut argv = vec!["podium-bench", "acks"];
+        argv.extend_from_slice(args);
+        match Cli::parse_from(argv).command {
+            Command::Acks { common, .. } => common,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_url_is_one_host() {
+        let c = common(&["--url", "ws://127.0.0.1:9000/"]);
+        assert_eq!(c.hosts(), ["127.0.0.1:9000"]);
+        assert_eq!(c.host(), "127.0.0.1:9000");
+        assert_eq!(c.url_label(), "127.0.0.1:9000");
+        assert_eq!(common(&[]).hosts(), ["127.0.0.1:8080"]);
+    }
+
+    #[test]
+    fn several_urls_by_comma_or_repetition_keep_their_order() {
+        let c = common(&["--url", "a:1,http://b:2", "--url", "c:3"]);
+        assert_eq!(c.hosts(), ["a:1", "b:2", "c:3"]);
+        assert_eq!(c.host(), "a:1");
+        assert_eq!(c.url_label(), "a:1,b:2,c:3");
     }
 }

@@ -19,6 +19,10 @@ use crate::rng::Rng;
 use crate::rss::{self, Reading};
 use crate::stats::{ClickerTally, Hist, LatencySummary};
 
+/// Pause between registering the senders and subscribing listeners on
+/// other nodes (see where it is used).
+const PRESENCE_SETTLE: Duration = Duration::from_secs(1);
+
 /// Which device ids listener `i` subscribes to.
 #[derive(Debug, Clone, Copy)]
 pub enum Ids {
@@ -33,7 +37,10 @@ pub enum Ids {
 }
 
 pub struct Shape {
-    pub host: String,
+    /// Nodes the senders register on: sender i on `sender_hosts[i % len]`.
+    pub sender_hosts: Vec<String>,
+    /// Nodes the listeners subscribe on: listener i on `listener_hosts[i % len]`.
+    pub listener_hosts: Vec<String>,
     pub senders: usize,
     pub listeners: usize,
     pub ids: Ids,
@@ -64,25 +71,32 @@ pub struct Outcome {
     pub rss_end: Option<Reading>,
 }
 
-/// Registers `n` devices at the bounded pace. Failures are counted, not fatal.
+/// The node connection `i` goes to: round-robin over `hosts`.
+fn host_for(hosts: &[String], i: usize) -> String {
+    hosts[i % hosts.len()].clone()
+}
+
+/// Registers `n` devices at the bounded pace, device i on node `i % len`.
+/// Failures are counted, not fatal.
 pub async fn register_senders(
-    host: &str,
+    hosts: &[String],
     n: usize,
     draft: DraftChoice,
     batch: usize,
     tally: &mut ClickerTally,
 ) -> Vec<Sender> {
     let opened = conn::open_paced(n, batch, |i| {
-        let host = host.to_string();
+        let host = host_for(hosts, i);
         let d = draft_for(draft, i);
-        async move { sender::register(&host, None, d).await.map(|r| (i, d, r)) }
+        async move { sender::register(&host, None, d).await.map(|r| (host, d, r)) }
     })
     .await;
     let mut out = Vec::new();
     for r in opened {
         match r {
-            Ok((_i, draft, (ws, id, secret))) => out.push(Sender {
+            Ok((host, draft, (ws, id, secret))) => out.push(Sender {
                 dev: out.len(),
+                host,
                 ws,
                 draft,
                 id,
@@ -132,9 +146,10 @@ fn pick_ids(ids: Ids, i: usize, n_devices: usize, rng: &mut Rng) -> Vec<usize> {
     }
 }
 
-/// Opens and subscribes `n` listeners at the bounded pace.
+/// Opens and subscribes `n` listeners at the bounded pace, listener i on
+/// node `i % len`.
 pub async fn open_listeners(
-    host: &str,
+    hosts: &[String],
     n: usize,
     ids: Ids,
     draft: DraftChoice,
@@ -147,7 +162,7 @@ pub async fn open_listeners(
     }
     let connected = Arc::new(vec![true; devices.len()]);
     let opened = conn::open_paced(n, batch, |i| {
-        let host = host.to_string();
+        let host = host_for(hosts, i);
         let devices = devices.clone();
         let connected = connected.clone();
         let devs = pick_ids(ids, i, devices.len(), &mut Rng::new(i as u64 + 1));
@@ -168,7 +183,7 @@ pub async fn open_listeners(
 pub async fn run(shape: Shape) -> Outcome {
     let mut tally = ClickerTally::default();
     let senders = register_senders(
-        &shape.host,
+        &shape.sender_hosts,
         shape.senders,
         shape.draft,
         shape.batch,
@@ -176,8 +191,15 @@ pub async fn run(shape: Shape) -> Outcome {
     )
     .await;
     let devices = device_table(&senders);
+    if shape.listener_hosts != shape.sender_hosts {
+        // Listeners on other nodes hear of the devices through the change
+        // log; subscribing before it arrived would miss them in the first
+        // CONNECT reply (they come as live CONNECTs instead). Clickers
+        // register well before the scoreboards open at a real event.
+        tokio::time::sleep(PRESENCE_SETTLE).await;
+    }
     let listeners = open_listeners(
-        &shape.host,
+        &shape.listener_hosts,
         shape.listeners,
         shape.ids,
         shape.draft,
@@ -218,7 +240,6 @@ pub async fn run(shape: Shape) -> Outcome {
             Mode::Window(_) => Duration::ZERO,
         };
         let plan = Plan {
-            host: shape.host.clone(),
             mode: shape.mode,
             deadline,
             drain_until,

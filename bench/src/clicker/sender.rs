@@ -98,7 +98,6 @@ struct Pending {
 }
 
 pub struct Plan {
-    pub host: String,
     pub mode: Mode,
     pub deadline: Instant,
     pub drain_until: Instant,
@@ -120,6 +119,8 @@ pub struct Outcome {
 
 pub struct Sender {
     pub dev: usize,
+    /// The node this device registered on, and comes back to.
+    pub host: String,
     pub ws: Ws,
     pub draft: Draft,
     pub id: u32,
@@ -166,7 +167,7 @@ impl Sender {
             let sending = now < plan.deadline && !reconnecting;
             if reconnecting && st.outstanding.is_empty() {
                 reconnect_at = None;
-                if !self.reconnect(&plan.host, &mut st.tally).await {
+                if !self.reconnect(&mut st.tally).await {
                     break;
                 }
                 continue;
@@ -312,11 +313,11 @@ impl Sender {
 
     /// Drops the connection and re-registers with the secret. Returns false
     /// when the device could not come back.
-    async fn reconnect(&mut self, host: &str, tally: &mut ClickerTally) -> bool {
+    async fn reconnect(&mut self, tally: &mut ClickerTally) -> bool {
         close_fully(&mut self.ws).await;
         // Give the server time to notice and announce the DISCONNECT.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        match register(host, Some(&self.secret), self.draft).await {
+        match register(&self.host, Some(&self.secret), self.draft).await {
             Ok((ws, id, _secret)) => {
                 self.ws = ws;
                 if id != self.id {

@@ -21,9 +21,15 @@ use sio_client::Eio;
 
 /// Judges logging in at once (see where it is used).
 const LOGIN_BATCH: usize = 2;
+/// How long set-up waits for the event to show in a node's update-full,
+/// and how often it looks.
+const VIEW_WAIT: Duration = Duration::from_secs(5);
+const VIEW_POLL: Duration = Duration::from_millis(50);
 
 pub struct Shape {
-    pub host: String,
+    /// Nodes to use: the event is set up on the first; judge i and
+    /// subscriber i connect to node i mod N.
+    pub hosts: Vec<String>,
     pub admin_secret: String,
     pub login_code: String,
     pub judges: usize,
@@ -81,10 +87,36 @@ pub async fn run(shape: Shape) -> Outcome {
         crate::time::wall_ms() % 1_000_000_000
     );
     let event = async {
-        let mut admin = setup::admin(&shape.host, Eio::V4, &shape.admin_secret).await?;
-        let ev = setup::create(&mut admin, &tag, shape.hacks.max(1), shape.judges).await;
+        let host = &shape.hosts[0];
+        let mut admin = setup::admin(host, Eio::V4, &shape.admin_secret).await?;
+        let made = setup::create(&mut admin, &tag, shape.hacks.max(1), shape.judges).await;
         admin.close().await;
-        ev
+        made?;
+        // A cluster node's view follows the change log, so a fresh
+        // update-full may briefly lack writes already acknowledged.
+        let started = Instant::now();
+        let mut retried = false;
+        loop {
+            let mut admin = setup::admin(host, Eio::V4, &shape.admin_secret).await?;
+            let found = setup::find(&mut admin, &tag, shape.hacks.max(1), shape.judges).await;
+            admin.close().await;
+            match found {
+                Ok(ev) => {
+                    if retried {
+                        eprintln!(
+                            "note: update-full showed the acknowledged set-up only after {:.0} ms",
+                            started.elapsed().as_secs_f64() * 1000.0
+                        );
+                    }
+                    break Ok(ev);
+                }
+                Err(setup::FindError::Missing(_)) if started.elapsed() < VIEW_WAIT => {
+                    retried = true;
+                    tokio::time::sleep(VIEW_POLL).await;
+                }
+                Err(setup::FindError::Missing(e) | setup::FindError::Other(e)) => break Err(e),
+            }
+        }
     }
     .await;
     let event = match event {
@@ -101,7 +133,7 @@ pub async fn run(shape: Shape) -> Outcome {
     // do not all sign in within the same millisecond either.
     let opened = conn::open_paced(event.judge_ids.len(), LOGIN_BATCH, |i| {
         let (host, code, id) = (
-            shape.host.clone(),
+            shape.hosts[i % shape.hosts.len()].clone(),
             shape.login_code.clone(),
             event.judge_ids[i],
         );
@@ -117,7 +149,10 @@ pub async fn run(shape: Shape) -> Outcome {
         }
     }
     let opened = conn::open_paced(shape.admins, shape.batch, |i| {
-        let (host, secret) = (shape.host.clone(), shape.admin_secret.clone());
+        let (host, secret) = (
+            shape.hosts[i % shape.hosts.len()].clone(),
+            shape.admin_secret.clone(),
+        );
         let eio = eio_for_index(shape.eio, i + 1);
         async move { Subscriber::open(&host, eio, &secret).await }
     })

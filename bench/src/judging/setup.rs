@@ -116,13 +116,13 @@ async fn emit_all(c: &mut SioClient, events: Vec<(&'static str, Value)>) -> Resu
 }
 
 /// Creates `hacks` hacks and `judges` judges named with `tag` (unique per
-/// run) and returns their ids in creation order.
+/// run); [`find`] then reads their ids.
 pub async fn create(
     c: &mut SioClient,
     tag: &str,
     hacks: usize,
     judges: usize,
-) -> Result<Event, String> {
+) -> Result<(), String> {
     let mut events = Vec::new();
     for h in 0..hacks {
         events.push((
@@ -136,11 +136,28 @@ pub async fn create(
             json!({"name": format!("Bench judge {j} {tag}"), "email": format!("judge{j}-{tag}@bench.example")}),
         ));
     }
-    emit_all(c, events).await?;
+    emit_all(c, events).await
+}
 
+/// Why [`find`] failed: the node's view lacks an entry (it may still be
+/// catching up), or anything else.
+pub enum FindError {
+    Missing(String),
+    Other(String),
+}
+
+/// The ids of the hacks and judges [`create`] made with `tag`, in creation
+/// order, from a fresh `update-full`.
+pub async fn find(
+    c: &mut SioClient,
+    tag: &str,
+    hacks: usize,
+    judges: usize,
+) -> Result<Event, FindError> {
     let full = c
         .request("subscribe-database", &json!({}), "update-full")
-        .await?;
+        .await
+        .map_err(FindError::Other)?;
     let database = full.get("database").cloned().unwrap_or(full);
     let by = |table: &str, key: &str| -> HashMap<String, u64> {
         db::rows(&database, table)
@@ -157,7 +174,8 @@ pub async fn create(
                 .copied()
                 .ok_or_else(|| format!("hack {h} missing from update-full"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(FindError::Missing)?;
     let judge_ids = (0..judges)
         .map(|j| {
             judge_by_email
@@ -165,7 +183,8 @@ pub async fn create(
                 .copied()
                 .ok_or_else(|| format!("judge {j} missing from update-full"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(FindError::Missing)?;
     Ok(Event {
         judge_ids,
         hack_ids,

@@ -40,17 +40,33 @@ async fn run_shape(common: Common, name: &str, shape: Shape, desc: serde_json::V
     finish(&common, report)
 }
 
+/// Where a shape's connections go when several nodes are given.
+enum Placement {
+    /// Sender and listener i on node i mod N.
+    Alternate,
+    /// Every sender on the first node, every listener on the last: each
+    /// delivery crosses from one node to another.
+    CrossNode,
+}
+
 fn shape(
     common: &Common,
+    placement: Placement,
     default_secs: f64,
     senders: usize,
     listeners: usize,
     ids: Ids,
     mode: Mode,
 ) -> Shape {
+    let hosts = common.hosts();
+    let (sender_hosts, listener_hosts) = match placement {
+        Placement::Alternate => (hosts.clone(), hosts),
+        Placement::CrossNode => (hosts[..1].to_vec(), hosts[hosts.len() - 1..].to_vec()),
+    };
     Shape {
         max_lag: 0,
-        host: common.host(),
+        sender_hosts,
+        listener_hosts,
         senders,
         listeners,
         ids,
@@ -73,6 +89,7 @@ pub async fn fanout(
 ) -> i32 {
     let mut s = shape(
         &common,
+        Placement::CrossNode,
         10.0,
         senders,
         listeners,
@@ -86,7 +103,15 @@ pub async fn fanout(
 }
 
 pub async fn acks(common: Common, senders: usize, window: usize) -> i32 {
-    let s = shape(&common, 10.0, senders, 0, Ids::All, Mode::Window(window));
+    let s = shape(
+        &common,
+        Placement::Alternate,
+        10.0,
+        senders,
+        0,
+        Ids::All,
+        Mode::Window(window),
+    );
     let desc = json!({"senders": senders, "listeners": 0, "window": window,
         "draft": format!("{:?}", common.draft)});
     run_shape(common, "acks", s, desc).await
@@ -104,7 +129,15 @@ pub async fn competition(
         min: min_ids,
         max: max_ids,
     };
-    let s = shape(&common, 20.0, senders, listeners, ids, Mode::Rate(rate));
+    let s = shape(
+        &common,
+        Placement::CrossNode,
+        20.0,
+        senders,
+        listeners,
+        ids,
+        Mode::Rate(rate),
+    );
     let desc = json!({"senders": senders, "rate_per_sender": rate, "listeners": listeners,
         "ids_per_listener": format!("{min_ids}..={max_ids} random"), "draft": format!("{:?}", common.draft)});
     run_shape(common, "competition", s, desc).await

@@ -18,7 +18,8 @@ use crate::rss::Sampler;
 use crate::stats::{ClickerTally, Hist};
 
 pub async fn run(common: Common, connections: usize, devices: usize, settle: f64) -> i32 {
-    let host = common.host();
+    let hosts = common.hosts();
+    let host = common.url_label();
     // Idle sockets receive almost nothing; keep the generator lean too.
     crate::conn::set_read_buffer(4 * 1024);
     let settle = Duration::from_secs_f64(settle.max(0.0));
@@ -27,7 +28,7 @@ pub async fn run(common: Common, connections: usize, devices: usize, settle: f64
     let sampler = Sampler::start(common.pid);
 
     let senders = run::register_senders(
-        &host,
+        &hosts,
         devices.max(1),
         common.draft,
         common.connect_batch,
@@ -44,7 +45,7 @@ pub async fn run(common: Common, connections: usize, devices: usize, settle: f64
 
     let started = Instant::now();
     let listeners = run::open_listeners(
-        &host,
+        &hosts,
         connections,
         Ids::One,
         common.draft,

@@ -23,7 +23,7 @@ pub async fn run(
         return UNUSABLE;
     };
     let shape = Shape {
-        host: common.host(),
+        hosts: common.hosts(),
         admin_secret,
         login_code,
         judges,

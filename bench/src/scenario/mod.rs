@@ -95,7 +95,7 @@ fn base_report(
     Report {
         scenario: scenario.to_string(),
         label: common.label.clone(),
-        url: common.host(),
+        url: common.url_label(),
         duration_s,
         shape,
         ..Report::default()

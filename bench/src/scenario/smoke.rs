@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{base_report, checks, finish};
+use super::{base_report, checks, finish, UNUSABLE};
 use crate::cli::{Common, DraftChoice, EioChoice, JudgingAuth};
 use crate::clicker::run::{self as clicker_run, Ids};
 use crate::clicker::sender::Mode;
@@ -23,8 +23,13 @@ const RATE_HACK_RATE: f64 = 20.0;
 
 pub async fn run(common: Common, auth: JudgingAuth) -> i32 {
     let duration = common.duration_or(5.0);
+    if common.hosts().len() > 1 {
+        eprintln!("smoke runs against one server: give one --url");
+        return UNUSABLE;
+    }
     let clicker_shape = clicker_run::Shape {
-        host: common.host(),
+        sender_hosts: vec![common.host()],
+        listener_hosts: vec![common.host()],
         senders: SENDERS,
         listeners: LISTENERS,
         ids: Ids::All,
@@ -40,7 +45,7 @@ pub async fn run(common: Common, auth: JudgingAuth) -> i32 {
     };
     let judging_shape = match (auth.admin_secret, auth.login_code) {
         (Some(admin_secret), Some(login_code)) => Some(judging_run::Shape {
-            host: common.host(),
+            hosts: vec![common.host()],
             admin_secret,
             login_code,
             judges: JUDGES,
