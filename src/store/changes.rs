@@ -36,6 +36,17 @@ pub struct Presence {
     pub connected: bool,
 }
 
+impl Change {
+    /// `holder` took hold of `device`'s id (`connected`) or let go of it.
+    pub fn presence(device: DeviceId, holder: Holder, connected: bool) -> Change {
+        Change::Presence(Presence {
+            device,
+            holder,
+            connected,
+        })
+    }
+}
+
 /// A stored clicker score, as the log carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Score {

@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 use thiserror::Error;
 
-use super::changes::{Change, Presence, Score};
+use super::changes::{Change, Score};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::scoring::clock;
@@ -84,11 +84,7 @@ impl Store {
                 )?
                 .execute(params![device, holder.node as i64, holder.session as i64])?;
             if released > 0 {
-                tx.publish(Change::Presence(Presence {
-                    device,
-                    holder,
-                    connected: false,
-                }));
+                tx.publish(Change::presence(device, holder, false));
             }
             Ok(())
         })
@@ -110,11 +106,7 @@ impl Store {
                 )?
                 .execute(params![device, holder.node as i64, holder.session as i64])?;
             if taken > 0 {
-                tx.publish(Change::Presence(Presence {
-                    device,
-                    holder,
-                    connected: true,
-                }));
+                tx.publish(Change::presence(device, holder, true));
             }
             Ok(taken > 0)
         })
@@ -228,11 +220,7 @@ fn hold(tx: &mut Tx<'_>, device: DeviceId, holder: Holder) -> Result<(), StoreEr
          ON CONFLICT (device_id) DO UPDATE SET node = excluded.node, session = excluded.session",
     )?
     .execute(params![device, holder.node as i64, holder.session as i64])?;
-    tx.publish(Change::Presence(Presence {
-        device,
-        holder,
-        connected: true,
-    }));
+    tx.publish(Change::presence(device, holder, true));
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::scoring::{
     MAX_DEVICE_ID,
 };
 use crate::secrets;
-use crate::store::changes::{Change, Presence, Score};
+use crate::store::changes::{Change, Score};
 use crate::store::{now_ms, RegisterError, StoreError};
 
 /// Key of the advisory lock that new device ids are taken under ("ids").
@@ -90,11 +90,7 @@ impl PgStore {
                     )
                     .await?;
                 if released > 0 {
-                    tx.publish(Change::Presence(Presence {
-                        device,
-                        holder,
-                        connected: false,
-                    }));
+                    tx.publish(Change::presence(device, holder, false));
                 }
                 Ok(())
             })
@@ -126,11 +122,7 @@ impl PgStore {
                     )
                     .await?;
                 if taken > 0 {
-                    tx.publish(Change::Presence(Presence {
-                        device,
-                        holder,
-                        connected: true,
-                    }));
+                    tx.publish(Change::presence(device, holder, true));
                 }
                 Ok(taken > 0)
             })
@@ -276,11 +268,7 @@ async fn hold(tx: &mut PgTx, device: DeviceId, holder: Holder) -> Result<(), Sto
         ],
     )
     .await?;
-    tx.publish(Change::Presence(Presence {
-        device,
-        holder,
-        connected: true,
-    }));
+    tx.publish(Change::presence(device, holder, true));
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{unreachable, PgStore};
 use crate::scoring::{DeviceId, Holder};
-use crate::store::changes::{Change, Presence};
+use crate::store::changes::Change;
 use crate::store::StoreError;
 
 /// How long a lease lasts after its renewal.
@@ -50,14 +50,12 @@ impl PgStore {
                     )
                     .await?;
                 for row in &released {
-                    tx.publish(Change::Presence(Presence {
-                        device: row.get::<_, i64>(0) as DeviceId,
-                        holder: Holder {
-                            node: row.get::<_, i64>(1) as u64,
-                            session: row.get::<_, i64>(2) as u64,
-                        },
-                        connected: false,
-                    }));
+                    let holder = Holder {
+                        node: row.get::<_, i64>(1) as u64,
+                        session: row.get::<_, i64>(2) as u64,
+                    };
+                    let device = row.get::<_, i64>(0) as DeviceId;
+                    tx.publish(Change::presence(device, holder, false));
                 }
                 Ok(released.len())
             })
