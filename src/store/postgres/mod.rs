@@ -207,17 +207,6 @@ impl PgStore {
         .await
     }
 
-    /// Waits until every job sent so far is committed.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.write(|tx| {
-            Box::pin(async move {
-                tx.batch_execute("SELECT 1").await?;
-                Ok(())
-            })
-        })
-        .await
-    }
-
     /// Gives up this node's lease (its devices disconnect on every node),
     /// then stops the writer after the jobs already queued.
     pub async fn close(&self) {
