@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::model::JudgeHack;
+use super::model::{DataStore, JudgeHack};
 
 /// What a Devpost import added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -26,6 +26,29 @@ pub struct DevpostImported {
     /// What the import kept but treats specially (a story longer than a
     /// typed description may be), by row: empty when nothing was.
     pub adjusted: Vec<Adjusted>,
+}
+
+impl DevpostImported {
+    /// What an import that wrote `diff` (the rows it added) reports, with
+    /// the existing hacks and superlatives it matched by name and the rows
+    /// it adjusted.
+    pub fn of(
+        diff: &DataStore,
+        hacks_matched: Vec<i64>,
+        superlatives_matched: Vec<i64>,
+        adjusted: Vec<Adjusted>,
+    ) -> DevpostImported {
+        DevpostImported {
+            hacks_added: diff.hacks.len(),
+            hack_ids: diff.hacks.iter().map(|h| h.id).collect(),
+            hacks_matched,
+            superlatives_added: diff.superlatives.len(),
+            superlative_ids: diff.superlatives.iter().map(|s| s.id).collect(),
+            superlatives_matched,
+            eligibility_added: diff.superlative_hacks.len(),
+            adjusted,
+        }
+    }
 }
 
 /// One row an import adjusted, and how.

@@ -151,16 +151,8 @@ impl Store {
                 }
             }
 
-            let imported = DevpostImported {
-                hacks_added: diff.hacks.len(),
-                hack_ids: diff.hacks.iter().map(|h| h.id).collect(),
-                hacks_matched,
-                superlatives_added: diff.superlatives.len(),
-                superlative_ids: diff.superlatives.iter().map(|s| s.id).collect(),
-                superlatives_matched,
-                eligibility_added: diff.superlative_hacks.len(),
-                adjusted,
-            };
+            let imported =
+                DevpostImported::of(&diff, hacks_matched, superlatives_matched, adjusted);
             if !diff.is_empty() {
                 publish(tx, |d| *d = diff);
             }
