@@ -373,7 +373,7 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
 mod tests {
 
     use super::*;
-    use crate::store::test_support::open;
+    use crate::store::test_support::{open, seed};
 
     use crate::store::{Change, Changes};
 
@@ -383,26 +383,6 @@ mod tests {
             Change::Judging(diff) => (**diff).clone(),
             Change::Score(_) | Change::Presence(_) => panic!("a clicker change was published"),
         }
-    }
-
-    async fn seed(store: &Store) -> (Hack, Judge, Superlative) {
-        let hack = store
-            .add_hack(NewHack {
-                name: "Tally".into(),
-                description: "counts things".into(),
-                location: 12,
-            })
-            .await
-            .unwrap();
-        let judge = store
-            .add_judge(NewJudge {
-                name: "Ada".into(),
-                email: "Ada@Example.org".into(),
-            })
-            .await
-            .unwrap();
-        let superlative = store.add_superlative("Best hardware".into()).await.unwrap();
-        (hack, judge, superlative)
     }
 
     #[tokio::test]

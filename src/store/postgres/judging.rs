@@ -533,26 +533,7 @@ pub(super) async fn load_all(client: &impl GenericClient) -> Result<DataStore, S
 mod tests {
     use super::*;
     use crate::store::postgres::test_support::{fresh_database, node, open};
-
-    async fn seed(store: &PgStore) -> (Hack, Judge, Superlative) {
-        let hack = store
-            .add_hack(NewHack {
-                name: "Tally".into(),
-                description: "counts things".into(),
-                location: 12,
-            })
-            .await
-            .unwrap();
-        let judge = store
-            .add_judge(NewJudge {
-                name: "Ada".into(),
-                email: "Ada@Example.org".into(),
-            })
-            .await
-            .unwrap();
-        let superlative = store.add_superlative("Best hardware".into()).await.unwrap();
-        (hack, judge, superlative)
-    }
+    use crate::store::test_support::seed;
 
     #[tokio::test]
     async fn adds_rows_and_publishes_exactly_them() {
