@@ -172,6 +172,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     tokio::spawn(crate::core::heats::run(
         speed.clone(),
         db.clone(),
+        config.database_url.is_some(),
         shutdown.clone(),
     ));
     let clicker = Arc::new(Clicker {

@@ -162,16 +162,24 @@ pub async fn view(store: &dyn SpeedStore, heat: Option<u32>) -> Result<HeatView,
 }
 
 /// Publishes heats as they change, until `shutdown`. Picks up a heat left
-/// running by an earlier process first, and looks again every
-/// [`RUNNING_POLL`]: in cluster mode another node may start or stop a heat.
-pub async fn run(live: Arc<Live>, store: Arc<dyn SpeedStore>, shutdown: CancellationToken) {
+/// running by an earlier process first; with `other_nodes` (cluster mode),
+/// where another node may start or stop a heat, looks again every
+/// [`RUNNING_POLL`].
+pub async fn run(
+    live: Arc<Live>,
+    store: Arc<dyn SpeedStore>,
+    other_nodes: bool,
+    shutdown: CancellationToken,
+) {
     let mut poll = tokio::time::interval(RUNNING_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
+    let mut looked = false;
     loop {
         tokio::select! {
             () = live.wake.notified() => {}
-            _ = poll.tick() => {
+            _ = poll.tick(), if other_nodes || !looked => {
+                looked = true;
                 match store.speed_current_heat().await {
                     Ok(Some((heat, devices, true))) => live.adopt(Some((heat, &devices))),
                     Ok(_) => live.adopt(None),
