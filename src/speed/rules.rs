@@ -38,12 +38,13 @@ pub fn deduction(false_starts: u32, false_switches: u32) -> i64 {
 }
 
 /// A reskip is allowed when no two tallies are within [`RESKIP_SPREAD`]
-/// steps of each other (with fewer than two tallies there is nothing to
-/// compare, so no reskip).
+/// steps of each other. A single tally has no pair within 3 either, so an
+/// entry counted by one judge may be reskipped: RopeScore's rulesets
+/// (`ijru.speed@1.0.0`, "withinThree" false) decide it so.
 pub fn reskip(tallies: &[i64]) -> bool {
     let mut v = tallies.to_vec();
     v.sort_unstable();
-    v.len() >= 2 && v.windows(2).all(|w| w[1] - w[0] > RESKIP_SPREAD)
+    !v.is_empty() && v.windows(2).all(|w| w[1] - w[0] > RESKIP_SPREAD)
 }
 
 /// `x` rounded to 2 decimals (half away from zero).
@@ -98,8 +99,8 @@ mod tests {
     /// (tallies, false starts, false switches, a, m, R, reskip), worked by hand.
     type Case = (&'static [i64], u32, u32, f64, f64, f64, bool);
     const CASES: &[Case] = &[
-        // One judge: that tally.
-        (&[87], 0, 0, 87.0, 0.0, 87.0, false),
+        // One judge: that tally; no second tally within 3, so a reskip is allowed.
+        (&[87], 0, 0, 87.0, 0.0, 87.0, true),
         // Two: the mean; 101 and 104 are within 3, no reskip.
         (&[101, 104], 0, 0, 102.5, 0.0, 102.5, false),
         // Two 4 apart: reskip.
