@@ -1,11 +1,16 @@
-//! A client flooding one protocol does not noticeably delay the other
-//! protocol's clients. Each test runs the flood on its own runtime and OS
-//! thread (so the server's runtime is not also running the flood's clients),
-//! measures the other protocol before and during the flood, prints both and
-//! bounds the latencies under the flood. The bound is generous for a loaded
-//! 2-core machine, but a flood that held a shared lock, starved the writer or
-//! the server's runtime would blow through it (or through the 10 s patience
-//! for a single answer).
+//! A client flooding one protocol does not starve the other protocol's
+//! clients. Each test runs the flood on its own runtime and OS thread (so the
+//! server's runtime is not also running the flood's clients), measures the
+//! other protocol's client before and during the flood, and prints both.
+//!
+//! What is asserted does not depend on how fast the machine is: a fair server
+//! answers the measured client within about one round over the flood's
+//! connections, so while one of its requests waits the flood gets only a
+//! small share of the answers it gets during the whole measurement. A flood
+//! that held a shared lock, starved the writer or the server's runtime would
+//! make that request wait through most of the flood. A loaded machine slows
+//! the flood and the measured client alike, and leaves the share alone; the
+//! latencies themselves are figures (BENCHMARKS.md), not assertions.
 //!
 //! The two tests take turns (`SERIAL`): run side by side, each would be the
 //! other's flood.
@@ -28,8 +33,12 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const ADMIN: &str = "admin-secret-for-the-flood-isolation-tests";
 /// How long the measured client works under the flood.
 const UNDER_FLOOD: Duration = Duration::from_secs(5);
-/// No answer under the flood may take longer than this.
-const BOUND: Duration = Duration::from_secs(1);
+/// The most of the flood's answers (during the whole measurement) that may
+/// go out while one request of the measured client waits.
+const MAX_SHARE_BEHIND: f64 = 0.25;
+/// The flood must outpace the measured client at least this many times over,
+/// or it was no flood.
+const MIN_FLOOD_FACTOR: u64 = 100;
 /// Pause between the measured client's requests: it is a person, not a flood.
 const PACE: Duration = Duration::from_millis(20);
 
@@ -84,31 +93,71 @@ impl Flood {
         Flood { counters, thread }
     }
 
-    /// Lets the flood build up, runs `work` under it, stops the flood, and
-    /// prints and checks how hard it pushed meanwhile: a test whose flood
-    /// did not load the server would prove nothing.
-    async fn during<T>(self, what: &str, work: impl Future<Output = T>) -> T {
+    /// Lets the flood build up, runs `work` under it (given the flood's
+    /// answer count, to see what the flood got while each request waited),
+    /// stops the flood, and checks that it pushed hard and that no request
+    /// of the measured client waited through a large share of it.
+    async fn during<Fut>(self, what: &str, work: impl FnOnce(Arc<AtomicU64>) -> Fut) -> Served
+    where
+        Fut: Future<Output = Served>,
+    {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let c = &self.counters;
         let (sent, answered) = (c.sent.load(Relaxed), c.answered.load(Relaxed));
         let started = Instant::now();
-        let result = work.await;
+        let served = work(c.answered.clone()).await;
         let elapsed = started.elapsed().as_secs_f64();
         let sent = c.sent.load(Relaxed) - sent;
         let answered = c.answered.load(Relaxed) - answered;
         let connections = c.connections.load(Relaxed);
         c.stop.store(true, Relaxed);
         self.thread.join().unwrap();
+        let behind = served.most_behind();
         eprintln!(
-            "{what} flood: {connections} connections, {:.0} messages/s sent, {:.0} answers/s",
+            "{what} flood: {connections} connections, {:.0} messages/s sent, {:.0} answers/s; \
+             the most flood answers while one request waited: {behind} of {answered} ({:.2}%)",
             sent as f64 / elapsed,
-            answered as f64 / elapsed
+            answered as f64 / elapsed,
+            100.0 * behind as f64 / answered.max(1) as f64,
+        );
+        let requests = served.latencies.samples.len() as u64;
+        assert!(
+            requests >= 5,
+            "only {requests} requests served under the flood"
         );
         assert!(
-            answered as f64 / elapsed > 1000.0,
-            "the flood was no flood: {answered} answers in {elapsed:.1} s"
+            answered >= MIN_FLOOD_FACTOR * requests,
+            "the flood was no flood: {answered} answers against the client's {requests}"
         );
-        result
+        assert!(
+            behind as f64 <= MAX_SHARE_BEHIND * answered as f64,
+            "a request waited while the flood got {behind} of its {answered} answers: \
+             the server served the flood, not this client"
+        );
+        served
+    }
+}
+
+/// What the measured client got: each request's latency, and how many
+/// answers the flood got while it waited.
+#[derive(Default)]
+struct Served {
+    latencies: Latencies,
+    behind: Vec<u64>,
+}
+
+impl Served {
+    /// Times `request`, counting the flood's answers meanwhile.
+    async fn record<T>(&mut self, flood: &AtomicU64, request: impl Future<Output = T>) -> T {
+        let (started, before) = (Instant::now(), flood.load(Relaxed));
+        let answer = request.await;
+        self.latencies.record(started.elapsed());
+        self.behind.push(flood.load(Relaxed) - before);
+        answer
+    }
+
+    fn most_behind(&self) -> u64 {
+        self.behind.iter().copied().max().unwrap_or(0)
     }
 }
 
@@ -229,38 +278,44 @@ fn judge_acknowledgements_continue_under_a_clicker_flood() {
             .await;
         assert_eq!(ack["ok"], true, "{ack}");
 
-        async fn rate_for(judge: &mut Sledge, time: Duration, k: &mut i64) -> Latencies {
-            let mut latencies = Latencies::default();
+        async fn rate_for(
+            judge: &mut Sledge,
+            time: Duration,
+            k: &mut i64,
+            flood: &AtomicU64,
+        ) -> Served {
+            let mut served = Served::default();
             let deadline = Instant::now() + time;
             while Instant::now() < deadline {
                 *k += 1;
-                let started = Instant::now();
-                let ack = judge
-                    .request(
-                        "rate-hack",
-                        json!({"judgeId": 1, "hackId": 1 + *k % 3, "rating": 1 + *k % 20}),
-                    )
+                let rating = json!({"judgeId": 1, "hackId": 1 + *k % 3, "rating": 1 + *k % 20});
+                let ack = served
+                    .record(flood, judge.request("rate-hack", rating))
                     .await;
-                latencies.record(started.elapsed());
                 assert_eq!(ack["ok"], true, "{ack}");
                 tokio::time::sleep(PACE).await;
             }
-            latencies
+            served
         }
 
         let mut k = 0;
-        let quiet = rate_for(&mut judge, Duration::from_secs(1), &mut k).await;
+        let quiet = rate_for(
+            &mut judge,
+            Duration::from_secs(1),
+            &mut k,
+            &AtomicU64::new(0),
+        )
+        .await;
         let addr = server.addr;
         let loaded = Flood::start(64, move |n, c| clicker_flooder(addr, n, c))
-            .during("clicker", rate_for(&mut judge, UNDER_FLOOD, &mut k))
+            .during("clicker", |flood| async move {
+                rate_for(&mut judge, UNDER_FLOOD, &mut k, &flood).await
+            })
             .await;
-        eprintln!("{}", quiet.summary("rate-hack ack, quiet"));
-        eprintln!("{}", loaded.summary("rate-hack ack, under the flood"));
-        assert!(loaded.samples.len() >= 20, "{}", loaded.samples.len());
-        assert!(
-            loaded.max() < BOUND,
+        eprintln!("{}", quiet.latencies.summary("rate-hack ack, quiet"));
+        eprintln!(
             "{}",
-            loaded.summary("under the flood")
+            loaded.latencies.summary("rate-hack ack, under the flood")
         );
         server.shutdown().await;
     });
@@ -280,24 +335,30 @@ fn scoreboard_deliveries_continue_under_a_socketio_flood() {
         .await;
         let (mut clicker, _id, mut board) = server.clicker_and_listener("LISTEN").await;
 
+        /// One SCORE at a time: its SCORED and its delivery to the board.
         async fn score_for(
             clicker: &mut Client,
             board: &mut Client,
             time: Duration,
             timestamp: &mut u64,
-        ) -> (Latencies, Latencies) {
-            let (mut acks, mut deliveries) = (Latencies::default(), Latencies::default());
+            flood: &AtomicU64,
+        ) -> (Served, Served) {
+            let (mut acks, mut deliveries) = (Served::default(), Served::default());
             let deadline = Instant::now() + time;
             while Instant::now() < deadline {
                 *timestamp += 1;
-                let started = Instant::now();
-                clicker
-                    .send(&format!("SCORE {timestamp} {timestamp}"))
-                    .await;
-                assert_eq!(clicker.recv().await, format!("SCORED {timestamp}"));
-                acks.record(started.elapsed());
-                let frame = board.recv().await;
-                deliveries.record(started.elapsed());
+                let scored = async {
+                    clicker
+                        .send(&format!("SCORE {timestamp} {timestamp}"))
+                        .await;
+                    clicker.recv().await
+                };
+                let delivered = async {
+                    let (scored, frame) = tokio::join!(acks.record(flood, scored), board.recv());
+                    (scored, frame)
+                };
+                let (scored, frame) = deliveries.record(flood, delivered).await;
+                assert_eq!(scored, format!("SCORED {timestamp}"));
                 assert!(frame.contains(&timestamp.to_string()), "{frame}");
                 tokio::time::sleep(PACE).await;
             }
@@ -310,25 +371,32 @@ fn scoreboard_deliveries_continue_under_a_socketio_flood() {
             &mut board,
             Duration::from_secs(1),
             &mut timestamp,
+            &AtomicU64::new(0),
         )
         .await;
         let addr = server.addr;
-        let (acks, deliveries) = Flood::start(64, move |n, c| sledge_flooder(addr, n, c))
-            .during(
-                "socket.io",
-                score_for(&mut clicker, &mut board, UNDER_FLOOD, &mut timestamp),
-            )
+        let mut acks = Served::default();
+        let acks_ref = &mut acks;
+        let deliveries = Flood::start(64, move |n, c| sledge_flooder(addr, n, c))
+            .during("socket.io", |flood| async move {
+                let (acks, deliveries) = score_for(
+                    &mut clicker,
+                    &mut board,
+                    UNDER_FLOOD,
+                    &mut timestamp,
+                    &flood,
+                )
+                .await;
+                *acks_ref = acks;
+                deliveries
+            })
             .await;
-        eprintln!("{}", quiet_acks.summary("SCORED, quiet"));
-        eprintln!("{}", quiet_deliveries.summary("delivery, quiet"));
-        eprintln!("{}", acks.summary("SCORED, under the flood"));
-        eprintln!("{}", deliveries.summary("delivery, under the flood"));
-        assert!(deliveries.samples.len() >= 20);
-        assert!(acks.max() < BOUND, "{}", acks.summary("SCORED"));
-        assert!(
-            deliveries.max() < BOUND,
+        eprintln!("{}", quiet_acks.latencies.summary("SCORED, quiet"));
+        eprintln!("{}", quiet_deliveries.latencies.summary("delivery, quiet"));
+        eprintln!("{}", acks.latencies.summary("SCORED, under the flood"));
+        eprintln!(
             "{}",
-            deliveries.summary("delivery")
+            deliveries.latencies.summary("delivery, under the flood")
         );
         server.shutdown().await;
     });
