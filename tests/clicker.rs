@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::raw::{self, RawWs};
@@ -275,14 +276,16 @@ async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
         .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
         .await;
     // The scoreboard reads all the time (so its client answers pings).
-    let watched = tokio::spawn(async move {
-        let mut scores = Vec::new();
-        while scores.len() < SCORES {
-            let frame = board.recv().await;
-            assert!(frame.starts_with("SCORE "), "the scoreboard got {frame:?}");
-            scores.push(frame);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let watched = tokio::spawn({
+        let seen = seen.clone();
+        async move {
+            while seen.lock().unwrap().len() < SCORES {
+                let frame = board.recv().await;
+                assert!(frame.starts_with("SCORE "), "the scoreboard got {frame:?}");
+                seen.lock().unwrap().push(frame);
+            }
         }
-        scores
     });
 
     let t0 = 1_700_000_000_000i64;
@@ -296,10 +299,18 @@ async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
         tokio::time::sleep(Duration::from_millis(3500)).await;
     }
 
-    let broadcast = tokio::time::timeout(Duration::from_secs(30), watched)
+    if tokio::time::timeout(Duration::from_secs(30), watched)
         .await
-        .expect("the scoreboard gets every score")
-        .unwrap();
+        .is_err()
+    {
+        let got = seen.lock().unwrap().len();
+        let stored = common::device_scores(server.addr, &id).await.len();
+        panic!(
+            "the scoreboard got {got} of {SCORES} scores; {stored} stored; metrics:\n{}",
+            server.metrics().await
+        );
+    }
+    let broadcast = seen.lock().unwrap().clone();
     let expected: Vec<String> = (1..=SCORES as i64)
         .map(|n| format!("SCORE {} {id} {n}", t0 + n * 100))
         .collect();
