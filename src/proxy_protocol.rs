@@ -91,7 +91,9 @@ pub fn parse(bytes: &[u8]) -> Parse {
         return parse_v1(bytes);
     }
     if bytes.is_empty() {
-        return Parse::Need(SHORTEST);
+        // The first byte alone tells a header from anything else, so a
+        // client that sends something else is closed at once.
+        return Parse::Need(1);
     }
     Parse::Invalid(HeaderError::Missing)
 }
@@ -310,14 +312,17 @@ mod tests {
 
     #[test]
     fn version_1_longest_line_passes_and_longer_fails() {
-        // The longest a real line gets: TCP6 with full-length addresses.
+        // TCP6 with full-length addresses, and the protocol's own example
+        // of the longest line (UNKNOWN with those).
         let address = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
         let line = format!("PROXY TCP6 {address} {address} 65535 65535\r\n");
-        assert_eq!(line.len(), V1_MAX);
         assert_eq!(
             complete(line.as_bytes()),
             Header::Proxied(SocketAddr::new(address.parse().unwrap(), 65535))
         );
+        let line = format!("PROXY UNKNOWN {address} {address} 65535 65535\r\n");
+        assert_eq!(line.len(), V1_MAX);
+        assert_eq!(complete(line.as_bytes()), Header::Local);
         let padded = format!("PROXY UNKNOWN {}\r\n", "x".repeat(V1_MAX));
         assert_eq!(invalid(padded.as_bytes()), HeaderError::TooLong);
         // No CRLF ever: refused at the bound, without waiting for more.
@@ -353,7 +358,7 @@ mod tests {
         // Detected at the first byte that cannot start a header.
         assert_eq!(parse(b"PROXX"), Parse::Invalid(HeaderError::Missing));
         assert_eq!(parse(b"\r\n\r\nX"), Parse::Invalid(HeaderError::Missing));
-        assert_eq!(parse(b""), Parse::Need(SHORTEST));
+        assert_eq!(parse(b""), Parse::Need(1));
     }
 
     #[test]
