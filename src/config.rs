@@ -44,6 +44,13 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout_secs: u64,
 
+    /// Every connection starts with a PROXY protocol (v1 or v2) header from
+    /// the load balancer in front (HAProxy's `send-proxy-v2`), and its client
+    /// address is the one limits, guessing budgets and logs use; connections
+    /// without one are closed. Only behind such a balancer.
+    #[arg(long, env = "PODIUM_PROXY_PROTOCOL", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pub proxy_protocol: bool,
+
     #[command(flatten)]
     pub data: DataArgs,
 
@@ -246,6 +253,7 @@ impl ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: TlsConfig::default(),
             header_timeout_secs: 10,
+            proxy_protocol: false,
             data: DataArgs {
                 data_dir: data_dir.into(),
             },
@@ -372,5 +380,11 @@ mod tests {
         assert_eq!(config.tls.tls_cert, Some(PathBuf::from("cert.pem")));
         assert_eq!(config.header_timeout(), Duration::from_secs(3));
         assert!(parse(&["--header-timeout-secs", "0"]).is_err());
+    }
+
+    #[test]
+    fn proxy_protocol_is_off_by_default() {
+        assert!(!parse(&[]).unwrap().proxy_protocol);
+        assert!(parse(&["--proxy-protocol"]).unwrap().proxy_protocol);
     }
 }

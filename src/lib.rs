@@ -14,8 +14,10 @@
 //!   domain          judging/  speed/  scoring/   plain values and rules
 //!
 //! server.rs        assembles one node: storage, core, each adapter with its own state
-//! listener.rs      accept loop: socket tuning, TLS-or-plain by first byte, header and
-//!                  handshake time bounds, HTTP/1.1 with upgrades, graceful drain
+//! listener.rs      accept loop: socket tuning, the PROXY protocol header (optional),
+//!                  TLS-or-plain by first byte, header and handshake time bounds,
+//!                  HTTP/1.1 with upgrades, graceful drain
+//! proxy_protocol.rs  the PROXY protocol v1/v2 header a load balancer sends first
 //! config.rs        settings from flags and PODIUM_* environment variables
 //! tls.rs           the optional TLS certificate and key, loaded and checked at start
 //! compression.rs   gzip/brotli for HTTP responses (pages, JSON, CSV, the event stream)
@@ -64,6 +66,7 @@ pub mod metrics;
 pub mod operator_secrets;
 pub mod origins;
 pub mod probes;
+pub mod proxy_protocol;
 pub mod scoring;
 pub mod secrets;
 pub mod server;

@@ -15,11 +15,17 @@
 //! socket.io and the API stay available in plain text for devices that
 //! cannot do TLS.
 //!
+//! With the PROXY protocol on (behind HAProxy), every connection must start
+//! with the balancer's header ([`crate::proxy_protocol`]), read within the
+//! same time bound before anything else; the client it names is the peer
+//! address every handler, limit and log line sees from then on.
+//!
 //! HTTP/2 is not offered (plain or over TLS): every Podium client speaks
 //! HTTP/1.1, WebSocket upgrades are HTTP/1.1, and hyper's header-read bound
 //! exists only there.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,7 +55,14 @@ pub struct Settings {
     pub keepalive: Duration,
     /// Present when a certificate is configured.
     pub tls: Option<TlsAcceptor>,
+    /// Every connection starts with a PROXY protocol header naming the client.
+    pub proxy_protocol: bool,
 }
+
+/// Connections refused for a missing or bad PROXY protocol header are logged
+/// as warnings at most this often (the others at debug): one is a
+/// misconfiguration worth seeing, a thousand a minute would drown the log.
+const HEADER_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// Binds with a deep accept backlog: the default (128) overflows when a hall
 /// full of clients reconnects at once after a Wi-Fi drop, and every
@@ -75,6 +88,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let settings = Arc::new(settings);
+    let warnings = Arc::new(Warnings::default());
     let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -102,6 +116,7 @@ pub async fn serve(
             peer,
             router.clone(),
             settings.clone(),
+            warnings.clone(),
             shutdown.clone(),
         ));
     }
@@ -118,20 +133,70 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
+/// When the last header warning was logged, in seconds since `start`.
+struct Warnings {
+    start: Instant,
+    last: AtomicU64,
+}
+
+impl Default for Warnings {
+    fn default() -> Self {
+        Warnings {
+            start: Instant::now(),
+            last: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl Warnings {
+    /// Whether this refusal is the one to warn about in its interval.
+    fn take(&self) -> bool {
+        let now = self.start.elapsed().as_secs();
+        let last = self.last.load(Ordering::Relaxed);
+        let due = last == u64::MAX || now >= last + HEADER_WARNING_EVERY.as_secs();
+        due && self
+            .last
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
 /// One accepted connection, from its first byte to its end (or its upgrade).
 async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: TcpStream,
+    mut peer: SocketAddr,
     router: Router,
     settings: Arc<Settings>,
+    warnings: Arc<Warnings>,
     shutdown: CancellationToken,
 ) {
+    let deadline = Instant::now() + settings.header_timeout;
+    if settings.proxy_protocol {
+        let read = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            read = tokio::time::timeout_at(deadline, crate::proxy_protocol::read(&mut stream)) => read,
+        };
+        match read {
+            Ok(Ok(header)) => peer = header.client(peer),
+            Ok(Err(e)) => {
+                if warnings.take() {
+                    tracing::warn!(%peer, error = %e, "closed a connection without a valid PROXY protocol header (is the balancer sending one? further ones within a minute are logged at debug)");
+                } else {
+                    tracing::debug!(%peer, error = %e, "closed a connection without a valid PROXY protocol header");
+                }
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "closed a connection that sent no PROXY protocol header in time");
+                return;
+            }
+        }
+    }
     let Some(acceptor) = &settings.tls else {
         // hyper's header-read bound runs from the start: a silent client is
         // dropped without any help here.
         return serve_http(stream, peer, router, &settings, &shutdown, false).await;
     };
-    let deadline = Instant::now() + settings.header_timeout;
     let first = tokio::select! {
         _ = shutdown.cancelled() => return,
         first = tokio::time::timeout_at(deadline, first_byte(&stream)) => first,

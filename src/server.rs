@@ -161,6 +161,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         tcp_send_buffer: config.tcp_send_buffer as usize,
         keepalive: config.heartbeat(),
         tls,
+        proxy_protocol: config.proxy_protocol,
     };
     let tls_on = settings.tls.is_some();
     // Live speed heats follow the clicker hub's scores.

@@ -3,7 +3,10 @@
 // client variant keeps its session on one node over long-polling and through
 // its upgrade, although the nodes are spread by least connections and every
 // client shares one address; clickers' WebSockets are spread over both nodes;
-// a node that dies is routed around at once.
+// a node that dies is routed around at once. The nodes run with
+// --proxy-protocol, as the configuration expects: each sees every client's
+// own address (clients here pick theirs among 127.0.0.0/8), so the
+// per-address connection limit applies to the client, not to HAProxy.
 // The nodes answer to different admin secrets, so an `authenticate` tells
 // which node a request reached.
 
@@ -17,11 +20,18 @@ import { fileURLToPath } from 'node:url';
 
 import WebSocket from 'ws';
 
-import { ADMIN_SECRET, VARIANTS, connect, freePort, sleep, startServer } from './harness.js';
+import { ADMIN_SECRET, VARIANTS, connect, freePort, localGet, sleep, startServer } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG = resolve(here, '..', '..', 'deploy', 'haproxy.cfg');
 const OTHER_SECRET = 'the-other-node-admin-secret-0123456789';
+/** Each node's --max-connections-per-ip: above what the other tests hold from 127.0.0.1. */
+const PER_ADDRESS = 12;
+const NODE_ENV = {
+  PODIUM_MAX_CONNECTIONS_PER_IP: String(PER_ADDRESS),
+  // The refusal of a clicker connection names the client.
+  PODIUM_LOG: 'warn,podium::clicker::upgrade=debug',
+};
 
 const haproxyMissing = spawnSync('haproxy', ['-v']).error !== undefined;
 if (haproxyMissing && process.env.CI) {
@@ -58,11 +68,13 @@ async function nodeOf(client) {
 
 /** A clicker-protocol client over a WebSocket (npm ws). */
 class Clicker {
-  static open(url) {
+  /** `localAddress`: the client's own address (any of 127.0.0.0/8 on Linux). */
+  static open(url, localAddress) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, { localAddress });
       const clicker = new Clicker(ws);
       ws.once('open', () => resolve(clicker));
+      ws.once('unexpected-response', (_, res) => reject(new Error(`refused: HTTP ${res.statusCode}`)));
       ws.once('error', reject);
     });
   }
@@ -104,7 +116,10 @@ describe('deploy/haproxy.cfg', { skip: haproxyMissing }, () => {
   let output = '';
 
   before(async () => {
-    nodes = [await startServer(), await startServer({ env: { PODIUM_ADMIN_SECRET: OTHER_SECRET } })];
+    nodes = [
+      await startServer({ proxyProtocol: true, env: NODE_ENV }),
+      await startServer({ proxyProtocol: true, env: { ...NODE_ENV, PODIUM_ADMIN_SECRET: OTHER_SECRET } }),
+    ];
     dir = mkdtempSync(join(tmpdir(), 'podium-haproxy-'));
     const front = await freePort();
     const config = join(dir, 'haproxy.cfg');
@@ -175,7 +190,7 @@ describe('deploy/haproxy.cfg', { skip: haproxyMissing }, () => {
       // Each node's own /metrics (not through HAProxy) counts its clickers.
       const counts = [];
       for (const node of nodes) {
-        const metrics = await (await fetch(`${node.url}/metrics`)).text();
+        const metrics = (await localGet(node.url, '/metrics')).body;
         counts.push(Number(/^podium_connections\{protocol="clicker"\} (\d+)$/m.exec(metrics)?.[1]));
       }
       assert.equal(counts[0] + counts[1], 6, `clickers on the nodes: ${counts}`);
@@ -183,6 +198,34 @@ describe('deploy/haproxy.cfg', { skip: haproxyMissing }, () => {
     } finally {
       for (const c of clickers) c.close();
     }
+  });
+
+  it("passes each client's own address to the nodes (PROXY protocol)", async () => {
+    const ws = `${balancer.url.replace('http', 'ws')}/ws`;
+    const clickers = [];
+    try {
+      // Both nodes full for 127.0.0.2: PER_ADDRESS on each (least
+      // connections fills them in turn)...
+      for (let i = 0; i < 2 * PER_ADDRESS; i++) clickers.push(await Clicker.open(ws, '127.0.0.2'));
+      await assert.rejects(Clicker.open(ws, '127.0.0.2'), /HTTP 429/, '127.0.0.2 is over its limit on both nodes');
+      // ...and not for another client behind the same HAProxy.
+      const other = await Clicker.open(ws, '127.0.0.3');
+      clickers.push(other);
+      assert.match(await other.ask('REGISTER'), /^REGISTERED \d+ [0-9a-f]+$/);
+      // A node's log names the client, not HAProxy (127.0.0.1).
+      const refusals = nodes
+        .flatMap((n) => n.output().split('\n'))
+        .filter((line) => line.includes('clicker connection refused'));
+      assert.ok(refusals.length >= 1, 'a refusal was logged');
+      for (const line of refusals) assert.match(line, /peer=127\.0\.0\.2:\d+/, line);
+    } finally {
+      for (const c of clickers) c.close();
+    }
+  });
+
+  it('closes connections to a node that come without a PROXY protocol header', async () => {
+    await assert.rejects(fetch(`${nodes[0].url}/healthz`));
+    assert.equal((await localGet(nodes[0].url, '/healthz')).status, 200);
   });
 
   it('routes new clients to the surviving node at once when one dies', async () => {

@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,13 +113,43 @@ function databaseArgs(dir) {
   return ['--database-url', databases.get(dir)];
 }
 
+/** A PROXY protocol v2 header with the LOCAL command: what HAProxy's health checks send. */
+export const PROXY_V2_LOCAL = Buffer.from([
+  0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00,
+]);
+
+/**
+ * GET `path` from a node run with `--proxy-protocol`, as a balancer's own
+ * request (a LOCAL header first): `{ status, body }`.
+ */
+export function localGet(url, path) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: hostname, port: Number(port) }, () => {
+      socket.write(PROXY_V2_LOCAL);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+    });
+    const chunks = [];
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString();
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+      if (!status) return reject(new Error(`no HTTP answer from ${url}${path}: ${JSON.stringify(text)}`));
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+}
+
 /**
  * Starts podium. `dataDir` reuses a directory (for restarts); by default a
  * fresh temporary one is made and removed by `cleanup()`. Under
  * `PODIUM_TEST_STORE=postgres` each data directory also gets its own
  * PostgreSQL database, kept across restarts on that directory.
+ * `proxyProtocol`: run with `--proxy-protocol` (behind HAProxy); the
+ * start-up check then speaks as the balancer does.
  */
-export async function startServer({ dataDir, env = {}, log = 'warn' } = {}) {
+export async function startServer({ dataDir, env = {}, log = 'warn', proxyProtocol = false } = {}) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'podium-sledge-'));
   const port = await freePort();
   // `env` overrides; a null value removes the variable.
@@ -137,7 +167,15 @@ export async function startServer({ dataDir, env = {}, log = 'warn' } = {}) {
   }
   const proc = spawn(
     podiumBin(),
-    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir, ...databaseArgs(dir)],
+    [
+      'serve',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dir,
+      ...databaseArgs(dir),
+      ...(proxyProtocol ? ['--proxy-protocol'] : []),
+    ],
     { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -151,7 +189,7 @@ export async function startServer({ dataDir, env = {}, log = 'warn' } = {}) {
       throw new Error(`podium exited during start-up:\n${output}`);
     }
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = proxyProtocol ? await localGet(url, '/healthz') : await fetch(`${url}/healthz`);
       if (res.status === 200) break;
     } catch {
       // Not listening yet.
