@@ -38,8 +38,9 @@
 //! slow reader gets the latest state late, in order, and nothing is lost;
 //! the task holds for it at most one merged diff no bigger than a full
 //! state, on top of its buffer, however many changes it misses. A client
-//! that stops reading is thus bounded too; the transport ends it (the
-//! engine.io heartbeat for a socket, the HTTP connection for a stream).
+//! that stops reading is thus bounded too, and is ended: a socket by the
+//! engine.io heartbeat, a stream once its queue has had no room for
+//! [`STREAM_STALL`].
 //! One-off reads of the state
 //! ([`SyncHandle::snapshot`]) are answered from the mirror by the same task,
 //! so they too include every change acknowledged before they were asked.
@@ -79,6 +80,12 @@ pub const MAX_PARTIAL_BYTES: usize = 64 * 1024;
 /// it doubles while its buffer stays full, up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_millis(20);
 const RETRY_MAX: Duration = Duration::from_secs(1);
+/// How long an event stream's queue may stay full, with no room for even
+/// one update, before its stream is ended: a reader that reads at all frees
+/// a place within seconds (one update is at most about `MAX_PARTIAL_BYTES`),
+/// one that stopped is closed, and `EventSource` reconnects and resumes. A
+/// socket needs no such rule: the engine.io heartbeat ends a silent one.
+const STREAM_STALL: Duration = Duration::from_secs(60);
 
 /// Why a subscription did not start.
 #[derive(Debug, Error)]
@@ -296,6 +303,18 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> SyncHandle {
+    spawn_with_stall(start, changes, log, metrics, shutdown, STREAM_STALL)
+}
+
+/// [`spawn`] with another [`STREAM_STALL`] (tests cannot wait a minute).
+fn spawn_with_stall(
+    start: Start,
+    changes: Changes,
+    log: Arc<dyn Log>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    stream_stall: Duration,
+) -> SyncHandle {
     let (commands, inbox) = mpsc::unbounded_channel();
     let (caught_up, caught_up_inbox) = mpsc::unbounded_channel();
     let task = Task {
@@ -306,6 +325,7 @@ pub fn spawn(
         subscribers: HashMap::new(),
         retry_at: None,
         backoff: RETRY_FIRST,
+        stream_stall,
         channels_made: 0,
         caught_up,
         metrics,
@@ -353,6 +373,8 @@ struct Behind {
     full_bytes: Option<usize>,
     /// The last change folded (its event id).
     upto: Seq,
+    /// When its buffer was found full.
+    since: Instant,
 }
 
 impl Behind {
@@ -364,6 +386,7 @@ impl Behind {
             bytes: approx_bytes(diff),
             full_bytes: None,
             upto,
+            since: Instant::now(),
         }
     }
 
@@ -373,6 +396,7 @@ impl Behind {
             bytes: 0,
             full_bytes: None,
             upto,
+            since: Instant::now(),
         }
     }
 
@@ -442,6 +466,8 @@ struct Task {
     /// When to try again to send the subscribers that are behind.
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// [`STREAM_STALL`].
+    stream_stall: Duration,
     /// Channel subscribers so far: the next one's key.
     channels_made: u64,
     caught_up: mpsc::UnboundedSender<CaughtUp>,
@@ -851,6 +877,14 @@ impl Task {
                     sent_some = true;
                     self.metrics.messages_out(Protocol::Sledge, 1);
                 }
+                Sent::Full
+                    if matches!(sub.sink, Sink::Channel(_))
+                        && behind.since.elapsed() >= self.stream_stall =>
+                {
+                    tracing::warn!(stall = ?self.stream_stall, "event-stream subscriber not reading: ending its stream");
+                    self.metrics.listeners_dropped_slow.fetch_add(1, Relaxed);
+                    gone.push(*key);
+                }
                 Sent::Full => still_behind = true,
                 Sent::Gone => gone.push(*key),
                 // Cannot be encoded: trying again would not help either.
@@ -1123,10 +1157,14 @@ mod tests {
     }
 
     fn start() -> (Feed, SyncHandle, CancellationToken) {
+        start_with_stall(STREAM_STALL)
+    }
+
+    fn start_with_stall(stream_stall: Duration) -> (Feed, SyncHandle, CancellationToken) {
         let (sender, inbox) = mpsc::unbounded_channel();
         let log = Arc::new(MemLog::default());
         let shutdown = CancellationToken::new();
-        let handle = spawn(
+        let handle = spawn_with_stall(
             Start {
                 epoch: EPOCH.into(),
                 seq: 0,
@@ -1136,6 +1174,7 @@ mod tests {
             log.clone(),
             Arc::new(Metrics::default()),
             shutdown.clone(),
+            stream_stall,
         );
         (Feed { log, sender }, handle, shutdown)
     }
@@ -1262,6 +1301,27 @@ mod tests {
         changes.send(hack(6));
         let update = next(&mut slow).await;
         assert_eq!((hack_ids(&update), &*update.id), (vec![6], "e1:6"));
+    }
+
+    #[tokio::test]
+    async fn a_stream_whose_queue_stays_full_is_ended() {
+        let stall = Duration::from_millis(300);
+        let (changes, handle, _shutdown) = start_with_stall(stall);
+        let mut stuck = handle
+            .subscribe_channel(Viewer::Admin, 1, None, None)
+            .await
+            .unwrap();
+        changes.send(hack(1));
+        settle(&handle).await;
+        tokio::time::sleep(stall * 3).await;
+        assert_eq!(next(&mut stuck).await.event, UPDATE_FULL);
+        let rest = tokio::time::timeout(Duration::from_secs(10), stuck.updates.recv())
+            .await
+            .expect("the stream ends");
+        assert!(
+            rest.is_none(),
+            "nothing after the full update: its stream ended"
+        );
     }
 
     #[tokio::test]
