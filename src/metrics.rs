@@ -36,6 +36,12 @@ pub struct Metrics {
     sledge: PerProtocol,
     /// Listeners closed because their send queue overflowed.
     pub listeners_dropped_slow: AtomicU64,
+    /// Times a live-update subscriber's buffer was full, so that what it
+    /// missed was folded into one update sent when it has room.
+    pub live_fell_behind: AtomicU64,
+    /// The most bytes (approximate JSON) of missed changes folded for one
+    /// live-update subscriber at a time.
+    pub live_folded_bytes_max: AtomicU64,
     /// Replies (SCORED, ERROR) to clickers not sent because the clicker was
     /// not reading: its TCP window and the server's buffers were full.
     pub clicker_replies_dropped: AtomicU64,
@@ -58,6 +64,8 @@ impl Default for Metrics {
             clicker: PerProtocol::default(),
             sledge: PerProtocol::default(),
             listeners_dropped_slow: AtomicU64::new(0),
+            live_fell_behind: AtomicU64::new(0),
+            live_folded_bytes_max: AtomicU64::new(0),
             clicker_replies_dropped: AtomicU64::new(0),
             scores_stored: AtomicU64::new(0),
             scores_duplicate: AtomicU64::new(0),
@@ -148,6 +156,11 @@ impl Metrics {
                 &self.listeners_dropped_slow,
             ),
             (
+                "podium_live_fell_behind_total",
+                "Times a live-update subscriber's send buffer was full; what it missed is folded into one update (it is not dropped).",
+                &self.live_fell_behind,
+            ),
+            (
                 "podium_clicker_replies_dropped_total",
                 "Replies to clickers not sent because the clicker was not reading (the clicker stays connected).",
                 &self.clicker_replies_dropped,
@@ -180,6 +193,11 @@ impl Metrics {
                 value.load(Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP podium_live_folded_bytes_max Most bytes of missed changes held folded for one live-update subscriber.\n# TYPE podium_live_folded_bytes_max gauge\npodium_live_folded_bytes_max {}",
+            self.live_folded_bytes_max.load(Relaxed)
+        );
         self.commit_batch.render(
             &mut out,
             "podium_commit_batch_size",

@@ -48,11 +48,10 @@ use crate::metrics::Metrics;
 use crate::operator_secrets::OperatorSecrets;
 use crate::store::{Changes, JudgingStore, Log, StoreError};
 
-/// Updates a subscriber may have queued; one that lets this fill is dropped
-/// (see [`sync`]). Diffs that arrive together are merged into one update,
-/// so only a client that stopped reading fills it; a merged update holds at
-/// most [`sync::MAX_PARTIAL_BYTES`] (plus one change), which makes this a
-/// bound in bytes too. The socket.io adapter uses it as each socket's send
+/// Updates a subscriber may have queued; while this is full, what it misses
+/// is folded into one update sent when it has room (see [`sync`]). A merged
+/// update holds at most [`sync::MAX_PARTIAL_BYTES`] (plus one change), which
+/// makes this a bound in bytes too. The socket.io adapter uses it as each socket's send
 /// buffer, the event stream as its queue.
 pub const SUBSCRIBER_BUFFER: usize = 256;
 

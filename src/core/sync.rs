@@ -24,19 +24,37 @@
 //!
 //! A subscriber is a [`Socket`] an adapter holds open (the socket.io
 //! adapter's) or a bounded channel (the HTTP API's Server-Sent Events stream
-//! drains one); both get the same updates in the same order. One whose buffer is full is dropped (a socket is also
-//! disconnected, a channel closed), so a client that stops reading cannot
-//! make the server hold unbounded memory. One-off reads of the state
+//! drains one); both get the same updates in the same order.
+//!
+//! Flow control: a subscriber whose buffer is full (a phone on a slow link)
+//! is not dropped but marked *behind*. What it misses from then on is
+//! folded, scoped as it would have been sent, into one merged diff (rows
+//! upserted by id, as clients merge partials: [`Mirror::apply`]); the task
+//! retries on a timer with backoff and, once there is room, sends it as one
+//! `update-partial` whose event id is that of the last change folded, so
+//! `Last-Event-ID` resume stays exact. Once the folded diff would be about
+//! as big as a full state, it is discarded and the subscriber gets a fresh
+//! scoped `update-full` (with the mirror's position as its id) instead. So a
+//! slow reader gets the latest state late, in order, and nothing is lost;
+//! the task holds for it at most one merged diff no bigger than a full
+//! state, on top of its buffer, however many changes it misses. A client
+//! that stops reading is thus bounded too, and is ended: a socket by the
+//! engine.io heartbeat, a stream once its queue has had no room for
+//! [`STREAM_STALL`].
+//! One-off reads of the state
 //! ([`SyncHandle::snapshot`]) are answered from the mirror by the same task,
 //! so they too include every change acknowledged before they were asked.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::updates::{UpdateFull, UpdatePartial, UPDATE_FULL, UPDATE_PARTIAL};
@@ -50,14 +68,24 @@ use crate::store::{Change, Changes, Entry, LogError, Seq};
 const MAX_COALESCE: usize = 1024;
 /// Changes stop being merged into one partial update once they hold about
 /// this many bytes of JSON. A subscriber's send buffer holds
-/// [`SEND_BUFFER`](super::SUBSCRIBER_BUFFER) packets, so this is what bounds it in bytes: a subscriber
-/// that stops reading is dropped after at most `SEND_BUFFER` partials of
-/// this size (plus one change each). Without it, a task that fell behind
-/// merged ever bigger batches (1 024 ten-kB hacks made one 10 MB packet),
-/// and a client that did not read could pin hundreds of MB before its
-/// buffer filled. A burst of small changes (ratings, assignments) still
-/// becomes one update.
+/// [`SUBSCRIBER_BUFFER`](super::SUBSCRIBER_BUFFER) packets, so this is what bounds it in bytes:
+/// at most `SUBSCRIBER_BUFFER` partials of this size (plus one change each)
+/// are queued for a subscriber before it is behind and what it misses is
+/// folded instead. Without it, a task that fell behind merged ever bigger
+/// batches (1 024 ten-kB hacks made one 10 MB packet). A burst of small
+/// changes (ratings, assignments) still becomes one update.
 pub const MAX_PARTIAL_BYTES: usize = 64 * 1024;
+
+/// First wait before sending a subscriber that is behind what it missed;
+/// it doubles while its buffer stays full, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(20);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// How long an event stream's queue may stay full, with no room for even
+/// one update, before its stream is ended: a reader that reads at all frees
+/// a place within seconds (one update is at most about `MAX_PARTIAL_BYTES`),
+/// one that stopped is closed, and `EventSource` reconnects and resumes. A
+/// socket needs no such rule: the engine.io heartbeat ends a silent one.
+const STREAM_STALL: Duration = Duration::from_secs(60);
 
 /// Why a subscription did not start.
 #[derive(Debug, Error)]
@@ -123,7 +151,8 @@ pub trait Socket: Send + Sync + 'static {
     fn connected(&self) -> bool;
     /// Queues `update-full`.
     fn send_full(&self, update: &UpdateFull<'_>) -> Sent;
-    /// Queues `update-partial`; on [`Sent::Full`] the socket is on its way out.
+    /// Queues `update-partial`; on [`Sent::Full`] nothing was queued and the
+    /// task folds it into what it sends later.
     fn send_partial(&self, update: &UpdatePartial<'_>) -> Sent;
 }
 
@@ -163,8 +192,8 @@ pub struct SyncHandle {
 
 /// A channel subscription: `updates` yields the `update-full` first (or,
 /// resumed, the changes after the id resumed from), then every
-/// `update-partial`, and ends when the subscriber was dropped for not
-/// keeping up, or at shutdown. Dropping the subscription unsubscribes.
+/// `update-partial` (a reader that fell behind gets what it missed folded,
+/// or a new `update-full`), and ends at shutdown. Dropping the subscription unsubscribes.
 pub struct Subscription {
     pub updates: mpsc::Receiver<StreamUpdate>,
     _unsubscribe: Unsubscribe,
@@ -205,7 +234,8 @@ impl SyncHandle {
     }
 
     /// A subscription whose updates arrive on a channel that holds up to
-    /// `capacity` of them; a subscriber that lets it fill is dropped.
+    /// `capacity` of them; while it is full, what follows is folded into one
+    /// update sent once there is room (see the module docs).
     /// With `preview`, hack descriptions are cut to that many characters.
     /// With `resume`, the changes after it instead of an `update-full` when
     /// it is of this epoch and still in the log (see the module docs).
@@ -273,6 +303,18 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> SyncHandle {
+    spawn_with_stall(start, changes, log, metrics, shutdown, STREAM_STALL)
+}
+
+/// [`spawn`] with another [`STREAM_STALL`] (tests cannot wait a minute).
+fn spawn_with_stall(
+    start: Start,
+    changes: Changes,
+    log: Arc<dyn Log>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    stream_stall: Duration,
+) -> SyncHandle {
     let (commands, inbox) = mpsc::unbounded_channel();
     let (caught_up, caught_up_inbox) = mpsc::unbounded_channel();
     let task = Task {
@@ -281,6 +323,9 @@ pub fn spawn(
         epoch: start.epoch,
         log,
         subscribers: HashMap::new(),
+        retry_at: None,
+        backoff: RETRY_FIRST,
+        stream_stall,
         channels_made: 0,
         caught_up,
         metrics,
@@ -311,6 +356,69 @@ struct Subscriber {
     /// While a resumed channel's catch-up is read: its live updates, held
     /// back to follow the catch-up.
     held: Option<Vec<StreamUpdate>>,
+    /// Set while its buffer is full: what it has not been sent yet.
+    behind: Option<Behind>,
+}
+
+/// What a subscriber whose buffer was full has missed, folded into one update.
+struct Behind {
+    /// Its scoped diffs merged as clients merge them; `None` once a fresh
+    /// full state is the smaller thing to send.
+    missed: Option<Mirror>,
+    /// About how many bytes of JSON the diffs folded make (an upper bound:
+    /// a row replaced counts twice).
+    bytes: usize,
+    /// About how big its full state is, measured once the folded diffs pass
+    /// [`MAX_PARTIAL_BYTES`].
+    full_bytes: Option<usize>,
+    /// The last change folded (its event id).
+    upto: Seq,
+    /// When its buffer was found full.
+    since: Instant,
+}
+
+impl Behind {
+    fn missed(diff: &DataStore, upto: Seq) -> Behind {
+        let mut missed = Mirror::default();
+        missed.apply(diff.clone());
+        Behind {
+            missed: Some(missed),
+            bytes: approx_bytes(diff),
+            full_bytes: None,
+            upto,
+            since: Instant::now(),
+        }
+    }
+
+    fn full(upto: Seq) -> Behind {
+        Behind {
+            missed: None,
+            bytes: 0,
+            full_bytes: None,
+            upto,
+            since: Instant::now(),
+        }
+    }
+
+    /// Folds in the next scoped diff, or gives up the diffs for a full state
+    /// when they grow as big as one (`full_size` measures it).
+    fn fold(&mut self, diff: &DataStore, upto: Seq, full_size: impl FnOnce() -> usize) {
+        self.upto = upto;
+        let Some(missed) = &mut self.missed else {
+            return;
+        };
+        if diff.is_empty() {
+            return;
+        }
+        self.bytes += approx_bytes(diff);
+        if self.bytes > MAX_PARTIAL_BYTES
+            && self.bytes >= *self.full_bytes.get_or_insert_with(full_size)
+        {
+            self.missed = None;
+            return;
+        }
+        missed.apply(diff.clone());
+    }
 }
 
 /// A resumed subscriber's catch-up, read from the log: the changes up to
@@ -355,6 +463,11 @@ struct Task {
     epoch: Arc<str>,
     log: Arc<dyn Log>,
     subscribers: HashMap<Key, Subscriber>,
+    /// When to try again to send the subscribers that are behind.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    /// [`STREAM_STALL`].
+    stream_stall: Duration,
     /// Channel subscribers so far: the next one's key.
     channels_made: u64,
     caught_up: mpsc::UnboundedSender<CaughtUp>,
@@ -383,6 +496,7 @@ impl Task {
                     None => break,
                 },
                 Some(caught) = caught_up.recv() => self.hand_over(caught),
+                _ = until(self.retry_at) => self.retry_behind(),
                 command = inbox.recv() => match command {
                     Some(Command::Subscribe { sink, view, resume, done }) => {
                         let _ = done.send(self.subscribe(sink, view, resume));
@@ -498,30 +612,40 @@ impl Task {
         self.position = seq;
         let id = self.id(seq);
         let mut dropped = Vec::new();
+        let mut behind = false;
         for (key, sub) in &mut self.subscribers {
             sub.held = None;
+            sub.behind = None;
             let database = sub.view.shape(self.mirror.snapshot(sub.view.viewer));
             let full = UpdateFull {
                 database: &database,
             };
             let sent = match &sub.sink {
-                Sink::Socket(socket) => matches!(socket.send_full(&full), Sent::Yes),
-                Sink::Channel(sender) => sender
-                    .try_send(StreamUpdate {
+                Sink::Socket(socket) => socket.send_full(&full),
+                Sink::Channel(sender) => send_to_channel(
+                    sender,
+                    StreamUpdate {
                         event: UPDATE_FULL,
                         data: to_json(&full),
                         id: id.clone(),
-                    })
-                    .is_ok(),
+                    },
+                ),
             };
-            if !sent {
-                dropped.push(*key);
+            match sent {
+                Sent::Yes => self.metrics.messages_out(Protocol::Sledge, 1),
+                // It gets the full state (a newer one) once it has room.
+                Sent::Full => {
+                    sub.behind = Some(Behind::full(seq));
+                    behind = true;
+                }
+                Sent::Gone | Sent::Failed => dropped.push(*key),
             }
         }
         for key in dropped {
-            // A socket stays connected and can subscribe again; a channel's
-            // stream ends and its client reconnects.
             self.subscribers.remove(&key);
+        }
+        if behind {
+            self.schedule_retry();
         }
     }
 
@@ -555,8 +679,15 @@ impl Task {
             });
             Some(Vec::new())
         };
-        self.subscribers
-            .insert(key, Subscriber { sink, view, held });
+        self.subscribers.insert(
+            key,
+            Subscriber {
+                sink,
+                view,
+                held,
+                behind: None,
+            },
+        );
         Ok(key)
     }
 
@@ -599,6 +730,7 @@ impl Task {
                 sink,
                 view,
                 held: None,
+                behind: None,
             },
         );
         Ok(key)
@@ -656,26 +788,22 @@ impl Task {
                 }]
             }
         };
-        let Some(sub) = self.subscribers.get(&caught.key) else {
+        let position = self.position;
+        let Some(sub) = self.subscribers.get_mut(&caught.key) else {
             return;
         };
         let Sink::Channel(sender) = &sub.sink else {
             return;
         };
         for update in updates {
-            let full = update.event == UPDATE_FULL;
             match send_to_channel(sender, update) {
                 Sent::Yes => self.metrics.messages_out(Protocol::Sledge, 1),
-                Sent::Full if full => {
-                    // Only the update-full: the channel is new and empty.
-                    self.subscribers.remove(&caught.key);
-                    return;
-                }
                 Sent::Full => {
-                    self.metrics
-                        .listeners_dropped_slow
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    self.subscribers.remove(&caught.key);
+                    // What did not fit is already JSON: the reader gets the
+                    // state as of then as a full update once it has room.
+                    sub.behind = Some(Behind::full(position));
+                    self.metrics.live_fell_behind.fetch_add(1, Relaxed);
+                    self.schedule_retry();
                     return;
                 }
                 Sent::Gone | Sent::Failed => {
@@ -683,6 +811,98 @@ impl Task {
                     return;
                 }
             }
+        }
+    }
+
+    /// Arms the retry timer for subscribers that are behind, if it is not.
+    fn schedule_retry(&mut self) {
+        if self.retry_at.is_none() {
+            self.backoff = RETRY_FIRST;
+            self.retry_at = Some(Instant::now() + self.backoff);
+        }
+    }
+
+    /// Tries to send every subscriber that is behind what it missed: the
+    /// folded diff as one partial (its id the last change folded), or a full
+    /// state as of now. The mirror is at `position` here (between batches).
+    fn retry_behind(&mut self) {
+        self.retry_at = None;
+        let (mut sent_some, mut still_behind) = (false, false);
+        let mut gone = Vec::new();
+        let epoch = self.epoch.clone();
+        let id = |seq: Seq| -> Arc<str> { format!("{epoch}:{seq}").into() };
+        for (key, sub) in &mut self.subscribers {
+            let Some(behind) = &sub.behind else {
+                continue;
+            };
+            let sent = match &behind.missed {
+                Some(missed) => {
+                    // Scoped already: every row it holds is the viewer's.
+                    let diff = missed.snapshot(Viewer::Admin);
+                    let update = UpdatePartial { diff: &diff };
+                    match &sub.sink {
+                        _ if diff.is_empty() => Sent::Yes,
+                        Sink::Socket(socket) => socket.send_partial(&update),
+                        Sink::Channel(sender) => send_to_channel(
+                            sender,
+                            StreamUpdate {
+                                event: UPDATE_PARTIAL,
+                                data: to_json(&update),
+                                id: id(behind.upto),
+                            },
+                        ),
+                    }
+                }
+                None => {
+                    let database = sub.view.shape(self.mirror.snapshot(sub.view.viewer));
+                    let full = UpdateFull {
+                        database: &database,
+                    };
+                    match &sub.sink {
+                        Sink::Socket(socket) => socket.send_full(&full),
+                        Sink::Channel(sender) => send_to_channel(
+                            sender,
+                            StreamUpdate {
+                                event: UPDATE_FULL,
+                                data: to_json(&full),
+                                id: id(self.position),
+                            },
+                        ),
+                    }
+                }
+            };
+            match sent {
+                Sent::Yes => {
+                    sub.behind = None;
+                    sent_some = true;
+                    self.metrics.messages_out(Protocol::Sledge, 1);
+                }
+                Sent::Full
+                    if matches!(sub.sink, Sink::Channel(_))
+                        && behind.since.elapsed() >= self.stream_stall =>
+                {
+                    tracing::warn!(stall = ?self.stream_stall, "event-stream subscriber not reading: ending its stream");
+                    self.metrics.listeners_dropped_slow.fetch_add(1, Relaxed);
+                    gone.push(*key);
+                }
+                Sent::Full => still_behind = true,
+                Sent::Gone => gone.push(*key),
+                // Cannot be encoded: trying again would not help either.
+                Sent::Failed => sub.behind = None,
+            }
+        }
+        for key in gone {
+            self.subscribers.remove(&key);
+        }
+        if still_behind {
+            // Readers that took something get another try soon; a buffer
+            // that stays full is tried ever less often.
+            self.backoff = if sent_some {
+                RETRY_FIRST
+            } else {
+                (self.backoff * 2).min(RETRY_MAX)
+            };
+            self.retry_at = Some(Instant::now() + self.backoff);
         }
     }
 
@@ -700,11 +920,24 @@ impl Task {
         // it; serialised at most once, for the channels.
         let mut scoped: HashMap<View, (DataStore, Option<Arc<str>>)> = HashMap::new();
         let mut dropped = Vec::new();
+        let mut fell_behind = false;
+        let mirror = &self.mirror;
         for (key, sub) in &mut self.subscribers {
             let (view, json) = scoped.entry(sub.view).or_insert_with(|| {
-                let seen = sub.view.shape(self.mirror.scope(&diff, sub.view.viewer));
+                let seen = sub.view.shape(mirror.scope(&diff, sub.view.viewer));
                 (seen, None)
             });
+            if let Some(behind) = &mut sub.behind {
+                let shape = sub.view;
+                behind.fold(view, upto, || {
+                    approx_bytes(&shape.shape(mirror.snapshot(shape.viewer)))
+                });
+                let held = behind.missed.as_ref().map_or(0, |_| behind.bytes);
+                self.metrics
+                    .live_folded_bytes_max
+                    .fetch_max(held as u64, Relaxed);
+                continue;
+            }
             if view.is_empty() {
                 continue;
             }
@@ -720,7 +953,15 @@ impl Task {
                         id: id.clone(),
                     };
                     match &mut sub.held {
-                        Some(held) if held.len() >= sender.max_capacity() => Sent::Full,
+                        Some(held) if held.len() >= sender.max_capacity() => {
+                            // The catch-up will be too late to be useful: a
+                            // full state replaces it and what was held.
+                            sub.held = None;
+                            sub.behind = Some(Behind::full(upto));
+                            fell_behind = true;
+                            self.metrics.live_fell_behind.fetch_add(1, Relaxed);
+                            continue;
+                        }
                         Some(held) => {
                             held.push(update);
                             Sent::Yes
@@ -732,10 +973,15 @@ impl Task {
             match sent {
                 Sent::Yes => self.metrics.messages_out(Protocol::Sledge, 1),
                 Sent::Full => {
+                    // Not dropped: this and what follows go out folded.
+                    tracing::debug!(?key, "live-update subscriber behind; folding its updates");
+                    let behind = Behind::missed(view, upto);
                     self.metrics
-                        .listeners_dropped_slow
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    dropped.push(*key);
+                        .live_folded_bytes_max
+                        .fetch_max(behind.bytes as u64, Relaxed);
+                    sub.behind = Some(behind);
+                    fell_behind = true;
+                    self.metrics.live_fell_behind.fetch_add(1, Relaxed);
                 }
                 Sent::Gone => dropped.push(*key),
                 Sent::Failed => {}
@@ -743,9 +989,10 @@ impl Task {
         }
         self.mirror.apply(diff);
         for key in dropped {
-            // For a channel this drops its sender: the stream ends once the
-            // updates already queued are read.
             self.subscribers.remove(&key);
+        }
+        if fell_behind {
+            self.schedule_retry();
         }
     }
 }
@@ -753,7 +1000,8 @@ impl Task {
 /// What became of one update.
 pub enum Sent {
     Yes,
-    /// The subscriber's buffer is full: it is not reading, so it is dropped.
+    /// The subscriber's buffer is full (it reads slowly, or not at all):
+    /// nothing was queued; it is sent what it missed, folded, later.
     Full,
     /// The subscriber is gone.
     Gone,
@@ -764,13 +1012,16 @@ pub enum Sent {
 fn send_to_channel(sender: &mpsc::Sender<StreamUpdate>, update: StreamUpdate) -> Sent {
     match sender.try_send(update) {
         Ok(()) => Sent::Yes,
-        Err(TrySendError::Full(_)) => {
-            tracing::warn!(
-                "event-stream subscriber not reading: its queue is full, ending its stream"
-            );
-            Sent::Full
-        }
+        Err(TrySendError::Full(_)) => Sent::Full,
         Err(TrySendError::Closed(_)) => Sent::Gone,
+    }
+}
+
+/// Waits until `at`, or forever without one.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -906,10 +1157,14 @@ mod tests {
     }
 
     fn start() -> (Feed, SyncHandle, CancellationToken) {
+        start_with_stall(STREAM_STALL)
+    }
+
+    fn start_with_stall(stream_stall: Duration) -> (Feed, SyncHandle, CancellationToken) {
         let (sender, inbox) = mpsc::unbounded_channel();
         let log = Arc::new(MemLog::default());
         let shutdown = CancellationToken::new();
-        let handle = spawn(
+        let handle = spawn_with_stall(
             Start {
                 epoch: EPOCH.into(),
                 seq: 0,
@@ -919,6 +1174,7 @@ mod tests {
             log.clone(),
             Arc::new(Metrics::default()),
             shutdown.clone(),
+            stream_stall,
         );
         (Feed { log, sender }, handle, shutdown)
     }
@@ -996,8 +1252,28 @@ mod tests {
         assert!(judge.updates.try_recv().is_err());
     }
 
+    /// The next update, waiting for the retry timer if need be.
+    async fn next(sub: &mut Subscription) -> StreamUpdate {
+        tokio::time::timeout(Duration::from_secs(10), sub.updates.recv())
+            .await
+            .expect("an update within 10 s")
+            .expect("the stream goes on")
+    }
+
+    fn hack_ids(update: &StreamUpdate) -> Vec<i64> {
+        let field = if update.event == UPDATE_FULL {
+            "database"
+        } else {
+            "diff"
+        };
+        payload(update)[field]["hacks"]
+            .as_array()
+            .map(|rows| rows.iter().map(|r| r["id"].as_i64().unwrap()).collect())
+            .unwrap_or_default()
+    }
+
     #[tokio::test]
-    async fn a_channel_that_fills_is_dropped_after_what_it_holds() {
+    async fn a_channel_that_fills_gets_what_it_missed_folded_once_it_reads() {
         let (changes, handle, _shutdown) = start();
         let mut slow = handle
             .subscribe_channel(Viewer::Admin, 2, None, None)
@@ -1007,17 +1283,76 @@ mod tests {
             .subscribe_channel(Viewer::Admin, 8, None, None)
             .await
             .unwrap();
-        for id in 1..=3 {
+        for id in 1..=5 {
             changes.send(hack(id));
             settle(&handle).await;
         }
-        let events: Vec<_> = std::iter::from_fn(|| slow.updates.try_recv().ok())
-            .map(|u| u.event)
-            .collect();
-        assert_eq!(events, [UPDATE_FULL, UPDATE_PARTIAL]);
-        assert!(slow.updates.recv().await.is_none(), "its stream ended");
         let events = std::iter::from_fn(|| fine.updates.try_recv().ok()).count();
-        assert_eq!(events, 4, "others are unaffected");
+        assert_eq!(events, 6, "others are unaffected");
+        assert_eq!(next(&mut slow).await.event, UPDATE_FULL);
+        assert_eq!(hack_ids(&next(&mut slow).await), [1]);
+        // Hacks 2 to 5 did not fit: they come as one partial, carrying the
+        // id of the last of them, once there is room.
+        let folded = next(&mut slow).await;
+        assert_eq!(folded.event, UPDATE_PARTIAL);
+        assert_eq!(hack_ids(&folded), [2, 3, 4, 5]);
+        assert_eq!(&*folded.id, "e1:5");
+        // Caught up, it is sent changes one by one again.
+        changes.send(hack(6));
+        let update = next(&mut slow).await;
+        assert_eq!((hack_ids(&update), &*update.id), (vec![6], "e1:6"));
+    }
+
+    #[tokio::test]
+    async fn a_stream_whose_queue_stays_full_is_ended() {
+        let stall = Duration::from_millis(300);
+        let (changes, handle, _shutdown) = start_with_stall(stall);
+        let mut stuck = handle
+            .subscribe_channel(Viewer::Admin, 1, None, None)
+            .await
+            .unwrap();
+        changes.send(hack(1));
+        settle(&handle).await;
+        tokio::time::sleep(stall * 3).await;
+        assert_eq!(next(&mut stuck).await.event, UPDATE_FULL);
+        let rest = tokio::time::timeout(Duration::from_secs(10), stuck.updates.recv())
+            .await
+            .expect("the stream ends");
+        assert!(
+            rest.is_none(),
+            "nothing after the full update: its stream ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_a_subscriber_missed_becomes_a_full_state_when_that_is_smaller() {
+        let (changes, handle, _shutdown) = start();
+        changes.send(hack(1));
+        settle(&handle).await;
+        let mut slow = handle
+            .subscribe_channel(Viewer::Admin, 1, None, None)
+            .await
+            .unwrap();
+        // Hack 1 rewritten many times: folded, the rewrites add up to more
+        // than the one hack the full state holds.
+        let story = "y".repeat(10_000);
+        let rewrites = 2 * MAX_PARTIAL_BYTES / story.len();
+        for n in 0..rewrites {
+            let Change::Judging(mut diff) = hack(1) else {
+                unreachable!()
+            };
+            diff.hacks[0].description = format!("{n} {story}");
+            changes.send(Change::Judging(diff));
+            settle(&handle).await;
+        }
+        assert_eq!(next(&mut slow).await.event, UPDATE_FULL);
+        let update = next(&mut slow).await;
+        assert_eq!(update.event, UPDATE_FULL, "a full state, not the rewrites");
+        let last = 1 + rewrites as Seq;
+        assert_eq!(&*update.id, format!("e1:{last}"));
+        let description = payload(&update)["database"]["hacks"][0]["description"].clone();
+        assert_eq!(description, format!("{} {story}", rewrites - 1));
+        assert!(slow.updates.try_recv().is_err(), "and nothing else");
     }
 
     #[tokio::test]

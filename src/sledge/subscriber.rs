@@ -1,18 +1,16 @@
 //! A socket.io socket as a subscriber of the core's live updates: it queues
-//! `update-full` and `update-partial` in the socket's send buffer and, when
-//! that buffer is full (the client stopped reading), disconnects the socket.
+//! `update-full` and `update-partial` in the socket's send buffer and says
+//! when that buffer is full, so that the core folds what the socket misses
+//! until it has room (a slow reader is served late, not dropped; one that
+//! stops reading is ended by the engine.io heartbeat).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError};
 
 use crate::core::sync::{Sent, Socket};
 use crate::core::updates::{UpdateFull, UpdatePartial, UPDATE_FULL, UPDATE_PARTIAL};
-
-/// How often to retry disconnecting a subscriber whose buffer is full.
-const DISCONNECT_RETRY: Duration = Duration::from_millis(200);
 
 /// A socket and the key the sync task knows it by.
 pub struct Subscriber {
@@ -31,16 +29,10 @@ impl Subscriber {
         KEYS.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn sent(&self, result: Result<(), SendError>, full_means_drop: bool) -> Sent {
+    fn sent(&self, result: Result<(), SendError>) -> Sent {
         match result {
             Ok(()) => Sent::Yes,
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                if full_means_drop {
-                    tracing::warn!(sid = %self.socket.id, "sledge subscriber not reading: send buffer full, disconnecting it");
-                    disconnect_when_possible(self.socket.clone());
-                }
-                Sent::Full
-            }
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => Sent::Full,
             Err(SendError::Socket(SocketError::Closed)) => Sent::Gone,
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode a live update");
@@ -60,24 +52,10 @@ impl Socket for Subscriber {
     }
 
     fn send_full(&self, update: &UpdateFull<'_>) -> Sent {
-        // A full buffer here refuses the subscription; the socket stays.
-        self.sent(self.socket.emit(UPDATE_FULL, update), false)
+        self.sent(self.socket.emit(UPDATE_FULL, update))
     }
 
     fn send_partial(&self, update: &UpdatePartial<'_>) -> Sent {
-        self.sent(self.socket.emit(UPDATE_PARTIAL, update), true)
+        self.sent(self.socket.emit(UPDATE_PARTIAL, update))
     }
-}
-
-/// Disconnects a socket whose buffer is full. The disconnect packet needs
-/// buffer space too, so this retries until there is room (a slow client
-/// learns it was dropped) or the connection is gone: a client that never
-/// reads is closed by the engine.io heartbeat within a minute, and then
-/// disconnecting succeeds at once.
-fn disconnect_when_possible(socket: SocketRef) {
-    tokio::spawn(async move {
-        while let Err(SocketError::InternalChannelFull) = socket.clone().disconnect() {
-            tokio::time::sleep(DISCONNECT_RETRY).await;
-        }
-    });
 }

@@ -370,8 +370,13 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "emitting ping");
 
-            self.internal_tx
-                .try_send(smallvec![Packet::Ping])
+            // Podium: a slow reader's buffer may be full of updates when the
+            // ping is due; wait for room (as long as for the pong) rather
+            // than close it at once. A client that does not read at all
+            // still times out.
+            tokio::time::timeout(timeout, self.internal_tx.send(smallvec![Packet::Ping]))
+                .await
+                .map_err(|_| Error::HeartbeatTimeout)?
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
@@ -407,8 +412,10 @@ where
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
-            self.internal_tx
-                .try_send(smallvec![Packet::Pong])
+            // Podium: wait for room in a slow reader's buffer (see v4).
+            tokio::time::timeout(timeout, self.internal_tx.send(smallvec![Packet::Pong]))
+                .await
+                .map_err(|_| Error::HeartbeatTimeout)?
                 .map_err(|_| Error::HeartbeatTimeout)?;
         }
     }
