@@ -125,3 +125,59 @@ async fn wrong_codes_sent_to_two_nodes_spend_one_budget() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// The venue figures on two nodes: 200 judges behind one address, their
+/// sign-ins spread over 10 s and over both nodes, one in ten mistyping the
+/// code once and retyping it a second later. Every mistype is told as
+/// wrong (a round trip to the database), every judge signs in, and right
+/// codes stay fast (they never wait on the shared budgets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_judges_behind_one_address_sign_in_across_two_nodes() {
+    const VENUE: i64 = 200;
+    let Some(url) = common::cluster_database_url("two_hundred_judges_across_two_nodes").await
+    else {
+        return;
+    };
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let (a, b) = (node(&url, &dirs[0]).await, node(&url, &dirs[1]).await);
+    common::add_judges(&*a.app.db, VENUE).await;
+    let venue = client_from(Ipv4Addr::new(127, 0, 0, 1));
+    let tasks: Vec<_> = (1..=VENUE)
+        .map(|id| {
+            let (venue, at) = (venue.clone(), if id % 2 == 0 { a.addr } else { b.addr });
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(id as u64 * 50)).await;
+                let mut told_wrong = false;
+                if id % 10 == 0 {
+                    let (status, body) = login(&venue, at, id, "wrong-code-0000").await;
+                    told_wrong = status == 401 && body.to_string().contains("login code is wrong");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                let asked = Instant::now();
+                let (status, _) = login(&venue, at, id, LOGIN_CODE).await;
+                (status == 200, asked.elapsed(), told_wrong)
+            })
+        })
+        .collect();
+    let mut latencies = common::Latencies::default();
+    let (mut signed_in, mut told_wrong) = (0, 0);
+    for task in tasks {
+        let (ok, latency, wrong) = task.await.expect("a judge task");
+        latencies.record(latency);
+        signed_in += u32::from(ok);
+        told_wrong += u32::from(wrong);
+    }
+    let p95 = latencies.quantile(0.95);
+    eprintln!(
+        "venue on 2 nodes: {signed_in} of {VENUE} judges signed in from one address; {told_wrong} of {} \
+         mistypes answered \"wrong code\"; correct sign-in p95 {:.1} ms ({})",
+        VENUE / 10,
+        p95.as_secs_f64() * 1e3,
+        latencies.summary("correct sign-ins")
+    );
+    assert_eq!(signed_in, VENUE as u32);
+    assert_eq!(told_wrong, VENUE as u32 / 10);
+    assert!(p95 < Duration::from_secs(2), "p95 sign-in {p95:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
