@@ -116,6 +116,10 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let node = crate::secrets::random_u64();
     let (db, sqlite, pg, changes) = open_store(&config, &data_dir, metrics.clone(), node).await?;
     let shutdown = CancellationToken::new();
+    // Cluster mode: the nodes' wrong-guess budgets are one.
+    let budgets = pg
+        .clone()
+        .map(|pg| Arc::new(pg) as Arc<dyn crate::store::SharedBudgets>);
     let secrets = match (file_secrets, pg) {
         (Some(secrets), _) => secrets,
         // Cluster mode: from the database, shared by every node.
@@ -130,6 +134,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let core = Arc::new(
         Core::start(
             db.clone(),
+            budgets,
             db.clone(),
             changes,
             secrets,

@@ -7,6 +7,8 @@
 //! judge where the attempt names one) and every wrong guess counts there,
 //! so guessing over HTTP is no faster than over socket.io, and a client
 //! cannot switch protocols to escape its budget. Right answers cost nothing.
+//! In cluster mode the budgets are the cluster's: a wrong answer is given
+//! once the shared store counted it; a right one never waits on it.
 //!
 //! When a budget is spent, a login code (49.5 bits, or whatever was
 //! configured) is refused unchecked. Secrets of 128 bits and more that
@@ -80,9 +82,11 @@ impl Core {
             return Err(JudgingError::NoSuchJudge(judge_id).into());
         }
         if !self.secrets.is_login_code(code) {
-            failed(attempt);
+            failed(attempt).await;
             return Err(AccessError::WrongLoginCode);
         }
+        // Right: the guess is given back before the secret is written.
+        drop(attempt);
         let secret = self.store.issue_judge_secret(judge_id).await?;
         tracing::info!(judge = judge_id, "judge logged in: a new secret was issued");
         Ok(secret)
@@ -104,8 +108,10 @@ impl Core {
         } else {
             SecretKind::Unknown
         };
-        let identity = auth::authenticate(user_id, kind)
-            .map_err(|failure| admitted.wrong(AccessError::Authenticate(failure)))?;
+        let identity = match auth::authenticate(user_id, kind) {
+            Ok(identity) => identity,
+            Err(failure) => return Err(admitted.wrong(AccessError::Authenticate(failure)).await),
+        };
         if let (Identity::Judge(judge), SecretKind::Admin) = (identity, kind) {
             let exists = self.store.judge_exists(judge).await?;
             if !exists {
@@ -128,7 +134,7 @@ impl Core {
         }
         match self.judge_secret(secret).await? {
             SecretKind::Judge(judge) => Ok(Identity::Judge(judge)),
-            _ => Err(admitted.wrong(AccessError::UnknownSecret)),
+            _ => Err(admitted.wrong(AccessError::UnknownSecret).await),
         }
     }
 
@@ -165,7 +171,7 @@ impl Core {
                     Admitted::OverBudget(too_many) => too_many.into(),
                 })
             }
-            LinkLookup::Unknown => return Err(admitted.wrong(AccessError::UnknownLink)),
+            LinkLookup::Unknown => return Err(admitted.wrong(AccessError::UnknownLink).await),
         };
         let secret = self.store.issue_judge_secret(judge).await?;
         tracing::info!(judge, "judge signed in by link: a new secret was issued");
@@ -208,10 +214,10 @@ enum Admitted<'a> {
 impl Admitted<'_> {
     /// What a wrong answer gets: `refusal`, counted against the budgets; or,
     /// over budget, the budget's refusal (so it tells nothing more).
-    fn wrong(self, refusal: AccessError) -> AccessError {
+    async fn wrong(self, refusal: AccessError) -> AccessError {
         match self {
             Admitted::Budgeted(attempt) => {
-                failed(attempt);
+                failed(attempt).await;
                 refusal
             }
             Admitted::OverBudget(too_many) => too_many.into(),
@@ -219,9 +225,11 @@ impl Admitted<'_> {
     }
 }
 
-/// Counts a wrong login code, token or secret against its budgets.
-fn failed(attempt: Option<Attempt<'_>>) {
+/// Counts a wrong login code, token or secret against its budgets; in
+/// cluster mode, resolves once the cluster counted it (one round trip: a
+/// wrong answer can afford it, and the guesser hears only afterwards).
+async fn failed(attempt: Option<Attempt<'_>>) {
     if let Some(attempt) = attempt {
-        attempt.failed();
+        attempt.failed().recorded().await;
     }
 }

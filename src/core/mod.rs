@@ -11,6 +11,7 @@
 //! operations.rs the table of operations: event name and HTTP endpoint
 //! auth.rs       identities and who may do what (pure)
 //! throttle.rs   wrong-guess budgets per client address and per judge
+//!               (in cluster mode, the cluster's, shared through the store)
 //! access.rs     login, sign-in links, authenticate and bearer secrets, throttled
 //! links.rs      judges' sign-in links for the organiser: list, re-issue
 //! ops.rs        the judging operations with their permission rules
@@ -46,7 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::operator_secrets::OperatorSecrets;
-use crate::store::{Changes, JudgingStore, Log, StoreError};
+use crate::store::{Changes, JudgingStore, Log, SharedBudgets, StoreError};
 
 /// Updates a subscriber may have queued; while this is full, what it misses
 /// is folded into one update sent when it has room (see [`sync`]). A merged
@@ -71,9 +72,12 @@ impl Core {
     /// a position of the change log) and starts its task following
     /// `changes` from there. `changes` must have been made before this is
     /// called: the task skips what the snapshot holds and misses nothing
-    /// after it.
+    /// after it. `budgets`, in cluster mode, are the wrong-guess budgets
+    /// every node spends from (see [`throttle`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         store: Arc<dyn JudgingStore>,
+        budgets: Option<Arc<dyn SharedBudgets>>,
         log: Arc<dyn Log>,
         changes: Changes,
         secrets: Arc<OperatorSecrets>,
@@ -87,11 +91,15 @@ impl Core {
             seq,
             data,
         };
+        let throttle = match budgets {
+            Some(shared) => throttle::Throttle::cluster(shared, shutdown.clone()),
+            None => throttle::Throttle::default(),
+        };
         let sync = sync::spawn(start, changes, log, metrics.clone(), shutdown);
         Ok(Core {
             store,
             secrets,
-            throttle: throttle::Throttle::default(),
+            throttle,
             metrics,
             sync,
             absent_flag_judges,

@@ -14,13 +14,31 @@
 //! from spending the whole address's budget. The table is bounded: past
 //! [`MAX_ENTRIES`] full buckets are forgotten first, then the stalest.
 //! IPv6 clients are counted per /64, the block one host usually controls.
+//!
+//! In cluster mode ([`Throttle::cluster`]) the budgets are the cluster's:
+//! each node still admits from its own buckets, so a right answer never
+//! waits on the database, but a wrong one is recorded in the shared store
+//! (one statement) before it is answered, and the level that comes back,
+//! the whole cluster's, becomes the node's. Every [`SYNC`] the node also
+//! reads the levels the other nodes spent. A node admits on what it knew
+//! at its last own wrong guess or read, so nodes together can overdraw a
+//! budget by what the others admitted since then (guesses in flight across
+//! nodes within one [`SYNC`]); an overdraft carries over as a negative
+//! level and is refilled first. When the database cannot be reached, the
+//! node's own buckets stand alone, as on a single node: a guesser gets at
+//! most a budget per node meanwhile, and no honest judge is locked out
+//! because the database is down (see docs/cluster.md).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::budgets::{Level, SharedBudgets, Spend};
 
 /// A budget of wrong guesses: `burst` at once, refilled at `per_hour`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +73,13 @@ pub const JUDGE: Budget = Budget {
 };
 /// Buckets tracked at once.
 pub const MAX_ENTRIES: usize = 10_000;
+/// Cluster mode: how often a node reads the levels other nodes spent.
+pub const SYNC: Duration = Duration::from_millis(500);
+/// Cluster mode: how long a wrong answer waits for its guess to be
+/// recorded before the node's own bucket stands alone.
+pub const RECORD_TIMEOUT: Duration = Duration::from_secs(2);
+/// Cluster mode: how often each node deletes the rows of full buckets.
+const FORGET_FULL: Duration = Duration::from_secs(60);
 
 /// An attempt refused without being checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -79,6 +104,25 @@ impl Key {
             Key::Judge(..) => JUDGE,
         }
     }
+
+    /// The key's name in the shared store.
+    fn name(self) -> String {
+        match self {
+            Key::Address(ip) => format!("a {ip}"),
+            Key::Judge(ip, judge) => format!("j {ip} {judge}"),
+        }
+    }
+
+    /// The key a name in the shared store stands for.
+    fn parse(name: &str) -> Option<Key> {
+        let mut words = name.split(' ');
+        let key = match (words.next()?, words.next()?.parse().ok()?, words.next()) {
+            ("a", ip, None) => Key::Address(ip),
+            ("j", ip, Some(judge)) => Key::Judge(ip, judge.parse().ok()?),
+            _ => return None,
+        };
+        words.next().is_none().then_some(key)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +133,11 @@ struct Bucket {
     /// When `left` was last brought up to date.
     at: Instant,
     in_flight: u32,
+    /// Cluster mode: wrong guesses counted in `left` but not yet recorded
+    /// in the shared store (so not in the levels it returns).
+    unsynced: u32,
+    /// Cluster mode: the version of the last cluster-wide level taken.
+    version: i64,
 }
 
 impl Bucket {
@@ -97,7 +146,21 @@ impl Bucket {
             left: f64::from(budget.burst),
             at: now,
             in_flight: 0,
+            unsynced: 0,
+            version: 0,
         }
+    }
+
+    /// Takes a cluster-wide level, if it is newer than the last one taken:
+    /// what the cluster has left, less what this node holds that the
+    /// cluster has not counted yet.
+    fn take(&mut self, level: &Level, now: Instant) {
+        if level.version <= self.version {
+            return;
+        }
+        self.version = level.version;
+        self.left = level.left - f64::from(self.in_flight) - f64::from(self.unsynced);
+        self.at = now;
     }
 
     /// Guesses left at `now`, with what has refilled since `at`.
@@ -114,7 +177,12 @@ impl Bucket {
     }
 
     fn is_full(&self, budget: Budget, now: Instant) -> bool {
-        self.in_flight == 0 && self.left_at(budget, now) >= f64::from(budget.burst)
+        self.is_idle() && self.left_at(budget, now) >= f64::from(budget.burst)
+    }
+
+    /// Holds no attempt and no guess on its way to the shared store.
+    fn is_idle(&self) -> bool {
+        self.in_flight == 0 && self.unsynced == 0
     }
 
     /// How long until one guess is available.
@@ -124,10 +192,23 @@ impl Bucket {
     }
 }
 
+type Buckets = Arc<Mutex<HashMap<Key, Bucket>>>;
+
 /// Budgets of wrong guesses per address and per judge at an address.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Throttle {
-    buckets: Mutex<HashMap<Key, Bucket>>,
+    buckets: Buckets,
+    /// Cluster mode: the budgets every node spends from.
+    shared: Option<Arc<dyn SharedBudgets>>,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("buckets", &self.len())
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 /// An admitted attempt: check it, then call [`Attempt::failed`] if it was
@@ -142,9 +223,43 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    /// The attempt was wrong: its guess stays spent.
-    pub fn failed(mut self) {
+    /// The attempt was wrong: its guess stays spent. In cluster mode it is
+    /// also recorded in the shared store, in the background; await
+    /// [`Spent::recorded`] to answer only once it is.
+    pub fn failed(mut self) -> Spent {
         self.failed = true;
+        let Some(shared) = self.throttle.shared.clone() else {
+            return Spent(None);
+        };
+        let keys: Vec<Key> = self.keys.iter().flatten().copied().collect();
+        {
+            let mut buckets = self.throttle.buckets.lock().expect("throttle poisoned");
+            for key in &keys {
+                if let Some(bucket) = buckets.get_mut(key) {
+                    bucket.unsynced += 1;
+                }
+            }
+        }
+        // Spawned, so the guess is recorded even if the caller goes away.
+        Spent(Some(tokio::spawn(record(
+            self.throttle.buckets.clone(),
+            shared,
+            keys,
+        ))))
+    }
+}
+
+/// A wrong guess on its way to the shared store (cluster mode).
+#[derive(Debug)]
+pub struct Spent(Option<JoinHandle<()>>);
+
+impl Spent {
+    /// Resolves once the guess is recorded cluster-wide, or the node gave
+    /// up on the shared store (after at most [`RECORD_TIMEOUT`]).
+    pub async fn recorded(self) {
+        if let Some(task) = self.0 {
+            let _ = task.await;
+        }
     }
 }
 
@@ -162,7 +277,126 @@ impl Drop for Attempt<'_> {
     }
 }
 
+/// Records one wrong guess against `keys` in the shared store and takes
+/// the cluster-wide levels it returns. If the store does not answer in
+/// time, the guess stays counted here only.
+async fn record(buckets: Buckets, shared: Arc<dyn SharedBudgets>, keys: Vec<Key>) {
+    let spends = keys
+        .iter()
+        .map(|key| Spend {
+            key: key.name(),
+            burst: key.budget().burst,
+            per_hour: key.budget().per_hour,
+        })
+        .collect();
+    let outcome = tokio::time::timeout(RECORD_TIMEOUT, shared.spend(spends)).await;
+    let now = Instant::now();
+    let mut buckets = buckets.lock().expect("throttle poisoned");
+    for key in &keys {
+        if let Some(bucket) = buckets.get_mut(key) {
+            bucket.unsynced = bucket.unsynced.saturating_sub(1);
+        }
+    }
+    match outcome {
+        Ok(Ok(levels)) => take_levels(&mut buckets, &levels, now),
+        Ok(Err(e)) => tracing::warn!(
+            "a wrong guess was not recorded for the cluster (this node counts it alone): {e}"
+        ),
+        Err(_) => tracing::warn!(
+            "the database did not record a wrong guess within {RECORD_TIMEOUT:?} \
+             (this node counts it alone)"
+        ),
+    }
+}
+
+/// Takes the cluster-wide levels the shared store returned: into this
+/// node's buckets, making buckets for budgets other nodes spent.
+fn take_levels(buckets: &mut HashMap<Key, Bucket>, levels: &[Level], now: Instant) {
+    for level in levels {
+        let Some(key) = Key::parse(&level.key) else {
+            continue;
+        };
+        let budget = key.budget();
+        if !buckets.contains_key(&key) {
+            // A full bucket elsewhere is what this node assumes anyway.
+            if level.left >= f64::from(budget.burst) {
+                continue;
+            }
+            if buckets.len() >= MAX_ENTRIES {
+                evict(buckets, now, 1);
+                if buckets.len() >= MAX_ENTRIES {
+                    continue;
+                }
+            }
+        }
+        buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(budget, now))
+            .take(level, now);
+    }
+}
+
+/// Cluster mode: every [`SYNC`], takes the levels other nodes spent
+/// (everything at the first read and after a failed one, then what changed
+/// within a few reads' time); every [`FORGET_FULL`], deletes the rows of
+/// full buckets. Runs until `shutdown` or the throttle is gone.
+async fn follow(
+    buckets: Weak<Mutex<HashMap<Key, Bucket>>>,
+    shared: Arc<dyn SharedBudgets>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(SYNC);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut read_all = true;
+    let mut forgotten_at = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let within = (!read_all).then_some(SYNC * 6);
+        let read = tokio::time::timeout(RECORD_TIMEOUT, shared.spent_levels(within)).await;
+        let Some(buckets) = buckets.upgrade() else {
+            return;
+        };
+        match read {
+            Ok(Ok(levels)) => {
+                read_all = false;
+                take_levels(
+                    &mut buckets.lock().expect("throttle poisoned"),
+                    &levels,
+                    Instant::now(),
+                );
+            }
+            Ok(Err(e)) => {
+                if !read_all {
+                    tracing::warn!("cannot read the cluster's wrong-guess budgets (this node counts alone meanwhile): {e}");
+                }
+                read_all = true;
+            }
+            Err(_) => read_all = true,
+        }
+        if forgotten_at.elapsed() >= FORGET_FULL {
+            forgotten_at = Instant::now();
+            if let Ok(Ok(n)) = tokio::time::timeout(RECORD_TIMEOUT, shared.forget_full()).await {
+                tracing::debug!(n, "forgot the cluster's full wrong-guess budgets");
+            }
+        }
+    }
+}
+
 impl Throttle {
+    /// Budgets shared by the nodes of a cluster through `shared`, followed
+    /// until `shutdown`. Must be called inside a tokio runtime.
+    pub fn cluster(shared: Arc<dyn SharedBudgets>, shutdown: CancellationToken) -> Throttle {
+        let throttle = Throttle {
+            buckets: Default::default(),
+            shared: Some(shared.clone()),
+        };
+        tokio::spawn(follow(Arc::downgrade(&throttle.buckets), shared, shutdown));
+        throttle
+    }
+
     /// Admits an attempt from `ip` (naming `judge`, if it does), taking a
     /// guess from each of its buckets; or refuses it when one is empty.
     pub fn admit(
@@ -230,7 +464,7 @@ fn evict(buckets: &mut HashMap<Key, Bucket>, now: Instant, room: usize) {
     while buckets.len() + room > MAX_ENTRIES {
         let Some(stalest) = buckets
             .iter()
-            .filter(|(_, b)| b.in_flight == 0)
+            .filter(|(_, b)| b.is_idle())
             .min_by_key(|(_, b)| b.at)
             .map(|(key, _)| *key)
         else {
@@ -252,6 +486,50 @@ mod tests {
         (0..n)
             .filter(|_| t.admit(ip, judge, now).map(Attempt::failed).is_ok())
             .count() as u32
+    }
+
+    #[test]
+    fn keys_name_themselves_for_the_shared_store() {
+        let v6 = IpAddr::V6([0x2001, 0xdb8, 0, 1, 0, 0, 0, 0].into());
+        for key in [
+            Key::Address(IP),
+            Key::Judge(IP, 42),
+            Key::Address(v6),
+            Key::Judge(v6, 7),
+        ] {
+            assert_eq!(Key::parse(&key.name()), Some(key));
+        }
+        for bad in [
+            "",
+            "a",
+            "a nonsense",
+            "j 10.0.0.1",
+            "j 10.0.0.1 x",
+            "a 10.0.0.1 5",
+            "x 10.0.0.1",
+        ] {
+            assert_eq!(Key::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_level_counts_what_this_node_holds_and_only_the_newest_counts() {
+        let now = Instant::now();
+        let mut bucket = Bucket::full(ADDRESS, now);
+        bucket.left -= 3.0;
+        (bucket.in_flight, bucket.unsynced) = (2, 1);
+        let level = |left: f64, version: i64| Level {
+            key: Key::Address(IP).name(),
+            left,
+            version,
+        };
+        bucket.take(&level(100.0, 5), now);
+        assert_eq!(bucket.left, 97.0);
+        bucket.take(&level(250.0, 4), now);
+        assert_eq!(bucket.left, 97.0, "an older level was taken");
+        bucket.take(&level(-2.0, 6), now);
+        assert_eq!(bucket.left, -5.0);
+        assert_eq!(bucket.retry_after(ADDRESS), ADDRESS.refill() * 6);
     }
 
     #[test]

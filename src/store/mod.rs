@@ -18,6 +18,7 @@
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
 
+pub mod budgets;
 mod changes;
 mod checkpointer;
 mod clicker;
@@ -46,6 +47,7 @@ use rusqlite::{Connection, OpenFlags};
 use thiserror::Error;
 
 use crate::metrics::Metrics;
+pub use budgets::SharedBudgets;
 pub use changes::{Batch, Change, Changes, ClickerSnapshot, Entry, Log, LogError, Presence, Seq};
 pub use clicker::RegisterError;
 pub use faults::Fault;

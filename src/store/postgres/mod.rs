@@ -18,10 +18,12 @@
 //! * One module per group of tables, as for SQLite: [`clicker`],
 //!   [`judging`] (with [`judging_bulk`], [`judge_links`], [`floor`] and
 //!   what they share, [`judging_rows`]), [`speed`]; and [`secrets`], the
-//!   operator's secrets that SQLite mode keeps in files.
+//!   operator's secrets that SQLite mode keeps in files; [`budgets`], the
+//!   wrong-guess budgets every node spends from.
 //!
 //! Reads run on a small pool of connections (deadpool-postgres).
 
+mod budgets;
 mod clicker;
 mod floor;
 mod follow;

@@ -20,7 +20,8 @@ use crate::secrets;
 const MIGRATION_LOCK: i64 = 0x706f_6469_756d;
 
 /// Every migration, oldest first. Index + 1 is the version it produces.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -227,7 +228,23 @@ const MIGRATIONS: &[&str] = &[r#"
         key        BYTEA NOT NULL CHECK (length(key) = 32),
         created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
-    "#];
+    "#,
+    // 2: wrong-guess budgets shared by every node (`super::budgets`): a
+    // bucket's level as of `at`, numbered by `version` so a node keeps the
+    // latest it hears; rows whose bucket is full again are deleted.
+    r#"
+    CREATE SEQUENCE guess_budget_versions;
+    CREATE TABLE guess_budgets (
+        key          TEXT PRIMARY KEY,
+        burst        DOUBLE PRECISION NOT NULL CHECK (burst >= 1),
+        per_hour     DOUBLE PRECISION NOT NULL CHECK (per_hour > 0),
+        guesses_left DOUBLE PRECISION NOT NULL,
+        at           TIMESTAMPTZ NOT NULL,
+        version      BIGINT NOT NULL
+    );
+    CREATE INDEX guess_budgets_by_time ON guess_budgets (at);
+    "#,
+];
 
 /// Brings the database up to date and returns its epoch (made from the
 /// CSPRNG by the first node to start on an empty database).
