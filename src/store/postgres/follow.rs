@@ -17,10 +17,11 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::log::{self, CHANNEL};
+use super::tls::Connector;
 use crate::store::changes::{Entry, Followers, LogError, Seq};
 
 /// How often the log is looked at without a notification.
@@ -46,7 +47,7 @@ pub struct Delivery {
 impl Delivery {
     /// Starts delivering what is committed after `position`.
     pub fn start(
-        config: Config,
+        config: Connector,
         pool: Pool,
         followers: Arc<Followers>,
         position: Seq,
@@ -150,10 +151,10 @@ async fn catch_up(pool: &Pool, followers: &Followers, delivered: Seq, upto: Opti
 
 /// Keeps a connection listening on [`CHANNEL`], passing each notification
 /// on, and reconnecting when it drops.
-async fn listen(config: Config, wake: mpsc::UnboundedSender<Wake>, stop: CancellationToken) {
+async fn listen(config: Connector, wake: mpsc::UnboundedSender<Wake>, stop: CancellationToken) {
     let mut lost = false;
     while !stop.is_cancelled() {
-        let (client, mut connection) = match config.connect(NoTls).await {
+        let (client, mut connection) = match config.connect().await {
             Ok(pair) => pair,
             Err(e) => {
                 if !lost {

@@ -36,17 +36,16 @@ mod log;
 mod schema;
 mod secrets;
 mod speed;
+pub mod tls;
 #[cfg(test)]
 mod test_support;
 mod writer;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use super::changes::{Changes, Followers};
@@ -93,9 +92,9 @@ impl PgStore {
         retain: u64,
         node: u64,
     ) -> Result<(PgStore, Changes), StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Unreachable(format!("the database URL is not valid: {e}")))?;
-        config
+        let mut connector = tls::Connector::from_url(url)?;
+        connector
+            .config
             .connect_timeout(CONNECT_TIMEOUT)
             // A database host that vanishes without closing its connections
             // (a network partition) is noticed in about 8 s, not hours.
@@ -106,10 +105,10 @@ impl PgStore {
             .application_name("podium")
             // Notices such as "relation already exists, skipping" are not news.
             .options("-c client_min_messages=warning");
-        let epoch = schema::migrate(&config).await?;
+        let epoch = schema::migrate(&connector).await?;
         let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
+            connector.config.clone(),
+            connector.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -125,8 +124,8 @@ impl PgStore {
         let changes = followers.add();
         let position = log::position(&pool).await?;
         let delivery =
-            follow::Delivery::start(config.clone(), pool.clone(), followers.clone(), position);
-        let writer = writer::Writer::start(config, metrics, retain, delivery.clone());
+            follow::Delivery::start(connector.clone(), pool.clone(), followers.clone(), position);
+        let writer = writer::Writer::start(connector, metrics, retain, delivery.clone());
         let store = PgStore {
             pool,
             writer,

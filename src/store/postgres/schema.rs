@@ -11,7 +11,9 @@
 //! operator's secrets and the link key, which SQLite mode keeps in files
 //! of the data directory (`crate::operator_secrets`).
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::Client;
+
+use super::tls::Connector;
 
 use super::super::StoreError;
 use crate::secrets;
@@ -248,8 +250,8 @@ const MIGRATIONS: &[&str] = &[
 
 /// Brings the database up to date and returns its epoch (made from the
 /// CSPRNG by the first node to start on an empty database).
-pub async fn migrate(config: &Config) -> Result<String, StoreError> {
-    let (mut client, connection) = config.connect(NoTls).await?;
+pub async fn migrate(connector: &Connector) -> Result<String, StoreError> {
+    let (mut client, connection) = connector.connect().await?;
     let driver = tokio::spawn(connection);
     let outcome = migrate_locked(&mut client).await;
     drop(client);

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
+
+use super::tls::Connector;
 
 use super::super::changes::{Change, Entry};
 use super::super::job_outcome::{fail_all, settle, Completion, Ran};
@@ -141,7 +143,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn start(
-        config: Config,
+        config: Connector,
         metrics: Arc<Metrics>,
         retain: u64,
         delivery: Arc<Delivery>,
@@ -228,7 +230,7 @@ impl Writer {
 
 /// What the writer keeps between batches.
 struct State {
-    config: Config,
+    config: Connector,
     conn: Option<Arc<Conn>>,
     /// When the last connection attempt failed, and why.
     refused: Option<(Instant, String)>,
@@ -248,7 +250,7 @@ impl State {
                     return Err(StoreError::Unreachable(reason.clone()));
                 }
             }
-            match self.config.connect(NoTls).await {
+            match self.config.connect().await {
                 Ok((client, connection)) => {
                     tokio::spawn(async move {
                         if let Err(e) = connection.await {
@@ -264,7 +266,6 @@ impl State {
                     }));
                 }
                 Err(e) => {
-                    let e = StoreError::from(e);
                     if self.refused.is_none() {
                         tracing::error!(error = %e, "the writer cannot reach the database: writes are refused until it returns");
                     }
@@ -278,7 +279,7 @@ impl State {
 }
 
 async fn run(
-    config: Config,
+    config: Connector,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     metrics: Arc<Metrics>,
     retain: u64,
