@@ -66,6 +66,8 @@ async fn send(addr: SocketAddr, header: &[u8], request: &[u8]) -> (Option<u16>, 
 async fn headers_name_the_client_and_connections_without_one_are_closed() {
     let server = TestServer::start_with(|c| {
         c.proxy_protocol = true;
+        // A header cut short is closed when this runs out.
+        c.header_timeout_secs = 2;
         c.limits.max_connections_per_ip = 1;
         c.limits.first_command_secs = 0;
     })
