@@ -361,12 +361,16 @@ impl PgTls {
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         let checked = root.map(|path| {
-            let how = if mode == TlsMode::VerifyFull {
-                "the CA certificate and the host name"
+            let name = if mode == TlsMode::VerifyFull {
+                " and the host name"
             } else {
-                "the CA certificate"
+                ""
             };
-            format!("sslmode={}: {how} in {}", mode.name(), path.display())
+            format!(
+                "sslmode={}: checked against the CA certificate in {}{name}",
+                mode.name(),
+                path.display()
+            )
         });
         Ok(PgTls {
             mode,
