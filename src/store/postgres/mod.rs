@@ -36,9 +36,9 @@ mod log;
 mod schema;
 mod secrets;
 mod speed;
-pub mod tls;
 #[cfg(test)]
 mod test_support;
+pub mod tls;
 mod writer;
 
 use std::sync::Arc;

@@ -26,7 +26,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::config::{Host, SslMode};
@@ -253,9 +255,7 @@ impl Connector {
 
     /// Opens one connection; a server that offers no TLS to a URL that
     /// requires it is named in the error.
-    pub async fn connect(
-        &self,
-    ) -> Result<(Client, Connection<Socket, PgTlsStream>), StoreError> {
+    pub async fn connect(&self) -> Result<(Client, Connection<Socket, PgTlsStream>), StoreError> {
         self.config
             .connect(self.tls.clone())
             .await
@@ -329,26 +329,25 @@ impl PgTls {
         let root = match mode {
             TlsMode::Disable | TlsMode::Prefer => None,
             TlsMode::Require => root.or(default),
-            TlsMode::VerifyCa | TlsMode::VerifyFull => {
-                Some(root.or(default).ok_or_else(|| TlsError::NoRoot {
+            TlsMode::VerifyCa | TlsMode::VerifyFull => Some(root.or(default).ok_or_else(|| {
+                TlsError::NoRoot {
                     mode: mode.name(),
                     default: default_root
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|| "~/.postgresql/root.crt".into()),
-                })?)
-            }
+                }
+            })?),
         };
         let verifier: Arc<dyn ServerCertVerifier> = match &root {
             None => Arc::new(Unchecked(provider.clone())),
             Some(path) => {
                 let roots = Arc::new(read_roots(path)?);
-                let webpki =
-                    WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-                        .build()
-                        .map_err(|e| TlsError::Root {
-                            path: path.clone(),
-                            reason: e.to_string(),
-                        })?;
+                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                    .build()
+                    .map_err(|e| TlsError::Root {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
                 if mode == TlsMode::VerifyFull {
                     webpki
                 } else {
@@ -362,12 +361,16 @@ impl PgTls {
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         let checked = root.map(|path| {
-            let how = if mode == TlsMode::VerifyFull {
-                "the CA certificate and the host name"
+            let name = if mode == TlsMode::VerifyFull {
+                " and the host name"
             } else {
-                "the CA certificate"
+                ""
             };
-            format!("sslmode={}: {how} in {}", mode.name(), path.display())
+            format!(
+                "sslmode={}: checked against the CA certificate in {}{name}",
+                mode.name(),
+                path.display()
+            )
         });
         Ok(PgTls {
             mode,
@@ -417,7 +420,12 @@ impl ServerCertVerifier for Unchecked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -426,7 +434,12 @@ impl ServerCertVerifier for Unchecked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -449,13 +462,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -613,7 +623,9 @@ mod tests {
 
     #[test]
     fn key_value_form() {
-        let s = ok("host=db port=5432 sslmode = verify-full user=podium sslrootcert='/etc/my ca\\'s.pem'");
+        let s = ok(
+            "host=db port=5432 sslmode = verify-full user=podium sslrootcert='/etc/my ca\\'s.pem'",
+        );
         assert_eq!(s.mode, TlsMode::VerifyFull);
         assert_eq!(s.root, Some(PathBuf::from("/etc/my ca's.pem")));
         assert_eq!(s.rest, "host=db port=5432 user=podium");
@@ -625,23 +637,47 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_with_what_to_write() {
         let e = split("postgres://h/db?sslmode=verify").unwrap_err();
-        assert!(e.to_string().contains("use disable, prefer, require, verify-ca or verify-full"), "{e}");
-        assert!(matches!(split("postgres://h/db?sslmode=require&sslmode=disable"), Err(TlsError::Twice("sslmode"))));
-        assert!(matches!(split("postgres://h/db?sslrootcert=system"), Err(TlsError::SystemRoots)));
+        assert!(
+            e.to_string()
+                .contains("use disable, prefer, require, verify-ca or verify-full"),
+            "{e}"
+        );
+        assert!(matches!(
+            split("postgres://h/db?sslmode=require&sslmode=disable"),
+            Err(TlsError::Twice("sslmode"))
+        ));
+        assert!(matches!(
+            split("postgres://h/db?sslrootcert=system"),
+            Err(TlsError::SystemRoots)
+        ));
     }
 
     #[test]
     fn verifying_modes_need_a_ca_file_that_holds_certificates() {
-        let e = PgTls::new(TlsMode::VerifyFull, None, Some(Path::new("/nonexistent/root.crt")))
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("add sslrootcert=/path/to/ca.pem"), "{e}");
+        let e = PgTls::new(
+            TlsMode::VerifyFull,
+            None,
+            Some(Path::new("/nonexistent/root.crt")),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string().contains("add sslrootcert=/path/to/ca.pem"),
+            "{e}"
+        );
         let e = PgTls::new(TlsMode::VerifyCa, Some("/nonexistent/ca.pem".into()), None)
             .err()
             .unwrap();
-        assert!(e.to_string().contains("cannot read the CA certificates in sslrootcert /nonexistent/ca.pem"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("cannot read the CA certificates in sslrootcert /nonexistent/ca.pem"),
+            "{e}"
+        );
         // require without a CA checks nothing, as libpq.
-        assert!(PgTls::new(TlsMode::Require, None, None).unwrap().checked.is_none());
+        assert!(PgTls::new(TlsMode::Require, None, None)
+            .unwrap()
+            .checked
+            .is_none());
     }
 
     #[test]
@@ -649,7 +685,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, "not a certificate").unwrap();
-        let url = format!("postgres://u@h1,h2/db?sslmode=verify-full&sslrootcert={}", ca.display());
+        let url = format!(
+            "postgres://u@h1,h2/db?sslmode=verify-full&sslrootcert={}",
+            ca.display()
+        );
         let e = Connector::from_url(&url).err().unwrap();
         assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
     }
