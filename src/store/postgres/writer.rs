@@ -13,6 +13,31 @@
 //! just before the commit (see [`super::log`]), so a batch that does not
 //! commit takes none. When the database is unreachable every job of the
 //! batch hears so and nothing is acknowledged; the next batch reconnects.
+//!
+//! # Locks a batch holds (inventory for issue 24, not yet ordered)
+//!
+//! A batch holds every lock its jobs take until `COMMIT`, so two nodes'
+//! batches can still wait on each other (docs/cluster.md, "Known gaps").
+//! What each job takes today, in the order it takes it:
+//!
+//! - pause (`set_paused`), assignment (`assign`): floor lock exclusive
+//!   (`FLOOR_LOCK`), then rows they rewrite.
+//! - rating, placement, absence, note, withdrawal, clearing absences: floor
+//!   lock shared, then the replaced row `FOR UPDATE` (ratings, placements,
+//!   withdrawals, a judge's `judge_hacks` route), the judge's row (`touch`)
+//!   and unique-index waits on rows they insert.
+//! - Devpost import, new hack, new superlative: `IMPORT_LOCK` exclusive,
+//!   then unique-index waits on names, tables and emails.
+//! - every speed write: `SPEED_LOCK` exclusive.
+//! - a new clicker device: `DEVICE_IDS_LOCK` exclusive, then its row.
+//! - every batch that publishes: the `change_head` row, last, just before
+//!   the commit (see [`super::log`]); it is always the last lock taken, so
+//!   it closes no cycle.
+//!
+//! A cycle needs two batches taking two of these in opposite orders: e.g. a
+//! batch [pause, new device] on one node and [new device, rating] on
+//! another; or two batches each rating for the same two judges in opposite
+//! orders (their `judges` rows).
 
 use std::collections::HashMap;
 use std::ops::Deref;
