@@ -322,11 +322,11 @@ fn take_levels(buckets: &mut HashMap<Key, Bucket>, levels: &[Level], now: Instan
             if level.left >= f64::from(budget.burst) {
                 continue;
             }
+            // A full table is not churned for other nodes' budgets (a read
+            // may bring thousands): this node learns them at its own next
+            // wrong guess, whose admission makes room.
             if buckets.len() >= MAX_ENTRIES {
-                evict(buckets, now, 1);
-                if buckets.len() >= MAX_ENTRIES {
-                    continue;
-                }
+                continue;
             }
         }
         buckets

@@ -15,6 +15,9 @@
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
+//! * [`budgets`] is the interface of the wrong-guess budgets the nodes of a
+//!   cluster share (PostgreSQL only: one SQLite node counts in memory).
+//!
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
 
