@@ -7,7 +7,9 @@
 //! hub. A listener drains its hub queue in batches, one flush per batch.
 //! Heartbeat, the frame size and rate limits (see [`crate::limits`]), the
 //! deadline for a first command, takeover, slow-listener drops and server
-//! shutdown all end here with a close code that says why.
+//! shutdown all end here with a close code that says why. A graceful stop
+//! ([`crate::drain`]) first answers the SCOREs awaiting commit, refusing
+//! new ones with `ERROR`, then closes with 1012 so the clicker reconnects.
 //!
 //! A sender is never closed for being silent or for not reading: clicker
 //! firmware (MicroPython's) reads `REGISTERED` and nothing after, so it
@@ -38,8 +40,14 @@ use crate::metrics::Protocol;
 use crate::scoring::{DeviceId, Holder, ScoreOutcome};
 use crate::store::StoreError;
 
-/// Close code: the server is shutting down (standard "going away").
+/// Close code: the server is shutting down at once (standard "going away").
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: the server is restarting or handing its clients to other
+/// nodes: connect again (standard "service restart", RFC 6455 7.4.1 as
+/// registered by IANA).
+pub const CLOSE_SERVICE_RESTART: u16 = 1012;
+/// The reason sent with [`CLOSE_SERVICE_RESTART`].
+pub const RESTART_REASON: &str = "server restarting: connect again";
 /// Close code: a text frame was not valid UTF-8 (standard).
 pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// Close code: a frame exceeded the transport limit (standard "message too big").
@@ -94,6 +102,8 @@ enum Event {
 #[derive(Debug)]
 enum End {
     Close(u16, &'static str),
+    /// A graceful stop: answer what was taken, then close with 1012.
+    Restart,
     /// The peer closed or vanished: nothing more to send.
     Gone,
 }
@@ -118,6 +128,7 @@ pub async fn serve(socket: WebSocket, app: Arc<Clicker>, peer: IpAddr) {
         peer,
         first_command_by: limits.first_command().map(|d| now + d),
         unflushed: false,
+        closing: false,
     };
     conn.interrupt = conn.interrupted();
     let end = conn.run().await;
@@ -183,6 +194,9 @@ struct Connection {
     /// A sender's replies are queued in the socket but not yet all written:
     /// the event loop flushes them as the peer's window allows.
     unflushed: bool,
+    /// A graceful stop began: SCOREs awaiting commit are answered, new
+    /// commands refused, and the connection closes with 1012 once none wait.
+    closing: bool,
 }
 
 impl Connection {
@@ -217,10 +231,24 @@ impl Connection {
                     "no REGISTER, LISTEN or SUBSCRIBE in time",
                 )),
             };
-            if let Err(end) = step {
-                return end;
+            match step {
+                // A write that the graceful stop interrupted was a
+                // listener's: nothing of it needs an answer.
+                Err(End::Restart) => self.begin_closing(),
+                Err(end) => return end,
+                Ok(()) => {}
+            }
+            if self.closing && self.pending.is_empty() {
+                return End::Close(CLOSE_SERVICE_RESTART, RESTART_REASON);
             }
         }
+    }
+
+    /// A graceful stop: from now on only an immediate stop (or a takeover)
+    /// interrupts; the loop closes with 1012 once no SCORE awaits commit.
+    fn begin_closing(&mut self) {
+        self.closing = true;
+        self.interrupt = self.interrupted();
     }
 
     /// Waits for the next thing this connection must act on.
@@ -279,6 +307,8 @@ impl Connection {
     /// race it too, so a peer that stopped reading cannot delay either.
     fn interrupted(&self) -> Pin<Box<dyn Future<Output = End> + Send>> {
         let shutdown = self.app.shutdown.clone();
+        // Once closing, only the immediate stop is still news.
+        let closing = (!self.closing).then(|| self.app.closing.clone());
         let kicked = match &self.role {
             Role::Sender(s) => Some((
                 s.kicked.clone(),
@@ -300,10 +330,17 @@ impl Connection {
                     None => std::future::pending().await,
                 }
             };
+            let closing = async {
+                match closing {
+                    Some(token) => token.cancelled_owned().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled_owned() => End::Close(CLOSE_GOING_AWAY, "server shutting down"),
                 end = kick => end,
+                () = closing => End::Restart,
             }
         })
     }
@@ -351,6 +388,9 @@ impl Connection {
     }
 
     async fn apply(&mut self, command: Command) -> Result<(), End> {
+        if self.closing {
+            return self.refuse_closing(&command).await;
+        }
         match (command, &mut self.role) {
             (Command::Register { secret }, Role::New) => self.register(secret).await,
             (Command::Register { .. }, Role::Sender(s)) => {
@@ -420,6 +460,18 @@ impl Connection {
                 self.error(&msg).await
             }
         }
+    }
+
+    /// A command that arrived after a graceful stop began: not acted on.
+    async fn refuse_closing(&mut self, command: &Command) -> Result<(), End> {
+        let msg = match command {
+            Command::Score(score) => format!(
+                "score {} not stored: the server is restarting; send it again once reconnected",
+                score.timestamp
+            ),
+            _ => "the server is restarting: connect again".to_string(),
+        };
+        self.error(&msg).await
     }
 
     async fn register(&mut self, secret: Option<String>) -> Result<(), End> {
