@@ -126,8 +126,8 @@ pub struct ServeConfig {
     /// everything else is served meanwhile, so the balancer's health checks
     /// move new clients to other nodes before this node's clients are told
     /// to reconnect. Unset: 5 in cluster mode (HAProxy as configured in
-    /// deploy/haproxy.cfg needs 4), 0 on a single node. A second SIGTERM
-    /// skips what is left of it.
+    /// deploy/haproxy.cfg needs 4), 0 on a single node. Another SIGTERM
+    /// (or Ctrl-C) cuts it short; a third stops at once.
     #[arg(long, env = "PODIUM_DRAIN_DELAY_SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain_delay_secs: Option<u64>,
 

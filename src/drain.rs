@@ -115,8 +115,11 @@ mod tests {
         while !drain.is_draining() {
             tokio::task::yield_now().await;
         }
-        assert!(!drain.closing().is_cancelled(), "still serving during the delay");
-        // A second SIGTERM closes at once (`main`).
+        assert!(
+            !drain.closing().is_cancelled(),
+            "still serving during the delay"
+        );
+        // Another SIGTERM during the delay closes now (`main`).
         drain.close();
         run.await.unwrap();
 

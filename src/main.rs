@@ -111,17 +111,17 @@ async fn serve(config: ServeConfig) -> std::process::ExitCode {
         signals.next().await;
         // The order is podium::drain's; docs/cluster.md explains it.
         tracing::info!(
-            "stopping: /healthz answers 503 (draining); connections close in {} s, after their answers (a second SIGTERM or Ctrl-C stops at once)",
+            "stopping: /healthz answers 503 (draining); connections close in {} s, after their answers (another SIGTERM or Ctrl-C closes them now)",
             delay.as_secs_f32()
         );
-        let hurried = tokio::select! {
-            () = node.drain.run(delay) => false,
-            () = signals.next() => true,
-        };
-        if !hurried {
-            tracing::info!("closing connections: clients are told to reconnect");
-            signals.next().await;
+        node.drain.begin();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = signals.next() => {}
         }
+        tracing::info!("closing connections: clients are told to reconnect (another SIGTERM or Ctrl-C stops at once)");
+        node.drain.close();
+        signals.next().await;
         tracing::info!("stopping at once");
         node.shutdown.cancel();
     });

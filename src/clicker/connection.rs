@@ -8,8 +8,9 @@
 //! Heartbeat, the frame size and rate limits (see [`crate::limits`]), the
 //! deadline for a first command, takeover, slow-listener drops and server
 //! shutdown all end here with a close code that says why. A graceful stop
-//! ([`crate::drain`]) first answers the SCOREs awaiting commit, refusing
-//! new ones with `ERROR`, then closes with 1012 so the clicker reconnects.
+//! ([`crate::drain`]) takes the frames already on their way, answers every
+//! SCORE it took once committed, and closes with 1012 so the clicker
+//! reconnects; frames that arrive after that are not read.
 //!
 //! A sender is never closed for being silent or for not reading: clicker
 //! firmware (MicroPython's) reads `REGISTERED` and nothing after, so it
@@ -67,6 +68,12 @@ pub const CLOSE_NO_COMMAND: u16 = 4004;
 /// SCOREs a sender may have awaiting commit; past this the connection stops
 /// reading until acknowledgements drain (TCP pushes back on the client).
 pub const WINDOW: usize = 64;
+/// Frames a graceful stop takes from what already arrived, at most: a
+/// client that sends without pause cannot hold its connection open.
+const TAKEN_AT_CLOSE: usize = 16 * WINDOW;
+/// How long a graceful stop waits for a connection's next frame before it
+/// reads no more: frames in flight on a LAN arrive well within it.
+const TAKE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
 /// Frames taken from a listener's queue per flush.
 const BATCH: usize = 64;
 /// How long a closing peer gets to take the close frame.
@@ -194,8 +201,8 @@ struct Connection {
     /// A sender's replies are queued in the socket but not yet all written:
     /// the event loop flushes them as the peer's window allows.
     unflushed: bool,
-    /// A graceful stop began: SCOREs awaiting commit are answered, new
-    /// commands refused, and the connection closes with 1012 once none wait.
+    /// A graceful stop began: nothing more is read; the connection closes
+    /// with 1012 once no SCORE awaits commit.
     closing: bool,
 }
 
@@ -231,12 +238,14 @@ impl Connection {
                     "no REGISTER, LISTEN or SUBSCRIBE in time",
                 )),
             };
-            match step {
-                // A write that the graceful stop interrupted was a
-                // listener's: nothing of it needs an answer.
-                Err(End::Restart) => self.begin_closing(),
-                Err(end) => return end,
-                Ok(()) => {}
+            let step = match step {
+                // (Also when it cut a listener's write short: nothing of
+                // that needs an answer.)
+                Err(End::Restart) => self.begin_closing().await,
+                step => step,
+            };
+            if let Err(end) = step {
+                return end;
             }
             if self.closing && self.pending.is_empty() {
                 return End::Close(CLOSE_SERVICE_RESTART, RESTART_REASON);
@@ -244,11 +253,24 @@ impl Connection {
         }
     }
 
-    /// A graceful stop: from now on only an immediate stop (or a takeover)
-    /// interrupts; the loop closes with 1012 once no SCORE awaits commit.
-    fn begin_closing(&mut self) {
+    /// A graceful stop: takes the frames that reach the connection while
+    /// they keep coming within [`TAKE_PATIENCE`] of each other (a clicker
+    /// that does not read its SCOREDs would never send those again), then
+    /// reads nothing more. From now on only an immediate stop (or a
+    /// takeover) interrupts; the loop closes with 1012 once no SCORE awaits
+    /// commit.
+    async fn begin_closing(&mut self) -> Result<(), End> {
         self.closing = true;
         self.interrupt = self.interrupted();
+        for _ in 0..TAKEN_AT_CLOSE {
+            match timeout(TAKE_PATIENCE, self.socket.next()).await {
+                Err(_) => break,
+                Ok(None) => return Err(End::Gone),
+                Ok(Some(Err(e))) => return Err(transport_error(e)),
+                Ok(Some(Ok(message))) => self.receive(message).await?,
+            }
+        }
+        Ok(())
     }
 
     /// Waits for the next thing this connection must act on.
@@ -266,7 +288,7 @@ impl Connection {
             }
         };
         let pending = &mut self.pending;
-        let can_read = pending.len() < WINDOW;
+        let can_read = pending.len() < WINDOW && !self.closing;
         let socket = &mut self.socket;
         let unflushed = &mut self.unflushed;
         // Reading, and writing out a sender's queued replies, share the socket.
@@ -388,8 +410,8 @@ impl Connection {
     }
 
     async fn apply(&mut self, command: Command) -> Result<(), End> {
-        if self.closing {
-            return self.refuse_closing(&command).await;
+        if self.closing && !matches!(command, Command::Score(_)) {
+            return self.error("the server is restarting: connect again").await;
         }
         match (command, &mut self.role) {
             (Command::Register { secret }, Role::New) => self.register(secret).await,
@@ -460,18 +482,6 @@ impl Connection {
                 self.error(&msg).await
             }
         }
-    }
-
-    /// A command that arrived after a graceful stop began: not acted on.
-    async fn refuse_closing(&mut self, command: &Command) -> Result<(), End> {
-        let msg = match command {
-            Command::Score(score) => format!(
-                "score {} not stored: the server is restarting; send it again once reconnected",
-                score.timestamp
-            ),
-            _ => "the server is restarting: connect again".to_string(),
-        };
-        self.error(&msg).await
     }
 
     async fn register(&mut self, secret: Option<String>) -> Result<(), End> {
