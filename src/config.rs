@@ -127,7 +127,7 @@ pub struct ServeConfig {
     /// move new clients to other nodes before this node's clients are told
     /// to reconnect. Unset: 5 in cluster mode (HAProxy as configured in
     /// deploy/haproxy.cfg needs 4), 0 on a single node. Another SIGTERM
-    /// (or Ctrl-C) cuts it short; a third stops at once.
+    /// (or Ctrl-C) cuts it short; one after it stops at once.
     #[arg(long, env = "PODIUM_DRAIN_DELAY_SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain_delay_secs: Option<u64>,
 
