@@ -122,6 +122,15 @@ pub struct ServeConfig {
     #[arg(long, env = "PODIUM_CHANGE_LOG_RETAIN", default_value_t = crate::store::DEFAULT_RETAIN, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub change_log_retain: u64,
 
+    /// Seconds between SIGTERM and closing: `/healthz` answers 503 and
+    /// everything else is served meanwhile, so the balancer's health checks
+    /// move new clients to other nodes before this node's clients are told
+    /// to reconnect. Unset: 5 in cluster mode (HAProxy as configured in
+    /// deploy/haproxy.cfg needs 4), 0 on a single node. Another SIGTERM
+    /// (or Ctrl-C) cuts it short; one after it stops at once.
+    #[arg(long, env = "PODIUM_DRAIN_DELAY_SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain_delay_secs: Option<u64>,
+
     /// The Sledge admin secret. Unset: generated on first start and kept in
     /// the data directory (`podium secrets show` prints it).
     #[arg(long, env = "PODIUM_ADMIN_SECRET", hide_env_values = true)]
@@ -270,6 +279,7 @@ impl ServeConfig {
             allowed_origins: Vec::new(),
             absent_flag_judges: 2,
             change_log_retain: crate::store::DEFAULT_RETAIN,
+            drain_delay_secs: None,
             database_url: None,
             admin_secret: None,
             login_code: None,
@@ -287,6 +297,16 @@ impl ServeConfig {
 
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.header_timeout_secs)
+    }
+
+    /// How long SIGTERM keeps serving with `/healthz` failing (see
+    /// `crate::drain`).
+    pub fn drain_delay(&self) -> Duration {
+        match (self.drain_delay_secs, &self.database_url) {
+            (Some(secs), _) => Duration::from_secs(secs),
+            (None, Some(_)) => crate::drain::CLUSTER_DELAY,
+            (None, None) => Duration::ZERO,
+        }
     }
 
     /// The largest CSV import body, in bytes.
@@ -380,6 +400,22 @@ mod tests {
         assert_eq!(config.tls.tls_cert, Some(PathBuf::from("cert.pem")));
         assert_eq!(config.header_timeout(), Duration::from_secs(3));
         assert!(parse(&["--header-timeout-secs", "0"]).is_err());
+    }
+
+    #[test]
+    fn drain_delay_is_five_seconds_in_cluster_mode_only() {
+        let single = parse(&[]).unwrap();
+        assert_eq!(single.drain_delay(), Duration::ZERO);
+        let cluster = parse(&["--database-url", "postgres://db/podium"]).unwrap();
+        assert_eq!(cluster.drain_delay(), Duration::from_secs(5));
+        let set = parse(&[
+            "--database-url",
+            "postgres://db/podium",
+            "--drain-delay-secs",
+            "0",
+        ]);
+        assert_eq!(set.unwrap().drain_delay(), Duration::ZERO);
+        assert!(parse(&["--drain-delay-secs", "-1"]).is_err());
     }
 
     #[test]

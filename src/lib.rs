@@ -22,6 +22,8 @@
 //! tls.rs           the optional TLS certificate and key, loaded and checked at start
 //! compression.rs   gzip/brotli for HTTP responses (pages, JSON, CSV, the event stream)
 //! metrics.rs       Prometheus text metrics
+//! drain.rs         the graceful stop of a rolling restart (SIGTERM): /healthz
+//!                  fails, then connections close after their answers
 //! probes.rs        /healthz and /metrics
 //! limits.rs        connection limits (in all, per address) and the clicker rate limit
 //! secrets.rs       CSPRNG secrets, hashing, constant-time comparison
@@ -59,6 +61,7 @@ pub mod clicker;
 pub mod compression;
 pub mod config;
 pub mod core;
+pub mod drain;
 pub mod http_error;
 pub mod judging;
 pub mod limits;

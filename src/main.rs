@@ -96,6 +96,9 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(config: ServeConfig) -> std::process::ExitCode {
+    let delay = config.drain_delay();
+    // Watched from before the start, so a SIGTERM during it is not lost.
+    let mut signals = Signals::new();
     let running = match podium::server::start(config).await {
         Ok(running) => running,
         Err(e) => {
@@ -103,11 +106,24 @@ async fn serve(config: ServeConfig) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let shutdown = running.app.shutdown.clone();
+    let node = running.app.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        shutdown.cancel();
+        signals.next().await;
+        // The order is podium::drain's; docs/cluster.md explains it.
+        tracing::info!(
+            "stopping: /healthz answers 503 (draining); connections close in {} s, after their answers (another SIGTERM or Ctrl-C closes them now)",
+            delay.as_secs_f32()
+        );
+        node.drain.begin();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = signals.next() => {}
+        }
+        tracing::info!("closing connections: clients are told to reconnect (another SIGTERM or Ctrl-C stops at once)");
+        node.drain.close();
+        signals.next().await;
+        tracing::info!("stopping at once");
+        node.shutdown.cancel();
     });
     let app = running.app.clone();
     tokio::spawn(async move {
@@ -132,12 +148,25 @@ async fn serve(config: ServeConfig) -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("cannot watch SIGTERM");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// SIGTERM and Ctrl-C (SIGINT), watched for the whole run: the first
+/// drains, another stops at once.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).expect("cannot watch SIGTERM"),
+        }
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = self.term.recv() => {}
+        }
     }
 }
 

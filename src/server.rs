@@ -2,8 +2,10 @@
 //! adapter with only the state it uses (the clicker WebSocket at `/ws`,
 //! socket.io at `/socket.io/`, the HTTP API under `/api`, the web pages),
 //! puts them on one axum router with health and metrics, and runs it until
-//! shutdown. Connections reach the router through `crate::listener` (TLS or
-//! plain, time bounds).
+//! shutdown: at once ([`Running::shutdown`]), or gracefully, answering what
+//! clients sent and telling them to reconnect ([`Running::drain`],
+//! `crate::drain`). Connections reach the router through `crate::listener`
+//! (TLS or plain, time bounds).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use crate::api::{self, Api};
 use crate::clicker::{self, Clicker};
 use crate::config::ServeConfig;
 use crate::core::Core;
+use crate::drain::{self, Drain};
 use crate::limits::{ConnectionLimits, RegistrationLimits};
 use crate::listener;
 use crate::metrics::Metrics;
@@ -39,8 +42,11 @@ pub struct Node {
     pub sqlite: Option<Store>,
     pub core: Arc<Core>,
     pub metrics: Arc<Metrics>,
-    /// Cancel to begin a graceful shutdown.
+    /// Cancel to stop at once: connections close (clickers with 1001)
+    /// without waiting for answers, then storage commits what it holds.
     pub shutdown: CancellationToken,
+    /// The graceful stop of a rolling restart (SIGTERM): see `crate::drain`.
+    pub drain: Drain,
 }
 
 /// Why the server could not start.
@@ -75,11 +81,20 @@ pub struct Running {
 }
 
 impl Running {
-    /// Shuts down gracefully: stops accepting, closes WebSockets with
-    /// "going away", disconnects socket.io clients, waits for them, then
-    /// commits and closes storage.
+    /// Shuts down at once: stops accepting, closes WebSockets with "going
+    /// away" and socket.io clients' connections without waiting for answers
+    /// still due, then commits and closes storage.
     pub async fn shutdown(self) {
         self.app.shutdown.cancel();
+        let _ = self.task.await;
+    }
+
+    /// Stops gracefully, as SIGTERM does (`crate::drain`): `/healthz`
+    /// fails for `delay` while everything else is served, then the server
+    /// stops accepting, answers what clients sent, tells them to reconnect
+    /// (clickers: 1012), commits and closes storage.
+    pub async fn drain(self, delay: Duration) {
+        self.app.drain.run(delay).await;
         let _ = self.task.await;
     }
 
@@ -116,6 +131,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     let node = crate::secrets::random_u64();
     let (db, sqlite, pg, changes) = open_store(&config, &data_dir, metrics.clone(), node).await?;
     let shutdown = CancellationToken::new();
+    let drain = Drain::new(&shutdown);
     // Cluster mode: the nodes' wrong-guess budgets are one.
     let budgets = pg
         .clone()
@@ -150,6 +166,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
             connection_limits: connection_limits.clone(),
             connect_timeout: config.limits.first_command(),
             event_rate: (config.limits.sledge_rate, config.limits.sledge_burst),
+            closing: drain.closing().clone(),
         },
         core.clone(),
     );
@@ -195,6 +212,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         connection_limits,
         registration_limits: RegistrationLimits::new(&config.limits),
         shutdown: shutdown.clone(),
+        closing: drain.closing().clone(),
         connections: TaskTracker::new(),
     });
     let api = Arc::new(Api {
@@ -208,11 +226,14 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
             public_url: config.public_url.clone(),
             tls: tls_on,
         },
-        shutdown: shutdown.clone(),
+        // Event streams end when connections close, so clients reconnect
+        // elsewhere and the listener's graceful stop does not wait on them.
+        shutdown: drain.closing().clone(),
     });
     let probes = Arc::new(probes::Probes {
         store: db.clone(),
         metrics: metrics.clone(),
+        drain: drain.clone(),
     });
     let router = router(&config, probes, api, clicker.clone(), &sledge);
     let node = Arc::new(Node {
@@ -221,6 +242,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         core,
         metrics,
         shutdown,
+        drain,
     });
     let task = tokio::spawn(serve(
         listener,
@@ -271,32 +293,51 @@ async fn serve(
     sledge: SledgeService,
 ) {
     let shutdown = node.shutdown.clone();
+    let closing = node.drain.closing().clone();
     // socket.io clients hold long-polling requests and upgraded connections
-    // open: disconnect them all as soon as shutdown begins, so the graceful
-    // shutdown below does not wait on them.
-    let io = sledge.io.clone();
-    let watch = shutdown.clone();
+    // open: close them all as soon as connections close, so the listener's
+    // graceful stop below does not wait on them; answered first unless
+    // the stop is immediate.
+    let watch = closing.clone();
+    let immediate = shutdown.clone();
     let socketio_closed = tokio::spawn(async move {
         watch.cancelled().await;
-        if tokio::time::timeout(Duration::from_secs(5), io.close())
+        let within = if immediate.is_cancelled() {
+            Duration::ZERO
+        } else {
+            drain::ANSWER_WITHIN
+        };
+        let closed = sledge.close(within);
+        if tokio::time::timeout(within + Duration::from_secs(5), closed)
             .await
             .is_err()
         {
             tracing::warn!("some socket.io clients did not close in time");
         }
     });
-    listener::serve(listener, router, settings, shutdown.clone()).await;
-    shutdown.cancel();
+    listener::serve(listener, router, settings, closing.clone()).await;
+    node.drain.close();
     let _ = socketio_closed.await;
-    // Upgraded connections outlive the listener's graceful shutdown: wait for their
-    // close handshakes (each is bounded), then commit what storage holds.
+    // Upgraded connections outlive the listener's graceful stop: clickers
+    // answer the SCOREs they took and close (1012); wait for that, and for
+    // their close handshakes (each is bounded). Past the bound (storage
+    // not answering), stop them at once (1001).
     clicker.connections.close();
-    if tokio::time::timeout(Duration::from_secs(5), clicker.connections.wait())
+    if tokio::time::timeout(drain::ANSWER_WITHIN, clicker.connections.wait())
         .await
         .is_err()
     {
-        tracing::warn!("some connections did not close in time");
+        shutdown.cancel();
+        if tokio::time::timeout(Duration::from_secs(5), clicker.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
     }
+    // Background work (live views, other nodes' changes, leases) ends;
+    // storage commits what is queued and refuses anything later.
+    shutdown.cancel();
     node.db.close().await;
     tracing::info!("Podium stopped; storage flushed");
 }

@@ -665,6 +665,37 @@ async fn shutdown_closes_websockets_with_going_away() {
     stopping.await.unwrap();
 }
 
+/// The graceful stop (SIGTERM's, `podium::drain`) answers every SCORE the
+/// clicker sent before it, then closes with 1012 (service restart).
+#[tokio::test]
+async fn drain_answers_scores_in_flight_then_closes_with_service_restart() {
+    use futures_util::StreamExt;
+    let mut server = TestServer::start().await;
+    let mut c = server.client().await;
+    c.register(None).await;
+    for t in 1..=50 {
+        c.send(&format!("SCORE {t} {t}")).await;
+    }
+    let running = server.running.take().unwrap();
+    let stopping = tokio::spawn(running.drain(Duration::ZERO));
+    let mut answered = Vec::new();
+    let close = loop {
+        match tokio::time::timeout(common::PATIENCE, c.ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(text))) => answered.push(text.to_string()),
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected answers, then a close frame; got {other:?}"),
+        }
+    };
+    let expected: Vec<String> = (1..=50).map(|t| format!("SCORED {t}")).collect();
+    assert_eq!(answered, expected);
+    assert_eq!(close_code(&close), 1012);
+    stopping.await.unwrap();
+}
+
 trait ExpectReply {
     async fn expect_reply(&mut self, command: &str, reply: &str);
 }

@@ -168,7 +168,7 @@ async fn https_wss_and_plain_share_the_port() {
         took[10], took[19]
     );
 
-    // SIGTERM-style shutdown still closes a wss:// clicker with 1001.
+    // An immediate stop still closes a wss:// clicker with 1001.
     let running = server.running.as_ref().unwrap();
     running.app.shutdown.cancel();
     let close = loop {

@@ -100,13 +100,22 @@ pub async fn events(
         .core
         .subscribe_channel(who, SUBSCRIBER_BUFFER, query.preview, resume)
         .await?;
-    let updates = stream::unfold(subscription, |mut subscription| async move {
-        let update = subscription.updates.recv().await?;
-        let event = Event::default()
-            .event(update.event)
-            .id(&*update.id)
-            .data(&*update.data);
-        Some((Ok::<_, Infallible>(event), subscription))
+    // Ends when the server closes connections (a graceful stop): the
+    // client's EventSource reconnects, through the balancer, elsewhere.
+    let closing = app.shutdown.clone();
+    let updates = stream::unfold(subscription, move |mut subscription| {
+        let closing = closing.clone();
+        async move {
+            let update = tokio::select! {
+                update = subscription.updates.recv() => update?,
+                () = closing.cancelled_owned() => return None,
+            };
+            let event = Event::default()
+                .event(update.event)
+                .id(&*update.id)
+                .data(&*update.data);
+            Some((Ok::<_, Infallible>(event), subscription))
+        }
     });
     let sse = Sse::new(updates).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     // Tells nginx not to buffer the stream.

@@ -77,7 +77,8 @@ pub struct Api {
     /// Which clicker devices are connected (the clicker adapter knows).
     pub presence: Arc<dyn Presence>,
     pub settings: Settings,
-    /// Cancelled when the server begins to shut down: ends event streams.
+    /// Cancelled when the server closes connections (at once, or after a
+    /// graceful stop's drain delay): ends event streams.
     pub shutdown: CancellationToken,
 }
 

@@ -7,7 +7,10 @@
 //! hub. A listener drains its hub queue in batches, one flush per batch.
 //! Heartbeat, the frame size and rate limits (see [`crate::limits`]), the
 //! deadline for a first command, takeover, slow-listener drops and server
-//! shutdown all end here with a close code that says why.
+//! shutdown all end here with a close code that says why. A graceful stop
+//! ([`crate::drain`]) takes the frames already on their way, answers every
+//! SCORE it took once committed, and closes with 1012 so the clicker
+//! reconnects; frames that arrive after that are not read.
 //!
 //! A sender is never closed for being silent or for not reading: clicker
 //! firmware (MicroPython's) reads `REGISTERED` and nothing after, so it
@@ -38,8 +41,14 @@ use crate::metrics::Protocol;
 use crate::scoring::{DeviceId, Holder, ScoreOutcome};
 use crate::store::StoreError;
 
-/// Close code: the server is shutting down (standard "going away").
+/// Close code: the server is shutting down at once (standard "going away").
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: the server is restarting or handing its clients to other
+/// nodes: connect again (standard "service restart", RFC 6455 7.4.1 as
+/// registered by IANA).
+pub const CLOSE_SERVICE_RESTART: u16 = 1012;
+/// The reason sent with [`CLOSE_SERVICE_RESTART`].
+pub const RESTART_REASON: &str = "server restarting: connect again";
 /// Close code: a text frame was not valid UTF-8 (standard).
 pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// Close code: a frame exceeded the transport limit (standard "message too big").
@@ -59,6 +68,12 @@ pub const CLOSE_NO_COMMAND: u16 = 4004;
 /// SCOREs a sender may have awaiting commit; past this the connection stops
 /// reading until acknowledgements drain (TCP pushes back on the client).
 pub const WINDOW: usize = 64;
+/// Frames a graceful stop takes from what already arrived, at most: a
+/// client that sends without pause cannot hold its connection open.
+const TAKEN_AT_CLOSE: usize = 16 * WINDOW;
+/// How long a graceful stop waits for a connection's next frame before it
+/// reads no more: frames in flight on a LAN arrive well within it.
+const TAKE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
 /// Frames taken from a listener's queue per flush.
 const BATCH: usize = 64;
 /// How long a closing peer gets to take the close frame.
@@ -94,6 +109,8 @@ enum Event {
 #[derive(Debug)]
 enum End {
     Close(u16, &'static str),
+    /// A graceful stop: answer what was taken, then close with 1012.
+    Restart,
     /// The peer closed or vanished: nothing more to send.
     Gone,
 }
@@ -118,6 +135,7 @@ pub async fn serve(socket: WebSocket, app: Arc<Clicker>, peer: IpAddr) {
         peer,
         first_command_by: limits.first_command().map(|d| now + d),
         unflushed: false,
+        closing: false,
     };
     conn.interrupt = conn.interrupted();
     let end = conn.run().await;
@@ -183,6 +201,9 @@ struct Connection {
     /// A sender's replies are queued in the socket but not yet all written:
     /// the event loop flushes them as the peer's window allows.
     unflushed: bool,
+    /// A graceful stop began: nothing more is read; the connection closes
+    /// with 1012 once no SCORE awaits commit.
+    closing: bool,
 }
 
 impl Connection {
@@ -217,10 +238,39 @@ impl Connection {
                     "no REGISTER, LISTEN or SUBSCRIBE in time",
                 )),
             };
+            let step = match step {
+                // (Also when it cut a listener's write short: nothing of
+                // that needs an answer.)
+                Err(End::Restart) => self.begin_closing().await,
+                step => step,
+            };
             if let Err(end) = step {
                 return end;
             }
+            if self.closing && self.pending.is_empty() {
+                return End::Close(CLOSE_SERVICE_RESTART, RESTART_REASON);
+            }
         }
+    }
+
+    /// A graceful stop: takes the frames that reach the connection while
+    /// they keep coming within [`TAKE_PATIENCE`] of each other (a clicker
+    /// that does not read its SCOREDs would never send those again), then
+    /// reads nothing more. From now on only an immediate stop (or a
+    /// takeover) interrupts; the loop closes with 1012 once no SCORE awaits
+    /// commit.
+    async fn begin_closing(&mut self) -> Result<(), End> {
+        self.closing = true;
+        self.interrupt = self.interrupted();
+        for _ in 0..TAKEN_AT_CLOSE {
+            match timeout(TAKE_PATIENCE, self.socket.next()).await {
+                Err(_) => break,
+                Ok(None) => return Err(End::Gone),
+                Ok(Some(Err(e))) => return Err(transport_error(e)),
+                Ok(Some(Ok(message))) => self.receive(message).await?,
+            }
+        }
+        Ok(())
     }
 
     /// Waits for the next thing this connection must act on.
@@ -238,7 +288,7 @@ impl Connection {
             }
         };
         let pending = &mut self.pending;
-        let can_read = pending.len() < WINDOW;
+        let can_read = pending.len() < WINDOW && !self.closing;
         let socket = &mut self.socket;
         let unflushed = &mut self.unflushed;
         // Reading, and writing out a sender's queued replies, share the socket.
@@ -279,6 +329,8 @@ impl Connection {
     /// race it too, so a peer that stopped reading cannot delay either.
     fn interrupted(&self) -> Pin<Box<dyn Future<Output = End> + Send>> {
         let shutdown = self.app.shutdown.clone();
+        // Once closing, only the immediate stop is still news.
+        let closing = (!self.closing).then(|| self.app.closing.clone());
         let kicked = match &self.role {
             Role::Sender(s) => Some((
                 s.kicked.clone(),
@@ -300,10 +352,17 @@ impl Connection {
                     None => std::future::pending().await,
                 }
             };
+            let closing = async {
+                match closing {
+                    Some(token) => token.cancelled_owned().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled_owned() => End::Close(CLOSE_GOING_AWAY, "server shutting down"),
                 end = kick => end,
+                () = closing => End::Restart,
             }
         })
     }
@@ -351,6 +410,9 @@ impl Connection {
     }
 
     async fn apply(&mut self, command: Command) -> Result<(), End> {
+        if self.closing && !matches!(command, Command::Score(_)) {
+            return self.error("the server is restarting: connect again").await;
+        }
         match (command, &mut self.role) {
             (Command::Register { secret }, Role::New) => self.register(secret).await,
             (Command::Register { .. }, Role::Sender(s)) => {

@@ -39,8 +39,13 @@ pub struct Clicker {
     pub connection_limits: Arc<ConnectionLimits>,
     /// REGISTERs per client address.
     pub registration_limits: RegistrationLimits,
-    /// Cancelled when the server begins to shut down.
+    /// Cancelled when the server stops at once: every connection closes
+    /// with 1001 (going away), without waiting for its SCOREs' commits.
     pub shutdown: CancellationToken,
+    /// Cancelled when a graceful stop closes connections
+    /// ([`crate::drain`]): each answers the SCOREs it took, then closes
+    /// with 1012 (service restart).
+    pub closing: CancellationToken,
     /// Upgraded connections, so shutdown can wait for their close handshakes.
     pub connections: TaskTracker,
 }

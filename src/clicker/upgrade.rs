@@ -29,7 +29,7 @@ pub async fn upgrade(
     // A refused upgrade also ends the connection (`Connection: close`), so a
     // device that retries gets a fresh one rather than a half-used keep-alive.
     let close = [(header::CONNECTION, "close")];
-    if app.shutdown.is_cancelled() {
+    if app.closing.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, close, "shutting down").into_response();
     }
     // The place is held until the connection ends (or the upgrade fails).

@@ -18,6 +18,7 @@ mod session;
 mod subscriber;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Largest WebSocket message accepted from a client. The largest valid
 /// payload (a 10 000-character description) is well under this; long-polling
@@ -46,6 +49,9 @@ pub struct Settings {
     /// Events a second per socket, sustained, and the burst above it
     /// (rate 0: no limit).
     pub event_rate: (u64, u64),
+    /// Cancelled when a graceful stop closes connections (`crate::drain`):
+    /// every event from then on is refused.
+    pub closing: CancellationToken,
 }
 
 /// The running protocol: the layer to add to the router and the socket.io
@@ -54,6 +60,66 @@ pub struct SledgeService {
     pub layer: SocketIoLayer,
     pub io: SocketIo,
     pub core: Arc<Core>,
+    /// Requests taken and not yet answered, on every socket.
+    pub in_flight: Arc<InFlight>,
+}
+
+impl SledgeService {
+    /// A graceful stop's part here, once `closing` is cancelled (new events
+    /// are refused from then on): answers the requests already taken
+    /// (waiting at most `within`), then closes every client's engine.io
+    /// connection. Unlike a socket.io disconnect ("io server disconnect",
+    /// after which clients stay away), a closed connection is "transport
+    /// close" to socket.io-client 2 and 4, which then reconnect by
+    /// themselves, through the balancer, to another node.
+    pub async fn close(&self, within: Duration) {
+        if !within.is_zero()
+            && tokio::time::timeout(within, self.in_flight.idle())
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                "socket.io requests still unanswered after {within:?}: closing their connections anyway (their clients were not acknowledged)"
+            );
+        }
+        // Closes each socket's engine.io connection (after what is queued
+        // for it, acknowledgements included), not its namespace.
+        self.io.close().await;
+    }
+}
+
+/// Requests taken from clients and not yet answered, so a graceful stop can
+/// answer them before it closes their connections.
+#[derive(Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    fn take(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Resolves once no request is waiting for its answer.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a `done` in between wakes us.
+            notified.as_mut().enable();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// Sets up the socket.io namespace on `core`.
@@ -69,6 +135,11 @@ pub fn start(settings: Settings, core: Arc<Core>) -> SledgeService {
     let for_sockets = core.clone();
     let limits = settings.connection_limits;
     let event_rate = settings.event_rate;
+    let in_flight = Arc::new(InFlight::default());
+    let stop = session::Stop {
+        closing: settings.closing,
+        in_flight: in_flight.clone(),
+    };
     // Registering in a connect middleware (not the connect handler, which
     // socketioxide runs after confirming the connection) means the client
     // cannot get an event in before the handlers exist. A refusal here
@@ -76,6 +147,7 @@ pub fn start(settings: Settings, core: Arc<Core>) -> SledgeService {
     let attach = move |socket: SocketRef| {
         let sledge = for_sockets.clone();
         let limits = limits.clone();
+        let stop = stop.clone();
         async move {
             let peer = socket
                 .req_parts()
@@ -85,10 +157,15 @@ pub fn start(settings: Settings, core: Arc<Core>) -> SledgeService {
             let permit = limits.admit(peer).inspect_err(|refused| {
                 tracing::debug!(?peer, %refused, "socket.io connection refused");
             })?;
-            session::attach(sledge, socket, permit, event_rate);
+            session::attach(sledge, socket, permit, event_rate, stop);
             Ok::<(), Refused>(())
         }
     };
     io.ns("/", (async |_: SocketRef| {}).with(attach));
-    SledgeService { layer, io, core }
+    SledgeService {
+        layer,
+        io,
+        core,
+        in_flight,
+    }
 }

@@ -20,12 +20,14 @@ use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value as RawValue};
 use socketioxide::socket::Socket;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::replies::{
     ack_err, ack_ok, AuthenticateResponse, Done, LoginResponse, ProtocolError,
     AUTHENTICATE_RESPONSE, LOGIN_RESPONSE, PROTOCOL_ERROR,
 };
 use super::subscriber::Subscriber;
+use super::InFlight;
 use crate::core::access::AccessError;
 use crate::core::auth::{self, Action, Identity, Op};
 use crate::core::ops::OpError;
@@ -51,7 +53,13 @@ struct Incoming {
 
 /// Sets a newly connecting socket up: runs before socket.io confirms the
 /// connection, so no event can arrive before the handlers are in place.
-pub(super) fn attach(sledge: Arc<Core>, socket: SocketRef, permit: Permit, event_rate: (u64, u64)) {
+pub(super) fn attach(
+    sledge: Arc<Core>,
+    socket: SocketRef,
+    permit: Permit,
+    event_rate: (u64, u64),
+    stop: Stop,
+) {
     sledge.metrics.connection_opened(Protocol::Sledge);
     let ip = socket
         .req_parts()
@@ -63,6 +71,7 @@ pub(super) fn attach(sledge: Arc<Core>, socket: SocketRef, permit: Permit, event
     socket.on_fallback(Inbox {
         queue,
         rate: Mutex::new(RateLimiter::new(rate, burst, "event", Instant::now())),
+        stop: stop.clone(),
     });
     let on_disconnect = sledge.clone();
     let key = Subscriber::next_key();
@@ -80,9 +89,23 @@ pub(super) fn attach(sledge: Arc<Core>, socket: SocketRef, permit: Permit, event
         identity: Identity::Anonymous,
         subscribed: false,
         key,
+        in_flight: stop.in_flight,
     };
     tokio::spawn(session.run(requests));
 }
+
+/// What a graceful stop needs of every session: whether it began, and the
+/// requests taken and not yet answered.
+#[derive(Clone)]
+pub(super) struct Stop {
+    /// Cancelled when the server closes connections (`crate::drain`).
+    pub closing: CancellationToken,
+    pub in_flight: Arc<InFlight>,
+}
+
+/// What a request sent once the server began closing connections gets.
+pub const RESTARTING: &str = "the server is restarting: nothing was changed; send this again \
+                              once reconnected (socket.io reconnects by itself)";
 
 /// The catch-all event handler: holds each socket to its event rate, and
 /// queues what passes for the session task.
@@ -91,6 +114,27 @@ struct Inbox {
     /// Checked here, before anything is queued or parsed further, so a
     /// flooding socket costs as little as possible.
     rate: Mutex<RateLimiter>,
+    stop: Stop,
+}
+
+impl Inbox {
+    /// Refuses an event: a `protocol-error`, and an error acknowledgement
+    /// when one was asked for.
+    fn refuse(
+        s: &Arc<Socket<LocalAdapter>>,
+        event: String,
+        message: String,
+        ack: Option<AckSender>,
+    ) {
+        let error = ProtocolError {
+            original: event,
+            message,
+        };
+        let _ = s.emit(PROTOCOL_ERROR, &error);
+        if let Some(ack) = ack {
+            let _ = ack.send(&ack_err(&error));
+        }
+    }
 }
 
 /// Marks [`Inbox`]'s handler implementation apart from socketioxide's own
@@ -117,14 +161,7 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
         match verdict {
             Verdict::Accept => {}
             Verdict::Drop(message) => {
-                let error = ProtocolError {
-                    original: event,
-                    message,
-                };
-                let _ = s.emit(PROTOCOL_ERROR, &error);
-                if ack_id.is_some() {
-                    let _ = ack.send(&ack_err(&error));
-                }
+                Inbox::refuse(&s, event, message, ack_id.map(|_| ack));
                 return;
             }
             Verdict::Abuse => {
@@ -133,6 +170,14 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
                 return;
             }
         }
+        // Counted before the check, so a stop that begins in between waits
+        // for this request rather than closing the socket under it.
+        self.stop.in_flight.take();
+        if self.stop.closing.is_cancelled() {
+            self.stop.in_flight.done();
+            Inbox::refuse(&s, event, RESTARTING.to_string(), ack_id.map(|_| ack));
+            return;
+        }
         let incoming = Incoming {
             socket: SocketRef::from(s),
             event,
@@ -140,7 +185,11 @@ impl MessageHandler<LocalAdapter, Queued> for Inbox {
             ack,
             wants_ack: ack_id.is_some(),
         };
-        if let Err(mpsc::error::TrySendError::Full(incoming)) = self.queue.try_send(incoming) {
+        if let Err(refused) = self.queue.try_send(incoming) {
+            self.stop.in_flight.done();
+            let mpsc::error::TrySendError::Full(incoming) = refused else {
+                return;
+            };
             let error = ProtocolError {
                 original: incoming.event,
                 message: format!(
@@ -213,6 +262,8 @@ struct Session {
     subscribed: bool,
     /// What the live-update task knows this socket by.
     key: u64,
+    /// Each request is counted here until it is answered.
+    in_flight: Arc<InFlight>,
 }
 
 impl Session {
@@ -221,6 +272,7 @@ impl Session {
     async fn run(mut self, mut requests: mpsc::Receiver<Incoming>) {
         while let Some(incoming) = requests.recv().await {
             self.handle(incoming).await;
+            self.in_flight.done();
         }
     }
 

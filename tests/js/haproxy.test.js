@@ -12,18 +12,13 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 
 import WebSocket from 'ws';
 
-import { ADMIN_SECRET, VARIANTS, connect, freePort, localGet, sleep, startServer } from './harness.js';
+import { CONFIG, haproxyMissing, startBalancer, startNode } from './balancer.js';
+import { ADMIN_SECRET, VARIANTS, connect, localGet } from './harness.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const CONFIG = resolve(here, '..', '..', 'deploy', 'haproxy.cfg');
 const OTHER_SECRET = 'the-other-node-admin-secret-0123456789';
 /** Each node's --max-connections-per-ip: above what the other tests hold from 127.0.0.1. */
 const PER_ADDRESS = 12;
@@ -33,32 +28,7 @@ const NODE_ENV = {
   PODIUM_LOG: 'warn,podium::clicker::upgrade=debug',
 };
 
-const haproxyMissing = spawnSync('haproxy', ['-v']).error !== undefined;
-if (haproxyMissing && process.env.CI) {
-  throw new Error('haproxy is missing (Debian: apt-get install haproxy); CI runs these tests');
-}
-if (haproxyMissing) {
-  console.error('SKIPPED haproxy.test.js: no haproxy on PATH (Debian: apt-get install haproxy)');
-}
-
-/**
- * deploy/haproxy.cfg for a test: the balancer on `front`, its peer port on
- * `peer`, node1 and node2 on the given ports; without what needs root or
- * system paths (chroot, user, daemon, the stats socket, syslog).
- */
-function testConfig({ front, peer, nodes }) {
-  const dropped = /^\s*(chroot|user|group|daemon|stats socket|log \/dev\/log)\b/;
-  return readFileSync(CONFIG, 'utf8')
-    .split('\n')
-    .filter((line) => !dropped.test(line))
-    .map((line) =>
-      line
-        .replace(/^(\s*bind )\S+$/, `$1127.0.0.1:${front}`)
-        .replace(/^(\s*peer lb1 )\S+$/, `$1127.0.0.1:${peer}`)
-        .replace(/^(\s*server node(\d) )\S+/, (_, head, n) => `${head}127.0.0.1:${nodes[n - 1]}`),
-    )
-    .join('\n');
-}
+const missing = haproxyMissing('haproxy.test.js');
 
 /** Which node answered: node1 knows ADMIN_SECRET, node2 OTHER_SECRET. */
 async function nodeOf(client) {
@@ -108,45 +78,24 @@ class Clicker {
   }
 }
 
-describe('deploy/haproxy.cfg', { skip: haproxyMissing }, () => {
+describe('deploy/haproxy.cfg', { skip: missing }, () => {
   let nodes;
-  let haproxy;
-  let dir;
   let balancer;
-  let output = '';
 
   before(async () => {
     nodes = [
-      await startServer({ proxyProtocol: true, env: NODE_ENV }),
-      await startServer({ proxyProtocol: true, env: { ...NODE_ENV, PODIUM_ADMIN_SECRET: OTHER_SECRET } }),
+      await startNode({ env: NODE_ENV }),
+      await startNode({ env: { ...NODE_ENV, PODIUM_ADMIN_SECRET: OTHER_SECRET } }),
     ];
-    dir = mkdtempSync(join(tmpdir(), 'podium-haproxy-'));
-    const front = await freePort();
-    const config = join(dir, 'haproxy.cfg');
-    writeFileSync(config, testConfig({ front, peer: await freePort(), nodes: nodes.map((n) => n.port) }));
-    haproxy = spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    haproxy.stdout.on('data', (d) => (output += d));
-    haproxy.stderr.on('data', (d) => (output += d));
-    balancer = { url: `http://127.0.0.1:${front}` };
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${balancer.url}/healthz`)).status === 200) break;
-      } catch {
-        // Not listening yet.
-      }
-      assert.ok(Date.now() < deadline, `HAProxy did not come up:\n${output}`);
-      await sleep(50);
-    }
+    balancer = await startBalancer(nodes);
   });
 
   after(async () => {
-    haproxy?.kill('SIGTERM');
+    await balancer?.stop();
     for (const node of nodes ?? []) {
       await node.stop();
       node.cleanup();
     }
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('passes haproxy -c as committed', () => {

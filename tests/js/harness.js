@@ -106,8 +106,12 @@ export function freshDatabase() {
 /** The database of each data directory a server started on (restarts reuse it). */
 const databases = new Map();
 
-/** `--database-url` of `dir`'s database under PODIUM_TEST_STORE=postgres; none on SQLite. */
-function databaseArgs(dir) {
+/**
+ * `--database-url`: `url` when given (nodes of one cluster share it), else
+ * `dir`'s own database under PODIUM_TEST_STORE=postgres; none on SQLite.
+ */
+function databaseArgs(dir, url) {
+  if (url) return ['--database-url', url];
   if (testStore() !== 'postgres') return [];
   if (!databases.has(dir)) databases.set(dir, freshDatabase());
   return ['--database-url', databases.get(dir)];
@@ -145,13 +149,24 @@ export function localGet(url, path) {
  * Starts podium. `dataDir` reuses a directory (for restarts); by default a
  * fresh temporary one is made and removed by `cleanup()`. Under
  * `PODIUM_TEST_STORE=postgres` each data directory also gets its own
- * PostgreSQL database, kept across restarts on that directory.
- * `proxyProtocol`: run with `--proxy-protocol` (behind HAProxy); the
- * start-up check then speaks as the balancer does.
+ * PostgreSQL database, kept across restarts on that directory;
+ * `databaseUrl` names one instead (the nodes of a cluster share theirs).
+ * `port`: listen there (a restart behind a balancer keeps its address);
+ * by default a free one. `proxyProtocol`: run with `--proxy-protocol`
+ * (behind HAProxy); the start-up check then speaks as the balancer does.
+ * SIGTERM stops at once unless `env` unsets PODIUM_DRAIN_DELAY_SECS (null):
+ * a test server has no balancer to drain towards.
  */
-export async function startServer({ dataDir, env = {}, log = 'warn', proxyProtocol = false } = {}) {
+export async function startServer({
+  dataDir,
+  env = {},
+  log = 'warn',
+  proxyProtocol = false,
+  databaseUrl,
+  port: fixedPort,
+} = {}) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'podium-sledge-'));
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   // `env` overrides; a null value removes the variable.
   const fullEnv = {
     ...process.env,
@@ -159,6 +174,7 @@ export async function startServer({ dataDir, env = {}, log = 'warn', proxyProtoc
     PODIUM_LOGIN_CODE: LOGIN_CODE,
     PODIUM_LOG: log,
     PODIUM_LOG_FORMAT: 'text',
+    PODIUM_DRAIN_DELAY_SECS: '0',
     NO_COLOR: '1',
     ...env,
   };
@@ -173,7 +189,7 @@ export async function startServer({ dataDir, env = {}, log = 'warn', proxyProtoc
       `127.0.0.1:${port}`,
       '--data-dir',
       dir,
-      ...databaseArgs(dir),
+      ...databaseArgs(dir, databaseUrl),
       ...(proxyProtocol ? ['--proxy-protocol'] : []),
     ],
     { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] },
