@@ -27,6 +27,7 @@ mod checkpointer;
 mod clicker;
 mod faults;
 mod floor;
+pub mod idempotency;
 mod job_outcome;
 mod judge_links;
 mod judging;
@@ -54,6 +55,7 @@ pub use budgets::SharedBudgets;
 pub use changes::{Batch, Change, Changes, ClickerSnapshot, Entry, Log, LogError, Presence, Seq};
 pub use clicker::RegisterError;
 pub use faults::Fault;
+pub use idempotency::KeyReused;
 pub use judge_links::{CurrentLink, LinkLookup};
 pub use log::DEFAULT_RETAIN;
 pub use postgres::PgStore;
@@ -109,6 +111,9 @@ pub enum WriteError {
     Refused(#[from] crate::judging::error::JudgingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An idempotency key sent again with another request (nothing written).
+    #[error(transparent)]
+    KeyReused(#[from] idempotency::KeyReused),
 }
 
 /// A handle to the database: cheap to clone, shared by every connection.
