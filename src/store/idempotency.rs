@@ -252,11 +252,8 @@ where
     }
     tx.prepare_cached("SAVEPOINT keyed_job")?.execute([])?;
     let published = tx.published_len();
-    let outcome = match f(tx) {
-        Ok(outcome) => outcome,
-        // The writer undoes the whole job, key and all.
-        Err(e) => return Err(e),
-    };
+    // A storage failure returns at once: the writer undoes the whole job, key and all.
+    let outcome = f(tx)?;
     if outcome.is_err() {
         tx.prepare_cached("ROLLBACK TO keyed_job")?.execute([])?;
         tx.unpublish_to(published);
