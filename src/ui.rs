@@ -183,7 +183,14 @@ mod tests {
 
     #[test]
     fn pages_are_told_from_the_api_and_the_protocols() {
-        for page in ["/", "/admin", "/judge", "/judge-sw.js", "/scoreboard", "/ui/admin.js"] {
+        for page in [
+            "/",
+            "/admin",
+            "/judge",
+            "/judge-sw.js",
+            "/scoreboard",
+            "/ui/admin.js",
+        ] {
             assert!(is_page(page), "{page}");
         }
         for other in ["/ws", "/socket.io/", "/api/state", "/healthz", "/adminx"] {
@@ -215,9 +222,24 @@ mod tests {
         assert!(first.starts_with("const VERSION = '"), "{first}");
         assert_eq!(first.len(), "const VERSION = '';".len() + 16, "{first}");
         // Every file of the judge page that the worker keeps exists.
-        for name in ["judge.html", "judge.js", "outbox.js", "api.js", "live.js", "dom.js", "tables.js", "retry.js", "style.css", "judge.webmanifest", "icon.svg"] {
+        for name in [
+            "judge.html",
+            "judge.js",
+            "outbox.js",
+            "api.js",
+            "live.js",
+            "dom.js",
+            "tables.js",
+            "retry.js",
+            "style.css",
+            "judge.webmanifest",
+            "icon.svg",
+        ] {
             assert!(FILES.iter().any(|(n, _)| *n == name), "{name}");
-            assert!(WORKER.contains(&format!("'/ui/{name}'")), "the worker does not keep {name}");
+            assert!(
+                WORKER.contains(&format!("'/ui/{name}'")),
+                "the worker does not keep {name}"
+            );
         }
     }
 

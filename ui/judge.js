@@ -74,12 +74,16 @@ async function start() {
   $('#signout').hidden = false;
   $('#title').textContent = `Judging · ${me.name}`;
   const judge = me;
+  $('#progress').textContent = 'Opening what this phone kept…';
   outbox = await Outbox.open(judge.judgeId);
   if (me !== judge) return; // Signed out meanwhile.
+  $('#progress').textContent = 'Reading the last state this phone had…';
   // Answers caught mid-send by a reload: whether they landed is unknown;
   // their keys make sending them again safe.
   for (const entry of outbox.entries) if (entry.state === 'sending') entry.state = 'waiting';
   const kept = await outbox.loadSnapshot().catch(() => null);
+  if (me !== judge) return;
+  $('#progress').textContent = kept ? 'Connecting…' : 'Connecting… (nothing kept on this phone yet: the route needs the network once)';
   live = new Live(me.secret, {
     onUpdate: (t, diff) => {
       tables = t;

@@ -109,8 +109,15 @@ export class Outbox {
     await this.write(SNAPSHOT, (s) => s.put({ judgeId: this.judgeId, database, at: Date.now() }));
   }
 
+  /** The last state kept for this judge, or null (retried like opening). */
   async loadSnapshot() {
     if (!this.db) return null;
-    return (await request(this.db.transaction(SNAPSHOT).objectStore(SNAPSHOT).get(this.judgeId))) ?? null;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return (await within(2000 * attempt, request(this.db.transaction(SNAPSHOT).objectStore(SNAPSHOT).get(this.judgeId)))) ?? null;
+      } catch (failure) {
+        if (failure.message !== 'timed out' || attempt === 4) throw failure;
+      }
+    }
   }
 }

@@ -119,16 +119,6 @@ function describeChange(diff) {
   return parts;
 }
 
-/** Polls `check` until it holds (or fails after TIMEOUT). */
-async function until(check) {
-  const deadline = Date.now() + TIMEOUT;
-  for (;;) {
-    if (await check().catch((e) => { console.log(`# ${e.message.split('\n')[0]}`); return false; })) return;
-    if (Date.now() > deadline) throw new Error(`not so after ${TIMEOUT} ms: ${check}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 async function adminState(server) {
   return call(server, 'GET', '/api/state');
 }
@@ -185,9 +175,9 @@ async function offlineRound(label, { restart }) {
 
   // A reload with no network: the page, the route and the queue come back.
   await page.reload();
-  // Polled in the page: a locator's wait can miss a document that a
-  // service worker served during a reload.
-  await until(() => page.evaluate((name) => [...document.querySelectorAll('section.hack .name')].some((e) => e.textContent === name), HACKS[1]));
+  await page.locator('#progress', { hasText: /^Rated 0 of/ }).waitFor({ timeout: TIMEOUT }).catch(async (e) => {
+    throw new Error(`the page did not show its kept state: "${await page.locator('#progress').textContent()}": ${e.message}`);
+  });
   await page.locator('section.hack .name', { hasText: HACKS[1] }).waitFor({ timeout: TIMEOUT });
   await page.locator('#outbox .outbox-entry[data-state="waiting"]').nth(made.expected.length - 1).waitFor({ timeout: TIMEOUT });
   await page.locator(`section.hack[data-hack-id="${made.ids[0]}"] .muted`, { hasText: `Story of` }).waitFor({ timeout: TIMEOUT });
