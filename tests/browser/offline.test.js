@@ -176,7 +176,7 @@ async function offlineRound(label, { restart }) {
   // A reload with no network: the page, the route and the queue come back.
   await page.reload();
   await page.locator('#progress', { hasText: /^Rated 0 of/ }).waitFor({ timeout: TIMEOUT }).catch(async (e) => {
-    throw new Error(`the page did not show its kept state: "${await page.locator('#progress').textContent()}": ${e.message}`);
+    throw new Error(`the page did not show its kept state: "${await page.locator("#progress").textContent()}" / "${await page.locator("#outbox-message").textContent()}": ${e.message}`);
   });
   await page.locator('section.hack .name', { hasText: HACKS[1] }).waitFor({ timeout: TIMEOUT });
   await page.locator('#outbox .outbox-entry[data-state="waiting"]').nth(made.expected.length - 1).waitFor({ timeout: TIMEOUT });
