@@ -81,9 +81,12 @@ async function start() {
   // Answers caught mid-send by a reload: whether they landed is unknown;
   // their keys make sending them again safe.
   for (const entry of outbox.entries) if (entry.state === 'sending') entry.state = 'waiting';
-  const kept = await outbox.loadSnapshot().catch(() => null);
+  let keptError = null;
+  const kept = await outbox.loadSnapshot().catch((failure) => { keptError = failure; return null; });
   if (me !== judge) return;
-  $('#progress').textContent = kept ? 'Connecting…' : 'Connecting… (nothing kept on this phone yet: the route needs the network once)';
+  $('#progress').textContent = kept ? 'Connecting…'
+    : keptError ? `Connecting… (what this phone kept could not be read: ${keptError.name}: ${keptError.message})`
+      : `Connecting… (nothing kept on this phone yet: the route needs the network once)${outbox.durable ? '' : ' [no storage]'}`;
   live = new Live(me.secret, {
     onUpdate: (t, diff) => {
       tables = t;
