@@ -62,20 +62,20 @@ impl Replies {
     }
 }
 
-/// Sends SCOREs `from..to` at [`PACE`], stamped with the device's clock,
-/// reading replies between them when `reading`.
+/// Sends SCOREs `range` one [`PACE`] apart at least (a late one is not
+/// made up for: a device sends each click as it happens), stamped with the
+/// device's clock, reading replies between them when `reading`.
 async fn send_paced(
     device: &mut RawWs,
     replies: &mut Replies,
     range: std::ops::Range<u64>,
-    clock: &impl Fn() -> i64,
+    clock: &mut impl FnMut() -> i64,
     reading: bool,
 ) {
-    let mut next = Instant::now();
     for n in range {
         let ts = clock();
         device.send_text(&format!("SCORE {n} {ts} {n}")).await;
-        next += PACE;
+        let next = Instant::now() + PACE;
         if reading {
             while let Some(frame) = device
                 .next_frame(next.saturating_duration_since(Instant::now()))
@@ -83,9 +83,8 @@ async fn send_paced(
             {
                 replies.take(frame);
             }
-        } else {
-            tokio::time::sleep_until(next).await;
         }
+        tokio::time::sleep_until(next).await;
     }
 }
 
@@ -102,10 +101,16 @@ async fn scores_sent_at_an_honest_pace_through_a_stall_are_all_taken() {
     // ms after 1970), so that it wraps during the stall.
     let started = std::time::Instant::now();
     let wrap = (1i64 << 31) * 809;
-    let clock = move || espruino_clock(wrap - 2_500 + started.elapsed().as_millis() as i64);
+    // Every click at its own millisecond: two SCOREs with one timestamp are
+    // one score sent twice (the second is acknowledged, not stored).
+    let mut newest = 0;
+    let mut clock = move || {
+        newest = (wrap - 2_500 + started.elapsed().as_millis() as i64).max(newest + 1);
+        espruino_clock(newest)
+    };
     let mut replies = Replies::default();
 
-    send_paced(&mut device, &mut replies, 1..BEFORE + 1, &clock, true).await;
+    send_paced(&mut device, &mut replies, 1..BEFORE + 1, &mut clock, true).await;
     while replies.scored.len() < BEFORE as usize && replies.errors.is_empty() {
         let frame = device.next_frame(common::PATIENCE).await;
         replies.take(frame.expect("the SCOREDs before the stall"));
@@ -116,13 +121,13 @@ async fn scores_sent_at_an_honest_pace_through_a_stall_are_all_taken() {
     let stalled = Instant::now();
     let during = ((STALL.as_millis() / PACE.as_millis()) as u64).max(1);
     let backlog = BEFORE + 1..BEFORE + 1 + during;
-    send_paced(&mut device, &mut replies, backlog, &clock, false).await;
+    send_paced(&mut device, &mut replies, backlog, &mut clock, false).await;
     tokio::time::sleep_until(stalled + STALL).await;
     signal(&server, libc::SIGCONT);
 
     let total = BEFORE + during + AFTER;
     let after = BEFORE + during + 1..total + 1;
-    send_paced(&mut device, &mut replies, after, &clock, true).await;
+    send_paced(&mut device, &mut replies, after, &mut clock, true).await;
     let last = clock();
     while replies.scored.len() < total as usize && replies.errors.is_empty() {
         let frame = device.next_frame(common::PATIENCE).await;
