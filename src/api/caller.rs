@@ -47,7 +47,12 @@ impl FromRequestParts<Arc<Api>> for Caller {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<Api>) -> Result<Self, ApiError> {
         let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, app).await;
         let secret = bearer_secret(&parts.headers)?;
-        identify(app, ip, secret.as_deref()).await.map(Caller)
+        let who = identify(app, ip, secret.as_deref()).await?;
+        // Keys are the caller's own: another caller's same key is another key.
+        if let Some(scope) = who.idempotency_scope() {
+            crate::store::idempotency::set_scope(scope);
+        }
+        Ok(Caller(who))
     }
 }
 

@@ -10,7 +10,7 @@ use crate::core::access::AccessError;
 use crate::core::auth::{Denied, Identity};
 use crate::core::ops::OpError;
 use crate::http_error::ApiError;
-use crate::judging::error::JudgingError;
+use crate::judging::error::{JudgingError, RefusalKind};
 
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> ApiError {
@@ -45,23 +45,15 @@ impl From<Denied> for ApiError {
 
 impl From<JudgingError> for ApiError {
     fn from(e: JudgingError) -> ApiError {
-        let status = match &e {
-            JudgingError::Invalid(_)
-            | JudgingError::SameChoice(_)
-            | JudgingError::JudgesPerHack(_) => StatusCode::BAD_REQUEST,
-            JudgingError::NoSuchJudge(_)
-            | JudgingError::NoSuchHack(_)
-            | JudgingError::NoSuchSuperlative(_)
-            | JudgingError::NoSuchChoice { .. } => StatusCode::NOT_FOUND,
-            JudgingError::DuplicateEmail { .. }
-            | JudgingError::EmailTakenOnRow { .. }
-            | JudgingError::NothingToAssign(_)
-            | JudgingError::Paused => StatusCode::CONFLICT,
+        let status = match e.kind() {
+            RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+            RefusalKind::NotFound => StatusCode::NOT_FOUND,
+            RefusalKind::Conflict => StatusCode::CONFLICT,
         };
         let error = ApiError::new(status, e.to_string());
-        match e {
-            JudgingError::EmailTakenOnRow { row, .. } => error.with_field("row", row),
-            _ => error,
+        match e.row() {
+            Some(row) => error.with_field("row", row),
+            None => error,
         }
     }
 }
@@ -71,6 +63,7 @@ impl From<OpError> for ApiError {
         match e {
             OpError::Denied(denied) => denied.into(),
             OpError::Judging(e) => e.into(),
+            OpError::KeyReused(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             OpError::Store(e) => e.into(),
             OpError::Import(e) => {
                 let row = e.row;

@@ -21,6 +21,7 @@
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
 //! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
 //! devices.rs      GET /api/clicker/devices, .../{id}/scores, .../{id}/marks: clicker history
+//! idempotency.rs  the Idempotency-Key header of every write: repeats answer the first answer
 //! openapi.rs      GET /api/openapi.json, generated from the handlers' annotations
 //! speed.rs        speed events: entries, heat list import, heats, deductions,
 //!                 results (JSON, CSV) and the live heat (SSE); docs/speed.md
@@ -34,6 +35,7 @@ mod errors;
 mod events;
 mod floor;
 mod handout;
+mod idempotency;
 mod import;
 mod judging;
 mod links;
@@ -94,7 +96,12 @@ pub struct Settings {
 
 /// Every `/api` route.
 pub fn router(api: Arc<Api>) -> Router {
-    routes().with_state(api)
+    routes()
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            idempotency::keyed,
+        ))
+        .with_state(api)
 }
 
 fn routes() -> Router<Arc<Api>> {

@@ -14,8 +14,9 @@ use std::sync::LazyLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::Required;
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
@@ -149,6 +150,17 @@ impl Modify for SharedRefusals {
         );
         for item in doc.paths.paths.values_mut() {
             for op in [
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_idempotency_key(op);
+            }
+            for op in [
                 &mut item.get,
                 &mut item.post,
                 &mut item.put,
@@ -162,6 +174,52 @@ impl Modify for SharedRefusals {
             }
         }
     }
+}
+
+/// The optional `Idempotency-Key` of a write (see `super::idempotency`):
+/// on every write a caller makes, except speed events' (not keyed yet).
+fn add_idempotency_key(op: &mut Operation) {
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let speed = op
+        .tags
+        .as_ref()
+        .is_some_and(|t| t.iter().any(|t| t == "speed"));
+    if !secured || speed {
+        return;
+    }
+    let key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "A key of your choosing (a fresh UUID per action): a repeat with the same key by the same caller answers the first answer, with `Idempotent-Replayed: true`, and changes nothing, even after a restart or on another node. Kept at least 24 hours.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(crate::store::idempotency::MAX_KEY_LEN))
+                .pattern(Some("^[!-~]+$")),
+        ))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(key);
+    for response in op.responses.responses.values_mut() {
+        if let utoipa::openapi::RefOr::T(response) = response {
+            response.headers.insert(
+                "Idempotent-Replayed".into(),
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])).build())
+                    .description(Some("Present when this answer is the stored answer of an earlier request with the same Idempotency-Key."))
+                    .build(),
+            );
+        }
+    }
+    op.responses
+        .responses
+        .entry("422".to_string())
+        .or_insert(utoipa::openapi::RefOr::T(error(
+            "The Idempotency-Key was already used by this caller for a different request (another endpoint or body); nothing was changed.",
+        )));
 }
 
 fn add_shared(op: &mut Operation) {

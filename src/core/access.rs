@@ -64,6 +64,9 @@ impl From<WriteError> for AccessError {
         match e {
             WriteError::Refused(e) => AccessError::Judging(e),
             WriteError::Store(e) => AccessError::Store(e),
+            // Signing in has no caller yet, so no idempotency key applies
+            // (see store::idempotency): this cannot arise.
+            WriteError::KeyReused(e) => AccessError::Store(StoreError::Worker(e.to_string())),
         }
     }
 }

@@ -21,6 +21,16 @@ pub enum Identity {
 }
 
 impl Identity {
+    /// Whose idempotency keys this identity's requests use (none for the
+    /// anonymous: they write nothing).
+    pub fn idempotency_scope(self) -> Option<String> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::Admin => Some("admin".into()),
+            Identity::Judge(judge) => Some(format!("judge:{judge}")),
+        }
+    }
+
     /// What this identity sees of the database, if it may subscribe at all.
     pub fn viewer(self) -> Option<Viewer> {
         match self {

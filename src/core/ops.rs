@@ -20,7 +20,7 @@ use crate::judging::inputs::{NewHack, NewJudge, Ranking, MAX_JUDGES_PER_HACK};
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::judging::{devpost, judges_csv, validate, ImportError};
-use crate::store::{StoreError, WriteError};
+use crate::store::{KeyReused, StoreError, WriteError};
 
 /// Runs a parser that reads as the upload arrives, on a blocking thread.
 async fn blocking<T: Send + 'static>(parse: impl FnOnce() -> T + Send + 'static) -> T {
@@ -40,6 +40,9 @@ pub enum OpError {
     Judging(#[from] JudgingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An idempotency key sent again with another request.
+    #[error(transparent)]
+    KeyReused(#[from] KeyReused),
     /// A CSV import's first bad row.
     #[error(transparent)]
     Import(#[from] ImportError),
@@ -53,6 +56,7 @@ impl From<WriteError> for OpError {
         match e {
             WriteError::Refused(e) => OpError::Judging(e),
             WriteError::Store(e) => OpError::Store(e),
+            WriteError::KeyReused(e) => OpError::KeyReused(e),
         }
     }
 }

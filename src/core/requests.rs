@@ -269,6 +269,29 @@ pub enum ParseError {
     },
 }
 
+/// The field of a socket.io write's payload that holds its idempotency key
+/// (`crate::store::idempotency`); HTTP sends it as a header instead.
+pub const IDEMPOTENCY_KEY_FIELD: &str = "idempotencyKey";
+
+/// Takes the idempotency key out of an event's payload object, leaving the
+/// event's own fields to [`parse`]; refuses a key that is not a string of 1
+/// to 255 visible ASCII characters.
+pub fn take_idempotency_key(payload: &mut Option<Value>) -> Result<Option<String>, String> {
+    let Some(Value::Object(fields)) = payload else {
+        return Ok(None);
+    };
+    match fields.remove(IDEMPOTENCY_KEY_FIELD) {
+        None => Ok(None),
+        Some(Value::String(key)) => match crate::store::idempotency::check_key(&key) {
+            Ok(()) => Ok(Some(key)),
+            Err(bad) => Err(format!("{IDEMPOTENCY_KEY_FIELD}: {bad}")),
+        },
+        Some(_) => Err(format!(
+            "{IDEMPOTENCY_KEY_FIELD} must be a string of 1 to 255 visible ASCII characters (a fresh UUID per action is a good key)"
+        )),
+    }
+}
+
 /// Parses event `name` with its first argument (`None` when the client sent
 /// no argument or one the transport could not decode).
 pub fn parse(name: &str, payload: Option<Value>) -> Result<Request, ParseError> {

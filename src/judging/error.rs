@@ -2,6 +2,7 @@
 //! sent it can act on. Storage failures are not refusals: they travel beside
 //! these (see `crate::store::WriteError`).
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::validate::ValidationError;
@@ -36,4 +37,58 @@ pub enum JudgingError {
     Paused,
     #[error("judgesPerHack {0} is out of range: each hack can have from 1 to {max} judges", max = super::inputs::MAX_JUDGES_PER_HACK)]
     JudgesPerHack(i64),
+    /// A refusal answered again to a repeated request (an idempotency key):
+    /// the first answer's kind and words.
+    #[error("{}", .0.message)]
+    Replayed(Box<Replayed>),
+}
+
+/// What sort of rule a refusal broke: what protocols tell callers apart by
+/// (an HTTP status), kept with a refusal that is answered again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RefusalKind {
+    /// The input itself is wrong.
+    Invalid,
+    /// An id names nothing.
+    NotFound,
+    /// The input conflicts with what is stored (or judging is paused).
+    Conflict,
+}
+
+/// A refusal as first answered, answered again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    pub kind: RefusalKind,
+    pub message: String,
+    /// The CSV row it names, if any.
+    pub row: Option<u64>,
+}
+
+impl JudgingError {
+    pub fn kind(&self) -> RefusalKind {
+        match self {
+            JudgingError::Invalid(_)
+            | JudgingError::SameChoice(_)
+            | JudgingError::JudgesPerHack(_) => RefusalKind::Invalid,
+            JudgingError::NoSuchJudge(_)
+            | JudgingError::NoSuchHack(_)
+            | JudgingError::NoSuchSuperlative(_)
+            | JudgingError::NoSuchChoice { .. } => RefusalKind::NotFound,
+            JudgingError::DuplicateEmail { .. }
+            | JudgingError::EmailTakenOnRow { .. }
+            | JudgingError::NothingToAssign(_)
+            | JudgingError::Paused => RefusalKind::Conflict,
+            JudgingError::Replayed(replayed) => replayed.kind,
+        }
+    }
+
+    /// The CSV row the refusal names, if any.
+    pub fn row(&self) -> Option<u64> {
+        match self {
+            JudgingError::EmailTakenOnRow { row, .. } => Some(*row),
+            JudgingError::Replayed(replayed) => replayed.row,
+            _ => None,
+        }
+    }
 }

@@ -2,12 +2,12 @@
 //! they added or changed. Both adapters send these as JSON in the same
 //! camelCase shape (an acknowledgement on socket.io, a response over HTTP).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::{DataStore, JudgeHack};
 
 /// What a Devpost import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DevpostImported {
     /// Hacks created: one per project not already present, in file order.
@@ -52,7 +52,7 @@ impl DevpostImported {
 }
 
 /// One row an import adjusted, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Adjusted {
     pub row: u64,
@@ -61,7 +61,7 @@ pub struct Adjusted {
 }
 
 /// What a judges import added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JudgesImported {
     pub judges_added: usize,
@@ -69,7 +69,7 @@ pub struct JudgesImported {
 }
 
 /// What an assignment run wrote.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assigned {
     pub judges_per_hack: i64,

@@ -36,6 +36,7 @@ use crate::core::Core;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::limits::{Permit, RateLimiter, Verdict};
 use crate::metrics::Protocol;
+use crate::store::idempotency::{fingerprint, set_scope, with_claim, Claim};
 use crate::store::StoreError;
 
 /// Requests one socket may have waiting; more are refused until it catches up.
@@ -285,9 +286,23 @@ impl Session {
             wants_ack,
         } = incoming;
         self.sledge.metrics.message_in(Protocol::Sledge);
-        let outcome = match requests::parse(&event, payload) {
-            Ok(request) => self.execute(&socket, request).await,
+        let mut payload = payload;
+        let outcome = match requests::take_idempotency_key(&mut payload) {
             Err(e) => Err(Refusal::protocol(e)),
+            Ok(None) => self.parse_and_execute(&socket, &event, payload).await,
+            Ok(Some(key)) => {
+                // A repeat must be the same event with the same payload.
+                let body = serde_json::to_vec(&payload).unwrap_or_default();
+                let print = fingerprint(&[b"socket.io", event.as_bytes(), &body]);
+                let scope = self.identity.idempotency_scope();
+                with_claim(Claim::new(key, print), async {
+                    if let Some(scope) = scope {
+                        set_scope(scope);
+                    }
+                    self.parse_and_execute(&socket, &event, payload).await
+                })
+                .await
+            }
         };
         let reply = match outcome {
             Ok(done) => {
@@ -311,6 +326,18 @@ impl Session {
                 Ok(()) => self.sledge.metrics.messages_out(Protocol::Sledge, 1),
                 Err(e) => tracing::debug!(error = %e, "cannot send acknowledgement"),
             }
+        }
+    }
+
+    async fn parse_and_execute(
+        &mut self,
+        socket: &SocketRef,
+        event: &str,
+        payload: Option<serde_json::Value>,
+    ) -> Result<Done, Refusal> {
+        match requests::parse(event, payload) {
+            Ok(request) => self.execute(socket, request).await,
+            Err(e) => Err(Refusal::protocol(e)),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::secrets::{self, SecretHash};
 use crate::store::WriteError;
 
 /// A judge's current link, as listing answers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CurrentLink {
     pub judge_id: i64,
     pub token: String,

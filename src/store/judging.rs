@@ -10,6 +10,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::floor;
+use super::idempotency::{self, Replay};
 use super::judging_rows::{exists, publish, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
@@ -265,12 +266,21 @@ impl Store {
         self.read(load_all).await
     }
 
+    /// Runs a judging write job; under the request's idempotency key, if
+    /// it has one (see [`super::idempotency`]): every judging write passes
+    /// here, so this is the one place keys are honoured on SQLite.
     pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, WriteError>
     where
-        T: Send + 'static,
+        T: Replay + Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Job<T> + Send + 'static,
     {
-        Ok(self.try_write(f).await??)
+        match idempotency::take() {
+            None => Ok(self.try_write(f).await??),
+            Some(keyed) => idempotency::settle(
+                self.try_write(move |tx| idempotency::run_sqlite(tx, keyed, f))
+                    .await,
+            ),
+        }
     }
 }
 

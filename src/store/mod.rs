@@ -15,6 +15,8 @@
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
+//! * [`idempotency`] keeps each keyed write's answer in the write's own
+//!   transaction, so a repeat answers it again and changes nothing.
 //! * [`budgets`] is the interface of the wrong-guess budgets the nodes of a
 //!   cluster share (PostgreSQL only: one SQLite node counts in memory).
 //!
@@ -27,6 +29,7 @@ mod checkpointer;
 mod clicker;
 mod faults;
 mod floor;
+pub mod idempotency;
 mod job_outcome;
 mod judge_links;
 mod judging;
@@ -54,6 +57,7 @@ pub use budgets::SharedBudgets;
 pub use changes::{Batch, Change, Changes, ClickerSnapshot, Entry, Log, LogError, Presence, Seq};
 pub use clicker::RegisterError;
 pub use faults::Fault;
+pub use idempotency::KeyReused;
 pub use judge_links::{CurrentLink, LinkLookup};
 pub use log::DEFAULT_RETAIN;
 pub use postgres::PgStore;
@@ -109,6 +113,9 @@ pub enum WriteError {
     Refused(#[from] crate::judging::error::JudgingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An idempotency key sent again with another request (nothing written).
+    #[error(transparent)]
+    KeyReused(#[from] idempotency::KeyReused),
 }
 
 /// A handle to the database: cheap to clone, shared by every connection.

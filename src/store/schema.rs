@@ -208,6 +208,19 @@ const MIGRATIONS: &[&str] = &[
         session   INTEGER NOT NULL
     );
     "#,
+    // 8: idempotency keys (see store::idempotency): a keyed write's
+    // outcome, by caller and key, kept at least a day (created_at: ms).
+    r#"
+    CREATE TABLE idempotency_keys (
+        scope       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -54,6 +54,17 @@ impl Tx<'_> {
     pub fn publish(&mut self, change: Change) {
         self.published.push(change);
     }
+
+    /// How many changes this job published so far.
+    pub(super) fn published_len(&self) -> usize {
+        self.published.len()
+    }
+
+    /// Drops the changes published after the first `len`: their writes
+    /// were rolled back to a savepoint of the job's own.
+    pub(super) fn unpublish_to(&mut self, len: usize) {
+        self.published.truncate(len);
+    }
 }
 
 impl Deref for Tx<'_> {

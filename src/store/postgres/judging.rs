@@ -30,6 +30,7 @@ use crate::judging::model::{
     SuperlativePlacement,
 };
 use crate::secrets;
+use crate::store::idempotency::{self, Replay};
 use crate::store::judging::JUDGE_SECRET_BYTES;
 use crate::store::{now_ms, StoreError, WriteError};
 
@@ -320,12 +321,22 @@ impl PgStore {
 
     /// Runs a judging write job: `Ok(Err(refusal))` from the job undoes its
     /// writes and answers [`WriteError::Refused`].
+    ///
+    /// Under the request's idempotency key, if it has one (see
+    /// [`crate::store::idempotency`]): every judging write passes here, so
+    /// this is the one place keys are honoured on PostgreSQL.
     pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, WriteError>
     where
-        T: Send + 'static,
+        T: Replay + Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, JudgingError>> + Send + 'static,
     {
-        Ok(self.try_write(f).await??)
+        match idempotency::take() {
+            None => Ok(self.try_write(f).await??),
+            Some(keyed) => idempotency::settle(
+                self.try_write(move |tx| Box::pin(super::idempotency::run(tx, keyed, f)))
+                    .await,
+            ),
+        }
     }
 }
 

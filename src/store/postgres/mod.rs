@@ -27,6 +27,7 @@ mod budgets;
 mod clicker;
 mod floor;
 mod follow;
+mod idempotency;
 mod judge_links;
 mod judging;
 mod judging_bulk;

@@ -246,6 +246,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX guess_budgets_by_time ON guess_budgets (at);
     "#,
+    // 3: idempotency keys (see store::idempotency), shared by every node:
+    // the primary key decides between nodes racing on one key. outcome is
+    // NULL only inside the transaction that claimed the key.
+    r#"
+    CREATE TABLE idempotency_keys (
+        scope       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        outcome     TEXT,
+        created_at  BIGINT NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
+    CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+    "#,
 ];
 
 /// Brings the database up to date and returns its epoch (made from the

@@ -81,6 +81,17 @@ impl PgTx {
         self.published.push(change);
     }
 
+    /// How many changes this job published so far.
+    pub(in crate::store) fn published_len(&self) -> usize {
+        self.published.len()
+    }
+
+    /// Drops the changes published after the first `len`: their writes
+    /// were rolled back to a savepoint of the job's own.
+    pub(in crate::store) fn unpublish_to(&mut self, len: usize) {
+        self.published.truncate(len);
+    }
+
     /// `sql` prepared once per connection.
     pub async fn prepare_cached(&self, sql: &'static str) -> Result<Statement, StoreError> {
         if let Some(statement) = self.statements.get(sql) {

@@ -1,0 +1,386 @@
+//! Idempotency keys: a write sent again with the same key by the same caller
+//! answers what the first one answered and changes nothing, on either
+//! engine, after a restart, and (PostgreSQL) on another node.
+//!
+//! An adapter that read a key (HTTP `Idempotency-Key`, socket.io
+//! `idempotencyKey`) runs the request inside [`with_claim`]; the caller's
+//! scope is added once known ([`set_scope`]). The first judging write of
+//! that request takes the claim ([`take`]) and, in the very transaction of
+//! the write, either finds the key's stored outcome and answers it without
+//! running the job, or runs the job and stores its outcome (the row it
+//! answered, or its refusal) beside it. So a crash can never leave a write
+//! applied without its key, nor a key without its write. The outcome is
+//! kept as the job answered it, and the adapter renders it as it would a
+//! fresh one: the same status and body, or the same acknowledgement.
+//!
+//! Keys are kept at least [`RETAIN_MS`] (24 hours): older ones are purged
+//! by keyed writes, at most once a minute per node ([`purge_due`]).
+//!
+//! This module holds what both engines share and the SQLite statements;
+//! `postgres/idempotency.rs` holds PostgreSQL's.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use rusqlite::OptionalExtension;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::writer::Tx;
+use super::{now_ms, StoreError};
+use crate::judging::error::{JudgingError, RefusalKind, Replayed};
+
+/// How long a key is kept at least: a day, in milliseconds.
+pub const RETAIN_MS: i64 = 24 * 60 * 60 * 1000;
+/// The longest key, in bytes.
+pub const MAX_KEY_LEN: usize = 255;
+/// Keyed writes purge expired keys at most this often (per node).
+const PURGE_EVERY_MS: i64 = 60 * 1000;
+
+/// Why a key was refused before anything ran.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BadKey {
+    #[error("the idempotency key is empty: send 1 to {MAX_KEY_LEN} visible ASCII characters (a fresh UUID per action is a good key)")]
+    Empty,
+    #[error(
+        "the idempotency key is {0} bytes long: send 1 to {MAX_KEY_LEN} visible ASCII characters"
+    )]
+    TooLong(usize),
+    #[error("the idempotency key holds a character that is not visible ASCII (space, control or non-ASCII): send 1 to {MAX_KEY_LEN} of '!' to '~'")]
+    NotVisible,
+}
+
+/// Checks a key: 1 to 255 visible ASCII characters ('!' to '~').
+pub fn check_key(key: &str) -> Result<(), BadKey> {
+    if key.is_empty() {
+        return Err(BadKey::Empty);
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(BadKey::TooLong(key.len()));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(BadKey::NotVisible);
+    }
+    Ok(())
+}
+
+/// The key was used before, by the same caller, for another request.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("this idempotency key was already used by this caller for a different request (another endpoint, event or body): nothing was changed; use a fresh key for each new action")]
+pub struct KeyReused;
+
+/// A fingerprint of a request: what a repeat must match to be a repeat.
+pub fn fingerprint(parts: &[&[u8]]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        // Length-prefixed, so that parts cannot run into each other.
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hex::encode(hash.finalize())
+}
+
+/// One request's key, as an adapter read it.
+pub struct Claim {
+    key: String,
+    fingerprint: String,
+    /// Who asks ("admin", "judge:3"): keys of different callers never meet.
+    scope: OnceLock<String>,
+    /// Taken by the request's first judging write; later ones run unkeyed.
+    taken: AtomicBool,
+    /// Set when the stored outcome was answered instead of running the write.
+    replayed: AtomicBool,
+}
+
+impl Claim {
+    /// `key` must have passed [`check_key`].
+    pub fn new(key: String, fingerprint: String) -> Arc<Claim> {
+        Arc::new(Claim {
+            key,
+            fingerprint,
+            scope: OnceLock::new(),
+            taken: AtomicBool::new(false),
+            replayed: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the request's write answered a stored outcome.
+    pub fn replayed(&self) -> bool {
+        self.replayed.load(Ordering::Acquire)
+    }
+}
+
+tokio::task_local! {
+    static CLAIM: Arc<Claim>;
+}
+
+/// Runs `request` with `claim` as its key.
+pub async fn with_claim<F: std::future::Future>(claim: Arc<Claim>, request: F) -> F::Output {
+    CLAIM.scope(claim, request).await
+}
+
+/// The caller of the request running now (if it carries a key) is `scope`.
+pub fn set_scope(scope: String) {
+    let _ = CLAIM.try_with(|claim| claim.scope.set(scope));
+}
+
+/// A key taken by one write job.
+pub(super) struct Keyed {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: String,
+    claim: Arc<Claim>,
+}
+
+impl Keyed {
+    pub fn mark_replayed(&self) {
+        self.claim.replayed.store(true, Ordering::Release);
+    }
+}
+
+/// The key of the request running now, for its first judging write; `None`
+/// when it has none, its caller is unknown, or a write took it already.
+pub(super) fn take() -> Option<Keyed> {
+    CLAIM
+        .try_with(|claim| {
+            let scope = claim.scope.get()?.clone();
+            if claim.taken.swap(true, Ordering::AcqRel) {
+                return None;
+            }
+            Some(Keyed {
+                scope,
+                key: claim.key.clone(),
+                fingerprint: claim.fingerprint.clone(),
+                claim: claim.clone(),
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+/// A job's outcome as stored: the value it answered, or its refusal.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Stored<T> {
+    Ok(T),
+    Refused {
+        kind: RefusalKind,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        row: Option<u64>,
+    },
+}
+
+/// What a judging job's answer must be to be stored and answered again.
+pub trait Replay: Serialize + DeserializeOwned {}
+impl<T: Serialize + DeserializeOwned> Replay for T {}
+
+/// `outcome` as stored text.
+pub(super) fn encode<T: Replay>(outcome: &Result<T, JudgingError>) -> Result<String, StoreError> {
+    let stored = match outcome {
+        Ok(value) => Stored::Ok(value),
+        Err(refusal) => Stored::Refused {
+            kind: refusal.kind(),
+            message: refusal.to_string(),
+            row: refusal.row(),
+        },
+    };
+    serde_json::to_string(&stored)
+        .map_err(|e| StoreError::Worker(format!("cannot store an idempotent answer: {e}")))
+}
+
+/// A stored outcome, as the job first answered it.
+pub(super) fn decode<T: Replay>(text: &str) -> Result<Result<T, JudgingError>, StoreError> {
+    let stored: Stored<T> = serde_json::from_str(text).map_err(|e| {
+        StoreError::Worker(format!(
+            "the answer stored for this idempotency key cannot be read back: {e}"
+        ))
+    })?;
+    Ok(match stored {
+        Stored::Ok(value) => Ok(value),
+        Stored::Refused { kind, message, row } => Err(JudgingError::Replayed(Box::new(Replayed {
+            kind,
+            message,
+            row,
+        }))),
+    })
+}
+
+/// The outcome of a keyed job: what it answered (or refused), or the key's
+/// misuse.
+pub(super) type KeyedJob<T> = Result<Result<Result<T, JudgingError>, KeyReused>, StoreError>;
+
+/// When this node last purged expired keys.
+static LAST_PURGE: AtomicI64 = AtomicI64::new(0);
+
+/// Whether a keyed write should purge expired keys now (at most once a
+/// [`PURGE_EVERY_MS`] per node); the cutoff below which keys go.
+pub(super) fn purge_due(now: i64) -> Option<i64> {
+    let last = LAST_PURGE.load(Ordering::Relaxed);
+    if now - last < PURGE_EVERY_MS {
+        return None;
+    }
+    LAST_PURGE
+        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+        .ok()
+        .map(|_| now - RETAIN_MS)
+}
+
+/// Runs judging job `f` under `keyed` in the SQLite writer's transaction:
+/// answers the key's stored outcome if it has one, else runs `f` in a
+/// savepoint of its own (a refusal undoes its writes but keeps the key) and
+/// stores its outcome with the key.
+pub(super) fn run_sqlite<T, F>(tx: &mut Tx<'_>, keyed: Keyed, f: F) -> KeyedJob<T>
+where
+    T: Replay,
+    F: FnOnce(&mut Tx<'_>) -> Result<Result<T, JudgingError>, StoreError>,
+{
+    let found: Option<(String, String)> = tx
+        .prepare_cached(
+            "SELECT fingerprint, outcome FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
+        )?
+        .query_row([&keyed.scope, &keyed.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((fingerprint, outcome)) = found {
+        if fingerprint != keyed.fingerprint {
+            return Ok(Err(KeyReused));
+        }
+        keyed.mark_replayed();
+        return Ok(Ok(decode(&outcome)?));
+    }
+    tx.prepare_cached("SAVEPOINT keyed_job")?.execute([])?;
+    let published = tx.published_len();
+    // A storage failure returns at once: the writer undoes the whole job, key and all.
+    let outcome = f(tx)?;
+    if outcome.is_err() {
+        tx.prepare_cached("ROLLBACK TO keyed_job")?.execute([])?;
+        tx.unpublish_to(published);
+    }
+    tx.prepare_cached("RELEASE keyed_job")?.execute([])?;
+    let now = now_ms();
+    tx.prepare_cached(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params![
+        keyed.scope,
+        keyed.key,
+        keyed.fingerprint,
+        encode(&outcome)?,
+        now
+    ])?;
+    if let Some(cutoff) = purge_due(now) {
+        tx.prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?
+            .execute([cutoff])?;
+    }
+    Ok(Ok(outcome))
+}
+
+/// Folds a keyed job's answer back into a judging write's.
+pub(super) fn settle<T>(
+    answer: Result<Result<Result<T, JudgingError>, KeyReused>, StoreError>,
+) -> Result<T, super::WriteError> {
+    match answer {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Err(refusal))) => Err(super::WriteError::Refused(refusal)),
+        Ok(Err(reused)) => Err(super::WriteError::KeyReused(reused)),
+        Err(e) => Err(super::WriteError::Store(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_visible_ascii_of_1_to_255() {
+        assert_eq!(check_key("550e8400-e29b-41d4-a716-446655440000"), Ok(()));
+        assert_eq!(check_key(&"k".repeat(255)), Ok(()));
+        assert_eq!(check_key(""), Err(BadKey::Empty));
+        assert_eq!(check_key(&"k".repeat(256)), Err(BadKey::TooLong(256)));
+        assert_eq!(check_key("a b"), Err(BadKey::NotVisible));
+        assert_eq!(check_key("é"), Err(BadKey::NotVisible));
+        assert_eq!(check_key("a\tb"), Err(BadKey::NotVisible));
+    }
+
+    #[test]
+    fn fingerprints_keep_parts_apart() {
+        assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
+        assert_eq!(fingerprint(&[b"a", b"b"]), fingerprint(&[b"a", b"b"]));
+    }
+
+    /// On SQLite: a keyed write answers its first answer to a repeat (the
+    /// claim says it was replayed), and purges keys older than a day while
+    /// keeping younger ones.
+    #[tokio::test]
+    async fn a_keyed_write_is_answered_again_and_purges_expired_keys() {
+        use std::sync::Arc;
+
+        use crate::metrics::Metrics;
+        use crate::store::{Store, SyncMode};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        let now = now_ms();
+        store
+            .write(move |tx| {
+                let mut insert = tx.prepare(
+                    "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at)
+                     VALUES ('admin', ?1, 'f', '{}', ?2)",
+                )?;
+                insert.execute(rusqlite::params!["expired", now - RETAIN_MS - 1000])?;
+                insert.execute(rusqlite::params!["young", now - RETAIN_MS + 600_000])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let keyed = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                let claim = Claim::new("add-best".into(), fingerprint(&[name.as_bytes()]));
+                let answer = with_claim(claim.clone(), async {
+                    set_scope("admin".into());
+                    store.add_superlative(name.into()).await
+                })
+                .await;
+                (answer, claim.replayed())
+            }
+        };
+        let (first, replayed) = keyed("Best").await;
+        let first = first.unwrap();
+        assert!(!replayed);
+        let (again, replayed) = keyed("Best").await;
+        assert_eq!(again.unwrap(), first);
+        assert!(replayed);
+        let (other, _) = keyed("Other").await;
+        assert!(matches!(other, Err(crate::store::WriteError::KeyReused(_))));
+
+        let keys: Vec<String> = store
+            .read(|c| {
+                let mut s = c.prepare("SELECT key FROM idempotency_keys ORDER BY key")?;
+                let rows = s.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys, ["add-best", "young"], "the expired key was purged");
+        let superlatives = store.load_all().await.unwrap().superlatives;
+        assert_eq!(superlatives.len(), 1, "added once");
+        store.close();
+    }
+
+    #[test]
+    fn refusals_come_back_as_they_were_answered() {
+        let refused: Result<i64, JudgingError> = Err(JudgingError::Paused);
+        let text = encode(&refused).unwrap();
+        let again: Result<i64, JudgingError> = decode(&text).unwrap();
+        let again = again.unwrap_err();
+        assert_eq!(again.kind(), RefusalKind::Conflict);
+        assert_eq!(again.to_string(), JudgingError::Paused.to_string());
+        let ok: Result<i64, JudgingError> = Ok(7);
+        assert_eq!(decode::<i64>(&encode(&ok).unwrap()).unwrap().unwrap(), 7);
+    }
+}
