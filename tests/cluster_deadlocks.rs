@@ -5,7 +5,9 @@
 //! clicker and a rating on the other (the floor lock against the device-id
 //! lock); two judges rated in opposite orders on the two nodes (their
 //! `judges` rows); two hacks withdrawn in opposite orders (their
-//! `withdrawals` rows).
+//! `withdrawals` rows); a new hack and a resume in opposite orders (the
+//! import lock against the floor lock); a speed event's switches and a new
+//! clicker in opposite orders (the speed lock against the device-id lock).
 //!
 //! A node's writer runs every queued job in one transaction, so the jobs
 //! must queue together to share a batch: each round first holds the floor
@@ -242,6 +244,7 @@ async fn organisers_acting_on_two_nodes_at_once_never_deadlock() {
     let mut ratings: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     let mut withdrawn: BTreeMap<i64, bool> = BTreeMap::new();
     let mut clickers: Vec<String> = Vec::new();
+    let mut hacks: Vec<String> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     let mut failed_rounds = 0;
     for round in 0..rounds {
@@ -262,7 +265,7 @@ async fn organisers_acting_on_two_nodes_at_once_never_deadlock() {
         // sent (a pause between sends keeps it).
         let gap = || tokio::time::sleep(Duration::from_millis(40));
         let mut registering = Vec::new();
-        match round % 3 {
+        match round % 5 {
             0 => {
                 actions.push(http(&api_a, "/api/judging/resume", None));
                 gap().await;
@@ -282,7 +285,7 @@ async fn organisers_acting_on_two_nodes_at_once_never_deadlock() {
                     ratings.insert(pair, value);
                 }
             }
-            _ => {
+            2 => {
                 let out = round % 2 == 0;
                 actions.push(withdraw(&api_a, 1, out));
                 actions.push(withdraw(&api_b, 2, out));
@@ -291,6 +294,34 @@ async fn organisers_acting_on_two_nodes_at_once_never_deadlock() {
                 actions.push(withdraw(&api_b, 1, out));
                 withdrawn.insert(1, out);
                 withdrawn.insert(2, out);
+            }
+            3 => {
+                for (api, side) in [(&api_a, "A"), (&api_b, "B")] {
+                    let name = format!("Extra {round} {side}");
+                    hacks.push(name.clone());
+                    let body =
+                        json!({"name": name, "description": "", "location": 100 + hacks.len()});
+                    match side {
+                        "A" => {
+                            actions.push(http(api, "/api/hacks", Some(body)));
+                            gap().await;
+                            actions.push(http(api, "/api/judging/resume", None));
+                        }
+                        _ => {
+                            actions.push(http(api, "/api/judging/resume", None));
+                            gap().await;
+                            actions.push(http(api, "/api/hacks", Some(body)));
+                        }
+                    }
+                }
+            }
+            _ => {
+                let event = json!({"name": "SRSS", "switches": round % 10});
+                actions.push(http(&api_a, "/api/speed/events", Some(event.clone())));
+                registering.push(new_clicker(&b).await);
+                gap().await;
+                registering.push(new_clicker(&a).await);
+                actions.push(http(&api_b, "/api/speed/events", Some(event)));
             }
         }
         // Long enough for every request to reach its node's writer queue.
@@ -344,6 +375,21 @@ async fn organisers_acting_on_two_nodes_at_once_never_deadlock() {
             .collect();
         if refused.is_empty() {
             assert_eq!(stored, withdrawn);
+        }
+        let names: Vec<&str> = state["hacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap())
+            .collect();
+        for name in &hacks {
+            // A refused new hack is missing, rightly.
+            if refused.is_empty() {
+                assert!(
+                    names.contains(&name.as_str()),
+                    "{name} missing from {names:?}"
+                );
+            }
         }
         let devices = api.ok("/api/clicker/devices", None).await;
         let listed: Vec<String> = devices
