@@ -7,13 +7,15 @@
 //! ([`BatchLocks`]) in the same pipeline as `BEGIN`, in this order:
 //!
 //! 1. advisory locks, in the order of [`Advisory`]: import, floor (shared
-//!    or exclusive), speed, device ids, presence, settings;
+//!    or exclusive), speed, device ids, presence, settings, scores (shared,
+//!    or exclusive for a batch of more than [`DEVICE_LOCKS`] devices);
 //! 2. `judges` rows, by id, `FOR NO KEY UPDATE`;
 //! 3. `absences` rows of the hacks named, by id, `FOR UPDATE`;
 //! 4. `hacks` rows, by id, `FOR NO KEY UPDATE` (they stand for the hack's
 //!    `withdrawals` row, which may not exist yet);
-//! 5. an advisory lock per stripe of clicker devices whose scores the batch
-//!    inserts (device id modulo [`DEVICE_STRIPES`]), by stripe.
+//! 5. an advisory lock per clicker device whose scores the batch inserts,
+//!    by device id (none when the scores lock is exclusive: it stands for
+//!    them all).
 //!
 //! Every row a job then writes is covered: each other writer of that row
 //! declares the same lock (a rating's, a note's or a placement's row by its
@@ -31,9 +33,10 @@
 //! Rows are locked through the row, not an advisory lock per id: row locks
 //! live in the rows and cost no shared memory however many a batch holds.
 //! Scores are the exception: locking their devices' rows would write each
-//! row on the hottest path, so they take striped advisory locks, a bounded
-//! number per batch (two nodes' clickers rarely share a stripe's batch
-//! time; when they do, the two batches take turns).
+//! row on the hottest path, so they take an advisory lock per device, a
+//! bounded number per batch. Per device, not per stripe of devices: the two
+//! nodes' clickers are different devices, so their score batches do not
+//! wait for each other (stripes would make them take turns).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -53,11 +56,14 @@ pub(super) const DEVICE_IDS_LOCK: i64 = 0x0069_6473;
 const PRESENCE_LOCK: i64 = 0x7072_6573_6e63;
 /// Key of the lock writes of the operator's settings rows take ("settng").
 const SETTINGS_LOCK: i64 = 0x7365_7474_6e67;
-/// The class (first key) of the striped device locks of scores ("SC").
+/// Key of the lock batches of scores take ("scores"): shared beside one
+/// lock per device, exclusive instead of them.
+const SCORES_LOCK: i64 = 0x73_636f_7265_73;
+/// The class (first key) of the per-device locks of scores ("SC").
 const DEVICE_CLASS: i32 = 0x5343;
-/// How many device stripes there are: the most device locks a batch takes
-/// (advisory locks use PostgreSQL's shared lock table, so they are bounded).
-pub const DEVICE_STRIPES: i64 = 64;
+/// Most per-device locks a batch takes: advisory locks live in PostgreSQL's
+/// shared lock table, sized for about 64 per connection.
+pub const DEVICE_LOCKS: usize = 512;
 
 /// The advisory locks a batch may take, in the order they are taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +74,7 @@ pub enum Advisory {
     DeviceIds,
     Presence,
     Settings,
+    Scores,
 }
 
 impl Advisory {
@@ -79,6 +86,7 @@ impl Advisory {
             Advisory::DeviceIds => DEVICE_IDS_LOCK,
             Advisory::Presence => PRESENCE_LOCK,
             Advisory::Settings => SETTINGS_LOCK,
+            Advisory::Scores => SCORES_LOCK,
         }
     }
 }
@@ -152,7 +160,7 @@ pub struct BatchLocks {
     judges: BTreeSet<i64>,
     absences_of: BTreeSet<i64>,
     hacks: BTreeSet<i64>,
-    stripes: BTreeSet<i64>,
+    devices: BTreeSet<i64>,
 }
 
 impl BatchLocks {
@@ -164,16 +172,25 @@ impl BatchLocks {
         self.judges.extend(&locks.judges);
         self.absences_of.extend(&locks.absences_of);
         self.hacks.extend(&locks.hacks);
-        self.stripes
-            .extend(locks.devices.iter().map(|d| d.rem_euclid(DEVICE_STRIPES)));
+        self.devices.extend(&locks.devices);
     }
 
     /// The statements that take the locks, in order, each after a `; ` (to
     /// follow `BEGIN` in one simple query; empty when there are none). Only
     /// numbers are written into them.
     pub fn sql(&self) -> String {
+        let mut advisory = self.advisory.clone();
+        let per_device = self.devices.len() <= DEVICE_LOCKS;
+        if !self.devices.is_empty() {
+            let mode = match per_device {
+                true => Mode::Shared,
+                false => Mode::Exclusive,
+            };
+            let held = advisory.entry(Advisory::Scores).or_insert(mode);
+            *held = (*held).max(mode);
+        }
         let mut sql = String::new();
-        for (&lock, &mode) in &self.advisory {
+        for (lock, mode) in advisory {
             let function = match mode {
                 Mode::Shared => "pg_advisory_xact_lock_shared",
                 Mode::Exclusive => "pg_advisory_xact_lock",
@@ -195,12 +212,13 @@ impl BatchLocks {
                 );
             }
         }
-        if !self.stripes.is_empty() {
-            // unnest yields in the array's (ascending) order.
+        if per_device && !self.devices.is_empty() {
+            // unnest yields in the array's (ascending) order. Device ids
+            // are at most 999,999: they fit the second (int) key.
             let _ = write!(
                 sql,
-                "; SELECT pg_advisory_xact_lock({DEVICE_CLASS}, s) FROM unnest(ARRAY[{}]::int[]) AS s",
-                list(&self.stripes)
+                "; SELECT pg_advisory_xact_lock({DEVICE_CLASS}, d) FROM unnest(ARRAY[{}]::int[]) AS d",
+                list(&self.devices)
             );
         }
         sql
@@ -244,17 +262,26 @@ mod tests {
     }
 
     #[test]
-    fn scores_lock_the_stripes_of_their_devices() {
+    fn scores_lock_their_devices_or_all_devices_in_a_big_batch() {
         let mut batch = BatchLocks::default();
-        for device in [5, 1, 5, 1 + DEVICE_STRIPES, 2 * DEVICE_STRIPES + 3] {
+        for device in [5, 1, 5] {
             batch.add(&Locks::none().device(device));
         }
-        let sql = batch.sql();
         assert_eq!(
-            sql,
+            batch.sql(),
             format!(
-                "; SELECT pg_advisory_xact_lock({DEVICE_CLASS}, s) FROM unnest(ARRAY[1,3,5]::int[]) AS s"
+                "; SELECT pg_advisory_xact_lock_shared({SCORES_LOCK}); SELECT \
+                 pg_advisory_xact_lock({DEVICE_CLASS}, d) FROM unnest(ARRAY[1,5]::int[]) AS d"
             )
+        );
+
+        let mut big = BatchLocks::default();
+        for device in 0..=DEVICE_LOCKS as i64 {
+            big.add(&Locks::none().device(device));
+        }
+        assert_eq!(
+            big.sql(),
+            format!("; SELECT pg_advisory_xact_lock({SCORES_LOCK})")
         );
     }
 

@@ -21,9 +21,9 @@
 //! Instead each job declares its locks ([`Locks`]) and every batch takes
 //! the union of its jobs' locks in one global order ([`super::locks`]: the
 //! advisory locks import, floor (shared or exclusive), speed, device ids,
-//! presence, settings; then `judges` rows, `absences` rows of the hacks
-//! named and `hacks` rows, each by id; then the stripes of the clicker
-//! devices whose scores it inserts), in the same simple query as `BEGIN`,
+//! presence, settings, scores; then `judges` rows, `absences` rows of the
+//! hacks named and `hacks` rows, each by id; then a lock per clicker device
+//! whose scores it inserts), in the same simple query as `BEGIN`,
 //! before any job runs: no extra round trip. Jobs take no lock themselves.
 //! What each job declares:
 //!
@@ -37,7 +37,7 @@
 //! - registration: device ids and presence; disconnection, reclaiming an
 //!   id and reaping dead nodes: presence.
 //! - health probe, operator secrets, link key: settings.
-//! - a score: its device's stripe.
+//! - a score: the scores lock shared and its device's lock.
 //!
 //! Every row a job writes is written only by jobs declaring a lock that
 //! covers it, so once a batch's jobs run it waits for no other batch; the
