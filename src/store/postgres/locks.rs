@@ -58,7 +58,7 @@ const PRESENCE_LOCK: i64 = 0x7072_6573_6e63;
 const SETTINGS_LOCK: i64 = 0x7365_7474_6e67;
 /// Key of the lock batches of scores take ("scores"): shared beside one
 /// lock per device, exclusive instead of them.
-const SCORES_LOCK: i64 = 0x73_636f_7265_73;
+const SCORES_LOCK: i64 = 0x7363_6f72_6573;
 /// The class (first key) of the per-device locks of scores ("SC").
 const DEVICE_CLASS: i32 = 0x5343;
 /// Most per-device locks a batch takes: advisory locks live in PostgreSQL's
