@@ -41,13 +41,7 @@ const JUDGES: i64 = 4;
 const HACKS: i64 = 3;
 
 async fn node(url: &str) -> TestServer {
-    let url = url.to_string();
-    TestServer::start_with(move |c| {
-        c.database_url = Some(url);
-        c.admin_secret = Some(ADMIN.into());
-        c.login_code = Some(CODE.into());
-    })
-    .await
+    TestServer::cluster_node(url, ADMIN, CODE).await
 }
 
 /// The organiser's HTTP API on one node.

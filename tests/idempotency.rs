@@ -441,13 +441,7 @@ async fn a_repeat_after_kill_9_answers_the_first_answer() {
 }
 
 async fn node(url: &str) -> TestServer {
-    let url = url.to_string();
-    TestServer::start_with(move |c| {
-        c.database_url = Some(url);
-        c.admin_secret = Some(ADMIN.into());
-        c.login_code = Some(CODE.into());
-    })
-    .await
+    TestServer::cluster_node(url, ADMIN, CODE).await
 }
 
 /// Two nodes on one PostgreSQL: a write made on node A and repeated on node
