@@ -232,6 +232,27 @@ pub(super) fn purge_due(now: i64) -> Option<i64> {
 /// answers the key's stored outcome if it has one, else runs `f` in a
 /// savepoint of its own (a refusal undoes its writes but keeps the key) and
 /// stores its outcome with the key.
+/// The answer to a key found stored with `fingerprint` and `outcome`: the
+/// stored outcome again, if this is the same request. An outcome is missing
+/// only for a claim of this very transaction (PostgreSQL claims a key before
+/// running its job), and each job finishes its own before the next runs.
+pub(super) fn replay<T: Replay>(
+    keyed: &Keyed,
+    fingerprint: &str,
+    outcome: Option<&str>,
+) -> KeyedJob<T> {
+    if fingerprint != keyed.fingerprint {
+        return Ok(Err(KeyReused));
+    }
+    let Some(outcome) = outcome else {
+        return Err(StoreError::Worker(
+            "a request with this Idempotency-Key is still in progress".into(),
+        ));
+    };
+    keyed.mark_replayed();
+    Ok(Ok(decode(outcome)?))
+}
+
 pub(super) fn run_sqlite<T, F>(tx: &mut Tx<'_>, keyed: Keyed, f: F) -> KeyedJob<T>
 where
     T: Replay,
@@ -244,11 +265,7 @@ where
         .query_row([&keyed.scope, &keyed.key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((fingerprint, outcome)) = found {
-        if fingerprint != keyed.fingerprint {
-            return Ok(Err(KeyReused));
-        }
-        keyed.mark_replayed();
-        return Ok(Ok(decode(&outcome)?));
+        return replay(&keyed, &fingerprint, Some(&outcome));
     }
     tx.prepare_cached("SAVEPOINT keyed_job")?.execute([])?;
     let published = tx.published_len();
