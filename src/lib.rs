@@ -40,10 +40,12 @@
 //! core/            requests, permissions, credentials and throttles, the judging
 //!                  operations, reports, the live mirror and its sync task, speed heats
 //! store/           storage traits; SQLite: migrations, the group-commit writer, the
-//!                  change log (every committed change numbered, epoch), one module
+//!                  change log (every committed change numbered, epoch), idempotency
+//!                  keys (a repeated write answers its first answer), one module
 //!                  per table group; store/postgres/ the same for cluster mode, with
-//!                  the log as the bus between nodes, node leases and
-//!                  the wrong-guess budgets the nodes share
+//!                  the log as the bus between nodes, node leases, the
+//!                  wrong-guess budgets the nodes share and the one order
+//!                  every batch takes its locks in
 //! judging/         the judging model, inputs, refusals, validation, Devpost and judges
 //!                  CSVs, assignment, normalised results, exports, the judging floor
 //! speed/           speed events: IJRU rules, tallies from clicker counts, heat lists

@@ -8,6 +8,14 @@
 //! [`Permit`] that frees its place when dropped; a clicker connection asks
 //! its [`RateLimiter`] about every data frame and [`RegistrationLimits`]
 //! about every REGISTER.
+//!
+//! A rate is judged by when frames are read, and for a clicker's SCOREs also
+//! by when the device says it sent them (its timestamps): frames a device
+//! sent at an honest pace that piled up in the network or in kernel buffers
+//! while the server or the venue's wifi stalled arrive together, and must
+//! not be taken for a burst. What the device's clock can earn is bounded by
+//! the server's own clock and by [`BACKLOG`], so a client that lies about
+//! its timestamps gains at most one stall's worth of frames.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,12 +25,18 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::config::LimitsConfig;
+use crate::scoring::clock;
 
 /// A client over its rate for this long without a pause of a second is
 /// closed: one burst is forgiven, a flood is not.
 pub const ABUSE_AFTER: Duration = Duration::from_secs(5);
 /// A gap this long in refused frames ends a streak of abuse.
 const ABUSE_GAP: Duration = Duration::from_secs(1);
+/// The longest stall whose backlog is forgiven at the full rate: frames the
+/// read-time limit refuses but the device's own timestamps justify are
+/// taken on credit, up to this long's worth of frames at the rate, repaid
+/// as the server's time passes.
+pub const BACKLOG: Duration = Duration::from_secs(60);
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -183,6 +197,17 @@ impl TokenBucket {
         }
     }
 
+    /// Takes a token on credit (the balance may go down to `-floor`), or
+    /// says there is no credit left.
+    fn borrow(&mut self, floor: f64) -> bool {
+        if self.tokens - 1.0 >= -floor {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// How long until the next token.
     fn next_token_in(&self) -> Duration {
         Duration::from_secs_f64(((1.0 - self.tokens) / self.rate).max(0.0))
@@ -191,34 +216,109 @@ impl TokenBucket {
 
 /// One connection's message rate: `rate` messages a second sustained,
 /// bursts of `burst`. Clicker frames and socket.io events each have one.
+///
+/// A message is within the rate if it is by the time it was read, or, for a
+/// clicker SCORE, by the time its device says it sent it (see
+/// [`RateLimiter::admit_stamped`]).
 #[derive(Debug)]
 pub struct RateLimiter {
-    /// `None`: no limit.
+    /// `None`: no limit. Refilled by the server's clock, as frames are read;
+    /// it may go below zero (down to [`BACKLOG`]'s worth of frames) for the
+    /// frames the device's clock justified.
     bucket: Option<TokenBucket>,
+    /// The same limit by the device's clock.
+    sent: SentClock,
     /// What a message is called in the refusal ("frame", "event").
     unit: &'static str,
     /// The first and latest refusal of the current streak.
     streak: Option<(Instant, Instant)>,
 }
 
+/// When a device sent its SCOREs, on the server's clock, judged by the
+/// spacing of its timestamps: the time of a SCORE is the time of the
+/// newest one before it plus how far its timestamp is ahead of that one's,
+/// but never later than the frame was read. So frames that piled up during
+/// a stall are spread back over the time the device took to send them, and
+/// a device can never earn more time than the server's clock ran: a clock
+/// that runs fast, or lies, is held back to the read time. A timestamp that
+/// is not newer (a retry, a clock set back) earns nothing.
+#[derive(Debug)]
+struct SentClock {
+    /// A bucket like the read-time one, empty at the start (the read-time
+    /// bucket already grants the first burst), whose `refilled` is the
+    /// time the newest SCORE was sent.
+    bucket: TokenBucket,
+    /// The newest timestamp seen, in the device's ms.
+    newest: Option<i64>,
+}
+
+impl SentClock {
+    /// The time a SCORE stamped `stamp` and read at `now` was sent.
+    fn sent_at(&mut self, now: Instant, stamp: i64) -> Instant {
+        let last = self.bucket.refilled;
+        let ahead = match self.newest {
+            None => Some(u64::MAX),
+            Some(newest) => clock::elapsed(newest, stamp),
+        };
+        let Some(ahead) = ahead else {
+            return last;
+        };
+        self.newest = Some(stamp);
+        let room = now.saturating_duration_since(last);
+        last + room.min(Duration::from_millis(ahead))
+    }
+}
+
 impl RateLimiter {
     /// `rate` 0: no limit.
     pub fn new(rate: u64, burst: u64, unit: &'static str, now: Instant) -> RateLimiter {
         let bucket = (rate > 0).then(|| TokenBucket::full(rate as f64, burst.max(1) as f64, now));
+        let mut sent = TokenBucket::full(rate as f64, burst.max(1) as f64, now);
+        sent.tokens = 0.0;
         RateLimiter {
             bucket,
+            sent: SentClock {
+                bucket: sent,
+                newest: None,
+            },
             unit,
             streak: None,
         }
     }
 
-    /// Judges a message arriving at `now`.
+    /// Judges a message read at `now`.
     pub fn admit(&mut self, now: Instant) -> Verdict {
+        self.judge(now, None)
+    }
+
+    /// Judges a clicker SCORE read at `now` whose device stamped it `stamp`
+    /// (ms of its clock, 32-bit wrap included, see [`clock`]). It is within
+    /// the rate if it is by its read time, or else by the device's clock
+    /// ([`SentClock`]) while the read-time bucket can still lend: the
+    /// frames it lends for are repaid as the server's time passes, and it
+    /// lends at most [`BACKLOG`]'s worth of frames at the rate.
+    pub fn admit_stamped(&mut self, now: Instant, stamp: i64) -> Verdict {
+        self.judge(now, Some(stamp))
+    }
+
+    fn judge(&mut self, now: Instant, stamp: Option<i64>) -> Verdict {
         let Some(bucket) = &mut self.bucket else {
             return Verdict::Accept;
         };
-        if bucket.take(now) {
+        let by_read = bucket.take(now);
+        // Every SCORE counts against the device's clock too, so a device
+        // sending faster than the rate by its own clock earns no credit.
+        let by_sent = stamp.is_some_and(|stamp| {
+            let sent_at = self.sent.sent_at(now, stamp);
+            self.sent.bucket.take(sent_at)
+        });
+        let backlog = BACKLOG.as_secs_f64() * bucket.rate;
+        if by_read || (by_sent && bucket.borrow(backlog)) {
             return Verdict::Accept;
+        }
+        if by_sent {
+            // Not taken after all: the device keeps that token.
+            self.sent.bucket.tokens += 1.0;
         }
         let started = match self.streak {
             Some((first, latest)) if now.saturating_duration_since(latest) <= ABUSE_GAP => first,
@@ -449,6 +549,116 @@ mod tests {
                 "{i}"
             );
         }
+    }
+
+    /// `Date.now() | 0` of a device whose clock reads `ms`: Espruino's
+    /// 32-bit wrapped timestamps.
+    fn espruino(ms: i64) -> i64 {
+        i64::from(ms as i32)
+    }
+
+    /// A device sends a SCORE every 10 ms (100 a second, half the rate) for
+    /// 16 s; from 2 s to 10 s the server reads nothing (a stall), then reads
+    /// the 800 frames that piled up at once. Its clock is Espruino's and
+    /// wraps during the stall. Judged by read time alone, the backlog is a
+    /// burst of 800 and half of it is dropped; by the device's timestamps,
+    /// none is.
+    #[test]
+    fn a_backlog_sent_at_an_honest_pace_is_not_a_burst() {
+        let t0 = Instant::now();
+        let wrap = (1i64 << 31) * 809;
+        let stamp = |i: u64| espruino(wrap - 5_000 + i as i64 * 10);
+        // Sent every 10 ms; those sent from 2 s to 10 s are read at 10 s.
+        let frames: Vec<(Instant, i64)> = (0..1600u64)
+            .map(|i| {
+                let read = if (200..1000).contains(&i) { 1000 } else { i };
+                (t0 + Duration::from_millis(read * 10), stamp(i))
+            })
+            .collect();
+        assert!(frames[250].1 > 2_147_000_000 && frames[999].1 < -2_147_000_000);
+        let mut stamped = RateLimiter::new(200, 400, "frame", t0);
+        let mut unstamped = RateLimiter::new(200, 400, "frame", t0);
+        let (mut by_sent, mut by_read) = (0, 0);
+        for &(now, ts) in &frames {
+            by_sent += usize::from(stamped.admit_stamped(now, ts) == Verdict::Accept);
+            by_read += usize::from(unstamped.admit(now) == Verdict::Accept);
+        }
+        assert_eq!(by_sent, 1600, "every frame of an honest backlog is taken");
+        assert!(
+            by_read < 1300,
+            "read time alone drops part of it: {by_read}"
+        );
+    }
+
+    /// A client that lies about its timestamps gets at most one stall's
+    /// worth of frames more than the read-time limit, however long it was
+    /// idle, and a flood with faked timestamps is still refused and closed.
+    #[test]
+    fn faked_timestamps_earn_at_most_one_backlog() {
+        let t0 = Instant::now();
+        let mut bucket = RateLimiter::new(200, 400, "frame", t0);
+        assert_eq!(bucket.admit_stamped(t0, 0), Verdict::Accept);
+        // Ten minutes idle, then frames claiming 10 ms apart, all at once.
+        let now = t0 + Duration::from_secs(600);
+        let taken = (1..100_000i64)
+            .filter(|i| bucket.admit_stamped(now, i * 10) == Verdict::Accept)
+            .count();
+        let backlog = (BACKLOG.as_secs() * 200) as usize;
+        assert!(taken <= 400 + backlog, "{taken}");
+        assert!(taken >= backlog, "{taken}");
+        // The credit is repaid by the server's clock: a second later only
+        // what the device's clock can still justify, nothing on credit.
+        let later = now + Duration::from_secs(1);
+        let again = (100_000..200_000i64)
+            .filter(|i| bucket.admit_stamped(later, i * 10) == Verdict::Accept)
+            .count();
+        assert!(again <= 200, "{again}");
+
+        // A flood at 20 times the rate, timestamps faked to the rate's pace
+        // or far apart: about twice the rate gets through, and after 5 s of
+        // refusals the connection is closed.
+        for spacing in [5, 60_000] {
+            let mut bucket = RateLimiter::new(200, 400, "frame", t0);
+            let mut accepted = 0;
+            let mut abuse_at = None;
+            for i in 0..40_000u64 {
+                let now = t0 + Duration::from_micros(i * 250);
+                match bucket.admit_stamped(now, i as i64 * spacing) {
+                    Verdict::Accept => accepted += 1,
+                    Verdict::Drop(_) => {}
+                    Verdict::Abuse => {
+                        abuse_at = Some(i);
+                        break;
+                    }
+                }
+            }
+            let abuse_at = abuse_at.expect("a flood is closed");
+            let secs = abuse_at as f64 / 4000.0;
+            assert!((5.0..5.5).contains(&secs), "{secs}");
+            assert!(
+                accepted as f64 <= 400.0 + 2.0 * 200.0 * secs + 1.0,
+                "{accepted}"
+            );
+        }
+    }
+
+    /// A retry (a timestamp not newer than one already sent) or a clock set
+    /// back earns no time; the read-time limit judges as before.
+    #[test]
+    fn timestamps_that_go_back_earn_nothing() {
+        let t0 = Instant::now();
+        let mut bucket = RateLimiter::new(10, 5, "frame", t0);
+        for _ in 0..5 {
+            assert_eq!(bucket.admit_stamped(t0, 1_000), Verdict::Accept);
+        }
+        // 1 s of the device's clock, but stamped back: nothing earned.
+        assert!(matches!(bucket.admit_stamped(t0, 500), Verdict::Drop(_)));
+        // Forward by 200 ms, read at once: earned only what the server's
+        // clock allows (nothing yet).
+        assert!(matches!(bucket.admit_stamped(t0, 1_200), Verdict::Drop(_)));
+        // A second of the server's clock later the read-time limit serves.
+        let later = t0 + Duration::from_secs(1);
+        assert_eq!(bucket.admit_stamped(later, 0), Verdict::Accept);
     }
 
     #[test]

@@ -1000,9 +1000,13 @@ async fn live_updates_as_server_sent_events() {
         json!([{"id": 2, "judgeId": 1, "hackId": 1, "rating": 11}])
     );
 
-    // Shutting down ends open streams rather than waiting on them.
+    // Shutting down ends open streams rather than waiting on them, and ends
+    // them cleanly: the browser's EventSource sees the end of the stream
+    // and reconnects, not a connection broken off mid-body.
     let running = tokio::time::timeout(PATIENCE, server.shutdown()).await;
     assert!(running.is_ok(), "shutdown waited on the event streams");
+    admin.end().await.expect("the admin's stream ends cleanly");
+    judge.end().await.expect("the judge's stream ends cleanly");
 }
 
 #[tokio::test]

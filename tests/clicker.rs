@@ -254,11 +254,15 @@ async fn espruino_timestamps_wrap_at_32_bits_and_negative_ones_are_scores() {
 /// score is stored and broadcast, replies that cannot be written are dropped
 /// (and counted), and Podium never closes the clicker: once it reads again,
 /// it finds only SCOREDs and pings, and new SCOREs are acknowledged.
+///
+/// Nothing here waits a fixed time for the server: on a loaded machine the
+/// SCOREDs it holds come out late, and the last acknowledgements may be
+/// decided (written or dropped) after the scoreboard has every score.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
-    const BURSTS: i64 = 5;
-    const PER_BURST: i64 = 200;
-    const SCORES: usize = (BURSTS * PER_BURST) as usize;
+    const HEATS: usize = 5;
+    const PER_HEAT: usize = 200;
+    const SCORES: usize = HEATS * PER_HEAT;
     let server = TestServer::start_with(|c| {
         c.heartbeat_secs = 1;
         // The smallest send buffer allowed, so that the unread replies
@@ -289,20 +293,23 @@ async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
     });
 
     let t0 = 1_700_000_000_000i64;
-    for burst in 0..BURSTS {
-        let scores = (1..=PER_BURST).map(|i| {
-            let n = burst * PER_BURST + i;
-            format!("SCORE {} {n}", t0 + n * 100)
-        });
+    let mut expected = Vec::new();
+    for heat in 0..HEATS {
+        let scores: Vec<String> = (1..=PER_HEAT)
+            .map(|i| {
+                let n = heat * PER_HEAT + i;
+                let ts = t0 + n as i64 * 100;
+                expected.push(format!("SCORE {ts} {id} {n}"));
+                format!("SCORE {ts} {n}")
+            })
+            .collect();
         device.send_burst(scores).await;
         // Idle between heats for longer than three heartbeat intervals.
         tokio::time::sleep(Duration::from_millis(3500)).await;
     }
 
-    if tokio::time::timeout(Duration::from_secs(30), watched)
-        .await
-        .is_err()
-    {
+    let finished = tokio::time::timeout(Duration::from_secs(60), watched).await;
+    if !matches!(finished, Ok(Ok(()))) {
         let got = seen.lock().unwrap().len();
         let stored = common::device_scores(server.addr, &id).await.len();
         panic!(
@@ -311,42 +318,102 @@ async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
         );
     }
     let broadcast = seen.lock().unwrap().clone();
-    let expected: Vec<String> = (1..=SCORES as i64)
-        .map(|n| format!("SCORE {} {id} {n}", t0 + n * 100))
-        .collect();
     assert_eq!(broadcast, expected);
     assert_eq!(common::device_scores(server.addr, &id).await.len(), SCORES);
-    let metrics = server.metrics().await;
-    let dropped: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("podium_clicker_replies_dropped_total "))
-        .expect("the dropped-replies metric")
-        .parse()
-        .unwrap();
-    assert!(
-        dropped > 0 && dropped < SCORES as u64,
-        "some replies could not be written and were dropped: {dropped}"
-    );
 
     // The clicker reads at last: SCOREDs and pings, no close frame, and the
-    // connection still serves.
+    // connection still serves. Every reply was either written (and now
+    // arrives, as fast as the server gets to flush it) or dropped (and
+    // counted): read until they add up.
+    let replies_dropped = || async {
+        let metrics = server.metrics().await;
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("podium_clicker_replies_dropped_total "))
+            .expect("the dropped-replies metric")
+            .parse::<usize>()
+            .unwrap()
+    };
     let mut scored = 0;
-    while let Some(frame) = device.next_frame(Duration::from_millis(500)).await {
-        match frame.opcode {
-            raw::TEXT => {
-                assert!(frame.text().starts_with("SCORED "), "{frame:?}");
-                scored += 1;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let dropped = loop {
+        while let Some(frame) = device.next_frame(Duration::from_millis(500)).await {
+            match frame.opcode {
+                raw::TEXT => {
+                    assert!(frame.text().starts_with("SCORED "), "{frame:?}");
+                    scored += 1;
+                }
+                raw::PING => {}
+                _ => panic!("Podium sent {frame:?} to the clicker"),
             }
-            raw::PING => {}
-            _ => panic!("Podium sent {frame:?} to the clicker"),
         }
-    }
-    assert_eq!(scored as u64 + dropped, SCORES as u64);
+        let dropped = replies_dropped().await;
+        assert!(
+            scored + dropped <= SCORES,
+            "{scored} SCOREDs, {dropped} dropped"
+        );
+        if scored + dropped == SCORES {
+            break dropped;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{scored} SCOREDs and {dropped} dropped replies of {SCORES} after a minute"
+        );
+    };
+    assert!(
+        dropped > 0 && dropped < SCORES,
+        "some replies could not be written and were dropped: {dropped}"
+    );
     let last = t0 + (SCORES as i64 + 1) * 100;
     device
         .send_text(&format!("SCORE {last} {}", SCORES + 1))
         .await;
     assert_eq!(device.recv_text().await, format!("SCORED {last}"));
+    server.shutdown().await;
+}
+
+/// A known defect, not yet fixed (so ignored; run it with `--ignored`): a
+/// sender that never reads, sending a SCORE every 5 ms without pause while
+/// the server pings it (heartbeat 1 s), is sometimes no longer read at all
+/// from about its first ping on: its connection stays open, the SCOREs read
+/// so far are stored and acknowledged, and nothing more is read, with every
+/// worker thread idle. Seen in about 1 run in 5 on this machine (stuck
+/// after 96 to 121 SCOREs, about a heartbeat after REGISTER); with a
+/// heartbeat of 600 s (no ping, and no keepalive probe, during the run) 8
+/// runs of 8 passed. `a_clicker_that_never_reads_keeps_its_connection_and_every_score`
+/// sends in bursts with idle gaps, so its pings mostly fall between bursts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known defect: a non-reading sender pinged while it sends can stop being read"]
+async fn a_non_reading_clicker_sending_through_its_pings_is_read_to_the_end() {
+    const SCORES: usize = 1000;
+    let server = TestServer::start_with(|c| {
+        c.heartbeat_secs = 1;
+        c.tcp_send_buffer = 4096;
+    })
+    .await;
+    let mut device = RawWs::open(server.addr, None, Some(2048)).await;
+    device.send_text("REGISTER").await;
+    let registered = device.recv_text().await;
+    let id = registered.split(' ').nth(1).unwrap().to_string();
+    let started = std::time::Instant::now();
+    for n in 1..=SCORES {
+        let ts = 1_700_000_000_000i64 + started.elapsed().as_millis() as i64 + n as i64;
+        device.send_text(&format!("SCORE {ts} {n}")).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = common::device_scores(server.addr, &id).await.len();
+        if stored == SCORES {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{stored} of {SCORES} SCOREs read and stored after a minute; metrics:\n{}",
+            server.metrics().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     server.shutdown().await;
 }
 

@@ -441,13 +441,7 @@ async fn a_repeat_after_kill_9_answers_the_first_answer() {
 }
 
 async fn node(url: &str) -> TestServer {
-    let url = url.to_string();
-    TestServer::start_with(move |c| {
-        c.database_url = Some(url);
-        c.admin_secret = Some(ADMIN.into());
-        c.login_code = Some(CODE.into());
-    })
-    .await
+    TestServer::cluster_node(url, ADMIN, CODE).await
 }
 
 /// Two nodes on one PostgreSQL: a write made on node A and repeated on node
@@ -486,8 +480,16 @@ async fn a_repeat_on_the_other_node_answers_the_first_answer() {
             "round {round}: exactly one applied"
         );
     }
-    let (ratings, _) = ratings_and_activity(b.addr).await;
-    assert_eq!(ratings, [(1, 1, 10), (1, 2, 10)]);
+    // Node B's view follows the shared change log: wait for the last commit
+    // (made on either node) to reach it.
+    let expected = [(1, 1, 10), (1, 2, 10)];
+    let started = std::time::Instant::now();
+    let mut ratings = ratings_and_activity(b.addr).await.0;
+    while ratings != expected && started.elapsed() < PATIENCE {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        ratings = ratings_and_activity(b.addr).await.0;
+    }
+    assert_eq!(ratings, expected);
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -178,6 +178,68 @@ async fn a_connection_flooding_for_seconds_is_closed_with_4003() {
     server.shutdown().await;
 }
 
+/// A registered clicker flooding SCOREs at 20 times the rate is stopped as
+/// one flooding other frames is, whatever its timestamps claim: spaced at
+/// the rate's own pace, or a minute apart (a device's clock never earns
+/// more time than the server's clock ran). About twice the rate gets
+/// through at most (by the read time, and by the timestamps), the rest is
+/// refused, and after 5 s the connection is closed with 4003.
+#[tokio::test]
+async fn a_flood_of_scores_with_faked_timestamps_is_still_stopped() {
+    let server = TestServer::start_with(|c| {
+        c.limits.clicker_rate = 10;
+        c.limits.clicker_burst = 10;
+    })
+    .await;
+    for spacing in [100, 60_000] {
+        let mut clicker = server.client().await;
+        clicker.register(None).await;
+        let (mut tx, mut rx) = clicker.ws.split();
+        let started = Instant::now();
+        let flood = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_millis(5));
+            for n in 1..=2000u64 {
+                ticks.tick().await;
+                let frame = format!("SCORE {n} {} {n}", 1_700_000_000_000 + n * spacing);
+                if tx.send(Message::text(frame)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut scored, mut refused) = (0u64, 0u64);
+        let close = loop {
+            let next = tokio::time::timeout(Duration::from_secs(15), rx.next())
+                .await
+                .expect("closed within 15 s");
+            match next {
+                Some(Ok(Message::Text(t))) if t.starts_with("SCORED ") => scored += 1,
+                Some(Ok(Message::Text(t))) => {
+                    assert!(t.starts_with("ERROR rate limit exceeded: "), "{t}");
+                    refused += 1;
+                }
+                Some(Ok(Message::Close(frame))) => break frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        let took = started.elapsed();
+        assert_eq!(close_code(&close), CLOSE_RATE_LIMIT, "spacing {spacing}");
+        assert!(
+            took >= Duration::from_secs(5) && took < Duration::from_secs(8),
+            "closed after {took:?}"
+        );
+        // The burst (less REGISTER's frame), then at most 10 a second by
+        // each clock.
+        let most = 9 + (2.0 * 10.0 * took.as_secs_f64()).ceil() as u64;
+        assert!(
+            scored <= most && refused > scored,
+            "spacing {spacing}: {scored} SCOREs taken (at most {most}), {refused} refused"
+        );
+        flood.abort();
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_silent_connection_is_closed_but_a_prompt_one_is_not() {
     let server = TestServer::start_with(|c| c.limits.first_command_secs = 1).await;

@@ -568,6 +568,10 @@ async fn a_restart_mid_heat_keeps_the_tallies_and_the_live_feed() {
     .expect("the restarted server follows the running heat");
     assert_eq!(live["state"], "running");
     second.shutdown().await;
+    board
+        .end()
+        .await
+        .expect("the scoreboard's stream ends cleanly");
 }
 
 /// The Espruino firmware judging a heat while its `Date.now() | 0` clock

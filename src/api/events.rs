@@ -28,7 +28,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 
 use super::caller::{bearer_secret, identify, ClientIp};
@@ -116,7 +116,12 @@ pub async fn events(
                 .data(&*update.data);
             Some((Ok::<_, Infallible>(event), subscription))
         }
-    });
+    })
+    // The body is polled once more after the stream ended when the server
+    // stops (seen in tests/api.rs); fused, the stream keeps answering
+    // "ended" rather than panicking, which broke the connection off
+    // mid-body instead of ending the response.
+    .fuse();
     let sse = Sse::new(updates).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     // Tells nginx not to buffer the stream.
     let no_buffering = (

@@ -149,19 +149,10 @@ impl Modify for SharedRefusals {
             ))),
         );
         for item in doc.paths.paths.values_mut() {
-            for op in [
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                add_idempotency_key(op);
+            if let Some(read) = &mut item.get {
+                add_shared(read);
             }
-            for op in [
-                &mut item.get,
+            for write in [
                 &mut item.post,
                 &mut item.put,
                 &mut item.delete,
@@ -170,7 +161,8 @@ impl Modify for SharedRefusals {
             .into_iter()
             .flatten()
             {
-                add_shared(op);
+                add_idempotency_key(write);
+                add_shared(write);
             }
         }
     }

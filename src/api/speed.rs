@@ -19,7 +19,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
@@ -799,7 +799,12 @@ pub async fn live(
                 }
             }
         }
-    });
+    })
+    // The body is polled once more after the stream ended when the server
+    // stops (seen in tests/api.rs); fused, the stream keeps answering
+    // "ended" rather than panicking, which broke the connection off
+    // mid-body instead of ending the response.
+    .fuse();
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     let no_buffering = (
         HeaderName::from_static("x-accel-buffering"),

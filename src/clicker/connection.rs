@@ -5,7 +5,8 @@
 //! [`WINDOW`] SCOREs being committed at once; their SCOREDs go out in order,
 //! each only after its commit, and the newest score is then handed to the
 //! hub. A listener drains its hub queue in batches, one flush per batch.
-//! Heartbeat, the frame size and rate limits (see [`crate::limits`]), the
+//! Heartbeat, the frame size and rate limits (see [`crate::limits`]: a
+//! sender's SCOREs are judged by their timestamps too), the
 //! deadline for a first command, takeover, slow-listener drops and server
 //! shutdown all end here with a close code that says why. A graceful stop
 //! ([`crate::drain`]) takes the frames already on their way, answers every
@@ -369,43 +370,55 @@ impl Connection {
 
     /// Handles one frame from the peer.
     async fn receive(&mut self, message: Message) -> Result<(), End> {
-        if matches!(message, Message::Text(_) | Message::Binary(_)) {
-            match self.rate.admit(std::time::Instant::now()) {
-                Verdict::Accept => {}
-                Verdict::Drop(why) => return self.error(&why).await,
-                Verdict::Abuse => {
-                    return Err(End::Close(
-                        CLOSE_RATE_LIMIT,
-                        "over the rate limit for too long",
-                    ))
-                }
-            }
-        }
         let text = match message {
-            Message::Text(text) => text,
-            Message::Binary(_) => {
-                return self
-                    .error("binary frames are not accepted: send text commands")
-                    .await
-            }
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
             // Pings are answered by the WebSocket layer; any frame counts as alive.
             Message::Ping(_) | Message::Pong(_) => return Ok(()),
             // The close reply is queued by the WebSocket layer; keep polling
             // until the stream ends so it is flushed.
             Message::Close(_) => return Ok(()),
         };
-        self.app.metrics.message_in(Protocol::Clicker);
         let limit = self.app.settings.max_frame_bytes;
-        if text.len() > limit {
-            let msg = format!(
-                "frame too large: {} bytes; the limit is {limit}",
-                text.len()
-            );
-            return self.error(&msg).await;
+        // Parsed before the rate is judged: a sender's SCORE is judged by
+        // when its device says it sent it too (see `crate::limits`).
+        let command = text
+            .as_ref()
+            .filter(|text| text.len() <= limit)
+            .map(|text| parse_command(text));
+        let now = std::time::Instant::now();
+        let verdict = match (&command, &self.role) {
+            (Some(Ok(Command::Score(score))), Role::Sender(_)) => {
+                self.rate.admit_stamped(now, score.timestamp)
+            }
+            _ => self.rate.admit(now),
+        };
+        match verdict {
+            Verdict::Accept => {}
+            Verdict::Drop(why) => return self.error(&why).await,
+            Verdict::Abuse => {
+                return Err(End::Close(
+                    CLOSE_RATE_LIMIT,
+                    "over the rate limit for too long",
+                ))
+            }
         }
-        match parse_command(&text) {
-            Ok(command) => self.apply(command).await,
-            Err(e) => self.error(&e.to_string()).await,
+        let Some(text) = text else {
+            return self
+                .error("binary frames are not accepted: send text commands")
+                .await;
+        };
+        self.app.metrics.message_in(Protocol::Clicker);
+        match command {
+            Some(Ok(command)) => self.apply(command).await,
+            Some(Err(e)) => self.error(&e.to_string()).await,
+            None => {
+                let msg = format!(
+                    "frame too large: {} bytes; the limit is {limit}",
+                    text.len()
+                );
+                self.error(&msg).await
+            }
         }
     }
 

@@ -1,4 +1,5 @@
-//! Which of two clicker timestamps is newer, wrapped clocks included.
+//! Which of two clicker timestamps is newer, and by how much, wrapped
+//! clocks included.
 //!
 //! A timestamp is whatever the device's clock says in milliseconds, any
 //! signed 64-bit value. The Espruino firmware sends `Date.now() | 0`: the
@@ -49,6 +50,21 @@ pub fn is_newer(new: i64, old: i64) -> bool {
         (Zone::Top, Zone::Bottom) => false,
         _ => new > old,
     }
+}
+
+/// How long the device's clock ran from `old` to `new`, in ms, when `new`
+/// is newer by [`is_newer`] (across a 32-bit wrap: the ms up to the wrap
+/// and after it); `None` when it is not newer.
+pub fn elapsed(old: i64, new: i64) -> Option<u64> {
+    if !is_newer(new, old) {
+        return None;
+    }
+    let span = match (zone(new), zone(old)) {
+        (Zone::Bottom, Zone::Top) => i128::from(new) + (1i128 << 32) - i128::from(old),
+        _ => i128::from(new) - i128::from(old),
+    };
+    // At most 2^64 - 1: two i64 values are never further apart.
+    Some(u64::try_from(span).unwrap_or(u64::MAX))
 }
 
 /// The timestamps newer than `t`, as inclusive ranges (at most two), so
@@ -111,6 +127,19 @@ mod tests {
     }
 
     #[test]
+    fn elapsed_time_runs_across_the_wrap() {
+        // Date.now() | 0: 100 ms before the wrap to 50 ms after it.
+        let before = i64::from(i32::MAX) - 99;
+        let after = i64::from(i32::MIN) + 50;
+        assert_eq!(elapsed(before, after), Some(150));
+        assert_eq!(elapsed(after, before), None);
+        assert_eq!(elapsed(-2_147_476_840, -2_147_476_830), Some(10));
+        assert_eq!(elapsed(1_700_000_000_000, 1_700_000_000_005), Some(5));
+        assert_eq!(elapsed(7, 7), None);
+        assert_eq!(elapsed(i64::MIN, i64::MAX), Some(u64::MAX));
+    }
+
+    #[test]
     fn newest_of_a_series_across_the_wrap() {
         assert_eq!(newest(2_147_480_000, Some(-2_147_476_840)), -2_147_476_840);
         assert_eq!(newest(2_147_480_000, None), 2_147_480_000);
@@ -165,6 +194,18 @@ mod tests {
         fn ranges_match_the_rule(t in interesting(), u in interesting()) {
             let in_ranges = newer_than(t).iter().any(|&(lo, hi)| lo <= u && u <= hi);
             prop_assert_eq!(in_ranges, is_newer(u, t), "t={} u={}", t, u);
+        }
+
+        /// Elapsed time is there exactly when the clock moved forward, and
+        /// over a wrap it is what the 32-bit clock ran.
+        #[test]
+        fn elapsed_matches_newer(a in interesting(), b in interesting()) {
+            prop_assert_eq!(elapsed(a, b).is_some(), is_newer(b, a));
+            if let (Ok(x), Ok(y), Some(ms)) = (i32::try_from(a), i32::try_from(b), elapsed(a, b)) {
+                if ms < 1 << 31 {
+                    prop_assert_eq!(i64::from(y.wrapping_sub(x)), ms as i64);
+                }
+            }
         }
 
         /// Never both newer than each other; equal is never newer.

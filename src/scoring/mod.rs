@@ -3,7 +3,8 @@
 //! (`crate::clicker`), storage, speed events and the HTTP API all speak
 //! these types.
 //!
-//! * [`clock`]: which of two timestamps is newer, 32-bit wrap included.
+//! * [`clock`]: which of two timestamps is newer, and by how much, 32-bit
+//!   wrap included.
 //! * [`marks`]: a score series as RopeScore-style step marks.
 
 pub mod clock;

@@ -232,6 +232,27 @@ pub(super) fn purge_due(now: i64) -> Option<i64> {
 /// answers the key's stored outcome if it has one, else runs `f` in a
 /// savepoint of its own (a refusal undoes its writes but keeps the key) and
 /// stores its outcome with the key.
+/// The answer to a key found stored with `fingerprint` and `outcome`: the
+/// stored outcome again, if this is the same request. An outcome is missing
+/// only for a claim of this very transaction (PostgreSQL claims a key before
+/// running its job), and each job finishes its own before the next runs.
+pub(super) fn replay<T: Replay>(
+    keyed: &Keyed,
+    fingerprint: &str,
+    outcome: Option<&str>,
+) -> KeyedJob<T> {
+    if fingerprint != keyed.fingerprint {
+        return Ok(Err(KeyReused));
+    }
+    let Some(outcome) = outcome else {
+        return Err(StoreError::Worker(
+            "a request with this Idempotency-Key is still in progress".into(),
+        ));
+    };
+    keyed.mark_replayed();
+    Ok(Ok(decode(outcome)?))
+}
+
 pub(super) fn run_sqlite<T, F>(tx: &mut Tx<'_>, keyed: Keyed, f: F) -> KeyedJob<T>
 where
     T: Replay,
@@ -244,11 +265,7 @@ where
         .query_row([&keyed.scope, &keyed.key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((fingerprint, outcome)) = found {
-        if fingerprint != keyed.fingerprint {
-            return Ok(Err(KeyReused));
-        }
-        keyed.mark_replayed();
-        return Ok(Ok(decode(&outcome)?));
+        return replay(&keyed, &fingerprint, Some(&outcome));
     }
     tx.prepare_cached("SAVEPOINT keyed_job")?.execute([])?;
     let published = tx.published_len();
@@ -309,6 +326,67 @@ mod tests {
     fn fingerprints_keep_parts_apart() {
         assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
         assert_eq!(fingerprint(&[b"a", b"b"]), fingerprint(&[b"a", b"b"]));
+    }
+
+    /// On SQLite: a keyed write answers its first answer to a repeat (the
+    /// claim says it was replayed), and purges keys older than a day while
+    /// keeping younger ones.
+    #[tokio::test]
+    async fn a_keyed_write_is_answered_again_and_purges_expired_keys() {
+        use std::sync::Arc;
+
+        use crate::metrics::Metrics;
+        use crate::store::{Store, SyncMode};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _changes) =
+            Store::open(dir.path(), SyncMode::Normal, Arc::new(Metrics::default())).unwrap();
+        let now = now_ms();
+        store
+            .write(move |tx| {
+                let mut insert = tx.prepare(
+                    "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at)
+                     VALUES ('admin', ?1, 'f', '{}', ?2)",
+                )?;
+                insert.execute(rusqlite::params!["expired", now - RETAIN_MS - 1000])?;
+                insert.execute(rusqlite::params!["young", now - RETAIN_MS + 600_000])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let keyed = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                let claim = Claim::new("add-best".into(), fingerprint(&[name.as_bytes()]));
+                let answer = with_claim(claim.clone(), async {
+                    set_scope("admin".into());
+                    store.add_superlative(name.into()).await
+                })
+                .await;
+                (answer, claim.replayed())
+            }
+        };
+        let (first, replayed) = keyed("Best").await;
+        let first = first.unwrap();
+        assert!(!replayed);
+        let (again, replayed) = keyed("Best").await;
+        assert_eq!(again.unwrap(), first);
+        assert!(replayed);
+        let (other, _) = keyed("Other").await;
+        assert!(matches!(other, Err(crate::store::WriteError::KeyReused(_))));
+
+        let keys: Vec<String> = store
+            .read(|c| {
+                let mut s = c.prepare("SELECT key FROM idempotency_keys ORDER BY key")?;
+                let rows = s.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys, ["add-best", "young"], "the expired key was purged");
+        let superlatives = store.load_all().await.unwrap().superlatives;
+        assert_eq!(superlatives.len(), 1, "added once");
+        store.close();
     }
 
     #[test]

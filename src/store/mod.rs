@@ -15,6 +15,8 @@
 //!   their typed methods and never sees SQL, so a server-grade database can
 //!   replace SQLite by reimplementing those methods.
 //!
+//! * [`idempotency`] keeps each keyed write's answer in the write's own
+//!   transaction, so a repeat answers it again and changes nothing.
 //! * [`budgets`] is the interface of the wrong-guess budgets the nodes of a
 //!   cluster share (PostgreSQL only: one SQLite node counts in memory).
 //!

@@ -54,6 +54,18 @@ impl TestServer {
         }
     }
 
+    /// Starts a node of the cluster whose PostgreSQL database is at `url`,
+    /// with the given admin secret and login code.
+    pub async fn cluster_node(url: &str, admin: &str, code: &str) -> TestServer {
+        let (url, admin, code) = (url.to_string(), admin.to_string(), code.to_string());
+        TestServer::start_with(move |c| {
+            c.database_url = Some(url);
+            c.admin_secret = Some(admin);
+            c.login_code = Some(code);
+        })
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -99,4 +99,18 @@ impl EventStream {
             }
         }
     }
+
+    /// Reads to the end of the stream: `Ok` when the server ended it
+    /// cleanly (the last chunk of the body came), `Err` with what went wrong
+    /// when the connection broke off instead. Events still unread are skipped.
+    pub async fn end(mut self) -> Result<(), String> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.response.chunk()).await {
+                Err(_) => return Err("the stream did not end".into()),
+                Ok(Err(error)) => return Err(format!("the stream broke off: {error:?}")),
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(_))) => {}
+            }
+        }
+    }
 }

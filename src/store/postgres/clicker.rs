@@ -2,9 +2,12 @@
 //! the same rules as SQLite's (`crate::store::clicker`). Device ids are
 //! unique across the cluster: a new id is taken under a transaction-scoped
 //! advisory lock, so two nodes registering at once cannot pick the same one.
+//! Presence is written under the presence lock, and a score under its
+//! device's lock (see [`super::locks`]).
 
 use tokio_postgres::GenericClient;
 
+use super::locks::{Advisory, Locks, Mode};
 use super::{unreachable, PgStore, PgTx};
 use crate::scoring::clock;
 use crate::scoring::{
@@ -15,9 +18,6 @@ use crate::secrets;
 use crate::store::changes::{Change, Score};
 use crate::store::{now_ms, RegisterError, StoreError};
 
-/// Key of the advisory lock that new device ids are taken under ("ids").
-const DEVICE_IDS_LOCK: i64 = 0x0069_6473;
-
 impl PgStore {
     /// Registers a device. A secret issued earlier (by any node) gets that
     /// device's id back; anything else gets a new device with a fresh id and secret.
@@ -27,8 +27,11 @@ impl PgStore {
         secret: Option<String>,
         holder: Holder,
     ) -> Result<Registration, RegisterError> {
+        // The device-id lock is needed only for a new device; declared
+        // always, as whether the secret is known is found out in the job.
+        let locks = Locks::exclusive(Advisory::DeviceIds).and(Advisory::Presence, Mode::Exclusive);
         let outcome = self
-            .try_write(move |tx| {
+            .try_write(locks, move |tx| {
                 Box::pin(async move {
                     if let Some(secret) = secret {
                         let known = tx
@@ -44,8 +47,6 @@ impl PgStore {
                             return Ok(Ok(Registration { id, secret, latest }));
                         }
                     }
-                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DEVICE_IDS_LOCK])
-                        .await?;
                     let next: i64 = tx
                         .query_one(
                             "SELECT COALESCE(MAX(id), 0) + 1 FROM clicker_devices",
@@ -81,7 +82,7 @@ impl PgStore {
         device: DeviceId,
         holder: Holder,
     ) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        self.write(Locks::exclusive(Advisory::Presence), move |tx| {
             Box::pin(async move {
                 let released = tx
                     .execute(
@@ -105,7 +106,7 @@ impl PgStore {
         device: DeviceId,
         holder: Holder,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
+        self.write(Locks::exclusive(Advisory::Presence), move |tx| {
             Box::pin(async move {
                 // The node's lease first, or the next reaping would release
                 // the id again at once.
@@ -141,7 +142,9 @@ impl PgStore {
     ) -> Result<ScoreOutcome, StoreError> {
         let received_at = self.receive_clock.stamp();
         let [(from_a, to_a), (from_b, to_b)] = newer_ranges(timestamp);
-        self.write_one(move |tx| {
+        // Its device's lock stands for the (device, timestamp) key another
+        // node may be inserting too (a SCORE sent again after a reconnect).
+        self.write_one(Locks::none().device(i64::from(device)), move |tx| {
             Box::pin(async move {
                 // `newer` reads the table as of the statement's start, so it
                 // never sees the row `inserted` adds.

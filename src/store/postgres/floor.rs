@@ -5,7 +5,8 @@
 //!
 //! Across nodes: the pause is written under the floor lock held
 //! exclusively, and absences and withdrawals under it shared (see
-//! [`super::judging_rows`]); a row a write replaces is read `FOR UPDATE`,
+//! [`super::judging_rows`]), each batch taking its locks first (see
+//! [`super::locks`]); a row a write replaces is read `FOR UPDATE`,
 //! and a row it may have to create is inserted with `ON CONFLICT` on its
 //! unique key, so two nodes writing the same row at once take turns and
 //! keep one row id.
@@ -14,7 +15,8 @@ use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
 
-use super::judging_rows::{exists, floor_exclusive, floor_shared, floor_state, publish, Table};
+use super::judging_rows::{exists, floor_state, publish, Table};
+use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{unreachable, PgStore};
 use crate::judging::error::JudgingError;
@@ -25,9 +27,8 @@ impl PgStore {
     /// Pauses or resumes judging. Setting what is already set changes
     /// nothing and publishes nothing.
     pub async fn set_paused(&self, paused: bool) -> Result<JudgingStatus, WriteError> {
-        self.judging_write(move |tx| {
+        self.judging_write(Locks::exclusive(Advisory::Floor), move |tx| {
             Box::pin(async move {
-                floor_exclusive(tx).await?;
                 let row = JudgingStatus { id: 1, paused };
                 if is_paused(tx).await? == paused {
                     return Ok(Ok(row));
@@ -49,9 +50,13 @@ impl PgStore {
     /// active (the same row again if the judge marked it before) and the
     /// hack moves to the end of the judge's route.
     pub async fn mark_absent(&self, judge: i64, hack: i64) -> Result<Absence, WriteError> {
-        self.judging_write(move |tx| {
+        // The judge's row covers a new absence row and the judge's route;
+        // the hack's absences, the row this may change.
+        let locks = Locks::shared(Advisory::Floor)
+            .judges([judge])
+            .absences_of(hack);
+        self.judging_write(locks, move |tx| {
             Box::pin(async move {
-                floor_shared(tx).await?;
                 let floor = floor_state(tx, judge, hack).await?;
                 if !floor.judge {
                     return Ok(Err(JudgingError::NoSuchJudge(judge)));
@@ -124,9 +129,9 @@ impl PgStore {
     /// The organiser says the team is back: every active absence of `hack`
     /// is cleared. Answers the rows it cleared.
     pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, WriteError> {
-        self.judging_write(move |tx| {
+        let locks = Locks::shared(Advisory::Floor).absences_of(hack);
+        self.judging_write(locks, move |tx| {
             Box::pin(async move {
-                floor_shared(tx).await?;
                 if !exists(tx, Table::Hacks, hack).await? {
                     return Ok(Err(JudgingError::NoSuchHack(hack)));
                 }
@@ -147,9 +152,10 @@ impl PgStore {
         hack: i64,
         withdrawn: bool,
     ) -> Result<Withdrawal, WriteError> {
-        self.judging_write(move |tx| {
+        // The hack's row stands for its withdrawal row, which may not exist yet.
+        let locks = Locks::shared(Advisory::Floor).hack(hack);
+        self.judging_write(locks, move |tx| {
             Box::pin(async move {
-                floor_shared(tx).await?;
                 if !exists(tx, Table::Hacks, hack).await? {
                     return Ok(Err(JudgingError::NoSuchHack(hack)));
                 }
@@ -200,7 +206,7 @@ impl PgStore {
     /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
     /// the row id. Notes are taken while judging is paused.
     pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
-        self.judging_write(move |tx| {
+        self.judging_write(Locks::none().judges([judge]), move |tx| {
             Box::pin(async move {
                 if !exists(tx, Table::Judges, judge).await? {
                     return Ok(Err(JudgingError::NoSuchJudge(judge)));
@@ -420,7 +426,7 @@ pub(super) async fn load(
 mod tests {
     use super::*;
     use crate::judging::inputs::{NewHack, NewJudge};
-    use crate::store::postgres::judging_rows::FLOOR_LOCK;
+    use crate::store::postgres::locks::FLOOR_LOCK;
     use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
 
     /// Two judges, three hacks, and judge 1 assigned hacks 1, 2, 3 in that order.

@@ -10,8 +10,8 @@
 
 use super::writer::PgTx;
 use crate::judging::error::JudgingError;
-use crate::store::idempotency::{decode, encode, purge_due, KeyReused, Keyed, KeyedJob, Replay};
-use crate::store::{now_ms, StoreError};
+use crate::store::idempotency::{encode, purge_due, replay, Keyed, KeyedJob, Replay};
+use crate::store::now_ms;
 
 /// Runs judging job `f` under `keyed` in this node's write transaction:
 /// answers the key's stored outcome if it has one, else runs `f` in a
@@ -45,18 +45,7 @@ where
         let row = tx.query_one(&find, &[&keyed.scope, &keyed.key]).await?;
         let fingerprint: String = row.get(0);
         let outcome: Option<String> = row.get(1);
-        if fingerprint != keyed.fingerprint {
-            return Ok(Err(KeyReused));
-        }
-        let Some(outcome) = outcome else {
-            // Only a claim of this very transaction could be seen unfinished,
-            // and each job finishes its own before the next runs.
-            return Err(StoreError::Worker(
-                "a request with this Idempotency-Key is still in progress".into(),
-            ));
-        };
-        keyed.mark_replayed();
-        return Ok(Ok(decode(&outcome)?));
+        return replay(&keyed, &fingerprint, outcome.as_deref());
     }
     tx.batch_execute("SAVEPOINT keyed_job").await?;
     let published = tx.published_len();

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use super::judging_rows::{prepare_all, query_with};
+use super::locks::Locks;
 use super::PgStore;
 use crate::judging::error::JudgingError;
 use crate::secrets::{self, SecretHash};
@@ -39,7 +40,9 @@ impl PgStore {
         judges: Vec<i64>,
         token_for: LinkTokens,
     ) -> Result<Vec<CurrentLink>, WriteError> {
-        self.judging_write(move |tx| {
+        // Each judge's row covers its links; locked again below, at no
+        // cost, so the rows are known to be held where the code reads them.
+        self.judging_write(Locks::none().judges(judges.clone()), move |tx| {
             Box::pin(async move {
                 let [lock, select, write] = prepare_all(
                     tx,
@@ -117,7 +120,7 @@ impl PgStore {
         token_for: LinkToken,
         expires_at: Option<i64>,
     ) -> Result<(String, i64), WriteError> {
-        self.judging_write(move |tx| {
+        self.judging_write(Locks::none().judges([judge]), move |tx| {
             Box::pin(async move {
                 let [lock, select, write] = prepare_all(
                     tx,

@@ -17,10 +17,8 @@ use futures_util::future::{try_join, try_join3};
 use tokio_postgres::GenericClient;
 
 use super::floor::{self, TOUCH};
-use super::judging_rows::{
-    exclusive, exists, floor_shared, prepare_all, publish, Floor, Table, FLOOR_LOCK, FLOOR_SHARED,
-    IMPORT_LOCK,
-};
+use super::judging_rows::{exists, prepare_all, publish, Floor, Table};
+use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
@@ -37,10 +35,9 @@ use crate::store::{now_ms, StoreError, WriteError};
 impl PgStore {
     /// Adds a hack and returns its row.
     pub async fn add_hack(&self, hack: NewHack) -> Result<Hack, WriteError> {
-        self.judging_write(move |tx| {
+        // Imports number tables around the hacks there are.
+        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
             Box::pin(async move {
-                // Imports number tables around the hacks there are.
-                exclusive(tx, IMPORT_LOCK).await?;
                 let row = Hack {
                     id: insert_hack(tx, &hack.name, &hack.description, hack.location).await?,
                     name: hack.name,
@@ -58,7 +55,8 @@ impl PgStore {
     /// (ignoring case).
     pub async fn add_judge(&self, judge: NewJudge) -> Result<Judge, WriteError> {
         let key = judge.email.to_lowercase();
-        self.judging_write(move |tx| {
+        // Imports claim emails too.
+        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
             Box::pin(async move {
                 let id = match insert_judge(tx, &judge.name, &judge.email, &key).await? {
                     Ok(id) => id,
@@ -83,10 +81,9 @@ impl PgStore {
 
     /// Adds a superlative (a special prize) and returns its row.
     pub async fn add_superlative(&self, name: String) -> Result<Superlative, WriteError> {
-        self.judging_write(move |tx| {
+        // Imports match superlatives by name.
+        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
             Box::pin(async move {
-                // Imports match superlatives by name.
-                exclusive(tx, IMPORT_LOCK).await?;
                 let row = Superlative {
                     id: insert_superlative(tx, &name).await?,
                     name,
@@ -101,19 +98,19 @@ impl PgStore {
     /// Records `judge`'s rating of `hack`. Rating again replaces the rating
     /// and keeps its row id, so clients merging by id see one row change.
     ///
-    /// The hot path of judging, in two round trips: the floor lock with one
-    /// statement of checks (reading the old rating `FOR UPDATE`), then one
-    /// statement of writes, whose snapshot follows the lock.
+    /// The hot path of judging, in two round trips: one statement of checks
+    /// (reading the old rating `FOR UPDATE`), then one statement of writes.
+    /// The batch took the floor lock shared, the judge's row and the hack's
+    /// absences before any job ran.
     pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError> {
-        self.judging_write(move |tx| {
+        let locks = Locks::shared(Advisory::Floor)
+            .judges([judge])
+            .absences_of(hack);
+        self.judging_write(locks, move |tx| {
             Box::pin(async move {
-                let [lock, check, touch, write] =
-                    prepare_all(tx, [FLOOR_SHARED, RATE_CHECK, TOUCH, RATE_WRITE]).await?;
-                let (_, checked) = try_join(
-                    tx.execute(&lock, &[&FLOOR_LOCK]),
-                    tx.query_one(&check, &[&judge, &hack]),
-                )
-                .await?;
+                let [check, touch, write] =
+                    prepare_all(tx, [RATE_CHECK, TOUCH, RATE_WRITE]).await?;
+                let checked = tx.query_one(&check, &[&judge, &hack]).await?;
                 let floor = Floor::from_row(&checked);
                 if !floor.judge {
                     return Ok(Err(JudgingError::NoSuchJudge(judge)));
@@ -179,9 +176,9 @@ impl PgStore {
             first_choice_id: first,
             second_choice_id: second,
         } = ranking;
-        self.judging_write(move |tx| {
+        let locks = Locks::shared(Advisory::Floor).judges([judge_id]);
+        self.judging_write(locks, move |tx| {
             Box::pin(async move {
-                floor_shared(tx).await?;
                 if !exists(tx, Table::Judges, judge_id).await? {
                     return Ok(Err(JudgingError::NoSuchJudge(judge_id)));
                 }
@@ -254,7 +251,8 @@ impl PgStore {
     /// Issues a new login secret for `judge` and stores only its hash. The
     /// secret is durable when this returns; earlier secrets stay valid.
     pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, WriteError> {
-        self.judging_write(move |tx| {
+        // A new row of its own: it waits for no other node's batch.
+        self.judging_write(Locks::none(), move |tx| {
             Box::pin(async move {
                 if !exists(tx, Table::Judges, judge).await? {
                     return Ok(Err(JudgingError::NoSuchJudge(judge)));
@@ -319,22 +317,24 @@ impl PgStore {
         Ok(all)
     }
 
-    /// Runs a judging write job: `Ok(Err(refusal))` from the job undoes its
-    /// writes and answers [`WriteError::Refused`].
+    /// Runs a judging write job, its batch holding `locks`: `Ok(Err(refusal))`
+    /// from the job undoes its writes and answers [`WriteError::Refused`].
     ///
     /// Under the request's idempotency key, if it has one (see
     /// [`crate::store::idempotency`]): every judging write passes here, so
     /// this is the one place keys are honoured on PostgreSQL.
-    pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, WriteError>
+    pub(super) async fn judging_write<T, F>(&self, locks: Locks, f: F) -> Result<T, WriteError>
     where
         T: Replay + Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, JudgingError>> + Send + 'static,
     {
         match idempotency::take() {
-            None => Ok(self.try_write(f).await??),
+            None => Ok(self.try_write(locks, f).await??),
             Some(keyed) => idempotency::settle(
-                self.try_write(move |tx| Box::pin(super::idempotency::run(tx, keyed, f)))
-                    .await,
+                self.try_write(locks, move |tx| {
+                    Box::pin(super::idempotency::run(tx, keyed, f))
+                })
+                .await,
             ),
         }
     }

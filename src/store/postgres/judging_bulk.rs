@@ -8,7 +8,8 @@
 //! nodes: a Devpost import holds the import lock (which hacks, tables,
 //! superlatives and eligibility exist must not change under it; adding a
 //! hack or a superlative takes the lock too), a judges import claims each
-//! email by `ON CONFLICT` on its unique key, and assignment holds the floor
+//! email by `ON CONFLICT` on its unique key (under the import lock too, as
+//! adding a judge does), and assignment holds the floor
 //! lock exclusively (no node rates, marks an absence or withdraws a hack
 //! while it plans; see [`super::judging_rows`]).
 
@@ -17,9 +18,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use futures_util::future::try_join_all;
 
 use super::judging::{email_owner, load_all};
-use super::judging_rows::{
-    exclusive, floor_exclusive, publish, query_with, returned_id, IMPORT_LOCK,
-};
+use super::judging_rows::{publish, query_with, returned_id};
+use super::locks::{Advisory, Locks};
 use super::{unreachable, PgStore};
 use crate::judging::absence;
 use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};
@@ -56,9 +56,8 @@ impl PgStore {
         &self,
         projects: Vec<Project>,
     ) -> Result<DevpostImported, WriteError> {
-        self.judging_write(move |tx| {
+        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
             Box::pin(async move {
-                exclusive(tx, IMPORT_LOCK).await?;
                 let mut hack_by_name: HashMap<String, i64> = HashMap::new();
                 let mut taken_tables = BTreeSet::new();
                 let select = tx
@@ -234,7 +233,8 @@ impl PgStore {
         &self,
         judges: Vec<(u64, judges_csv::NewJudge)>,
     ) -> Result<JudgesImported, WriteError> {
-        self.judging_write(move |tx| {
+        // Emails are claimed under the import lock, as by a new judge.
+        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
             Box::pin(async move {
                 let keys: Vec<String> = judges
                     .iter()
@@ -307,9 +307,8 @@ impl PgStore {
     /// Running it again tops up: rated rows stay, new hacks and judges are
     /// worked in. Remembers `judges_per_hack` for results' coverage.
     pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, WriteError> {
-        self.judging_write(move |tx| {
+        self.judging_write(Locks::exclusive(Advisory::Floor), move |tx| {
             Box::pin(async move {
-                floor_exclusive(tx).await?;
                 let data = load_all(&**tx).await?;
                 if data.judges.is_empty() {
                     return Ok(Err(JudgingError::NothingToAssign("judges")));

@@ -8,12 +8,14 @@
 //! pause and assignment hold it exclusive. So a rating is never taken after
 //! a pause another node committed, and assignment reads ratings and
 //! absences no other node is changing. Transaction-scoped: it is released
-//! when the node's batch commits (or the job's savepoint rolls back).
+//! when the node's batch commits.
 //!
-//! The lock must be taken by a statement of its own before the statements
-//! it guards: in READ COMMITTED each statement reads a snapshot taken when
-//! it starts, so a statement that waited for the lock would read what was
-//! there before the lock holder committed.
+//! The batch takes it, with every other lock its jobs declare, before any
+//! job runs (see [`super::locks`]): by a statement of its own before the
+//! statements it guards, as it must be, since in READ COMMITTED each
+//! statement reads a snapshot taken when it starts, so a statement that
+//! waited for the lock would read what was there before the lock holder
+//! committed.
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
@@ -23,41 +25,11 @@ use crate::judging::model::DataStore;
 use crate::store::changes::Change;
 use crate::store::StoreError;
 
-/// Key of the floor lock ("floor" in ASCII); see the module's notes.
-pub(super) const FLOOR_LOCK: i64 = 0x66_6c6f_6f72;
-/// Key of the lock Devpost imports take ("import"): an import reads which
-/// names, tables and eligibility exist and adds what is missing.
-pub(super) const IMPORT_LOCK: i64 = 0x696d_706f_7274;
-
 /// Queues the rows `fill` puts into an otherwise empty diff.
 pub(super) fn publish(tx: &mut PgTx, fill: impl FnOnce(&mut DataStore)) {
     let mut diff = DataStore::default();
     fill(&mut diff);
     tx.publish(Change::Judging(Box::new(diff)));
-}
-
-/// Takes the floor lock shared, until the transaction ends ($1: [`FLOOR_LOCK`]).
-pub(super) const FLOOR_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1)";
-
-/// Holds the floor lock shared until the transaction ends.
-pub(super) async fn floor_shared(tx: &PgTx) -> Result<(), StoreError> {
-    let lock = tx.prepare_cached(FLOOR_SHARED).await?;
-    tx.execute(&lock, &[&FLOOR_LOCK]).await?;
-    Ok(())
-}
-
-/// Holds the floor lock exclusively until the transaction ends.
-pub(super) async fn floor_exclusive(tx: &PgTx) -> Result<(), StoreError> {
-    exclusive(tx, FLOOR_LOCK).await
-}
-
-/// Holds the lock `key` exclusively until the transaction ends.
-pub(super) async fn exclusive(tx: &PgTx, key: i64) -> Result<(), StoreError> {
-    let lock = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-        .await?;
-    tx.execute(&lock, &[&key]).await?;
-    Ok(())
 }
 
 /// What a judge's action on a hack must find before it is taken: both

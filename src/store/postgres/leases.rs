@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio_postgres::GenericClient;
 use tokio_util::sync::CancellationToken;
 
+use super::locks::{Advisory, Locks};
 use super::{unreachable, PgStore};
 use crate::scoring::{DeviceId, Holder};
 use crate::store::changes::Change;
@@ -37,7 +38,7 @@ impl PgStore {
     /// Releases the devices of every node without a lease, logging each
     /// as disconnected.
     async fn reap(&self) -> Result<usize, StoreError> {
-        self.write(|tx| {
+        self.write(Locks::exclusive(Advisory::Presence), |tx| {
             Box::pin(async move {
                 tx.execute("DELETE FROM nodes WHERE lease_until < now()", &[])
                     .await?;

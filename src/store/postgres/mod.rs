@@ -5,6 +5,8 @@
 //!   nodes starting together apply each migration once.
 //! * [`writer`] is this node's group commit: jobs from many tasks share one
 //!   transaction, and each caller hears back only after `COMMIT` returned.
+//!   [`locks`] is what a batch locks first, in one global order across
+//!   nodes, so two nodes' batches never deadlock.
 //! * [`log`] is the change log in the database, the bus between nodes:
 //!   each commit takes its gapless sequence numbers from one counter row in
 //!   the committing transaction (so numbers follow commit order across
@@ -33,6 +35,7 @@ mod judging;
 mod judging_bulk;
 mod judging_rows;
 mod leases;
+mod locks;
 mod log;
 mod schema;
 mod secrets;
@@ -53,6 +56,7 @@ use super::changes::{Changes, Followers};
 use super::receive_clock::ReceiveClock;
 use super::StoreError;
 use crate::metrics::Metrics;
+use locks::{Advisory, Locks};
 pub use secrets::{OperatorHashes, StoredHash, LINK_KEY_BYTES};
 pub use writer::PgTx;
 
@@ -142,35 +146,36 @@ impl PgStore {
         Ok((store, changes))
     }
 
-    /// Runs `f` inside this node's next group-commit transaction and returns
-    /// its result once `COMMIT` returned. See [`writer`].
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs `f` inside this node's next group-commit transaction, which
+    /// takes `locks` first, and returns its result once `COMMIT` returned.
+    /// See [`writer`] and [`locks`].
+    async fn write<T, F>(&self, locks: Locks, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
     {
-        self.writer.write(f).await
+        self.writer.write(locks, f).await
     }
 
     /// Like [`PgStore::write`], for jobs whose refusal is a domain error:
     /// `Ok(Err(e))` means the job refused and its writes were undone.
-    async fn try_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    async fn try_write<T, E, F>(&self, locks: Locks, f: F) -> Result<Result<T, E>, StoreError>
     where
         T: Send + 'static,
         E: Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, E>> + Send + 'static,
     {
-        self.writer.try_write(f).await
+        self.writer.try_write(locks, f).await
     }
 
     /// Like [`PgStore::write`] for a job of one statement that cannot refuse:
     /// no savepoint, and it runs pipelined beside its neighbours in the batch.
-    async fn write_one<T, F>(&self, f: F) -> Result<T, StoreError>
+    async fn write_one<T, F>(&self, locks: Locks, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
     {
-        self.writer.write_one(f).await
+        self.writer.write_one(locks, f).await
     }
 
     /// Runs `f` on a pooled connection.
@@ -195,7 +200,7 @@ impl PgStore {
     /// Probes that the database accepts writes through this node's writer
     /// (for `/healthz`).
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write(Locks::exclusive(Advisory::Settings), |tx| {
             Box::pin(async move {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES ('health_probed_at', now()::text)

@@ -3,6 +3,7 @@
 //! links, one copy for every node (`crate::operator_secrets` decides what
 //! to do with them; SQLite mode keeps them in files instead).
 
+use super::locks::{Advisory, Locks};
 use super::PgStore;
 use crate::secrets::SecretHash;
 use crate::store::StoreError;
@@ -83,7 +84,7 @@ impl PgStore {
         admin: Option<StoredHash>,
         login_code: Option<StoredHash>,
     ) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        self.write(Locks::exclusive(Advisory::Settings), move |tx| {
             Box::pin(async move {
                 for (name, stored) in [(ADMIN, admin), (LOGIN_CODE, login_code)] {
                     let Some(stored) = stored else { continue };
@@ -110,7 +111,7 @@ impl PgStore {
         &self,
         fresh: [u8; LINK_KEY_BYTES],
     ) -> Result<[u8; LINK_KEY_BYTES], StoreError> {
-        self.write(move |tx| {
+        self.write(Locks::exclusive(Advisory::Settings), move |tx| {
             Box::pin(async move {
                 tx.execute(
                     "INSERT INTO link_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",

@@ -4,19 +4,17 @@
 //! there, a judge's tally is not stored: it is worked out from the clicker's
 //! stored scores and the heat's start and stop times.
 //!
-//! Several nodes: every speed write first takes [`SPEED_LOCK`], a
-//! transaction-scoped advisory lock held until its batch commits, so the
-//! speed writes of all nodes run one at a time, as SQLite's single writer
-//! runs them. Its checks (heat states, taken stations, busy clickers, the
+//! Several nodes: every speed write's batch first takes the speed lock
+//! (see [`super::locks`]), a transaction-scoped advisory lock held until
+//! the batch commits, so the speed writes of all nodes run one at a time,
+//! as SQLite's single writer runs them. Its checks (heat states, taken stations, busy clickers, the
 //! running heat) then read every earlier speed write of any node: the
 //! writer's transactions are READ COMMITTED, so each statement after the
 //! lock sees what committed before it was granted. Speed writes are an
 //! organiser's actions, a few a minute: one lock for all costs nothing a
-//! finer scheme would save. (The lock is held to the end of the batch: if
-//! another node's batch holds a lock this batch's later jobs need, such as
-//! the device-id lock, and waits for this one, PostgreSQL finds the
-//! deadlock and aborts one batch, whose callers hear an error: nothing is
-//! falsely acknowledged.)
+//! finer scheme would save. (Every batch takes its locks first, in one
+//! global order, so holding it to the end of the batch deadlocks with no
+//! other node's batch.)
 //!
 //! Heat boundaries are cuts of *this* node's receive clock, while each
 //! score is stamped by the node that received it. With several nodes, a
@@ -28,6 +26,7 @@ use futures_util::future::try_join_all;
 use tokio_postgres::{Client, GenericClient, Row};
 
 use super::clicker::latest_score_before;
+use super::locks::{Advisory, Locks};
 use super::{snapshot, unreachable, PgStore};
 use crate::scoring::{clock, DeviceId};
 use crate::speed::guards::{self, Stop};
@@ -35,9 +34,6 @@ use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatSt
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::traits::{CurrentHeat, EntriesAdded};
 use crate::store::StoreError;
-
-/// Key of the advisory lock every speed write is made under ("speed").
-const SPEED_LOCK: i64 = 0x73_7065_6564;
 
 /// `?` for a rule's refusal inside a job: the job answers it.
 macro_rules! check {
@@ -56,11 +52,10 @@ macro_rules! refuse {
     };
 }
 
-/// Serialises this transaction's speed writes with every node's (see the module's notes).
-async fn lock_speed(c: &Client) -> Result<(), StoreError> {
-    c.execute("SELECT pg_advisory_xact_lock($1)", &[&SPEED_LOCK])
-        .await?;
-    Ok(())
+/// Serialises the batch's speed writes with every node's (see the module's
+/// notes): taken at the start of the batch.
+fn speed_lock() -> Locks {
+    Locks::exclusive(Advisory::Speed)
 }
 
 /// Schema ids and counts are BIGINT; in Rust they are u32, checked on the
@@ -228,10 +223,9 @@ async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>
 impl PgStore {
     /// Sets an event's number of switches (creating the event if new).
     pub async fn speed_set_event(&self, name: String, switches: u32) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        // Under the lock too: deductions are checked against the switches.
+        self.write(speed_lock(), move |tx| {
             Box::pin(async move {
-                // Under the lock too: deductions are checked against the switches.
-                lock_speed(tx).await?;
                 tx.execute(
                     "INSERT INTO speed_events (name, switches) VALUES ($1, $2)
                      ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
@@ -249,9 +243,8 @@ impl PgStore {
         &self,
         entries: Vec<NewEntry>,
     ) -> Result<EntriesAdded, StoreError> {
-        self.try_write(move |tx| {
+        self.try_write(speed_lock(), move |tx| {
             Box::pin(async move {
-                lock_speed(tx).await?;
                 let mut ids = Vec::with_capacity(entries.len());
                 for (index, entry) in entries.iter().enumerate() {
                     match add_entry(tx, entry).await? {
@@ -271,9 +264,8 @@ impl PgStore {
         entry: EntryId,
         judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.try_write(speed_lock(), move |tx| {
             Box::pin(async move {
-                lock_speed(tx).await?;
                 let heat = refuse!(entry_heat(tx, entry));
                 refuse!(editable(tx, heat));
                 refuse!(judges_free(tx, heat, Some(entry), &judges));
@@ -291,9 +283,8 @@ impl PgStore {
         station: u32,
         judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.try_write(speed_lock(), move |tx| {
             Box::pin(async move {
-                lock_speed(tx).await?;
                 let entries: Vec<(EntryId, u32)> = tx
                     .query(
                         "SELECT id, heat FROM speed_entries WHERE station = $1 ORDER BY heat",
@@ -328,9 +319,8 @@ impl PgStore {
         false_starts: u32,
         false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.try_write(speed_lock(), move |tx| {
             Box::pin(async move {
-                lock_speed(tx).await?;
                 let heat = refuse!(entry_heat(tx, entry));
                 let row = tx
                     .query_one(
@@ -365,10 +355,9 @@ impl PgStore {
         heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
-        self.try_write(move |tx| {
+        // The lock makes "no other heat is running" hold until commit, across nodes.
+        self.try_write(speed_lock(), move |tx| {
             Box::pin(async move {
-                // The lock makes "no other heat is running" hold until commit, across nodes.
-                lock_speed(tx).await?;
                 let running = tx
                     .query_opt(
                         "SELECT number FROM speed_heats
@@ -395,9 +384,8 @@ impl PgStore {
     /// those of its run).
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
-        self.try_write(move |tx| {
+        self.try_write(speed_lock(), move |tx| {
             Box::pin(async move {
-                lock_speed(tx).await?;
                 let heat_id = i64::from(heat);
                 match check!(guards::stop(heat, heat_state(&**tx, heat).await?)) {
                     // The heat may have been started on another node, whose
@@ -420,9 +408,8 @@ impl PgStore {
 
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.try_write(speed_lock(), move |tx| {
             Box::pin(async move {
-                lock_speed(tx).await?;
                 check!(guards::unlock(heat, heat_state(&**tx, heat).await?));
                 tx.execute(
                     "UPDATE speed_heats SET locked = FALSE WHERE number = $1",

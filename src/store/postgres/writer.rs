@@ -14,30 +14,39 @@
 //! commit takes none. When the database is unreachable every job of the
 //! batch hears so and nothing is acknowledged; the next batch reconnects.
 //!
-//! # Locks a batch holds (inventory for issue 24, not yet ordered)
+//! # Locks: every batch takes them first, in one global order
 //!
-//! A batch holds every lock its jobs take until `COMMIT`, so two nodes'
-//! batches can still wait on each other (docs/cluster.md, "Known gaps").
-//! What each job takes today, in the order it takes it:
+//! A batch holds every lock its jobs need until `COMMIT`, so two nodes'
+//! batches could wait on each other if they took them as their jobs run.
+//! Instead each job declares its locks ([`Locks`]) and every batch takes
+//! the union of its jobs' locks in one global order ([`super::locks`]: the
+//! advisory locks import, floor (shared or exclusive), speed, device ids,
+//! presence, settings, scores; then `judges` rows, `absences` rows of the
+//! hacks named and `hacks` rows, each by id; then a lock per clicker device
+//! whose scores it inserts), in the same simple query as `BEGIN`,
+//! before any job runs: no extra round trip. Jobs take no lock themselves.
+//! What each job declares:
 //!
-//! - pause (`set_paused`), assignment (`assign`): floor lock exclusive
-//!   (`FLOOR_LOCK`), then rows they rewrite.
-//! - rating, placement, absence, note, withdrawal, clearing absences: floor
-//!   lock shared, then the replaced row `FOR UPDATE` (ratings, placements,
-//!   withdrawals, a judge's `judge_hacks` route), the judge's row (`touch`)
-//!   and unique-index waits on rows they insert.
-//! - Devpost import, new hack, new superlative: `IMPORT_LOCK` exclusive,
-//!   then unique-index waits on names, tables and emails.
-//! - every speed write: `SPEED_LOCK` exclusive.
-//! - a new clicker device: `DEVICE_IDS_LOCK` exclusive, then its row.
-//! - every batch that publishes: the `change_head` row, last, just before
-//!   the commit (see [`super::log`]); it is always the last lock taken, so
-//!   it closes no cycle.
+//! - pause, assignment: floor exclusive.
+//! - rating, absence: floor shared, the judge's row, the hack's absences.
+//!   Clearing absences: floor shared, the hack's absences. Placement:
+//!   floor shared, the judge's row. Withdrawal: floor shared, the hack's
+//!   row. Note, a judge's sign-in links: the judge's (judges') row.
+//! - Devpost import, new hack, superlative or judge, judges import: import.
+//! - every speed write: speed.
+//! - registration: device ids and presence; disconnection, reclaiming an
+//!   id and reaping dead nodes: presence.
+//! - health probe, operator secrets, link key: settings.
+//! - a score: the scores lock shared and its device's lock.
 //!
-//! A cycle needs two batches taking two of these in opposite orders: e.g. a
-//! batch [pause, new device] on one node and [new device, rating] on
-//! another; or two batches each rating for the same two judges in opposite
-//! orders (their `judges` rows).
+//! Every row a job writes is written only by jobs declaring a lock that
+//! covers it, so once a batch's jobs run it waits for no other batch; the
+//! one lock taken later is the `change_head` row, by every batch that
+//! publishes, last, just before the commit (see [`super::log`]), so it
+//! closes no cycle either. An idempotency key's claim
+//! ([`super::idempotency`]) waits only on a batch holding the same caller's
+//! same key, hence the same request, whose declared locks (at least one
+//! exclusive) the two batches already took in order at `BEGIN`.
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -54,6 +63,7 @@ use super::tls::Connector;
 use super::super::changes::{Change, Entry};
 use super::super::job_outcome::{fail_all, settle, Completion, Ran};
 use super::follow::Delivery;
+use super::locks::{BatchLocks, Locks};
 use super::log;
 use super::PgFuture;
 use crate::metrics::Metrics;
@@ -163,6 +173,8 @@ struct Job {
     run: Run,
     /// Whether the job runs in its own savepoint (see the module's notes).
     savepoint: bool,
+    /// What the batch must lock for this job before any job runs.
+    locks: Locks,
 }
 
 enum Msg {
@@ -192,7 +204,7 @@ impl Writer {
         }
     }
 
-    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn write<T, F>(&self, locks: Locks, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
@@ -200,6 +212,7 @@ impl Writer {
         self.submit(
             move |tx| Box::pin(async move { f(tx).await.map(Ok::<T, std::convert::Infallible>) }),
             true,
+            locks,
         )
         .await
         .map(|r| match r {
@@ -208,16 +221,16 @@ impl Writer {
         })
     }
 
-    pub async fn try_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    pub async fn try_write<T, E, F>(&self, locks: Locks, f: F) -> Result<Result<T, E>, StoreError>
     where
         T: Send + 'static,
         E: Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, E>> + Send + 'static,
     {
-        self.submit(f, true).await
+        self.submit(f, true, locks).await
     }
 
-    pub async fn write_one<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn write_one<T, F>(&self, locks: Locks, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, T> + Send + 'static,
@@ -225,6 +238,7 @@ impl Writer {
         self.submit(
             move |tx| Box::pin(async move { f(tx).await.map(Ok::<T, std::convert::Infallible>) }),
             false,
+            locks,
         )
         .await
         .map(|r| match r {
@@ -233,7 +247,12 @@ impl Writer {
         })
     }
 
-    async fn submit<T, E, F>(&self, f: F, savepoint: bool) -> Result<Result<T, E>, StoreError>
+    async fn submit<T, E, F>(
+        &self,
+        f: F,
+        savepoint: bool,
+        locks: Locks,
+    ) -> Result<Result<T, E>, StoreError>
     where
         T: Send + 'static,
         E: Send + 'static,
@@ -250,7 +269,11 @@ impl Writer {
             })
         });
         self.jobs
-            .send(Msg::Job(Job { run, savepoint }))
+            .send(Msg::Job(Job {
+                run,
+                savepoint,
+                locks,
+            }))
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -384,9 +407,14 @@ async fn commit_batch(state: &mut State, batch: &mut Vec<Job>) -> usize {
     // Set when the transaction can no longer commit.
     let mut doomed: Option<StoreError> = None;
     // Transaction control not sent yet: it goes out in one pipeline with
-    // the next job's first statement, ahead of it, so `BEGIN`, a job's
-    // `SAVEPOINT` and the last job's `RELEASE` cost no round trip of their own.
-    let mut control = String::from("BEGIN");
+    // the next job's first statement, ahead of it, so `BEGIN` with the
+    // batch's locks, a job's `SAVEPOINT` and the last job's `RELEASE` cost
+    // no round trip of their own.
+    let mut locks = BatchLocks::default();
+    for job in batch.iter() {
+        locks.add(&job.locks);
+    }
+    let mut control = format!("BEGIN{}", locks.sql());
     let mut jobs = batch.drain(..).peekable();
     while let Some(job) = jobs.next() {
         if doomed.is_some() {
