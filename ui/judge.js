@@ -91,7 +91,7 @@ async function start() {
     onUpdate: (t, diff) => {
       tables = t;
       if (diff === null) fresh = true;
-      keepSnapshot();
+      keepSnapshot({ now: diff === null });
       render();
       pump();
     },
@@ -106,15 +106,22 @@ async function start() {
   render();
 }
 
-/** Keeps the last live state for opening offline (at most once a second). */
-function keepSnapshot() {
-  if (snapshotTimer) return;
-  snapshotTimer = setTimeout(() => {
+/**
+ * Keeps the last live state for opening offline. A full state is kept at
+ * once: a judge who signs in and loses the network within the second must
+ * still find the route after a reload. Changes after it are kept at most
+ * once a second.
+ */
+function keepSnapshot({ now }) {
+  const save = () => {
+    clearTimeout(snapshotTimer);
     snapshotTimer = null;
     if (!tables || !outbox) return;
     const database = Object.fromEntries(TABLES.map((name) => [name, tables.rows(name)]));
     outbox.saveSnapshot(database).catch(() => {});
-  }, 1000);
+  };
+  if (now) save();
+  else snapshotTimer ??= setTimeout(save, 1000);
 }
 
 /** The server's value for an answer's key, as a comparable string (null: none). */
