@@ -36,7 +36,7 @@
 //! clicker/         the clicker WebSocket protocol: parser, connection loop, fan-out hub
 //! sledge/          the Sledge protocol over socket.io: sessions, replies
 //! api/             the HTTP API: judging, imports, results, exports, floor, speed, SSE
-//! ui.rs            the web pages (/admin, /judge, /scoreboard), embedded at compile time
+//! ui.rs            the web pages (/admin, /judge with its offline worker, /scoreboard), embedded at compile time
 //! core/            requests, permissions, credentials and throttles, the judging
 //!                  operations, reports, the live mirror and its sync task, speed heats
 //! store/           storage traits; SQLite: migrations, the group-commit writer, the

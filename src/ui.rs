@@ -8,6 +8,13 @@
 //! Every file carries an ETag (a hash of its content), so a phone that
 //! reloads a page revalidates each file and gets an empty 304 instead of
 //! the file again.
+//!
+//! `/judge` is also an installable web app: a manifest and a service worker
+//! (`/judge-sw.js`, at the root so its scope can be `/judge`) that keeps the
+//! page's files for opening with no network. The worker is served with a
+//! version (a hash of every file) written into it, so a server with other
+//! files is a new worker, which replaces the old cache instead of keeping
+//! old files forever.
 
 use std::sync::LazyLock;
 
@@ -38,7 +45,27 @@ const FILES: &[(&str, &str)] = &[
     ("scoreboard.js", include_str!("../ui/scoreboard.js")),
     ("speed-board.js", include_str!("../ui/speed-board.js")),
     ("speed-admin.js", include_str!("../ui/speed-admin.js")),
+    ("outbox.js", include_str!("../ui/outbox.js")),
+    ("judge.webmanifest", include_str!("../ui/judge.webmanifest")),
+    ("icon.svg", include_str!("../ui/icon.svg")),
 ];
+
+/// The judge page's service worker, before its version is written in.
+const WORKER: &str = include_str!("../ui/judge-sw.js");
+
+/// The worker as served: its first line names the version of every file,
+/// so any change to the files changes the worker's bytes, which is what
+/// makes a browser install it afresh (and drop the old cache).
+static WORKER_BODY: LazyLock<String> = LazyLock::new(|| {
+    let mut hash = Sha256::new();
+    for (name, body) in FILES {
+        hash.update(name.as_bytes());
+        hash.update(body.as_bytes());
+    }
+    hash.update(WORKER.as_bytes());
+    let version = hex::encode(&hash.finalize()[..8]);
+    format!("const VERSION = '{version}';\n{WORKER}")
+});
 
 /// The routes of the pages and their assets.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
@@ -56,6 +83,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             "/scoreboard",
             get(|h: HeaderMap| async move { file("scoreboard.html", &h) }),
         )
+        .route("/judge-sw.js", get(worker))
         .route("/ui/{name}", get(asset))
 }
 
@@ -63,11 +91,28 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 /// plain HTTP is sent to HTTPS for when TLS is configured, so a judge who
 /// types `http://` never sends the login code in clear text.
 pub fn is_page(path: &str) -> bool {
-    matches!(path, "/" | "/admin" | "/judge" | "/scoreboard") || path.starts_with("/ui/")
+    matches!(
+        path,
+        "/" | "/admin" | "/judge" | "/scoreboard" | "/judge-sw.js"
+    ) || path.starts_with("/ui/")
 }
 
 async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     file(&name, &headers)
+}
+
+async fn worker() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            // The browser checks for a new worker on each visit; a cached
+            // copy would pin the old files.
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        WORKER_BODY.as_str(),
+    )
+        .into_response()
 }
 
 /// Each file's ETag, in the order of [`FILES`]. Weak, because the
@@ -126,6 +171,8 @@ fn content_type(name: &str) -> &'static str {
         Some("html") => "text/html; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
+        Some("webmanifest") => "application/manifest+json",
+        Some("svg") => "image/svg+xml",
         _ => "application/octet-stream",
     }
 }
@@ -136,7 +183,14 @@ mod tests {
 
     #[test]
     fn pages_are_told_from_the_api_and_the_protocols() {
-        for page in ["/", "/admin", "/judge", "/scoreboard", "/ui/admin.js"] {
+        for page in [
+            "/",
+            "/admin",
+            "/judge",
+            "/judge-sw.js",
+            "/scoreboard",
+            "/ui/admin.js",
+        ] {
             assert!(is_page(page), "{page}");
         }
         for other in ["/ws", "/socket.io/", "/api/state", "/healthz", "/adminx"] {
@@ -160,6 +214,33 @@ mod tests {
         assert!(!ask("\"other\""));
         assert!(!unchanged(&HeaderMap::new(), &etag));
         assert_ne!(ETAGS[0], ETAGS[1], "files have their own tags");
+    }
+
+    #[test]
+    fn the_worker_carries_a_version_of_every_file() {
+        let first = WORKER_BODY.lines().next().unwrap();
+        assert!(first.starts_with("const VERSION = '"), "{first}");
+        assert_eq!(first.len(), "const VERSION = '';".len() + 16, "{first}");
+        // Every file of the judge page that the worker keeps exists.
+        for name in [
+            "judge.html",
+            "judge.js",
+            "outbox.js",
+            "api.js",
+            "live.js",
+            "dom.js",
+            "tables.js",
+            "retry.js",
+            "style.css",
+            "judge.webmanifest",
+            "icon.svg",
+        ] {
+            assert!(FILES.iter().any(|(n, _)| *n == name), "{name}");
+            assert!(
+                WORKER.contains(&format!("'/ui/{name}'")),
+                "the worker does not keep {name}"
+            );
+        }
     }
 
     #[test]

@@ -39,10 +39,13 @@ export function explain(status, serverMessage, retryAfter) {
  * Calls the API. `body` may be an object (sent as JSON) or a File/Blob/string
  * (sent as is, for the CSV imports). Resolves with the parsed answer, or a
  * Response when `raw` is set (the CSV exports); rejects with ApiFailure.
+ * `idempotencyKey` is sent as the Idempotency-Key header.
  */
-export async function api(path, { secret, method = 'GET', body, raw = false } = {}) {
+export async function api(path, { secret, method = 'GET', body, raw = false, idempotencyKey } = {}) {
   const headers = {};
   if (secret) headers.Authorization = `Bearer ${secret}`;
+  // The same key on every retry of one action: the server applies it once.
+  if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
   let payload = body;
   if (body !== undefined && !(body instanceof Blob) && typeof body !== 'string') {
     payload = JSON.stringify(body);

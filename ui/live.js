@@ -13,15 +13,18 @@ export class Live {
   /**
    * onUpdate(tables, diff|null) after each update (diff null for a full one);
    * onSignedOut(message) when the server no longer accepts the secret;
+   * onLost() when the stream breaks (what the page holds may be stale until
+   * the next full update);
    * preview: cut hack descriptions to that many characters (for a page that
    * shows only their start, so it does not download every story).
    */
-  constructor(secret, { onUpdate, onSignedOut, preview }) {
+  constructor(secret, { onUpdate, onSignedOut, onLost, preview }) {
     this.secret = secret;
     this.preview = preview;
     this.tables = new Tables();
     this.onUpdate = onUpdate;
     this.onSignedOut = onSignedOut;
+    this.onLost = onLost;
     this.backoff = new Backoff();
     this.stopped = false;
     this.open();
@@ -49,6 +52,7 @@ export class Live {
       source.close();
       if (this.stopped || this.source !== source) return;
       showConnection('offline');
+      this.onLost?.();
       this.backoff.later(() => this.check());
     });
   }

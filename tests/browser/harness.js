@@ -77,9 +77,12 @@ export async function startServer({ log = 'warn' } = {}) {
   return {
     url: `http://127.0.0.1:${port}`,
     output: () => output,
-    /** Stops the server gracefully and starts it again on the same port and data. */
-    async restart() {
-      proc.kill('SIGTERM');
+    /**
+     * Stops the server (gracefully, or with `signal` 'SIGKILL' as a crash)
+     * and starts it again on the same port and data.
+     */
+    async restart({ signal = 'SIGTERM' } = {}) {
+      proc.kill(signal);
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
       proc = await spawnServer(dir, port, log, (d) => (output += d));
     },
