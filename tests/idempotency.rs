@@ -364,6 +364,91 @@ async fn a_refusal_is_answered_again() {
     server.shutdown().await;
 }
 
+/// Speed events take keys too: an entry sent again is added once, a heat's
+/// start sent again answers the first start (not "already running"), a
+/// refusal is answered again, and a key used for another request is 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speed_writes_answer_the_first_answer() {
+    let server = start().await;
+    let addr = server.addr;
+    let event = post(
+        addr,
+        "/api/speed/events",
+        ADMIN,
+        Some("event"),
+        json!({"name": "Speed 30", "switches": 0}),
+    )
+    .await;
+    assert_eq!(event.status, StatusCode::OK, "{:?}", event.body);
+    let ann = json!({"event": "Speed 30", "heat": 1, "station": 1, "name": "Ann"});
+    let first = post(addr, "/api/entries", ADMIN, Some("ann"), ann.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert!(!first.replayed());
+    let again = post(addr, "/api/entries", ADMIN, Some("ann"), ann).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    assert!(again.replayed());
+    assert_eq!(again.body["id"], first.body["id"]);
+
+    // Ann's station is taken in heat 1: refused, and refused again on a
+    // repeat even after the station is free in another heat's terms.
+    let bo = json!({"event": "Speed 30", "heat": 1, "station": 1, "name": "Bo"});
+    let taken = post(addr, "/api/entries", ADMIN, Some("bo"), bo.clone()).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{:?}", taken.body);
+    let taken_again = post(addr, "/api/entries", ADMIN, Some("bo"), bo).await;
+    assert_eq!(taken_again.status, StatusCode::CONFLICT);
+    assert_eq!(taken_again.body, taken.body);
+    assert!(taken_again.replayed());
+
+    let start = post(
+        addr,
+        "/api/heats/1/start",
+        ADMIN,
+        Some("start-1"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::OK, "{:?}", start.body);
+    let start_again = post(
+        addr,
+        "/api/heats/1/start",
+        ADMIN,
+        Some("start-1"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(start_again.status, StatusCode::OK, "{:?}", start_again.body);
+    assert!(start_again.replayed());
+    let unkeyed = post(addr, "/api/heats/1/start", ADMIN, None, json!({})).await;
+    assert_eq!(
+        unkeyed.status,
+        StatusCode::CONFLICT,
+        "without a key a second start is refused"
+    );
+
+    let reused = post(addr, "/api/heats/1/stop", ADMIN, Some("start-1"), json!({})).await;
+    assert_eq!(
+        reused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        reused.body
+    );
+    let heats = get(addr, "/api/speed/heats", ADMIN).await;
+    assert_eq!(
+        heats[0]["state"], "running",
+        "the reused key stopped nothing"
+    );
+
+    let results = get(addr, "/api/speed/results", ADMIN).await;
+    let names: Vec<&str> = results["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ann"], "one entry, added once");
+    server.shutdown().await;
+}
+
 /// socket.io: a repeated `rate-hack` with the same `idempotencyKey` answers
 /// the first acknowledgement and stores one rating; a malformed key is a
 /// protocol error.

@@ -20,19 +20,6 @@ use crate::store::idempotency::{check_key, fingerprint, with_claim, Claim};
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// Whether `path` is a speed event endpoint: their writes do not pass
-/// through the judging writes that honour keys (see `docs/http-api.md`).
-fn is_speed(path: &str) -> bool {
-    [
-        "/api/speed/",
-        "/api/entries",
-        "/api/import/entries",
-        "/api/heats/",
-    ]
-    .iter()
-    .any(|prefix| path.starts_with(prefix))
-}
-
 /// Middleware: runs a keyed write under its key.
 pub async fn keyed(State(app): State<Arc<Api>>, request: Request, next: Next) -> Response {
     let write = matches!(
@@ -45,14 +32,6 @@ pub async fn keyed(State(app): State<Arc<Api>>, request: Request, next: Next) ->
     let Some(value) = request.headers().get(IDEMPOTENCY_KEY) else {
         return next.run(request).await;
     };
-    if is_speed(request.uri().path()) {
-        // Refused rather than ignored: a key must never be taken for a
-        // promise the server does not keep.
-        return ApiError::bad_request(
-            "speed event endpoints do not take an Idempotency-Key yet: send the request without one",
-        )
-        .into_response();
-    }
     let key = match value.to_str() {
         Ok(key) => key.to_owned(),
         Err(_) => {

@@ -169,14 +169,10 @@ impl Modify for SharedRefusals {
 }
 
 /// The optional `Idempotency-Key` of a write (see `super::idempotency`):
-/// on every write a caller makes, except speed events' (not keyed yet).
+/// on every write a caller makes.
 fn add_idempotency_key(op: &mut Operation) {
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-    let speed = op
-        .tags
-        .as_ref()
-        .is_some_and(|t| t.iter().any(|t| t == "speed"));
-    if !secured || speed {
+    if !secured {
         return;
     }
     let key = ParameterBuilder::new()

@@ -59,6 +59,7 @@ impl From<SpeedError> for ApiError {
             SpeedError::Invalid(_) => StatusCode::BAD_REQUEST,
             SpeedError::NotFound(_) => StatusCode::NOT_FOUND,
             SpeedError::Conflict(_) => StatusCode::CONFLICT,
+            SpeedError::KeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, e.to_string())
     }
@@ -227,7 +228,7 @@ pub async fn set_event(
     }
     app.store
         .speed_set_event(name.clone(), body.switches)
-        .await?;
+        .await??;
     Ok(Json(EventSet {
         name,
         switches: body.switches,
@@ -384,6 +385,9 @@ pub async fn import_entries(
         .speed_add_entries(entries)
         .await?
         .map_err(|(index, e)| {
+            if let SpeedError::KeyReused(_) = e {
+                return ApiError::from(e);
+            }
             let row = rows[index];
             let status = ApiError::from(e.clone()).status;
             ApiError::new(status, format!("row {row}: {e}")).with_field("row", row)

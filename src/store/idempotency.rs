@@ -31,6 +31,7 @@ use thiserror::Error;
 use super::writer::Tx;
 use super::{now_ms, StoreError};
 use crate::judging::error::{JudgingError, RefusalKind, Replayed};
+use crate::speed::SpeedError;
 
 /// How long a key is kept at least: a day, in milliseconds.
 pub const RETAIN_MS: i64 = 24 * 60 * 60 * 1000;
@@ -88,7 +89,7 @@ pub struct Claim {
     fingerprint: String,
     /// Who asks ("admin", "judge:3"): keys of different callers never meet.
     scope: OnceLock<String>,
-    /// Taken by the request's first judging write; later ones run unkeyed.
+    /// Taken by the request's first write; later ones run unkeyed.
     taken: AtomicBool,
     /// Set when the stored outcome was answered instead of running the write.
     replayed: AtomicBool,
@@ -140,7 +141,7 @@ impl Keyed {
     }
 }
 
-/// The key of the request running now, for its first judging write; `None`
+/// The key of the request running now, for its first write; `None`
 /// when it has none, its caller is unknown, or a write took it already.
 pub(super) fn take() -> Option<Keyed> {
     CLAIM
@@ -173,26 +174,73 @@ enum Stored<T> {
     },
 }
 
-/// What a judging job's answer must be to be stored and answered again.
+/// What a job's answer must be to be stored and answered again.
 pub trait Replay: Serialize + DeserializeOwned {}
 impl<T: Serialize + DeserializeOwned> Replay for T {}
 
+/// A job's refusal as it is kept with its key: its kind, its words, and the
+/// row it names, and back. A replayed refusal answers the same status and
+/// message as the first.
+pub trait Refusal: Sized {
+    fn keep(&self) -> (RefusalKind, String, Option<u64>);
+    fn restore(kind: RefusalKind, message: String, row: Option<u64>) -> Self;
+}
+
+impl Refusal for JudgingError {
+    fn keep(&self) -> (RefusalKind, String, Option<u64>) {
+        (self.kind(), self.to_string(), self.row())
+    }
+    fn restore(kind: RefusalKind, message: String, row: Option<u64>) -> Self {
+        JudgingError::Replayed(Box::new(Replayed { kind, message, row }))
+    }
+}
+
+impl Refusal for SpeedError {
+    fn keep(&self) -> (RefusalKind, String, Option<u64>) {
+        let kind = match self {
+            SpeedError::Invalid(_) => RefusalKind::Invalid,
+            SpeedError::NotFound(_) => RefusalKind::NotFound,
+            // A reused key is answered before any job runs: never kept.
+            SpeedError::Conflict(_) | SpeedError::KeyReused(_) => RefusalKind::Conflict,
+        };
+        (kind, self.to_string(), None)
+    }
+    fn restore(kind: RefusalKind, message: String, _: Option<u64>) -> Self {
+        match kind {
+            RefusalKind::Invalid => SpeedError::Invalid(message),
+            RefusalKind::NotFound => SpeedError::NotFound(message),
+            RefusalKind::Conflict => SpeedError::Conflict(message),
+        }
+    }
+}
+
+/// An import's refusal names the entry (by index) it stopped at.
+impl Refusal for (usize, SpeedError) {
+    fn keep(&self) -> (RefusalKind, String, Option<u64>) {
+        let (kind, message, _) = self.1.keep();
+        (kind, message, Some(self.0 as u64))
+    }
+    fn restore(kind: RefusalKind, message: String, row: Option<u64>) -> Self {
+        let index = row.unwrap_or_default() as usize;
+        (index, SpeedError::restore(kind, message, None))
+    }
+}
+
 /// `outcome` as stored text.
-pub(super) fn encode<T: Replay>(outcome: &Result<T, JudgingError>) -> Result<String, StoreError> {
+pub(super) fn encode<T: Replay, E: Refusal>(outcome: &Result<T, E>) -> Result<String, StoreError> {
     let stored = match outcome {
         Ok(value) => Stored::Ok(value),
-        Err(refusal) => Stored::Refused {
-            kind: refusal.kind(),
-            message: refusal.to_string(),
-            row: refusal.row(),
-        },
+        Err(refusal) => {
+            let (kind, message, row) = refusal.keep();
+            Stored::Refused { kind, message, row }
+        }
     };
     serde_json::to_string(&stored)
         .map_err(|e| StoreError::Worker(format!("cannot store an idempotent answer: {e}")))
 }
 
 /// A stored outcome, as the job first answered it.
-pub(super) fn decode<T: Replay>(text: &str) -> Result<Result<T, JudgingError>, StoreError> {
+pub(super) fn decode<T: Replay, E: Refusal>(text: &str) -> Result<Result<T, E>, StoreError> {
     let stored: Stored<T> = serde_json::from_str(text).map_err(|e| {
         StoreError::Worker(format!(
             "the answer stored for this idempotency key cannot be read back: {e}"
@@ -200,17 +248,13 @@ pub(super) fn decode<T: Replay>(text: &str) -> Result<Result<T, JudgingError>, S
     })?;
     Ok(match stored {
         Stored::Ok(value) => Ok(value),
-        Stored::Refused { kind, message, row } => Err(JudgingError::Replayed(Box::new(Replayed {
-            kind,
-            message,
-            row,
-        }))),
+        Stored::Refused { kind, message, row } => Err(E::restore(kind, message, row)),
     })
 }
 
 /// The outcome of a keyed job: what it answered (or refused), or the key's
 /// misuse.
-pub(super) type KeyedJob<T> = Result<Result<Result<T, JudgingError>, KeyReused>, StoreError>;
+pub(super) type KeyedJob<T, E = JudgingError> = Result<Result<Result<T, E>, KeyReused>, StoreError>;
 
 /// When this node last purged expired keys.
 static LAST_PURGE: AtomicI64 = AtomicI64::new(0);
@@ -228,19 +272,15 @@ pub(super) fn purge_due(now: i64) -> Option<i64> {
         .map(|_| now - RETAIN_MS)
 }
 
-/// Runs judging job `f` under `keyed` in the SQLite writer's transaction:
-/// answers the key's stored outcome if it has one, else runs `f` in a
-/// savepoint of its own (a refusal undoes its writes but keeps the key) and
-/// stores its outcome with the key.
 /// The answer to a key found stored with `fingerprint` and `outcome`: the
 /// stored outcome again, if this is the same request. An outcome is missing
 /// only for a claim of this very transaction (PostgreSQL claims a key before
 /// running its job), and each job finishes its own before the next runs.
-pub(super) fn replay<T: Replay>(
+pub(super) fn replay<T: Replay, E: Refusal>(
     keyed: &Keyed,
     fingerprint: &str,
     outcome: Option<&str>,
-) -> KeyedJob<T> {
+) -> KeyedJob<T, E> {
     if fingerprint != keyed.fingerprint {
         return Ok(Err(KeyReused));
     }
@@ -253,10 +293,15 @@ pub(super) fn replay<T: Replay>(
     Ok(Ok(decode(outcome)?))
 }
 
-pub(super) fn run_sqlite<T, F>(tx: &mut Tx<'_>, keyed: Keyed, f: F) -> KeyedJob<T>
+/// Runs job `f` under `keyed` in the SQLite writer's transaction: answers
+/// the key's stored outcome if it has one, else runs `f` in a savepoint of
+/// its own (a refusal undoes its writes but keeps the key) and stores its
+/// outcome with the key.
+pub(super) fn run_sqlite<T, E, F>(tx: &mut Tx<'_>, keyed: Keyed, f: F) -> KeyedJob<T, E>
 where
     T: Replay,
-    F: FnOnce(&mut Tx<'_>) -> Result<Result<T, JudgingError>, StoreError>,
+    E: Refusal,
+    F: FnOnce(&mut Tx<'_>) -> Result<Result<T, E>, StoreError>,
 {
     let found: Option<(String, String)> = tx
         .prepare_cached(
@@ -293,6 +338,21 @@ where
             .execute([cutoff])?;
     }
     Ok(Ok(outcome))
+}
+
+/// An import's reused key is refused as the import's refusal.
+impl From<KeyReused> for (usize, SpeedError) {
+    fn from(reused: KeyReused) -> Self {
+        (0, SpeedError::KeyReused(reused))
+    }
+}
+
+/// Folds a keyed speed job's answer back into a speed write's: a reused key
+/// is refused like any speed request.
+pub(super) fn settle_speed<T, E: From<KeyReused>>(
+    answer: KeyedJob<T, E>,
+) -> Result<Result<T, E>, StoreError> {
+    Ok(answer?.unwrap_or_else(|reused| Err(E::from(reused))))
 }
 
 /// Folds a keyed job's answer back into a judging write's.
@@ -398,6 +458,16 @@ mod tests {
         assert_eq!(again.kind(), RefusalKind::Conflict);
         assert_eq!(again.to_string(), JudgingError::Paused.to_string());
         let ok: Result<i64, JudgingError> = Ok(7);
-        assert_eq!(decode::<i64>(&encode(&ok).unwrap()).unwrap().unwrap(), 7);
+        assert_eq!(
+            decode::<i64, JudgingError>(&encode(&ok).unwrap())
+                .unwrap()
+                .unwrap(),
+            7
+        );
+
+        let missing = SpeedError::NotFound("no heat 4".into());
+        let refused: Result<(), (usize, SpeedError)> = Err((2, missing.clone()));
+        let again: Result<(), (usize, SpeedError)> = decode(&encode(&refused).unwrap()).unwrap();
+        assert_eq!(again, Err((2, missing)));
     }
 }

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::clicker::{latest_score_before, DeviceId};
+use super::idempotency::{self, KeyReused, Refusal, Replay};
+use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::scoring::clock;
 use crate::speed::guards::{self, Stop};
@@ -161,14 +163,18 @@ macro_rules! refuse {
 
 impl Store {
     /// Sets an event's number of switches (creating the event if new).
-    pub async fn speed_set_event(&self, name: String, switches: u32) -> Result<(), StoreError> {
-        self.write(move |tx| {
+    pub async fn speed_set_event(
+        &self,
+        name: String,
+        switches: u32,
+    ) -> Result<Result<(), SpeedError>, StoreError> {
+        self.speed_write(move |tx| {
             tx.execute(
                 "INSERT INTO speed_events (name, switches) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
                 params![name, switches],
             )?;
-            Ok(())
+            Ok(Ok(()))
         })
         .await
     }
@@ -178,7 +184,7 @@ impl Store {
         &self,
         entries: Vec<NewEntry>,
     ) -> Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError> {
-        self.try_write(move |tx| {
+        self.speed_write(move |tx| {
             let mut ids = Vec::with_capacity(entries.len());
             for (index, entry) in entries.iter().enumerate() {
                 match add_entry(tx, entry)? {
@@ -197,7 +203,7 @@ impl Store {
         entry: EntryId,
         judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.speed_write(move |tx| {
             let heat = refuse!(entry_heat(tx, entry));
             refuse!(editable(tx, heat));
             refuse!(judges_free(tx, heat, Some(entry), &judges));
@@ -214,7 +220,7 @@ impl Store {
         station: u32,
         judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.speed_write(move |tx| {
             let entries: Vec<(EntryId, u32)> = tx
                 .prepare("SELECT id, heat FROM speed_entries WHERE station = ?1 ORDER BY heat")?
                 .query_map([station], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -243,7 +249,7 @@ impl Store {
         false_starts: u32,
         false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.speed_write(move |tx| {
             let heat = refuse!(entry_heat(tx, entry));
             let (event, switches): (String, u32) = tx.query_row(
                 "SELECT v.name, v.switches FROM speed_entries e JOIN speed_events v ON v.id = e.event_id WHERE e.id = ?1",
@@ -273,7 +279,7 @@ impl Store {
         heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
-        self.try_write(move |tx| {
+        self.speed_write(move |tx| {
             let running: Option<u32> = tx
                 .query_row(
                     "SELECT number FROM speed_heats WHERE started_at IS NOT NULL AND stopped_at IS NULL",
@@ -299,7 +305,7 @@ impl Store {
     /// is locked again as it was (its scores stay those of its run).
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
-        self.try_write(move |tx| {
+        self.speed_write(move |tx| {
             match check!(guards::stop(heat, heat_state(tx, heat)?)) {
                 Stop::Cut => tx.execute(
                     "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
@@ -317,7 +323,7 @@ impl Store {
 
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        self.try_write(move |tx| {
+        self.speed_write(move |tx| {
             check!(guards::unlock(heat, heat_state(tx, heat)?));
             tx.execute(
                 "UPDATE speed_heats SET locked = 0 WHERE number = ?1",
@@ -326,6 +332,23 @@ impl Store {
             Ok(Ok(()))
         })
         .await
+    }
+
+    /// Runs a speed write job; under the request's idempotency key, if it
+    /// has one (see [`super::idempotency`]): every speed write passes here.
+    async fn speed_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Replay + Send + 'static,
+        E: Refusal + From<KeyReused> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
+    {
+        match idempotency::take() {
+            None => self.try_write(f).await,
+            Some(keyed) => idempotency::settle_speed(
+                self.try_write(move |tx| idempotency::run_sqlite(tx, keyed, f))
+                    .await,
+            ),
+        }
     }
 
     /// Every heat, by number.

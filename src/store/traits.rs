@@ -152,7 +152,7 @@ storage_trait! {
     /// What speed events need: entries, heats, deductions and the sheets results come from. The
     /// inner `Result` is a refusal by a speed rule (nothing written).
     pub trait SpeedStore {
-        fn speed_set_event(name: String, switches: u32) -> Result<(), StoreError>;
+        fn speed_set_event(name: String, switches: u32) -> Result<Result<(), SpeedError>, StoreError>;
         fn speed_add_entries(entries: Vec<NewEntry>) -> Result<EntriesAdded, StoreError>;
         fn speed_set_judges(entry: EntryId, judges: Judges) -> Result<Result<u32, SpeedError>, StoreError>;
         fn speed_set_station_judges(station: u32, judges: Judges) -> Result<Result<Vec<u32>, SpeedError>, StoreError>;

@@ -9,18 +9,18 @@
 //! committed key always has one.
 
 use super::writer::PgTx;
-use crate::judging::error::JudgingError;
-use crate::store::idempotency::{encode, purge_due, replay, Keyed, KeyedJob, Replay};
+use crate::store::idempotency::{encode, purge_due, replay, Keyed, KeyedJob, Refusal, Replay};
 use crate::store::now_ms;
 
-/// Runs judging job `f` under `keyed` in this node's write transaction:
+/// Runs job `f` under `keyed` in this node's write transaction:
 /// answers the key's stored outcome if it has one, else runs `f` in a
 /// savepoint of its own (a refusal undoes its writes but keeps the key) and
 /// stores its outcome with the key.
-pub(super) async fn run<T, F>(tx: &mut PgTx, keyed: Keyed, f: F) -> KeyedJob<T>
+pub(super) async fn run<T, E, F>(tx: &mut PgTx, keyed: Keyed, f: F) -> KeyedJob<T, E>
 where
     T: Replay,
-    F: for<'a> FnOnce(&'a mut PgTx) -> super::PgFuture<'a, Result<T, JudgingError>>,
+    E: Refusal,
+    F: for<'a> FnOnce(&'a mut PgTx) -> super::PgFuture<'a, Result<T, E>>,
 {
     let now = now_ms();
     let claim = tx

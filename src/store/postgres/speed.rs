@@ -27,11 +27,13 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use super::clicker::latest_score_before;
 use super::locks::{Advisory, Locks};
-use super::{snapshot, unreachable, PgStore};
+use super::writer::PgTx;
+use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::scoring::{clock, DeviceId};
 use crate::speed::guards::{self, Stop};
 use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
 use crate::speed::{tally::tally, Judges, SpeedError};
+use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
 use crate::store::traits::{CurrentHeat, EntriesAdded};
 use crate::store::StoreError;
 
@@ -222,9 +224,13 @@ async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>
 
 impl PgStore {
     /// Sets an event's number of switches (creating the event if new).
-    pub async fn speed_set_event(&self, name: String, switches: u32) -> Result<(), StoreError> {
+    pub async fn speed_set_event(
+        &self,
+        name: String,
+        switches: u32,
+    ) -> Result<Result<(), SpeedError>, StoreError> {
         // Under the lock too: deductions are checked against the switches.
-        self.write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 tx.execute(
                     "INSERT INTO speed_events (name, switches) VALUES ($1, $2)
@@ -232,7 +238,7 @@ impl PgStore {
                     &[&name, &i64::from(switches)],
                 )
                 .await?;
-                Ok(())
+                Ok(Ok(()))
             })
         })
         .await
@@ -243,7 +249,7 @@ impl PgStore {
         &self,
         entries: Vec<NewEntry>,
     ) -> Result<EntriesAdded, StoreError> {
-        self.try_write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 let mut ids = Vec::with_capacity(entries.len());
                 for (index, entry) in entries.iter().enumerate() {
@@ -264,7 +270,7 @@ impl PgStore {
         entry: EntryId,
         judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.try_write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 let heat = refuse!(entry_heat(tx, entry));
                 refuse!(editable(tx, heat));
@@ -283,7 +289,7 @@ impl PgStore {
         station: u32,
         judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        self.try_write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 let entries: Vec<(EntryId, u32)> = tx
                     .query(
@@ -319,7 +325,7 @@ impl PgStore {
         false_starts: u32,
         false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.try_write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 let heat = refuse!(entry_heat(tx, entry));
                 let row = tx
@@ -356,7 +362,7 @@ impl PgStore {
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
         // The lock makes "no other heat is running" hold until commit, across nodes.
-        self.try_write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 let running = tx
                     .query_opt(
@@ -384,7 +390,7 @@ impl PgStore {
     /// those of its run).
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
         let now = self.receive_clock.cut();
-        self.try_write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 let heat_id = i64::from(heat);
                 match check!(guards::stop(heat, heat_state(&**tx, heat).await?)) {
@@ -408,7 +414,7 @@ impl PgStore {
 
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        self.try_write(speed_lock(), move |tx| {
+        self.speed_write(speed_lock(), move |tx| {
             Box::pin(async move {
                 check!(guards::unlock(heat, heat_state(&**tx, heat).await?));
                 tx.execute(
@@ -420,6 +426,25 @@ impl PgStore {
             })
         })
         .await
+    }
+
+    /// Runs a speed write job; under the request's idempotency key, if it
+    /// has one (see [`crate::store::idempotency`]): every speed write passes here.
+    async fn speed_write<T, E, F>(&self, locks: Locks, f: F) -> Result<Result<T, E>, StoreError>
+    where
+        T: Replay + Send + 'static,
+        E: Refusal + From<KeyReused> + Send + 'static,
+        F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, E>> + Send + 'static,
+    {
+        match idempotency::take() {
+            None => self.try_write(locks, f).await,
+            Some(keyed) => idempotency::settle_speed(
+                self.try_write(locks, move |tx| {
+                    Box::pin(super::idempotency::run(tx, keyed, f))
+                })
+                .await,
+            ),
+        }
     }
 
     /// Every heat, by number.
@@ -699,9 +724,13 @@ mod tests {
         };
         let (s, _changes) = db.node().await;
         let d = devices(&s, 4).await;
-        s.speed_set_event("Speed 30".into(), 0).await.unwrap();
+        s.speed_set_event("Speed 30".into(), 0)
+            .await
+            .unwrap()
+            .unwrap();
         s.speed_set_event("Speed Relay 4x30".into(), 3)
             .await
+            .unwrap()
             .unwrap();
 
         let ids = s
