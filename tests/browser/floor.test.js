@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason } from './harness.js';
+import { ADMIN_SECRET, call as api, startServer, launchBrowser, snap, skipReason } from './harness.js';
 
 const skip = skipReason() ?? false;
 if (skip) console.log(`# browser tests skipped: ${skip}`);
@@ -17,16 +17,7 @@ const TIMEOUT = 10_000;
 let server;
 let browser;
 
-async function call(method, path, body, secret = ADMIN_SECRET) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${secret}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const call = (method, path, body, secret) => api(server, method, path, body, secret);
 
 before(async () => {
   if (skip) return;

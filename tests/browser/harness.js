@@ -24,6 +24,21 @@ export const SCREENSHOTS = join(repo, 'build', 'screenshots');
  * Why the browser tests cannot run here, or null. Without Chromium they skip,
  * except in CI (env CI set), where skipping would hide a broken setup.
  */
+/**
+ * Calls the HTTP API of `server` as `secret` (the admin by default) and
+ * answers the JSON body; a refusal fails the test with what the server said.
+ */
+export async function call(server, method, path, body, secret = ADMIN_SECRET) {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${secret}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
 export function skipReason() {
   if (existsSync(CHROMIUM)) return null;
   const why = `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM`;

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { createServer, connect } from 'node:net';
 import { once } from 'node:events';
 
-import { ADMIN_SECRET, startServer, launchBrowser, snap, skipReason } from './harness.js';
+import { ADMIN_SECRET, call, startServer, launchBrowser, snap, skipReason } from './harness.js';
 
 const skip = skipReason() ?? false;
 if (skip) console.log(`# browser tests skipped: ${skip}`);
@@ -29,17 +29,6 @@ after(async () => {
   for (const l of links) l.close();
   for (const s of servers) await s.stop();
 });
-
-async function call(server, method, path, body, secret = ADMIN_SECRET) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${secret}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 /**
  * The phone's link to `server`: a TCP relay on loopback the test can cut.
