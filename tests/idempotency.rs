@@ -73,6 +73,22 @@ async fn post(addr: SocketAddr, path: &str, secret: &str, k: Option<&str>, body:
     send(addr, Method::POST, path, secret, k.and_then(key), body).await
 }
 
+/// Sends `body` to `path` under `key`, then the very same request again:
+/// the repeat must answer the first answer (status and body), marked
+/// replayed. Answers the first.
+async fn twice(addr: SocketAddr, path: &str, secret: &str, key: &str, body: Value) -> Reply {
+    let first = post(addr, path, secret, Some(key), body.clone()).await;
+    assert!(!first.replayed(), "{path}: a first request is not a replay");
+    let again = post(addr, path, secret, Some(key), body).await;
+    assert_eq!(
+        (again.status, &again.body),
+        (first.status, &first.body),
+        "{path}: the first answer, again"
+    );
+    assert!(again.replayed(), "{path}: marked Idempotent-Replayed: true");
+    first
+}
+
 async fn get(addr: SocketAddr, path: &str, secret: &str) -> Value {
     let reply = send(addr, Method::GET, path, secret, None, Value::Null).await;
     assert_eq!(reply.status, StatusCode::OK, "GET {path}: {:?}", reply.body);
@@ -162,15 +178,9 @@ async fn a_repeated_write_answers_the_first_answer_and_changes_nothing() {
     let (judge, _) = setup(addr).await;
     let rate = |rating: i64| json!({"judgeId": 1, "hackId": 1, "rating": rating});
 
-    let first = post(addr, "/api/ratings", &judge, Some("rate-1-a"), rate(7)).await;
+    let first = twice(addr, "/api/ratings", &judge, "rate-1-a", rate(7)).await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
-    assert!(!first.replayed(), "a first request is not a replay");
     assert_eq!(first.body["rating"], 7);
-
-    let again = post(addr, "/api/ratings", &judge, Some("rate-1-a"), rate(7)).await;
-    assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(again.body, first.body, "the first answer, again");
-    assert!(again.replayed(), "marked Idempotent-Replayed: true");
 
     let changed = post(addr, "/api/ratings", &judge, Some("rate-1-b"), rate(9)).await;
     assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
@@ -190,21 +200,11 @@ async fn a_repeated_write_answers_the_first_answer_and_changes_nothing() {
 
     // Other writes answer their first answer too (201 for a new row).
     let note = json!({"judgeId": 1, "hackId": 2, "text": "great demo"});
-    let noted = post(addr, "/api/notes", &judge, Some("note-1"), note.clone()).await;
+    let noted = twice(addr, "/api/notes", &judge, "note-1", note).await;
     assert_eq!(noted.status, StatusCode::OK, "{:?}", noted.body);
-    let noted_again = post(addr, "/api/notes", &judge, Some("note-1"), note).await;
-    assert_eq!(
-        (noted_again.status, &noted_again.body),
-        (noted.status, &noted.body)
-    );
-    assert!(noted_again.replayed());
     let hack = json!({"name": "Hack 4", "description": "", "location": 4});
-    let added = post(addr, "/api/hacks", ADMIN, Some("hack-4"), hack.clone()).await;
+    let added = twice(addr, "/api/hacks", ADMIN, "hack-4", hack).await;
     assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
-    let added_again = post(addr, "/api/hacks", ADMIN, Some("hack-4"), hack).await;
-    assert_eq!(added_again.status, StatusCode::CREATED);
-    assert_eq!(added_again.body, added.body);
-    assert!(added_again.replayed());
     let state = get(addr, "/api/state", ADMIN).await;
     assert_eq!(state["hacks"].as_array().unwrap().len(), 4, "one Hack 4");
     assert_eq!(state["notes"].as_array().unwrap().len(), 1);
@@ -381,43 +381,17 @@ async fn speed_writes_answer_the_first_answer() {
     .await;
     assert_eq!(event.status, StatusCode::OK, "{:?}", event.body);
     let ann = json!({"event": "Speed 30", "heat": 1, "station": 1, "name": "Ann"});
-    let first = post(addr, "/api/entries", ADMIN, Some("ann"), ann.clone()).await;
+    let first = twice(addr, "/api/entries", ADMIN, "ann", ann).await;
     assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
-    assert!(!first.replayed());
-    let again = post(addr, "/api/entries", ADMIN, Some("ann"), ann).await;
-    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
-    assert!(again.replayed());
-    assert_eq!(again.body["id"], first.body["id"]);
 
-    // Ann's station is taken in heat 1: refused, and refused again on a
-    // repeat even after the station is free in another heat's terms.
+    // Ann has station 1 of heat 1: Bo is refused, and his repeat answers
+    // the same refusal.
     let bo = json!({"event": "Speed 30", "heat": 1, "station": 1, "name": "Bo"});
-    let taken = post(addr, "/api/entries", ADMIN, Some("bo"), bo.clone()).await;
+    let taken = twice(addr, "/api/entries", ADMIN, "bo", bo).await;
     assert_eq!(taken.status, StatusCode::CONFLICT, "{:?}", taken.body);
-    let taken_again = post(addr, "/api/entries", ADMIN, Some("bo"), bo).await;
-    assert_eq!(taken_again.status, StatusCode::CONFLICT);
-    assert_eq!(taken_again.body, taken.body);
-    assert!(taken_again.replayed());
 
-    let start = post(
-        addr,
-        "/api/heats/1/start",
-        ADMIN,
-        Some("start-1"),
-        json!({}),
-    )
-    .await;
+    let start = twice(addr, "/api/heats/1/start", ADMIN, "start-1", json!({})).await;
     assert_eq!(start.status, StatusCode::OK, "{:?}", start.body);
-    let start_again = post(
-        addr,
-        "/api/heats/1/start",
-        ADMIN,
-        Some("start-1"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(start_again.status, StatusCode::OK, "{:?}", start_again.body);
-    assert!(start_again.replayed());
     let unkeyed = post(addr, "/api/heats/1/start", ADMIN, None, json!({})).await;
     assert_eq!(
         unkeyed.status,
