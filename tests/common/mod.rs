@@ -2,6 +2,7 @@
 //! it with a real WebSocket client (tokio-tungstenite) and HTTP (reqwest).
 #![allow(dead_code)]
 
+pub mod netns;
 pub mod raw;
 pub mod sse;
 
