@@ -12,8 +12,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::changes::{Changes, Log};
-use super::clicker::RegisterError;
-use super::judge_links::{CurrentLink, LinkLookup};
 use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
 use crate::judging::devpost::Project;
@@ -27,6 +25,37 @@ use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
+
+/// A judge's current link, as listing answers it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CurrentLink {
+    pub judge_id: i64,
+    pub token: String,
+    /// Milliseconds since the Unix epoch; `None`: never.
+    pub expires_at: Option<i64>,
+    /// Issued by this listing.
+    pub fresh: bool,
+}
+
+/// What a presented token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkLookup {
+    /// The current link of this judge, still valid.
+    Valid(i64),
+    /// The current link of this judge, expired at this time (ms).
+    Expired { judge: i64, at: i64 },
+    /// No current link: never issued, or replaced by a newer one.
+    Unknown,
+}
+
+/// Why a REGISTER could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("no device id is left: all 999999 six-digit ids are taken")]
+    IdsExhausted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// A storage call in progress.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -29,7 +29,7 @@ use crate::judging::model::{
 };
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
-use crate::store::judging::JUDGE_SECRET_BYTES;
+use crate::store::JUDGE_SECRET_BYTES;
 use crate::store::{now_ms, StoreError, WriteError};
 
 impl PgStore {

@@ -19,7 +19,7 @@ use super::writer::PgTx;
 use super::{judging, snapshot, unreachable, PgStore};
 use crate::judging::model::DataStore;
 use crate::store::changes::{Change, ClickerSnapshot, Entry, Log, LogError, Seq};
-use crate::store::log::{pack, unpack};
+use crate::store::log_codec::{pack, unpack};
 use crate::store::StoreError;
 
 /// The channel nodes `LISTEN` on; the payload is the last number committed.

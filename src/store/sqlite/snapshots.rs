@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::changes::{ClickerSnapshot, Entry, Log, LogError, Seq};
+use crate::store::changes::{ClickerSnapshot, Entry, Log, LogError, Seq};
 use super::log::last_seq;
 use super::{Store, StoreError};
 use crate::judging::model::DataStore;

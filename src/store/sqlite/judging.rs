@@ -7,10 +7,11 @@
 //! step; a refusal writes nothing. Each write publishes exactly the rows it
 //! added or changed, which reach live subscribers after the commit.
 
+use crate::store::JUDGE_SECRET_BYTES;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::floor;
-use super::idempotency::{self, Replay};
+use crate::store::idempotency::{self, Replay};
 use super::judging_rows::{exists, publish, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
@@ -22,8 +23,6 @@ use crate::judging::model::{
 use crate::secrets;
 use crate::store::WriteError;
 
-/// Random bytes in a judge's login secret (256 bits, 64 hex characters).
-pub const JUDGE_SECRET_BYTES: usize = 32;
 
 /// What a job refuses with, or the storage failure it hit.
 pub(super) type Job<T> = Result<Result<T, JudgingError>, StoreError>;
@@ -267,7 +266,7 @@ impl Store {
     }
 
     /// Runs a judging write job; under the request's idempotency key, if
-    /// it has one (see [`super::idempotency`]): every judging write passes
+    /// it has one (see [`crate::store::idempotency`]): every judging write passes
     /// here, so this is the one place keys are honoured on SQLite.
     pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, WriteError>
     where
@@ -277,7 +276,7 @@ impl Store {
         match idempotency::take() {
             None => Ok(self.try_write(f).await??),
             Some(keyed) => idempotency::settle(
-                self.try_write(move |tx| idempotency::run_sqlite(tx, keyed, f))
+                self.try_write(move |tx| super::keyed::run(tx, keyed, f))
                     .await,
             ),
         }
@@ -383,7 +382,8 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
 mod tests {
 
     use super::*;
-    use crate::store::test_support::{open, seed};
+    use crate::store::sqlite::test_support::open;
+    use crate::store::test_support::seed;
 
     use crate::store::{Change, Changes};
 

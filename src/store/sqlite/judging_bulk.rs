@@ -342,9 +342,9 @@ mod tests {
 
     use super::*;
     use crate::judging::model::DataStore;
-    use crate::store::test_support::{open, with_ada};
+    use crate::store::sqlite::test_support::{open, with_ada};
 
-    use crate::store::judging::NewHack;
+    use crate::judging::inputs::NewHack;
     use crate::store::{Change, Changes};
 
     fn diffs(changes: &mut Changes) -> Vec<DataStore> {

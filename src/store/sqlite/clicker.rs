@@ -1,10 +1,10 @@
 //! The clicker tables: devices (id and hashed secret) and every device's
 //! score series. This module alone reads and writes them.
 
+use crate::store::RegisterError;
 use rusqlite::{params, OptionalExtension};
-use thiserror::Error;
 
-use super::changes::{Change, Score};
+use crate::store::changes::{Change, Score};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::scoring::clock;
@@ -13,15 +13,6 @@ pub use crate::scoring::{
     MAX_DEVICE_ID,
 };
 use crate::secrets;
-
-/// Why a REGISTER could not be served.
-#[derive(Debug, Error)]
-pub enum RegisterError {
-    #[error("no device id is left: all 999999 six-digit ids are taken")]
-    IdsExhausted,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 impl Store {
     /// Registers a device. A secret this server issued earlier gets that

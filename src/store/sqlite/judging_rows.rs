@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::changes::Change;
+use crate::store::changes::Change;
 use super::writer::Tx;
 use super::StoreError;
 use crate::judging::model::DataStore;

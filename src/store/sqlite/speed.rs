@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::clicker::{latest_score_before, DeviceId};
-use super::idempotency::{self, KeyReused, Refusal, Replay};
+use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::scoring::clock;
@@ -335,7 +335,7 @@ impl Store {
     }
 
     /// Runs a speed write job; under the request's idempotency key, if it
-    /// has one (see [`super::idempotency`]): every speed write passes here.
+    /// has one (see [`crate::store::idempotency`]): every speed write passes here.
     async fn speed_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
     where
         T: Replay + Send + 'static,
@@ -345,7 +345,7 @@ impl Store {
         match idempotency::take() {
             None => self.try_write(f).await,
             Some(keyed) => idempotency::settle_speed(
-                self.try_write(move |tx| idempotency::run_sqlite(tx, keyed, f))
+                self.try_write(move |tx| super::keyed::run(tx, keyed, f))
                     .await,
             ),
         }

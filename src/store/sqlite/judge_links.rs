@@ -3,6 +3,7 @@
 //! (`crate::operator_secrets::link_key` derives them); a judge has at most one link, so
 //! writing a new one retires the old.
 
+use crate::store::{CurrentLink, LinkLookup};
 use rusqlite::{params, OptionalExtension};
 
 use super::writer::Tx;
@@ -10,17 +11,6 @@ use super::{now_ms, Store, StoreError};
 use crate::judging::error::JudgingError;
 use crate::secrets::{self, SecretHash};
 use crate::store::WriteError;
-
-/// A judge's current link, as listing answers it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CurrentLink {
-    pub judge_id: i64,
-    pub token: String,
-    /// Milliseconds since the Unix epoch; `None`: never.
-    pub expires_at: Option<i64>,
-    /// Issued by this listing.
-    pub fresh: bool,
-}
 
 /// Writes `judge`'s link of the next generation; returns (token, generation).
 fn write_next(
@@ -51,17 +41,6 @@ fn write_next(
         now_ms()
     ])?;
     Ok((token, generation))
-}
-
-/// What a presented token is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkLookup {
-    /// The current link of this judge, still valid.
-    Valid(i64),
-    /// The current link of this judge, expired at this time (ms).
-    Expired { judge: i64, at: i64 },
-    /// No current link: never issued, or replaced by a newer one.
-    Unknown,
 }
 
 impl Store {
@@ -173,7 +152,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::with_ada;
+    use crate::store::sqlite::test_support::with_ada;
 
     #[tokio::test]
     async fn a_new_link_retires_the_old_and_expiry_is_kept() {

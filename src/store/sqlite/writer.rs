@@ -31,9 +31,9 @@ use std::time::Instant;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::changes::{Change, Entry, Followers};
+use crate::store::changes::{Change, Entry, Followers};
 use super::faults::{Fault, FaultVfs};
-use super::job_outcome::{fail_all, settle, Completion, Ran};
+use crate::store::job_outcome::{fail_all, settle, Completion, Ran};
 use super::log::{self, LogState};
 use super::StoreError;
 use crate::metrics::Metrics;
