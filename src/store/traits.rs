@@ -69,131 +69,165 @@ pub type LinkTokens = Box<dyn Fn(i64, i64) -> String + Send>;
 /// Makes the sign-in link token of one judge's given generation.
 pub type LinkToken = Box<dyn Fn(i64) -> String + Send>;
 
-/// Declares a storage trait from its methods' signatures, and implements it
-/// for [`Store`] (SQLite) and [`PgStore`] (PostgreSQL) by calling the
-/// inherent method of the same name, so each method is declared once here.
-macro_rules! storage_trait {
-    (
-        $(#[$doc:meta])*
-        pub trait $trait:ident {
-            $(
-                $(#[$mdoc:meta])*
-                fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;
-            )*
-        }
-    ) => {
-        $(#[$doc])*
-        pub trait $trait: Send + Sync {
-            $(
-                $(#[$mdoc])*
-                fn $name(&self, $($arg: $ty),*) -> StoreFuture<'_, $ret>;
-            )*
-        }
-
-        impl $trait for Store {
-            $(
-                fn $name(&self, $($arg: $ty),*) -> StoreFuture<'_, $ret> {
-                    Box::pin(Store::$name(self, $($arg),*))
-                }
-            )*
-        }
-
-        impl $trait for PgStore {
-            $(
-                fn $name(&self, $($arg: $ty),*) -> StoreFuture<'_, $ret> {
-                    Box::pin(PgStore::$name(self, $($arg),*))
-                }
-            )*
-        }
-    };
+/// What the judging core needs: the judging tables, the judging floor, judges' secrets and
+/// sign-in links. Every write is durable when its future resolves; a refusal
+/// (`WriteError::Refused`) wrote nothing.
+pub trait JudgingStore: Send + Sync {
+    /// Records a hack (checked by the core).
+    fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>>;
+    /// Records a judge; an email may belong to one judge only.
+    fn add_judge(&self, judge: NewJudge) -> StoreFuture<'_, Result<Judge, WriteError>>;
+    /// Records a superlative (a prize category).
+    fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>>;
+    /// Records (or replaces) a judge's rating of a hack.
+    fn rate(
+        &self,
+        judge: i64,
+        hack: i64,
+        rating: i64,
+    ) -> StoreFuture<'_, Result<Rating, WriteError>>;
+    /// Records (or replaces) a judge's first and second choice for a superlative.
+    fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>>;
+    /// Issues a new secret for a judge, kept hashed.
+    fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>>;
+    /// The judge a secret was issued to.
+    fn judge_for_secret(&self, secret: String) -> StoreFuture<'_, Result<Option<i64>, StoreError>>;
+    fn judge_exists(&self, id: i64) -> StoreFuture<'_, Result<bool, StoreError>>;
+    /// Every row of every judging table: what live views start from.
+    fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>>;
+    /// Adds the hacks and prizes of a Devpost export, matching existing ones by name.
+    fn import_devpost(
+        &self,
+        projects: Vec<Project>,
+    ) -> StoreFuture<'_, Result<DevpostImported, WriteError>>;
+    /// Adds the judges of a judges CSV, or none of them.
+    fn import_judges(
+        &self,
+        judges: Vec<(u64, judges_csv::NewJudge)>,
+    ) -> StoreFuture<'_, Result<JudgesImported, WriteError>>;
+    /// Assigns hacks to judges, keeping what was rated.
+    fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>>;
+    /// The judges per hack of the latest assignment.
+    fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>>;
+    /// Pauses or resumes judging.
+    fn set_paused(&self, paused: bool) -> StoreFuture<'_, Result<JudgingStatus, WriteError>>;
+    /// Records that a judge found a hack's team absent.
+    fn mark_absent(&self, judge: i64, hack: i64) -> StoreFuture<'_, Result<Absence, WriteError>>;
+    /// Clears a hack's absences (the organiser found the team).
+    fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>>;
+    /// Withdraws a hack from judging, or brings it back.
+    fn set_withdrawn(
+        &self,
+        hack: i64,
+        withdrawn: bool,
+    ) -> StoreFuture<'_, Result<Withdrawal, WriteError>>;
+    /// Records (or replaces) a judge's private note on a hack.
+    fn note(
+        &self,
+        judge: i64,
+        hack: i64,
+        text: String,
+    ) -> StoreFuture<'_, Result<Note, WriteError>>;
+    /// When each judge last acted, in ms since the Unix epoch.
+    fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>>;
+    /// The current sign-in link of each judge, issuing first links where missing.
+    fn current_judge_links(
+        &self,
+        judges: Vec<i64>,
+        token_for: LinkTokens,
+    ) -> StoreFuture<'_, Result<Vec<CurrentLink>, WriteError>>;
+    /// Replaces a judge's sign-in link with a new generation.
+    fn replace_judge_link(
+        &self,
+        judge: i64,
+        token_for: LinkToken,
+        expires_at: Option<i64>,
+    ) -> StoreFuture<'_, Result<(String, i64), WriteError>>;
+    /// Whose sign-in link a token is, and whether it is still valid.
+    fn judge_for_link(&self, token: String) -> StoreFuture<'_, Result<LinkLookup, StoreError>>;
 }
 
-storage_trait! {
-    /// What the judging core needs: the judging tables, the judging floor, judges' secrets and
-    /// sign-in links. Every write is durable when its future resolves; a refusal
-    /// (`WriteError::Refused`) wrote nothing.
-    pub trait JudgingStore {
-        /// Records a hack (checked by the core).
-        fn add_hack(hack: NewHack) -> Result<Hack, WriteError>;
-        /// Records a judge; an email may belong to one judge only.
-        fn add_judge(judge: NewJudge) -> Result<Judge, WriteError>;
-        /// Records a superlative (a prize category).
-        fn add_superlative(name: String) -> Result<Superlative, WriteError>;
-        /// Records (or replaces) a judge's rating of a hack.
-        fn rate(judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError>;
-        /// Records (or replaces) a judge's first and second choice for a superlative.
-        fn rank(ranking: Ranking) -> Result<SuperlativePlacement, WriteError>;
-        /// Issues a new secret for a judge, kept hashed.
-        fn issue_judge_secret(judge: i64) -> Result<String, WriteError>;
-        /// The judge a secret was issued to.
-        fn judge_for_secret(secret: String) -> Result<Option<i64>, StoreError>;
-        fn judge_exists(id: i64) -> Result<bool, StoreError>;
-        /// Every row of every judging table: what live views start from.
-        fn load_all() -> Result<DataStore, StoreError>;
-        /// Adds the hacks and prizes of a Devpost export, matching existing ones by name.
-        fn import_devpost(projects: Vec<Project>) -> Result<DevpostImported, WriteError>;
-        /// Adds the judges of a judges CSV, or none of them.
-        fn import_judges(judges: Vec<(u64, judges_csv::NewJudge)>) -> Result<JudgesImported, WriteError>;
-        /// Assigns hacks to judges, keeping what was rated.
-        fn assign(judges_per_hack: i64) -> Result<Assigned, WriteError>;
-        /// The judges per hack of the latest assignment.
-        fn judges_per_hack() -> Result<Option<i64>, StoreError>;
-        /// Pauses or resumes judging.
-        fn set_paused(paused: bool) -> Result<JudgingStatus, WriteError>;
-        /// Records that a judge found a hack's team absent.
-        fn mark_absent(judge: i64, hack: i64) -> Result<Absence, WriteError>;
-        /// Clears a hack's absences (the organiser found the team).
-        fn clear_absences(hack: i64) -> Result<Vec<Absence>, WriteError>;
-        /// Withdraws a hack from judging, or brings it back.
-        fn set_withdrawn(hack: i64, withdrawn: bool) -> Result<Withdrawal, WriteError>;
-        /// Records (or replaces) a judge's private note on a hack.
-        fn note(judge: i64, hack: i64, text: String) -> Result<Note, WriteError>;
-        /// When each judge last acted, in ms since the Unix epoch.
-        fn judge_activity() -> Result<HashMap<i64, i64>, StoreError>;
-        /// The current sign-in link of each judge, issuing first links where missing.
-        fn current_judge_links(judges: Vec<i64>, token_for: LinkTokens) -> Result<Vec<CurrentLink>, WriteError>;
-        /// Replaces a judge's sign-in link with a new generation.
-        fn replace_judge_link(judge: i64, token_for: LinkToken, expires_at: Option<i64>) -> Result<(String, i64), WriteError>;
-        /// Whose sign-in link a token is, and whether it is still valid.
-        fn judge_for_link(token: String) -> Result<LinkLookup, StoreError>;
-    }
+/// What the clicker adapter and the device history need: devices and their score series.
+pub trait ClickerStore: Send + Sync {
+    /// Registers a device, or finds it again by its secret; `holder` takes hold of its id.
+    fn register_device(
+        &self,
+        secret: Option<String>,
+        holder: Holder,
+    ) -> StoreFuture<'_, Result<Registration, RegisterError>>;
+    /// `holder`'s connection ended: the device disconnects, unless its id was taken over.
+    fn device_disconnected(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> StoreFuture<'_, Result<(), StoreError>>;
+    /// `holder` takes `device`'s id back after the cluster released it, unless another holds it now.
+    fn reclaim_device(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> StoreFuture<'_, Result<bool, StoreError>>;
+    /// Stores one SCORE durably and says whether it is new, late or a retry.
+    fn record_score(
+        &self,
+        device: DeviceId,
+        timestamp: i64,
+        score: i64,
+        msg_id: Option<i64>,
+    ) -> StoreFuture<'_, Result<ScoreOutcome, StoreError>>;
+    /// Every device with its newest score.
+    fn devices(&self) -> StoreFuture<'_, Result<Vec<DeviceRecord>, StoreError>>;
+    /// One device's whole score series (`None`: no such device).
+    fn device_scores(
+        &self,
+        device: DeviceId,
+    ) -> StoreFuture<'_, Result<Option<Vec<ScoreRecord>>, StoreError>>;
 }
 
-storage_trait! {
-    /// What the clicker adapter and the device history need: devices and their score series.
-    pub trait ClickerStore {
-        /// Registers a device, or finds it again by its secret; `holder` takes hold of its id.
-        fn register_device(secret: Option<String>, holder: Holder) -> Result<Registration, RegisterError>;
-        /// `holder`'s connection ended: the device disconnects, unless its id was taken over.
-        fn device_disconnected(device: DeviceId, holder: Holder) -> Result<(), StoreError>;
-        /// `holder` takes `device`'s id back after the cluster released it, unless another holds it now.
-        fn reclaim_device(device: DeviceId, holder: Holder) -> Result<bool, StoreError>;
-        /// Stores one SCORE durably and says whether it is new, late or a retry.
-        fn record_score(device: DeviceId, timestamp: i64, score: i64, msg_id: Option<i64>) -> Result<ScoreOutcome, StoreError>;
-        /// Every device with its newest score.
-        fn devices() -> Result<Vec<DeviceRecord>, StoreError>;
-        /// One device's whole score series (`None`: no such device).
-        fn device_scores(device: DeviceId) -> Result<Option<Vec<ScoreRecord>>, StoreError>;
-    }
-}
-
-storage_trait! {
-    /// What speed events need: entries, heats, deductions and the sheets results come from. The
-    /// inner `Result` is a refusal by a speed rule (nothing written).
-    pub trait SpeedStore {
-        fn speed_set_event(name: String, switches: u32) -> Result<Result<(), SpeedError>, StoreError>;
-        fn speed_add_entries(entries: Vec<NewEntry>) -> Result<EntriesAdded, StoreError>;
-        fn speed_set_judges(entry: EntryId, judges: Judges) -> Result<Result<u32, SpeedError>, StoreError>;
-        fn speed_set_station_judges(station: u32, judges: Judges) -> Result<Result<Vec<u32>, SpeedError>, StoreError>;
-        fn speed_set_deductions(entry: EntryId, false_starts: u32, false_switches: u32) -> Result<Result<u32, SpeedError>, StoreError>;
-        fn speed_start_heat(heat: u32) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError>;
-        fn speed_stop_heat(heat: u32) -> Result<Result<(), SpeedError>, StoreError>;
-        fn speed_unlock_heat(heat: u32) -> Result<Result<(), SpeedError>, StoreError>;
-        fn speed_heats() -> Result<Vec<HeatRecord>, StoreError>;
-        fn speed_heat(heat: u32) -> Result<Option<HeatRecord>, StoreError>;
-        fn speed_current_heat() -> Result<Option<CurrentHeat>, StoreError>;
-        fn speed_sheets(filter: Filter) -> Result<Vec<EntrySheet>, StoreError>;
-    }
+/// What speed events need: entries, heats, deductions and the sheets results come from. The
+/// inner `Result` is a refusal by a speed rule (nothing written).
+pub trait SpeedStore: Send + Sync {
+    fn speed_set_event(
+        &self,
+        name: String,
+        switches: u32,
+    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>>;
+    fn speed_add_entries(
+        &self,
+        entries: Vec<NewEntry>,
+    ) -> StoreFuture<'_, Result<EntriesAdded, StoreError>>;
+    fn speed_set_judges(
+        &self,
+        entry: EntryId,
+        judges: Judges,
+    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>>;
+    fn speed_set_station_judges(
+        &self,
+        station: u32,
+        judges: Judges,
+    ) -> StoreFuture<'_, Result<Result<Vec<u32>, SpeedError>, StoreError>>;
+    fn speed_set_deductions(
+        &self,
+        entry: EntryId,
+        false_starts: u32,
+        false_switches: u32,
+    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>>;
+    fn speed_start_heat(
+        &self,
+        heat: u32,
+    ) -> StoreFuture<'_, Result<Result<Vec<DeviceId>, SpeedError>, StoreError>>;
+    fn speed_stop_heat(
+        &self,
+        heat: u32,
+    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>>;
+    fn speed_unlock_heat(
+        &self,
+        heat: u32,
+    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>>;
+    fn speed_heats(&self) -> StoreFuture<'_, Result<Vec<HeatRecord>, StoreError>>;
+    fn speed_heat(&self, heat: u32) -> StoreFuture<'_, Result<Option<HeatRecord>, StoreError>>;
+    fn speed_current_heat(&self) -> StoreFuture<'_, Result<Option<CurrentHeat>, StoreError>>;
+    fn speed_sheets(&self, filter: Filter) -> StoreFuture<'_, Result<Vec<EntrySheet>, StoreError>>;
 }
 
 /// A node's whole store of record, SQLite or PostgreSQL: every storage

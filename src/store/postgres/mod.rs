@@ -30,6 +30,7 @@ mod clicker;
 mod floor;
 mod follow;
 mod idempotency;
+mod interface;
 mod judge_links;
 mod judging;
 mod judging_bulk;

@@ -4,7 +4,6 @@
 use crate::store::RegisterError;
 use rusqlite::{params, OptionalExtension};
 
-use crate::store::changes::{Change, Score};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::scoring::clock;
@@ -13,6 +12,7 @@ pub use crate::scoring::{
     MAX_DEVICE_ID,
 };
 use crate::secrets;
+use crate::store::changes::{Change, Score};
 
 impl Store {
     /// Registers a device. A secret this server issued earlier gets that

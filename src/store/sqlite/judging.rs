@@ -11,7 +11,6 @@ use crate::store::JUDGE_SECRET_BYTES;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::floor;
-use crate::store::idempotency::{self, Replay};
 use super::judging_rows::{exists, publish, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
@@ -21,8 +20,8 @@ use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
 use crate::secrets;
+use crate::store::idempotency::{self, Replay};
 use crate::store::WriteError;
-
 
 /// What a job refuses with, or the storage failure it hit.
 pub(super) type Job<T> = Result<Result<T, JudgingError>, StoreError>;

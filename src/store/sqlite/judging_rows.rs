@@ -3,10 +3,10 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::store::changes::Change;
 use super::writer::Tx;
 use super::StoreError;
 use crate::judging::model::DataStore;
+use crate::store::changes::Change;
 
 /// Queues the rows `fill` puts into an otherwise empty diff.
 pub(super) fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {

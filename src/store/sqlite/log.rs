@@ -31,9 +31,9 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::changes::{Changes, Entry, LogError, Seq};
 use super::{Store, StoreError};
 use crate::secrets;
+use crate::store::changes::{Changes, Entry, LogError, Seq};
 
 /// The writer's view of the log: where it ends, what it still answers for,
 /// how much to keep.

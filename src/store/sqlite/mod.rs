@@ -23,6 +23,7 @@ mod checkpointer;
 mod clicker;
 mod faults;
 mod floor;
+mod interface;
 mod judge_links;
 mod judging;
 mod judging_bulk;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::store::changes::{ClickerSnapshot, Entry, Log, LogError, Seq};
 use super::log::last_seq;
 use super::{Store, StoreError};
 use crate::judging::model::DataStore;
 use crate::scoring::DeviceId;
+use crate::store::changes::{ClickerSnapshot, Entry, Log, LogError, Seq};
 
 impl Store {
     /// Every judging row and the position they are as of.

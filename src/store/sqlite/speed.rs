@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::clicker::{latest_score_before, DeviceId};
-use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::scoring::clock;
@@ -20,6 +19,7 @@ pub use crate::speed::model::{
     Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry,
 };
 use crate::speed::{tally::tally, Judges, SpeedError};
+use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
 
 /// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
 fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {

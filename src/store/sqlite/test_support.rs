@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::Store;
 use crate::judging::inputs::NewJudge;
-use crate::store::{Changes, SyncMode};
 use crate::metrics::Metrics;
+use crate::store::{Changes, SyncMode};
 
 /// A new, empty database (kept while the directory lives).
 pub fn open() -> (tempfile::TempDir, Store, Changes) {

@@ -31,12 +31,12 @@ use std::time::Instant;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::store::changes::{Change, Entry, Followers};
 use super::faults::{Fault, FaultVfs};
-use crate::store::job_outcome::{fail_all, settle, Completion, Ran};
 use super::log::{self, LogState};
 use super::StoreError;
 use crate::metrics::Metrics;
+use crate::store::changes::{Change, Entry, Followers};
+use crate::store::job_outcome::{fail_all, settle, Completion, Ran};
 
 /// Most jobs sharing one transaction: bounds the latency a batch adds.
 pub const MAX_BATCH: usize = 4096;

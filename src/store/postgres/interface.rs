@@ -1,0 +1,277 @@
+//! The storage interface (`store/traits.rs`) on PostgreSQL: each method is the
+//! engine's own of the same name, boxed so the core can hold the store as
+//! a trait object.
+
+use std::collections::HashMap;
+
+use super::PgStore;
+use crate::judging::devpost::Project;
+use crate::judging::inputs::{NewHack, NewJudge, Ranking};
+use crate::judging::judges_csv;
+use crate::judging::model::{
+    Absence, DataStore, Hack, Judge, JudgingStatus, Note, Rating, Superlative,
+    SuperlativePlacement, Withdrawal,
+};
+use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
+use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
+use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
+use crate::speed::{Judges, SpeedError};
+use crate::store::traits::{
+    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, LinkToken, LinkTokens, SpeedStore,
+    StoreFuture,
+};
+use crate::store::{CurrentLink, LinkLookup, RegisterError, StoreError, WriteError};
+
+impl JudgingStore for PgStore {
+    fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>> {
+        Box::pin(PgStore::add_hack(self, hack))
+    }
+
+    fn add_judge(&self, judge: NewJudge) -> StoreFuture<'_, Result<Judge, WriteError>> {
+        Box::pin(PgStore::add_judge(self, judge))
+    }
+
+    fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
+        Box::pin(PgStore::add_superlative(self, name))
+    }
+
+    fn rate(
+        &self,
+        judge: i64,
+        hack: i64,
+        rating: i64,
+    ) -> StoreFuture<'_, Result<Rating, WriteError>> {
+        Box::pin(PgStore::rate(self, judge, hack, rating))
+    }
+
+    fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>> {
+        Box::pin(PgStore::rank(self, ranking))
+    }
+
+    fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>> {
+        Box::pin(PgStore::issue_judge_secret(self, judge))
+    }
+
+    fn judge_for_secret(&self, secret: String) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
+        Box::pin(PgStore::judge_for_secret(self, secret))
+    }
+
+    fn judge_exists(&self, id: i64) -> StoreFuture<'_, Result<bool, StoreError>> {
+        Box::pin(PgStore::judge_exists(self, id))
+    }
+
+    fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>> {
+        Box::pin(PgStore::load_all(self))
+    }
+
+    fn import_devpost(
+        &self,
+        projects: Vec<Project>,
+    ) -> StoreFuture<'_, Result<DevpostImported, WriteError>> {
+        Box::pin(PgStore::import_devpost(self, projects))
+    }
+
+    fn import_judges(
+        &self,
+        judges: Vec<(u64, judges_csv::NewJudge)>,
+    ) -> StoreFuture<'_, Result<JudgesImported, WriteError>> {
+        Box::pin(PgStore::import_judges(self, judges))
+    }
+
+    fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>> {
+        Box::pin(PgStore::assign(self, judges_per_hack))
+    }
+
+    fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
+        Box::pin(PgStore::judges_per_hack(self))
+    }
+
+    fn set_paused(&self, paused: bool) -> StoreFuture<'_, Result<JudgingStatus, WriteError>> {
+        Box::pin(PgStore::set_paused(self, paused))
+    }
+
+    fn mark_absent(&self, judge: i64, hack: i64) -> StoreFuture<'_, Result<Absence, WriteError>> {
+        Box::pin(PgStore::mark_absent(self, judge, hack))
+    }
+
+    fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>> {
+        Box::pin(PgStore::clear_absences(self, hack))
+    }
+
+    fn set_withdrawn(
+        &self,
+        hack: i64,
+        withdrawn: bool,
+    ) -> StoreFuture<'_, Result<Withdrawal, WriteError>> {
+        Box::pin(PgStore::set_withdrawn(self, hack, withdrawn))
+    }
+
+    fn note(
+        &self,
+        judge: i64,
+        hack: i64,
+        text: String,
+    ) -> StoreFuture<'_, Result<Note, WriteError>> {
+        Box::pin(PgStore::note(self, judge, hack, text))
+    }
+
+    fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {
+        Box::pin(PgStore::judge_activity(self))
+    }
+
+    fn current_judge_links(
+        &self,
+        judges: Vec<i64>,
+        token_for: LinkTokens,
+    ) -> StoreFuture<'_, Result<Vec<CurrentLink>, WriteError>> {
+        Box::pin(PgStore::current_judge_links(self, judges, token_for))
+    }
+
+    fn replace_judge_link(
+        &self,
+        judge: i64,
+        token_for: LinkToken,
+        expires_at: Option<i64>,
+    ) -> StoreFuture<'_, Result<(String, i64), WriteError>> {
+        Box::pin(PgStore::replace_judge_link(
+            self, judge, token_for, expires_at,
+        ))
+    }
+
+    fn judge_for_link(&self, token: String) -> StoreFuture<'_, Result<LinkLookup, StoreError>> {
+        Box::pin(PgStore::judge_for_link(self, token))
+    }
+}
+
+impl ClickerStore for PgStore {
+    fn register_device(
+        &self,
+        secret: Option<String>,
+        holder: Holder,
+    ) -> StoreFuture<'_, Result<Registration, RegisterError>> {
+        Box::pin(PgStore::register_device(self, secret, holder))
+    }
+
+    fn device_disconnected(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> StoreFuture<'_, Result<(), StoreError>> {
+        Box::pin(PgStore::device_disconnected(self, device, holder))
+    }
+
+    fn reclaim_device(
+        &self,
+        device: DeviceId,
+        holder: Holder,
+    ) -> StoreFuture<'_, Result<bool, StoreError>> {
+        Box::pin(PgStore::reclaim_device(self, device, holder))
+    }
+
+    fn record_score(
+        &self,
+        device: DeviceId,
+        timestamp: i64,
+        score: i64,
+        msg_id: Option<i64>,
+    ) -> StoreFuture<'_, Result<ScoreOutcome, StoreError>> {
+        Box::pin(PgStore::record_score(
+            self, device, timestamp, score, msg_id,
+        ))
+    }
+
+    fn devices(&self) -> StoreFuture<'_, Result<Vec<DeviceRecord>, StoreError>> {
+        Box::pin(PgStore::devices(self))
+    }
+
+    fn device_scores(
+        &self,
+        device: DeviceId,
+    ) -> StoreFuture<'_, Result<Option<Vec<ScoreRecord>>, StoreError>> {
+        Box::pin(PgStore::device_scores(self, device))
+    }
+}
+
+impl SpeedStore for PgStore {
+    fn speed_set_event(
+        &self,
+        name: String,
+        switches: u32,
+    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
+        Box::pin(PgStore::speed_set_event(self, name, switches))
+    }
+
+    fn speed_add_entries(
+        &self,
+        entries: Vec<NewEntry>,
+    ) -> StoreFuture<'_, Result<EntriesAdded, StoreError>> {
+        Box::pin(PgStore::speed_add_entries(self, entries))
+    }
+
+    fn speed_set_judges(
+        &self,
+        entry: EntryId,
+        judges: Judges,
+    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>> {
+        Box::pin(PgStore::speed_set_judges(self, entry, judges))
+    }
+
+    fn speed_set_station_judges(
+        &self,
+        station: u32,
+        judges: Judges,
+    ) -> StoreFuture<'_, Result<Result<Vec<u32>, SpeedError>, StoreError>> {
+        Box::pin(PgStore::speed_set_station_judges(self, station, judges))
+    }
+
+    fn speed_set_deductions(
+        &self,
+        entry: EntryId,
+        false_starts: u32,
+        false_switches: u32,
+    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>> {
+        Box::pin(PgStore::speed_set_deductions(
+            self,
+            entry,
+            false_starts,
+            false_switches,
+        ))
+    }
+
+    fn speed_start_heat(
+        &self,
+        heat: u32,
+    ) -> StoreFuture<'_, Result<Result<Vec<DeviceId>, SpeedError>, StoreError>> {
+        Box::pin(PgStore::speed_start_heat(self, heat))
+    }
+
+    fn speed_stop_heat(
+        &self,
+        heat: u32,
+    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
+        Box::pin(PgStore::speed_stop_heat(self, heat))
+    }
+
+    fn speed_unlock_heat(
+        &self,
+        heat: u32,
+    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
+        Box::pin(PgStore::speed_unlock_heat(self, heat))
+    }
+
+    fn speed_heats(&self) -> StoreFuture<'_, Result<Vec<HeatRecord>, StoreError>> {
+        Box::pin(PgStore::speed_heats(self))
+    }
+
+    fn speed_heat(&self, heat: u32) -> StoreFuture<'_, Result<Option<HeatRecord>, StoreError>> {
+        Box::pin(PgStore::speed_heat(self, heat))
+    }
+
+    fn speed_current_heat(&self) -> StoreFuture<'_, Result<Option<CurrentHeat>, StoreError>> {
+        Box::pin(PgStore::speed_current_heat(self))
+    }
+
+    fn speed_sheets(&self, filter: Filter) -> StoreFuture<'_, Result<Vec<EntrySheet>, StoreError>> {
+        Box::pin(PgStore::speed_sheets(self, filter))
+    }
+}
