@@ -14,6 +14,7 @@ pub mod import_error;
 pub mod inputs;
 pub mod judges_csv;
 pub mod model;
+pub mod ops;
 pub mod outcomes;
 pub mod results;
 pub mod validate;

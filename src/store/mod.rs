@@ -21,6 +21,7 @@ mod job_outcome;
 mod log_codec;
 pub mod postgres;
 mod receive_clock;
+mod runner;
 mod sqlite;
 #[cfg(test)]
 mod test_support;

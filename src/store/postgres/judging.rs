@@ -16,19 +16,20 @@
 use futures_util::future::{try_join, try_join3};
 use tokio_postgres::GenericClient;
 
-use super::floor::{self, TOUCH};
-use super::judging_rows::{exists, prepare_all, publish, Floor, Table};
+use super::floor;
+use super::judging_rows::{exists, publish, Table};
 use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack,
-    SuperlativePlacement,
+    DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
+use crate::judging::ops::rate::Rate;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
+use crate::store::runner;
 use crate::store::JUDGE_SECRET_BYTES;
 use crate::store::{now_ms, StoreError, WriteError};
 
@@ -106,63 +107,13 @@ impl PgStore {
         let locks = Locks::shared(Advisory::Floor)
             .judges([judge])
             .absences_of(hack);
+        let op = Rate {
+            judge,
+            hack,
+            rating,
+        };
         self.judging_write(locks, move |tx| {
-            Box::pin(async move {
-                let [check, touch, write] =
-                    prepare_all(tx, [RATE_CHECK, TOUCH, RATE_WRITE]).await?;
-                let checked = tx.query_one(&check, &[&judge, &hack]).await?;
-                let floor = Floor::from_row(&checked);
-                if !floor.judge {
-                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
-                }
-                if !floor.hack {
-                    return Ok(Err(JudgingError::NoSuchHack(hack)));
-                }
-                if floor.paused {
-                    return Ok(Err(JudgingError::Paused));
-                }
-                let before: Option<i64> = checked.get(3);
-                let now = now_ms();
-                if let Some(id) =
-                    before.filter(|_| checked.get::<_, Option<i64>>(4) == Some(rating))
-                {
-                    // Unchanged: nothing to write and nothing for subscribers.
-                    tx.execute(&touch, &[&judge, &now]).await?;
-                    return Ok(Ok(Rating {
-                        id,
-                        judge_id: judge,
-                        hack_id: hack,
-                        rating,
-                    }));
-                }
-                let written = tx
-                    .query_one(&write, &[&judge, &hack, &rating, &now, &before])
-                    .await?;
-                let row = Rating {
-                    id: written.get(0),
-                    judge_id: judge,
-                    hack_id: hack,
-                    rating,
-                };
-                // Someone met the team: whoever found it absent before was early.
-                let ids: Vec<i64> = written.get(1);
-                let judges: Vec<i64> = written.get(2);
-                let cleared = ids
-                    .into_iter()
-                    .zip(judges)
-                    .map(|(id, judge_id)| Absence {
-                        id,
-                        judge_id,
-                        hack_id: hack,
-                        active: false,
-                    })
-                    .collect();
-                publish(tx, |d| {
-                    d.ratings.push(row.clone());
-                    d.absences = cleared;
-                });
-                Ok(Ok(row))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -339,40 +290,6 @@ impl PgStore {
         }
     }
 }
-
-/// What a rating needs to find ($1: the judge, $2: the hack): whether both
-/// exist, whether judging is paused (the columns of [`Floor`]), and the
-/// pair's rating row if there is one (id, rating), locked.
-const RATE_CHECK: &str = "SELECT EXISTS (SELECT 1 FROM judges WHERE id = $1),
-            EXISTS (SELECT 1 FROM hacks WHERE id = $2),
-            COALESCE((SELECT paused FROM judging_status WHERE id = 1), FALSE),
-            old.id, old.rating
-     FROM (SELECT 1) AS one
-     LEFT JOIN (SELECT id, rating FROM ratings WHERE judge_id = $1 AND hack_id = $2
-                FOR UPDATE) AS old ON TRUE";
-
-/// A rating's writes ($1: judge, $2: hack, $3: rating, $4: now, $5: the
-/// row to update, or NULL to add one): the judge's activity, the rating,
-/// and the hack's absences cleared. Answers the rating's id and the cleared
-/// absences' ids and judges, by id. A row another node added since the
-/// check is updated in place (`ON CONFLICT`), keeping its id.
-const RATE_WRITE: &str = "WITH touched AS (
-         INSERT INTO judge_activity (judge_id, last_action_at) VALUES ($1, $4)
-         ON CONFLICT (judge_id) DO UPDATE SET last_action_at = excluded.last_action_at
-     ), updated AS (
-         UPDATE ratings SET rating = $3 WHERE id = $5 RETURNING id
-     ), inserted AS (
-         INSERT INTO ratings (judge_id, hack_id, rating)
-         SELECT $1, $2, $3 WHERE $5::BIGINT IS NULL
-         ON CONFLICT (judge_id, hack_id) DO UPDATE SET rating = excluded.rating
-         RETURNING id
-     ), cleared AS (
-         UPDATE absences SET active = FALSE WHERE hack_id = $2 AND active
-         RETURNING id, judge_id
-     )
-     SELECT (SELECT id FROM updated UNION ALL SELECT id FROM inserted),
-            ARRAY(SELECT id FROM cleared ORDER BY id),
-            ARRAY(SELECT judge_id FROM cleared ORDER BY id)";
 
 /// Inserts a hack; its id.
 pub(super) async fn insert_hack(

@@ -38,6 +38,7 @@ mod judging_rows;
 mod leases;
 mod locks;
 mod log;
+mod ratings;
 mod schema;
 mod secrets;
 mod speed;

@@ -19,8 +19,10 @@ pub use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
+use crate::judging::ops::rate::Rate;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
+use crate::store::runner;
 use crate::store::WriteError;
 
 /// What a job refuses with, or the storage failure it hit.
@@ -92,61 +94,12 @@ impl Store {
     /// Records `judge`'s rating of `hack`. Rating again replaces the rating
     /// and keeps its row id, so clients merging by id see one row change.
     pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError> {
-        self.judging_write(move |tx| {
-            if !exists(tx, Table::Judges, judge)? {
-                return Ok(Err(JudgingError::NoSuchJudge(judge)));
-            }
-            if !exists(tx, Table::Hacks, hack)? {
-                return Ok(Err(JudgingError::NoSuchHack(hack)));
-            }
-            if floor::is_paused(tx)? {
-                return Ok(Err(JudgingError::Paused));
-            }
-            floor::touch(tx, judge)?;
-            let before: Option<(i64, i64)> = tx
-                .prepare_cached(
-                    "SELECT id, rating FROM ratings WHERE judge_id = ?1 AND hack_id = ?2",
-                )?
-                .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let id = match before {
-                // Unchanged: nothing to write and nothing for subscribers.
-                Some((id, old)) if old == rating => {
-                    return Ok(Ok(Rating {
-                        id,
-                        judge_id: judge,
-                        hack_id: hack,
-                        rating,
-                    }))
-                }
-                Some((id, _)) => {
-                    tx.prepare_cached("UPDATE ratings SET rating = ?1 WHERE id = ?2")?
-                        .execute([rating, id])?;
-                    id
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO ratings (judge_id, hack_id, rating) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute([judge, hack, rating])?;
-                    tx.last_insert_rowid()
-                }
-            };
-            let row = Rating {
-                id,
-                judge_id: judge,
-                hack_id: hack,
-                rating,
-            };
-            // Someone met the team: whoever found it absent before was early.
-            let cleared = floor::clear_hack_absences(tx, hack)?;
-            publish(tx, |d| {
-                d.ratings.push(row.clone());
-                d.absences = cleared;
-            });
-            Ok(Ok(row))
-        })
-        .await
+        let op = Rate {
+            judge,
+            hack,
+            rating,
+        };
+        self.judging_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Records a judge's first and second choice for a superlative. Ranking

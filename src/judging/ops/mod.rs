@@ -1,0 +1,32 @@
+//! Judging writes as decisions: each operation is a pure function from the
+//! facts it needs (read by a store, in the write's transaction) to the writes
+//! it makes, or to a refusal; and from what those writes stored (the ids a
+//! database gives) to the reply and the change every subscriber is sent.
+//! The rule lives here once; each engine only loads facts and applies
+//! writes (`store/runner.rs` runs an operation on either).
+//!
+//! One file per operation, with its facts, its plan and its unit tests.
+
+pub mod rate;
+
+use super::error::JudgingError;
+use super::model::DataStore;
+
+/// A judging write, decided without a database.
+pub trait Operation {
+    /// What the rule needs to know of the stored rows.
+    type Facts;
+    /// The writes the store makes.
+    type Plan;
+    /// What the writes stored that the rule could not know (ids).
+    type Written;
+    /// What the caller is answered.
+    type Reply;
+
+    /// The writes to make, or why none may be made.
+    fn decide(&self, facts: Self::Facts) -> Result<Self::Plan, JudgingError>;
+
+    /// The reply, and the change to publish (`None`: nothing changed that a
+    /// subscriber sees).
+    fn finish(&self, plan: Self::Plan, written: Self::Written) -> (Self::Reply, Option<DataStore>);
+}

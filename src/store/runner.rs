@@ -1,0 +1,66 @@
+//! Runs a judging operation on either engine: load its facts, decide (the
+//! domain's pure rule, `judging/ops/`), apply the writes, publish the
+//! change. One runner for both stores, so an operation's order of steps is
+//! written once; each engine implements [`Storage`] for its transaction.
+//! The runner runs inside the engine's write job: the job's savepoint and
+//! idempotency key (`judging_write` of each engine) wrap it as before.
+//!
+//! SQLite's transaction never waits, so on its writer thread the runner's
+//! future is complete at its first poll ([`run_now`]); PostgreSQL's awaits.
+
+use std::future::Future;
+
+use futures_util::FutureExt;
+
+use super::changes::Change;
+use super::StoreError;
+use crate::judging::error::JudgingError;
+use crate::judging::ops::Operation;
+
+/// An engine's half of operation `Op`, in its write transaction: reading
+/// the facts (taking whatever row locks the engine needs to keep them true
+/// until the commit) and applying the plan.
+pub trait Storage<Op: Operation> {
+    fn load(&mut self, op: &Op) -> impl Future<Output = Result<Op::Facts, StoreError>>;
+    fn apply(
+        &mut self,
+        op: &Op,
+        plan: &Op::Plan,
+    ) -> impl Future<Output = Result<Op::Written, StoreError>>;
+    /// Hands a committed-to-be change to the engine's change log.
+    fn publish(&mut self, change: Change);
+}
+
+/// Load, decide, apply, publish: the reply, or the rule's refusal (nothing
+/// written).
+pub async fn run<Op, S>(
+    store: &mut S,
+    op: &Op,
+) -> Result<Result<Op::Reply, JudgingError>, StoreError>
+where
+    Op: Operation,
+    S: Storage<Op>,
+{
+    let facts = store.load(op).await?;
+    let plan = match op.decide(facts) {
+        Ok(plan) => plan,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let written = store.apply(op, &plan).await?;
+    let (reply, change) = op.finish(plan, written);
+    if let Some(diff) = change {
+        store.publish(Change::Judging(Box::new(diff)));
+    }
+    Ok(Ok(reply))
+}
+
+/// [`run`] on a store whose transaction never waits (SQLite's writer).
+pub fn run_now<Op, S>(store: &mut S, op: &Op) -> Result<Result<Op::Reply, JudgingError>, StoreError>
+where
+    Op: Operation,
+    S: Storage<Op>,
+{
+    run(store, op)
+        .now_or_never()
+        .expect("a SQLite transaction never waits")
+}
