@@ -7,6 +7,7 @@
 //!
 //! One file per operation, with its facts, its plan and its unit tests.
 
+pub mod note;
 pub mod rate;
 
 use super::error::JudgingError;

@@ -11,6 +11,8 @@
 //! unique key, so two nodes writing the same row at once take turns and
 //! keep one row id.
 
+use crate::judging::ops::note::WriteNote;
+use crate::store::runner;
 use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
@@ -206,64 +208,9 @@ impl PgStore {
     /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
     /// the row id. Notes are taken while judging is paused.
     pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
+        let op = WriteNote { judge, hack, text };
         self.judging_write(Locks::none().judges([judge]), move |tx| {
-            Box::pin(async move {
-                if !exists(tx, Table::Judges, judge).await? {
-                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
-                }
-                if !exists(tx, Table::Hacks, hack).await? {
-                    return Ok(Err(JudgingError::NoSuchHack(hack)));
-                }
-                touch(tx, judge).await?;
-                let select = tx
-                    .prepare_cached(
-                        "SELECT id, text FROM notes WHERE judge_id = $1 AND hack_id = $2
-                         FOR UPDATE",
-                    )
-                    .await?;
-                let before = tx.query_opt(&select, &[&judge, &hack]).await?;
-                let id = match before.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))) {
-                    Some((id, old)) if old == text => {
-                        return Ok(Ok(Note {
-                            id,
-                            judge_id: judge,
-                            hack_id: hack,
-                            text,
-                        }))
-                    }
-                    Some((id, _)) => {
-                        let update = tx
-                            .prepare_cached(
-                                "UPDATE notes SET text = $1, updated_at = $2 WHERE id = $3",
-                            )
-                            .await?;
-                        tx.execute(&update, &[&text, &now_ms(), &id]).await?;
-                        id
-                    }
-                    None => {
-                        let insert = tx
-                            .prepare_cached(
-                                "INSERT INTO notes (judge_id, hack_id, text, updated_at)
-                                 VALUES ($1, $2, $3, $4)
-                                 ON CONFLICT (judge_id, hack_id) DO UPDATE
-                                 SET text = excluded.text, updated_at = excluded.updated_at
-                                 RETURNING id",
-                            )
-                            .await?;
-                        tx.query_one(&insert, &[&judge, &hack, &text, &now_ms()])
-                            .await?
-                            .get(0)
-                    }
-                };
-                let row = Note {
-                    id,
-                    judge_id: judge,
-                    hack_id: hack,
-                    text,
-                };
-                publish(tx, |d| d.notes.push(row.clone()));
-                Ok(Ok(row))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }

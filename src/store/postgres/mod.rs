@@ -38,6 +38,7 @@ mod judging_rows;
 mod leases;
 mod locks;
 mod log;
+mod notes;
 mod ratings;
 mod schema;
 mod secrets;

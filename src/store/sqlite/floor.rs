@@ -4,6 +4,8 @@
 //! rating checks the pause, clears the hack's absences and records the
 //! judge's activity in the same transaction as the rating itself).
 
+use crate::judging::ops::note::WriteNote;
+use crate::store::runner;
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -161,51 +163,8 @@ impl Store {
     /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
     /// the row id. Notes are taken while judging is paused.
     pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
-        self.judging_write(move |tx| {
-            if !exists_judge(tx, judge)? {
-                return Ok(Err(JudgingError::NoSuchJudge(judge)));
-            }
-            if !exists_hack(tx, hack)? {
-                return Ok(Err(JudgingError::NoSuchHack(hack)));
-            }
-            touch(tx, judge)?;
-            let before: Option<(i64, String)> = tx
-                .prepare_cached("SELECT id, text FROM notes WHERE judge_id = ?1 AND hack_id = ?2")?
-                .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let id = match before {
-                Some((id, old)) if old == text => {
-                    return Ok(Ok(Note {
-                        id,
-                        judge_id: judge,
-                        hack_id: hack,
-                        text,
-                    }))
-                }
-                Some((id, _)) => {
-                    tx.prepare_cached("UPDATE notes SET text = ?1, updated_at = ?2 WHERE id = ?3")?
-                        .execute(params![text, now_ms(), id])?;
-                    id
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO notes (judge_id, hack_id, text, updated_at)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![judge, hack, text, now_ms()])?;
-                    tx.last_insert_rowid()
-                }
-            };
-            let row = Note {
-                id,
-                judge_id: judge,
-                hack_id: hack,
-                text,
-            };
-            publish(tx, |d| d.notes.push(row.clone()));
-            Ok(Ok(row))
-        })
-        .await
+        let op = WriteNote { judge, hack, text };
+        self.judging_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// When each judge last rated, ranked, marked an absence or wrote a

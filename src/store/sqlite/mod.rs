@@ -30,6 +30,7 @@ mod judging_bulk;
 mod judging_rows;
 mod keyed;
 mod log;
+mod notes;
 mod ratings;
 mod schema;
 mod snapshots;
