@@ -22,9 +22,7 @@ async fn draft1_flow_from_the_spec() {
     assert!(secret.len() >= 32, "at least 128 bits in hex");
 
     let mut board = server.client().await;
-    board
-        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
-        .await;
+    board.listen_connected("LISTEN", &id).await;
 
     clicker.expect_reply("SCORE 1000 1", "SCORED 1000").await;
     board.expect(&format!("SCORE 1000 {id} 1")).await;
@@ -43,10 +41,8 @@ async fn esp32_firmware_sequence_with_mixed_draft_listeners() {
     let (id, _) = clicker.register(None).await;
     let mut d1 = server.client().await;
     let mut d2 = server.client().await;
-    d1.expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
-        .await;
-    d2.expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
-        .await;
+    d1.listen_connected("LISTEN", &id).await;
+    d2.listen_connected("SUBSCRIBE", &id).await;
 
     let t0 = 1_700_000_000_000u64;
     for n in 1..=5u64 {
@@ -112,9 +108,7 @@ async fn ids_and_secrets_survive_a_restart() {
     assert_eq!(id2, id);
     // The newest stored score is what a new listener sees at once.
     let mut board = Client::connect(running.addr).await;
-    board
-        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
-        .await;
+    board.listen_connected("LISTEN", &id).await;
     board.expect(&format!("SCORE 5 {id} 1")).await;
     running.shutdown().await;
 }
@@ -182,9 +176,7 @@ async fn espruino_timestamps_wrap_at_32_bits_and_negative_ones_are_scores() {
         fields.next().unwrap().to_string(),
     );
     let mut board = server.client().await;
-    board
-        .expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
-        .await;
+    board.listen_connected("SUBSCRIBE", &id).await;
 
     // A real time 2.5 s before `Date.now() | 0` wraps (2^31 * 809 ms after 1970,
     // in 2025).
@@ -239,9 +231,7 @@ async fn espruino_timestamps_wrap_at_32_bits_and_negative_ones_are_scores() {
         format!("REGISTERED {id} {secret}")
     );
     let mut late_board = server.client().await;
-    late_board
-        .expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
-        .await;
+    late_board.listen_connected("SUBSCRIBE", &id).await;
     late_board.expect(&format!("SCORE {day} 11 {id}")).await;
     server.shutdown().await;
 }
@@ -276,9 +266,7 @@ async fn a_clicker_that_never_reads_keeps_its_connection_and_every_score() {
     let registered = device.recv_text().await;
     let id = registered.split(' ').nth(1).unwrap().to_string();
     let mut board = server.client().await;
-    board
-        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
-        .await;
+    board.listen_connected("LISTEN", &id).await;
     // The scoreboard reads all the time (so its client answers pings).
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let watched = tokio::spawn({
@@ -464,9 +452,7 @@ async fn takeover_closes_the_old_connection_without_a_disconnect() {
     let mut old = server.client().await;
     let (id, secret) = old.register(None).await;
     let mut board = server.client().await;
-    board
-        .expect_reply(&format!("LISTEN {id}"), &format!("CONNECT {id}"))
-        .await;
+    board.listen_connected("LISTEN", &id).await;
 
     let mut new = server.client().await;
     let (id2, _) = new.register(Some(&secret)).await;
@@ -508,8 +494,7 @@ async fn a_slow_listener_is_dropped_and_a_fast_one_gets_everything() {
     let mut slow = Client::connect_with_small_buffer(server.addr).await;
     slow.send(&format!("LISTEN {id}")).await; // and never reads again
     let mut fast = server.client().await;
-    fast.expect_reply(&format!("SUBSCRIBE {id}"), &format!("CONNECT {id}"))
-        .await;
+    fast.listen_connected("SUBSCRIBE", &id).await;
 
     let total = 20_000u64;
     let sender = tokio::spawn(async move {

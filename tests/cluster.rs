@@ -23,19 +23,6 @@ async fn database() -> Option<String> {
     common::cluster_database_url("the cluster tests").await
 }
 
-/// Listens to a connected device from (perhaps) another node: its
-/// connection may reach this node's hub just after the LISTEN, so the
-/// `CONNECT <id>` comes as the reply or as the next event.
-async fn listen_connected(listener: &mut Client, verb: &str, id: &str) {
-    listener.send(&format!("{verb} {id}")).await;
-    let reply = listener.recv().await;
-    if reply == "CONNECT" {
-        listener.expect(&format!("CONNECT {id}")).await;
-    } else {
-        assert_eq!(reply, format!("CONNECT {id}"));
-    }
-}
-
 const ADMIN: &str = "cluster-test-admin-secret";
 const CODE: &str = "cluster-test-login-code";
 
@@ -157,8 +144,8 @@ async fn a_clicker_on_one_node_reaches_listeners_on_the_other() {
     let mut two = b.client().await;
     let mut clicker = a.client().await;
     let (id, _) = clicker.register(None).await;
-    listen_connected(&mut one, "LISTEN", &id).await;
-    listen_connected(&mut two, "SUBSCRIBE", &id).await;
+    one.listen_connected("LISTEN", &id).await;
+    two.listen_connected("SUBSCRIBE", &id).await;
 
     assert_eq!(clicker.ask("SCORE 1 1000 5").await, "SCORED 1 1000");
     one.expect(&format!("SCORE 1000 {id} 5")).await;
@@ -173,7 +160,7 @@ async fn a_clicker_on_one_node_reaches_listeners_on_the_other() {
 
     // A scoreboard that joins on the other node gets the newest score at once.
     let mut late = b.client().await;
-    listen_connected(&mut late, "LISTEN", &id).await;
+    late.listen_connected("LISTEN", &id).await;
     late.expect(&format!("SCORE 1100 {id} 6")).await;
 
     drop(clicker);
@@ -227,7 +214,7 @@ async fn a_device_that_registers_on_another_node_takes_over() {
     let mut scoreboard = a.client().await;
     let mut first = a.client().await;
     let (id, secret) = first.register(None).await;
-    listen_connected(&mut scoreboard, "LISTEN", &id).await;
+    scoreboard.listen_connected("LISTEN", &id).await;
 
     let mut second = b.client().await;
     assert_eq!(second.register(Some(&secret)).await.0, id);
@@ -264,7 +251,7 @@ async fn killing_a_node_under_load_loses_nothing_acknowledged() {
     let mut clicker = Client::connect(a.addr).await;
     let (id, _) = clicker.register(None).await;
     let mut scoreboard = Client::connect(b.addr).await;
-    listen_connected(&mut scoreboard, "LISTEN", &id).await;
+    scoreboard.listen_connected("LISTEN", &id).await;
 
     let mut flood = common::ScoreFlood::start(clicker.ws);
     flood.until_acked(2000).await;
@@ -308,7 +295,7 @@ async fn killing_a_node_under_load_loses_nothing_acknowledged() {
     let mut other = Client::connect(b.addr).await;
     let (id2, _) = other.register(None).await;
     let mut listener = Client::connect(b.addr).await;
-    listen_connected(&mut listener, "LISTEN", &id2).await;
+    listener.listen_connected("LISTEN", &id2).await;
     assert_eq!(other.ask("SCORE 1 7 1").await, "SCORED 1 7");
     listener.expect(&format!("SCORE 7 {id2} 1")).await;
 }
@@ -453,7 +440,7 @@ async fn nodes_ride_out_a_database_restart() {
     let mut clicker = a.client().await;
     let (id, _) = clicker.register(None).await;
     let mut scoreboard = b.client().await;
-    listen_connected(&mut scoreboard, "LISTEN", &id).await;
+    scoreboard.listen_connected("LISTEN", &id).await;
     assert_eq!(clicker.ask("SCORE 1 5 5").await, "SCORED 1 5");
     scoreboard.expect(&format!("SCORE 5 {id} 5")).await;
     a.shutdown().await;
