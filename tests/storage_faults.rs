@@ -157,12 +157,12 @@ async fn writes_are_refused_cleanly_while_storage_fails_and_resume_after() {
         );
         let mut late_watcher = server.sledge().await;
         late_watcher.authenticate(ADMIN, 0).await;
-        let full = late_watcher
-            .emit_with_ack("subscribe-database", json!({}))
-            .await;
+        // The acknowledgement first (events meanwhile are kept): a refused
+        // subscription then fails here with its reason.
+        let subscribed = late_watcher.request("subscribe-database", json!({})).await;
+        assert_eq!(subscribed["ok"], true, "{subscribed}");
         let update = late_watcher.event("update-full").await;
         assert!(!update.to_string().contains("Refused"), "{update}");
-        assert_eq!(late_watcher.ack(full).await["ok"], true);
 
         // Nothing refused was broadcast.
         board.silent_for(Duration::from_millis(300)).await;

@@ -255,6 +255,26 @@ impl From<AccessError> for Refusal {
     }
 }
 
+/// How long a socket's first request waits for socketioxide to mark the
+/// socket connected.
+const CONNECT_MARK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits until socketioxide marks `socket` connected (or
+/// [`CONNECT_MARK_WAIT`] passed). It sends the client the connect packet
+/// first and marks the socket just after, and refuses to emit to a socket
+/// not marked: a server thread descheduled between the two (on a loaded
+/// machine) let a quick client's `authenticate` and `subscribe-database` in
+/// before the mark, and the `update-full`, or the `protocol-error` saying
+/// why there was none, was refused ("the socket disconnected before its
+/// subscription started"). The window is one thread's time slice, so the
+/// first request alone waits, and a socket already marked does not.
+async fn marked_connected(socket: &SocketRef) {
+    let give_up = tokio::time::Instant::now() + CONNECT_MARK_WAIT;
+    while !socket.connected() && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 struct Session {
     sledge: Arc<Core>,
     /// The client's address, for throttling guesses.
@@ -271,6 +291,11 @@ impl Session {
     /// Works through the queue until the socket is gone (its handlers, and
     /// with them the queue's sender, are dropped with it).
     async fn run(mut self, mut requests: mpsc::Receiver<Incoming>) {
+        if let Some(first) = requests.recv().await {
+            marked_connected(&first.socket).await;
+            self.handle(first).await;
+            self.in_flight.done();
+        }
         while let Some(incoming) = requests.recv().await {
             self.handle(incoming).await;
             self.in_flight.done();
