@@ -39,17 +39,18 @@
 //! ui.rs            the web pages (/admin, /judge with its offline worker, /scoreboard), embedded at compile time
 //! core/            requests, permissions, credentials and throttles, the judging
 //!                  operations, reports, the live mirror and its sync task, speed heats
-//! store/           storage traits and what both engines share (the change log's
-//!                  format, idempotency keys: a repeated write answers its first
-//!                  answer); store/sqlite/ the default engine: migrations, the
-//!                  group-commit writer, the change log (every committed change
-//!                  numbered, epoch), one module per table group; store/postgres/
-//!                  the same for cluster mode, with
+//! store/           storage traits, the runner of decided writes, and what both
+//!                  engines share (the change log's format, idempotency keys: a
+//!                  repeated write answers its first answer); store/sqlite/ the
+//!                  default engine: migrations, the group-commit writer, the change
+//!                  log (every committed change numbered, epoch), one module per
+//!                  table group; store/postgres/ the same for cluster mode, with
 //!                  the log as the bus between nodes, node leases, the
 //!                  wrong-guess budgets the nodes share and the one order
 //!                  every batch takes its locks in
-//! judging/         the judging model, inputs, refusals, validation, Devpost and judges
-//!                  CSVs, assignment, normalised results, exports, the judging floor
+//! judging/         the judging model, inputs, refusals, validation, writes as pure
+//!                  decisions (ops/), Devpost and judges CSVs, assignment,
+//!                  normalised results, exports, the judging floor
 //! speed/           speed events: IJRU rules, tallies from clicker counts, heat lists
 //! scoring/         the clicker model: device ids, scores, the 32-bit clock, marks
 //! ```
