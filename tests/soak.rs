@@ -823,10 +823,33 @@ async fn check_judging(addr: SocketAddr, judges: &[JudgeLog], db: &Value, tally:
                 &json!({"secret": log.secret, "userId": log.judge}),
             )
             .await?;
-            sio.emit_with_ack("subscribe-database", &json!({})).await?;
-            let full = sio.wait_event("update-full").await?;
+            // Both the acknowledgement and the update-full, in either order:
+            // a refused subscription fails with its reason.
+            let asked = sio.emit_with_ack("subscribe-database", &json!({})).await?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let (mut acked, mut full) = (false, None);
+            while !acked || full.is_none() {
+                match sio.next(deadline).await? {
+                    Some(Packet::Ack { id, data }) if id == asked => {
+                        if data["ok"] != true {
+                            return Err(format!("subscribe-database refused: {data}"));
+                        }
+                        acked = true;
+                    }
+                    Some(Packet::Event { name, data, .. }) if name == "update-full" => {
+                        full = Some(data)
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(format!(
+                            "within 10s: acknowledged {acked}, update-full {}",
+                            full.is_some()
+                        ))
+                    }
+                }
+            }
             sio.close().await;
-            judging_rows(&full["database"], log.judge)
+            judging_rows(&full.unwrap_or_default()["database"], log.judge)
         };
         match own.await {
             Ok(own) if own == rows => {}
