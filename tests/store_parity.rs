@@ -56,8 +56,7 @@ enum Op {
     Devices,
     DeviceScores(DeviceId),
     SpeedSetEvent(&'static str, u32),
-    /// event, heat, station, name, panel (devices, head)
-    SpeedAddEntries(Vec<(&'static str, u32, u32, &'static str, Option<Vec<DeviceId>>)>),
+    SpeedAddEntries(Vec<EntryRow>),
     SpeedSetJudges(i64, Vec<DeviceId>),
     SpeedStationJudges(u32, Vec<DeviceId>),
     SpeedDeductions(i64, u32, u32),
@@ -69,6 +68,10 @@ enum Op {
     SpeedCurrentHeat,
     SpeedSheets(Option<&'static str>, Option<u32>),
 }
+
+/// A speed entry of the script: event, heat, station, name, and its panel
+/// (the first device heads it).
+type EntryRow = (&'static str, u32, u32, &'static str, Option<Vec<DeviceId>>);
 
 /// What a run remembers between steps: the random secrets it was given,
 /// to present them again.
@@ -440,10 +443,7 @@ fn normalise(text: &str, secrets: &mut Vec<String>) -> String {
     }
     // Secrets not seen before: quoted runs of 32+ hex digits, or the
     // `secret: "..."` field of a registration.
-    loop {
-        let Some(found) = find_secret(&out) else {
-            break;
-        };
+    while let Some(found) = find_secret(&out) {
         secrets.push(found.clone());
         out = out.replace(found.as_str(), &format!("<secret {}>", secrets.len()));
     }
