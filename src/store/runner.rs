@@ -17,18 +17,22 @@ use super::StoreError;
 use crate::judging::error::JudgingError;
 use crate::judging::ops::Operation;
 
+/// An engine's write transaction, which takes the changes its jobs publish
+/// (numbered and logged at the commit).
+pub trait Publish {
+    fn publish(&mut self, change: Change);
+}
+
 /// An engine's half of operation `Op`, in its write transaction: reading
 /// the facts (taking whatever row locks the engine needs to keep them true
 /// until the commit) and applying the plan.
-pub trait Storage<Op: Operation> {
+pub trait Storage<Op: Operation>: Publish {
     fn load(&mut self, op: &Op) -> impl Future<Output = Result<Op::Facts, StoreError>>;
     fn apply(
         &mut self,
         op: &Op,
         plan: &Op::Plan,
     ) -> impl Future<Output = Result<Op::Written, StoreError>>;
-    /// Hands a committed-to-be change to the engine's change log.
-    fn publish(&mut self, change: Change);
 }
 
 /// Load, decide, apply, publish: the reply, or the rule's refusal (nothing

@@ -7,7 +7,6 @@ use super::floor::touch;
 use super::judging_rows::{exists, Table};
 use super::writer::PgTx;
 use crate::judging::ops::note::{Facts, Plan, WriteNote};
-use crate::store::changes::Change;
 use crate::store::runner::Storage;
 use crate::store::{now_ms, StoreError};
 
@@ -54,9 +53,5 @@ impl Storage<WriteNote> for PgTx {
                     .get(0)
             }
         })
-    }
-
-    fn publish(&mut self, change: Change) {
-        PgTx::publish(self, change);
     }
 }

@@ -9,7 +9,6 @@ use super::judging_rows::Floor;
 use super::writer::PgTx;
 use crate::judging::model::Absence;
 use crate::judging::ops::rate::{Facts, Plan, Rate, Written};
-use crate::store::changes::Change;
 use crate::store::runner::Storage;
 use crate::store::{now_ms, StoreError};
 
@@ -95,9 +94,5 @@ impl Storage<Rate> for PgTx {
             id: written.get(0),
             cleared,
         })
-    }
-
-    fn publish(&mut self, change: Change) {
-        PgTx::publish(self, change);
     }
 }

@@ -84,6 +84,13 @@ pub struct PgTx {
     published: Vec<Change>,
 }
 
+/// The runner's operations publish through the same log.
+impl crate::store::runner::Publish for PgTx {
+    fn publish(&mut self, change: Change) {
+        PgTx::publish(self, change);
+    }
+}
+
 impl PgTx {
     /// Logs `change` and hands it to every node's followers once committed;
     /// dropped if this job or its batch does not commit.

@@ -7,7 +7,6 @@ use super::floor::touch;
 use super::judging_rows::{exists, Table};
 use super::writer::Tx;
 use crate::judging::ops::note::{Facts, Plan, WriteNote};
-use crate::store::changes::Change;
 use crate::store::runner::Storage;
 use crate::store::{now_ms, StoreError};
 
@@ -41,9 +40,5 @@ impl Storage<WriteNote> for Tx<'_> {
                 self.last_insert_rowid()
             }
         })
-    }
-
-    fn publish(&mut self, change: Change) {
-        Tx::publish(self, change);
     }
 }

@@ -8,7 +8,6 @@ use super::floor;
 use super::judging_rows::{exists, Table};
 use super::writer::Tx;
 use crate::judging::ops::rate::{Facts, Plan, Rate, Written};
-use crate::store::changes::Change;
 use crate::store::runner::Storage;
 use crate::store::StoreError;
 
@@ -51,9 +50,5 @@ impl Storage<Rate> for Tx<'_> {
         };
         let cleared = floor::clear_hack_absences(self, op.hack)?;
         Ok(Written { id, cleared })
-    }
-
-    fn publish(&mut self, change: Change) {
-        Tx::publish(self, change);
     }
 }

@@ -48,6 +48,13 @@ pub struct Tx<'a> {
     published: Vec<Change>,
 }
 
+/// The runner's operations publish through the same log.
+impl crate::store::runner::Publish for Tx<'_> {
+    fn publish(&mut self, change: Change) {
+        Tx::publish(self, change);
+    }
+}
+
 impl Tx<'_> {
     /// Logs `change` and queues it for the followers; dropped (with its
     /// number) if this job or its batch does not commit.
