@@ -315,7 +315,7 @@ async fn the_openapi_document_lists_the_link_endpoints() {
     assert_eq!(status, StatusCode::OK);
     for (path, method) in [
         ("/api/judges/links", "get"),
-        ("/api/judges/{id}/link", "post"),
+        ("/api/judges/{judgeId}/link", "post"),
         ("/api/login/link", "post"),
     ] {
         assert!(

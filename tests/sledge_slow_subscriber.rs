@@ -18,6 +18,7 @@ use common::{add_judges, Sledge, TestServer};
 use podium::core::sync::MAX_PARTIAL_BYTES;
 use podium::core::SUBSCRIBER_BUFFER as SEND_BUFFER;
 use podium::judging::inputs::NewHack;
+use podium::judging::ops::note::WriteNote;
 use podium::store::SyncMode;
 use serde_json::{json, Value};
 use sio_client::Packet;
@@ -104,9 +105,23 @@ async fn a_subscriber_that_stops_reading_holds_bounded_memory() {
     let written = bound / STORY + 1;
     let story = "x".repeat(STORY);
     for n in 0..written {
-        store.note(1, 1, format!("{n} {story}")).await.unwrap();
+        store
+            .perform(WriteNote {
+                judge: 1,
+                hack: 1,
+                text: format!("{n} {story}"),
+            })
+            .await
+            .unwrap();
     }
-    store.note(1, 1, "last".into()).await.unwrap();
+    store
+        .perform(WriteNote {
+            judge: 1,
+            hack: 1,
+            text: "last".into(),
+        })
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(120), reading)
         .await
         .expect("the reading subscriber gets the last note")

@@ -16,6 +16,9 @@ use std::time::Duration;
 use podium::judging::devpost::Project;
 use podium::judging::inputs::{NewHack, NewJudge, Ranking};
 use podium::judging::judges_csv;
+use podium::judging::ops::note::WriteNote;
+use podium::judging::ops::rate::Rate;
+use podium::judging::ops::unrate::Unrate;
 use podium::metrics::Metrics;
 use podium::scoring::{DeviceId, Holder};
 use podium::speed::model::{Filter, NewEntry};
@@ -29,6 +32,7 @@ enum Op {
     AddJudge(&'static str, &'static str),
     AddSuperlative(&'static str),
     Rate(i64, i64, i64),
+    Unrate(i64, i64),
     /// judge, superlative, first, second
     Rank(i64, i64, i64, i64),
     MarkAbsent(i64, i64),
@@ -113,7 +117,16 @@ impl Op {
                 .await
             ),
             Op::AddSuperlative(name) => format!("{:?}", db.add_superlative(name.into()).await),
-            Op::Rate(j, h, r) => format!("{:?}", db.rate(j, h, r).await),
+            Op::Unrate(j, h) => format!("{:?}", db.perform(Unrate { judge: j, hack: h }).await),
+            Op::Rate(j, h, r) => format!(
+                "{:?}",
+                db.perform(Rate {
+                    judge: j,
+                    hack: h,
+                    rating: r
+                })
+                .await
+            ),
             Op::Rank(judge_id, superlative_id, first_choice_id, second_choice_id) => format!(
                 "{:?}",
                 db.rank(Ranking {
@@ -128,7 +141,15 @@ impl Op {
             Op::ClearAbsences(h) => format!("{:?}", db.clear_absences(h).await),
             Op::SetWithdrawn(h, w) => format!("{:?}", db.set_withdrawn(h, w).await),
             Op::SetPaused(p) => format!("{:?}", db.set_paused(p).await),
-            Op::Note(j, h, text) => format!("{:?}", db.note(j, h, text.into()).await),
+            Op::Note(j, h, text) => format!(
+                "{:?}",
+                db.perform(WriteNote {
+                    judge: j,
+                    hack: h,
+                    text: text.into()
+                })
+                .await
+            ),
             Op::IssueSecret(j) => {
                 let reply = db.issue_judge_secret(j).await;
                 if let Ok(secret) = &reply {
@@ -306,15 +327,23 @@ fn script() -> Vec<Op> {
         Note(1, 1, "great demo"),
         Note(1, 1, "great demo, shaky pitch"),
         Note(9, 1, "nobody"),
+        // Taking ratings back: one, then nothing left, never rated, nobody.
+        Unrate(1, 2),
+        Unrate(1, 2),
+        Unrate(2, 2),
+        Unrate(9, 1),
         // Paused: ratings, placements and absences are refused.
         SetPaused(true),
         SetPaused(true),
         Rate(2, 1, 4),
+        Unrate(1, 1),
         Rank(2, 1, 1, 0),
         MarkAbsent(2, 1),
         Note(2, 1, "noted while paused"),
         SetPaused(false),
         Rate(2, 1, 4),
+        // Rated again in the taken-back row.
+        Rate(1, 2, 8),
         // Secrets and links.
         IssueSecret(1),
         JudgeForLastSecret,
@@ -411,10 +440,8 @@ fn script() -> Vec<Op> {
         SpeedSheets(None, None),
         SpeedSheets(Some("SRSS"), Some(2)),
         LoadAll,
-        // Last, as known differences (see KNOWN_DIFFERENCES): a rating out
-        // of range reaches the table's CHECK constraint (the core checks it
-        // before the store, the store does not); refused as a new pair, it
-        // leaves PostgreSQL's rating ids one ahead of SQLite's from then on.
+        // Last: ratings out of range (the core refuses them first; the
+        // rule refuses them again, on both engines alike, before any row).
         Rate(1, 2, 99),
         Rate(2, 2, 5),
         Rate(3, 1, 99),
@@ -524,22 +551,11 @@ async fn record(db: &dyn Database, mut changes: Changes) -> Vec<Step> {
     steps
 }
 
-/// Steps where the engines are known to differ (see the report of issue 23's
-/// parity test); each is named with why. Everything else must match.
-const KNOWN_DIFFERENCES: &[(usize, &str)] = &[
-    (116, REFUSED_BY_CHECK),
-    (118, REFUSED_BY_CHECK),
-    (
-        119,
-        "Rate(3, 2, 5): PostgreSQL's identity column spent an id on step 118's refused insert \
-         of a new (judge, hack) pair, so the new rating is id 7 there and id 6 on SQLite \
-         (reply and published change); a refused update of an existing pair (step 116) spends none",
-    ),
-];
-
-const REFUSED_BY_CHECK: &str = "Rate(_, _, 99): each engine's own CHECK-constraint error text \
-     (SQLite: `CHECK constraint failed: rating BETWEEN 1 AND 20`, PostgreSQL: `23514: ... \
-     ratings_rating_check`); both refuse and publish nothing";
+/// Steps where the engines are known to differ, each named with why;
+/// everything else must match. None today: the one there was (a rating out
+/// of range meeting each engine's own CHECK constraint, and PostgreSQL
+/// spending an id on it) went when the rating rule took the range check.
+const KNOWN_DIFFERENCES: &[(usize, &str)] = &[];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_and_postgresql_answer_and_publish_the_same() {

@@ -79,7 +79,7 @@ function render(tables) {
   fill($('#hacks'), table(['Table', 'Name', 'Description'], hacks.map((x) => [String(x.location), x.name, x.description]), 'No hacks yet: import a Devpost CSV or add one.'));
   fill($('#judges'), table(['Name', 'Email', 'Assigned', 'Rated'], judges.map((j) => {
     const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === j.id).length;
-    const rated = tables.rows('ratings').filter((r) => r.judgeId === j.id).length;
+    const rated = tables.rows('ratings').filter((r) => r.judgeId === j.id && r.rating > 0).length;
     return [j.name, j.email, String(assigned), String(rated)];
   }), 'No judges yet: import a judges CSV or add one.'));
   fill($('#superlatives'), table(['Name', 'Eligible hacks'], tables.rows('superlatives').map((s) => {
@@ -88,7 +88,8 @@ function render(tables) {
   }), 'No superlatives yet.'));
   const assignments = tables.rows('judgeHacks').sort((a, b) => a.judgeId - b.judgeId || a.priority - b.priority);
   fill($('#assignments'), table(['Judge', 'Order', 'Table', 'Hack', 'Rating'], assignments.map((a) => {
-    const rating = tables.rows('ratings').find((r) => r.judgeId === a.judgeId && r.hackId === a.hackId);
+    // A rating taken back stays as a row with rating 0.
+    const rating = tables.rows('ratings').find((r) => r.judgeId === a.judgeId && r.hackId === a.hackId && r.rating > 0);
     return [judgeName(a.judgeId), String(a.priority + 1), String(tables.hacks.get(a.hackId)?.location ?? ''), hackName(a.hackId), rating ? String(rating.rating) : '—'];
   }), 'No assignments yet: run assignment once hacks and judges are in.'));
   showLinks(secret, tables);

@@ -57,7 +57,7 @@ export async function api(path, { secret, method = 'GET', body, raw = false, ide
   } catch {
     throw new ApiFailure(0, explain(0));
   }
-  if (res.ok) return raw ? res : res.json();
+  if (res.ok) return raw ? res : res.status === 204 ? null : res.json();
   let answer = {};
   try {
     answer = await res.json();

@@ -142,7 +142,7 @@ function serverValue(key) {
 /** The value an answer sets, comparable with serverValue (null: not compared). */
 function answerValue(entry) {
   switch (entry.key[0]) {
-    case 'r': return String(entry.body.rating);
+    case 'r': return String(entry.body?.rating ?? 0); // an undo: the taken-back value
     case 'n': return entry.body.text;
     case 's': return `${entry.body.firstId}/${entry.body.secondId}`;
     default: return null;
@@ -150,10 +150,10 @@ function answerValue(entry) {
 }
 
 /** Queues an answer: kept in the outbox before anything is sent. */
-async function send(key, path, body, what) {
+async function send(key, path, body, what, method = 'POST') {
   if (!outbox) return;
   const offline = !navigator.onLine || !fresh;
-  const entry = await outbox.add({ key, path, body, what, seen: tables ? serverValue(key) : null, delayed: offline });
+  const entry = await outbox.add({ key, path, method, body, what, seen: tables ? serverValue(key) : null, delayed: offline });
   render();
   pump();
   return entry;
@@ -189,7 +189,7 @@ async function pump() {
       entry.state = 'sending';
       render();
       try {
-        await api(entry.path, { secret: me.secret, method: 'POST', body: entry.body, idempotencyKey: entry.idempotencyKey });
+        await api(entry.path, { secret: me.secret, method: entry.method ?? 'POST', body: entry.body ?? undefined, idempotencyKey: entry.idempotencyKey });
         retryDelay = 500;
         // Later answers for the same thing may find this value on the server.
         for (const later of outbox.entries) {
@@ -269,7 +269,8 @@ function render() {
   for (const e of outbox?.entries ?? []) if (e.key[0] === 'a' && e.state !== 'refused') away.add(e.body.hackId);
   const noteOf = (hackId) => tables.rows('notes').find((n) => n.judgeId === me.judgeId && n.hackId === hackId);
   const assigned = tables.rows('judgeHacks').filter((a) => a.judgeId === me.judgeId && !withdrawn.has(a.hackId)).sort((a, b) => a.priority - b.priority);
-  const ratingOf = (hackId) => tables.rows('ratings').find((r) => r.judgeId === me.judgeId && r.hackId === hackId);
+  // A rating taken back stays as a row with rating 0: not rated.
+  const ratingOf = (hackId) => tables.rows('ratings').find((r) => r.judgeId === me.judgeId && r.hackId === hackId && r.rating > 0);
   const rated = assigned.filter((a) => ratingOf(a.hackId)).length;
   // Keep the caret in a note being typed across the re-render.
   const typing = document.activeElement?.dataset?.noteFor;
@@ -288,7 +289,7 @@ function render() {
     if (!hack) return null;
     const saved = ratingOf(hack.id);
     const entry = latest(`r${hack.id}`);
-    const shown = entry ? entry.body.rating : saved?.rating;
+    const shown = entry ? (entry.body?.rating ?? 0) : saved?.rating;
     const note = noteOf(hack.id);
     const noteEntry = latest(`n${hack.id}`);
     const absentEntry = latest(`a${hack.id}`);
@@ -306,6 +307,10 @@ function render() {
           onclick: () => send(`r${hack.id}`, '/api/ratings', { judgeId: me.judgeId, hackId: hack.id, rating: n }, `Rating ${n} of 20 for ${hack.name}`),
         }, String(n)))),
       saveState(saved ? `${saved.rating} of 20` : '', entry),
+      shown ? h('button', {
+        type: 'button', class: 'quiet undo', disabled: paused,
+        onclick: () => send(`r${hack.id}`, `/api/judges/${me.judgeId}/ratings/${hack.id}`, null, `Undo rating of ${hack.name}`, 'DELETE'),
+      }, 'Undo rating') : null,
       saved || (away.has(hack.id) && !absentEntry) ? null : h('p', { class: 'row' },
         h('button', {
           type: 'button', class: 'quiet not-here', disabled: paused || Boolean(absentEntry),
@@ -364,7 +369,7 @@ function render() {
 function describe(key, value) {
   if (value === null || value === undefined) return 'nothing';
   switch (key[0]) {
-    case 'r': return `${value} of 20`;
+    case 'r': return value === '0' ? 'no rating (taken back)' : `${value} of 20`;
     case 'n': return `“${value}”`;
     case 's': {
       const [first, second] = value.split('/').map(Number);

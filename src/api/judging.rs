@@ -12,6 +12,7 @@ use axum::Json;
 
 use super::body::{self, Body};
 use super::caller::Caller;
+use super::query::PathParam;
 use super::Api;
 use crate::core::requests::{EventName, Request};
 use crate::http_error::ApiError;
@@ -141,6 +142,47 @@ pub async fn rate(
         .rate(who, rate.judge_id, rate.hack_id, rate.rating)
         .await?;
     Ok(Json(row))
+}
+
+/// `DELETE /api/judges/{judgeId}/ratings/{hackId}` -> 204: the judge takes
+/// its rating back.
+#[utoipa::path(
+    delete,
+    path = "/api/judges/{judgeId}/ratings/{hackId}",
+    tag = "judging",
+    operation_id = "unrate",
+    summary = "Take a rating back (undo)",
+    description = "The admin, or the judge judgeId; like socket.io `unrate-hack`. The rating's row stays with rating 0 (subscribers get it as an `update-partial`) and counts nowhere; rating the hack again reuses the row.",
+    params(
+        ("judgeId" = i64, Path, description = "The judge's id.", minimum = 0),
+        ("hackId" = i64, Path, description = "The hack's id.", minimum = 0),
+    ),
+    responses(
+        (status = 204, description = "Taken back."),
+        (status = 400, description = "An id is not a whole number from 0.", body = ApiError),
+        (status = 403, description = "Not allowed: a judge taking back another judge's rating.", body = ApiError),
+        (status = 404, description = "No such judge or hack, or the judge has no rating of the hack (never rated, or already taken back).", body = ApiError),
+        (status = 409, description = "Judging is paused.", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn unrate(
+    State(app): State<Arc<Api>>,
+    Caller(who): Caller,
+    PathParam((judge, hack)): PathParam<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = |name: &str, text: &str| {
+        super::query::whole_number(text)
+            .filter(|id| *id >= 0)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{name} {text:?} is not an id: a whole number from 0"
+                ))
+            })
+    };
+    let (judge, hack) = (id("judgeId", &judge)?, id("hackId", &hack)?);
+    app.core.unrate(who, judge, hack).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/placements {judgeId, superId, firstId, secondId}` -> the

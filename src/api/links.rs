@@ -1,5 +1,5 @@
 //! Judges' sign-in links: `GET /api/judges/links` and
-//! `POST /api/judges/{id}/link` (admin: each judge's link with its QR code
+//! `POST /api/judges/{judgeId}/link` (admin: each judge's link with its QR code
 //! as SVG), and `POST /api/login/link {token}` (a judge's phone: a secret,
 //! as `POST /api/login` answers).
 //!
@@ -82,16 +82,16 @@ pub struct Reissue {
     valid_hours: Option<u64>,
 }
 
-/// `POST /api/judges/{id}/link {validHours?}` (admin): a new link for the
+/// `POST /api/judges/{judgeId}/link {validHours?}` (admin): a new link for the
 /// judge; the old one stops working.
 #[utoipa::path(
     post,
-    path = "/api/judges/{id}/link",
+    path = "/api/judges/{judgeId}/link",
     tag = "credentials",
     operation_id = "reissueJudgeLink",
     summary = "A new sign-in link for one judge (admin)",
     description = "The judge's old link stops working. The body may be empty: the link then lasts until re-issued.",
-    params(("id" = i64, Path, description = "The judge's id.", minimum = 1)),
+    params(("judgeId" = i64, Path, description = "The judge's id.", minimum = 1)),
     request_body(content = Option<Reissue>, content_type = "application/json"),
     responses(
         (status = 200, description = "The new link.", body = LinkAnswer),

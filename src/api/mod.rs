@@ -10,7 +10,8 @@
 //! query.rs        query strings and path parameters: a refused one is a JSON 400
 //! errors.rs       refusals of the judging core as HTTP statuses
 //! state.rs        GET /api/state
-//! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements
+//! judging.rs      POST /api/hacks, /api/judges, /api/superlatives, /api/ratings, /api/placements;
+//!                 DELETE /api/judges/{judgeId}/ratings/{hackId}
 //! import.rs       POST /api/import/devpost, /api/import/judges
 //! upload.rs       CSV upload bodies, read as they arrive, up to --max-import-mib
 //! assignments.rs  POST /api/assignments
@@ -19,7 +20,7 @@
 //! floor.rs       POST /api/judging/{pause,resume}, /api/absences, /api/absences/clear,
 //!                 /api/notes, /api/withdrawals; GET /api/floor: the judging floor
 //! handout.rs      GET /api/judges/names (public), GET /api/login-code (admin): signing judges in
-//! links.rs        GET /api/judges/links, POST /api/judges/{id}/link (admin), POST /api/login/link
+//! links.rs        GET /api/judges/links, POST /api/judges/{judgeId}/link (admin), POST /api/login/link
 //! devices.rs      GET /api/clicker/devices, .../{id}/scores, .../{id}/marks: clicker history
 //! idempotency.rs  the Idempotency-Key header of every write: repeats answer the first answer
 //! openapi.rs      GET /api/openapi.json, generated from the handlers' annotations
@@ -50,7 +51,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 use tokio_util::sync::CancellationToken;
@@ -115,6 +116,10 @@ fn routes() -> Router<Arc<Api>> {
         .route("/api/judges", post(judging::add_judge))
         .route("/api/superlatives", post(judging::add_superlative))
         .route("/api/ratings", post(judging::rate))
+        .route(
+            "/api/judges/{judgeId}/ratings/{hackId}",
+            delete(judging::unrate),
+        )
         .route("/api/placements", post(judging::rank))
         .route("/api/import/devpost", post(import::devpost))
         .route("/api/import/judges", post(import::judges))
@@ -135,7 +140,7 @@ fn routes() -> Router<Arc<Api>> {
         .route("/api/judges/names", get(handout::judge_names))
         .route("/api/login-code", get(handout::login_code))
         .route("/api/judges/links", get(links::list))
-        .route("/api/judges/{id}/link", post(links::reissue))
+        .route("/api/judges/{judgeId}/link", post(links::reissue))
         .route("/api/login/link", post(links::login))
         .route("/api/openapi.json", get(openapi::document))
         .merge(speed_routes())

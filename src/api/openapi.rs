@@ -39,6 +39,7 @@ use crate::http_error::ApiError;
         super::judging::add_judge,
         super::judging::add_superlative,
         super::judging::rate,
+        super::judging::unrate,
         super::judging::rank,
         super::import::devpost,
         super::import::judges,

@@ -33,15 +33,16 @@ pub fn whole_number(text: &str) -> Option<i64> {
     })
 }
 
-/// A route's one path parameter, as sent (decoded); the handler parses it.
-pub struct PathParam(pub String);
+/// A route's path parameters, as sent (decoded): one `String`, or a tuple
+/// of them; the handler parses them.
+pub struct PathParam<T = String>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         // Fails only on a segment that does not decode to UTF-8 (`%FF`).
-        Path::<String>::from_request_parts(parts, state)
+        Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(text)| PathParam(text))
             .map_err(|e| ApiError::bad_request(e.body_text()))

@@ -10,6 +10,7 @@ use super::Core;
 use crate::judging::error::JudgingError;
 use crate::judging::floor::{self, Floor, FloorInput};
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
+use crate::judging::ops::note::WriteNote;
 use crate::judging::validate;
 use crate::store::now_ms;
 
@@ -47,7 +48,12 @@ impl Core {
     ) -> Result<Note, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::NoteHack, judge_id))?;
         validate::note(&text).map_err(JudgingError::from)?;
-        Ok(self.store.note(judge_id, hack_id, text).await?)
+        let note = WriteNote {
+            judge: judge_id,
+            hack: hack_id,
+            text,
+        };
+        Ok(self.store.perform(note).await?)
     }
 
     /// The team is back (admin): clears the hack's absences.

@@ -10,6 +10,7 @@ pub enum Op {
     AddJudge,
     AddSuperlative,
     RateHack,
+    UnrateHack,
     RankSuperlative,
     /// Reading the state, once or as live updates.
     Subscribe,
@@ -36,6 +37,7 @@ impl Op {
             Op::AddJudge => "add-judge",
             Op::AddSuperlative => "add-superlative",
             Op::RateHack => "rate-hack",
+            Op::UnrateHack => "unrate-hack",
             Op::RankSuperlative => "rank-superlative",
             Op::Subscribe => "subscribe-database",
             Op::ImportDevpost => "import-devpost",
@@ -60,6 +62,7 @@ impl Op {
             Op::AddJudge => "POST /api/judges",
             Op::AddSuperlative => "POST /api/superlatives",
             Op::RateHack => "POST /api/ratings",
+            Op::UnrateHack => "DELETE /api/judges/{judgeId}/ratings/{hackId}",
             Op::RankSuperlative => "POST /api/placements",
             Op::Subscribe => "GET /api/state",
             Op::ImportDevpost => "POST /api/import/devpost",

@@ -18,6 +18,8 @@ use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
 use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking, MAX_JUDGES_PER_HACK};
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+use crate::judging::ops::rate::Rate;
+use crate::judging::ops::unrate::Unrate;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::judging::{devpost, judges_csv, validate, ImportError};
 use crate::store::{KeyReused, StoreError, WriteError};
@@ -97,7 +99,28 @@ impl Core {
     ) -> Result<Rating, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::RateHack, judge_id))?;
         validate::rating(rating).map_err(JudgingError::from)?;
-        Ok(self.store.rate(judge_id, hack_id, rating).await?)
+        let rate = Rate {
+            judge: judge_id,
+            hack: hack_id,
+            rating,
+        };
+        Ok(self.store.perform(rate).await?)
+    }
+
+    /// Judge `judge_id` takes back its rating of `hack_id` ("undo"): the
+    /// admin, or that judge. Answers the row as it now is (rating 0).
+    pub async fn unrate(
+        &self,
+        who: Identity,
+        judge_id: i64,
+        hack_id: i64,
+    ) -> Result<Rating, OpError> {
+        auth::authorize(who, Action::ActAsJudge(Op::UnrateHack, judge_id))?;
+        let unrate = Unrate {
+            judge: judge_id,
+            hack: hack_id,
+        };
+        Ok(self.store.perform(unrate).await?)
     }
 
     /// A judge's first and second choice for a superlative: the admin, or

@@ -22,6 +22,7 @@ pub enum EventName {
     Authenticate,
     Login,
     RateHack,
+    UnrateHack,
     RankSuperlative,
     SubscribeDatabase,
     MarkAbsent,
@@ -29,13 +30,14 @@ pub enum EventName {
 }
 
 impl EventName {
-    pub const ALL: [EventName; 10] = [
+    pub const ALL: [EventName; 11] = [
         EventName::AddHack,
         EventName::AddJudge,
         EventName::AddSuperlative,
         EventName::Authenticate,
         EventName::Login,
         EventName::RateHack,
+        EventName::UnrateHack,
         EventName::RankSuperlative,
         EventName::SubscribeDatabase,
         EventName::MarkAbsent,
@@ -50,6 +52,7 @@ impl EventName {
             EventName::Authenticate => "authenticate",
             EventName::Login => "login",
             EventName::RateHack => "rate-hack",
+            EventName::UnrateHack => "unrate-hack",
             EventName::RankSuperlative => "rank-superlative",
             EventName::SubscribeDatabase => "subscribe-database",
             EventName::MarkAbsent => "mark-absent",
@@ -70,6 +73,7 @@ impl EventName {
             EventName::Authenticate => r#"{"secret": string, "userId": integer}"#,
             EventName::Login => r#"{"judgeId": integer, "loginCode": string}"#,
             EventName::RateHack => r#"{"judgeId": integer, "hackId": integer, "rating": integer}"#,
+            EventName::UnrateHack => r#"{"judgeId": integer, "hackId": integer}"#,
             EventName::RankSuperlative => {
                 r#"{"judgeId": integer, "superId": integer, "firstId": integer, "secondId": integer}"#
             }
@@ -172,6 +176,16 @@ pub struct RateHack {
     pub rating: i64,
 }
 
+/// A judge takes back its rating of a hack ("undo").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UnrateHack {
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub judge_id: i64,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub hack_id: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RankSuperlative {
@@ -237,6 +251,7 @@ pub enum Request {
     Authenticate(Authenticate),
     Login(Login),
     RateHack(RateHack),
+    UnrateHack(UnrateHack),
     RankSuperlative(RankSuperlative),
     SubscribeDatabase,
     MarkAbsent(MarkAbsent),
@@ -246,7 +261,7 @@ pub enum Request {
 /// Why an event could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ParseError {
-    #[error("unknown event {0:?}; Podium understands add-hack, add-judge, add-superlative, authenticate, login, rate-hack, rank-superlative, subscribe-database, mark-absent and note-hack")]
+    #[error("unknown event {0:?}; Podium understands add-hack, add-judge, add-superlative, authenticate, login, rate-hack, unrate-hack, rank-superlative, subscribe-database, mark-absent and note-hack")]
     UnknownEvent(String),
     #[error("{event} takes one JSON object as its argument, shaped {schema}; got {got}")]
     NotAnObject {
@@ -305,6 +320,7 @@ pub fn parse(name: &str, payload: Option<Value>) -> Result<Request, ParseError> 
         EventName::Authenticate => Request::Authenticate(fields(event, payload)?),
         EventName::Login => Request::Login(fields(event, payload)?),
         EventName::RateHack => Request::RateHack(fields(event, payload)?),
+        EventName::UnrateHack => Request::UnrateHack(fields(event, payload)?),
         EventName::RankSuperlative => Request::RankSuperlative(fields(event, payload)?),
         EventName::SubscribeDatabase => {
             let SubscribeDatabase {} = fields(event, payload)?;
@@ -331,6 +347,7 @@ impl Request {
             Request::Authenticate(a) => vec![("userId", a.user_id, 0)],
             Request::Login(l) => vec![("judgeId", l.judge_id, 1)],
             Request::RateHack(r) => vec![("judgeId", r.judge_id, 0), ("hackId", r.hack_id, 0)],
+            Request::UnrateHack(u) => vec![("judgeId", u.judge_id, 0), ("hackId", u.hack_id, 0)],
             Request::RankSuperlative(r) => vec![
                 ("judgeId", r.judge_id, 0),
                 ("superId", r.super_id, 0),
@@ -350,6 +367,7 @@ impl Request {
             Request::Authenticate(_) => EventName::Authenticate,
             Request::Login(_) => EventName::Login,
             Request::RateHack(_) => EventName::RateHack,
+            Request::UnrateHack(_) => EventName::UnrateHack,
             Request::RankSuperlative(_) => EventName::RankSuperlative,
             Request::SubscribeDatabase => EventName::SubscribeDatabase,
             Request::MarkAbsent(_) => EventName::MarkAbsent,

@@ -36,6 +36,7 @@ fn schema(event: EventName) -> &'static [(&'static str, Kind)] {
         EventName::Authenticate => &[("secret", Str), ("userId", ID)],
         EventName::Login => &[("judgeId", Kind::Int { min: 1 }), ("loginCode", Str)],
         EventName::RateHack => &[("judgeId", ID), ("hackId", ID), ("rating", ANY_INT)],
+        EventName::UnrateHack => &[("judgeId", ID), ("hackId", ID)],
         EventName::RankSuperlative => &[
             ("judgeId", ID),
             ("superId", ID),
@@ -89,6 +90,7 @@ fn to_json(request: &Request) -> (EventName, Value) {
         Request::RateHack(r) => serde_json::json!({
             "judgeId": r.judge_id, "hackId": r.hack_id, "rating": r.rating
         }),
+        Request::UnrateHack(u) => serde_json::json!({"judgeId": u.judge_id, "hackId": u.hack_id}),
         Request::RankSuperlative(r) => serde_json::json!({
             "judgeId": r.judge_id, "superId": r.super_id,
             "firstId": r.first_id, "secondId": r.second_id

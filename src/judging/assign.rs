@@ -51,6 +51,10 @@
 //! move lowers the sum of squared loads, so the pass ends.
 
 use serde::Serialize;
+
+use super::absence;
+use super::error::JudgingError;
+use super::model::DataStore;
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -111,6 +115,66 @@ pub fn plan(
     planner.fill(judges_per_hack);
     planner.rebalance();
     planner.finish()
+}
+
+/// The assignment for the judging state as it is: withdrawn
+/// hacks get no new judges (their rows pass through); a rated row stays
+/// with its judge, and so does a row whose judge found the team absent (to
+/// come back to it last, not counting toward coverage: [`absence::adjust`]).
+/// A taken-back rating no longer holds its row. The one rule both stores
+/// apply; refused when there is nothing to assign.
+pub fn decide(data: &DataStore, judges_per_hack: usize) -> Result<Decided, JudgingError> {
+    if data.judges.is_empty() {
+        return Err(JudgingError::NothingToAssign("judges"));
+    }
+    if data.hacks.is_empty() {
+        return Err(JudgingError::NothingToAssign("hacks"));
+    }
+    let withdrawn: HashSet<i64> = data
+        .withdrawals
+        .iter()
+        .filter(|w| w.withdrawn)
+        .map(|w| w.hack_id)
+        .collect();
+    let hacks: Vec<HackRef> = data
+        .hacks
+        .iter()
+        .filter(|h| !withdrawn.contains(&h.id))
+        .map(|h| HackRef {
+            id: h.id,
+            location: h.location,
+        })
+        .collect();
+    let judges: Vec<i64> = data.judges.iter().map(|j| j.id).collect();
+    let existing: Vec<AssignmentRow> = data.judge_hacks.iter().map(AssignmentRow::from).collect();
+    let absent: HashSet<(i64, i64)> = data
+        .absences
+        .iter()
+        .filter(|a| a.active)
+        .map(|a| (a.judge_id, a.hack_id))
+        .collect();
+    let fixed: HashSet<(i64, i64)> = data
+        .ratings
+        .iter()
+        .filter(|r| !r.taken_back())
+        .map(|r| (r.judge_id, r.hack_id))
+        .chain(absent.iter().copied())
+        .collect();
+    let plan = plan(&hacks, &judges, &existing, &fixed, judges_per_hack);
+    let plan = absence::adjust(plan, &absent, &hacks, &judges, judges_per_hack);
+    Ok(Decided {
+        total: plan.len(),
+        changes: changes(&existing, &plan),
+    })
+}
+
+/// What [`decide`] decided.
+#[derive(Debug)]
+pub struct Decided {
+    /// Assignments in the whole plan.
+    pub total: usize,
+    /// The rows to write: new, or moved (`row_id` set).
+    pub changes: Vec<PlannedAssignment>,
 }
 
 /// The part of a plan that differs from the existing rows: new rows and

@@ -25,6 +25,8 @@ pub enum JudgingError {
     NoSuchSuperlative(i64),
     #[error("{field} {id} names no hack: use 0 for \"not chosen\" or the id of an existing hack")]
     NoSuchChoice { field: &'static str, id: i64 },
+    #[error("judge {judge} has no rating of hack {hack} to take back")]
+    NoSuchRating { judge: i64, hack: i64 },
     #[error("firstId and secondId are both {0}: the first and second choice must be different hacks (0 means \"not chosen\")")]
     SameChoice(i64),
     #[error("judge {judge} already has the email {email:?} (emails are compared ignoring case)")]
@@ -74,7 +76,8 @@ impl JudgingError {
             JudgingError::NoSuchJudge(_)
             | JudgingError::NoSuchHack(_)
             | JudgingError::NoSuchSuperlative(_)
-            | JudgingError::NoSuchChoice { .. } => RefusalKind::NotFound,
+            | JudgingError::NoSuchChoice { .. }
+            | JudgingError::NoSuchRating { .. } => RefusalKind::NotFound,
             JudgingError::DuplicateEmail { .. }
             | JudgingError::EmailTakenOnRow { .. }
             | JudgingError::NothingToAssign(_)

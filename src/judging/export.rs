@@ -58,7 +58,7 @@ pub fn judges_csv(judges: &[Judge]) -> String {
 
 /// `id,judgeId,hackId,rating,judgeName,hackName,note`: each rating with
 /// its judge's note on the hack, then the notes on hacks the judge has not
-/// rated (with empty `id` and `rating`); empty notes are left out. A name
+/// rated or took the rating back (with empty `id` and `rating`); empty notes are left out. A name
 /// is empty when its judge or hack is not in the lists given.
 pub fn ratings_csv(ratings: &[Rating], notes: &[Note], judges: &[Judge], hacks: &[Hack]) -> String {
     let notes: Vec<&Note> = notes.iter().filter(|n| !n.text.is_empty()).collect();
@@ -81,6 +81,7 @@ pub fn ratings_csv(ratings: &[Rating], notes: &[Note], judges: &[Judge], hacks: 
     };
     let mut rows: Vec<Vec<String>> = ratings
         .iter()
+        .filter(|r| !r.taken_back())
         .map(|r| {
             let note = notes_by.remove(&(r.judge_id, r.hack_id)).unwrap_or("");
             row(

@@ -81,6 +81,7 @@ pub fn compute(input: &FloorInput<'_>) -> Floor {
     let rated: BTreeSet<(i64, i64)> = data
         .ratings
         .iter()
+        .filter(|r| !r.taken_back())
         .map(|r| (r.judge_id, r.hack_id))
         .collect();
     let location: HashMap<i64, i64> = data.hacks.iter().map(|h| (h.id, h.location)).collect();
@@ -134,7 +135,11 @@ pub fn compute(input: &FloorInput<'_>) -> Floor {
                 hack_id: hack.id,
                 name: hack.name.clone(),
                 location: hack.location,
-                ratings: data.ratings.iter().filter(|r| r.hack_id == hack.id).count(),
+                ratings: data
+                    .ratings
+                    .iter()
+                    .filter(|r| r.hack_id == hack.id && !r.taken_back())
+                    .count(),
                 target: input.judges_per_hack,
                 flagged: !is_withdrawn && absent_by.len() >= input.absent_flag_judges,
                 absent_by: absent_by.into_iter().collect(),

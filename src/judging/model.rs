@@ -61,7 +61,20 @@ pub struct Rating {
     pub id: i64,
     pub judge_id: i64,
     pub hack_id: i64,
+    /// 1 to 20; [`Rating::TAKEN_BACK`] once the judge took it back.
     pub rating: i64,
+}
+
+impl Rating {
+    /// The value of a rating its judge took back (`unrate-hack`). The row
+    /// stays, as every row does, so clients merging by id see it go; the
+    /// same 0 the protocol uses for a placement's "not chosen".
+    pub const TAKEN_BACK: i64 = 0;
+
+    /// Whether the judge took this rating back: it counts nowhere.
+    pub fn taken_back(&self) -> bool {
+        self.rating == Rating::TAKEN_BACK
+    }
 }
 
 /// A hack's eligibility for a superlative (a Podium extension: Devpost's

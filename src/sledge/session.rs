@@ -393,6 +393,9 @@ impl Session {
                     .rate(who, rate.judge_id, rate.hack_id, rate.rating)
                     .await?,
             )),
+            Request::UnrateHack(unrate) => Ok(Done::Rating(
+                sledge.unrate(who, unrate.judge_id, unrate.hack_id).await?,
+            )),
             Request::RankSuperlative(rank) => {
                 let ranking = Ranking {
                     judge_id: rank.judge_id,

@@ -38,8 +38,8 @@ pub use log_codec::DEFAULT_RETAIN;
 pub use postgres::PgStore;
 pub use sqlite::{backup, Fault, Store, DB_FILE};
 pub use traits::{
-    ClickerStore, CurrentLink, Database, JudgingStore, LinkLookup, RegisterError, SpeedStore,
-    StoreFuture,
+    ClickerStore, CurrentLink, Database, JudgingStore, LinkLookup, Perform, RegisterError,
+    SpeedStore, StoreFuture,
 };
 
 /// How hard a commit is pushed to disk before it is acknowledged.

@@ -18,9 +18,12 @@ use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::judges_csv;
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Note, Rating, Superlative,
-    SuperlativePlacement, Withdrawal,
+    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, SuperlativePlacement, Withdrawal,
 };
+use crate::judging::ops::note::WriteNote;
+use crate::judging::ops::rate::Rate;
+use crate::judging::ops::unrate::Unrate;
+use crate::judging::ops::Operation;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
@@ -69,23 +72,25 @@ pub type LinkTokens = Box<dyn Fn(i64, i64) -> String + Send>;
 /// Makes the sign-in link token of one judge's given generation.
 pub type LinkToken = Box<dyn Fn(i64) -> String + Send>;
 
+/// Runs judging operation `Op` (a rule of `judging/ops/`) as one durable
+/// write, under the request's idempotency key if it has one. Each engine
+/// implements it once for every operation whose facts and writes it knows
+/// (`runner::Storage`), so a new operation adds no method here: only its
+/// name to [`JudgingStore`]'s list.
+pub trait Perform<Op: Operation> {
+    fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>>;
+}
+
 /// What the judging core needs: the judging tables, the judging floor, judges' secrets and
 /// sign-in links. Every write is durable when its future resolves; a refusal
 /// (`WriteError::Refused`) wrote nothing.
-pub trait JudgingStore: Send + Sync {
+pub trait JudgingStore: Perform<Rate> + Perform<Unrate> + Perform<WriteNote> + Send + Sync {
     /// Records a hack (checked by the core).
     fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>>;
     /// Records a judge; an email may belong to one judge only.
     fn add_judge(&self, judge: NewJudge) -> StoreFuture<'_, Result<Judge, WriteError>>;
     /// Records a superlative (a prize category).
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>>;
-    /// Records (or replaces) a judge's rating of a hack.
-    fn rate(
-        &self,
-        judge: i64,
-        hack: i64,
-        rating: i64,
-    ) -> StoreFuture<'_, Result<Rating, WriteError>>;
     /// Records (or replaces) a judge's first and second choice for a superlative.
     fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>>;
     /// Issues a new secret for a judge, kept hashed.
@@ -121,13 +126,6 @@ pub trait JudgingStore: Send + Sync {
         hack: i64,
         withdrawn: bool,
     ) -> StoreFuture<'_, Result<Withdrawal, WriteError>>;
-    /// Records (or replaces) a judge's private note on a hack.
-    fn note(
-        &self,
-        judge: i64,
-        hack: i64,
-        text: String,
-    ) -> StoreFuture<'_, Result<Note, WriteError>>;
     /// When each judge last acted, in ms since the Unix epoch.
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>>;
     /// The current sign-in link of each judge, issuing first links where missing.

@@ -9,6 +9,7 @@
 
 pub mod note;
 pub mod rate;
+pub mod unrate;
 
 use super::error::JudgingError;
 use super::model::DataStore;

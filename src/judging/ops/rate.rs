@@ -1,11 +1,12 @@
-//! A judge rates a hack (1 to 20, checked at the edge): a new rating, a
-//! changed one (same row, new value), or the same again (nothing to write
+//! A judge rates a hack (1 to 20): a new rating, a changed one (same row,
+//! new value; also a taken-back one), or the same again (nothing to write
 //! but the judge's activity). Rating a hack means someone met its team, so
 //! whoever found the team absent before was early: its absences are cleared.
 
 use super::Operation;
 use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, Rating};
+use crate::judging::validate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -50,6 +51,7 @@ impl Operation for Rate {
     type Reply = Rating;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
+        validate::rating(self.rating)?;
         if !facts.judge_exists {
             return Err(JudgingError::NoSuchJudge(self.judge));
         }
@@ -126,6 +128,23 @@ mod tests {
             ..no_hack
         };
         assert!(matches!(RATE.decide(paused), Err(JudgingError::Paused)));
+    }
+
+    #[test]
+    fn refuses_a_rating_out_of_range_before_anything_else() {
+        for rating in [Rating::TAKEN_BACK, 21] {
+            let err = Rate { rating, ..RATE }.decide(OPEN).unwrap_err();
+            assert!(matches!(err, JudgingError::Invalid(_)), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_taken_back_rating_is_rated_again_in_its_row() {
+        let taken_back = Facts {
+            before: Some((7, Rating::TAKEN_BACK)),
+            ..OPEN
+        };
+        assert_eq!(RATE.decide(taken_back).unwrap(), Plan::Update { id: 7 });
     }
 
     #[test]

@@ -11,8 +11,6 @@
 //! unique key, so two nodes writing the same row at once take turns and
 //! keep one row id.
 
-use crate::judging::ops::note::WriteNote;
-use crate::store::runner;
 use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
@@ -205,16 +203,6 @@ impl PgStore {
         .await
     }
 
-    /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
-    /// the row id. Notes are taken while judging is paused.
-    pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
-        let op = WriteNote { judge, hack, text };
-        self.judging_write(Locks::none().judges([judge]), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
     /// When each judge last rated, ranked, marked an absence or wrote a
     /// note (milliseconds since the Unix epoch), by judge id.
     pub async fn judge_activity(&self) -> Result<HashMap<i64, i64>, StoreError> {
@@ -373,8 +361,11 @@ pub(super) async fn load(
 mod tests {
     use super::*;
     use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::judging::ops::note::WriteNote;
+    use crate::judging::ops::rate::Rate;
     use crate::store::postgres::locks::FLOOR_LOCK;
     use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
+    use crate::store::Perform;
 
     /// Two judges, three hacks, and judge 1 assigned hacks 1, 2, 3 in that order.
     async fn floor(store: &PgStore, feed: &mut Feed) {
@@ -515,9 +506,27 @@ mod tests {
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         let e = refused(store.set_withdrawn(9, true).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
-        let e = refused(store.note(9, 1, "x".into()).await.map(drop));
+        let e = refused(
+            store
+                .perform(WriteNote {
+                    judge: 9,
+                    hack: 1,
+                    text: "x".into(),
+                })
+                .await
+                .map(drop),
+        );
         assert!(e.starts_with("judge 9 does not exist"), "{e}");
-        let e = refused(store.note(1, 9, "x".into()).await.map(drop));
+        let e = refused(
+            store
+                .perform(WriteNote {
+                    judge: 1,
+                    hack: 9,
+                    text: "x".into(),
+                })
+                .await
+                .map(drop),
+        );
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         store.set_paused(true).await.unwrap();
         assert!(matches!(
@@ -525,7 +534,14 @@ mod tests {
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         // Notes are taken while paused.
-        store.note(1, 1, "back at 3".into()).await.unwrap();
+        store
+            .perform(WriteNote {
+                judge: 1,
+                hack: 1,
+                text: "back at 3".into(),
+            })
+            .await
+            .unwrap();
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2);
         assert!(diffs[1].notes.len() == 1 && diffs[1].absences.is_empty());
@@ -546,10 +562,31 @@ mod tests {
             return;
         };
         floor(&store, &mut feed).await;
-        let note = store.note(2, 3, "loud table".into()).await.unwrap();
-        let edited = store.note(2, 3, "quiet now".into()).await.unwrap();
+        let note = store
+            .perform(WriteNote {
+                judge: 2,
+                hack: 3,
+                text: "loud table".into(),
+            })
+            .await
+            .unwrap();
+        let edited = store
+            .perform(WriteNote {
+                judge: 2,
+                hack: 3,
+                text: "quiet now".into(),
+            })
+            .await
+            .unwrap();
         assert_eq!(note.id, edited.id);
-        store.note(2, 3, "quiet now".into()).await.unwrap();
+        store
+            .perform(WriteNote {
+                judge: 2,
+                hack: 3,
+                text: "quiet now".into(),
+            })
+            .await
+            .unwrap();
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2, "an unchanged note publishes nothing");
         assert_eq!(diffs[1].notes, std::slice::from_ref(&edited));
@@ -606,7 +643,15 @@ mod tests {
             .unwrap();
         let rating = tokio::spawn({
             let store = store.clone();
-            async move { store.rate(1, 1, 5).await }
+            async move {
+                store
+                    .perform(Rate {
+                        judge: 1,
+                        hack: 1,
+                        rating: 5,
+                    })
+                    .await
+            }
         });
         let marking = tokio::spawn({
             let store = store.clone();

@@ -9,8 +9,7 @@ use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::judges_csv;
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Note, Rating, Superlative,
-    SuperlativePlacement, Withdrawal,
+    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, SuperlativePlacement, Withdrawal,
 };
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
@@ -33,15 +32,6 @@ impl JudgingStore for PgStore {
 
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
         Box::pin(PgStore::add_superlative(self, name))
-    }
-
-    fn rate(
-        &self,
-        judge: i64,
-        hack: i64,
-        rating: i64,
-    ) -> StoreFuture<'_, Result<Rating, WriteError>> {
-        Box::pin(PgStore::rate(self, judge, hack, rating))
     }
 
     fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>> {
@@ -104,15 +94,6 @@ impl JudgingStore for PgStore {
         withdrawn: bool,
     ) -> StoreFuture<'_, Result<Withdrawal, WriteError>> {
         Box::pin(PgStore::set_withdrawn(self, hack, withdrawn))
-    }
-
-    fn note(
-        &self,
-        judge: i64,
-        hack: i64,
-        text: String,
-    ) -> StoreFuture<'_, Result<Note, WriteError>> {
-        Box::pin(PgStore::note(self, judge, hack, text))
     }
 
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {

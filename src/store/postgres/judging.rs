@@ -26,10 +26,8 @@ use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
-use crate::judging::ops::rate::Rate;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
-use crate::store::runner;
 use crate::store::JUDGE_SECRET_BYTES;
 use crate::store::{now_ms, StoreError, WriteError};
 
@@ -92,28 +90,6 @@ impl PgStore {
                 publish(tx, |d| d.superlatives.push(row.clone()));
                 Ok(Ok(row))
             })
-        })
-        .await
-    }
-
-    /// Records `judge`'s rating of `hack`. Rating again replaces the rating
-    /// and keeps its row id, so clients merging by id see one row change.
-    ///
-    /// The hot path of judging, in two round trips: one statement of checks
-    /// (reading the old rating `FOR UPDATE`), then one statement of writes.
-    /// The batch took the floor lock shared, the judge's row and the hack's
-    /// absences before any job ran.
-    pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError> {
-        let locks = Locks::shared(Advisory::Floor)
-            .judges([judge])
-            .absences_of(hack);
-        let op = Rate {
-            judge,
-            hack,
-            rating,
-        };
-        self.judging_write(locks, move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -460,8 +436,10 @@ pub(super) async fn load_all(client: &impl GenericClient) -> Result<DataStore, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
     use crate::store::test_support::seed;
+    use crate::store::Perform;
 
     #[tokio::test]
     async fn adds_rows_and_publishes_exactly_them() {
@@ -544,15 +522,36 @@ mod tests {
         };
         seed(&store).await;
         feed.diffs(&store).await;
-        let first = store.rate(1, 1, 7).await.unwrap();
-        let second = store.rate(1, 1, 19).await.unwrap();
+        let first = store
+            .perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 7,
+            })
+            .await
+            .unwrap();
+        let second = store
+            .perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 19,
+            })
+            .await
+            .unwrap();
         assert_eq!(first.id, second.id);
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2);
         assert_eq!(diffs[0].ratings, vec![first]);
         assert_eq!(diffs[1].ratings, vec![second.clone()]);
         assert!(diffs[1].absences.is_empty());
-        store.rate(1, 1, 19).await.unwrap();
+        store
+            .perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 19,
+            })
+            .await
+            .unwrap();
         feed.quiet(&store).await;
         assert_eq!(store.load_all().await.unwrap().ratings, vec![second]);
         assert!(store.judge_activity().await.unwrap().contains_key(&1));
@@ -567,20 +566,44 @@ mod tests {
         };
         seed(&store).await;
         assert!(matches!(
-            store.rate(2, 1, 5).await,
+            store
+                .perform(Rate {
+                    judge: 2,
+                    hack: 1,
+                    rating: 5
+                })
+                .await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(2)))
         ));
         assert!(matches!(
-            store.rate(1, 9, 5).await,
+            store
+                .perform(Rate {
+                    judge: 1,
+                    hack: 9,
+                    rating: 5
+                })
+                .await,
             Err(WriteError::Refused(JudgingError::NoSuchHack(9)))
         ));
         assert!(matches!(
-            store.rate(1, 1, 21).await,
-            Err(WriteError::Store(_))
+            store
+                .perform(Rate {
+                    judge: 1,
+                    hack: 1,
+                    rating: 21
+                })
+                .await,
+            Err(WriteError::Refused(JudgingError::Invalid(_)))
         ));
         store.set_paused(true).await.unwrap();
         assert!(matches!(
-            store.rate(1, 1, 5).await,
+            store
+                .perform(Rate {
+                    judge: 1,
+                    hack: 1,
+                    rating: 5
+                })
+                .await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         store.set_paused(false).await.unwrap();
@@ -592,7 +615,14 @@ mod tests {
 
         let absence = store.mark_absent(1, 1).await.unwrap();
         feed.diffs(&store).await;
-        let rating = store.rate(1, 1, 5).await.unwrap();
+        let rating = store
+            .perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 5,
+            })
+            .await
+            .unwrap();
         let diff = feed.one(&store).await;
         assert_eq!(diff.ratings, [rating]);
         assert_eq!(
@@ -753,7 +783,16 @@ mod tests {
             } else {
                 b.clone()
             };
-            tokio::spawn(async move { store.rate(1, 1, rating).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .perform(Rate {
+                        judge: 1,
+                        hack: 1,
+                        rating,
+                    })
+                    .await
+                    .unwrap()
+            })
         });
         let rows: Vec<Rating> = futures_util::future::try_join_all(ratings).await.unwrap();
         assert!(rows.iter().all(|r| r.id == rows[0].id), "{rows:?}");
@@ -771,10 +810,21 @@ mod tests {
 
         a.set_paused(true).await.unwrap();
         assert!(matches!(
-            b.rate(1, 1, 3).await,
+            b.perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 3
+            })
+            .await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         b.set_paused(false).await.unwrap();
-        b.rate(1, 1, 3).await.unwrap();
+        b.perform(Rate {
+            judge: 1,
+            hack: 1,
+            rating: 3,
+        })
+        .await
+        .unwrap();
     }
 }

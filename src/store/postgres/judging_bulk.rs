@@ -21,8 +21,7 @@ use super::judging::{email_owner, load_all};
 use super::judging_rows::{publish, query_with, returned_id};
 use super::locks::{Advisory, Locks};
 use super::{unreachable, PgStore};
-use crate::judging::absence;
-use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};
+use crate::judging::assign::{self, PlannedAssignment};
 use crate::judging::devpost::{self, Project};
 use crate::judging::error::JudgingError;
 use crate::judging::judges_csv;
@@ -310,51 +309,14 @@ impl PgStore {
         self.judging_write(Locks::exclusive(Advisory::Floor), move |tx| {
             Box::pin(async move {
                 let data = load_all(&**tx).await?;
-                if data.judges.is_empty() {
-                    return Ok(Err(JudgingError::NothingToAssign("judges")));
-                }
-                if data.hacks.is_empty() {
-                    return Ok(Err(JudgingError::NothingToAssign("hacks")));
-                }
-                // Withdrawn hacks get no new judges; their rows pass through.
-                let withdrawn: HashSet<i64> = data
-                    .withdrawals
-                    .iter()
-                    .filter(|w| w.withdrawn)
-                    .map(|w| w.hack_id)
-                    .collect();
-                let hacks: Vec<HackRef> = data
-                    .hacks
-                    .iter()
-                    .filter(|h| !withdrawn.contains(&h.id))
-                    .map(|h| HackRef {
-                        id: h.id,
-                        location: h.location,
-                    })
-                    .collect();
-                let judges: Vec<i64> = data.judges.iter().map(|j| j.id).collect();
-                let existing: Vec<AssignmentRow> =
-                    data.judge_hacks.iter().map(AssignmentRow::from).collect();
-                // A judge who found the team absent keeps the hack (to come
-                // back to it last), and it does not count toward coverage.
-                let absent: HashSet<(i64, i64)> = data
-                    .absences
-                    .iter()
-                    .filter(|a| a.active)
-                    .map(|a| (a.judge_id, a.hack_id))
-                    .collect();
-                let fixed: HashSet<(i64, i64)> = data
-                    .ratings
-                    .iter()
-                    .map(|r| (r.judge_id, r.hack_id))
-                    .chain(absent.iter().copied())
-                    .collect();
-                let k = judges_per_hack as usize;
-                let plan = assign::plan(&hacks, &judges, &existing, &fixed, k);
-                let plan = absence::adjust(plan, &absent, &hacks, &judges, k);
-                let changes = assign::changes(&existing, &plan);
-                let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) =
-                    changes.into_iter().partition(|c| c.row_id.is_some());
+                let decided = match assign::decide(&data, judges_per_hack as usize) {
+                    Ok(decided) => decided,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) = decided
+                    .changes
+                    .into_iter()
+                    .partition(|c| c.row_id.is_some());
 
                 // Changed rows are deleted and written back under their own
                 // ids (in this one transaction, so no client ever sees them
@@ -433,7 +395,7 @@ impl PgStore {
                     judges_per_hack,
                     created,
                     updated,
-                    total: plan.len(),
+                    total: decided.total,
                 }))
             })
         })
@@ -458,7 +420,9 @@ impl PgStore {
 mod tests {
     use super::*;
     use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
+    use crate::store::Perform;
 
     fn project(title: &str, table: Option<i64>, prizes: &[&str]) -> Project {
         Project {
@@ -655,7 +619,11 @@ mod tests {
         // A rating pins its row; more judges and a larger k top up.
         let pinned = first.created[0].clone();
         store
-            .rate(pinned.judge_id, pinned.hack_id, 10)
+            .perform(Rate {
+                judge: pinned.judge_id,
+                hack: pinned.hack_id,
+                rating: 10,
+            })
             .await
             .unwrap();
         store

@@ -17,6 +17,8 @@
 //!   delivered, so a missed notification or a lost connection loses nothing.
 //! * [`leases`] tells the cluster which nodes are alive, so a dead node's
 //!   devices are announced disconnected.
+//! * [`perform`] runs the judging operations of `judging/ops/` (their
+//!   facts and writes: [`ratings`], [`notes`]) with the locks each declares.
 //! * One module per group of tables, as for SQLite: [`clicker`],
 //!   [`judging`] (with [`judging_bulk`], [`judge_links`], [`floor`] and
 //!   what they share, [`judging_rows`]), [`speed`]; and [`secrets`], the
@@ -39,6 +41,7 @@ mod leases;
 mod locks;
 mod log;
 mod notes;
+mod perform;
 mod ratings;
 mod schema;
 mod secrets;

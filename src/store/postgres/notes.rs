@@ -1,13 +1,18 @@
 //! The notes table on PostgreSQL: the facts a note's rule reads and the
 //! writes it applies (the rule: `judging/ops/note.rs`). The note is read
-//! `FOR UPDATE` under the judge's row lock (declared by `PgStore::note`);
+//! `FOR UPDATE` under the judge's row lock (declared below);
 //! a note another node added since is updated in place (`ON CONFLICT`).
 
 use super::floor::touch;
 use super::judging_rows::{exists, Table};
+use super::locks::Locks;
+use super::perform::PgOperation;
 use super::writer::PgTx;
+use super::PgFuture;
+use crate::judging::error::JudgingError;
+use crate::judging::model::Note;
 use crate::judging::ops::note::{Facts, Plan, WriteNote};
-use crate::store::runner::Storage;
+use crate::store::runner::{self, Storage};
 use crate::store::{now_ms, StoreError};
 
 impl Storage<WriteNote> for PgTx {
@@ -53,5 +58,17 @@ impl Storage<WriteNote> for PgTx {
                     .get(0)
             }
         })
+    }
+}
+
+/// A note locks only the judge's row: notes are taken while judging is
+/// paused.
+impl PgOperation for WriteNote {
+    fn locks(&self) -> Locks {
+        Locks::none().judges([self.judge])
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Note, JudgingError>> {
+        Box::pin(runner::run(tx, self))
     }
 }

@@ -1,15 +1,21 @@
-//! The ratings table on PostgreSQL: the facts a rating's rule reads and the
-//! writes it applies (the rule: `judging/ops/rate.rs`), two round trips. The
-//! rating row is read `FOR UPDATE`, and the batch already holds the floor
-//! lock shared, the judge's row and the hack's absences (declared by
-//! `PgStore::rate`), so what `load` read stays true until `apply`.
+//! The ratings table on PostgreSQL: the facts rating and taking back read
+//! and the writes they apply (the rules: `judging/ops/rate.rs`,
+//! `unrate.rs`), two round trips each. The rating row is read `FOR UPDATE`,
+//! and the batch already holds the floor lock shared and the judge's row
+//! (and, for a rating, the hack's absences), declared in their
+//! [`PgOperation`] impls below, so what `load` read stays true until `apply`.
 
 use super::floor::TOUCH;
 use super::judging_rows::Floor;
+use super::locks::{Advisory, Locks};
+use super::perform::PgOperation;
 use super::writer::PgTx;
-use crate::judging::model::Absence;
+use super::PgFuture;
+use crate::judging::error::JudgingError;
+use crate::judging::model::{Absence, Rating};
 use crate::judging::ops::rate::{Facts, Plan, Rate, Written};
-use crate::store::runner::Storage;
+use crate::judging::ops::unrate::{self, Unrate};
+use crate::store::runner::{self, Storage};
 use crate::store::{now_ms, StoreError};
 
 /// What a rating needs to find ($1: the judge, $2: the hack): whether both
@@ -46,18 +52,31 @@ const RATE_WRITE: &str = "WITH touched AS (
             ARRAY(SELECT id FROM cleared ORDER BY id),
             ARRAY(SELECT judge_id FROM cleared ORDER BY id)";
 
+/// Taking back ($1: the judge, $2: the time, $3: the rating's row): the
+/// judge's activity and the row's new value.
+const UNRATE_WRITE: &str = "WITH touched AS (
+         INSERT INTO judge_activity (judge_id, last_action_at) VALUES ($1, $2)
+         ON CONFLICT (judge_id) DO UPDATE SET last_action_at = excluded.last_action_at
+     )
+     UPDATE ratings SET rating = $4 WHERE id = $3";
+
+/// What rating and taking back read ([`RATE_CHECK`]).
+async fn facts(tx: &PgTx, judge: i64, hack: i64) -> Result<Facts, StoreError> {
+    let check = tx.prepare_cached(RATE_CHECK).await?;
+    let row = tx.query_one(&check, &[&judge, &hack]).await?;
+    let floor = Floor::from_row(&row);
+    let before: Option<i64> = row.get(3);
+    Ok(Facts {
+        judge_exists: floor.judge,
+        hack_exists: floor.hack,
+        paused: floor.paused,
+        before: before.map(|id| (id, row.get(4))),
+    })
+}
+
 impl Storage<Rate> for PgTx {
     async fn load(&mut self, op: &Rate) -> Result<Facts, StoreError> {
-        let check = self.prepare_cached(RATE_CHECK).await?;
-        let row = self.query_one(&check, &[&op.judge, &op.hack]).await?;
-        let floor = Floor::from_row(&row);
-        let before: Option<i64> = row.get(3);
-        Ok(Facts {
-            judge_exists: floor.judge,
-            hack_exists: floor.hack,
-            paused: floor.paused,
-            before: before.map(|id| (id, row.get(4))),
-        })
+        facts(self, op.judge, op.hack).await
     }
 
     async fn apply(&mut self, op: &Rate, plan: &Plan) -> Result<Written, StoreError> {
@@ -94,5 +113,46 @@ impl Storage<Rate> for PgTx {
             id: written.get(0),
             cleared,
         })
+    }
+}
+
+impl Storage<Unrate> for PgTx {
+    async fn load(&mut self, op: &Unrate) -> Result<Facts, StoreError> {
+        facts(self, op.judge, op.hack).await
+    }
+
+    async fn apply(&mut self, op: &Unrate, plan: &unrate::Plan) -> Result<(), StoreError> {
+        let write = self.prepare_cached(UNRATE_WRITE).await?;
+        self.execute(
+            &write,
+            &[&op.judge, &now_ms(), &plan.id, &Rating::TAKEN_BACK],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Rating locks the floor shared (a pause waits), the judge's row and the
+/// hack's absences (which it clears).
+impl PgOperation for Rate {
+    fn locks(&self) -> Locks {
+        Locks::shared(Advisory::Floor)
+            .judges([self.judge])
+            .absences_of(self.hack)
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Rating, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+/// Taking back locks the floor shared and the judge's row.
+impl PgOperation for Unrate {
+    fn locks(&self) -> Locks {
+        Locks::shared(Advisory::Floor).judges([self.judge])
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Rating, JudgingError>> {
+        Box::pin(runner::run(tx, self))
     }
 }

@@ -260,6 +260,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
     "#,
+    // 4: a rating its judge took back keeps its row with rating 0
+    // (judging/ops/unrate.rs).
+    r#"
+    ALTER TABLE ratings DROP CONSTRAINT ratings_rating_check,
+        ADD CONSTRAINT ratings_rating_check CHECK (rating BETWEEN 0 AND 20);
+    "#,
 ];
 
 /// Brings the database up to date and returns its epoch (made from the

@@ -4,8 +4,6 @@
 //! rating checks the pause, clears the hack's absences and records the
 //! judge's activity in the same transaction as the rating itself).
 
-use crate::judging::ops::note::WriteNote;
-use crate::store::runner;
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -158,13 +156,6 @@ impl Store {
             Ok(Ok(row))
         })
         .await
-    }
-
-    /// Judge `judge`'s note on `hack`; writing again replaces it, keeping
-    /// the row id. Notes are taken while judging is paused.
-    pub async fn note(&self, judge: i64, hack: i64, text: String) -> Result<Note, WriteError> {
-        let op = WriteNote { judge, hack, text };
-        self.judging_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// When each judge last rated, ranked, marked an absence or wrote a

@@ -4,23 +4,40 @@
 
 use std::collections::HashMap;
 
+use super::writer::Tx;
 use super::Store;
 use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::judges_csv;
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Note, Rating, Superlative,
-    SuperlativePlacement, Withdrawal,
+    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, SuperlativePlacement, Withdrawal,
 };
+use crate::judging::ops::Operation;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
+use crate::store::idempotency::Replay;
+use crate::store::runner::{self, Storage};
+use crate::store::traits::Perform;
 use crate::store::traits::{
     ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, LinkToken, LinkTokens, SpeedStore,
     StoreFuture,
 };
 use crate::store::{CurrentLink, LinkLookup, RegisterError, StoreError, WriteError};
+
+/// Every judging operation SQLite knows the facts and writes of, in one
+/// write job on the writer thread (where the runner never waits).
+impl<Op> Perform<Op> for Store
+where
+    Op: Operation + Send + 'static,
+    Op::Reply: Replay + Send + 'static,
+    for<'t> Tx<'t>: Storage<Op>,
+{
+    fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {
+        Box::pin(self.judging_write(move |tx| runner::run_now(tx, &op)))
+    }
+}
 
 impl JudgingStore for Store {
     fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>> {
@@ -33,15 +50,6 @@ impl JudgingStore for Store {
 
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
         Box::pin(Store::add_superlative(self, name))
-    }
-
-    fn rate(
-        &self,
-        judge: i64,
-        hack: i64,
-        rating: i64,
-    ) -> StoreFuture<'_, Result<Rating, WriteError>> {
-        Box::pin(Store::rate(self, judge, hack, rating))
     }
 
     fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>> {
@@ -104,15 +112,6 @@ impl JudgingStore for Store {
         withdrawn: bool,
     ) -> StoreFuture<'_, Result<Withdrawal, WriteError>> {
         Box::pin(Store::set_withdrawn(self, hack, withdrawn))
-    }
-
-    fn note(
-        &self,
-        judge: i64,
-        hack: i64,
-        text: String,
-    ) -> StoreFuture<'_, Result<Note, WriteError>> {
-        Box::pin(Store::note(self, judge, hack, text))
     }
 
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {

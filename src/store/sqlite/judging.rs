@@ -19,10 +19,8 @@ pub use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
-use crate::judging::ops::rate::Rate;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
-use crate::store::runner;
 use crate::store::WriteError;
 
 /// What a job refuses with, or the storage failure it hit.
@@ -89,17 +87,6 @@ impl Store {
             Ok(Ok(row))
         })
         .await
-    }
-
-    /// Records `judge`'s rating of `hack`. Rating again replaces the rating
-    /// and keeps its row id, so clients merging by id see one row change.
-    pub async fn rate(&self, judge: i64, hack: i64, rating: i64) -> Result<Rating, WriteError> {
-        let op = Rate {
-            judge,
-            hack,
-            rating,
-        };
-        self.judging_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Records a judge's first and second choice for a superlative. Ranking
@@ -332,6 +319,8 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::judging::ops::rate::Rate;
+    use crate::store::Perform;
 
     use super::*;
     use crate::store::sqlite::test_support::open;
@@ -388,12 +377,33 @@ mod tests {
         let (_dir, store, mut changes) = open();
         seed(&store).await;
         while changes.try_recv().is_ok() {}
-        let first = store.rate(1, 1, 7).await.unwrap();
-        let second = store.rate(1, 1, 19).await.unwrap();
+        let first = store
+            .perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 7,
+            })
+            .await
+            .unwrap();
+        let second = store
+            .perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 19,
+            })
+            .await
+            .unwrap();
         assert_eq!(first.id, second.id);
         assert_eq!(next_diff(&mut changes).ratings, vec![first]);
         assert_eq!(next_diff(&mut changes).ratings, vec![second.clone()]);
-        store.rate(1, 1, 19).await.unwrap();
+        store
+            .perform(Rate {
+                judge: 1,
+                hack: 1,
+                rating: 19,
+            })
+            .await
+            .unwrap();
         assert!(changes.try_recv().is_err());
         assert_eq!(store.load_all().await.unwrap().ratings, vec![second]);
     }
@@ -403,11 +413,23 @@ mod tests {
         let (_dir, store, _changes) = open();
         seed(&store).await;
         assert!(matches!(
-            store.rate(2, 1, 5).await,
+            store
+                .perform(Rate {
+                    judge: 2,
+                    hack: 1,
+                    rating: 5
+                })
+                .await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(2)))
         ));
         assert!(matches!(
-            store.rate(1, 9, 5).await,
+            store
+                .perform(Rate {
+                    judge: 1,
+                    hack: 9,
+                    rating: 5
+                })
+                .await,
             Err(WriteError::Refused(JudgingError::NoSuchHack(9)))
         ));
     }

@@ -6,15 +6,14 @@
 //! write interleaves, and all of its rows are published as one change, which
 //! live subscribers get as one `update-partial`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{params, OptionalExtension};
 
 use super::judging::{load_all, JudgingError};
 use super::judging_rows::publish;
 use super::{Store, StoreError};
-use crate::judging::absence;
-use crate::judging::assign::{self, AssignmentRow, HackRef, PlannedAssignment};
+use crate::judging::assign::{self, PlannedAssignment};
 use crate::judging::devpost::{self, Project};
 use crate::judging::judges_csv;
 use crate::judging::model::{Hack, Judge, JudgeHack, Superlative, SuperlativeHack};
@@ -214,59 +213,12 @@ impl Store {
     pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, WriteError> {
         self.judging_write(move |tx| {
             let data = load_all(tx)?;
-            if data.judges.is_empty() {
-                return Ok(Err(JudgingError::NothingToAssign("judges")));
-            }
-            if data.hacks.is_empty() {
-                return Ok(Err(JudgingError::NothingToAssign("hacks")));
-            }
-            // Withdrawn hacks get no new judges; their rows pass through.
-            let withdrawn: HashSet<i64> = data
-                .withdrawals
-                .iter()
-                .filter(|w| w.withdrawn)
-                .map(|w| w.hack_id)
-                .collect();
-            let hacks: Vec<HackRef> = data
-                .hacks
-                .iter()
-                .filter(|h| !withdrawn.contains(&h.id))
-                .map(|h| HackRef {
-                    id: h.id,
-                    location: h.location,
-                })
-                .collect();
-            let judges: Vec<i64> = data.judges.iter().map(|j| j.id).collect();
-            let existing: Vec<AssignmentRow> = data
-                .judge_hacks
-                .iter()
-                .map(AssignmentRow::from)
-                .collect();
-            // A judge who found the team absent keeps the hack (to come
-            // back to it last), and it does not count toward coverage.
-            let absent: HashSet<(i64, i64)> = data
-                .absences
-                .iter()
-                .filter(|a| a.active)
-                .map(|a| (a.judge_id, a.hack_id))
-                .collect();
-            let fixed: HashSet<(i64, i64)> = data
-                .ratings
-                .iter()
-                .map(|r| (r.judge_id, r.hack_id))
-                .chain(absent.iter().copied())
-                .collect();
-            let plan = assign::plan(
-                &hacks,
-                &judges,
-                &existing,
-                &fixed,
-                judges_per_hack as usize,
-            );
-            let plan = absence::adjust(plan, &absent, &hacks, &judges, judges_per_hack as usize);
-            let changes = assign::changes(&existing, &plan);
+            let decided = match assign::decide(&data, judges_per_hack as usize) {
+                Ok(decided) => decided,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
             let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) =
-                changes.into_iter().partition(|c| c.row_id.is_some());
+                decided.changes.into_iter().partition(|c| c.row_id.is_some());
 
             // Changed rows are deleted and written back under their own ids
             // (in this one transaction, so no client ever sees them gone):
@@ -318,7 +270,7 @@ impl Store {
                 judges_per_hack,
                 created,
                 updated,
-                total: plan.len(),
+                total: decided.total,
             }))
         })
         .await
@@ -339,6 +291,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
+    use crate::judging::ops::rate::Rate;
+    use crate::store::Perform;
 
     use super::*;
     use crate::judging::model::DataStore;
@@ -512,7 +468,11 @@ mod tests {
         // A rating pins its row; more judges and a larger k top up.
         let pinned = first.created[0].clone();
         store
-            .rate(pinned.judge_id, pinned.hack_id, 10)
+            .perform(Rate {
+                judge: pinned.judge_id,
+                hack: pinned.hack_id,
+                rating: 10,
+            })
             .await
             .unwrap();
         store

@@ -221,6 +221,22 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
     "#,
+    // 9: a rating its judge took back keeps its row with rating 0
+    // (judging/ops/unrate.rs). SQLite cannot alter a CHECK, so the table is
+    // rebuilt; no table refers to it.
+    r#"
+    CREATE TABLE ratings_v9 (
+        id       INTEGER PRIMARY KEY,
+        judge_id INTEGER NOT NULL REFERENCES judges(id),
+        hack_id  INTEGER NOT NULL REFERENCES hacks(id),
+        rating   INTEGER NOT NULL CHECK (rating BETWEEN 0 AND 20),
+        UNIQUE (judge_id, hack_id)
+    );
+    INSERT INTO ratings_v9 (id, judge_id, hack_id, rating)
+        SELECT id, judge_id, hack_id, rating FROM ratings;
+    DROP TABLE ratings;
+    ALTER TABLE ratings_v9 RENAME TO ratings;
+    "#,
 ];
 
 /// The schema version this build creates.
@@ -264,5 +280,44 @@ mod tests {
         conn.pragma_update(None, "user_version", latest_version() + 1)
             .unwrap();
         assert!(matches!(migrate(&conn), Err(StoreError::TooNew { .. })));
+    }
+
+    #[test]
+    fn version_9_keeps_every_rating_and_takes_a_taken_back_one() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for sql in &MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        conn.execute_batch(
+            "INSERT INTO hacks (id, name, description, location) VALUES (1, 'A', '', 1);
+             INSERT INTO judges (id, name, email, email_key) VALUES (1, 'J', 'j@x.org', 'j@x.org');
+             INSERT INTO ratings (id, judge_id, hack_id, rating) VALUES (7, 1, 1, 15);",
+        )
+        .unwrap();
+        assert!(conn
+            .execute("UPDATE ratings SET rating = 0 WHERE id = 7", [])
+            .is_err());
+        migrate(&conn).unwrap();
+        let row: (i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT id, judge_id, hack_id, rating FROM ratings",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (7, 1, 1, 15));
+        conn.execute("UPDATE ratings SET rating = 0 WHERE id = 7", [])
+            .unwrap();
+        assert!(conn
+            .execute("UPDATE ratings SET rating = 21 WHERE id = 7", [])
+            .is_err());
+        assert!(conn
+            .execute(
+                "INSERT INTO ratings (judge_id, hack_id, rating) VALUES (1, 1, 3)",
+                []
+            )
+            .is_err());
     }
 }

@@ -1,0 +1,35 @@
+//! Judging operations (`judging/ops/`) on PostgreSQL: one [`Perform`] for
+//! all of them. What differs per operation is written beside its SQL (in
+//! `ratings.rs`, `notes.rs`): the row and advisory locks its batch takes
+//! before any job runs, so that what `load` reads stays true until the
+//! commit, and the boxed run of the shared runner (boxed there, where the
+//! operation's types are known, because the engine's futures must be
+//! `Send` and a generic bound cannot say so).
+
+use super::locks::Locks;
+use super::writer::PgTx;
+use super::{PgFuture, PgStore};
+use crate::judging::error::JudgingError;
+use crate::judging::ops::Operation;
+use crate::store::idempotency::Replay;
+use crate::store::traits::{Perform, StoreFuture};
+use crate::store::WriteError;
+
+/// An operation's PostgreSQL half beyond its facts and writes.
+pub(super) trait PgOperation: Operation + Send + Sync + Sized + 'static {
+    /// What the batch locks before any job runs.
+    fn locks(&self) -> Locks;
+    /// `runner::run(tx, self)`, boxed.
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, JudgingError>>;
+}
+
+impl<Op> Perform<Op> for PgStore
+where
+    Op: PgOperation,
+    Op::Reply: Replay + Send + 'static,
+{
+    fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {
+        let locks = op.locks();
+        Box::pin(self.judging_write(locks, move |tx| Box::pin(async move { op.run(tx).await })))
+    }
+}
