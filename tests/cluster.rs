@@ -136,6 +136,60 @@ async fn sledge_subscribers_on_one_node_see_ratings_made_on_the_other() {
     b.shutdown().await;
 }
 
+/// The organiser's reads on one node show every rating the other node
+/// acknowledged before them (results exported right after the last
+/// rating, wherever the balancer sent each request): each of 60 ratings
+/// made over HTTP on A is in B's `GET /api/state` as soon as A answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_on_one_node_shows_what_the_other_acknowledged() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (node(&url).await, node(&url).await);
+    let http = reqwest::Client::new();
+    let post = |server: &TestServer, path: &str, body: serde_json::Value| {
+        http.post(server.url(path))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+    };
+    let hack = json!({"name": "Tally", "description": "", "location": 1});
+    assert!(post(&a, "/api/hacks", hack)
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let judge = json!({"name": "Ada", "email": "ada@example.org"});
+    assert!(post(&a, "/api/judges", judge)
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    for n in 1..=60 {
+        let rating = 1 + n % 20;
+        let rate = json!({"judgeId": 1, "hackId": 1, "rating": rating});
+        let answer = post(&a, "/api/ratings", rate).await.unwrap();
+        assert!(
+            answer.status().is_success(),
+            "{}",
+            answer.text().await.unwrap()
+        );
+        let state: serde_json::Value = http
+            .get(b.url("/api/state"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            state["ratings"][0]["rating"], rating,
+            "rating {n}: node B's state lacks what node A acknowledged"
+        );
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clicker_on_one_node_reaches_listeners_on_the_other() {
     let Some(url) = database().await else { return };

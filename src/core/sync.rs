@@ -43,7 +43,11 @@
 //! [`STREAM_STALL`].
 //! One-off reads of the state
 //! ([`SyncHandle::snapshot`]) are answered from the mirror by the same task,
-//! so they too include every change acknowledged before they were asked.
+//! so they too include every change acknowledged before they were asked:
+//! on this node by the task's order, and in cluster mode (where another
+//! node may have acknowledged a write this node's mirror has not followed
+//! yet) by waiting, at most [`READ_WAIT`], until the mirror reaches the
+//! log's head as it was when the read began.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -169,6 +173,11 @@ enum Key {
     Channel(u64),
 }
 
+/// How long a one-off read waits for the mirror to reach the log's head
+/// before it is answered from the mirror as it is (a log that cannot be
+/// followed: the read says what this node knows, and a warning says why).
+pub const READ_WAIT: Duration = Duration::from_secs(2);
+
 enum Command {
     Subscribe {
         sink: Sink,
@@ -180,6 +189,8 @@ enum Command {
     Unsubscribe(Key),
     Snapshot {
         viewer: Viewer,
+        /// Answered once the mirror holds every change up to this one.
+        at_least: Seq,
         done: oneshot::Sender<DataStore>,
     },
 }
@@ -188,6 +199,7 @@ enum Command {
 #[derive(Clone)]
 pub struct SyncHandle {
     commands: mpsc::UnboundedSender<Command>,
+    log: Arc<dyn Log>,
 }
 
 /// A channel subscription: `updates` yields the `update-full` first (or,
@@ -259,13 +271,50 @@ impl SyncHandle {
     }
 
     /// The whole state as `viewer` sees it: what an `update-full` sent now
-    /// would hold.
+    /// would hold, with every change any node acknowledged before the call
+    /// (see the module docs).
     pub async fn snapshot(&self, viewer: Viewer) -> Result<DataStore, SubscribeError> {
+        let head = tokio::time::timeout(READ_WAIT, self.log.head()).await;
+        let at_least = match head {
+            Ok(Ok(seq)) => seq,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the log's head: answering a read from this node's state");
+                0
+            }
+            Err(_) => {
+                tracing::warn!("the log's head did not come within {READ_WAIT:?}: answering a read from this node's state");
+                0
+            }
+        };
+        let asked = self.ask_snapshot(viewer, at_least)?;
+        match tokio::time::timeout(READ_WAIT, asked).await {
+            Ok(answer) => answer.map_err(|_| SubscribeError::ShuttingDown),
+            Err(_) => {
+                tracing::warn!(
+                    at_least,
+                    "this node's state did not reach the log's head within {READ_WAIT:?}: answering a read from it as it is"
+                );
+                self.ask_snapshot(viewer, 0)?
+                    .await
+                    .map_err(|_| SubscribeError::ShuttingDown)
+            }
+        }
+    }
+
+    fn ask_snapshot(
+        &self,
+        viewer: Viewer,
+        at_least: Seq,
+    ) -> Result<oneshot::Receiver<DataStore>, SubscribeError> {
         let (done, answer) = oneshot::channel();
         self.commands
-            .send(Command::Snapshot { viewer, done })
+            .send(Command::Snapshot {
+                viewer,
+                at_least,
+                done,
+            })
             .map_err(|_| SubscribeError::ShuttingDown)?;
-        answer.await.map_err(|_| SubscribeError::ShuttingDown)
+        Ok(answer)
     }
 
     async fn add(
@@ -321,7 +370,8 @@ fn spawn_with_stall(
         mirror: Mirror::new(start.data),
         position: start.seq,
         epoch: start.epoch,
-        log,
+        log: log.clone(),
+        reads: Vec::new(),
         subscribers: HashMap::new(),
         retry_at: None,
         backoff: RETRY_FIRST,
@@ -331,7 +381,7 @@ fn spawn_with_stall(
         metrics,
     };
     tokio::spawn(task.run(changes, inbox, caught_up_inbox, shutdown));
-    SyncHandle { commands }
+    SyncHandle { commands, log }
 }
 
 /// What one subscriber is sent: its viewer's scope, descriptions maybe cut.
@@ -463,6 +513,8 @@ struct Task {
     epoch: Arc<str>,
     log: Arc<dyn Log>,
     subscribers: HashMap<Key, Subscriber>,
+    /// One-off reads waiting for the mirror to reach a position.
+    reads: Vec<(Seq, Viewer, oneshot::Sender<DataStore>)>,
     /// When to try again to send the subscribers that are behind.
     retry_at: Option<Instant>,
     backoff: Duration,
@@ -492,7 +544,10 @@ impl Task {
                 // that client's update-full. Read-your-writes. The same
                 // holds for snapshots.
                 batch = changes.recv() => match batch {
-                    Some(first) => self.follow(first, &mut changes).await,
+                    Some(first) => {
+                        self.follow(first, &mut changes).await;
+                        self.answer_reads();
+                    }
                     None => break,
                 },
                 Some(caught) = caught_up.recv() => self.hand_over(caught),
@@ -504,8 +559,13 @@ impl Task {
                     Some(Command::Unsubscribe(key)) => {
                         self.subscribers.remove(&key);
                     }
-                    Some(Command::Snapshot { viewer, done }) => {
-                        let _ = done.send(self.mirror.snapshot(viewer));
+                    Some(Command::Snapshot { viewer, at_least, done }) => {
+                        if self.position >= at_least {
+                            let _ = done.send(self.mirror.snapshot(viewer));
+                        } else {
+                            self.reads.retain(|(_, _, done)| !done.is_closed());
+                            self.reads.push((at_least, viewer, done));
+                        }
                     }
                     None => break,
                 },
@@ -515,6 +575,21 @@ impl Task {
         // the channels' senders ends their streams (and HTTP responses).
         self.subscribers.clear();
         tracing::debug!("sledge live updates stopped");
+    }
+
+    /// Answers the one-off reads the mirror has now caught up with.
+    fn answer_reads(&mut self) {
+        if self.reads.is_empty() {
+            return;
+        }
+        let position = self.position;
+        let (ready, waiting) = std::mem::take(&mut self.reads)
+            .into_iter()
+            .partition(|(at_least, _, _)| *at_least <= position);
+        self.reads = waiting;
+        for (_, viewer, done) in ready {
+            let _ = done.send(self.mirror.snapshot(viewer));
+        }
     }
 
     /// Applies `first` and the batches already waiting behind it, merged
@@ -1089,6 +1164,8 @@ mod tests {
     struct MemLog {
         entries: Mutex<Vec<Entry>>,
         floor: Mutex<Seq>,
+        /// What `head` answers: 0 (a single node) unless a test says.
+        head: Mutex<Seq>,
     }
 
     impl Log for MemLog {
@@ -1108,6 +1185,11 @@ mod tests {
                 Change::Score(_) | Change::Presence(_) => None,
             }));
             Box::pin(async move { Ok((seq, data)) })
+        }
+
+        fn head(&self) -> BoxFuture<'static, Result<Seq, StoreError>> {
+            let head = *self.head.lock().unwrap();
+            Box::pin(async move { Ok(head) })
         }
 
         fn changes_after(
@@ -1211,6 +1293,36 @@ mod tests {
 
     fn payload(update: &StreamUpdate) -> serde_json::Value {
         serde_json::from_str(&update.data).unwrap()
+    }
+
+    /// Cluster mode: another node acknowledged a rating this node has not
+    /// followed yet. A read begun after that waits for it, and a read
+    /// whose change never comes is answered after READ_WAIT from what the
+    /// node has.
+    #[tokio::test]
+    async fn a_read_waits_for_what_another_node_acknowledged() {
+        let (changes, handle, _shutdown) = start();
+        changes.send(hack(1));
+        settle(&handle).await;
+        let theirs = changes.log_only(rating(1, 1));
+        *changes.log.head.lock().unwrap() = theirs.seq;
+        let read = tokio::spawn({
+            let handle = handle.clone();
+            async move { handle.snapshot(Viewer::Admin).await.unwrap() }
+        });
+        tokio::time::sleep(READ_WAIT / 2).await;
+        assert!(
+            !read.is_finished(),
+            "answered before the mirror had the rating"
+        );
+        changes.sender.send(Arc::from(vec![theirs])).unwrap();
+        assert_eq!(read.await.unwrap().ratings.len(), 1);
+
+        *changes.log.head.lock().unwrap() = 99;
+        let started = Instant::now();
+        let state = handle.snapshot(Viewer::Admin).await.unwrap();
+        assert_eq!(state.ratings.len(), 1);
+        assert!(started.elapsed() >= READ_WAIT);
     }
 
     #[tokio::test]

@@ -110,6 +110,12 @@ pub trait Log: Send + Sync + 'static {
     /// Every device's newest score and every connected device's holder as
     /// of a position, read in one transaction.
     fn clicker_snapshot(&self) -> BoxFuture<'static, Result<ClickerSnapshot, StoreError>>;
+    /// The number of the last change any node committed, as the database
+    /// says now: a read that must show every write acknowledged before it
+    /// began waits until its follower has reached it. A single node's
+    /// followers have each commit queued before it is acknowledged, so its
+    /// store may answer 0 (nothing to wait for).
+    fn head(&self) -> BoxFuture<'static, Result<Seq, StoreError>>;
     /// Every change after `after`, up to and including `upto` (or the end).
     fn changes_after(
         &self,

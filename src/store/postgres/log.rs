@@ -183,6 +183,18 @@ impl Log for PgStore {
         Box::pin(async move { store.clicker_snapshot().await })
     }
 
+    /// `change_head.last`: every node's commits, in commit order.
+    fn head(&self) -> BoxFuture<'static, Result<Seq, StoreError>> {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let client = pool.get().await.map_err(unreachable)?;
+            let row = client
+                .query_one("SELECT last FROM change_head WHERE id = 1", &[])
+                .await?;
+            Ok(row.get::<_, i64>(0) as Seq)
+        })
+    }
+
     fn changes_after(
         &self,
         after: Seq,

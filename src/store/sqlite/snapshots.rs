@@ -65,6 +65,11 @@ impl Log for Store {
         Box::pin(async move { store.clicker_snapshot().await })
     }
 
+    /// One node, whose followers get each commit before it is acknowledged.
+    fn head(&self) -> BoxFuture<'static, Result<Seq, StoreError>> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
+
     fn changes_after(
         &self,
         after: Seq,
