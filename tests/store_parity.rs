@@ -129,7 +129,7 @@ impl Op {
             ),
             Op::Rank(judge_id, superlative_id, first_choice_id, second_choice_id) => format!(
                 "{:?}",
-                db.rank(Ranking {
+                db.perform(Ranking {
                     judge_id,
                     superlative_id,
                     first_choice_id,

@@ -134,11 +134,7 @@ impl Core {
             who,
             Action::ActAsJudge(Op::RankSuperlative, ranking.judge_id),
         )?;
-        let first = ranking.first_choice_id;
-        if first != 0 && first == ranking.second_choice_id {
-            return Err(JudgingError::SameChoice(first).into());
-        }
-        Ok(self.store.rank(ranking).await?)
+        Ok(self.store.perform(ranking).await?)
     }
 
     /// Imports a Devpost project export (admin): all of it, or nothing.

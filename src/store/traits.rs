@@ -18,7 +18,7 @@ use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::judges_csv;
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, SuperlativePlacement, Withdrawal,
+    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, Withdrawal,
 };
 use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::rate::Rate;
@@ -84,15 +84,15 @@ pub trait Perform<Op: Operation> {
 /// What the judging core needs: the judging tables, the judging floor, judges' secrets and
 /// sign-in links. Every write is durable when its future resolves; a refusal
 /// (`WriteError::Refused`) wrote nothing.
-pub trait JudgingStore: Perform<Rate> + Perform<Unrate> + Perform<WriteNote> + Send + Sync {
+pub trait JudgingStore:
+    Perform<Rate> + Perform<Unrate> + Perform<Ranking> + Perform<WriteNote> + Send + Sync
+{
     /// Records a hack (checked by the core).
     fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>>;
     /// Records a judge; an email may belong to one judge only.
     fn add_judge(&self, judge: NewJudge) -> StoreFuture<'_, Result<Judge, WriteError>>;
     /// Records a superlative (a prize category).
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>>;
-    /// Records (or replaces) a judge's first and second choice for a superlative.
-    fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>>;
     /// Issues a new secret for a judge, kept hashed.
     fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>>;
     /// The judge a secret was issued to.

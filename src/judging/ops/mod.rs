@@ -8,6 +8,7 @@
 //! One file per operation, with its facts, its plan and its unit tests.
 
 pub mod note;
+pub mod rank;
 pub mod rate;
 pub mod unrate;
 

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use super::PgStore;
 use crate::judging::devpost::Project;
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
+use crate::judging::inputs::{NewHack, NewJudge};
 use crate::judging::judges_csv;
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, SuperlativePlacement, Withdrawal,
+    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, Withdrawal,
 };
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
@@ -32,10 +32,6 @@ impl JudgingStore for PgStore {
 
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
         Box::pin(PgStore::add_superlative(self, name))
-    }
-
-    fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>> {
-        Box::pin(PgStore::rank(self, ranking))
     }
 
     fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>> {

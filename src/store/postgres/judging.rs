@@ -22,7 +22,7 @@ use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
+use crate::judging::inputs::{NewHack, NewJudge};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
@@ -89,87 +89,6 @@ impl PgStore {
                 };
                 publish(tx, |d| d.superlatives.push(row.clone()));
                 Ok(Ok(row))
-            })
-        })
-        .await
-    }
-
-    /// Records a judge's first and second choice for a superlative. Ranking
-    /// again replaces the placement and keeps its row id.
-    pub async fn rank(&self, ranking: Ranking) -> Result<SuperlativePlacement, WriteError> {
-        let Ranking {
-            judge_id,
-            superlative_id,
-            first_choice_id: first,
-            second_choice_id: second,
-        } = ranking;
-        let locks = Locks::shared(Advisory::Floor).judges([judge_id]);
-        self.judging_write(locks, move |tx| {
-            Box::pin(async move {
-                if !exists(tx, Table::Judges, judge_id).await? {
-                    return Ok(Err(JudgingError::NoSuchJudge(judge_id)));
-                }
-                if !exists(tx, Table::Superlatives, superlative_id).await? {
-                    return Ok(Err(JudgingError::NoSuchSuperlative(superlative_id)));
-                }
-                if floor::is_paused(tx).await? {
-                    return Ok(Err(JudgingError::Paused));
-                }
-                floor::touch(tx, judge_id).await?;
-                for (field, id) in [("firstId", first), ("secondId", second)] {
-                    if id != 0 && !exists(tx, Table::Hacks, id).await? {
-                        return Ok(Err(JudgingError::NoSuchChoice { field, id }));
-                    }
-                }
-                let select = tx
-                    .prepare_cached(
-                        "SELECT id, first_choice_id, second_choice_id FROM superlative_placements
-                         WHERE judge_id = $1 AND superlative_id = $2 FOR UPDATE",
-                    )
-                    .await?;
-                let before = tx
-                    .query_opt(&select, &[&judge_id, &superlative_id])
-                    .await?
-                    .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, i64>(2)));
-                let row = |id| SuperlativePlacement {
-                    id,
-                    judge_id,
-                    superlative_id,
-                    first_choice_id: first,
-                    second_choice_id: second,
-                };
-                let id = match before {
-                    Some((id, f, s)) if (f, s) == (first, second) => return Ok(Ok(row(id))),
-                    Some((id, _, _)) => {
-                        let update = tx
-                            .prepare_cached(
-                                "UPDATE superlative_placements
-                                 SET first_choice_id = $1, second_choice_id = $2 WHERE id = $3",
-                            )
-                            .await?;
-                        tx.execute(&update, &[&first, &second, &id]).await?;
-                        id
-                    }
-                    None => {
-                        let insert = tx
-                            .prepare_cached(
-                                "INSERT INTO superlative_placements
-                                 (judge_id, superlative_id, first_choice_id, second_choice_id)
-                                 VALUES ($1, $2, $3, $4)
-                                 ON CONFLICT (judge_id, superlative_id) DO UPDATE
-                                 SET first_choice_id = excluded.first_choice_id,
-                                     second_choice_id = excluded.second_choice_id
-                                 RETURNING id",
-                            )
-                            .await?;
-                        tx.query_one(&insert, &[&judge_id, &superlative_id, &first, &second])
-                            .await?
-                            .get(0)
-                    }
-                };
-                let placement = row(id);
-                publish(tx, |d| d.superlative_placements.push(placement.clone()));
-                Ok(Ok(placement))
             })
         })
         .await
@@ -436,6 +355,7 @@ pub(super) async fn load_all(client: &impl GenericClient) -> Result<DataStore, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judging::inputs::Ranking;
     use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
     use crate::store::test_support::seed;
@@ -648,14 +568,14 @@ mod tests {
             second_choice_id: second,
         };
         assert!(matches!(
-            store.rank(rank(1, 5)).await,
+            store.perform(rank(1, 5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchChoice {
                 field: "secondId",
                 id: 5
             }))
         ));
-        let none = store.rank(rank(0, 0)).await.unwrap();
-        let chosen = store.rank(rank(1, 0)).await.unwrap();
+        let none = store.perform(rank(0, 0)).await.unwrap();
+        let chosen = store.perform(rank(1, 0)).await.unwrap();
         assert_eq!(none.id, chosen.id);
         assert_eq!(chosen.first_choice_id, 1);
         let diffs = feed.diffs(&store).await;
@@ -664,23 +584,23 @@ mod tests {
             diffs[1].superlative_placements,
             std::slice::from_ref(&chosen)
         );
-        store.rank(rank(1, 0)).await.unwrap();
+        store.perform(rank(1, 0)).await.unwrap();
         feed.quiet(&store).await;
         let mut other = rank(1, 0);
         other.superlative_id = 2;
         assert!(matches!(
-            store.rank(other).await,
+            store.perform(other).await,
             Err(WriteError::Refused(JudgingError::NoSuchSuperlative(2)))
         ));
         let mut stranger = rank(1, 0);
         stranger.judge_id = 7;
         assert!(matches!(
-            store.rank(stranger).await,
+            store.perform(stranger).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(7)))
         ));
         store.set_paused(true).await.unwrap();
         assert!(matches!(
-            store.rank(rank(0, 1)).await,
+            store.perform(rank(0, 1)).await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         assert_eq!(

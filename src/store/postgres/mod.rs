@@ -42,6 +42,7 @@ mod locks;
 mod log;
 mod notes;
 mod perform;
+mod placements;
 mod ratings;
 mod schema;
 mod secrets;

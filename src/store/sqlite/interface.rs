@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use super::writer::Tx;
 use super::Store;
 use crate::judging::devpost::Project;
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
+use crate::judging::inputs::{NewHack, NewJudge};
 use crate::judging::judges_csv;
 use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, SuperlativePlacement, Withdrawal,
+    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, Withdrawal,
 };
 use crate::judging::ops::Operation;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
@@ -50,10 +50,6 @@ impl JudgingStore for Store {
 
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
         Box::pin(Store::add_superlative(self, name))
-    }
-
-    fn rank(&self, ranking: Ranking) -> StoreFuture<'_, Result<SuperlativePlacement, WriteError>> {
-        Box::pin(Store::rank(self, ranking))
     }
 
     fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>> {

@@ -15,7 +15,7 @@ use super::judging_rows::{exists, publish, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 pub use crate::judging::error::JudgingError;
-pub use crate::judging::inputs::{NewHack, NewJudge, Ranking};
+pub use crate::judging::inputs::{NewHack, NewJudge};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
@@ -85,74 +85,6 @@ impl Store {
             };
             publish(tx, |d| d.superlatives.push(row.clone()));
             Ok(Ok(row))
-        })
-        .await
-    }
-
-    /// Records a judge's first and second choice for a superlative. Ranking
-    /// again replaces the placement and keeps its row id.
-    pub async fn rank(&self, ranking: Ranking) -> Result<SuperlativePlacement, WriteError> {
-        let Ranking {
-            judge_id,
-            superlative_id,
-            first_choice_id: first,
-            second_choice_id: second,
-        } = ranking;
-        self.judging_write(move |tx| {
-            if !exists(tx, Table::Judges, judge_id)? {
-                return Ok(Err(JudgingError::NoSuchJudge(judge_id)));
-            }
-            if !exists(tx, Table::Superlatives, superlative_id)? {
-                return Ok(Err(JudgingError::NoSuchSuperlative(superlative_id)));
-            }
-            if floor::is_paused(tx)? {
-                return Ok(Err(JudgingError::Paused));
-            }
-            floor::touch(tx, judge_id)?;
-            for (field, id) in [("firstId", first), ("secondId", second)] {
-                if id != 0 && !exists(tx, Table::Hacks, id)? {
-                    return Ok(Err(JudgingError::NoSuchChoice { field, id }));
-                }
-            }
-            let before: Option<(i64, i64, i64)> = tx
-                .prepare_cached(
-                    "SELECT id, first_choice_id, second_choice_id FROM superlative_placements
-                     WHERE judge_id = ?1 AND superlative_id = ?2",
-                )?
-                .query_row([judge_id, superlative_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()?;
-            let row = |id| SuperlativePlacement {
-                id,
-                judge_id,
-                superlative_id,
-                first_choice_id: first,
-                second_choice_id: second,
-            };
-            let id = match before {
-                Some((id, f, s)) if (f, s) == (first, second) => return Ok(Ok(row(id))),
-                Some((id, _, _)) => {
-                    tx.prepare_cached(
-                        "UPDATE superlative_placements
-                         SET first_choice_id = ?1, second_choice_id = ?2 WHERE id = ?3",
-                    )?
-                    .execute([first, second, id])?;
-                    id
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO superlative_placements
-                         (judge_id, superlative_id, first_choice_id, second_choice_id)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute([judge_id, superlative_id, first, second])?;
-                    tx.last_insert_rowid()
-                }
-            };
-            let placement = row(id);
-            publish(tx, |d| d.superlative_placements.push(placement.clone()));
-            Ok(Ok(placement))
         })
         .await
     }
@@ -319,6 +251,7 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::judging::inputs::Ranking;
     use crate::judging::ops::rate::Rate;
     use crate::store::Perform;
 
@@ -445,20 +378,20 @@ mod tests {
             second_choice_id: second,
         };
         assert!(matches!(
-            store.rank(rank(1, 5)).await,
+            store.perform(rank(1, 5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchChoice {
                 field: "secondId",
                 id: 5
             }))
         ));
-        let none = store.rank(rank(0, 0)).await.unwrap();
-        let chosen = store.rank(rank(1, 0)).await.unwrap();
+        let none = store.perform(rank(0, 0)).await.unwrap();
+        let chosen = store.perform(rank(1, 0)).await.unwrap();
         assert_eq!(none.id, chosen.id);
         assert_eq!(chosen.first_choice_id, 1);
         let mut other = rank(1, 0);
         other.superlative_id = 2;
         assert!(matches!(
-            store.rank(other).await,
+            store.perform(other).await,
             Err(WriteError::Refused(JudgingError::NoSuchSuperlative(2)))
         ));
     }

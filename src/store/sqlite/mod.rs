@@ -31,6 +31,7 @@ mod judging_rows;
 mod keyed;
 mod log;
 mod notes;
+mod placements;
 mod ratings;
 mod schema;
 mod snapshots;
