@@ -16,6 +16,7 @@ use std::time::Duration;
 use podium::judging::devpost::Project;
 use podium::judging::inputs::{NewHack, NewJudge, Ranking};
 use podium::judging::judges_csv;
+use podium::judging::ops::absent::MarkAbsent;
 use podium::judging::ops::note::WriteNote;
 use podium::judging::ops::rate::Rate;
 use podium::judging::ops::unrate::Unrate;
@@ -137,7 +138,9 @@ impl Op {
                 })
                 .await
             ),
-            Op::MarkAbsent(j, h) => format!("{:?}", db.mark_absent(j, h).await),
+            Op::MarkAbsent(j, h) => {
+                format!("{:?}", db.perform(MarkAbsent { judge: j, hack: h }).await)
+            }
             Op::ClearAbsences(h) => format!("{:?}", db.clear_absences(h).await),
             Op::SetWithdrawn(h, w) => format!("{:?}", db.set_withdrawn(h, w).await),
             Op::SetPaused(p) => format!("{:?}", db.set_paused(p).await),

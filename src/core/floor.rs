@@ -10,6 +10,7 @@ use super::Core;
 use crate::judging::error::JudgingError;
 use crate::judging::floor::{self, Floor, FloorInput};
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
+use crate::judging::ops::absent::MarkAbsent;
 use crate::judging::ops::note::WriteNote;
 use crate::judging::validate;
 use crate::store::now_ms;
@@ -35,7 +36,11 @@ impl Core {
         hack_id: i64,
     ) -> Result<Absence, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::MarkAbsent, judge_id))?;
-        Ok(self.store.mark_absent(judge_id, hack_id).await?)
+        let mark = MarkAbsent {
+            judge: judge_id,
+            hack: hack_id,
+        };
+        Ok(self.store.perform(mark).await?)
     }
 
     /// A judge's private note on a hack: the admin, or that judge.

@@ -20,6 +20,7 @@ use crate::judging::judges_csv;
 use crate::judging::model::{
     Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, Withdrawal,
 };
+use crate::judging::ops::absent::MarkAbsent;
 use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::rate::Rate;
 use crate::judging::ops::unrate::Unrate;
@@ -85,7 +86,13 @@ pub trait Perform<Op: Operation> {
 /// sign-in links. Every write is durable when its future resolves; a refusal
 /// (`WriteError::Refused`) wrote nothing.
 pub trait JudgingStore:
-    Perform<Rate> + Perform<Unrate> + Perform<Ranking> + Perform<WriteNote> + Send + Sync
+    Perform<Rate>
+    + Perform<Unrate>
+    + Perform<Ranking>
+    + Perform<MarkAbsent>
+    + Perform<WriteNote>
+    + Send
+    + Sync
 {
     /// Records a hack (checked by the core).
     fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>>;
@@ -116,8 +123,6 @@ pub trait JudgingStore:
     fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>>;
     /// Pauses or resumes judging.
     fn set_paused(&self, paused: bool) -> StoreFuture<'_, Result<JudgingStatus, WriteError>>;
-    /// Records that a judge found a hack's team absent.
-    fn mark_absent(&self, judge: i64, hack: i64) -> StoreFuture<'_, Result<Absence, WriteError>>;
     /// Clears a hack's absences (the organiser found the team).
     fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>>;
     /// Withdraws a hack from judging, or brings it back.

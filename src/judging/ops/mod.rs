@@ -7,6 +7,7 @@
 //!
 //! One file per operation, with its facts, its plan and its unit tests.
 
+pub mod absent;
 pub mod note;
 pub mod rank;
 pub mod rate;

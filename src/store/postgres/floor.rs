@@ -15,12 +15,12 @@ use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
 
-use super::judging_rows::{exists, floor_state, publish, Table};
+use super::judging_rows::{exists, publish, Table};
 use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{unreachable, PgStore};
 use crate::judging::error::JudgingError;
-use crate::judging::model::{Absence, DataStore, JudgeHack, JudgingStatus, Note, Withdrawal};
+use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
 use crate::store::{now_ms, StoreError, WriteError};
 
 impl PgStore {
@@ -40,86 +40,6 @@ impl PgStore {
                     .await?;
                 tx.execute(&update, &[&paused, &now_ms()]).await?;
                 publish(tx, |d| d.judging_status.push(row.clone()));
-                Ok(Ok(row))
-            })
-        })
-        .await
-    }
-
-    /// Judge `judge` found nobody at `hack`'s table: the absence becomes
-    /// active (the same row again if the judge marked it before) and the
-    /// hack moves to the end of the judge's route.
-    pub async fn mark_absent(&self, judge: i64, hack: i64) -> Result<Absence, WriteError> {
-        // The judge's row covers a new absence row and the judge's route;
-        // the hack's absences, the row this may change.
-        let locks = Locks::shared(Advisory::Floor)
-            .judges([judge])
-            .absences_of(hack);
-        self.judging_write(locks, move |tx| {
-            Box::pin(async move {
-                let floor = floor_state(tx, judge, hack).await?;
-                if !floor.judge {
-                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
-                }
-                if !floor.hack {
-                    return Ok(Err(JudgingError::NoSuchHack(hack)));
-                }
-                if floor.paused {
-                    return Ok(Err(JudgingError::Paused));
-                }
-                touch(tx, judge).await?;
-                let select = tx
-                    .prepare_cached(
-                        "SELECT id, active FROM absences WHERE judge_id = $1 AND hack_id = $2
-                         FOR UPDATE",
-                    )
-                    .await?;
-                let before = tx.query_opt(&select, &[&judge, &hack]).await?;
-                let id = match before.map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1))) {
-                    Some((id, true)) => {
-                        return Ok(Ok(Absence {
-                            id,
-                            judge_id: judge,
-                            hack_id: hack,
-                            active: true,
-                        }))
-                    }
-                    Some((id, false)) => {
-                        let update = tx
-                            .prepare_cached(
-                                "UPDATE absences SET active = TRUE, marked_at = $1 WHERE id = $2",
-                            )
-                            .await?;
-                        tx.execute(&update, &[&now_ms(), &id]).await?;
-                        id
-                    }
-                    None => {
-                        // Another node may have added the row since the read.
-                        let insert = tx
-                            .prepare_cached(
-                                "INSERT INTO absences (judge_id, hack_id, active, marked_at)
-                                 VALUES ($1, $2, TRUE, $3)
-                                 ON CONFLICT (judge_id, hack_id) DO UPDATE
-                                 SET active = TRUE, marked_at = excluded.marked_at
-                                 RETURNING id",
-                            )
-                            .await?;
-                        tx.query_one(&insert, &[&judge, &hack, &now_ms()])
-                            .await?
-                            .get(0)
-                    }
-                };
-                let row = Absence {
-                    id,
-                    judge_id: judge,
-                    hack_id: hack,
-                    active: true,
-                };
-                let moved = move_to_route_end(tx, judge, hack).await?;
-                publish(tx, |d| {
-                    d.absences.push(row.clone());
-                    d.judge_hacks.extend(moved);
-                });
                 Ok(Ok(row))
             })
         })
@@ -262,46 +182,6 @@ pub(super) async fn clear_hack_absences(tx: &PgTx, hack: i64) -> Result<Vec<Abse
     Ok(cleared(hack, tx.query(&clear, &[&hack]).await?))
 }
 
-/// Puts `hack` last on `judge`'s route, if it is on the route and not last
-/// already; answers the assignment row it changed. The judge's rows are
-/// locked while the end of the route is worked out.
-async fn move_to_route_end(
-    tx: &PgTx,
-    judge: i64,
-    hack: i64,
-) -> Result<Option<JudgeHack>, StoreError> {
-    let route = tx
-        .prepare_cached(
-            "SELECT id, hack_id, priority FROM judge_hacks WHERE judge_id = $1 FOR UPDATE",
-        )
-        .await?;
-    let rows: Vec<(i64, i64, i64)> = tx
-        .query(&route, &[&judge])
-        .await?
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
-    let Some(&(id, _, priority)) = rows.iter().find(|(_, h, _)| *h == hack) else {
-        return Ok(None);
-    };
-    let last = rows.iter().map(|r| r.2).max().unwrap_or(priority);
-    let others_at_last = rows.iter().any(|r| r.2 == last && r.0 != id);
-    if priority == last && !others_at_last {
-        return Ok(None);
-    }
-    let end = last + 1;
-    let update = tx
-        .prepare_cached("UPDATE judge_hacks SET priority = $1 WHERE id = $2")
-        .await?;
-    tx.execute(&update, &[&end, &id]).await?;
-    Ok(Some(JudgeHack {
-        id,
-        judge_id: judge,
-        hack_id: hack,
-        priority: end,
-    }))
-}
-
 /// Adds the floor's tables to a full load of the judging state, read by
 /// `client` (in the caller's snapshot).
 pub(super) async fn load(
@@ -361,6 +241,7 @@ pub(super) async fn load(
 mod tests {
     use super::*;
     use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::judging::ops::absent::MarkAbsent;
     use crate::judging::ops::note::WriteNote;
     use crate::judging::ops::rate::Rate;
     use crate::store::postgres::locks::FLOOR_LOCK;
@@ -446,7 +327,13 @@ mod tests {
         floor(&store, &mut feed).await;
         let before = route(&store, 1).await;
         let first = before[0].1;
-        let absence = store.mark_absent(1, first).await.unwrap();
+        let absence = store
+            .perform(MarkAbsent {
+                judge: 1,
+                hack: first,
+            })
+            .await
+            .unwrap();
         assert!(absence.active);
         let diff = feed.one(&store).await;
         assert_eq!(diff.absences, std::slice::from_ref(&absence));
@@ -457,7 +344,16 @@ mod tests {
         assert_eq!(diff.judge_hacks[0].priority, after.last().unwrap().0);
 
         // Active already: nothing changes.
-        assert_eq!(store.mark_absent(1, first).await.unwrap(), absence);
+        assert_eq!(
+            store
+                .perform(MarkAbsent {
+                    judge: 1,
+                    hack: first
+                })
+                .await
+                .unwrap(),
+            absence
+        );
         feed.quiet(&store).await;
         assert_eq!(route(&store, 1).await, after);
 
@@ -474,14 +370,26 @@ mod tests {
         assert_eq!(feed.one(&store).await.absences, cleared);
         assert!(store.clear_absences(first).await.unwrap().is_empty());
         feed.quiet(&store).await;
-        let again = store.mark_absent(1, first).await.unwrap();
+        let again = store
+            .perform(MarkAbsent {
+                judge: 1,
+                hack: first,
+            })
+            .await
+            .unwrap();
         assert_eq!(again, absence);
         let diff = feed.one(&store).await;
         assert_eq!((diff.absences, diff.judge_hacks), (vec![absence], vec![]));
 
         // A hack not on the judge's route: the absence alone.
         let elsewhere = route(&store, 2).await[0].1;
-        let other = store.mark_absent(1, elsewhere).await.unwrap();
+        let other = store
+            .perform(MarkAbsent {
+                judge: 1,
+                hack: elsewhere,
+            })
+            .await
+            .unwrap();
         let diff = feed.one(&store).await;
         assert_eq!((diff.absences, diff.judge_hacks), (vec![other], vec![]));
     }
@@ -498,9 +406,19 @@ mod tests {
             Err(WriteError::Refused(e)) => e.to_string(),
             other => panic!("{other:?}"),
         };
-        let e = refused(store.mark_absent(9, 1).await.map(drop));
+        let e = refused(
+            store
+                .perform(MarkAbsent { judge: 9, hack: 1 })
+                .await
+                .map(drop),
+        );
         assert!(e.starts_with("judge 9 does not exist"), "{e}");
-        let e = refused(store.mark_absent(1, 9).await.map(drop));
+        let e = refused(
+            store
+                .perform(MarkAbsent { judge: 1, hack: 9 })
+                .await
+                .map(drop),
+        );
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         let e = refused(store.clear_absences(9).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
@@ -530,7 +448,7 @@ mod tests {
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         store.set_paused(true).await.unwrap();
         assert!(matches!(
-            store.mark_absent(1, 1).await,
+            store.perform(MarkAbsent { judge: 1, hack: 1 }).await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         // Notes are taken while paused.
@@ -655,7 +573,7 @@ mod tests {
         });
         let marking = tokio::spawn({
             let store = store.clone();
-            async move { store.mark_absent(1, 2).await }
+            async move { store.perform(MarkAbsent { judge: 1, hack: 2 }).await }
         });
         assert!(waits(&rating).await && waits(&marking).await);
         pausing.batch_execute("COMMIT").await.unwrap();

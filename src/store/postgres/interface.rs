@@ -76,10 +76,6 @@ impl JudgingStore for PgStore {
         Box::pin(PgStore::set_paused(self, paused))
     }
 
-    fn mark_absent(&self, judge: i64, hack: i64) -> StoreFuture<'_, Result<Absence, WriteError>> {
-        Box::pin(PgStore::mark_absent(self, judge, hack))
-    }
-
     fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>> {
         Box::pin(PgStore::clear_absences(self, hack))
     }

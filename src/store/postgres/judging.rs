@@ -356,6 +356,7 @@ pub(super) async fn load_all(client: &impl GenericClient) -> Result<DataStore, S
 mod tests {
     use super::*;
     use crate::judging::inputs::Ranking;
+    use crate::judging::ops::absent::MarkAbsent;
     use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
     use crate::store::test_support::seed;
@@ -533,7 +534,10 @@ mod tests {
             "refusals leave no trace"
         );
 
-        let absence = store.mark_absent(1, 1).await.unwrap();
+        let absence = store
+            .perform(MarkAbsent { judge: 1, hack: 1 })
+            .await
+            .unwrap();
         feed.diffs(&store).await;
         let rating = store
             .perform(Rate {

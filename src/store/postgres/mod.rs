@@ -27,6 +27,7 @@
 //!
 //! Reads run on a small pool of connections (deadpool-postgres).
 
+mod absences;
 mod budgets;
 mod clicker;
 mod floor;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::judging_rows::{exists_hack, exists_judge, publish};
+use super::judging_rows::{exists_hack, publish};
 use super::{now_ms, Store, StoreError};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
@@ -28,68 +28,6 @@ impl Store {
             )?
             .execute(params![paused, now_ms()])?;
             publish(tx, |d| d.judging_status.push(row.clone()));
-            Ok(Ok(row))
-        })
-        .await
-    }
-
-    /// Judge `judge` found nobody at `hack`'s table: the absence becomes
-    /// active (the same row again if the judge marked it before) and the
-    /// hack moves to the end of the judge's route.
-    pub async fn mark_absent(&self, judge: i64, hack: i64) -> Result<Absence, WriteError> {
-        self.judging_write(move |tx| {
-            if !exists_judge(tx, judge)? {
-                return Ok(Err(JudgingError::NoSuchJudge(judge)));
-            }
-            if !exists_hack(tx, hack)? {
-                return Ok(Err(JudgingError::NoSuchHack(hack)));
-            }
-            if is_paused(tx)? {
-                return Ok(Err(JudgingError::Paused));
-            }
-            touch(tx, judge)?;
-            let before: Option<(i64, bool)> = tx
-                .prepare_cached(
-                    "SELECT id, active FROM absences WHERE judge_id = ?1 AND hack_id = ?2",
-                )?
-                .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let id = match before {
-                Some((id, true)) => {
-                    return Ok(Ok(Absence {
-                        id,
-                        judge_id: judge,
-                        hack_id: hack,
-                        active: true,
-                    }))
-                }
-                Some((id, false)) => {
-                    tx.prepare_cached(
-                        "UPDATE absences SET active = 1, marked_at = ?1 WHERE id = ?2",
-                    )?
-                    .execute([now_ms(), id])?;
-                    id
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO absences (judge_id, hack_id, active, marked_at)
-                         VALUES (?1, ?2, 1, ?3)",
-                    )?
-                    .execute([judge, hack, now_ms()])?;
-                    tx.last_insert_rowid()
-                }
-            };
-            let row = Absence {
-                id,
-                judge_id: judge,
-                hack_id: hack,
-                active: true,
-            };
-            let moved = move_to_route_end(tx, judge, hack)?;
-            publish(tx, |d| {
-                d.absences.push(row.clone());
-                d.judge_hacks.extend(moved);
-            });
             Ok(Ok(row))
         })
         .await
@@ -214,45 +152,6 @@ pub(super) fn clear_hack_absences(
             .execute([hack])?;
     }
     Ok(cleared)
-}
-
-/// Puts `hack` last on `judge`'s route, if it is on the route and not last
-/// already; answers the assignment row it changed.
-fn move_to_route_end(
-    conn: &Connection,
-    judge: i64,
-    hack: i64,
-) -> Result<Option<crate::judging::model::JudgeHack>, StoreError> {
-    let assigned: Option<(i64, i64)> = conn
-        .prepare_cached(
-            "SELECT id, priority FROM judge_hacks WHERE judge_id = ?1 AND hack_id = ?2",
-        )?
-        .query_row([judge, hack], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((id, priority)) = assigned else {
-        return Ok(None);
-    };
-    let last: i64 = conn
-        .prepare_cached("SELECT MAX(priority) FROM judge_hacks WHERE judge_id = ?1")?
-        .query_row([judge], |r| r.get(0))?;
-    let others_at_last: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM judge_hacks
-             WHERE judge_id = ?1 AND priority = ?2 AND id != ?3)",
-        )?
-        .query_row(params![judge, last, id], |r| r.get(0))?;
-    if priority == last && !others_at_last {
-        return Ok(None);
-    }
-    let end = last + 1;
-    conn.prepare_cached("UPDATE judge_hacks SET priority = ?1 WHERE id = ?2")?
-        .execute([end, id])?;
-    Ok(Some(crate::judging::model::JudgeHack {
-        id,
-        judge_id: judge,
-        hack_id: hack,
-        priority: end,
-    }))
 }
 
 /// Adds the floor's tables to a full load of the judging state.

@@ -94,10 +94,6 @@ impl JudgingStore for Store {
         Box::pin(Store::set_paused(self, paused))
     }
 
-    fn mark_absent(&self, judge: i64, hack: i64) -> StoreFuture<'_, Result<Absence, WriteError>> {
-        Box::pin(Store::mark_absent(self, judge, hack))
-    }
-
     fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>> {
         Box::pin(Store::clear_absences(self, hack))
     }

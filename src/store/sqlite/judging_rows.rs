@@ -19,10 +19,6 @@ pub(super) fn exists_hack(conn: &Connection, id: i64) -> Result<bool, StoreError
     exists(conn, Table::Hacks, id)
 }
 
-pub(super) fn exists_judge(conn: &Connection, id: i64) -> Result<bool, StoreError> {
-    exists(conn, Table::Judges, id)
-}
-
 /// The tables whose rows other rows refer to.
 #[derive(Clone, Copy)]
 pub(super) enum Table {

@@ -19,6 +19,7 @@
 //! Reads run on a small pool of read-only connections (WAL lets them proceed
 //! while the writer commits) on tokio's blocking threads.
 
+mod absences;
 mod checkpointer;
 mod clicker;
 mod faults;
