@@ -18,8 +18,10 @@ use podium::judging::inputs::{NewHack, NewJudge, Ranking};
 use podium::judging::judges_csv;
 use podium::judging::ops::absent::MarkAbsent;
 use podium::judging::ops::note::WriteNote;
+use podium::judging::ops::pause::SetPaused;
 use podium::judging::ops::rate::Rate;
 use podium::judging::ops::unrate::Unrate;
+use podium::judging::ops::withdraw::Withdraw;
 use podium::metrics::Metrics;
 use podium::scoring::{DeviceId, Holder};
 use podium::speed::model::{Filter, NewEntry};
@@ -142,8 +144,15 @@ impl Op {
                 format!("{:?}", db.perform(MarkAbsent { judge: j, hack: h }).await)
             }
             Op::ClearAbsences(h) => format!("{:?}", db.clear_absences(h).await),
-            Op::SetWithdrawn(h, w) => format!("{:?}", db.set_withdrawn(h, w).await),
-            Op::SetPaused(p) => format!("{:?}", db.set_paused(p).await),
+            Op::SetWithdrawn(h, w) => format!(
+                "{:?}",
+                db.perform(Withdraw {
+                    hack: h,
+                    withdrawn: w
+                })
+                .await
+            ),
+            Op::SetPaused(p) => format!("{:?}", db.perform(SetPaused { paused: p }).await),
             Op::Note(j, h, text) => format!(
                 "{:?}",
                 db.perform(WriteNote {

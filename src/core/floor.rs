@@ -12,6 +12,8 @@ use crate::judging::floor::{self, Floor, FloorInput};
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
 use crate::judging::ops::absent::MarkAbsent;
 use crate::judging::ops::note::WriteNote;
+use crate::judging::ops::pause::SetPaused;
+use crate::judging::ops::withdraw::Withdraw;
 use crate::judging::validate;
 use crate::store::now_ms;
 
@@ -24,7 +26,7 @@ impl Core {
             Op::ResumeJudging
         };
         auth::authorize(who, Action::Administer(op))?;
-        Ok(self.store.set_paused(paused).await?)
+        Ok(self.store.perform(SetPaused { paused }).await?)
     }
 
     /// Judge `judge_id` found nobody at `hack_id`'s table: the admin, or
@@ -79,7 +81,11 @@ impl Core {
         withdrawn: bool,
     ) -> Result<Withdrawal, OpError> {
         auth::authorize(who, Action::Administer(Op::Withdraw))?;
-        Ok(self.store.set_withdrawn(hack_id, withdrawn).await?)
+        let withdraw = Withdraw {
+            hack: hack_id,
+            withdrawn,
+        };
+        Ok(self.store.perform(withdraw).await?)
     }
 
     /// The organiser's floor view (admin).

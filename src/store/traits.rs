@@ -17,13 +17,13 @@ use super::{Store, StoreError, WriteError};
 use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::judges_csv;
-use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, Withdrawal,
-};
+use crate::judging::model::{Absence, DataStore, Hack, Judge, Superlative};
 use crate::judging::ops::absent::MarkAbsent;
 use crate::judging::ops::note::WriteNote;
+use crate::judging::ops::pause::SetPaused;
 use crate::judging::ops::rate::Rate;
 use crate::judging::ops::unrate::Unrate;
+use crate::judging::ops::withdraw::Withdraw;
 use crate::judging::ops::Operation;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
@@ -91,6 +91,8 @@ pub trait JudgingStore:
     + Perform<Ranking>
     + Perform<MarkAbsent>
     + Perform<WriteNote>
+    + Perform<Withdraw>
+    + Perform<SetPaused>
     + Send
     + Sync
 {
@@ -121,16 +123,8 @@ pub trait JudgingStore:
     fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>>;
     /// The judges per hack of the latest assignment.
     fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>>;
-    /// Pauses or resumes judging.
-    fn set_paused(&self, paused: bool) -> StoreFuture<'_, Result<JudgingStatus, WriteError>>;
     /// Clears a hack's absences (the organiser found the team).
     fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>>;
-    /// Withdraws a hack from judging, or brings it back.
-    fn set_withdrawn(
-        &self,
-        hack: i64,
-        withdrawn: bool,
-    ) -> StoreFuture<'_, Result<Withdrawal, WriteError>>;
     /// When each judge last acted, in ms since the Unix epoch.
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>>;
     /// The current sign-in link of each judge, issuing first links where missing.

@@ -9,9 +9,11 @@
 
 pub mod absent;
 pub mod note;
+pub mod pause;
 pub mod rank;
 pub mod rate;
 pub mod unrate;
+pub mod withdraw;
 
 use super::error::JudgingError;
 use super::model::DataStore;

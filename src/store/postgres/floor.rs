@@ -24,28 +24,6 @@ use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal}
 use crate::store::{now_ms, StoreError, WriteError};
 
 impl PgStore {
-    /// Pauses or resumes judging. Setting what is already set changes
-    /// nothing and publishes nothing.
-    pub async fn set_paused(&self, paused: bool) -> Result<JudgingStatus, WriteError> {
-        self.judging_write(Locks::exclusive(Advisory::Floor), move |tx| {
-            Box::pin(async move {
-                let row = JudgingStatus { id: 1, paused };
-                if is_paused(tx).await? == paused {
-                    return Ok(Ok(row));
-                }
-                let update = tx
-                    .prepare_cached(
-                        "UPDATE judging_status SET paused = $1, changed_at = $2 WHERE id = 1",
-                    )
-                    .await?;
-                tx.execute(&update, &[&paused, &now_ms()]).await?;
-                publish(tx, |d| d.judging_status.push(row.clone()));
-                Ok(Ok(row))
-            })
-        })
-        .await
-    }
-
     /// The organiser says the team is back: every active absence of `hack`
     /// is cleared. Answers the rows it cleared.
     pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, WriteError> {
@@ -61,63 +39,6 @@ impl PgStore {
                     publish(tx, |d| d.absences = rows);
                 }
                 Ok(Ok(cleared))
-            })
-        })
-        .await
-    }
-
-    /// Withdraws `hack` from the results (or takes it back).
-    pub async fn set_withdrawn(
-        &self,
-        hack: i64,
-        withdrawn: bool,
-    ) -> Result<Withdrawal, WriteError> {
-        // The hack's row stands for its withdrawal row, which may not exist yet.
-        let locks = Locks::shared(Advisory::Floor).hack(hack);
-        self.judging_write(locks, move |tx| {
-            Box::pin(async move {
-                if !exists(tx, Table::Hacks, hack).await? {
-                    return Ok(Err(JudgingError::NoSuchHack(hack)));
-                }
-                let select = tx
-                    .prepare_cached(
-                        "SELECT id, withdrawn FROM withdrawals WHERE hack_id = $1 FOR UPDATE",
-                    )
-                    .await?;
-                let before = tx.query_opt(&select, &[&hack]).await?;
-                let id = match before.map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1))) {
-                    Some((id, was)) if was == withdrawn => {
-                        return Ok(Ok(Withdrawal {
-                            id,
-                            hack_id: hack,
-                            withdrawn,
-                        }))
-                    }
-                    Some((id, _)) => {
-                        let update = tx
-                            .prepare_cached("UPDATE withdrawals SET withdrawn = $1 WHERE id = $2")
-                            .await?;
-                        tx.execute(&update, &[&withdrawn, &id]).await?;
-                        id
-                    }
-                    None => {
-                        let insert = tx
-                            .prepare_cached(
-                                "INSERT INTO withdrawals (hack_id, withdrawn) VALUES ($1, $2)
-                                 ON CONFLICT (hack_id) DO UPDATE SET withdrawn = excluded.withdrawn
-                                 RETURNING id",
-                            )
-                            .await?;
-                        tx.query_one(&insert, &[&hack, &withdrawn]).await?.get(0)
-                    }
-                };
-                let row = Withdrawal {
-                    id,
-                    hack_id: hack,
-                    withdrawn,
-                };
-                publish(tx, |d| d.withdrawals.push(row.clone()));
-                Ok(Ok(row))
             })
         })
         .await
@@ -243,7 +164,9 @@ mod tests {
     use crate::judging::inputs::{NewHack, NewJudge};
     use crate::judging::ops::absent::MarkAbsent;
     use crate::judging::ops::note::WriteNote;
+    use crate::judging::ops::pause::SetPaused;
     use crate::judging::ops::rate::Rate;
+    use crate::judging::ops::withdraw::Withdraw;
     use crate::store::postgres::locks::FLOOR_LOCK;
     use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
     use crate::store::Perform;
@@ -292,7 +215,7 @@ mod tests {
         let Some((store, mut feed)) = open("pausing_publishes_only_changes").await else {
             return;
         };
-        let paused = store.set_paused(true).await.unwrap();
+        let paused = store.perform(SetPaused { paused: true }).await.unwrap();
         assert_eq!(
             paused,
             JudgingStatus {
@@ -304,10 +227,10 @@ mod tests {
             feed.one(&store).await.judging_status,
             std::slice::from_ref(&paused)
         );
-        store.set_paused(true).await.unwrap();
+        store.perform(SetPaused { paused: true }).await.unwrap();
         feed.quiet(&store).await;
         assert_eq!(store.load_all().await.unwrap().judging_status, [paused]);
-        store.set_paused(false).await.unwrap();
+        store.perform(SetPaused { paused: false }).await.unwrap();
         assert_eq!(
             feed.one(&store).await.judging_status,
             [JudgingStatus {
@@ -422,7 +345,15 @@ mod tests {
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         let e = refused(store.clear_absences(9).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
-        let e = refused(store.set_withdrawn(9, true).await.map(drop));
+        let e = refused(
+            store
+                .perform(Withdraw {
+                    hack: 9,
+                    withdrawn: true,
+                })
+                .await
+                .map(drop),
+        );
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         let e = refused(
             store
@@ -446,7 +377,7 @@ mod tests {
                 .map(drop),
         );
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
-        store.set_paused(true).await.unwrap();
+        store.perform(SetPaused { paused: true }).await.unwrap();
         assert!(matches!(
             store.perform(MarkAbsent { judge: 1, hack: 1 }).await,
             Err(WriteError::Refused(JudgingError::Paused))
@@ -509,9 +440,27 @@ mod tests {
         assert_eq!(diffs.len(), 2, "an unchanged note publishes nothing");
         assert_eq!(diffs[1].notes, std::slice::from_ref(&edited));
 
-        let out = store.set_withdrawn(2, true).await.unwrap();
-        store.set_withdrawn(2, true).await.unwrap();
-        let back = store.set_withdrawn(2, false).await.unwrap();
+        let out = store
+            .perform(Withdraw {
+                hack: 2,
+                withdrawn: true,
+            })
+            .await
+            .unwrap();
+        store
+            .perform(Withdraw {
+                hack: 2,
+                withdrawn: true,
+            })
+            .await
+            .unwrap();
+        let back = store
+            .perform(Withdraw {
+                hack: 2,
+                withdrawn: false,
+            })
+            .await
+            .unwrap();
         assert_eq!(out.id, back.id);
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2, "an unchanged withdrawal publishes nothing");
@@ -610,7 +559,7 @@ mod tests {
         });
         let pausing = tokio::spawn({
             let store = store.clone();
-            async move { store.set_paused(true).await }
+            async move { store.perform(SetPaused { paused: true }).await }
         });
         assert!(waits(&assigning).await && waits(&pausing).await);
         rating.batch_execute("COMMIT").await.unwrap();

@@ -8,9 +8,7 @@ use super::PgStore;
 use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge};
 use crate::judging::judges_csv;
-use crate::judging::model::{
-    Absence, DataStore, Hack, Judge, JudgingStatus, Superlative, Withdrawal,
-};
+use crate::judging::model::{Absence, DataStore, Hack, Judge, Superlative};
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
@@ -72,20 +70,8 @@ impl JudgingStore for PgStore {
         Box::pin(PgStore::judges_per_hack(self))
     }
 
-    fn set_paused(&self, paused: bool) -> StoreFuture<'_, Result<JudgingStatus, WriteError>> {
-        Box::pin(PgStore::set_paused(self, paused))
-    }
-
     fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>> {
         Box::pin(PgStore::clear_absences(self, hack))
-    }
-
-    fn set_withdrawn(
-        &self,
-        hack: i64,
-        withdrawn: bool,
-    ) -> StoreFuture<'_, Result<Withdrawal, WriteError>> {
-        Box::pin(PgStore::set_withdrawn(self, hack, withdrawn))
     }
 
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {

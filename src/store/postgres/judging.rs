@@ -357,6 +357,7 @@ mod tests {
     use super::*;
     use crate::judging::inputs::Ranking;
     use crate::judging::ops::absent::MarkAbsent;
+    use crate::judging::ops::pause::SetPaused;
     use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
     use crate::store::test_support::seed;
@@ -516,7 +517,7 @@ mod tests {
                 .await,
             Err(WriteError::Refused(JudgingError::Invalid(_)))
         ));
-        store.set_paused(true).await.unwrap();
+        store.perform(SetPaused { paused: true }).await.unwrap();
         assert!(matches!(
             store
                 .perform(Rate {
@@ -527,7 +528,7 @@ mod tests {
                 .await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
-        store.set_paused(false).await.unwrap();
+        store.perform(SetPaused { paused: false }).await.unwrap();
         feed.diffs(&store).await;
         assert!(
             store.judge_activity().await.unwrap().is_empty(),
@@ -602,7 +603,7 @@ mod tests {
             store.perform(stranger).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(7)))
         ));
-        store.set_paused(true).await.unwrap();
+        store.perform(SetPaused { paused: true }).await.unwrap();
         assert!(matches!(
             store.perform(rank(0, 1)).await,
             Err(WriteError::Refused(JudgingError::Paused))
@@ -732,7 +733,7 @@ mod tests {
             .unwrap();
         assert_eq!(all.ratings[0], last);
 
-        a.set_paused(true).await.unwrap();
+        a.perform(SetPaused { paused: true }).await.unwrap();
         assert!(matches!(
             b.perform(Rate {
                 judge: 1,
@@ -742,7 +743,7 @@ mod tests {
             .await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
-        b.set_paused(false).await.unwrap();
+        b.perform(SetPaused { paused: false }).await.unwrap();
         b.perform(Rate {
             judge: 1,
             hack: 1,

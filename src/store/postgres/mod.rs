@@ -38,6 +38,7 @@ mod judge_links;
 mod judging;
 mod judging_bulk;
 mod judging_rows;
+mod judging_status;
 mod leases;
 mod locks;
 mod log;
@@ -51,6 +52,7 @@ mod speed;
 #[cfg(test)]
 mod test_support;
 pub mod tls;
+mod withdrawals;
 mod writer;
 
 use std::sync::Arc;

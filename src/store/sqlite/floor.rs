@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::judging_rows::{exists_hack, publish};
 use super::{now_ms, Store, StoreError};
@@ -15,24 +15,6 @@ use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal}
 use crate::store::WriteError;
 
 impl Store {
-    /// Pauses or resumes judging. Setting what is already set changes
-    /// nothing and publishes nothing.
-    pub async fn set_paused(&self, paused: bool) -> Result<JudgingStatus, WriteError> {
-        self.judging_write(move |tx| {
-            let row = JudgingStatus { id: 1, paused };
-            if is_paused(tx)? == paused {
-                return Ok(Ok(row));
-            }
-            tx.prepare_cached(
-                "UPDATE judging_status SET paused = ?1, changed_at = ?2 WHERE id = 1",
-            )?
-            .execute(params![paused, now_ms()])?;
-            publish(tx, |d| d.judging_status.push(row.clone()));
-            Ok(Ok(row))
-        })
-        .await
-    }
-
     /// The organiser says the team is back: every active absence of `hack`
     /// is cleared. Answers the rows it cleared.
     pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, WriteError> {
@@ -46,52 +28,6 @@ impl Store {
                 publish(tx, |d| d.absences = rows);
             }
             Ok(Ok(cleared))
-        })
-        .await
-    }
-
-    /// Withdraws `hack` from the results (or takes it back).
-    pub async fn set_withdrawn(
-        &self,
-        hack: i64,
-        withdrawn: bool,
-    ) -> Result<Withdrawal, WriteError> {
-        self.judging_write(move |tx| {
-            if !exists_hack(tx, hack)? {
-                return Ok(Err(JudgingError::NoSuchHack(hack)));
-            }
-            let before: Option<(i64, bool)> = tx
-                .prepare_cached("SELECT id, withdrawn FROM withdrawals WHERE hack_id = ?1")?
-                .query_row([hack], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let id = match before {
-                Some((id, was)) if was == withdrawn => {
-                    return Ok(Ok(Withdrawal {
-                        id,
-                        hack_id: hack,
-                        withdrawn,
-                    }))
-                }
-                Some((id, _)) => {
-                    tx.prepare_cached("UPDATE withdrawals SET withdrawn = ?1 WHERE id = ?2")?
-                        .execute(params![withdrawn, id])?;
-                    id
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO withdrawals (hack_id, withdrawn) VALUES (?1, ?2)",
-                    )?
-                    .execute(params![hack, withdrawn])?;
-                    tx.last_insert_rowid()
-                }
-            };
-            let row = Withdrawal {
-                id,
-                hack_id: hack,
-                withdrawn,
-            };
-            publish(tx, |d| d.withdrawals.push(row.clone()));
-            Ok(Ok(row))
         })
         .await
     }

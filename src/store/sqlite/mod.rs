@@ -29,6 +29,7 @@ mod judge_links;
 mod judging;
 mod judging_bulk;
 mod judging_rows;
+mod judging_status;
 mod keyed;
 mod log;
 mod notes;
@@ -39,6 +40,7 @@ mod snapshots;
 mod speed;
 #[cfg(test)]
 pub(super) mod test_support;
+mod withdrawals;
 mod writer;
 
 use std::path::{Path, PathBuf};
