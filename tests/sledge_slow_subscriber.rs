@@ -106,22 +106,11 @@ async fn a_subscriber_that_stops_reading_holds_bounded_memory() {
     let story = "x".repeat(STORY);
     for n in 0..written {
         store
-            .perform(WriteNote {
-                judge: 1,
-                hack: 1,
-                text: format!("{n} {story}"),
-            })
+            .perform(WriteNote::new(1, 1, format!("{n} {story}")))
             .await
             .unwrap();
     }
-    store
-        .perform(WriteNote {
-            judge: 1,
-            hack: 1,
-            text: "last".into(),
-        })
-        .await
-        .unwrap();
+    store.perform(WriteNote::new(1, 1, "last")).await.unwrap();
     tokio::time::timeout(Duration::from_secs(120), reading)
         .await
         .expect("the reading subscriber gets the last note")

@@ -121,15 +121,7 @@ impl Op {
             ),
             Op::AddSuperlative(name) => format!("{:?}", db.add_superlative(name.into()).await),
             Op::Unrate(j, h) => format!("{:?}", db.perform(Unrate { judge: j, hack: h }).await),
-            Op::Rate(j, h, r) => format!(
-                "{:?}",
-                db.perform(Rate {
-                    judge: j,
-                    hack: h,
-                    rating: r
-                })
-                .await
-            ),
+            Op::Rate(j, h, r) => format!("{:?}", db.perform(Rate::new(j, h, r)).await),
             Op::Rank(judge_id, superlative_id, first_choice_id, second_choice_id) => format!(
                 "{:?}",
                 db.perform(Ranking {
@@ -141,27 +133,12 @@ impl Op {
                 .await
             ),
             Op::MarkAbsent(j, h) => {
-                format!("{:?}", db.perform(MarkAbsent { judge: j, hack: h }).await)
+                format!("{:?}", db.perform(MarkAbsent::new(j, h)).await)
             }
             Op::ClearAbsences(h) => format!("{:?}", db.clear_absences(h).await),
-            Op::SetWithdrawn(h, w) => format!(
-                "{:?}",
-                db.perform(Withdraw {
-                    hack: h,
-                    withdrawn: w
-                })
-                .await
-            ),
+            Op::SetWithdrawn(h, w) => format!("{:?}", db.perform(Withdraw::new(h, w)).await),
             Op::SetPaused(p) => format!("{:?}", db.perform(SetPaused { paused: p }).await),
-            Op::Note(j, h, text) => format!(
-                "{:?}",
-                db.perform(WriteNote {
-                    judge: j,
-                    hack: h,
-                    text: text.into()
-                })
-                .await
-            ),
+            Op::Note(j, h, text) => format!("{:?}", db.perform(WriteNote::new(j, h, text)).await),
             Op::IssueSecret(j) => {
                 let reply = db.issue_judge_secret(j).await;
                 if let Ok(secret) = &reply {

@@ -14,6 +14,12 @@ pub struct MarkAbsent {
     pub hack: i64,
 }
 
+impl MarkAbsent {
+    pub const fn new(judge: i64, hack: i64) -> MarkAbsent {
+        MarkAbsent { judge, hack }
+    }
+}
+
 /// What marking needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {

@@ -13,6 +13,16 @@ pub struct WriteNote {
     pub text: String,
 }
 
+impl WriteNote {
+    pub fn new(judge: i64, hack: i64, text: impl Into<String>) -> WriteNote {
+        WriteNote {
+            judge,
+            hack,
+            text: text.into(),
+        }
+    }
+}
+
 /// What a note needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {

@@ -15,6 +15,16 @@ pub struct Rate {
     pub rating: i64,
 }
 
+impl Rate {
+    pub const fn new(judge: i64, hack: i64, rating: i64) -> Rate {
+        Rate {
+            judge,
+            hack,
+            rating,
+        }
+    }
+}
+
 /// What rating needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {

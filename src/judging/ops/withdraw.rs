@@ -12,6 +12,12 @@ pub struct Withdraw {
     pub withdrawn: bool,
 }
 
+impl Withdraw {
+    pub const fn new(hack: i64, withdrawn: bool) -> Withdraw {
+        Withdraw { hack, withdrawn }
+    }
+}
+
 /// What withdrawing needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {

@@ -250,13 +250,7 @@ mod tests {
         floor(&store, &mut feed).await;
         let before = route(&store, 1).await;
         let first = before[0].1;
-        let absence = store
-            .perform(MarkAbsent {
-                judge: 1,
-                hack: first,
-            })
-            .await
-            .unwrap();
+        let absence = store.perform(MarkAbsent::new(1, first)).await.unwrap();
         assert!(absence.active);
         let diff = feed.one(&store).await;
         assert_eq!(diff.absences, std::slice::from_ref(&absence));
@@ -268,13 +262,7 @@ mod tests {
 
         // Active already: nothing changes.
         assert_eq!(
-            store
-                .perform(MarkAbsent {
-                    judge: 1,
-                    hack: first
-                })
-                .await
-                .unwrap(),
+            store.perform(MarkAbsent::new(1, first)).await.unwrap(),
             absence
         );
         feed.quiet(&store).await;
@@ -293,26 +281,14 @@ mod tests {
         assert_eq!(feed.one(&store).await.absences, cleared);
         assert!(store.clear_absences(first).await.unwrap().is_empty());
         feed.quiet(&store).await;
-        let again = store
-            .perform(MarkAbsent {
-                judge: 1,
-                hack: first,
-            })
-            .await
-            .unwrap();
+        let again = store.perform(MarkAbsent::new(1, first)).await.unwrap();
         assert_eq!(again, absence);
         let diff = feed.one(&store).await;
         assert_eq!((diff.absences, diff.judge_hacks), (vec![absence], vec![]));
 
         // A hack not on the judge's route: the absence alone.
         let elsewhere = route(&store, 2).await[0].1;
-        let other = store
-            .perform(MarkAbsent {
-                judge: 1,
-                hack: elsewhere,
-            })
-            .await
-            .unwrap();
+        let other = store.perform(MarkAbsent::new(1, elsewhere)).await.unwrap();
         let diff = feed.one(&store).await;
         assert_eq!((diff.absences, diff.judge_hacks), (vec![other], vec![]));
     }
@@ -329,66 +305,26 @@ mod tests {
             Err(WriteError::Refused(e)) => e.to_string(),
             other => panic!("{other:?}"),
         };
-        let e = refused(
-            store
-                .perform(MarkAbsent { judge: 9, hack: 1 })
-                .await
-                .map(drop),
-        );
+        let e = refused(store.perform(MarkAbsent::new(9, 1)).await.map(drop));
         assert!(e.starts_with("judge 9 does not exist"), "{e}");
-        let e = refused(
-            store
-                .perform(MarkAbsent { judge: 1, hack: 9 })
-                .await
-                .map(drop),
-        );
+        let e = refused(store.perform(MarkAbsent::new(1, 9)).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         let e = refused(store.clear_absences(9).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
-        let e = refused(
-            store
-                .perform(Withdraw {
-                    hack: 9,
-                    withdrawn: true,
-                })
-                .await
-                .map(drop),
-        );
+        let e = refused(store.perform(Withdraw::new(9, true)).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
-        let e = refused(
-            store
-                .perform(WriteNote {
-                    judge: 9,
-                    hack: 1,
-                    text: "x".into(),
-                })
-                .await
-                .map(drop),
-        );
+        let e = refused(store.perform(WriteNote::new(9, 1, "x")).await.map(drop));
         assert!(e.starts_with("judge 9 does not exist"), "{e}");
-        let e = refused(
-            store
-                .perform(WriteNote {
-                    judge: 1,
-                    hack: 9,
-                    text: "x".into(),
-                })
-                .await
-                .map(drop),
-        );
+        let e = refused(store.perform(WriteNote::new(1, 9, "x")).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         store.perform(SetPaused { paused: true }).await.unwrap();
         assert!(matches!(
-            store.perform(MarkAbsent { judge: 1, hack: 1 }).await,
+            store.perform(MarkAbsent::new(1, 1)).await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         // Notes are taken while paused.
         store
-            .perform(WriteNote {
-                judge: 1,
-                hack: 1,
-                text: "back at 3".into(),
-            })
+            .perform(WriteNote::new(1, 1, "back at 3"))
             .await
             .unwrap();
         let diffs = feed.diffs(&store).await;
@@ -412,55 +348,25 @@ mod tests {
         };
         floor(&store, &mut feed).await;
         let note = store
-            .perform(WriteNote {
-                judge: 2,
-                hack: 3,
-                text: "loud table".into(),
-            })
+            .perform(WriteNote::new(2, 3, "loud table"))
             .await
             .unwrap();
         let edited = store
-            .perform(WriteNote {
-                judge: 2,
-                hack: 3,
-                text: "quiet now".into(),
-            })
+            .perform(WriteNote::new(2, 3, "quiet now"))
             .await
             .unwrap();
         assert_eq!(note.id, edited.id);
         store
-            .perform(WriteNote {
-                judge: 2,
-                hack: 3,
-                text: "quiet now".into(),
-            })
+            .perform(WriteNote::new(2, 3, "quiet now"))
             .await
             .unwrap();
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2, "an unchanged note publishes nothing");
         assert_eq!(diffs[1].notes, std::slice::from_ref(&edited));
 
-        let out = store
-            .perform(Withdraw {
-                hack: 2,
-                withdrawn: true,
-            })
-            .await
-            .unwrap();
-        store
-            .perform(Withdraw {
-                hack: 2,
-                withdrawn: true,
-            })
-            .await
-            .unwrap();
-        let back = store
-            .perform(Withdraw {
-                hack: 2,
-                withdrawn: false,
-            })
-            .await
-            .unwrap();
+        let out = store.perform(Withdraw::new(2, true)).await.unwrap();
+        store.perform(Withdraw::new(2, true)).await.unwrap();
+        let back = store.perform(Withdraw::new(2, false)).await.unwrap();
         assert_eq!(out.id, back.id);
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2, "an unchanged withdrawal publishes nothing");
@@ -510,19 +416,11 @@ mod tests {
             .unwrap();
         let rating = tokio::spawn({
             let store = store.clone();
-            async move {
-                store
-                    .perform(Rate {
-                        judge: 1,
-                        hack: 1,
-                        rating: 5,
-                    })
-                    .await
-            }
+            async move { store.perform(Rate::new(1, 1, 5)).await }
         });
         let marking = tokio::spawn({
             let store = store.clone();
-            async move { store.perform(MarkAbsent { judge: 1, hack: 2 }).await }
+            async move { store.perform(MarkAbsent::new(1, 2)).await }
         });
         assert!(waits(&rating).await && waits(&marking).await);
         pausing.batch_execute("COMMIT").await.unwrap();

@@ -444,36 +444,15 @@ mod tests {
         };
         seed(&store).await;
         feed.diffs(&store).await;
-        let first = store
-            .perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 7,
-            })
-            .await
-            .unwrap();
-        let second = store
-            .perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 19,
-            })
-            .await
-            .unwrap();
+        let first = store.perform(Rate::new(1, 1, 7)).await.unwrap();
+        let second = store.perform(Rate::new(1, 1, 19)).await.unwrap();
         assert_eq!(first.id, second.id);
         let diffs = feed.diffs(&store).await;
         assert_eq!(diffs.len(), 2);
         assert_eq!(diffs[0].ratings, vec![first]);
         assert_eq!(diffs[1].ratings, vec![second.clone()]);
         assert!(diffs[1].absences.is_empty());
-        store
-            .perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 19,
-            })
-            .await
-            .unwrap();
+        store.perform(Rate::new(1, 1, 19)).await.unwrap();
         feed.quiet(&store).await;
         assert_eq!(store.load_all().await.unwrap().ratings, vec![second]);
         assert!(store.judge_activity().await.unwrap().contains_key(&1));
@@ -488,44 +467,20 @@ mod tests {
         };
         seed(&store).await;
         assert!(matches!(
-            store
-                .perform(Rate {
-                    judge: 2,
-                    hack: 1,
-                    rating: 5
-                })
-                .await,
+            store.perform(Rate::new(2, 1, 5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(2)))
         ));
         assert!(matches!(
-            store
-                .perform(Rate {
-                    judge: 1,
-                    hack: 9,
-                    rating: 5
-                })
-                .await,
+            store.perform(Rate::new(1, 9, 5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchHack(9)))
         ));
         assert!(matches!(
-            store
-                .perform(Rate {
-                    judge: 1,
-                    hack: 1,
-                    rating: 21
-                })
-                .await,
+            store.perform(Rate::new(1, 1, 21)).await,
             Err(WriteError::Refused(JudgingError::Invalid(_)))
         ));
         store.perform(SetPaused { paused: true }).await.unwrap();
         assert!(matches!(
-            store
-                .perform(Rate {
-                    judge: 1,
-                    hack: 1,
-                    rating: 5
-                })
-                .await,
+            store.perform(Rate::new(1, 1, 5)).await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         store.perform(SetPaused { paused: false }).await.unwrap();
@@ -535,19 +490,9 @@ mod tests {
             "refusals leave no trace"
         );
 
-        let absence = store
-            .perform(MarkAbsent { judge: 1, hack: 1 })
-            .await
-            .unwrap();
+        let absence = store.perform(MarkAbsent::new(1, 1)).await.unwrap();
         feed.diffs(&store).await;
-        let rating = store
-            .perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 5,
-            })
-            .await
-            .unwrap();
+        let rating = store.perform(Rate::new(1, 1, 5)).await.unwrap();
         let diff = feed.one(&store).await;
         assert_eq!(diff.ratings, [rating]);
         assert_eq!(
@@ -735,21 +680,10 @@ mod tests {
 
         a.perform(SetPaused { paused: true }).await.unwrap();
         assert!(matches!(
-            b.perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 3
-            })
-            .await,
+            b.perform(Rate::new(1, 1, 3)).await,
             Err(WriteError::Refused(JudgingError::Paused))
         ));
         b.perform(SetPaused { paused: false }).await.unwrap();
-        b.perform(Rate {
-            judge: 1,
-            hack: 1,
-            rating: 3,
-        })
-        .await
-        .unwrap();
+        b.perform(Rate::new(1, 1, 3)).await.unwrap();
     }
 }

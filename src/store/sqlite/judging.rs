@@ -310,33 +310,12 @@ mod tests {
         let (_dir, store, mut changes) = open();
         seed(&store).await;
         while changes.try_recv().is_ok() {}
-        let first = store
-            .perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 7,
-            })
-            .await
-            .unwrap();
-        let second = store
-            .perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 19,
-            })
-            .await
-            .unwrap();
+        let first = store.perform(Rate::new(1, 1, 7)).await.unwrap();
+        let second = store.perform(Rate::new(1, 1, 19)).await.unwrap();
         assert_eq!(first.id, second.id);
         assert_eq!(next_diff(&mut changes).ratings, vec![first]);
         assert_eq!(next_diff(&mut changes).ratings, vec![second.clone()]);
-        store
-            .perform(Rate {
-                judge: 1,
-                hack: 1,
-                rating: 19,
-            })
-            .await
-            .unwrap();
+        store.perform(Rate::new(1, 1, 19)).await.unwrap();
         assert!(changes.try_recv().is_err());
         assert_eq!(store.load_all().await.unwrap().ratings, vec![second]);
     }
@@ -346,23 +325,11 @@ mod tests {
         let (_dir, store, _changes) = open();
         seed(&store).await;
         assert!(matches!(
-            store
-                .perform(Rate {
-                    judge: 2,
-                    hack: 1,
-                    rating: 5
-                })
-                .await,
+            store.perform(Rate::new(2, 1, 5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(2)))
         ));
         assert!(matches!(
-            store
-                .perform(Rate {
-                    judge: 1,
-                    hack: 9,
-                    rating: 5
-                })
-                .await,
+            store.perform(Rate::new(1, 9, 5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchHack(9)))
         ));
     }

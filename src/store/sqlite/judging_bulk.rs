@@ -468,11 +468,7 @@ mod tests {
         // A rating pins its row; more judges and a larger k top up.
         let pinned = first.created[0].clone();
         store
-            .perform(Rate {
-                judge: pinned.judge_id,
-                hack: pinned.hack_id,
-                rating: 10,
-            })
+            .perform(Rate::new(pinned.judge_id, pinned.hack_id, 10))
             .await
             .unwrap();
         store
