@@ -246,7 +246,7 @@ async fn sledge_login_on_both_nodes(nodes: &[Node; 2], old_code: &str, new_code:
         .running
         .app
         .db
-        .add_judge(podium::judging::inputs::NewJudge {
+        .perform(podium::judging::inputs::NewJudge {
             name: "Ada".into(),
             email: "ada@example.org".into(),
         })

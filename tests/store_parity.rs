@@ -113,7 +113,7 @@ impl Op {
             ),
             Op::AddJudge(name, email) => format!(
                 "{:?}",
-                db.add_judge(NewJudge {
+                db.perform(NewJudge {
                     name: name.into(),
                     email: email.into(),
                 })

@@ -76,7 +76,7 @@ impl Core {
         auth::authorize(who, Action::Administer(Op::AddJudge))?;
         validate::name("name", &judge.name).map_err(JudgingError::from)?;
         validate::email(&judge.email).map_err(JudgingError::from)?;
-        Ok(self.store.add_judge(judge).await?)
+        Ok(self.store.perform(judge).await?)
     }
 
     pub async fn add_superlative(

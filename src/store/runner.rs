@@ -51,7 +51,10 @@ where
         Err(refusal) => return Ok(Err(refusal)),
     };
     let written = store.apply(op, &plan).await?;
-    let (reply, change) = op.finish(plan, written);
+    let (reply, change) = match op.finish(plan, written) {
+        Ok(finished) => finished,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     if let Some(diff) = change {
         store.publish(Change::Judging(Box::new(diff)));
     }

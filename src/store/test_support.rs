@@ -16,7 +16,7 @@ pub async fn seed(store: &dyn JudgingStore) -> (Hack, Judge, Superlative) {
         .await
         .unwrap();
     let judge = store
-        .add_judge(NewJudge {
+        .perform(NewJudge {
             name: "Ada".into(),
             email: "Ada@Example.org".into(),
         })

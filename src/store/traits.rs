@@ -17,7 +17,7 @@ use super::{Store, StoreError, WriteError};
 use crate::judging::devpost::Project;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::judges_csv;
-use crate::judging::model::{Absence, DataStore, Hack, Judge, Superlative};
+use crate::judging::model::{Absence, DataStore, Hack, Superlative};
 use crate::judging::ops::absent::MarkAbsent;
 use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::pause::SetPaused;
@@ -91,6 +91,7 @@ pub trait JudgingStore:
     + Perform<Ranking>
     + Perform<MarkAbsent>
     + Perform<WriteNote>
+    + Perform<NewJudge>
     + Perform<Withdraw>
     + Perform<SetPaused>
     + Send
@@ -98,8 +99,6 @@ pub trait JudgingStore:
 {
     /// Records a hack (checked by the core).
     fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>>;
-    /// Records a judge; an email may belong to one judge only.
-    fn add_judge(&self, judge: NewJudge) -> StoreFuture<'_, Result<Judge, WriteError>>;
     /// Records a superlative (a prize category).
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>>;
     /// Issues a new secret for a judge, kept hashed.

@@ -496,7 +496,7 @@ impl TestServer {
 pub async fn add_judges(store: &dyn podium::store::JudgingStore, n: i64) {
     for i in 1..=n {
         store
-            .add_judge(podium::judging::inputs::NewJudge {
+            .perform(podium::judging::inputs::NewJudge {
                 name: format!("Judge {i}"),
                 email: format!("judge{i}@example.org"),
             })

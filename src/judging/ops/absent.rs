@@ -4,7 +4,7 @@
 //! route, to be visited last. Marking an active absence again changes
 //! nothing. Refused while judging is paused, like rating.
 
-use super::Operation;
+use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, JudgeHack};
 
@@ -68,7 +68,7 @@ impl Operation for MarkAbsent {
         })
     }
 
-    fn finish(&self, plan: Plan, id: i64) -> (Absence, Option<DataStore>) {
+    fn finish(&self, plan: Plan, id: i64) -> Finished<Absence> {
         let row = Absence {
             id,
             judge_id: self.judge,
@@ -76,7 +76,7 @@ impl Operation for MarkAbsent {
             active: true,
         };
         let moved = match plan {
-            Plan::Unchanged { .. } => return (row, None),
+            Plan::Unchanged { .. } => return Ok((row, None)),
             Plan::Reactivate { moved, .. } | Plan::Insert { moved } => moved,
         };
         let change = DataStore {
@@ -84,7 +84,7 @@ impl Operation for MarkAbsent {
             judge_hacks: moved.into_iter().collect(),
             ..DataStore::default()
         };
-        (row, Some(change))
+        Ok((row, Some(change)))
     }
 }
 
@@ -193,7 +193,7 @@ mod tests {
                 moved: moved.clone()
             }
         );
-        let (reply, change) = MARK.finish(plan, 7);
+        let (reply, change) = MARK.finish(plan, 7).unwrap();
         assert!(reply.active);
         let change = change.unwrap();
         assert_eq!(change.absences, vec![reply]);
@@ -204,6 +204,6 @@ mod tests {
         };
         let plan = MARK.decide(active).unwrap();
         assert_eq!(plan, Plan::Unchanged { id: 7 });
-        assert_eq!(MARK.finish(plan, 7).1, None);
+        assert_eq!(MARK.finish(plan, 7).unwrap().1, None);
     }
 }

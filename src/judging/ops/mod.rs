@@ -8,6 +8,7 @@
 //! One file per operation, with its facts, its plan and its unit tests.
 
 pub mod absent;
+pub mod add_judge;
 pub mod note;
 pub mod pause;
 pub mod rank;
@@ -17,6 +18,9 @@ pub mod withdraw;
 
 use super::error::JudgingError;
 use super::model::DataStore;
+
+/// What [`Operation::finish`] answers.
+pub type Finished<Reply> = Result<(Reply, Option<DataStore>), JudgingError>;
 
 /// A judging write, decided without a database.
 pub trait Operation {
@@ -33,6 +37,8 @@ pub trait Operation {
     fn decide(&self, facts: Self::Facts) -> Result<Self::Plan, JudgingError>;
 
     /// The reply, and the change to publish (`None`: nothing changed that a
-    /// subscriber sees).
-    fn finish(&self, plan: Self::Plan, written: Self::Written) -> (Self::Reply, Option<DataStore>);
+    /// subscriber sees); or a refusal only the writes could reveal (a
+    /// unique key another node claimed between `load` and `apply`), after
+    /// which the job's savepoint undoes the writes.
+    fn finish(&self, plan: Self::Plan, written: Self::Written) -> Finished<Self::Reply>;
 }

@@ -2,7 +2,7 @@
 //! written while judging is paused: they change no result. The same text
 //! again writes nothing but the judge's activity, and publishes nothing.
 
-use super::Operation;
+use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{DataStore, Note};
 
@@ -61,7 +61,7 @@ impl Operation for WriteNote {
         })
     }
 
-    fn finish(&self, plan: Plan, id: i64) -> (Note, Option<DataStore>) {
+    fn finish(&self, plan: Plan, id: i64) -> Finished<Note> {
         let row = Note {
             id,
             judge_id: self.judge,
@@ -75,7 +75,7 @@ impl Operation for WriteNote {
                 ..DataStore::default()
             }),
         };
-        (row, change)
+        Ok((row, change))
     }
 }
 
@@ -130,10 +130,10 @@ mod tests {
             .decide(facts(Some((5, "ok"))))
             .unwrap();
         assert_eq!(changed, Plan::Update { id: 5 });
-        let (reply, change) = note("team was great").finish(changed, 5);
+        let (reply, change) = note("team was great").finish(changed, 5).unwrap();
         assert_eq!(change.unwrap().notes, vec![reply]);
         let same = note("ok").decide(facts(Some((5, "ok")))).unwrap();
         assert_eq!(same, Plan::Unchanged { id: 5 });
-        assert_eq!(note("ok").finish(same, 5).1, None);
+        assert_eq!(note("ok").finish(same, 5).unwrap().1, None);
     }
 }

@@ -2,7 +2,7 @@
 //! are refused until it resumes) or resumes it. Setting what is already set
 //! changes nothing and publishes nothing.
 
-use super::Operation;
+use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{DataStore, JudgingStatus};
 
@@ -23,7 +23,7 @@ impl Operation for SetPaused {
         Ok(paused_now != self.paused)
     }
 
-    fn finish(&self, changes: bool, (): ()) -> (JudgingStatus, Option<DataStore>) {
+    fn finish(&self, changes: bool, (): ()) -> Finished<JudgingStatus> {
         let row = JudgingStatus {
             id: 1,
             paused: self.paused,
@@ -32,7 +32,7 @@ impl Operation for SetPaused {
             judging_status: vec![row.clone()],
             ..DataStore::default()
         });
-        (row, change)
+        Ok((row, change))
     }
 }
 
@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn pausing_publishes_the_status_row_once() {
         let pause = SetPaused { paused: true };
-        let (row, change) = pause.finish(pause.decide(false).unwrap(), ());
+        let (row, change) = pause.finish(pause.decide(false).unwrap(), ()).unwrap();
         assert_eq!(
             row,
             JudgingStatus {
@@ -52,6 +52,9 @@ mod tests {
             }
         );
         assert_eq!(change.unwrap().judging_status, vec![row]);
-        assert_eq!(pause.finish(pause.decide(true).unwrap(), ()).1, None);
+        assert_eq!(
+            pause.finish(pause.decide(true).unwrap(), ()).unwrap().1,
+            None
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! same choices again write nothing but the judge's activity, and publish
 //! nothing. Refused while judging is paused, like rating.
 
-use super::Operation;
+use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::inputs::Ranking;
 use crate::judging::model::{DataStore, SuperlativePlacement};
@@ -65,7 +65,7 @@ impl Operation for Ranking {
         })
     }
 
-    fn finish(&self, plan: Plan, id: i64) -> (SuperlativePlacement, Option<DataStore>) {
+    fn finish(&self, plan: Plan, id: i64) -> Finished<SuperlativePlacement> {
         let row = SuperlativePlacement {
             id,
             judge_id: self.judge_id,
@@ -80,7 +80,7 @@ impl Operation for Ranking {
                 ..DataStore::default()
             }),
         };
-        (row, change)
+        Ok((row, change))
     }
 }
 
@@ -159,7 +159,7 @@ mod tests {
         };
         let plan = RANK.decide(changed).unwrap();
         assert_eq!(plan, Plan::Update { id: 4 });
-        let (reply, change) = RANK.finish(plan, 4);
+        let (reply, change) = RANK.finish(plan, 4).unwrap();
         assert_eq!(change.unwrap().superlative_placements, vec![reply]);
         let same = Facts {
             before: Some((4, 3, 0)),
@@ -167,6 +167,6 @@ mod tests {
         };
         let plan = RANK.decide(same).unwrap();
         assert_eq!(plan, Plan::Unchanged { id: 4 });
-        assert_eq!(RANK.finish(plan, 4).1, None);
+        assert_eq!(RANK.finish(plan, 4).unwrap().1, None);
     }
 }

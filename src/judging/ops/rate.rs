@@ -3,7 +3,7 @@
 //! but the judge's activity). Rating a hack means someone met its team, so
 //! whoever found the team absent before was early: its absences are cleared.
 
-use super::Operation;
+use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, Rating};
 use crate::judging::validate;
@@ -78,7 +78,7 @@ impl Operation for Rate {
         })
     }
 
-    fn finish(&self, plan: Plan, written: Written) -> (Rating, Option<DataStore>) {
+    fn finish(&self, plan: Plan, written: Written) -> Finished<Rating> {
         let row = Rating {
             id: written.id,
             judge_id: self.judge,
@@ -93,7 +93,7 @@ impl Operation for Rate {
                 ..DataStore::default()
             }),
         };
-        (row, change)
+        Ok((row, change))
     }
 }
 
@@ -166,13 +166,15 @@ mod tests {
             hack_id: 2,
             active: false,
         }];
-        let (reply, change) = RATE.finish(
-            Plan::Insert,
-            Written {
-                id: 9,
-                cleared: cleared.clone(),
-            },
-        );
+        let (reply, change) = RATE
+            .finish(
+                Plan::Insert,
+                Written {
+                    id: 9,
+                    cleared: cleared.clone(),
+                },
+            )
+            .unwrap();
         assert_eq!(reply.id, 9);
         let change = change.expect("a new rating is published");
         assert_eq!(change.ratings, vec![reply]);
@@ -192,13 +194,15 @@ mod tests {
         };
         let plan = RATE.decide(same).unwrap();
         assert_eq!(plan, Plan::Unchanged { id: 7 });
-        let (reply, change) = RATE.finish(
-            plan,
-            Written {
-                id: 7,
-                cleared: vec![],
-            },
-        );
+        let (reply, change) = RATE
+            .finish(
+                plan,
+                Written {
+                    id: 7,
+                    cleared: vec![],
+                },
+            )
+            .unwrap();
         assert_eq!((reply.id, reply.rating), (7, 15));
         assert_eq!(change, None);
     }

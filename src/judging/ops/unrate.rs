@@ -4,7 +4,7 @@
 //! hack again reuses the row. Taking back is a change to results, so it is
 //! refused while judging is paused, like rating itself.
 
-use super::Operation;
+use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{DataStore, Rating};
 
@@ -50,7 +50,7 @@ impl Operation for Unrate {
         }
     }
 
-    fn finish(&self, plan: Plan, (): ()) -> (Rating, Option<DataStore>) {
+    fn finish(&self, plan: Plan, (): ()) -> Finished<Rating> {
         let row = Rating {
             id: plan.id,
             judge_id: self.judge,
@@ -61,7 +61,7 @@ impl Operation for Unrate {
             ratings: vec![row.clone()],
             ..DataStore::default()
         };
-        (row, Some(change))
+        Ok((row, Some(change)))
     }
 }
 
@@ -120,7 +120,7 @@ mod tests {
     fn takes_back_the_row_in_place_and_publishes_it() {
         let plan = UNRATE.decide(RATED).unwrap();
         assert_eq!(plan, Plan { id: 7 });
-        let (reply, change) = UNRATE.finish(plan, ());
+        let (reply, change) = UNRATE.finish(plan, ()).unwrap();
         assert_eq!((reply.id, reply.rating), (7, Rating::TAKEN_BACK));
         assert!(reply.taken_back());
         assert_eq!(change.expect("published").ratings, vec![reply]);

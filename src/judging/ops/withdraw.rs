@@ -2,7 +2,7 @@
 //! gets no new judges) or brings it back. Setting what is already set
 //! changes nothing and publishes nothing.
 
-use super::Operation;
+use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{DataStore, Withdrawal};
 
@@ -51,7 +51,7 @@ impl Operation for Withdraw {
         })
     }
 
-    fn finish(&self, plan: Plan, id: i64) -> (Withdrawal, Option<DataStore>) {
+    fn finish(&self, plan: Plan, id: i64) -> Finished<Withdrawal> {
         let row = Withdrawal {
             id,
             hack_id: self.hack,
@@ -64,7 +64,7 @@ impl Operation for Withdraw {
                 ..DataStore::default()
             }),
         };
-        (row, change)
+        Ok((row, change))
     }
 }
 
@@ -102,7 +102,7 @@ mod tests {
         };
         let plan = OUT.decide(back).unwrap();
         assert_eq!(plan, Plan::Update { id: 8 });
-        let (reply, change) = OUT.finish(plan, 8);
+        let (reply, change) = OUT.finish(plan, 8).unwrap();
         assert_eq!(change.unwrap().withdrawals, vec![reply]);
         let same = Facts {
             before: Some((8, true)),
@@ -110,6 +110,6 @@ mod tests {
         };
         let plan = OUT.decide(same).unwrap();
         assert_eq!(plan, Plan::Unchanged { id: 8 });
-        assert_eq!(OUT.finish(plan, 8).1, None);
+        assert_eq!(OUT.finish(plan, 8).unwrap().1, None);
     }
 }

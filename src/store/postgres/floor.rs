@@ -185,7 +185,7 @@ mod tests {
         }
         for i in 1..=2 {
             store
-                .add_judge(NewJudge {
+                .perform(NewJudge {
                     name: format!("J{i}"),
                     email: format!("j{i}@example.org"),
                 })

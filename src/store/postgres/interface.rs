@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use super::PgStore;
 use crate::judging::devpost::Project;
-use crate::judging::inputs::{NewHack, NewJudge};
+use crate::judging::inputs::NewHack;
 use crate::judging::judges_csv;
-use crate::judging::model::{Absence, DataStore, Hack, Judge, Superlative};
+use crate::judging::model::{Absence, DataStore, Hack, Superlative};
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
@@ -22,10 +22,6 @@ use crate::store::{CurrentLink, LinkLookup, RegisterError, StoreError, WriteErro
 impl JudgingStore for PgStore {
     fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>> {
         Box::pin(PgStore::add_hack(self, hack))
-    }
-
-    fn add_judge(&self, judge: NewJudge) -> StoreFuture<'_, Result<Judge, WriteError>> {
-        Box::pin(PgStore::add_judge(self, judge))
     }
 
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {

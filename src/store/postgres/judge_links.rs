@@ -195,10 +195,11 @@ mod tests {
     use super::*;
     use crate::judging::inputs::NewJudge;
     use crate::store::postgres::test_support::{fresh_database, node, open};
+    use crate::store::Perform;
 
     async fn ada(store: &PgStore) {
         store
-            .add_judge(NewJudge {
+            .perform(NewJudge {
                 name: "Ada".into(),
                 email: "ada@example.org".into(),
             })
@@ -297,7 +298,7 @@ mod tests {
         };
         let ((a, _), (b, _)) = (node(&url).await, node(&url).await);
         for i in 0..20 {
-            a.add_judge(NewJudge {
+            a.perform(NewJudge {
                 name: format!("J{i}"),
                 email: format!("j{i}@example.org"),
             })

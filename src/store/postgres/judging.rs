@@ -22,7 +22,7 @@ use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
-use crate::judging::inputs::{NewHack, NewJudge};
+use crate::judging::inputs::NewHack;
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
@@ -44,34 +44,6 @@ impl PgStore {
                     location: hack.location,
                 };
                 publish(tx, |d| d.hacks.push(row.clone()));
-                Ok(Ok(row))
-            })
-        })
-        .await
-    }
-
-    /// Adds a judge and returns its row; refuses an email another judge has
-    /// (ignoring case).
-    pub async fn add_judge(&self, judge: NewJudge) -> Result<Judge, WriteError> {
-        let key = judge.email.to_lowercase();
-        // Imports claim emails too.
-        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
-            Box::pin(async move {
-                let id = match insert_judge(tx, &judge.name, &judge.email, &key).await? {
-                    Ok(id) => id,
-                    Err(other) => {
-                        return Ok(Err(JudgingError::DuplicateEmail {
-                            email: judge.email,
-                            judge: other,
-                        }))
-                    }
-                };
-                let row = Judge {
-                    id,
-                    name: judge.name,
-                    email: judge.email,
-                };
-                publish(tx, |d| d.judges.push(row.clone()));
                 Ok(Ok(row))
             })
         })
@@ -355,6 +327,7 @@ pub(super) async fn load_all(client: &impl GenericClient) -> Result<DataStore, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judging::inputs::NewJudge;
     use crate::judging::inputs::Ranking;
     use crate::judging::ops::absent::MarkAbsent;
     use crate::judging::ops::pause::SetPaused;
@@ -399,7 +372,7 @@ mod tests {
         };
         seed(&store).await;
         store
-            .add_judge(NewJudge {
+            .perform(NewJudge {
                 name: "Éva".into(),
                 email: "ÉVA@example.org".into(),
             })
@@ -408,7 +381,7 @@ mod tests {
         feed.diffs(&store).await;
         for email in ["ada@EXAMPLE.org", "éva@example.org"] {
             let err = store
-                .add_judge(NewJudge {
+                .perform(NewJudge {
                     name: "Other".into(),
                     email: email.into(),
                 })
@@ -426,7 +399,7 @@ mod tests {
         assert_eq!(store.load_all().await.unwrap().judges.len(), 2);
         // The refusals spent no id.
         let next = store
-            .add_judge(NewJudge {
+            .perform(NewJudge {
                 name: "Grace".into(),
                 email: "grace@example.org".into(),
             })
@@ -604,7 +577,7 @@ mod tests {
             let store = if i % 2 == 0 { a.clone() } else { b.clone() };
             tokio::spawn(async move {
                 store
-                    .add_judge(NewJudge {
+                    .perform(NewJudge {
                         name: format!("Ada {i}"),
                         email: if i % 3 == 0 {
                             "ADA@example.org"

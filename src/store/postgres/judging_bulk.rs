@@ -536,7 +536,7 @@ mod tests {
             return;
         };
         store
-            .add_judge(NewJudge {
+            .perform(NewJudge {
                 name: "Ada".into(),
                 email: "ada@example.org".into(),
             })

@@ -35,6 +35,7 @@ mod follow;
 mod idempotency;
 mod interface;
 mod judge_links;
+mod judges;
 mod judging;
 mod judging_bulk;
 mod judging_rows;

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use super::writer::Tx;
 use super::Store;
 use crate::judging::devpost::Project;
-use crate::judging::inputs::{NewHack, NewJudge};
+use crate::judging::inputs::NewHack;
 use crate::judging::judges_csv;
-use crate::judging::model::{Absence, DataStore, Hack, Judge, Superlative};
+use crate::judging::model::{Absence, DataStore, Hack, Superlative};
 use crate::judging::ops::Operation;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
@@ -40,10 +40,6 @@ where
 impl JudgingStore for Store {
     fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>> {
         Box::pin(Store::add_hack(self, hack))
-    }
-
-    fn add_judge(&self, judge: NewJudge) -> StoreFuture<'_, Result<Judge, WriteError>> {
-        Box::pin(Store::add_judge(self, judge))
     }
 
     fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {

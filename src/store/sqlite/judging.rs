@@ -15,7 +15,7 @@ use super::judging_rows::{exists, publish, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 pub use crate::judging::error::JudgingError;
-pub use crate::judging::inputs::{NewHack, NewJudge};
+pub use crate::judging::inputs::NewHack;
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
@@ -41,34 +41,6 @@ impl Store {
                 location: hack.location,
             };
             publish(tx, |d| d.hacks.push(row.clone()));
-            Ok(Ok(row))
-        })
-        .await
-    }
-
-    /// Adds a judge and returns its row; refuses an email another judge has
-    /// (ignoring case).
-    pub async fn add_judge(&self, judge: NewJudge) -> Result<Judge, WriteError> {
-        let key = judge.email.to_lowercase();
-        self.judging_write(move |tx| {
-            let taken: Option<i64> = tx
-                .prepare_cached("SELECT id FROM judges WHERE email_key = ?1")?
-                .query_row([&key], |r| r.get(0))
-                .optional()?;
-            if let Some(other) = taken {
-                return Ok(Err(JudgingError::DuplicateEmail {
-                    email: judge.email,
-                    judge: other,
-                }));
-            }
-            tx.prepare_cached("INSERT INTO judges (name, email, email_key) VALUES (?1, ?2, ?3)")?
-                .execute(params![judge.name, judge.email, key])?;
-            let row = Judge {
-                id: tx.last_insert_rowid(),
-                name: judge.name,
-                email: judge.email,
-            };
-            publish(tx, |d| d.judges.push(row.clone()));
             Ok(Ok(row))
         })
         .await
@@ -251,6 +223,7 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::judging::inputs::NewJudge;
     use crate::judging::inputs::Ranking;
     use crate::judging::ops::rate::Rate;
     use crate::store::Perform;
@@ -291,7 +264,7 @@ mod tests {
         seed(&store).await;
         while changes.try_recv().is_ok() {}
         let err = store
-            .add_judge(NewJudge {
+            .perform(NewJudge {
                 name: "Other".into(),
                 email: "ada@EXAMPLE.org".into(),
             })

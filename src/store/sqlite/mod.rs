@@ -26,6 +26,7 @@ mod faults;
 mod floor;
 mod interface;
 mod judge_links;
+mod judges;
 mod judging;
 mod judging_bulk;
 mod judging_rows;

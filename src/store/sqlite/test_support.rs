@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::Store;
 use crate::judging::inputs::NewJudge;
 use crate::metrics::Metrics;
-use crate::store::{Changes, SyncMode};
+use crate::store::{Changes, Perform, SyncMode};
 
 /// A new, empty database (kept while the directory lives).
 pub fn open() -> (tempfile::TempDir, Store, Changes) {
@@ -21,7 +21,7 @@ pub fn open() -> (tempfile::TempDir, Store, Changes) {
 pub async fn with_ada() -> (tempfile::TempDir, Store, Changes) {
     let (dir, store, mut changes) = open();
     store
-        .add_judge(NewJudge {
+        .perform(NewJudge {
             name: "Ada".into(),
             email: "ada@example.org".into(),
         })
