@@ -193,8 +193,10 @@ pub(super) async fn email_owner(tx: &PgTx, key: &str) -> Result<Option<i64>, Sto
 }
 
 /// Inserts a judge whose email folds to `key`: `Ok(id)`, or `Err(other)`,
-/// the judge who has the email. The unique key decides between nodes: an
-/// insert racing another node's waits for its commit and then yields.
+/// the judge who has the email. The caller has already looked for an
+/// owner (the rule's facts), so this inserts first and looks again only
+/// on a conflict. The unique key decides between nodes: an insert racing
+/// another node's waits for its commit and then yields.
 pub(super) async fn insert_judge(
     tx: &PgTx,
     name: &str,
@@ -207,15 +209,14 @@ pub(super) async fn insert_judge(
              ON CONFLICT (email_key) DO NOTHING RETURNING id",
         )
         .await?;
-    // Checked first so the common refusal spends no id; the insert settles
-    // a race. A conflict with a transaction that then rolled back leaves
-    // the key free, hence another round (a few at most).
+    // A conflict with a transaction that then rolled back leaves the key
+    // free, hence another round (a few at most).
     for _ in 0..3 {
-        if let Some(other) = email_owner(tx, key).await? {
-            return Ok(Err(other));
-        }
         if let Some(row) = tx.query_opt(&insert, &[&name, &email, &key]).await? {
             return Ok(Ok(row.get(0)));
+        }
+        if let Some(other) = email_owner(tx, key).await? {
+            return Ok(Err(other));
         }
     }
     Err(StoreError::Postgres(format!(
