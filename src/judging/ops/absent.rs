@@ -4,7 +4,7 @@
 //! route, to be visited last. Marking an active absence again changes
 //! nothing. Refused while judging is paused, like rating.
 
-use super::{Finished, Operation};
+use super::{known_judge_and_hack, Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, JudgeHack};
 
@@ -51,12 +51,7 @@ impl Operation for MarkAbsent {
     type Reply = Absence;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
-        if !facts.judge_exists {
-            return Err(JudgingError::NoSuchJudge(self.judge));
-        }
-        if !facts.hack_exists {
-            return Err(JudgingError::NoSuchHack(self.hack));
-        }
+        known_judge_and_hack(self.judge, facts.judge_exists, self.hack, facts.hack_exists)?;
         if facts.paused {
             return Err(JudgingError::Paused);
         }

@@ -42,3 +42,20 @@ pub trait Operation {
     /// which the job's savepoint undoes the writes.
     fn finish(&self, plan: Self::Plan, written: Self::Written) -> Finished<Self::Reply>;
 }
+
+/// The refusals a judge's write about a hack begins with, in their order:
+/// an unknown judge, then an unknown hack.
+fn known_judge_and_hack(
+    judge: i64,
+    judge_exists: bool,
+    hack: i64,
+    hack_exists: bool,
+) -> Result<(), JudgingError> {
+    if !judge_exists {
+        return Err(JudgingError::NoSuchJudge(judge));
+    }
+    if !hack_exists {
+        return Err(JudgingError::NoSuchHack(hack));
+    }
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! written while judging is paused: they change no result. The same text
 //! again writes nothing but the judge's activity, and publishes nothing.
 
-use super::{Finished, Operation};
+use super::{known_judge_and_hack, Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{DataStore, Note};
 
@@ -48,12 +48,7 @@ impl Operation for WriteNote {
     type Reply = Note;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
-        if !facts.judge_exists {
-            return Err(JudgingError::NoSuchJudge(self.judge));
-        }
-        if !facts.hack_exists {
-            return Err(JudgingError::NoSuchHack(self.hack));
-        }
+        known_judge_and_hack(self.judge, facts.judge_exists, self.hack, facts.hack_exists)?;
         Ok(match facts.before {
             Some((id, old)) if old == self.text => Plan::Unchanged { id },
             Some((id, _)) => Plan::Update { id },

@@ -3,7 +3,7 @@
 //! but the judge's activity). Rating a hack means someone met its team, so
 //! whoever found the team absent before was early: its absences are cleared.
 
-use super::{Finished, Operation};
+use super::{known_judge_and_hack, Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, Rating};
 use crate::judging::validate;
@@ -62,12 +62,7 @@ impl Operation for Rate {
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         validate::rating(self.rating)?;
-        if !facts.judge_exists {
-            return Err(JudgingError::NoSuchJudge(self.judge));
-        }
-        if !facts.hack_exists {
-            return Err(JudgingError::NoSuchHack(self.hack));
-        }
+        known_judge_and_hack(self.judge, facts.judge_exists, self.hack, facts.hack_exists)?;
         if facts.paused {
             return Err(JudgingError::Paused);
         }

@@ -4,7 +4,7 @@
 //! hack again reuses the row. Taking back is a change to results, so it is
 //! refused while judging is paused, like rating itself.
 
-use super::{Finished, Operation};
+use super::{known_judge_and_hack, Finished, Operation};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{DataStore, Rating};
 
@@ -32,12 +32,7 @@ impl Operation for Unrate {
     type Reply = Rating;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
-        if !facts.judge_exists {
-            return Err(JudgingError::NoSuchJudge(self.judge));
-        }
-        if !facts.hack_exists {
-            return Err(JudgingError::NoSuchHack(self.hack));
-        }
+        known_judge_and_hack(self.judge, facts.judge_exists, self.hack, facts.hack_exists)?;
         if facts.paused {
             return Err(JudgingError::Paused);
         }
