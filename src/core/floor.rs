@@ -38,10 +38,7 @@ impl Core {
         hack_id: i64,
     ) -> Result<Absence, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::MarkAbsent, judge_id))?;
-        let mark = MarkAbsent {
-            judge: judge_id,
-            hack: hack_id,
-        };
+        let mark = MarkAbsent::new(judge_id, hack_id);
         Ok(self.store.perform(mark).await?)
     }
 
@@ -55,11 +52,7 @@ impl Core {
     ) -> Result<Note, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::NoteHack, judge_id))?;
         validate::note(&text).map_err(JudgingError::from)?;
-        let note = WriteNote {
-            judge: judge_id,
-            hack: hack_id,
-            text,
-        };
+        let note = WriteNote::new(judge_id, hack_id, text);
         Ok(self.store.perform(note).await?)
     }
 
@@ -81,10 +74,7 @@ impl Core {
         withdrawn: bool,
     ) -> Result<Withdrawal, OpError> {
         auth::authorize(who, Action::Administer(Op::Withdraw))?;
-        let withdraw = Withdraw {
-            hack: hack_id,
-            withdrawn,
-        };
+        let withdraw = Withdraw::new(hack_id, withdrawn);
         Ok(self.store.perform(withdraw).await?)
     }
 

@@ -99,11 +99,7 @@ impl Core {
     ) -> Result<Rating, OpError> {
         auth::authorize(who, Action::ActAsJudge(Op::RateHack, judge_id))?;
         validate::rating(rating).map_err(JudgingError::from)?;
-        let rate = Rate {
-            judge: judge_id,
-            hack: hack_id,
-            rating,
-        };
+        let rate = Rate::new(judge_id, hack_id, rating);
         Ok(self.store.perform(rate).await?)
     }
 
