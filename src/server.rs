@@ -147,6 +147,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     };
     // Made before any snapshot is read, so the hub misses no score.
     let scores = db.follow();
+    let heat_changes = db.follow();
     let core = Arc::new(
         Core::start(
             db.clone(),
@@ -186,7 +187,8 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
         proxy_protocol: config.proxy_protocol,
     };
     let tls_on = settings.tls.is_some();
-    // Live speed heats follow the clicker hub's scores.
+    // Live speed heats follow the clicker hub's scores and the change
+    // log's heat changes.
     let speed = crate::core::heats::Live::new();
     let hub = Arc::new(clicker::hub::Hub::new(metrics.clone(), node));
     let follows = speed.clone();
@@ -195,7 +197,7 @@ pub async fn start(mut config: ServeConfig) -> Result<Running, StartError> {
     tokio::spawn(crate::core::heats::run(
         speed.clone(),
         db.clone(),
-        config.database_url.is_some(),
+        heat_changes,
         shutdown.clone(),
     ));
     let clicker = Arc::new(Clicker {

@@ -223,6 +223,7 @@ async fn logged(store: &Store) -> (Vec<u64>, Vec<String>) {
             Change::Score(score) => format!("score {}", score.timestamp),
             Change::Presence(p) if p.connected => format!("device {} connected", p.device),
             Change::Presence(p) => format!("device {} disconnected", p.device),
+            Change::Heat(change) => format!("{change:?}"),
         })
         .collect();
     (seqs, what)

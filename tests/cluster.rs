@@ -1,5 +1,6 @@
 //! Cluster mode: two real nodes on one real PostgreSQL, driven as users
 //! drive them: a clicker on one node and its scoreboard on the other, a
+//! speed heat run on one node and its live results on the other, a
 //! device moving between nodes, a node killed with SIGKILL under load, and
 //! PostgreSQL itself restarted under load.
 //!
@@ -15,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::sse::EventStream;
 use common::{ChildServer, Client, TestServer, PATIENCE};
 use serde_json::json;
 
@@ -220,6 +222,74 @@ async fn a_clicker_on_one_node_reaches_listeners_on_the_other() {
     drop(clicker);
     one.expect(&format!("DISCONNECT {id}")).await;
     two.expect(&format!("DISCONNECT {id}")).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A speed heat run from node A, on node B's scoreboard
+/// (`GET /api/speed/live`): the start, the clicks, then a false start the
+/// head judge called with no click after it, then the stop. Each reaches B
+/// through the change log; before heats joined it, B never showed the
+/// deduction (nothing made it work the heat out again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_speed_heat_run_on_one_node_shows_live_on_the_other() {
+    let Some(url) = database().await else { return };
+    let (a, b) = (node(&url).await, node(&url).await);
+    let http = reqwest::Client::new();
+    let admin = |path: &'static str, body: Option<serde_json::Value>| {
+        let request = http.post(a.url(path)).bearer_auth(ADMIN);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status();
+            assert!(
+                status.is_success(),
+                "{path}: {status} {}",
+                answer.text().await.unwrap()
+            );
+        }
+    };
+    let mut clicker = a.client().await;
+    let (id, _) = clicker.register(None).await;
+    let entry = json!({"event": "SRSS", "heat": 1, "station": 1, "name": "Ada", "devices": [id]});
+    admin("/api/entries", Some(entry)).await;
+    let mut board = EventStream::open(&b.url("/api/speed/live?heat=current"), None).await;
+    // Waits until B's board shows heat 1 as `wanted` says.
+    let mut until = async |what: &str, wanted: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match board.next_within(left).await {
+                Some((_, view)) if view["heat"] == 1 && wanted(&view) => return,
+                Some(_) => {}
+                None => panic!("node B's scoreboard never showed {what}"),
+            }
+        }
+    };
+
+    admin("/api/heats/1/start", None).await;
+    until("the heat running", &|v| v["state"] == "running").await;
+    for (n, count) in [10, 20, 30].into_iter().enumerate() {
+        let ts = 1_700_000_000_000u64 + n as u64 * 137;
+        let msg = n + 1;
+        assert_eq!(
+            clicker.ask(&format!("SCORE {msg} {ts} {count}")).await,
+            format!("SCORED {msg} {ts}")
+        );
+    }
+    until("the clicks", &|v| v["entries"][0]["R"] == 30.0).await;
+    admin(
+        "/api/entries/1/deductions",
+        Some(json!({"falseStarts": 1, "falseSwitches": 0})),
+    )
+    .await;
+    until("the false start", &|v| v["entries"][0]["m"] == 10.0).await;
+    admin("/api/heats/1/stop", None).await;
+    until("the heat stopped", &|v| v["state"] == "stopped").await;
+    drop(clicker);
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -316,7 +316,6 @@ pub async fn add_entry(
         .speed_add_entries(vec![entry])
         .await?
         .map_err(|(_, e)| e)?;
-    app.speed.touch(heat);
     let result = entry_result(&app, heat, ids[0]).await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
@@ -379,7 +378,6 @@ pub async fn import_entries(
             judges: None,
         })
         .collect::<Vec<_>>();
-    let heats: std::collections::BTreeSet<u32> = entries.iter().map(|e| e.heat).collect();
     let ids = app
         .store
         .speed_add_entries(entries)
@@ -392,9 +390,6 @@ pub async fn import_entries(
             let status = ApiError::from(e.clone()).status;
             ApiError::new(status, format!("row {row}: {e}")).with_field("row", row)
         })?;
-    for heat in heats {
-        app.speed.touch(heat);
-    }
     Ok(Json(Imported {
         imported: ids.len(),
         ids,
@@ -447,7 +442,6 @@ pub async fn set_entry_judges(
     let id = i64::from(path_number("entry id", &id)?);
     let judges = panel(&bytes)?;
     let heat = app.store.speed_set_judges(id, judges).await??;
-    app.speed.touch(heat);
     Ok(Json(entry_result(&app, heat, id).await?))
 }
 
@@ -484,9 +478,6 @@ pub async fn set_station_judges(
         .store
         .speed_set_station_judges(station, judges)
         .await??;
-    for &heat in &heats {
-        app.speed.touch(heat);
-    }
     Ok(Json(StationJudges { station, heats }))
 }
 
@@ -531,7 +522,6 @@ pub async fn set_deductions(
         .store
         .speed_set_deductions(id, body.false_starts, body.false_switches)
         .await??;
-    app.speed.touch(heat);
     Ok(Json(entry_result(&app, heat, id).await?))
 }
 
@@ -568,8 +558,7 @@ pub async fn start_heat(
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
-    let devices = app.store.speed_start_heat(heat).await??;
-    app.speed.watch(heat, &devices);
+    app.store.speed_start_heat(heat).await??;
     heat_record(&app, heat).await
 }
 
@@ -598,7 +587,6 @@ pub async fn stop_heat(
     admin(who)?;
     let heat = path_number("heat", &heat)?;
     app.store.speed_stop_heat(heat).await??;
-    app.speed.unwatch(heat);
     heat_record(&app, heat).await
 }
 
@@ -627,7 +615,6 @@ pub async fn unlock_heat(
     admin(who)?;
     let heat = path_number("heat", &heat)?;
     app.store.speed_unlock_heat(heat).await??;
-    app.speed.touch(heat);
     heat_record(&app, heat).await
 }
 

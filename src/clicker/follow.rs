@@ -81,7 +81,7 @@ fn apply(hub: &Hub, store: &Arc<dyn Database>, entry: &Entry) {
                 reclaim(store, p.device, p.holder);
             }
         }
-        Change::Judging(_) => {}
+        Change::Judging(_) | Change::Heat(_) => {}
     }
 }
 

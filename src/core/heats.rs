@@ -5,6 +5,11 @@
 //! every subscriber of `GET /api/speed/live`. Changes that arrive while a
 //! view is being computed are folded into the next one, so a burst of
 //! clicks costs one recomputation, not one per click.
+//!
+//! Which heat runs, and which heats' entries, panels or deductions changed,
+//! come from the change log ([`HeatChange`]), whichever node wrote them: a
+//! deduction entered on one node shows on every node's scoreboards as soon
+//! as that node hears the commit.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -16,13 +21,11 @@ use tokio_util::sync::CancellationToken;
 use crate::scoring::DeviceId;
 use crate::speed::model::{Filter, HeatState};
 use crate::speed::results::{results, EntryResult};
-use crate::store::{SpeedStore, StoreError};
+use crate::store::{Batch, Change, Changes, HeatChange, Seq, SpeedStore, StoreError};
 
 /// Views a slow subscriber may fall behind by; it then skips to the newest
 /// (each view is complete, so nothing is lost by skipping).
 const FEED_CAPACITY: usize = 64;
-/// How often the running heat is read from storage.
-const RUNNING_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A heat as a scoreboard shows it: every station's entry with its live
 /// official result and its judges' tallies.
@@ -84,7 +87,7 @@ impl Live {
     }
 
     /// `heat` is running with these clickers (replaces any other).
-    pub fn watch(&self, heat: u32, devices: &[DeviceId]) {
+    fn watch(&self, heat: u32, devices: &[DeviceId]) {
         let mut inner = self.lock();
         inner.watched = devices.iter().map(|&d| (d, heat)).collect();
         inner.dirty.insert(heat);
@@ -93,7 +96,7 @@ impl Live {
     }
 
     /// `heat` stopped (or was locked again): its clickers no longer count.
-    pub fn unwatch(&self, heat: u32) {
+    fn unwatch(&self, heat: u32) {
         let mut inner = self.lock();
         inner.watched.retain(|_, watched| *watched != heat);
         inner.dirty.insert(heat);
@@ -102,9 +105,10 @@ impl Live {
     }
 
     /// Watches the heat storage says is running (`None`: none is), when
-    /// that is not what is watched: another node may have started or
-    /// stopped it. Both heats' views are worked out again.
-    pub fn adopt(&self, running: Option<(u32, &[DeviceId])>) {
+    /// that is not what is watched (a heat left running by an earlier
+    /// process, or changes missed in a gap). Both heats' views are worked
+    /// out again.
+    fn adopt(&self, running: Option<(u32, &[DeviceId])>) {
         let want: HashMap<DeviceId, u32> = running
             .map(|(heat, devices)| devices.iter().map(|&d| (d, heat)).collect())
             .unwrap_or_default();
@@ -125,13 +129,36 @@ impl Live {
     }
 
     /// Something of `heat` changed (deductions, judges, entries).
-    pub fn touch(&self, heat: u32) {
+    fn touch(&self, heat: u32) {
         self.lock().dirty.insert(heat);
         self.wake.notify_one();
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.feed.subscribe()
+    }
+
+    /// Applies a batch of committed changes; `position` is the last change
+    /// seen (`None` before the first batch). Answers whether changes were
+    /// missed (a gap in the numbers), so storage must be looked at again.
+    fn follow(&self, position: &mut Option<Seq>, batch: &Batch) -> bool {
+        let mut gap = false;
+        for entry in batch.iter() {
+            match *position {
+                Some(seen) if entry.seq <= seen => continue,
+                Some(seen) if entry.seq > seen + 1 => gap = true,
+                _ => {}
+            }
+            *position = Some(entry.seq);
+            if let Change::Heat(change) = &entry.change {
+                match change {
+                    HeatChange::Edited(heat) => self.touch(*heat),
+                    HeatChange::Started { heat, devices } => self.watch(*heat, devices),
+                    HeatChange::Stopped(heat) => self.unwatch(*heat),
+                }
+            }
+        }
+        gap
     }
 }
 
@@ -161,35 +188,65 @@ pub async fn view(store: &dyn SpeedStore, heat: Option<u32>) -> Result<HeatView,
     })
 }
 
-/// Publishes heats as they change, until `shutdown`. Picks up a heat left
-/// running by an earlier process first; with `other_nodes` (cluster mode),
-/// where another node may start or stop a heat, looks again every
-/// [`RUNNING_POLL`].
+/// Looks at storage for the running heat and watches it; after a gap,
+/// also works out the current heat again (its changes may be among those
+/// missed). Answers whether storage could be read.
+async fn look(live: &Live, store: &dyn SpeedStore, after_gap: bool) -> bool {
+    match store.speed_current_heat().await {
+        Ok(current) => {
+            match &current {
+                Some((heat, devices, true)) => live.adopt(Some((*heat, devices))),
+                _ => live.adopt(None),
+            }
+            if let (Some((heat, _, _)), true) = (current, after_gap) {
+                live.touch(heat);
+            }
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the running speed heat");
+            false
+        }
+    }
+}
+
+/// How long to wait before reading storage again when it failed.
+const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Publishes heats as they change, until `shutdown`: picks up a heat left
+/// running by an earlier process first, then follows `changes` (made before
+/// this looks at storage, so no change is missed in between).
 pub async fn run(
     live: Arc<Live>,
     store: Arc<dyn SpeedStore>,
-    other_nodes: bool,
+    mut changes: Changes,
     shutdown: CancellationToken,
 ) {
-    let mut poll = tokio::time::interval(RUNNING_POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut warned = false;
-    let mut looked = false;
+    let mut position = None;
+    let mut must_look = Some(false);
     loop {
+        if let Some(after_gap) = must_look {
+            if look(&live, &*store, after_gap).await {
+                must_look = None;
+            }
+        }
+        let retry = async {
+            match must_look {
+                Some(_) => tokio::time::sleep(LOOK_AGAIN).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = live.wake.notified() => {}
-            _ = poll.tick(), if other_nodes || !looked => {
-                looked = true;
-                match store.speed_current_heat().await {
-                    Ok(Some((heat, devices, true))) => live.adopt(Some((heat, &devices))),
-                    Ok(_) => live.adopt(None),
-                    Err(e) if !std::mem::replace(&mut warned, true) => {
-                        tracing::warn!(error = %e, "cannot read the running speed heat");
-                    }
-                    Err(_) => {}
+            batch = changes.recv() => {
+                match batch {
+                    Some(batch) if live.follow(&mut position, &batch) => must_look = Some(true),
+                    Some(_) => {}
+                    None => return,
                 }
                 continue;
             }
+            () = retry => continue,
             () = shutdown.cancelled() => return,
         }
         let dirty = std::mem::take(&mut live.lock().dirty);
@@ -213,6 +270,58 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn batch(changes: &[(Seq, Change)]) -> Batch {
+        changes
+            .iter()
+            .map(|(seq, change)| crate::store::Entry {
+                seq: *seq,
+                change: change.clone(),
+            })
+            .collect::<Vec<_>>()
+            .into()
+    }
+
+    fn heat(change: HeatChange) -> Change {
+        Change::Heat(change)
+    }
+
+    /// Every node hears every heat change from the log, its own and
+    /// others' alike; numbers seen already are skipped, a gap is told.
+    #[test]
+    fn heat_changes_from_the_log_drive_the_live_heats() {
+        let live = Live::new();
+        let mut position = None;
+        let started = heat(HeatChange::Started {
+            heat: 2,
+            devices: vec![5, 6],
+        });
+        assert!(!live.follow(&mut position, &batch(&[(7, started)])));
+        assert_eq!(std::mem::take(&mut live.lock().dirty), BTreeSet::from([2]));
+        live.on_score(6);
+        assert_eq!(std::mem::take(&mut live.lock().dirty), BTreeSet::from([2]));
+
+        let edited = batch(&[
+            (8, heat(HeatChange::Edited(4))),
+            (9, Change::Judging(Box::default())),
+        ]);
+        assert!(!live.follow(&mut position, &edited));
+        assert_eq!(std::mem::take(&mut live.lock().dirty), BTreeSet::from([4]));
+        assert!(!live.follow(&mut position, &edited), "seen already");
+        assert!(live.lock().dirty.is_empty());
+
+        let stopped = batch(&[(12, heat(HeatChange::Stopped(2)))]);
+        assert!(
+            live.follow(&mut position, &stopped),
+            "10 and 11 were missed"
+        );
+        assert_eq!(std::mem::take(&mut live.lock().dirty), BTreeSet::from([2]));
+        live.on_score(6);
+        assert!(
+            live.lock().dirty.is_empty(),
+            "the stopped heat's clickers no longer count"
+        );
+    }
 
     #[test]
     fn a_heat_another_node_started_or_stopped_is_adopted_once() {

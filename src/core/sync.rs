@@ -1182,7 +1182,7 @@ mod tests {
             let seq = entries.last().map_or(0, |e| e.seq);
             let data = coalesce(entries.iter().filter_map(|e| match &e.change {
                 Change::Judging(diff) => Some((**diff).clone()),
-                Change::Score(_) | Change::Presence(_) => None,
+                Change::Score(_) | Change::Presence(_) | Change::Heat(_) => None,
             }));
             Box::pin(async move { Ok((seq, data)) })
         }

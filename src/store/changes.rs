@@ -25,6 +25,20 @@ pub enum Change {
     Score(Score),
     /// A device's connection took hold of its id, or let go of it.
     Presence(Presence),
+    /// A speed heat's entries, panels, deductions or run changed: every
+    /// node's live results work it out again.
+    Heat(HeatChange),
+}
+
+/// What changed of a speed heat, as the log carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeatChange {
+    /// Its entries, judges or deductions changed, or it was unlocked.
+    Edited(u32),
+    /// It started: these clickers count for it now.
+    Started { heat: u32, devices: Vec<DeviceId> },
+    /// It stopped, or was locked again: its clickers no longer count.
+    Stopped(u32),
 }
 
 /// A device connected (its id now held by `holder`) or disconnected (the

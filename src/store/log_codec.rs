@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::changes::{Change, Entry, Presence, Score};
+use super::changes::{Change, Entry, HeatChange, Presence, Score};
 use super::StoreError;
 use crate::judging::model::{
     Absence, DataStore, Hack, Judge, JudgeHack, JudgingStatus, Note, Rating, Superlative,
@@ -26,6 +26,12 @@ const SCORE: u8 = 1;
 pub const SCORE_BYTES: usize = 8 + 1 + 4 + 8 + 8;
 /// Tag of a presence change: then device, node, session, connected (0 or 1).
 const PRESENCE: u8 = 2;
+/// Tag of a speed heat change: then its kind (below), the heat, and for a
+/// start the number of clickers and each one.
+const HEAT: u8 = 3;
+const HEAT_EDITED: u8 = 0;
+const HEAT_STARTED: u8 = 1;
+const HEAT_STOPPED: u8 = 2;
 
 /// A judging diff as the log stores it: the tables it has rows for (most
 /// diffs have rows in one or two of the eleven; `DataStore`'s own JSON
@@ -125,6 +131,24 @@ pub(crate) fn pack(entries: &[Entry]) -> Result<Vec<u8>, StoreError> {
                 body.extend_from_slice(&p.holder.session.to_le_bytes());
                 body.push(u8::from(p.connected));
             }
+            Change::Heat(change) => {
+                body.push(HEAT);
+                let (kind, heat, devices): (u8, u32, &[u32]) = match change {
+                    HeatChange::Edited(heat) => (HEAT_EDITED, *heat, &[]),
+                    HeatChange::Started { heat, devices } => (HEAT_STARTED, *heat, devices),
+                    HeatChange::Stopped(heat) => (HEAT_STOPPED, *heat, &[]),
+                };
+                body.push(kind);
+                body.extend_from_slice(&heat.to_le_bytes());
+                if kind == HEAT_STARTED {
+                    // A panel has at most `speed::MAX_JUDGES` clickers per
+                    // station; a heat's clickers fit a u32 count.
+                    body.extend_from_slice(&(devices.len() as u32).to_le_bytes());
+                    for device in devices {
+                        body.extend_from_slice(&device.to_le_bytes());
+                    }
+                }
+            }
             Change::Judging(diff) => {
                 let json = encode_diff(diff)
                     .map_err(|e| StoreError::Worker(format!("cannot encode a change: {e}")))?;
@@ -174,9 +198,83 @@ pub(crate) fn unpack(mut body: &[u8], out: &mut Vec<Entry>) -> Result<(), String
                 },
                 connected: int::<1>(&mut body)?[0] != 0,
             }),
+            HEAT => {
+                let kind = int::<1>(&mut body)?[0];
+                let heat = u32::from_le_bytes(int(&mut body)?);
+                Change::Heat(match kind {
+                    HEAT_EDITED => HeatChange::Edited(heat),
+                    HEAT_STOPPED => HeatChange::Stopped(heat),
+                    HEAT_STARTED => {
+                        let n = u32::from_le_bytes(int(&mut body)?) as usize;
+                        // Bounded by what the row holds, not by what it claims.
+                        let mut devices = Vec::with_capacity(n.min(body.len() / 4));
+                        for _ in 0..n {
+                            devices.push(u32::from_le_bytes(int(&mut body)?));
+                        }
+                        HeatChange::Started { heat, devices }
+                    }
+                    kind => return Err(format!("unknown heat change {kind}")),
+                })
+            }
             tag => return Err(format!("unknown tag {tag}")),
         };
         out.push(Entry { seq, change });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of change comes back as it went in, in order, from one row.
+    #[test]
+    fn a_row_of_every_kind_of_change_unpacks_as_packed() {
+        let changes = [
+            Change::Score(Score {
+                device: 7,
+                timestamp: -5,
+                score: 12,
+            }),
+            Change::presence(
+                7,
+                Holder {
+                    node: 3,
+                    session: 9,
+                },
+                true,
+            ),
+            Change::Heat(HeatChange::Started {
+                heat: 4,
+                devices: vec![7, 8, 999_999],
+            }),
+            Change::Heat(HeatChange::Edited(4)),
+            Change::Heat(HeatChange::Stopped(4)),
+            Change::Judging(Box::default()),
+        ];
+        let entries: Vec<Entry> = changes
+            .iter()
+            .cloned()
+            .zip(10..)
+            .map(|(change, seq)| Entry { seq, change })
+            .collect();
+        let mut out = Vec::new();
+        unpack(&pack(&entries).unwrap(), &mut out).unwrap();
+        let shown = |e: &[Entry]| format!("{:?}", e);
+        assert_eq!(shown(&out), shown(&entries));
+    }
+
+    #[test]
+    fn a_cut_short_heat_change_is_an_error_not_a_panic() {
+        let entry = Entry {
+            seq: 1,
+            change: Change::Heat(HeatChange::Started {
+                heat: 1,
+                devices: vec![1, 2],
+            }),
+        };
+        let body = pack(&[entry]).unwrap();
+        let mut out = Vec::new();
+        assert!(unpack(&body[..body.len() - 1], &mut out).is_err());
+    }
 }

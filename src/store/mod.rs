@@ -32,7 +32,9 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use budgets::SharedBudgets;
-pub use changes::{Batch, Change, Changes, ClickerSnapshot, Entry, Log, LogError, Presence, Seq};
+pub use changes::{
+    Batch, Change, Changes, ClickerSnapshot, Entry, HeatChange, Log, LogError, Presence, Seq,
+};
 pub use idempotency::KeyReused;
 pub use log_codec::DEFAULT_RETAIN;
 pub use postgres::PgStore;

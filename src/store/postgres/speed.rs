@@ -34,8 +34,9 @@ use crate::speed::guards::{self, Stop};
 use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
+use crate::store::runner::Publish;
 use crate::store::traits::{CurrentHeat, EntriesAdded};
-use crate::store::StoreError;
+use crate::store::{Change, HeatChange, StoreError};
 
 /// `?` for a rule's refusal inside a job: the job answers it.
 macro_rules! check {
@@ -258,6 +259,7 @@ impl PgStore {
                         Err(e) => return Ok(Err((index, e))),
                     }
                 }
+                tx.heats_edited(entries.iter().map(|e| e.heat));
                 Ok(Ok(ids))
             })
         })
@@ -276,6 +278,7 @@ impl PgStore {
                 refuse!(editable(tx, heat));
                 refuse!(judges_free(tx, heat, Some(entry), &judges));
                 write_judges(tx, entry, &judges).await?;
+                tx.heats_edited([heat]);
                 Ok(Ok(heat))
             })
         })
@@ -312,6 +315,7 @@ impl PgStore {
                 if heats.is_empty() {
                     return Ok(Err(guards::no_editable_entry_at(station)));
                 }
+                tx.heats_edited(heats.iter().copied());
                 Ok(Ok(heats))
             })
         })
@@ -349,6 +353,7 @@ impl PgStore {
                     &[&entry, &i64::from(false_starts), &i64::from(false_switches)],
                 )
                 .await?;
+                tx.heats_edited([heat]);
                 Ok(Ok(heat))
             })
         })
@@ -379,7 +384,12 @@ impl PgStore {
                     &[&i64::from(heat), &now],
                 )
                 .await?;
-                Ok(Ok(heat_devices(&**tx, heat).await?))
+                let devices = heat_devices(&**tx, heat).await?;
+                tx.publish(Change::Heat(HeatChange::Started {
+                    heat,
+                    devices: devices.clone(),
+                }));
+                Ok(Ok(devices))
             })
         })
         .await
@@ -406,6 +416,7 @@ impl PgStore {
                         &[&heat_id],
                     ).await?,
                 };
+                tx.publish(Change::Heat(HeatChange::Stopped(heat)));
                 Ok(Ok(()))
             })
         })
@@ -422,6 +433,7 @@ impl PgStore {
                     &[&i64::from(heat)],
                 )
                 .await?;
+                tx.heats_edited([heat]);
                 Ok(Ok(()))
             })
         })

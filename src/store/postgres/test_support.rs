@@ -114,7 +114,7 @@ impl Feed {
             .drain(..)
             .filter_map(|entry| match entry.change {
                 Change::Judging(diff) => Some(*diff),
-                Change::Score(_) | Change::Presence(_) => None,
+                Change::Score(_) | Change::Presence(_) | Change::Heat(_) => None,
             })
             .collect()
     }

@@ -238,7 +238,9 @@ mod tests {
         let batch = changes.try_recv().expect("a change was published");
         match &batch[0].change {
             Change::Judging(diff) => (**diff).clone(),
-            Change::Score(_) | Change::Presence(_) => panic!("a clicker change was published"),
+            Change::Score(_) | Change::Presence(_) | Change::Heat(_) => {
+                panic!("a clicker or speed change was published")
+            }
         }
     }
 

@@ -268,6 +268,7 @@ mod tests {
             Change::Judging(diff) => diff.judging_status[0].id,
             Change::Score(s) => s.timestamp,
             Change::Presence(p) => -i64::from(p.device),
+            Change::Heat(_) => unreachable!("no heat changes in these tests"),
         }
     }
 

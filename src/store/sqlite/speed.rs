@@ -20,6 +20,8 @@ pub use crate::speed::model::{
 };
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
+use crate::store::runner::Publish;
+use crate::store::{Change, HeatChange};
 
 /// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
 fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
@@ -192,6 +194,7 @@ impl Store {
                     Err(e) => return Ok(Err((index, e))),
                 }
             }
+            tx.heats_edited(entries.iter().map(|e| e.heat));
             Ok(Ok(ids))
         })
         .await
@@ -208,6 +211,7 @@ impl Store {
             refuse!(editable(tx, heat));
             refuse!(judges_free(tx, heat, Some(entry), &judges));
             write_judges(tx, entry, &judges)?;
+            tx.heats_edited([heat]);
             Ok(Ok(heat))
         })
         .await
@@ -237,6 +241,7 @@ impl Store {
             if heats.is_empty() {
                 return Ok(Err(guards::no_editable_entry_at(station)));
             }
+            tx.heats_edited(heats.iter().copied());
             Ok(Ok(heats))
         })
         .await
@@ -268,6 +273,7 @@ impl Store {
                 "UPDATE speed_entries SET false_starts = ?2, false_switches = ?3 WHERE id = ?1",
                 params![entry, false_starts, false_switches],
             )?;
+            tx.heats_edited([heat]);
             Ok(Ok(heat))
         })
         .await
@@ -296,7 +302,12 @@ impl Store {
                 "UPDATE speed_heats SET started_at = ?2, stopped_at = NULL, locked = 0 WHERE number = ?1",
                 params![heat, now],
             )?;
-            Ok(Ok(heat_devices(tx, heat)?))
+            let devices = heat_devices(tx, heat)?;
+            tx.publish(Change::Heat(HeatChange::Started {
+                heat,
+                devices: devices.clone(),
+            }));
+            Ok(Ok(devices))
         })
         .await
     }
@@ -316,6 +327,7 @@ impl Store {
                     [heat],
                 )?,
             };
+            tx.publish(Change::Heat(HeatChange::Stopped(heat)));
             Ok(Ok(()))
         })
         .await
@@ -329,6 +341,7 @@ impl Store {
                 "UPDATE speed_heats SET locked = 0 WHERE number = ?1",
                 [heat],
             )?;
+            tx.heats_edited([heat]);
             Ok(Ok(()))
         })
         .await
