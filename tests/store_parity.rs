@@ -17,6 +17,7 @@ use podium::judging::devpost::Project;
 use podium::judging::inputs::{NewHack, NewJudge, Ranking};
 use podium::judging::judges_csv;
 use podium::judging::ops::absent::MarkAbsent;
+use podium::judging::ops::import_devpost::ImportDevpost;
 use podium::judging::ops::note::WriteNote;
 use podium::judging::ops::pause::SetPaused;
 use podium::judging::ops::rate::Rate;
@@ -170,7 +171,9 @@ impl Op {
                 .await
             ),
             Op::JudgeForLink(token) => format!("{:?}", db.judge_for_link(token.into()).await),
-            Op::ImportDevpost(projects) => format!("{:?}", db.import_devpost(projects).await),
+            Op::ImportDevpost(projects) => {
+                format!("{:?}", db.perform(ImportDevpost::new(projects)).await)
+            }
             Op::ImportJudges(rows) => format!(
                 "{:?}",
                 db.import_judges(

@@ -18,6 +18,7 @@ use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
 use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking, MAX_JUDGES_PER_HACK};
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+use crate::judging::ops::import_devpost::ImportDevpost;
 use crate::judging::ops::rate::Rate;
 use crate::judging::ops::unrate::Unrate;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
@@ -142,7 +143,7 @@ impl Core {
     ) -> Result<DevpostImported, OpError> {
         auth::authorize(who, Action::Administer(Op::ImportDevpost))?;
         let projects = blocking(move || devpost::read(csv)).await?;
-        Ok(self.store.import_devpost(projects).await?)
+        Ok(self.store.perform(ImportDevpost::new(projects)).await?)
     }
 
     /// Imports a `name,email` judges CSV (admin): all of it, or nothing.

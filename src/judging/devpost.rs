@@ -157,20 +157,29 @@ pub fn assign_tables(projects: Vec<Project>) -> Vec<(Project, i64)> {
 /// entered earlier does not seat two teams at one table. A table the file
 /// itself names is kept even if taken: the organiser (or Devpost) chose it.
 pub fn assign_tables_around(projects: Vec<Project>, taken: &BTreeSet<i64>) -> Vec<(Project, i64)> {
-    let mut used: BTreeSet<i64> = projects.iter().filter_map(|p| p.table).collect();
-    used.extend(taken);
-    let mut next = 1;
+    let wanted: Vec<Option<i64>> = projects.iter().map(|p| p.table).collect();
     projects
         .into_iter()
-        .map(|project| {
-            let table = project.table.unwrap_or_else(|| {
+        .zip(tables_around(&wanted, taken))
+        .collect()
+}
+
+/// The tables of projects that want these (`None`: any), in order, as
+/// [`assign_tables_around`] gives them.
+pub fn tables_around(wanted: &[Option<i64>], taken: &BTreeSet<i64>) -> Vec<i64> {
+    let mut used: BTreeSet<i64> = wanted.iter().flatten().copied().collect();
+    used.extend(taken);
+    let mut next = 1;
+    wanted
+        .iter()
+        .map(|table| {
+            table.unwrap_or_else(|| {
                 while used.contains(&next) {
                     next += 1;
                 }
                 used.insert(next);
                 next
-            });
-            (project, table)
+            })
         })
         .collect()
 }

@@ -14,18 +14,19 @@ use std::pin::Pin;
 use super::changes::{Changes, Log};
 use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
-use crate::judging::devpost::Project;
+
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::judges_csv;
 use crate::judging::model::{Absence, DataStore, Hack, Superlative};
 use crate::judging::ops::absent::MarkAbsent;
+use crate::judging::ops::import_devpost::ImportDevpost;
 use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::pause::SetPaused;
 use crate::judging::ops::rate::Rate;
 use crate::judging::ops::unrate::Unrate;
 use crate::judging::ops::withdraw::Withdraw;
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
+use crate::judging::outcomes::{Assigned, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -92,6 +93,7 @@ pub trait JudgingStore:
     + Perform<MarkAbsent>
     + Perform<WriteNote>
     + Perform<NewJudge>
+    + Perform<ImportDevpost>
     + Perform<Withdraw>
     + Perform<SetPaused>
     + Send
@@ -108,11 +110,6 @@ pub trait JudgingStore:
     fn judge_exists(&self, id: i64) -> StoreFuture<'_, Result<bool, StoreError>>;
     /// Every row of every judging table: what live views start from.
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>>;
-    /// Adds the hacks and prizes of a Devpost export, matching existing ones by name.
-    fn import_devpost(
-        &self,
-        projects: Vec<Project>,
-    ) -> StoreFuture<'_, Result<DevpostImported, WriteError>>;
     /// Adds the judges of a judges CSV, or none of them.
     fn import_judges(
         &self,

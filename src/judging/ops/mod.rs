@@ -9,6 +9,7 @@
 
 pub mod absent;
 pub mod add_judge;
+pub mod import_devpost;
 pub mod note;
 pub mod pause;
 pub mod rank;

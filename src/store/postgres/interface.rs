@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 
 use super::PgStore;
-use crate::judging::devpost::Project;
 use crate::judging::inputs::NewHack;
 use crate::judging::judges_csv;
 use crate::judging::model::{Absence, DataStore, Hack, Superlative};
-use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
+use crate::judging::outcomes::{Assigned, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -42,13 +41,6 @@ impl JudgingStore for PgStore {
 
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>> {
         Box::pin(PgStore::load_all(self))
-    }
-
-    fn import_devpost(
-        &self,
-        projects: Vec<Project>,
-    ) -> StoreFuture<'_, Result<DevpostImported, WriteError>> {
-        Box::pin(PgStore::import_devpost(self, projects))
     }
 
     fn import_judges(

@@ -13,218 +13,122 @@
 //! lock exclusively (no node rates, marks an absence or withdraws a hack
 //! while it plans; see [`super::judging_rows`]).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 
 use futures_util::future::try_join_all;
 
 use super::judging::{email_owner, load_all};
 use super::judging_rows::{publish, query_with, returned_id};
 use super::locks::{Advisory, Locks};
-use super::{unreachable, PgStore};
+use super::perform::PgOperation;
+use super::writer::PgTx;
+use super::{unreachable, PgFuture, PgStore};
 use crate::judging::assign::{self, PlannedAssignment};
-use crate::judging::devpost::{self, Project};
 use crate::judging::error::JudgingError;
 use crate::judging::judges_csv;
-use crate::judging::model::{DataStore, Hack, Judge, JudgeHack, Superlative, SuperlativeHack};
-use crate::judging::outcomes::{Adjusted, Assigned, DevpostImported, JudgesImported};
+use crate::judging::model::{Judge, JudgeHack};
+use crate::judging::ops::import_devpost::{ImportDevpost, Plan, Stored, Written};
+use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
+use crate::store::runner::{self, Storage};
 use crate::store::{StoreError, WriteError};
 
 /// Where the `k` of the latest assignment is kept, for results' coverage.
 const META_JUDGES_PER_HACK: &str = "judges_per_hack";
 
-/// Names compare like this when an import looks for a row it already has.
-fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
+/// A Devpost import's facts: every hack, superlative and eligibility. The
+/// import lock keeps them true until the commit: only imports add
+/// eligibility, and adding a hack or a superlative takes the lock too.
+impl Storage<ImportDevpost> for PgTx {
+    async fn load(&mut self, _: &ImportDevpost) -> Result<Stored, StoreError> {
+        let select = self
+            .prepare_cached("SELECT id, name, location FROM hacks ORDER BY id")
+            .await?;
+        let hacks = self.query(&select, &[]).await?;
+        let select = self
+            .prepare_cached("SELECT id, name FROM superlatives ORDER BY id")
+            .await?;
+        let superlatives = self.query(&select, &[]).await?;
+        let select = self
+            .prepare_cached("SELECT superlative_id, hack_id FROM superlative_hacks")
+            .await?;
+        let eligible = self.query(&select, &[]).await?;
+        Ok(Stored {
+            hacks: hacks
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect(),
+            superlatives: superlatives.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            eligible: eligible.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        })
+    }
+
+    /// Each kind's inserts go out pipelined, in order, so ids are handed
+    /// out in the plan's order.
+    async fn apply(&mut self, op: &ImportDevpost, plan: &Plan) -> Result<Written, StoreError> {
+        let tx: &PgTx = self;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO hacks (name, description, location) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .await?;
+        let hacks = try_join_all(plan.hacks.iter().map(|&(index, ref table)| {
+            let project = &op.projects[index];
+            query_with(tx, &insert, [&project.title, &project.description, table])
+        }))
+        .await?;
+        let insert = tx
+            .prepare_cached("INSERT INTO superlatives (name) VALUES ($1) RETURNING id")
+            .await?;
+        let superlatives = try_join_all(
+            plan.superlatives
+                .iter()
+                .map(|name| query_with(tx, &insert, [name])),
+        )
+        .await?;
+        let hacks = hacks
+            .iter()
+            .map(|r| returned_id(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let superlatives = superlatives
+            .iter()
+            .map(|r| returned_id(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pairs = plan.eligibility_ids(&hacks, &superlatives);
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO superlative_hacks (superlative_id, hack_id) VALUES ($1, $2)
+                 RETURNING id",
+            )
+            .await?;
+        let eligibility = try_join_all(
+            pairs
+                .iter()
+                .map(|(superlative, hack)| query_with(tx, &insert, [superlative, hack])),
+        )
+        .await?;
+        Ok(Written {
+            hacks,
+            superlatives,
+            eligibility: eligibility
+                .iter()
+                .map(|r| returned_id(r))
+                .collect::<Result<_, _>>()?,
+        })
+    }
 }
 
-/// A superlative a prize names: one that existed, or the n-th this import adds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum SuperlativeRef {
-    Existing(i64),
-    New(usize),
+/// An import holds the import lock (see the module's notes).
+impl PgOperation for ImportDevpost {
+    fn locks(&self) -> Locks {
+        Locks::exclusive(Advisory::Import)
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<DevpostImported, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
 }
 
 impl PgStore {
-    /// Adds the projects of a Devpost export (already parsed and checked):
-    /// a hack per project, with tables numbered around those in use; a
-    /// superlative per prize name, reusing one of the same name (ignoring
-    /// case); and a `superlativeHacks` row per (prize, project). A project
-    /// whose name an existing hack has (ignoring case) is that hack, so
-    /// importing a newer export again adds only the new projects.
-    pub async fn import_devpost(
-        &self,
-        projects: Vec<Project>,
-    ) -> Result<DevpostImported, WriteError> {
-        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
-            Box::pin(async move {
-                let mut hack_by_name: HashMap<String, i64> = HashMap::new();
-                let mut taken_tables = BTreeSet::new();
-                let select = tx
-                    .prepare_cached("SELECT id, name, location FROM hacks ORDER BY id")
-                    .await?;
-                for row in tx.query(&select, &[]).await? {
-                    hack_by_name
-                        .entry(name_key(row.get(1)))
-                        .or_insert(row.get(0));
-                    taken_tables.insert(row.get::<_, i64>(2));
-                }
-                let mut superlative_by_name: HashMap<String, SuperlativeRef> = HashMap::new();
-                let select = tx
-                    .prepare_cached("SELECT id, name FROM superlatives ORDER BY id")
-                    .await?;
-                for row in tx.query(&select, &[]).await? {
-                    superlative_by_name
-                        .entry(name_key(row.get(1)))
-                        .or_insert(SuperlativeRef::Existing(row.get(0)));
-                }
-                // Only imports add eligibility, and they hold the lock: a
-                // pair found here is the only kind that can exist already.
-                let select = tx
-                    .prepare_cached("SELECT superlative_id, hack_id FROM superlative_hacks")
-                    .await?;
-                let mut eligible: HashSet<(SuperlativeRef, i64)> = tx
-                    .query(&select, &[])
-                    .await?
-                    .iter()
-                    .map(|r| (SuperlativeRef::Existing(r.get(0)), r.get(1)))
-                    .collect();
-
-                // Each project is an existing hack or a new one (an index into `fresh`).
-                let mut targets: Vec<(Result<i64, usize>, Vec<String>)> = Vec::new();
-                let mut fresh: Vec<Project> = Vec::new();
-                for mut project in projects {
-                    let prizes = std::mem::take(&mut project.prizes);
-                    match hack_by_name.get(&name_key(&project.title)) {
-                        Some(&id) => targets.push((Ok(id), prizes)),
-                        None => {
-                            targets.push((Err(fresh.len()), prizes));
-                            fresh.push(project);
-                        }
-                    }
-                }
-
-                let mut diff = DataStore::default();
-                let placed = devpost::assign_tables_around(fresh, &taken_tables);
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO hacks (name, description, location) VALUES ($1, $2, $3)
-                         RETURNING id",
-                    )
-                    .await?;
-                let ids = try_join_all(placed.iter().map(|(project, table)| {
-                    query_with(tx, &insert, [&project.title, &project.description, table])
-                }))
-                .await?;
-                let mut adjusted = Vec::new();
-                for ((project, table), rows) in placed.into_iter().zip(ids) {
-                    let id = returned_id(&rows)?;
-                    if let Some(note) = devpost::story_adjustment(&project) {
-                        adjusted.push(Adjusted {
-                            row: project.row,
-                            hack_id: id,
-                            note,
-                        });
-                    }
-                    diff.hacks.push(Hack {
-                        id,
-                        name: project.title,
-                        description: project.description,
-                        location: table,
-                    });
-                }
-
-                // Which superlatives and eligibility are new, in the order
-                // SQLite would add them.
-                let mut hacks_matched = Vec::new();
-                let mut superlatives_matched = Vec::new();
-                let mut new_superlatives: Vec<String> = Vec::new();
-                let mut new_pairs: Vec<(SuperlativeRef, i64)> = Vec::new();
-                for (target, prizes) in targets {
-                    let hack_id = match target {
-                        Ok(id) => {
-                            if !hacks_matched.contains(&id) {
-                                hacks_matched.push(id);
-                            }
-                            id
-                        }
-                        Err(index) => diff.hacks[index].id,
-                    };
-                    for prize in prizes {
-                        let key = name_key(&prize);
-                        let superlative = match superlative_by_name.get(&key) {
-                            Some(&found) => {
-                                if let SuperlativeRef::Existing(id) = found {
-                                    if !superlatives_matched.contains(&id) {
-                                        superlatives_matched.push(id);
-                                    }
-                                }
-                                found
-                            }
-                            None => {
-                                let added = SuperlativeRef::New(new_superlatives.len());
-                                new_superlatives.push(prize);
-                                superlative_by_name.insert(key, added);
-                                added
-                            }
-                        };
-                        if eligible.insert((superlative, hack_id)) {
-                            new_pairs.push((superlative, hack_id));
-                        }
-                    }
-                }
-                let insert = tx
-                    .prepare_cached("INSERT INTO superlatives (name) VALUES ($1) RETURNING id")
-                    .await?;
-                let ids = try_join_all(
-                    new_superlatives
-                        .iter()
-                        .map(|name| query_with(tx, &insert, [name])),
-                )
-                .await?;
-                for (name, rows) in new_superlatives.into_iter().zip(ids) {
-                    diff.superlatives.push(Superlative {
-                        id: returned_id(&rows)?,
-                        name,
-                    });
-                }
-                let pairs: Vec<(i64, i64)> = new_pairs
-                    .into_iter()
-                    .map(|(superlative, hack)| match superlative {
-                        SuperlativeRef::Existing(id) => (id, hack),
-                        SuperlativeRef::New(index) => (diff.superlatives[index].id, hack),
-                    })
-                    .collect();
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO superlative_hacks (superlative_id, hack_id) VALUES ($1, $2)
-                         RETURNING id",
-                    )
-                    .await?;
-                let ids = try_join_all(
-                    pairs
-                        .iter()
-                        .map(|(superlative, hack)| query_with(tx, &insert, [superlative, hack])),
-                )
-                .await?;
-                for ((superlative_id, hack_id), rows) in pairs.into_iter().zip(ids) {
-                    diff.superlative_hacks.push(SuperlativeHack {
-                        id: returned_id(&rows)?,
-                        superlative_id,
-                        hack_id,
-                    });
-                }
-
-                let imported =
-                    DevpostImported::of(&diff, hacks_matched, superlatives_matched, adjusted);
-                if !diff.is_empty() {
-                    publish(tx, |d| *d = diff);
-                }
-                Ok(Ok(imported))
-            })
-        })
-        .await
-    }
-
     /// Adds the judges of a judges CSV (already parsed and checked, with
     /// their row numbers); refuses the whole file if any email belongs to
     /// an existing judge, naming the first such row.
@@ -419,6 +323,9 @@ impl PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{BTreeSet, HashSet};
+
+    use crate::judging::devpost::Project;
     use crate::judging::inputs::{NewHack, NewJudge};
     use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
@@ -467,11 +374,11 @@ mod tests {
         feed.diffs(&store).await;
 
         let imported = store
-            .import_devpost(vec![
+            .perform(ImportDevpost::new(vec![
                 project("A", None, &["Best Hardware", "Best Use of Data"]),
                 project("B", Some(7), &["Best Use of Data"]),
                 project("C", None, &[]),
-            ])
+            ]))
             .await
             .unwrap();
         assert_eq!(imported.hack_ids, [2, 3, 4]);
@@ -492,10 +399,10 @@ mod tests {
 
         // Importing a newer export again adds only what is new.
         let again = store
-            .import_devpost(vec![
+            .perform(ImportDevpost::new(vec![
                 project("a", None, &["Best Hardware", "Best UI", "best ui"]),
                 project("D", None, &["best hardware"]),
-            ])
+            ]))
             .await
             .unwrap();
         assert_eq!(again.hacks_matched, [2]);
@@ -521,7 +428,11 @@ mod tests {
 
         // Nothing new: nothing published.
         let same = store
-            .import_devpost(vec![project("D", None, &["Best Hardware"])])
+            .perform(ImportDevpost::new(vec![project(
+                "D",
+                None,
+                &["Best Hardware"],
+            )]))
             .await
             .unwrap();
         assert_eq!((same.hacks_added, same.eligibility_added), (0, 0));
@@ -599,7 +510,7 @@ mod tests {
         let projects = (1..=6)
             .map(|i| project(&format!("H{i}"), None, &[]))
             .collect();
-        store.import_devpost(projects).await.unwrap();
+        store.perform(ImportDevpost::new(projects)).await.unwrap();
         feed.diffs(&store).await;
         assert_eq!(store.judges_per_hack().await.unwrap(), None);
 
@@ -663,8 +574,8 @@ mod tests {
             .map(|i| project(&format!("H{i}"), None, &["Best Hardware"]))
             .collect();
         let (one, two) = tokio::join!(
-            a.import_devpost(export.clone()),
-            b.import_devpost(export.clone())
+            a.perform(ImportDevpost::new(export.clone())),
+            b.perform(ImportDevpost::new(export.clone()))
         );
         let (one, two) = (one.unwrap(), two.unwrap());
         assert_eq!(one.hacks_added + two.hacks_added, 30, "{one:?} {two:?}");

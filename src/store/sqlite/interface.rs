@@ -6,12 +6,11 @@ use std::collections::HashMap;
 
 use super::writer::Tx;
 use super::Store;
-use crate::judging::devpost::Project;
 use crate::judging::inputs::NewHack;
 use crate::judging::judges_csv;
 use crate::judging::model::{Absence, DataStore, Hack, Superlative};
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
+use crate::judging::outcomes::{Assigned, JudgesImported};
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -60,13 +59,6 @@ impl JudgingStore for Store {
 
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>> {
         Box::pin(Store::load_all(self))
-    }
-
-    fn import_devpost(
-        &self,
-        projects: Vec<Project>,
-    ) -> StoreFuture<'_, Result<DevpostImported, WriteError>> {
-        Box::pin(Store::import_devpost(self, projects))
     }
 
     fn import_judges(

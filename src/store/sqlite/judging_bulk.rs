@@ -1,165 +1,76 @@
-//! The judging writes that touch many rows at once: a Devpost import, a
-//! judges import and assignment.
+//! The judging writes that touch many rows at once: a Devpost import (its
+//! rule: `judging/ops/import_devpost.rs`), a judges import and assignment.
 //!
 //! Each runs as one write job: every check sees the database as the write
 //! does, a refusal or a failure writes nothing (all-or-nothing), no other
 //! write interleaves, and all of its rows are published as one change, which
 //! live subscribers get as one `update-partial`.
 
-use std::collections::{BTreeSet, HashMap};
-
 use rusqlite::{params, OptionalExtension};
 
 use super::judging::{load_all, JudgingError};
 use super::judging_rows::publish;
+use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::judging::assign::{self, PlannedAssignment};
-use crate::judging::devpost::{self, Project};
 use crate::judging::judges_csv;
-use crate::judging::model::{Hack, Judge, JudgeHack, Superlative, SuperlativeHack};
-pub use crate::judging::outcomes::{Adjusted, Assigned, DevpostImported, JudgesImported};
+use crate::judging::model::{Judge, JudgeHack};
+use crate::judging::ops::import_devpost::{ImportDevpost, Plan, Stored, Written};
+pub use crate::judging::outcomes::{Assigned, JudgesImported};
+use crate::store::runner::Storage;
 use crate::store::WriteError;
 
 /// Where the `k` of the latest assignment is kept, for results' coverage.
 const META_JUDGES_PER_HACK: &str = "judges_per_hack";
 
-/// Names compare like this when an import looks for a row it already has.
-fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
+/// A Devpost import's facts: every hack, superlative and eligibility (the
+/// single writer keeps them true until the inserts).
+impl Storage<ImportDevpost> for Tx<'_> {
+    async fn load(&mut self, _: &ImportDevpost) -> Result<Stored, StoreError> {
+        let mut stored = Stored::default();
+        let mut stmt = self.prepare_cached("SELECT id, name, location FROM hacks ORDER BY id")?;
+        for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+            stored.hacks.push(row?);
+        }
+        let mut stmt = self.prepare_cached("SELECT id, name FROM superlatives ORDER BY id")?;
+        for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            stored.superlatives.push(row?);
+        }
+        let mut stmt =
+            self.prepare_cached("SELECT superlative_id, hack_id FROM superlative_hacks")?;
+        for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            stored.eligible.insert(row?);
+        }
+        Ok(stored)
+    }
+
+    async fn apply(&mut self, op: &ImportDevpost, plan: &Plan) -> Result<Written, StoreError> {
+        let mut written = Written::default();
+        let mut insert = self.prepare_cached(
+            "INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)",
+        )?;
+        for &(index, table) in &plan.hacks {
+            let project = &op.projects[index];
+            insert.execute(params![project.title, project.description, table])?;
+            written.hacks.push(self.last_insert_rowid());
+        }
+        let mut insert = self.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?;
+        for name in &plan.superlatives {
+            insert.execute([name])?;
+            written.superlatives.push(self.last_insert_rowid());
+        }
+        let mut insert = self.prepare_cached(
+            "INSERT INTO superlative_hacks (superlative_id, hack_id) VALUES (?1, ?2)",
+        )?;
+        for (superlative, hack) in plan.eligibility_ids(&written.hacks, &written.superlatives) {
+            insert.execute([superlative, hack])?;
+            written.eligibility.push(self.last_insert_rowid());
+        }
+        Ok(written)
+    }
 }
 
 impl Store {
-    /// Adds the projects of a Devpost export (already parsed and checked):
-    /// a hack per project, with tables numbered around those in use; a
-    /// superlative per prize name, reusing one of the same name (ignoring
-    /// case); and a `superlativeHacks` row per (prize, project). A project
-    /// whose name an existing hack has (ignoring case) is that hack, so
-    /// importing a newer export again adds only the new projects.
-    pub async fn import_devpost(
-        &self,
-        projects: Vec<Project>,
-    ) -> Result<DevpostImported, WriteError> {
-        self.judging_write(move |tx| {
-            let mut hack_by_name: HashMap<String, i64> = HashMap::new();
-            let mut taken_tables = BTreeSet::new();
-            {
-                let mut stmt =
-                    tx.prepare_cached("SELECT id, name, location FROM hacks ORDER BY id")?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-                })?;
-                for row in rows {
-                    let (id, name, location) = row?;
-                    hack_by_name.entry(name_key(&name)).or_insert(id);
-                    taken_tables.insert(location);
-                }
-            }
-            let mut superlative_by_name: HashMap<String, i64> = HashMap::new();
-            {
-                let mut stmt =
-                    tx.prepare_cached("SELECT id, name FROM superlatives ORDER BY id")?;
-                let rows =
-                    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-                for row in rows {
-                    let (id, name) = row?;
-                    superlative_by_name.entry(name_key(&name)).or_insert(id);
-                }
-            }
-
-            // Each project is an existing hack or a new one (an index into `fresh`).
-            let mut targets: Vec<(Result<i64, usize>, Vec<String>)> = Vec::new();
-            let mut fresh: Vec<Project> = Vec::new();
-            for mut project in projects {
-                let prizes = std::mem::take(&mut project.prizes);
-                match hack_by_name.get(&name_key(&project.title)) {
-                    Some(&id) => targets.push((Ok(id), prizes)),
-                    None => {
-                        targets.push((Err(fresh.len()), prizes));
-                        fresh.push(project);
-                    }
-                }
-            }
-
-            let mut diff = crate::judging::model::DataStore::default();
-            let mut adjusted = Vec::new();
-            for (project, table) in devpost::assign_tables_around(fresh, &taken_tables) {
-                tx.prepare_cached(
-                    "INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![project.title, project.description, table])?;
-                let id = tx.last_insert_rowid();
-                if let Some(note) = devpost::story_adjustment(&project) {
-                    adjusted.push(Adjusted {
-                        row: project.row,
-                        hack_id: id,
-                        note,
-                    });
-                }
-                diff.hacks.push(Hack {
-                    id,
-                    name: project.title,
-                    description: project.description,
-                    location: table,
-                });
-            }
-
-            let mut hacks_matched = Vec::new();
-            let mut superlatives_matched = Vec::new();
-            for (target, prizes) in targets {
-                let hack_id = match target {
-                    Ok(id) => {
-                        if !hacks_matched.contains(&id) {
-                            hacks_matched.push(id);
-                        }
-                        id
-                    }
-                    Err(index) => diff.hacks[index].id,
-                };
-                for prize in prizes {
-                    let key = name_key(&prize);
-                    let superlative_id = match superlative_by_name.get(&key) {
-                        Some(&id) => {
-                            let created_now = diff.superlatives.iter().any(|s| s.id == id);
-                            if !created_now && !superlatives_matched.contains(&id) {
-                                superlatives_matched.push(id);
-                            }
-                            id
-                        }
-                        None => {
-                            tx.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?
-                                .execute([&prize])?;
-                            let id = tx.last_insert_rowid();
-                            diff.superlatives.push(Superlative { id, name: prize });
-                            superlative_by_name.insert(key, id);
-                            id
-                        }
-                    };
-                    let added = tx
-                        .prepare_cached(
-                            "INSERT OR IGNORE INTO superlative_hacks (superlative_id, hack_id)
-                             VALUES (?1, ?2)",
-                        )?
-                        .execute([superlative_id, hack_id])?;
-                    if added == 1 {
-                        diff.superlative_hacks.push(SuperlativeHack {
-                            id: tx.last_insert_rowid(),
-                            superlative_id,
-                            hack_id,
-                        });
-                    }
-                }
-            }
-
-            let imported =
-                DevpostImported::of(&diff, hacks_matched, superlatives_matched, adjusted);
-            if !diff.is_empty() {
-                publish(tx, |d| *d = diff);
-            }
-            Ok(Ok(imported))
-        })
-        .await
-    }
-
     /// Adds the judges of a judges CSV (already parsed and checked, with
     /// their row numbers); refuses the whole file if any email belongs to
     /// an existing judge, naming the first such row.
@@ -291,12 +202,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
     use crate::judging::ops::rate::Rate;
     use crate::store::Perform;
 
     use super::*;
+    use crate::judging::devpost::Project;
     use crate::judging::model::DataStore;
     use crate::store::sqlite::test_support::{open, with_ada};
 
@@ -354,11 +266,11 @@ mod tests {
         diffs(&mut changes);
 
         let imported = store
-            .import_devpost(vec![
+            .perform(ImportDevpost::new(vec![
                 project("A", None, &["Best Hardware", "Best Use of Data"]),
                 project("B", Some(7), &["Best Use of Data"]),
                 project("C", None, &[]),
-            ])
+            ]))
             .await
             .unwrap();
         assert_eq!(imported.hack_ids, [2, 3, 4]);
@@ -381,10 +293,10 @@ mod tests {
 
         // Importing a newer export again adds only what is new.
         let again = store
-            .import_devpost(vec![
+            .perform(ImportDevpost::new(vec![
                 project("a", None, &["Best Hardware", "Best UI"]),
                 project("D", None, &["best hardware"]),
-            ])
+            ]))
             .await
             .unwrap();
         assert_eq!(again.hacks_matched, [2]);
@@ -443,7 +355,7 @@ mod tests {
         let projects = (1..=6)
             .map(|i| project(&format!("H{i}"), None, &[]))
             .collect();
-        store.import_devpost(projects).await.unwrap();
+        store.perform(ImportDevpost::new(projects)).await.unwrap();
         let judges = (1..=4)
             .map(|i| judge(i, &format!("J{i}"), &format!("j{i}@example.org")))
             .collect();
