@@ -18,6 +18,7 @@ use podium::judging::inputs::{NewHack, NewJudge, Ranking};
 use podium::judging::judges_csv;
 use podium::judging::ops::absent::MarkAbsent;
 use podium::judging::ops::import_devpost::ImportDevpost;
+use podium::judging::ops::import_judges::ImportJudges;
 use podium::judging::ops::note::WriteNote;
 use podium::judging::ops::pause::SetPaused;
 use podium::judging::ops::rate::Rate;
@@ -176,7 +177,7 @@ impl Op {
             }
             Op::ImportJudges(rows) => format!(
                 "{:?}",
-                db.import_judges(
+                db.perform(ImportJudges::new(
                     rows.into_iter()
                         .map(|(row, name, email)| {
                             let judge = judges_csv::NewJudge {
@@ -186,7 +187,7 @@ impl Op {
                             (row, judge)
                         })
                         .collect()
-                )
+                ))
                 .await
             ),
             Op::Assign(n) => format!("{:?}", db.assign(n).await),

@@ -19,6 +19,7 @@ use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, Ranking, MAX_JUDGES_PER_HACK};
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
 use crate::judging::ops::import_devpost::ImportDevpost;
+use crate::judging::ops::import_judges::ImportJudges;
 use crate::judging::ops::rate::Rate;
 use crate::judging::ops::unrate::Unrate;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
@@ -154,7 +155,7 @@ impl Core {
     ) -> Result<JudgesImported, OpError> {
         auth::authorize(who, Action::Administer(Op::ImportJudges))?;
         let judges = blocking(move || judges_csv::read_numbered(csv)).await?;
-        Ok(self.store.import_judges(judges).await?)
+        Ok(self.store.perform(ImportJudges::new(judges)).await?)
     }
 
     /// Runs assignment (admin) with `judges_per_hack`, by default the value

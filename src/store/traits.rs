@@ -16,17 +16,17 @@ use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
 
 use crate::judging::inputs::{NewHack, NewJudge, Ranking};
-use crate::judging::judges_csv;
 use crate::judging::model::{Absence, DataStore, Hack, Superlative};
 use crate::judging::ops::absent::MarkAbsent;
 use crate::judging::ops::import_devpost::ImportDevpost;
+use crate::judging::ops::import_judges::ImportJudges;
 use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::pause::SetPaused;
 use crate::judging::ops::rate::Rate;
 use crate::judging::ops::unrate::Unrate;
 use crate::judging::ops::withdraw::Withdraw;
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::{Assigned, JudgesImported};
+use crate::judging::outcomes::Assigned;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -94,6 +94,7 @@ pub trait JudgingStore:
     + Perform<WriteNote>
     + Perform<NewJudge>
     + Perform<ImportDevpost>
+    + Perform<ImportJudges>
     + Perform<Withdraw>
     + Perform<SetPaused>
     + Send
@@ -110,11 +111,6 @@ pub trait JudgingStore:
     fn judge_exists(&self, id: i64) -> StoreFuture<'_, Result<bool, StoreError>>;
     /// Every row of every judging table: what live views start from.
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>>;
-    /// Adds the judges of a judges CSV, or none of them.
-    fn import_judges(
-        &self,
-        judges: Vec<(u64, judges_csv::NewJudge)>,
-    ) -> StoreFuture<'_, Result<JudgesImported, WriteError>>;
     /// Assigns hacks to judges, keeping what was rated.
     fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>>;
     /// The judges per hack of the latest assignment.

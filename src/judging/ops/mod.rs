@@ -10,6 +10,7 @@
 pub mod absent;
 pub mod add_judge;
 pub mod import_devpost;
+pub mod import_judges;
 pub mod note;
 pub mod pause;
 pub mod rank;

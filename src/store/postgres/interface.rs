@@ -6,9 +6,8 @@ use std::collections::HashMap;
 
 use super::PgStore;
 use crate::judging::inputs::NewHack;
-use crate::judging::judges_csv;
 use crate::judging::model::{Absence, DataStore, Hack, Superlative};
-use crate::judging::outcomes::{Assigned, JudgesImported};
+use crate::judging::outcomes::Assigned;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -41,13 +40,6 @@ impl JudgingStore for PgStore {
 
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>> {
         Box::pin(PgStore::load_all(self))
-    }
-
-    fn import_judges(
-        &self,
-        judges: Vec<(u64, judges_csv::NewJudge)>,
-    ) -> StoreFuture<'_, Result<JudgesImported, WriteError>> {
-        Box::pin(PgStore::import_judges(self, judges))
     }
 
     fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>> {

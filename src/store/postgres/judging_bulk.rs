@@ -25,9 +25,10 @@ use super::writer::PgTx;
 use super::{unreachable, PgFuture, PgStore};
 use crate::judging::assign::{self, PlannedAssignment};
 use crate::judging::error::JudgingError;
-use crate::judging::judges_csv;
-use crate::judging::model::{Judge, JudgeHack};
+use crate::judging::model::JudgeHack;
+use crate::judging::ops::add_judge::Claimed;
 use crate::judging::ops::import_devpost::{ImportDevpost, Plan, Stored, Written};
+use crate::judging::ops::import_judges::ImportJudges;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::store::runner::{self, Storage};
 use crate::store::{StoreError, WriteError};
@@ -128,83 +129,68 @@ impl PgOperation for ImportDevpost {
     }
 }
 
-impl PgStore {
-    /// Adds the judges of a judges CSV (already parsed and checked, with
-    /// their row numbers); refuses the whole file if any email belongs to
-    /// an existing judge, naming the first such row.
-    pub async fn import_judges(
-        &self,
-        judges: Vec<(u64, judges_csv::NewJudge)>,
-    ) -> Result<JudgesImported, WriteError> {
-        // Emails are claimed under the import lock, as by a new judge.
-        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
-            Box::pin(async move {
-                let keys: Vec<String> = judges
-                    .iter()
-                    .map(|(_, judge)| judge.email.to_lowercase())
-                    .collect();
-                let select = tx
-                    .prepare_cached("SELECT email_key, id FROM judges WHERE email_key = ANY($1)")
-                    .await?;
-                let taken: HashMap<String, i64> = tx
-                    .query(&select, &[&keys])
-                    .await?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect();
-                for ((row, judge), key) in judges.iter().zip(&keys) {
-                    if let Some(&other) = taken.get(key) {
-                        return Ok(Err(JudgingError::EmailTakenOnRow {
-                            row: *row,
-                            email: judge.email.clone(),
-                            judge: other,
-                        }));
-                    }
-                }
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO judges (name, email, email_key) VALUES ($1, $2, $3)
-                         ON CONFLICT (email_key) DO NOTHING RETURNING id",
-                    )
-                    .await?;
-                let inserted = try_join_all(judges.iter().zip(&keys).map(|((_, judge), key)| {
-                    query_with(tx, &insert, [&judge.name, &judge.email, key])
-                }))
-                .await?;
-                let mut rows = Vec::with_capacity(judges.len());
-                for (((row, judge), key), id) in judges.into_iter().zip(&keys).zip(inserted) {
-                    let Some(id) = id.first() else {
-                        // Another node added the email since the check.
-                        let Some(other) = email_owner(tx, key).await? else {
-                            return Err(StoreError::Postgres(format!(
-                                "the email key {key:?} was contended: try again"
-                            )));
-                        };
-                        return Ok(Err(JudgingError::EmailTakenOnRow {
-                            row,
-                            email: judge.email,
-                            judge: other,
-                        }));
-                    };
-                    rows.push(Judge {
-                        id: id.get(0),
-                        name: judge.name,
-                        email: judge.email,
-                    });
-                }
-                let imported = JudgesImported {
-                    judges_added: rows.len(),
-                    judge_ids: rows.iter().map(|j| j.id).collect(),
-                };
-                if !rows.is_empty() {
-                    publish(tx, |d| d.judges = rows);
-                }
-                Ok(Ok(imported))
-            })
-        })
-        .await
+/// A judges import's facts: who holds the file's emails.
+impl Storage<ImportJudges> for PgTx {
+    async fn load(&mut self, op: &ImportJudges) -> Result<HashMap<String, i64>, StoreError> {
+        let keys: Vec<String> = op.keys().collect();
+        let select = self
+            .prepare_cached("SELECT email_key, id FROM judges WHERE email_key = ANY($1)")
+            .await?;
+        Ok(self
+            .query(&select, &[&keys])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
     }
 
+    /// The inserts go out pipelined, in the file's order; an email another
+    /// node added since the read yields to it (its unique key), and the
+    /// rule refuses the file.
+    async fn apply(&mut self, op: &ImportJudges, (): &()) -> Result<Vec<Claimed>, StoreError> {
+        let tx: &PgTx = self;
+        let keys: Vec<String> = op.keys().collect();
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO judges (name, email, email_key) VALUES ($1, $2, $3)
+                 ON CONFLICT (email_key) DO NOTHING RETURNING id",
+            )
+            .await?;
+        let inserted =
+            try_join_all(op.judges.iter().zip(&keys).map(|((_, judge), key)| {
+                query_with(tx, &insert, [&judge.name, &judge.email, key])
+            }))
+            .await?;
+        let mut claimed = Vec::with_capacity(keys.len());
+        for (rows, key) in inserted.iter().zip(&keys) {
+            claimed.push(match rows.first() {
+                Some(row) => Claimed::Added(row.get(0)),
+                None => match email_owner(tx, key).await? {
+                    Some(holder) => Claimed::Taken(holder),
+                    None => {
+                        return Err(StoreError::Postgres(format!(
+                            "the email key {key:?} was contended: try again"
+                        )))
+                    }
+                },
+            });
+        }
+        Ok(claimed)
+    }
+}
+
+/// Emails are claimed under the import lock, as by a new judge.
+impl PgOperation for ImportJudges {
+    fn locks(&self) -> Locks {
+        Locks::exclusive(Advisory::Import)
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<JudgesImported, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgStore {
     /// Runs assignment ([`assign::plan`]) on the hacks, judges, assignments
     /// and ratings as they are, and writes the rows that are new or changed.
     /// Running it again tops up: rated rows stay, new hacks and judges are
@@ -327,6 +313,7 @@ mod tests {
 
     use crate::judging::devpost::Project;
     use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::judging::judges_csv;
     use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
     use crate::store::Perform;
@@ -455,10 +442,10 @@ mod tests {
             .unwrap();
         feed.diffs(&store).await;
         let err = store
-            .import_judges(vec![
+            .perform(ImportJudges::new(vec![
                 judge(2, "Grace", "grace@example.org"),
                 judge(3, "Ada again", "ADA@example.org"),
-            ])
+            ]))
             .await
             .unwrap_err();
         assert!(matches!(
@@ -474,10 +461,10 @@ mod tests {
         assert_eq!(store.load_all().await.unwrap().judges.len(), 1);
 
         let imported = store
-            .import_judges(vec![
+            .perform(ImportJudges::new(vec![
                 judge(2, "Grace", "grace@example.org"),
                 judge(3, "Alan", "alan@example.org"),
-            ])
+            ]))
             .await
             .unwrap();
         assert_eq!(imported.judge_ids, [2, 3]);
@@ -502,7 +489,7 @@ mod tests {
         let judges = (1..=4)
             .map(|i| judge(i, &format!("J{i}"), &format!("j{i}@example.org")))
             .collect();
-        store.import_judges(judges).await.unwrap();
+        store.perform(ImportJudges::new(judges)).await.unwrap();
         assert!(matches!(
             store.assign(3).await,
             Err(WriteError::Refused(JudgingError::NothingToAssign("hacks")))
@@ -534,7 +521,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .import_judges(vec![judge(1, "J5", "j5@example.org")])
+            .perform(ImportJudges::new(vec![judge(1, "J5", "j5@example.org")]))
             .await
             .unwrap();
         feed.diffs(&store).await;

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use super::writer::Tx;
 use super::Store;
 use crate::judging::inputs::NewHack;
-use crate::judging::judges_csv;
 use crate::judging::model::{Absence, DataStore, Hack, Superlative};
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::{Assigned, JudgesImported};
+use crate::judging::outcomes::Assigned;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -59,13 +58,6 @@ impl JudgingStore for Store {
 
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>> {
         Box::pin(Store::load_all(self))
-    }
-
-    fn import_judges(
-        &self,
-        judges: Vec<(u64, judges_csv::NewJudge)>,
-    ) -> StoreFuture<'_, Result<JudgesImported, WriteError>> {
-        Box::pin(Store::import_judges(self, judges))
     }
 
     fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>> {

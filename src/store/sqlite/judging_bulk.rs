@@ -1,22 +1,26 @@
-//! The judging writes that touch many rows at once: a Devpost import (its
-//! rule: `judging/ops/import_devpost.rs`), a judges import and assignment.
+//! The judging writes that touch many rows at once: a Devpost import and a
+//! judges import (their rules: `judging/ops/import_devpost.rs` and
+//! `import_judges.rs`), and assignment.
 //!
 //! Each runs as one write job: every check sees the database as the write
 //! does, a refusal or a failure writes nothing (all-or-nothing), no other
 //! write interleaves, and all of its rows are published as one change, which
 //! live subscribers get as one `update-partial`.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, OptionalExtension};
 
-use super::judging::{load_all, JudgingError};
+use super::judging::load_all;
 use super::judging_rows::publish;
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::judging::assign::{self, PlannedAssignment};
-use crate::judging::judges_csv;
-use crate::judging::model::{Judge, JudgeHack};
+use crate::judging::model::JudgeHack;
+use crate::judging::ops::add_judge::Claimed;
 use crate::judging::ops::import_devpost::{ImportDevpost, Plan, Stored, Written};
-pub use crate::judging::outcomes::{Assigned, JudgesImported};
+use crate::judging::ops::import_judges::ImportJudges;
+pub use crate::judging::outcomes::Assigned;
 use crate::store::runner::Storage;
 use crate::store::WriteError;
 
@@ -70,53 +74,33 @@ impl Storage<ImportDevpost> for Tx<'_> {
     }
 }
 
-impl Store {
-    /// Adds the judges of a judges CSV (already parsed and checked, with
-    /// their row numbers); refuses the whole file if any email belongs to
-    /// an existing judge, naming the first such row.
-    pub async fn import_judges(
-        &self,
-        judges: Vec<(u64, judges_csv::NewJudge)>,
-    ) -> Result<JudgesImported, WriteError> {
-        self.judging_write(move |tx| {
-            for (row, judge) in &judges {
-                let taken: Option<i64> = tx
-                    .prepare_cached("SELECT id FROM judges WHERE email_key = ?1")?
-                    .query_row([judge.email.to_lowercase()], |r| r.get(0))
-                    .optional()?;
-                if let Some(other) = taken {
-                    return Ok(Err(JudgingError::EmailTakenOnRow {
-                        row: *row,
-                        email: judge.email.clone(),
-                        judge: other,
-                    }));
-                }
+/// A judges import's facts: who holds the file's emails (the single writer
+/// keeps that true until the inserts).
+impl Storage<ImportJudges> for Tx<'_> {
+    async fn load(&mut self, op: &ImportJudges) -> Result<HashMap<String, i64>, StoreError> {
+        let mut holders = HashMap::new();
+        let mut select = self.prepare_cached("SELECT id FROM judges WHERE email_key = ?1")?;
+        for key in op.keys() {
+            if let Some(id) = select.query_row([&key], |r| r.get(0)).optional()? {
+                holders.insert(key, id);
             }
-            let mut rows = Vec::with_capacity(judges.len());
-            for (_, judge) in judges {
-                let key = judge.email.to_lowercase();
-                tx.prepare_cached(
-                    "INSERT INTO judges (name, email, email_key) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![judge.name, judge.email, key])?;
-                rows.push(Judge {
-                    id: tx.last_insert_rowid(),
-                    name: judge.name,
-                    email: judge.email,
-                });
-            }
-            let imported = JudgesImported {
-                judges_added: rows.len(),
-                judge_ids: rows.iter().map(|j| j.id).collect(),
-            };
-            if !rows.is_empty() {
-                publish(tx, |d| d.judges = rows);
-            }
-            Ok(Ok(imported))
-        })
-        .await
+        }
+        Ok(holders)
     }
 
+    async fn apply(&mut self, op: &ImportJudges, (): &()) -> Result<Vec<Claimed>, StoreError> {
+        let mut insert =
+            self.prepare_cached("INSERT INTO judges (name, email, email_key) VALUES (?1, ?2, ?3)")?;
+        let mut claimed = Vec::with_capacity(op.judges.len());
+        for ((_, judge), key) in op.judges.iter().zip(op.keys()) {
+            insert.execute(params![judge.name, judge.email, key])?;
+            claimed.push(Claimed::Added(self.last_insert_rowid()));
+        }
+        Ok(claimed)
+    }
+}
+
+impl Store {
     /// Runs assignment ([`assign::plan`]) on the hacks, judges, assignments
     /// and ratings as they are, and writes the rows that are new or changed.
     /// Running it again tops up: rated rows stay, new hacks and judges are
@@ -209,6 +193,8 @@ mod tests {
 
     use super::*;
     use crate::judging::devpost::Project;
+    use crate::judging::error::JudgingError;
+    use crate::judging::judges_csv;
     use crate::judging::model::DataStore;
     use crate::store::sqlite::test_support::{open, with_ada};
 
@@ -314,10 +300,10 @@ mod tests {
     async fn judges_import_refuses_a_taken_email_and_adds_nothing() {
         let (_dir, store, mut changes) = with_ada().await;
         let err = store
-            .import_judges(vec![
+            .perform(ImportJudges::new(vec![
                 judge(2, "Grace", "grace@example.org"),
                 judge(3, "Ada again", "ADA@example.org"),
-            ])
+            ]))
             .await
             .unwrap_err();
         assert!(matches!(
@@ -333,10 +319,10 @@ mod tests {
         assert_eq!(store.load_all().await.unwrap().judges.len(), 1);
 
         let imported = store
-            .import_judges(vec![
+            .perform(ImportJudges::new(vec![
                 judge(2, "Grace", "grace@example.org"),
                 judge(3, "Alan", "alan@example.org"),
-            ])
+            ]))
             .await
             .unwrap();
         assert_eq!(imported.judge_ids, [2, 3]);
@@ -359,7 +345,7 @@ mod tests {
         let judges = (1..=4)
             .map(|i| judge(i, &format!("J{i}"), &format!("j{i}@example.org")))
             .collect();
-        store.import_judges(judges).await.unwrap();
+        store.perform(ImportJudges::new(judges)).await.unwrap();
         diffs(&mut changes);
         assert_eq!(store.judges_per_hack().await.unwrap(), None);
 
@@ -384,7 +370,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .import_judges(vec![judge(1, "J5", "j5@example.org")])
+            .perform(ImportJudges::new(vec![judge(1, "J5", "j5@example.org")]))
             .await
             .unwrap();
         let topped = store.assign(3).await.unwrap();
