@@ -53,6 +53,37 @@ pub enum LinkLookup {
     Unknown,
 }
 
+/// A current link's row, as an engine found it by the token's hash.
+pub struct LinkRow<'a> {
+    pub judge: i64,
+    pub token_hash: &'a [u8],
+    pub expires_at: Option<i64>,
+}
+
+impl LinkLookup {
+    /// What `token` is, given the row its hash found (if any), at `now`
+    /// (ms): the index finds the row, and a constant-time comparison of the
+    /// stored hash has the final say.
+    pub fn of(token: &str, row: Option<LinkRow<'_>>, now: i64) -> LinkLookup {
+        let Some(row) = row else {
+            return LinkLookup::Unknown;
+        };
+        let Ok(stored) = crate::secrets::SecretHash::try_from(row.token_hash) else {
+            return LinkLookup::Unknown;
+        };
+        if !crate::secrets::matches(token, &stored) {
+            return LinkLookup::Unknown;
+        }
+        match row.expires_at {
+            Some(at) if at <= now => LinkLookup::Expired {
+                judge: row.judge,
+                at,
+            },
+            _ => LinkLookup::Valid(row.judge),
+        }
+    }
+}
+
 /// Why a REGISTER could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -261,5 +292,48 @@ impl Database for PgStore {
 
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(PgStore::close(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_a_judges_link_only_if_its_hash_matches_and_it_has_not_expired() {
+        let hash = crate::secrets::hash("token-a");
+        let row = |expires_at| {
+            Some(LinkRow {
+                judge: 3,
+                token_hash: &hash[..],
+                expires_at,
+            })
+        };
+        assert_eq!(
+            LinkLookup::of("token-a", row(None), 10),
+            LinkLookup::Valid(3)
+        );
+        assert_eq!(
+            LinkLookup::of("token-a", row(Some(11)), 10),
+            LinkLookup::Valid(3)
+        );
+        assert_eq!(
+            LinkLookup::of("token-a", row(Some(10)), 10),
+            LinkLookup::Expired { judge: 3, at: 10 }
+        );
+        assert_eq!(
+            LinkLookup::of("token-b", row(None), 10),
+            LinkLookup::Unknown
+        );
+        assert_eq!(LinkLookup::of("token-a", None, 10), LinkLookup::Unknown);
+        let short = LinkRow {
+            judge: 3,
+            token_hash: &hash[..4],
+            expires_at: None,
+        };
+        assert_eq!(
+            LinkLookup::of("token-a", Some(short), 10),
+            LinkLookup::Unknown
+        );
     }
 }

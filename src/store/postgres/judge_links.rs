@@ -15,7 +15,7 @@ use super::locks::Locks;
 use super::PgStore;
 use crate::judging::error::JudgingError;
 use crate::secrets::{self, SecretHash};
-use crate::store::traits::{LinkToken, LinkTokens};
+use crate::store::traits::{LinkRow, LinkToken, LinkTokens};
 use crate::store::{now_ms, CurrentLink, LinkLookup, StoreError, WriteError};
 
 /// Writes a judge's link ($1) of generation $2, token hash $3, expiry $4,
@@ -168,22 +168,13 @@ impl PgStore {
                          WHERE token_hash = $1",
                     )
                     .await?;
-                let Some(row) = client.query_opt(&select, &[&&hash[..]]).await? else {
-                    return Ok(LinkLookup::Unknown);
-                };
-                let judge: i64 = row.get(0);
-                let expires_at: Option<i64> = row.get(2);
-                // The index finds the row; a constant-time comparison has the final say.
-                let Ok(stored) = SecretHash::try_from(row.get::<_, &[u8]>(1)) else {
-                    return Ok(LinkLookup::Unknown);
-                };
-                if !secrets::matches(&token, &stored) {
-                    return Ok(LinkLookup::Unknown);
-                }
-                Ok(match expires_at {
-                    Some(at) if at <= now_ms() => LinkLookup::Expired { judge, at },
-                    _ => LinkLookup::Valid(judge),
-                })
+                let found = client.query_opt(&select, &[&&hash[..]]).await?;
+                let row = found.as_ref().map(|r| LinkRow {
+                    judge: r.get(0),
+                    token_hash: r.get(1),
+                    expires_at: r.get(2),
+                });
+                Ok(LinkLookup::of(&token, row, now_ms()))
             })
         })
         .await

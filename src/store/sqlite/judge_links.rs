@@ -3,6 +3,7 @@
 //! (`crate::operator_secrets::link_key` derives them); a judge has at most one link, so
 //! writing a new one retires the old.
 
+use crate::store::traits::LinkRow;
 use crate::store::{CurrentLink, LinkLookup};
 use rusqlite::{params, OptionalExtension};
 
@@ -130,20 +131,12 @@ impl Store {
                 )?
                 .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            // The index finds the row; a constant-time comparison has the final say.
-            let Some((judge, stored, expires_at)) = found else {
-                return Ok(LinkLookup::Unknown);
-            };
-            let Ok(stored) = SecretHash::try_from(stored) else {
-                return Ok(LinkLookup::Unknown);
-            };
-            if !secrets::matches(&token, &stored) {
-                return Ok(LinkLookup::Unknown);
-            }
-            Ok(match expires_at {
-                Some(at) if at <= now_ms() => LinkLookup::Expired { judge, at },
-                _ => LinkLookup::Valid(judge),
-            })
+            let row = found.as_ref().map(|(judge, token_hash, expires_at)| LinkRow {
+                judge: *judge,
+                token_hash,
+                expires_at: *expires_at,
+            });
+            Ok(LinkLookup::of(&token, row, now_ms()))
         })
         .await
     }
