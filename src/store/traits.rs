@@ -42,6 +42,30 @@ pub struct CurrentLink {
     pub fresh: bool,
 }
 
+impl CurrentLink {
+    /// `judge`'s stored link (`stored`: its generation, token hash and
+    /// expiry), kept when `token_for(judge, generation)` still gives its
+    /// token and it has not expired at `now` (ms); `None`: a listing issues
+    /// a new one.
+    pub fn kept(
+        judge: i64,
+        stored: Option<(i64, &[u8], Option<i64>)>,
+        token_for: impl Fn(i64, i64) -> String,
+        now: i64,
+    ) -> Option<CurrentLink> {
+        let (generation, hash, expires_at) = stored?;
+        let hash = crate::secrets::SecretHash::try_from(hash).ok()?;
+        let token = token_for(judge, generation);
+        let live = expires_at.is_none_or(|at| at > now);
+        (live && crate::secrets::matches(&token, &hash)).then_some(CurrentLink {
+            judge_id: judge,
+            token,
+            expires_at,
+            fresh: false,
+        })
+    }
+}
+
 /// What a presented token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkLookup {
@@ -335,5 +359,17 @@ mod tests {
             LinkLookup::of("token-a", Some(short), 10),
             LinkLookup::Unknown
         );
+    }
+
+    #[test]
+    fn a_listing_keeps_a_stored_link_its_secret_still_makes_and_that_has_not_expired() {
+        let token_for = |judge: i64, generation: i64| format!("link-{judge}-{generation}");
+        let hash = crate::secrets::hash("link-3-2");
+        let kept = CurrentLink::kept(3, Some((2, &hash[..], Some(11))), token_for, 10).unwrap();
+        assert_eq!((kept.token.as_str(), kept.fresh), ("link-3-2", false));
+        // Expired; a hash its generation no longer makes (the link key changed); none.
+        assert!(CurrentLink::kept(3, Some((2, &hash[..], Some(10))), token_for, 10).is_none());
+        assert!(CurrentLink::kept(3, Some((1, &hash[..], None)), token_for, 10).is_none());
+        assert!(CurrentLink::kept(3, None, token_for, 10).is_none());
     }
 }

@@ -14,7 +14,7 @@ use super::judging_rows::{prepare_all, query_with};
 use super::locks::Locks;
 use super::PgStore;
 use crate::judging::error::JudgingError;
-use crate::secrets::{self, SecretHash};
+use crate::secrets;
 use crate::store::traits::{LinkRow, LinkToken, LinkTokens};
 use crate::store::{now_ms, CurrentLink, LinkLookup, StoreError, WriteError};
 
@@ -66,22 +66,9 @@ impl PgStore {
                 // (judge, generation, token hash) of each new link.
                 let mut fresh: Vec<(i64, i64, Vec<u8>)> = Vec::new();
                 for judge in judges {
-                    let kept = stored
-                        .get(&judge)
-                        .and_then(|(generation, hash, expires_at)| {
-                            let hash = SecretHash::try_from(hash.as_slice()).ok()?;
-                            let token = token_for(judge, *generation);
-                            let live = expires_at.is_none_or(|at| at > now);
-                            (live && secrets::matches(&token, &hash))
-                                .then_some((token, *expires_at))
-                        });
-                    let link = match kept {
-                        Some((token, expires_at)) => CurrentLink {
-                            judge_id: judge,
-                            token,
-                            expires_at,
-                            fresh: false,
-                        },
+                    let found = stored.get(&judge).map(|(g, hash, at)| (*g, &hash[..], *at));
+                    let link = match CurrentLink::kept(judge, found, &token_for, now) {
+                        Some(kept) => kept,
                         None => {
                             let generation = stored.get(&judge).map_or(0, |s| s.0) + 1;
                             let token = token_for(judge, generation);

@@ -10,7 +10,7 @@ use rusqlite::{params, OptionalExtension};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::judging::error::JudgingError;
-use crate::secrets::{self, SecretHash};
+use crate::secrets;
 use crate::store::WriteError;
 
 /// Writes `judge`'s link of the next generation; returns (token, generation).
@@ -68,19 +68,9 @@ impl Store {
                     )?
                     .query_row([judge], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
-                let kept = stored.and_then(|(generation, hash, expires_at)| {
-                    let hash = SecretHash::try_from(hash).ok()?;
-                    let token = token_for(judge, generation);
-                    let live = expires_at.is_none_or(|at| at > now);
-                    (live && secrets::matches(&token, &hash)).then_some((token, expires_at))
-                });
-                let link = match kept {
-                    Some((token, expires_at)) => CurrentLink {
-                        judge_id: judge,
-                        token,
-                        expires_at,
-                        fresh: false,
-                    },
+                let stored = stored.as_ref().map(|(g, hash, at)| (*g, &hash[..], *at));
+                let link = match CurrentLink::kept(judge, stored, &token_for, now) {
+                    Some(kept) => kept,
                     None => CurrentLink {
                         judge_id: judge,
                         token: write_next(tx, judge, &token_for, None)?.0,
