@@ -190,24 +190,17 @@ pub async fn view(store: &dyn SpeedStore, heat: Option<u32>) -> Result<HeatView,
 
 /// Looks at storage for the running heat and watches it; after a gap,
 /// also works out the current heat again (its changes may be among those
-/// missed). Answers whether storage could be read.
-async fn look(live: &Live, store: &dyn SpeedStore, after_gap: bool) -> bool {
-    match store.speed_current_heat().await {
-        Ok(current) => {
-            match &current {
-                Some((heat, devices, true)) => live.adopt(Some((*heat, devices))),
-                _ => live.adopt(None),
-            }
-            if let (Some((heat, _, _)), true) = (current, after_gap) {
-                live.touch(heat);
-            }
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the running speed heat");
-            false
-        }
+/// missed).
+async fn look(live: &Live, store: &dyn SpeedStore, after_gap: bool) -> Result<(), StoreError> {
+    let current = store.speed_current_heat().await?;
+    match &current {
+        Some((heat, devices, true)) => live.adopt(Some((*heat, devices))),
+        _ => live.adopt(None),
     }
+    if let (Some((heat, _, _)), true) = (current, after_gap) {
+        live.touch(heat);
+    }
+    Ok(())
 }
 
 /// How long to wait before reading storage again when it failed.
@@ -224,10 +217,16 @@ pub async fn run(
 ) {
     let mut position = None;
     let mut must_look = Some(false);
+    // Warned about the storage failure now going on (once, not every retry).
+    let mut warned = false;
     loop {
         if let Some(after_gap) = must_look {
-            if look(&live, &*store, after_gap).await {
-                must_look = None;
+            match look(&live, &*store, after_gap).await {
+                Ok(()) => (must_look, warned) = (None, false),
+                Err(e) if !std::mem::replace(&mut warned, true) => {
+                    tracing::warn!(error = %e, "cannot read the running speed heat");
+                }
+                Err(_) => {}
             }
         }
         let retry = async {

@@ -1,6 +1,6 @@
 //! Import of Devpost's project export CSV, so organisers need not retype the
 //! hacks: one [`Project`] per submitted project, drafts left out, and
-//! [`assign_tables`] to give every project a table number.
+//! [`tables_around`] to give every new project a table number.
 //!
 //! Columns are read by position because Devpost's header texts have changed
 //! between exports while the order of the columns used here has not. The one
@@ -146,26 +146,12 @@ pub fn story_adjustment(project: &Project) -> Option<String> {
     })
 }
 
-/// Gives every project a location: its own table when it has one, otherwise
-/// the lowest number from 1 up that no project uses yet, in file order.
-pub fn assign_tables(projects: Vec<Project>) -> Vec<(Project, i64)> {
-    assign_tables_around(projects, &BTreeSet::new())
-}
-
-/// [`assign_tables`] for a competition that already has hacks: numbers in
-/// `taken` (their tables) are skipped too, so an import added to hacks
-/// entered earlier does not seat two teams at one table. A table the file
-/// itself names is kept even if taken: the organiser (or Devpost) chose it.
-pub fn assign_tables_around(projects: Vec<Project>, taken: &BTreeSet<i64>) -> Vec<(Project, i64)> {
-    let wanted: Vec<Option<i64>> = projects.iter().map(|p| p.table).collect();
-    projects
-        .into_iter()
-        .zip(tables_around(&wanted, taken))
-        .collect()
-}
-
-/// The tables of projects that want these (`None`: any), in order, as
-/// [`assign_tables_around`] gives them.
+/// The tables of projects that want these (`None`: any), in file order:
+/// a project's own table when it has one, otherwise the lowest number from
+/// 1 up that no project uses yet and that is not in `taken` (the tables of
+/// hacks entered earlier), so an import does not seat two teams at one
+/// table. A table the file itself names is kept even if taken: the
+/// organiser (or Devpost) chose it.
 pub fn tables_around(wanted: &[Option<i64>], taken: &BTreeSet<i64>) -> Vec<i64> {
     let mut used: BTreeSet<i64> = wanted.iter().flatten().copied().collect();
     used.extend(taken);
@@ -436,36 +422,13 @@ Quiet Room,https://devpost.example/software/quiet-room,Submitted,Pending,Submit,
 
     #[test]
     fn tables_assigned_in_file_order_around_explicit_ones() {
-        let project = |title: &str, table| Project {
-            row: 0,
-            title: title.into(),
-            submission_url: String::new(),
-            description: String::new(),
-            table,
-            prizes: vec![],
-        };
-        let placed = assign_tables(vec![
-            project("a", None),
-            project("b", Some(2)),
-            project("c", None),
-            project("d", Some(1)),
-            project("e", None),
-        ]);
-        let tables: Vec<_> = placed.iter().map(|(p, t)| (p.title.as_str(), *t)).collect();
-        assert_eq!(tables, [("a", 3), ("b", 2), ("c", 4), ("d", 1), ("e", 5)]);
-        assert_eq!(assign_tables(vec![]), vec![]);
+        let none = BTreeSet::new();
+        let tables = tables_around(&[None, Some(2), None, Some(1), None], &none);
+        assert_eq!(tables, [3, 2, 4, 1, 5]);
+        assert_eq!(tables_around(&[], &none), Vec::<i64>::new());
 
         let taken = BTreeSet::from([1, 3, 4]);
-        let placed = assign_tables_around(
-            vec![
-                project("a", None),
-                project("b", Some(3)),
-                project("c", None),
-            ],
-            &taken,
-        );
-        let tables: Vec<_> = placed.iter().map(|(p, t)| (p.title.as_str(), *t)).collect();
-        assert_eq!(tables, [("a", 2), ("b", 3), ("c", 5)]);
+        assert_eq!(tables_around(&[None, Some(3), None], &taken), [2, 3, 5]);
     }
 
     #[test]

@@ -179,21 +179,22 @@ impl Operation for ImportDevpost {
                 location: table,
             });
         }
+        // Before the names are moved out of the plan.
+        diff.superlative_hacks = plan
+            .eligibility_ids(&written.hacks, &written.superlatives)
+            .into_iter()
+            .zip(&written.eligibility)
+            .map(|((superlative_id, hack_id), &id)| SuperlativeHack {
+                id,
+                superlative_id,
+                hack_id,
+            })
+            .collect();
         diff.superlatives = plan
             .superlatives
             .into_iter()
             .zip(&written.superlatives)
             .map(|(name, &id)| Superlative { id, name })
-            .collect();
-        diff.superlative_hacks = plan
-            .eligibility
-            .iter()
-            .zip(&written.eligibility)
-            .map(|(&(superlative, hack), &id)| SuperlativeHack {
-                id,
-                superlative_id: id_of(superlative, &written.superlatives),
-                hack_id: id_of(hack, &written.hacks),
-            })
             .collect();
         let imported = DevpostImported::of(
             &diff,
