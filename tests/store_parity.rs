@@ -14,9 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use podium::judging::devpost::Project;
-use podium::judging::inputs::{NewHack, NewJudge, Ranking};
+use podium::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking};
 use podium::judging::judges_csv;
 use podium::judging::ops::absent::MarkAbsent;
+use podium::judging::ops::assign::Assign;
+use podium::judging::ops::clear_absences::ClearAbsences;
 use podium::judging::ops::import_devpost::ImportDevpost;
 use podium::judging::ops::import_judges::ImportJudges;
 use podium::judging::ops::note::WriteNote;
@@ -106,7 +108,7 @@ impl Op {
         match self.clone() {
             Op::AddHack(name, location) => format!(
                 "{:?}",
-                db.add_hack(NewHack {
+                db.perform(NewHack {
                     name: name.into(),
                     description: format!("About {name}"),
                     location,
@@ -121,7 +123,9 @@ impl Op {
                 })
                 .await
             ),
-            Op::AddSuperlative(name) => format!("{:?}", db.add_superlative(name.into()).await),
+            Op::AddSuperlative(name) => {
+                format!("{:?}", db.perform(NewSuperlative::new(name)).await)
+            }
             Op::Unrate(j, h) => format!("{:?}", db.perform(Unrate { judge: j, hack: h }).await),
             Op::Rate(j, h, r) => format!("{:?}", db.perform(Rate::new(j, h, r)).await),
             Op::Rank(judge_id, superlative_id, first_choice_id, second_choice_id) => format!(
@@ -137,7 +141,7 @@ impl Op {
             Op::MarkAbsent(j, h) => {
                 format!("{:?}", db.perform(MarkAbsent::new(j, h)).await)
             }
-            Op::ClearAbsences(h) => format!("{:?}", db.clear_absences(h).await),
+            Op::ClearAbsences(h) => format!("{:?}", db.perform(ClearAbsences { hack: h }).await),
             Op::SetWithdrawn(h, w) => format!("{:?}", db.perform(Withdraw::new(h, w)).await),
             Op::SetPaused(p) => format!("{:?}", db.perform(SetPaused { paused: p }).await),
             Op::Note(j, h, text) => format!("{:?}", db.perform(WriteNote::new(j, h, text)).await),
@@ -190,7 +194,7 @@ impl Op {
                 ))
                 .await
             ),
-            Op::Assign(n) => format!("{:?}", db.assign(n).await),
+            Op::Assign(n) => format!("{:?}", db.perform(Assign { judges_per_hack: n }).await),
             Op::JudgesPerHack => format!("{:?}", db.judges_per_hack().await),
             Op::JudgeActivity => {
                 let activity = db.judge_activity().await;

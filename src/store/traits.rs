@@ -15,9 +15,11 @@ use super::changes::{Changes, Log};
 use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
 
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
-use crate::judging::model::{Absence, DataStore, Hack, Superlative};
+use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking};
+use crate::judging::model::DataStore;
 use crate::judging::ops::absent::MarkAbsent;
+use crate::judging::ops::assign::Assign;
+use crate::judging::ops::clear_absences::ClearAbsences;
 use crate::judging::ops::import_devpost::ImportDevpost;
 use crate::judging::ops::import_judges::ImportJudges;
 use crate::judging::ops::note::WriteNote;
@@ -26,7 +28,6 @@ use crate::judging::ops::rate::Rate;
 use crate::judging::ops::unrate::Unrate;
 use crate::judging::ops::withdraw::Withdraw;
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::Assigned;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -142,7 +143,9 @@ pub trait Perform<Op: Operation> {
 /// sign-in links. Every write is durable when its future resolves; a refusal
 /// (`WriteError::Refused`) wrote nothing.
 pub trait JudgingStore:
-    Perform<Rate>
+    Perform<NewHack>
+    + Perform<NewSuperlative>
+    + Perform<Rate>
     + Perform<Unrate>
     + Perform<Ranking>
     + Perform<MarkAbsent>
@@ -152,13 +155,11 @@ pub trait JudgingStore:
     + Perform<ImportJudges>
     + Perform<Withdraw>
     + Perform<SetPaused>
+    + Perform<ClearAbsences>
+    + Perform<Assign>
     + Send
     + Sync
 {
-    /// Records a hack (checked by the core).
-    fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>>;
-    /// Records a superlative (a prize category).
-    fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>>;
     /// Issues a new secret for a judge, kept hashed.
     fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>>;
     /// The judge a secret was issued to.
@@ -166,12 +167,8 @@ pub trait JudgingStore:
     fn judge_exists(&self, id: i64) -> StoreFuture<'_, Result<bool, StoreError>>;
     /// Every row of every judging table: what live views start from.
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>>;
-    /// Assigns hacks to judges, keeping what was rated.
-    fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>>;
     /// The judges per hack of the latest assignment.
     fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>>;
-    /// Clears a hack's absences (the organiser found the team).
-    fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>>;
     /// When each judge last acted, in ms since the Unix epoch.
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>>;
     /// The current sign-in link of each judge, issuing first links where missing.

@@ -8,7 +8,11 @@
 //! One file per operation, with its facts, its plan and its unit tests.
 
 pub mod absent;
+pub mod add_hack;
 pub mod add_judge;
+pub mod add_superlative;
+pub mod assign;
+pub mod clear_absences;
 pub mod import_devpost;
 pub mod import_judges;
 pub mod note;

@@ -6,10 +6,8 @@ use std::collections::HashMap;
 
 use super::writer::Tx;
 use super::Store;
-use crate::judging::inputs::NewHack;
-use crate::judging::model::{Absence, DataStore, Hack, Superlative};
+use crate::judging::model::DataStore;
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::Assigned;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
@@ -36,14 +34,6 @@ where
 }
 
 impl JudgingStore for Store {
-    fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>> {
-        Box::pin(Store::add_hack(self, hack))
-    }
-
-    fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
-        Box::pin(Store::add_superlative(self, name))
-    }
-
     fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>> {
         Box::pin(Store::issue_judge_secret(self, judge))
     }
@@ -60,16 +50,8 @@ impl JudgingStore for Store {
         Box::pin(Store::load_all(self))
     }
 
-    fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>> {
-        Box::pin(Store::assign(self, judges_per_hack))
-    }
-
     fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(Store::judges_per_hack(self))
-    }
-
-    fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>> {
-        Box::pin(Store::clear_absences(self, hack))
     }
 
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {
