@@ -21,9 +21,12 @@ use podium::judging::ops::assign::Assign;
 use podium::judging::ops::clear_absences::ClearAbsences;
 use podium::judging::ops::import_devpost::ImportDevpost;
 use podium::judging::ops::import_judges::ImportJudges;
+use podium::judging::ops::issue_secret::IssueSecret;
+use podium::judging::ops::list_links::ListLinks;
 use podium::judging::ops::note::WriteNote;
 use podium::judging::ops::pause::SetPaused;
 use podium::judging::ops::rate::Rate;
+use podium::judging::ops::reissue_link::ReissueLink;
 use podium::judging::ops::unrate::Unrate;
 use podium::judging::ops::withdraw::Withdraw;
 use podium::metrics::Metrics;
@@ -146,7 +149,7 @@ impl Op {
             Op::SetPaused(p) => format!("{:?}", db.perform(SetPaused { paused: p }).await),
             Op::Note(j, h, text) => format!("{:?}", db.perform(WriteNote::new(j, h, text)).await),
             Op::IssueSecret(j) => {
-                let reply = db.issue_judge_secret(j).await;
+                let reply = db.perform(IssueSecret::new(j)).await;
                 if let Ok(secret) = &reply {
                     ctx.judge_secret = Some(secret.clone());
                 }
@@ -160,19 +163,19 @@ impl Op {
             Op::JudgeExists(j) => format!("{:?}", db.judge_exists(j).await),
             Op::CurrentLinks(judges) => format!(
                 "{:?}",
-                db.current_judge_links(
+                db.perform(ListLinks::new(
                     judges,
                     Box::new(|judge, generation| format!("link-{judge}-{generation}"))
-                )
+                ))
                 .await
             ),
             Op::ReplaceLink(judge, expires_at) => format!(
                 "{:?}",
-                db.replace_judge_link(
+                db.perform(ReissueLink::new(
                     judge,
-                    Box::new(move |generation| format!("link-{judge}-{generation}")),
-                    expires_at
-                )
+                    expires_at,
+                    Box::new(|judge, generation| format!("link-{judge}-{generation}")),
+                ))
                 .await
             ),
             Op::JudgeForLink(token) => format!("{:?}", db.judge_for_link(token.into()).await),

@@ -15,10 +15,13 @@ pub mod assign;
 pub mod clear_absences;
 pub mod import_devpost;
 pub mod import_judges;
+pub mod issue_secret;
+pub mod list_links;
 pub mod note;
 pub mod pause;
 pub mod rank;
 pub mod rate;
+pub mod reissue_link;
 pub mod unrate;
 pub mod withdraw;
 

@@ -27,10 +27,10 @@ use crate::judging::inputs::{NewHack, NewSuperlative};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
+use crate::judging::ops::issue_secret::IssueSecret;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
 use crate::store::runner::{self, Storage};
-use crate::store::JUDGE_SECRET_BYTES;
 use crate::store::{now_ms, StoreError, WriteError};
 
 /// A new hack: one insert, under the import lock (imports number tables
@@ -77,31 +77,36 @@ impl PgOperation for NewSuperlative {
     }
 }
 
-impl PgStore {
-    /// Issues a new login secret for `judge` and stores only its hash. The
-    /// secret is durable when this returns; earlier secrets stay valid.
-    pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, WriteError> {
-        // A new row of its own: it waits for no other node's batch.
-        self.judging_write(Locks::none(), move |tx| {
-            Box::pin(async move {
-                if !exists(tx, Table::Judges, judge).await? {
-                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
-                }
-                let secret = secrets::generate(JUDGE_SECRET_BYTES);
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO judge_secrets (secret_hash, judge_id, created_at)
-                         VALUES ($1, $2, $3)",
-                    )
-                    .await?;
-                tx.execute(&insert, &[&&secrets::hash(&secret)[..], &judge, &now_ms()])
-                    .await?;
-                Ok(Ok(secret))
-            })
-        })
-        .await
+/// A new secret: the judge must exist; its hash is stored. A new row of
+/// its own: it waits for no other node's batch.
+impl Storage<IssueSecret> for PgTx {
+    async fn load(&mut self, op: &IssueSecret) -> Result<bool, StoreError> {
+        exists(self, Table::Judges, op.judge).await
     }
 
+    async fn apply(&mut self, op: &IssueSecret, (): &()) -> Result<(), StoreError> {
+        let insert = self
+            .prepare_cached(
+                "INSERT INTO judge_secrets (secret_hash, judge_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .await?;
+        self.execute(&insert, &[&&op.hash()[..], &op.judge, &now_ms()])
+            .await?;
+        Ok(())
+    }
+}
+
+impl PgOperation for IssueSecret {
+    fn locks(&self) -> Locks {
+        Locks::none()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<String, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgStore {
     /// The judge a login secret was issued to, if any (by any node).
     pub async fn judge_for_secret(&self, secret: String) -> Result<Option<i64>, StoreError> {
         let hash = secrets::hash(&secret);
@@ -554,7 +559,7 @@ mod tests {
         };
         seed(&store).await;
         feed.diffs(&store).await;
-        let secret = store.issue_judge_secret(1).await.unwrap();
+        let secret = store.perform(IssueSecret::new(1)).await.unwrap();
         assert_eq!(secret.len(), 64);
         feed.quiet(&store).await;
         assert_eq!(
@@ -563,7 +568,7 @@ mod tests {
         );
         assert_eq!(store.judge_for_secret("nope".into()).await.unwrap(), None);
         assert!(matches!(
-            store.issue_judge_secret(5).await,
+            store.perform(IssueSecret::new(5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(5)))
         ));
         let client = store.pool.get().await.unwrap();

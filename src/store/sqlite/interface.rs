@@ -15,10 +15,9 @@ use crate::store::idempotency::Replay;
 use crate::store::runner::{self, Storage};
 use crate::store::traits::Perform;
 use crate::store::traits::{
-    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, LinkToken, LinkTokens, SpeedStore,
-    StoreFuture,
+    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, SpeedStore, StoreFuture,
 };
-use crate::store::{CurrentLink, LinkLookup, RegisterError, StoreError, WriteError};
+use crate::store::{LinkLookup, RegisterError, StoreError, WriteError};
 
 /// Every judging operation SQLite knows the facts and writes of, in one
 /// write job on the writer thread (where the runner never waits).
@@ -34,10 +33,6 @@ where
 }
 
 impl JudgingStore for Store {
-    fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>> {
-        Box::pin(Store::issue_judge_secret(self, judge))
-    }
-
     fn judge_for_secret(&self, secret: String) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(Store::judge_for_secret(self, secret))
     }
@@ -56,25 +51,6 @@ impl JudgingStore for Store {
 
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {
         Box::pin(Store::judge_activity(self))
-    }
-
-    fn current_judge_links(
-        &self,
-        judges: Vec<i64>,
-        token_for: LinkTokens,
-    ) -> StoreFuture<'_, Result<Vec<CurrentLink>, WriteError>> {
-        Box::pin(Store::current_judge_links(self, judges, token_for))
-    }
-
-    fn replace_judge_link(
-        &self,
-        judge: i64,
-        token_for: LinkToken,
-        expires_at: Option<i64>,
-    ) -> StoreFuture<'_, Result<(String, i64), WriteError>> {
-        Box::pin(Store::replace_judge_link(
-            self, judge, token_for, expires_at,
-        ))
     }
 
     fn judge_for_link(&self, token: String) -> StoreFuture<'_, Result<LinkLookup, StoreError>> {

@@ -7,7 +7,6 @@
 //! step; a refusal writes nothing. Each write publishes exactly the rows it
 //! added or changed, which reach live subscribers after the commit.
 
-use crate::store::JUDGE_SECRET_BYTES;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::floor;
@@ -19,6 +18,7 @@ pub use crate::judging::inputs::{NewHack, NewSuperlative};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
+use crate::judging::ops::issue_secret::IssueSecret;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
 use crate::store::runner::Storage;
@@ -53,24 +53,22 @@ impl Storage<NewSuperlative> for Tx<'_> {
     }
 }
 
-impl Store {
-    /// Issues a new login secret for `judge` and stores only its hash. The
-    /// secret is durable when this returns; earlier secrets stay valid.
-    pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, WriteError> {
-        self.judging_write(move |tx| {
-            if !exists(tx, Table::Judges, judge)? {
-                return Ok(Err(JudgingError::NoSuchJudge(judge)));
-            }
-            let secret = secrets::generate(JUDGE_SECRET_BYTES);
-            tx.prepare_cached(
-                "INSERT INTO judge_secrets (secret_hash, judge_id, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![&secrets::hash(&secret)[..], judge, now_ms()])?;
-            Ok(Ok(secret))
-        })
-        .await
+/// A new secret: the judge must exist; its hash is stored.
+impl Storage<IssueSecret> for Tx<'_> {
+    async fn load(&mut self, op: &IssueSecret) -> Result<bool, StoreError> {
+        exists(self, Table::Judges, op.judge)
     }
 
+    async fn apply(&mut self, op: &IssueSecret, (): &()) -> Result<(), StoreError> {
+        self.prepare_cached(
+            "INSERT INTO judge_secrets (secret_hash, judge_id, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![&op.hash()[..], op.judge, now_ms()])?;
+        Ok(())
+    }
+}
+
+impl Store {
     /// The judge a login secret was issued to, if any.
     pub async fn judge_for_secret(&self, secret: String) -> Result<Option<i64>, StoreError> {
         let hash = secrets::hash(&secret);
@@ -336,7 +334,7 @@ mod tests {
         let (_dir, store, mut changes) = open();
         seed(&store).await;
         while changes.try_recv().is_ok() {}
-        let secret = store.issue_judge_secret(1).await.unwrap();
+        let secret = store.perform(IssueSecret::new(1)).await.unwrap();
         assert_eq!(secret.len(), 64);
         assert!(changes.try_recv().is_err(), "secrets are never published");
         assert_eq!(
@@ -345,7 +343,7 @@ mod tests {
         );
         assert_eq!(store.judge_for_secret("nope".into()).await.unwrap(), None);
         assert!(matches!(
-            store.issue_judge_secret(5).await,
+            store.perform(IssueSecret::new(5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(5)))
         ));
         let stored: Vec<u8> = store
