@@ -38,6 +38,8 @@ impl Operation for IssueSecret {
     /// The secret, for the judge's client alone.
     type Reply = String;
 
+    const REPLY_IS_SECRET: bool = true;
+
     fn decide(&self, judge_exists: bool) -> Result<(), JudgingError> {
         if !judge_exists {
             return Err(JudgingError::NoSuchJudge(self.judge));

@@ -95,6 +95,8 @@ impl Operation for ListLinks {
     type Written = ();
     type Reply = Vec<CurrentLink>;
 
+    const REPLY_IS_SECRET: bool = true;
+
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         let mut plan = Plan {
             links: Vec::with_capacity(self.judges.len()),

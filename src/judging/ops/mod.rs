@@ -42,6 +42,11 @@ pub trait Operation {
     /// What the caller is answered.
     type Reply;
 
+    /// Whether the reply is a secret. Such a write is never kept under an
+    /// idempotency key (the stored answer would hold the secret in the
+    /// clear): a repeat issues another.
+    const REPLY_IS_SECRET: bool = false;
+
     /// The writes to make, or why none may be made.
     fn decide(&self, facts: Self::Facts) -> Result<Self::Plan, JudgingError>;
 

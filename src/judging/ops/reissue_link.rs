@@ -46,6 +46,8 @@ impl Operation for ReissueLink {
     /// The new token and its generation.
     type Reply = (String, i64);
 
+    const REPLY_IS_SECRET: bool = true;
+
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         if !facts.judge_exists {
             return Err(JudgingError::NoSuchJudge(self.judge));

@@ -11,7 +11,7 @@ use crate::judging::ops::Operation;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
-use crate::store::idempotency::Replay;
+use crate::store::idempotency::{self, Replay};
 use crate::store::runner::{self, Storage};
 use crate::store::traits::Perform;
 use crate::store::traits::{
@@ -28,6 +28,9 @@ where
     for<'t> Tx<'t>: Storage<Op>,
 {
     fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {
+        if Op::REPLY_IS_SECRET {
+            idempotency::decline();
+        }
         Box::pin(self.judging_write(move |tx| runner::run_now(tx, &op)))
     }
 }
