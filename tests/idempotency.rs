@@ -364,6 +364,40 @@ async fn a_refusal_is_answered_again() {
     server.shutdown().await;
 }
 
+/// A write whose answer is a secret is never kept under a key (the kept
+/// answer would hold the secret in the clear): a new sign-in link sent
+/// again with its key issues the next link, which retires the one whose
+/// answer the organiser lost, and only the newest signs a judge in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sign_in_link_is_not_kept_under_a_key() {
+    let server = start().await;
+    let addr = server.addr;
+    setup(addr).await;
+    let path = "/api/judges/1/link";
+    let first = post(addr, path, ADMIN, Some("new-link-1"), json!({})).await;
+    let again = post(addr, path, ADMIN, Some("new-link-1"), json!({})).await;
+    let token = |r: &Reply| {
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert!(!r.replayed(), "a link is issued afresh, not replayed");
+        let url = r.body["url"].as_str().unwrap();
+        url.split_once("#token=").unwrap().1.to_string()
+    };
+    let (old, new) = (token(&first), token(&again));
+    assert_ne!(old, new, "the repeat issued the next link");
+    let sign_in = |token: String| post(addr, "/api/login/link", "", None, json!({"token": token}));
+    let refused = sign_in(old).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "the first link is retired: {:?}",
+        refused.body
+    );
+    let signed_in = sign_in(new).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["userId"], 1);
+    server.shutdown().await;
+}
+
 /// Speed events take keys too: an entry sent again is added once, a heat's
 /// start sent again answers the first start (not "already running"), a
 /// refusal is answered again, and a key used for another request is 422.

@@ -71,7 +71,7 @@ async fn a_subscriber_that_stops_reading_holds_bounded_memory() {
     let metrics = running.app.metrics.clone();
     add_judges(store.as_ref(), 1).await;
     store
-        .add_hack(NewHack {
+        .perform(NewHack {
             name: "Hack".into(),
             description: String::new(),
             location: 1,

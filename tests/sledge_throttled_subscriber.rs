@@ -155,7 +155,7 @@ async fn a_slow_reader_sits_through_a_burst_and_ends_with_the_same_state() {
     add_judges(store.as_ref(), JUDGES).await;
     for n in 1..=HACKS {
         store
-            .add_hack(NewHack {
+            .perform(NewHack {
                 name: format!("Hack {n}"),
                 description: format!("What hack {n} does, in a sentence or two."),
                 location: n,
@@ -205,7 +205,7 @@ async fn a_slow_reader_sits_through_a_burst_and_ends_with_the_same_state() {
     }
     let burst = started.elapsed();
     store
-        .add_hack(NewHack {
+        .perform(NewHack {
             name: "last".into(),
             description: String::new(),
             location: 0,

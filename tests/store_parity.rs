@@ -14,14 +14,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use podium::judging::devpost::Project;
-use podium::judging::inputs::{NewHack, NewJudge, Ranking};
+use podium::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking};
 use podium::judging::judges_csv;
 use podium::judging::ops::absent::MarkAbsent;
+use podium::judging::ops::assign::Assign;
+use podium::judging::ops::clear_absences::ClearAbsences;
 use podium::judging::ops::import_devpost::ImportDevpost;
 use podium::judging::ops::import_judges::ImportJudges;
+use podium::judging::ops::issue_secret::IssueSecret;
+use podium::judging::ops::list_links::ListLinks;
 use podium::judging::ops::note::WriteNote;
 use podium::judging::ops::pause::SetPaused;
 use podium::judging::ops::rate::Rate;
+use podium::judging::ops::reissue_link::ReissueLink;
 use podium::judging::ops::unrate::Unrate;
 use podium::judging::ops::withdraw::Withdraw;
 use podium::metrics::Metrics;
@@ -106,7 +111,7 @@ impl Op {
         match self.clone() {
             Op::AddHack(name, location) => format!(
                 "{:?}",
-                db.add_hack(NewHack {
+                db.perform(NewHack {
                     name: name.into(),
                     description: format!("About {name}"),
                     location,
@@ -121,7 +126,9 @@ impl Op {
                 })
                 .await
             ),
-            Op::AddSuperlative(name) => format!("{:?}", db.add_superlative(name.into()).await),
+            Op::AddSuperlative(name) => {
+                format!("{:?}", db.perform(NewSuperlative::new(name)).await)
+            }
             Op::Unrate(j, h) => format!("{:?}", db.perform(Unrate { judge: j, hack: h }).await),
             Op::Rate(j, h, r) => format!("{:?}", db.perform(Rate::new(j, h, r)).await),
             Op::Rank(judge_id, superlative_id, first_choice_id, second_choice_id) => format!(
@@ -137,12 +144,12 @@ impl Op {
             Op::MarkAbsent(j, h) => {
                 format!("{:?}", db.perform(MarkAbsent::new(j, h)).await)
             }
-            Op::ClearAbsences(h) => format!("{:?}", db.clear_absences(h).await),
+            Op::ClearAbsences(h) => format!("{:?}", db.perform(ClearAbsences { hack: h }).await),
             Op::SetWithdrawn(h, w) => format!("{:?}", db.perform(Withdraw::new(h, w)).await),
             Op::SetPaused(p) => format!("{:?}", db.perform(SetPaused { paused: p }).await),
             Op::Note(j, h, text) => format!("{:?}", db.perform(WriteNote::new(j, h, text)).await),
             Op::IssueSecret(j) => {
-                let reply = db.issue_judge_secret(j).await;
+                let reply = db.perform(IssueSecret::new(j)).await;
                 if let Ok(secret) = &reply {
                     ctx.judge_secret = Some(secret.clone());
                 }
@@ -156,19 +163,19 @@ impl Op {
             Op::JudgeExists(j) => format!("{:?}", db.judge_exists(j).await),
             Op::CurrentLinks(judges) => format!(
                 "{:?}",
-                db.current_judge_links(
+                db.perform(ListLinks::new(
                     judges,
                     Box::new(|judge, generation| format!("link-{judge}-{generation}"))
-                )
+                ))
                 .await
             ),
             Op::ReplaceLink(judge, expires_at) => format!(
                 "{:?}",
-                db.replace_judge_link(
+                db.perform(ReissueLink::new(
                     judge,
-                    Box::new(move |generation| format!("link-{judge}-{generation}")),
-                    expires_at
-                )
+                    expires_at,
+                    Box::new(|judge, generation| format!("link-{judge}-{generation}")),
+                ))
                 .await
             ),
             Op::JudgeForLink(token) => format!("{:?}", db.judge_for_link(token.into()).await),
@@ -190,7 +197,7 @@ impl Op {
                 ))
                 .await
             ),
-            Op::Assign(n) => format!("{:?}", db.assign(n).await),
+            Op::Assign(n) => format!("{:?}", db.perform(Assign { judges_per_hack: n }).await),
             Op::JudgesPerHack => format!("{:?}", db.judges_per_hack().await),
             Op::JudgeActivity => {
                 let activity = db.judge_activity().await;

@@ -28,6 +28,7 @@ use super::auth::{self, AuthFailure, Identity, SecretKind};
 use super::throttle::{Attempt, TooMany};
 use super::Core;
 use crate::judging::error::JudgingError;
+use crate::judging::ops::issue_secret::IssueSecret;
 use crate::operator_secrets::Source;
 use crate::store::LinkLookup;
 use crate::store::{StoreError, WriteError};
@@ -90,7 +91,7 @@ impl Core {
         }
         // Right: the guess is given back before the secret is written.
         drop(attempt);
-        let secret = self.store.issue_judge_secret(judge_id).await?;
+        let secret = self.store.perform(IssueSecret::new(judge_id)).await?;
         tracing::info!(judge = judge_id, "judge logged in: a new secret was issued");
         Ok(secret)
     }
@@ -176,7 +177,7 @@ impl Core {
             }
             LinkLookup::Unknown => return Err(admitted.wrong(AccessError::UnknownLink).await),
         };
-        let secret = self.store.issue_judge_secret(judge).await?;
+        let secret = self.store.perform(IssueSecret::new(judge)).await?;
         tracing::info!(judge, "judge signed in by link: a new secret was issued");
         Ok((secret, judge))
     }

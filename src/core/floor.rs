@@ -11,6 +11,7 @@ use crate::judging::error::JudgingError;
 use crate::judging::floor::{self, Floor, FloorInput};
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
 use crate::judging::ops::absent::MarkAbsent;
+use crate::judging::ops::clear_absences::ClearAbsences;
 use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::pause::SetPaused;
 use crate::judging::ops::withdraw::Withdraw;
@@ -63,7 +64,7 @@ impl Core {
         hack_id: i64,
     ) -> Result<Vec<Absence>, OpError> {
         auth::authorize(who, Action::Administer(Op::ClearAbsences))?;
-        Ok(self.store.clear_absences(hack_id).await?)
+        Ok(self.store.perform(ClearAbsences { hack: hack_id }).await?)
     }
 
     /// Withdraws a hack from the results, or takes it back (admin).

@@ -5,13 +5,15 @@
 //! A judge's current link is shown again as long as its token, derived
 //! from the link key and its generation, still hashes to what is stored and
 //! it has not expired; otherwise listing issues the next generation
-//! (`Store::current_judge_links`).
+//! (the rule: `judging/ops/list_links.rs`).
 
 use std::time::Duration;
 
 use super::auth::Identity;
 use super::ops::OpError;
 use super::Core;
+use crate::judging::ops::list_links::ListLinks;
+use crate::judging::ops::reissue_link::ReissueLink;
 use crate::store::now_ms;
 
 /// A judge's current link.
@@ -32,10 +34,10 @@ impl Core {
         let secrets = self.secrets.clone();
         let links = self
             .store
-            .current_judge_links(
+            .perform(ListLinks::new(
                 judges.iter().map(|j| j.id).collect(),
                 Box::new(move |judge, g| secrets.link_key().token(judge, g)),
-            )
+            ))
             .await?;
         let fresh = links.iter().filter(|link| link.fresh).count();
         if fresh > 0 {
@@ -64,11 +66,11 @@ impl Core {
         let secrets = self.secrets.clone();
         let (token, generation) = self
             .store
-            .replace_judge_link(
+            .perform(ReissueLink::new(
                 judge,
-                Box::new(move |generation| secrets.link_key().token(judge, generation)),
                 expires_at,
-            )
+                Box::new(move |judge, generation| secrets.link_key().token(judge, generation)),
+            ))
             .await?;
         tracing::info!(judge, generation, "issued a new sign-in link");
         let name = self

@@ -16,8 +16,9 @@ use super::sync::{EventId, SubscribeError, Subscription};
 use super::Core;
 use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
 use crate::judging::error::JudgingError;
-use crate::judging::inputs::{NewHack, NewJudge, Ranking, MAX_JUDGES_PER_HACK};
+use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking, MAX_JUDGES_PER_HACK};
 use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+use crate::judging::ops::assign::Assign;
 use crate::judging::ops::import_devpost::ImportDevpost;
 use crate::judging::ops::import_judges::ImportJudges;
 use crate::judging::ops::rate::Rate;
@@ -71,7 +72,7 @@ impl Core {
         validate::name("name", &hack.name).map_err(JudgingError::from)?;
         validate::description(&hack.description).map_err(JudgingError::from)?;
         validate::location(hack.location).map_err(JudgingError::from)?;
-        Ok(self.store.add_hack(hack).await?)
+        Ok(self.store.perform(hack).await?)
     }
 
     pub async fn add_judge(&self, who: Identity, judge: NewJudge) -> Result<Judge, OpError> {
@@ -88,7 +89,7 @@ impl Core {
     ) -> Result<Superlative, OpError> {
         auth::authorize(who, Action::Administer(Op::AddSuperlative))?;
         validate::name("name", &name).map_err(JudgingError::from)?;
-        Ok(self.store.add_superlative(name).await?)
+        Ok(self.store.perform(NewSuperlative { name }).await?)
     }
 
     /// Judge `judge_id` rates `hack_id`: the admin, or that judge.
@@ -167,7 +168,8 @@ impl Core {
     ) -> Result<Assigned, OpError> {
         auth::authorize(who, Action::Administer(Op::Assign))?;
         let k = self.judges_per_hack(judges_per_hack).await?;
-        Ok(self.store.assign(k).await?)
+        let assign = Assign { judges_per_hack: k };
+        Ok(self.store.perform(assign).await?)
     }
 
     /// The whole state as `who` sees it (what its `update-full` holds).

@@ -12,6 +12,18 @@ pub struct NewHack {
     pub location: i64,
 }
 
+/// A superlative (a special prize) to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSuperlative {
+    pub name: String,
+}
+
+impl NewSuperlative {
+    pub fn new(name: impl Into<String>) -> NewSuperlative {
+        NewSuperlative { name: name.into() }
+    }
+}
+
 /// A judge to add.
 #[derive(Debug, Clone)]
 pub struct NewJudge {

@@ -139,6 +139,13 @@ impl Keyed {
     }
 }
 
+/// Runs the request's writes unkeyed. For a write whose answer is a
+/// secret (a judge's new secret, a sign-in link's token): a kept answer
+/// would keep the secret in the clear, so a repeat issues another instead.
+pub(super) fn decline() {
+    let _ = CLAIM.try_with(|claim| claim.taken.store(true, Ordering::Release));
+}
+
 /// The key of the request running now, for its first write; `None`
 /// when it has none, its caller is unknown, or a write took it already.
 pub(super) fn take() -> Option<Keyed> {

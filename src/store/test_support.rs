@@ -2,13 +2,13 @@
 //! superlative to rate.
 
 use super::JudgingStore;
-use crate::judging::inputs::{NewHack, NewJudge};
+use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative};
 use crate::judging::model::{Hack, Judge, Superlative};
 
 /// Adds hack "Tally", judge Ada and superlative "Best hardware" to either store.
 pub async fn seed(store: &dyn JudgingStore) -> (Hack, Judge, Superlative) {
     let hack = store
-        .add_hack(NewHack {
+        .perform(NewHack {
             name: "Tally".into(),
             description: "counts things".into(),
             location: 12,
@@ -22,6 +22,9 @@ pub async fn seed(store: &dyn JudgingStore) -> (Hack, Judge, Superlative) {
         })
         .await
         .unwrap();
-    let superlative = store.add_superlative("Best hardware".into()).await.unwrap();
+    let superlative = store
+        .perform(NewSuperlative::new("Best hardware"))
+        .await
+        .unwrap();
     (hack, judge, superlative)
 }

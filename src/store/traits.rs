@@ -15,56 +15,26 @@ use super::changes::{Changes, Log};
 use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
 
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
-use crate::judging::model::{Absence, DataStore, Hack, Superlative};
+use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking};
+use crate::judging::model::DataStore;
 use crate::judging::ops::absent::MarkAbsent;
+use crate::judging::ops::assign::Assign;
+use crate::judging::ops::clear_absences::ClearAbsences;
 use crate::judging::ops::import_devpost::ImportDevpost;
 use crate::judging::ops::import_judges::ImportJudges;
+use crate::judging::ops::issue_secret::IssueSecret;
+pub use crate::judging::ops::list_links::CurrentLink;
+use crate::judging::ops::list_links::ListLinks;
 use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::pause::SetPaused;
 use crate::judging::ops::rate::Rate;
+use crate::judging::ops::reissue_link::ReissueLink;
 use crate::judging::ops::unrate::Unrate;
 use crate::judging::ops::withdraw::Withdraw;
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::Assigned;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
-
-/// A judge's current link, as listing answers it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CurrentLink {
-    pub judge_id: i64,
-    pub token: String,
-    /// Milliseconds since the Unix epoch; `None`: never.
-    pub expires_at: Option<i64>,
-    /// Issued by this listing.
-    pub fresh: bool,
-}
-
-impl CurrentLink {
-    /// `judge`'s stored link (`stored`: its generation, token hash and
-    /// expiry), kept when `token_for(judge, generation)` still gives its
-    /// token and it has not expired at `now` (ms); `None`: a listing issues
-    /// a new one.
-    pub fn kept(
-        judge: i64,
-        stored: Option<(i64, &[u8], Option<i64>)>,
-        token_for: impl Fn(i64, i64) -> String,
-        now: i64,
-    ) -> Option<CurrentLink> {
-        let (generation, hash, expires_at) = stored?;
-        let hash = crate::secrets::SecretHash::try_from(hash).ok()?;
-        let token = token_for(judge, generation);
-        let live = expires_at.is_none_or(|at| at > now);
-        (live && crate::secrets::matches(&token, &hash)).then_some(CurrentLink {
-            judge_id: judge,
-            token,
-            expires_at,
-            fresh: false,
-        })
-    }
-}
 
 /// What a presented token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,10 +94,6 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type EntriesAdded = Result<Vec<EntryId>, (usize, SpeedError)>;
 /// The heat that runs or ran last: its number, its clickers, and whether it runs.
 pub type CurrentHeat = (u32, Vec<DeviceId>, bool);
-/// Makes the sign-in link token of a judge's link generation (judge, generation).
-pub type LinkTokens = Box<dyn Fn(i64, i64) -> String + Send>;
-/// Makes the sign-in link token of one judge's given generation.
-pub type LinkToken = Box<dyn Fn(i64) -> String + Send>;
 
 /// Runs judging operation `Op` (a rule of `judging/ops/`) as one durable
 /// write, under the request's idempotency key if it has one. Each engine
@@ -142,7 +108,9 @@ pub trait Perform<Op: Operation> {
 /// sign-in links. Every write is durable when its future resolves; a refusal
 /// (`WriteError::Refused`) wrote nothing.
 pub trait JudgingStore:
-    Perform<Rate>
+    Perform<NewHack>
+    + Perform<NewSuperlative>
+    + Perform<Rate>
     + Perform<Unrate>
     + Perform<Ranking>
     + Perform<MarkAbsent>
@@ -152,41 +120,23 @@ pub trait JudgingStore:
     + Perform<ImportJudges>
     + Perform<Withdraw>
     + Perform<SetPaused>
+    + Perform<ClearAbsences>
+    + Perform<Assign>
+    + Perform<IssueSecret>
+    + Perform<ListLinks>
+    + Perform<ReissueLink>
     + Send
     + Sync
 {
-    /// Records a hack (checked by the core).
-    fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>>;
-    /// Records a superlative (a prize category).
-    fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>>;
-    /// Issues a new secret for a judge, kept hashed.
-    fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>>;
     /// The judge a secret was issued to.
     fn judge_for_secret(&self, secret: String) -> StoreFuture<'_, Result<Option<i64>, StoreError>>;
     fn judge_exists(&self, id: i64) -> StoreFuture<'_, Result<bool, StoreError>>;
     /// Every row of every judging table: what live views start from.
     fn load_all(&self) -> StoreFuture<'_, Result<DataStore, StoreError>>;
-    /// Assigns hacks to judges, keeping what was rated.
-    fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>>;
     /// The judges per hack of the latest assignment.
     fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>>;
-    /// Clears a hack's absences (the organiser found the team).
-    fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>>;
     /// When each judge last acted, in ms since the Unix epoch.
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>>;
-    /// The current sign-in link of each judge, issuing first links where missing.
-    fn current_judge_links(
-        &self,
-        judges: Vec<i64>,
-        token_for: LinkTokens,
-    ) -> StoreFuture<'_, Result<Vec<CurrentLink>, WriteError>>;
-    /// Replaces a judge's sign-in link with a new generation.
-    fn replace_judge_link(
-        &self,
-        judge: i64,
-        token_for: LinkToken,
-        expires_at: Option<i64>,
-    ) -> StoreFuture<'_, Result<(String, i64), WriteError>>;
     /// Whose sign-in link a token is, and whether it is still valid.
     fn judge_for_link(&self, token: String) -> StoreFuture<'_, Result<LinkLookup, StoreError>>;
 }
@@ -359,17 +309,5 @@ mod tests {
             LinkLookup::of("token-a", Some(short), 10),
             LinkLookup::Unknown
         );
-    }
-
-    #[test]
-    fn a_listing_keeps_a_stored_link_its_secret_still_makes_and_that_has_not_expired() {
-        let token_for = |judge: i64, generation: i64| format!("link-{judge}-{generation}");
-        let hash = crate::secrets::hash("link-3-2");
-        let kept = CurrentLink::kept(3, Some((2, &hash[..], Some(11))), token_for, 10).unwrap();
-        assert_eq!((kept.token.as_str(), kept.fresh), ("link-3-2", false));
-        // Expired; a hash its generation no longer makes (the link key changed); none.
-        assert!(CurrentLink::kept(3, Some((2, &hash[..], Some(10))), token_for, 10).is_none());
-        assert!(CurrentLink::kept(3, Some((1, &hash[..], None)), token_for, 10).is_none());
-        assert!(CurrentLink::kept(3, None, token_for, 10).is_none());
     }
 }

@@ -8,13 +8,20 @@
 //! One file per operation, with its facts, its plan and its unit tests.
 
 pub mod absent;
+pub mod add_hack;
 pub mod add_judge;
+pub mod add_superlative;
+pub mod assign;
+pub mod clear_absences;
 pub mod import_devpost;
 pub mod import_judges;
+pub mod issue_secret;
+pub mod list_links;
 pub mod note;
 pub mod pause;
 pub mod rank;
 pub mod rate;
+pub mod reissue_link;
 pub mod unrate;
 pub mod withdraw;
 
@@ -34,6 +41,11 @@ pub trait Operation {
     type Written;
     /// What the caller is answered.
     type Reply;
+
+    /// Whether the reply is a secret. Such a write is never kept under an
+    /// idempotency key (the stored answer would hold the secret in the
+    /// clear): a repeat issues another.
+    const REPLY_IS_SECRET: bool = false;
 
     /// The writes to make, or why none may be made.
     fn decide(&self, facts: Self::Facts) -> Result<Self::Plan, JudgingError>;

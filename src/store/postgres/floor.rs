@@ -15,35 +15,40 @@ use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
 
-use super::judging_rows::{exists, publish, Table};
+use super::judging_rows::{exists, Table};
 use super::locks::{Advisory, Locks};
+use super::perform::PgOperation;
 use super::writer::PgTx;
-use super::{unreachable, PgStore};
+use super::{unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
-use crate::store::{now_ms, StoreError, WriteError};
+use crate::judging::ops::clear_absences::ClearAbsences;
+use crate::store::runner::{self, Storage};
+use crate::store::{now_ms, StoreError};
 
-impl PgStore {
-    /// The organiser says the team is back: every active absence of `hack`
-    /// is cleared. Answers the rows it cleared.
-    pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, WriteError> {
-        let locks = Locks::shared(Advisory::Floor).absences_of(hack);
-        self.judging_write(locks, move |tx| {
-            Box::pin(async move {
-                if !exists(tx, Table::Hacks, hack).await? {
-                    return Ok(Err(JudgingError::NoSuchHack(hack)));
-                }
-                let cleared = clear_hack_absences(tx, hack).await?;
-                if !cleared.is_empty() {
-                    let rows = cleared.clone();
-                    publish(tx, |d| d.absences = rows);
-                }
-                Ok(Ok(cleared))
-            })
-        })
-        .await
+/// Clearing a hack's absences: under the floor lock shared and the hack's
+/// absences lock, whether it exists, then one update.
+impl Storage<ClearAbsences> for PgTx {
+    async fn load(&mut self, op: &ClearAbsences) -> Result<bool, StoreError> {
+        exists(self, Table::Hacks, op.hack).await
     }
 
+    async fn apply(&mut self, op: &ClearAbsences, (): &()) -> Result<Vec<Absence>, StoreError> {
+        clear_hack_absences(self, op.hack).await
+    }
+}
+
+impl PgOperation for ClearAbsences {
+    fn locks(&self) -> Locks {
+        Locks::shared(Advisory::Floor).absences_of(self.hack)
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Vec<Absence>, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgStore {
     /// When each judge last rated, ranked, marked an absence or wrote a
     /// note (milliseconds since the Unix epoch), by judge id.
     pub async fn judge_activity(&self) -> Result<HashMap<i64, i64>, StoreError> {
@@ -163,19 +168,21 @@ mod tests {
     use super::*;
     use crate::judging::inputs::{NewHack, NewJudge};
     use crate::judging::ops::absent::MarkAbsent;
+    use crate::judging::ops::assign::Assign;
+    use crate::judging::ops::clear_absences::ClearAbsences;
     use crate::judging::ops::note::WriteNote;
     use crate::judging::ops::pause::SetPaused;
     use crate::judging::ops::rate::Rate;
     use crate::judging::ops::withdraw::Withdraw;
     use crate::store::postgres::locks::FLOOR_LOCK;
     use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
-    use crate::store::Perform;
+    use crate::store::{Perform, WriteError};
 
     /// Two judges, three hacks, and judge 1 assigned hacks 1, 2, 3 in that order.
     async fn floor(store: &PgStore, feed: &mut Feed) {
         for i in 1..=3 {
             store
-                .add_hack(NewHack {
+                .perform(NewHack {
                     name: format!("H{i}"),
                     description: String::new(),
                     location: i,
@@ -192,7 +199,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        store.assign(1).await.unwrap();
+        store.perform(Assign { judges_per_hack: 1 }).await.unwrap();
         feed.diffs(store).await;
     }
 
@@ -270,7 +277,7 @@ mod tests {
 
         // Cleared, then marked again: the same row, active again; the hack
         // is last already, so the route stays.
-        let cleared = store.clear_absences(first).await.unwrap();
+        let cleared = store.perform(ClearAbsences { hack: first }).await.unwrap();
         assert_eq!(
             cleared,
             [Absence {
@@ -279,7 +286,11 @@ mod tests {
             }]
         );
         assert_eq!(feed.one(&store).await.absences, cleared);
-        assert!(store.clear_absences(first).await.unwrap().is_empty());
+        assert!(store
+            .perform(ClearAbsences { hack: first })
+            .await
+            .unwrap()
+            .is_empty());
         feed.quiet(&store).await;
         let again = store.perform(MarkAbsent::new(1, first)).await.unwrap();
         assert_eq!(again, absence);
@@ -309,7 +320,7 @@ mod tests {
         assert!(e.starts_with("judge 9 does not exist"), "{e}");
         let e = refused(store.perform(MarkAbsent::new(1, 9)).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
-        let e = refused(store.clear_absences(9).await.map(drop));
+        let e = refused(store.perform(ClearAbsences { hack: 9 }).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
         let e = refused(store.perform(Withdraw::new(9, true)).await.map(drop));
         assert!(e.starts_with("hack 9 does not exist"), "{e}");
@@ -453,7 +464,7 @@ mod tests {
             .unwrap();
         let assigning = tokio::spawn({
             let store = store.clone();
-            async move { store.assign(2).await }
+            async move { store.perform(Assign { judges_per_hack: 2 }).await }
         });
         let pausing = tokio::spawn({
             let store = store.clone();

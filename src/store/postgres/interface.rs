@@ -5,31 +5,16 @@
 use std::collections::HashMap;
 
 use super::PgStore;
-use crate::judging::inputs::NewHack;
-use crate::judging::model::{Absence, DataStore, Hack, Superlative};
-use crate::judging::outcomes::Assigned;
+use crate::judging::model::DataStore;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
 use crate::store::traits::{
-    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, LinkToken, LinkTokens, SpeedStore,
-    StoreFuture,
+    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, SpeedStore, StoreFuture,
 };
-use crate::store::{CurrentLink, LinkLookup, RegisterError, StoreError, WriteError};
+use crate::store::{LinkLookup, RegisterError, StoreError};
 
 impl JudgingStore for PgStore {
-    fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>> {
-        Box::pin(PgStore::add_hack(self, hack))
-    }
-
-    fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
-        Box::pin(PgStore::add_superlative(self, name))
-    }
-
-    fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>> {
-        Box::pin(PgStore::issue_judge_secret(self, judge))
-    }
-
     fn judge_for_secret(&self, secret: String) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(PgStore::judge_for_secret(self, secret))
     }
@@ -42,39 +27,12 @@ impl JudgingStore for PgStore {
         Box::pin(PgStore::load_all(self))
     }
 
-    fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>> {
-        Box::pin(PgStore::assign(self, judges_per_hack))
-    }
-
     fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(PgStore::judges_per_hack(self))
     }
 
-    fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>> {
-        Box::pin(PgStore::clear_absences(self, hack))
-    }
-
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {
         Box::pin(PgStore::judge_activity(self))
-    }
-
-    fn current_judge_links(
-        &self,
-        judges: Vec<i64>,
-        token_for: LinkTokens,
-    ) -> StoreFuture<'_, Result<Vec<CurrentLink>, WriteError>> {
-        Box::pin(PgStore::current_judge_links(self, judges, token_for))
-    }
-
-    fn replace_judge_link(
-        &self,
-        judge: i64,
-        token_for: LinkToken,
-        expires_at: Option<i64>,
-    ) -> StoreFuture<'_, Result<(String, i64), WriteError>> {
-        Box::pin(PgStore::replace_judge_link(
-            self, judge, token_for, expires_at,
-        ))
     }
 
     fn judge_for_link(&self, token: String) -> StoreFuture<'_, Result<LinkLookup, StoreError>> {

@@ -1,6 +1,8 @@
 //! The judges' sign-in links in PostgreSQL, with the same rules as SQLite's
 //! (`crate::store::judge_links`): per judge, the link's generation, the
 //! SHA-256 of its token and when it expires; a new link retires the old.
+//! Here are the facts listing and re-issuing read and the writes they
+//! apply (their rules: `judging/ops/list_links.rs`, `reissue_link.rs`).
 //!
 //! Across nodes: a judge's link is read and written under a lock of the
 //! judge's row (`FOR NO KEY UPDATE`, which leaves the foreign-key checks of
@@ -10,13 +12,20 @@
 
 use std::collections::HashMap;
 
+use futures_util::future::try_join_all;
+
 use super::judging_rows::{prepare_all, query_with};
 use super::locks::Locks;
-use super::PgStore;
+use super::perform::PgOperation;
+use super::writer::PgTx;
+use super::{PgFuture, PgStore};
 use crate::judging::error::JudgingError;
+use crate::judging::ops::list_links::{self, CurrentLink, ListLinks, StoredLink};
+use crate::judging::ops::reissue_link::{self, ReissueLink};
 use crate::secrets;
-use crate::store::traits::{LinkRow, LinkToken, LinkTokens};
-use crate::store::{now_ms, CurrentLink, LinkLookup, StoreError, WriteError};
+use crate::store::runner::{self, Storage};
+use crate::store::traits::LinkRow;
+use crate::store::{now_ms, LinkLookup, StoreError};
 
 /// Writes a judge's link ($1) of generation $2, token hash $3, expiry $4,
 /// made at $5, in place of the one it had.
@@ -27,123 +36,118 @@ const WRITE_LINK: &str =
        token_hash = excluded.token_hash, expires_at = excluded.expires_at,
        created_at = excluded.created_at";
 
-/// A judge's stored link: generation, token hash, expiry.
-type Stored = (i64, Vec<u8>, Option<i64>);
+/// A listing's facts: each listed judge's stored link, read once the
+/// judges' rows are locked (in id order) so no other node's listing or
+/// re-issue changes them until the commit.
+impl Storage<ListLinks> for PgTx {
+    async fn load(&mut self, op: &ListLinks) -> Result<list_links::Facts, StoreError> {
+        let [lock, select] = prepare_all(
+            self,
+            [
+                "SELECT id FROM judges WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+                "SELECT judge_id, generation, token_hash, expires_at FROM judge_links
+                 WHERE judge_id = ANY($1)",
+            ],
+        )
+        .await?;
+        self.execute(&lock, &[&op.judges]).await?;
+        let stored: HashMap<i64, StoredLink> = self
+            .query(&select, &[&op.judges])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+            .collect();
+        Ok(list_links::Facts {
+            stored,
+            now: now_ms(),
+        })
+    }
+
+    /// The new links go out pipelined.
+    async fn apply(&mut self, _: &ListLinks, plan: &list_links::Plan) -> Result<(), StoreError> {
+        let tx: &PgTx = self;
+        let write = tx.prepare_cached(WRITE_LINK).await?;
+        let (none, now): (Option<i64>, i64) = (None, now_ms());
+        let hashes: Vec<&[u8]> = plan.fresh.iter().map(|l| &l.token_hash[..]).collect();
+        try_join_all(plan.fresh.iter().zip(&hashes).map(|(link, hash)| {
+            query_with(
+                tx,
+                &write,
+                [&link.judge, &link.generation, hash, &none, &now],
+            )
+        }))
+        .await?;
+        Ok(())
+    }
+}
+
+/// The listed judges' rows cover their links.
+impl PgOperation for ListLinks {
+    fn locks(&self) -> Locks {
+        Locks::none().judges(self.judges.clone())
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Vec<CurrentLink>, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+/// Re-issuing's facts: the judge's row, locked (which also says it
+/// exists), and its link's generation.
+impl Storage<ReissueLink> for PgTx {
+    async fn load(&mut self, op: &ReissueLink) -> Result<reissue_link::Facts, StoreError> {
+        let [lock, select] = prepare_all(
+            self,
+            [
+                "SELECT 1 FROM judges WHERE id = $1 FOR NO KEY UPDATE",
+                "SELECT generation FROM judge_links WHERE judge_id = $1",
+            ],
+        )
+        .await?;
+        let judge_exists = self.query_opt(&lock, &[&op.judge]).await?.is_some();
+        let generation = self
+            .query_opt(&select, &[&op.judge])
+            .await?
+            .map(|r| r.get(0));
+        Ok(reissue_link::Facts {
+            judge_exists,
+            generation,
+        })
+    }
+
+    async fn apply(
+        &mut self,
+        op: &ReissueLink,
+        plan: &reissue_link::Plan,
+    ) -> Result<(), StoreError> {
+        let write = self.prepare_cached(WRITE_LINK).await?;
+        let hash = secrets::hash(&plan.token);
+        self.execute(
+            &write,
+            &[
+                &op.judge,
+                &plan.generation,
+                &&hash[..],
+                &op.expires_at,
+                &now_ms(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl PgOperation for ReissueLink {
+    fn locks(&self) -> Locks {
+        Locks::none().judges([self.judge])
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<(String, i64), JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
 
 impl PgStore {
-    /// The current link of each of `judges`, as (judge, token, expiry):
-    /// the stored one where `token_for(judge, generation)` still gives its
-    /// token and it has not expired, else a new one of the next generation
-    /// (no expiry).
-    pub async fn current_judge_links(
-        &self,
-        judges: Vec<i64>,
-        token_for: LinkTokens,
-    ) -> Result<Vec<CurrentLink>, WriteError> {
-        // Each judge's row covers its links; locked again below, at no
-        // cost, so the rows are known to be held where the code reads them.
-        self.judging_write(Locks::none().judges(judges.clone()), move |tx| {
-            Box::pin(async move {
-                let [lock, select, write] = prepare_all(
-                    tx,
-                    [
-                        "SELECT id FROM judges WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-                        "SELECT judge_id, generation, token_hash, expires_at FROM judge_links
-                         WHERE judge_id = ANY($1)",
-                        WRITE_LINK,
-                    ],
-                )
-                .await?;
-                tx.execute(&lock, &[&judges]).await?;
-                let mut stored: HashMap<i64, Stored> = tx
-                    .query(&select, &[&judges])
-                    .await?
-                    .iter()
-                    .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
-                    .collect();
-                let now = now_ms();
-                let mut links = Vec::with_capacity(judges.len());
-                // (judge, generation, token hash) of each new link.
-                let mut fresh: Vec<(i64, i64, Vec<u8>)> = Vec::new();
-                for judge in judges {
-                    let found = stored.get(&judge).map(|(g, hash, at)| (*g, &hash[..], *at));
-                    let link = match CurrentLink::kept(judge, found, &token_for, now) {
-                        Some(kept) => kept,
-                        None => {
-                            let generation = stored.get(&judge).map_or(0, |s| s.0) + 1;
-                            let token = token_for(judge, generation);
-                            let hash = secrets::hash(&token).to_vec();
-                            stored.insert(judge, (generation, hash.clone(), None));
-                            fresh.push((judge, generation, hash));
-                            CurrentLink {
-                                judge_id: judge,
-                                token,
-                                expires_at: None,
-                                fresh: true,
-                            }
-                        }
-                    };
-                    links.push(link);
-                }
-                let none: Option<i64> = None;
-                futures_util::future::try_join_all(fresh.iter().map(
-                    |(judge, generation, hash)| {
-                        query_with(tx, &write, [judge, generation, hash, &none, &now])
-                    },
-                ))
-                .await?;
-                Ok(Ok(links))
-            })
-        })
-        .await
-    }
-
-    /// Gives `judge` a link of the next generation, with the token `token_for`
-    /// makes for that generation, and returns the token. The old link stops
-    /// working when this returns (it is durable by then).
-    pub async fn replace_judge_link(
-        &self,
-        judge: i64,
-        token_for: LinkToken,
-        expires_at: Option<i64>,
-    ) -> Result<(String, i64), WriteError> {
-        self.judging_write(Locks::none().judges([judge]), move |tx| {
-            Box::pin(async move {
-                let [lock, select, write] = prepare_all(
-                    tx,
-                    [
-                        "SELECT 1 FROM judges WHERE id = $1 FOR NO KEY UPDATE",
-                        "SELECT generation FROM judge_links WHERE judge_id = $1",
-                        WRITE_LINK,
-                    ],
-                )
-                .await?;
-                if tx.query_opt(&lock, &[&judge]).await?.is_none() {
-                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
-                }
-                let generation = tx
-                    .query_opt(&select, &[&judge])
-                    .await?
-                    .map_or(0, |r| r.get::<_, i64>(0))
-                    + 1;
-                let token = token_for(generation);
-                tx.execute(
-                    &write,
-                    &[
-                        &judge,
-                        &generation,
-                        &&secrets::hash(&token)[..],
-                        &expires_at,
-                        &now_ms(),
-                    ],
-                )
-                .await?;
-                Ok(Ok((token, generation)))
-            })
-        })
-        .await
-    }
-
     /// Whose current link `token` is, if anyone's.
     pub async fn judge_for_link(&self, token: String) -> Result<LinkLookup, StoreError> {
         let hash = secrets::hash(&token);
@@ -172,8 +176,9 @@ impl PgStore {
 mod tests {
     use super::*;
     use crate::judging::inputs::NewJudge;
+    use crate::judging::ops::list_links::LinkTokens;
     use crate::store::postgres::test_support::{fresh_database, node, open};
-    use crate::store::Perform;
+    use crate::store::{Perform, WriteError};
 
     async fn ada(store: &PgStore) {
         store
@@ -194,7 +199,11 @@ mod tests {
         ada(&store).await;
         feed.diffs(&store).await;
         let (first, g1) = store
-            .replace_judge_link(1, Box::new(|g| format!("token-{g}")), None)
+            .perform(ReissueLink::new(
+                1,
+                None,
+                Box::new(|_, g| format!("token-{g}")),
+            ))
             .await
             .unwrap();
         assert_eq!((first.as_str(), g1), ("token-1", 1));
@@ -203,7 +212,11 @@ mod tests {
             LinkLookup::Valid(1)
         );
         let (second, g2) = store
-            .replace_judge_link(1, Box::new(|g| format!("token-{g}")), Some(1))
+            .perform(ReissueLink::new(
+                1,
+                Some(1),
+                Box::new(|_, g| format!("token-{g}")),
+            ))
             .await
             .unwrap();
         assert_eq!(g2, 2);
@@ -224,7 +237,7 @@ mod tests {
             }
         };
         let listed = store
-            .current_judge_links(vec![1], Box::new(token_for))
+            .perform(ListLinks::new(vec![1], Box::new(token_for)))
             .await
             .unwrap();
         assert_eq!(
@@ -237,14 +250,17 @@ mod tests {
             }]
         );
         let again = store
-            .current_judge_links(vec![1], Box::new(token_for))
+            .perform(ListLinks::new(vec![1], Box::new(token_for)))
             .await
             .unwrap();
         assert_eq!(again[0].token, "token-3");
         assert!(!again[0].fresh);
         // A token that no longer derives (a new key) is replaced too.
         let rekeyed = store
-            .current_judge_links(vec![1], Box::new(|_, g| format!("new-key-{g}")))
+            .perform(ListLinks::new(
+                vec![1],
+                Box::new(|_, g| format!("new-key-{g}")),
+            ))
             .await
             .unwrap();
         assert_eq!(rekeyed[0].token, "new-key-4");
@@ -254,13 +270,13 @@ mod tests {
         );
         assert!(matches!(
             store
-                .replace_judge_link(9, Box::new(|g| g.to_string()), None)
+                .perform(ReissueLink::new(9, None, Box::new(|_, g| g.to_string())))
                 .await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(9)))
         ));
         assert!(matches!(
             store
-                .current_judge_links(vec![9], Box::new(|_, g| g.to_string()))
+                .perform(ListLinks::new(vec![9], Box::new(|_, g| g.to_string())))
                 .await,
             Err(WriteError::Store(_))
         ));
@@ -286,8 +302,11 @@ mod tests {
         let judges: Vec<i64> = (1..=20).collect();
         let token_for = || -> LinkTokens { Box::new(|judge, g| format!("t-{judge}-{g}")) };
         let (one, two) = tokio::join!(
-            a.current_judge_links(judges.clone(), token_for()),
-            b.current_judge_links(judges.iter().rev().copied().collect(), token_for())
+            a.perform(ListLinks::new(judges.clone(), token_for())),
+            b.perform(ListLinks::new(
+                judges.iter().rev().copied().collect(),
+                token_for()
+            ))
         );
         let (one, mut two) = (one.unwrap(), two.unwrap());
         two.reverse();

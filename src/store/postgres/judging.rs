@@ -17,79 +17,96 @@ use futures_util::future::{try_join, try_join3};
 use tokio_postgres::GenericClient;
 
 use super::floor;
-use super::judging_rows::{exists, publish, Table};
+use super::judging_rows::{exists, Table};
 use super::locks::{Advisory, Locks};
+use super::perform::PgOperation;
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::judging::error::JudgingError;
-use crate::judging::inputs::NewHack;
+use crate::judging::inputs::{NewHack, NewSuperlative};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
+use crate::judging::ops::issue_secret::IssueSecret;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
-use crate::store::JUDGE_SECRET_BYTES;
+use crate::store::runner::{self, Storage};
 use crate::store::{now_ms, StoreError, WriteError};
 
+/// A new hack: one insert, under the import lock (imports number tables
+/// around the hacks there are).
+impl Storage<NewHack> for PgTx {
+    async fn load(&mut self, _: &NewHack) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, hack: &NewHack, (): &()) -> Result<i64, StoreError> {
+        insert_hack(self, &hack.name, &hack.description, hack.location).await
+    }
+}
+
+impl PgOperation for NewHack {
+    fn locks(&self) -> Locks {
+        Locks::exclusive(Advisory::Import)
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Hack, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+/// A new superlative: one insert, under the import lock (imports match
+/// superlatives by name).
+impl Storage<NewSuperlative> for PgTx {
+    async fn load(&mut self, _: &NewSuperlative) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, prize: &NewSuperlative, (): &()) -> Result<i64, StoreError> {
+        insert_superlative(self, &prize.name).await
+    }
+}
+
+impl PgOperation for NewSuperlative {
+    fn locks(&self) -> Locks {
+        Locks::exclusive(Advisory::Import)
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Superlative, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+/// A new secret: the judge must exist; its hash is stored. A new row of
+/// its own: it waits for no other node's batch.
+impl Storage<IssueSecret> for PgTx {
+    async fn load(&mut self, op: &IssueSecret) -> Result<bool, StoreError> {
+        exists(self, Table::Judges, op.judge).await
+    }
+
+    async fn apply(&mut self, op: &IssueSecret, (): &()) -> Result<(), StoreError> {
+        let insert = self
+            .prepare_cached(
+                "INSERT INTO judge_secrets (secret_hash, judge_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .await?;
+        self.execute(&insert, &[&&op.hash()[..], &op.judge, &now_ms()])
+            .await?;
+        Ok(())
+    }
+}
+
+impl PgOperation for IssueSecret {
+    fn locks(&self) -> Locks {
+        Locks::none()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<String, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
 impl PgStore {
-    /// Adds a hack and returns its row.
-    pub async fn add_hack(&self, hack: NewHack) -> Result<Hack, WriteError> {
-        // Imports number tables around the hacks there are.
-        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
-            Box::pin(async move {
-                let row = Hack {
-                    id: insert_hack(tx, &hack.name, &hack.description, hack.location).await?,
-                    name: hack.name,
-                    description: hack.description,
-                    location: hack.location,
-                };
-                publish(tx, |d| d.hacks.push(row.clone()));
-                Ok(Ok(row))
-            })
-        })
-        .await
-    }
-
-    /// Adds a superlative (a special prize) and returns its row.
-    pub async fn add_superlative(&self, name: String) -> Result<Superlative, WriteError> {
-        // Imports match superlatives by name.
-        self.judging_write(Locks::exclusive(Advisory::Import), move |tx| {
-            Box::pin(async move {
-                let row = Superlative {
-                    id: insert_superlative(tx, &name).await?,
-                    name,
-                };
-                publish(tx, |d| d.superlatives.push(row.clone()));
-                Ok(Ok(row))
-            })
-        })
-        .await
-    }
-
-    /// Issues a new login secret for `judge` and stores only its hash. The
-    /// secret is durable when this returns; earlier secrets stay valid.
-    pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, WriteError> {
-        // A new row of its own: it waits for no other node's batch.
-        self.judging_write(Locks::none(), move |tx| {
-            Box::pin(async move {
-                if !exists(tx, Table::Judges, judge).await? {
-                    return Ok(Err(JudgingError::NoSuchJudge(judge)));
-                }
-                let secret = secrets::generate(JUDGE_SECRET_BYTES);
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO judge_secrets (secret_hash, judge_id, created_at)
-                         VALUES ($1, $2, $3)",
-                    )
-                    .await?;
-                tx.execute(&insert, &[&&secrets::hash(&secret)[..], &judge, &now_ms()])
-                    .await?;
-                Ok(Ok(secret))
-            })
-        })
-        .await
-    }
-
     /// The judge a login secret was issued to, if any (by any node).
     pub async fn judge_for_secret(&self, secret: String) -> Result<Option<i64>, StoreError> {
         let hash = secrets::hash(&secret);
@@ -542,7 +559,7 @@ mod tests {
         };
         seed(&store).await;
         feed.diffs(&store).await;
-        let secret = store.issue_judge_secret(1).await.unwrap();
+        let secret = store.perform(IssueSecret::new(1)).await.unwrap();
         assert_eq!(secret.len(), 64);
         feed.quiet(&store).await;
         assert_eq!(
@@ -551,7 +568,7 @@ mod tests {
         );
         assert_eq!(store.judge_for_secret("nope".into()).await.unwrap(), None);
         assert!(matches!(
-            store.issue_judge_secret(5).await,
+            store.perform(IssueSecret::new(5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(5)))
         ));
         let client = store.pool.get().await.unwrap();

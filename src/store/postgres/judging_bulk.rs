@@ -18,20 +18,20 @@ use std::collections::HashMap;
 use futures_util::future::try_join_all;
 
 use super::judging::{email_owner, load_all};
-use super::judging_rows::{publish, query_with, returned_id};
+use super::judging_rows::{query_with, returned_id};
 use super::locks::{Advisory, Locks};
 use super::perform::PgOperation;
 use super::writer::PgTx;
 use super::{unreachable, PgFuture, PgStore};
-use crate::judging::assign::{self, PlannedAssignment};
 use crate::judging::error::JudgingError;
-use crate::judging::model::JudgeHack;
+use crate::judging::model::DataStore;
 use crate::judging::ops::add_judge::Claimed;
+use crate::judging::ops::assign::{Assign, Plan as AssignPlan};
 use crate::judging::ops::import_devpost::{ImportDevpost, Plan, Stored, Written};
 use crate::judging::ops::import_judges::ImportJudges;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
 use crate::store::runner::{self, Storage};
-use crate::store::{StoreError, WriteError};
+use crate::store::StoreError;
 
 /// Where the `k` of the latest assignment is kept, for results' coverage.
 const META_JUDGES_PER_HACK: &str = "judges_per_hack";
@@ -190,108 +190,79 @@ impl PgOperation for ImportJudges {
     }
 }
 
-impl PgStore {
-    /// Runs assignment ([`assign::plan`]) on the hacks, judges, assignments
-    /// and ratings as they are, and writes the rows that are new or changed.
-    /// Running it again tops up: rated rows stay, new hacks and judges are
-    /// worked in. Remembers `judges_per_hack` for results' coverage.
-    pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, WriteError> {
-        self.judging_write(Locks::exclusive(Advisory::Floor), move |tx| {
-            Box::pin(async move {
-                let data = load_all(&**tx).await?;
-                let decided = match assign::decide(&data, judges_per_hack as usize) {
-                    Ok(decided) => decided,
-                    Err(refusal) => return Ok(Err(refusal)),
-                };
-                let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) = decided
-                    .changes
-                    .into_iter()
-                    .partition(|c| c.row_id.is_some());
-
-                // Changed rows are deleted and written back under their own
-                // ids (in this one transaction, so no client ever sees them
-                // gone): updating them one at a time could give a judge the
-                // same hack twice for a moment, which the UNIQUE constraint
-                // refuses.
-                let delete = tx
-                    .prepare_cached("DELETE FROM judge_hacks WHERE id = $1")
-                    .await?;
-                try_join_all(
-                    moved
-                        .iter()
-                        .map(|row| query_with(tx, &delete, [&row.row_id])),
-                )
-                .await?;
-                let put_back = tx
-                    .prepare_cached(
-                        "INSERT INTO judge_hacks (id, judge_id, hack_id, priority)
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .await?;
-                let updated: Vec<JudgeHack> = moved
-                    .iter()
-                    .map(|row| JudgeHack {
-                        id: row.row_id.expect("partitioned on row_id"),
-                        judge_id: row.judge_id,
-                        hack_id: row.hack_id,
-                        priority: row.priority,
-                    })
-                    .collect();
-                try_join_all(updated.iter().map(|row| {
-                    query_with(
-                        tx,
-                        &put_back,
-                        [&row.id, &row.judge_id, &row.hack_id, &row.priority],
-                    )
-                }))
-                .await?;
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO judge_hacks (judge_id, hack_id, priority) VALUES ($1, $2, $3)
-                         RETURNING id",
-                    )
-                    .await?;
-                let ids = try_join_all(new.iter().map(|row| {
-                    query_with(tx, &insert, [&row.judge_id, &row.hack_id, &row.priority])
-                }))
-                .await?;
-                let mut created: Vec<JudgeHack> = Vec::with_capacity(new.len());
-                for (row, rows) in new.iter().zip(ids) {
-                    created.push(JudgeHack {
-                        id: returned_id(&rows)?,
-                        judge_id: row.judge_id,
-                        hack_id: row.hack_id,
-                        priority: row.priority,
-                    });
-                }
-                let remember = tx
-                    .prepare_cached(
-                        "INSERT INTO meta (key, value) VALUES ($1, $2)
-                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    )
-                    .await?;
-                tx.execute(
-                    &remember,
-                    &[&META_JUDGES_PER_HACK, &judges_per_hack.to_string()],
-                )
-                .await?;
-                if !(created.is_empty() && updated.is_empty()) {
-                    let mut rows = updated.clone();
-                    rows.extend(created.iter().cloned());
-                    rows.sort_by_key(|r| r.id);
-                    publish(tx, |d| d.judge_hacks = rows);
-                }
-                Ok(Ok(Assigned {
-                    judges_per_hack,
-                    created,
-                    updated,
-                    total: decided.total,
-                }))
-            })
-        })
-        .await
+/// Assignment's facts: every judging row, under the floor lock held
+/// exclusively. Changed rows are deleted and written back under their own
+/// ids (in this one transaction, so no client ever sees them gone):
+/// updating them one at a time could give a judge the same hack twice for
+/// a moment, which the UNIQUE constraint refuses. Each step's statements go
+/// out pipelined.
+impl Storage<Assign> for PgTx {
+    async fn load(&mut self, _: &Assign) -> Result<DataStore, StoreError> {
+        load_all(&**self).await
     }
 
+    async fn apply(&mut self, op: &Assign, plan: &AssignPlan) -> Result<Vec<i64>, StoreError> {
+        let tx: &PgTx = self;
+        let delete = tx
+            .prepare_cached("DELETE FROM judge_hacks WHERE id = $1")
+            .await?;
+        try_join_all(
+            plan.moved
+                .iter()
+                .map(|row| query_with(tx, &delete, [&row.id])),
+        )
+        .await?;
+        let put_back = tx
+            .prepare_cached(
+                "INSERT INTO judge_hacks (id, judge_id, hack_id, priority) VALUES ($1, $2, $3, $4)",
+            )
+            .await?;
+        try_join_all(plan.moved.iter().map(|row| {
+            query_with(
+                tx,
+                &put_back,
+                [&row.id, &row.judge_id, &row.hack_id, &row.priority],
+            )
+        }))
+        .await?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO judge_hacks (judge_id, hack_id, priority) VALUES ($1, $2, $3)
+                 RETURNING id",
+            )
+            .await?;
+        let inserted = try_join_all(
+            plan.new
+                .iter()
+                .map(|row| query_with(tx, &insert, [&row.judge_id, &row.hack_id, &row.priority])),
+        )
+        .await?;
+        let remember = tx
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .await?;
+        tx.execute(
+            &remember,
+            &[&META_JUDGES_PER_HACK, &op.judges_per_hack.to_string()],
+        )
+        .await?;
+        inserted.iter().map(|rows| returned_id(rows)).collect()
+    }
+}
+
+impl PgOperation for Assign {
+    fn locks(&self) -> Locks {
+        Locks::exclusive(Advisory::Floor)
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Assigned, JudgingError>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgStore {
     /// The judges per hack of the latest assignment, if one ran.
     pub async fn judges_per_hack(&self) -> Result<Option<i64>, StoreError> {
         let client = self.pool.get().await.map_err(unreachable)?;
@@ -312,11 +283,11 @@ mod tests {
     use std::collections::{BTreeSet, HashSet};
 
     use crate::judging::devpost::Project;
-    use crate::judging::inputs::{NewHack, NewJudge};
+    use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative};
     use crate::judging::judges_csv;
     use crate::judging::ops::rate::Rate;
     use crate::store::postgres::test_support::{fresh_database, node, open};
-    use crate::store::Perform;
+    use crate::store::{Perform, WriteError};
 
     fn project(title: &str, table: Option<i64>, prizes: &[&str]) -> Project {
         Project {
@@ -347,7 +318,7 @@ mod tests {
             return;
         };
         store
-            .add_hack(NewHack {
+            .perform(NewHack {
                 name: "Entered by hand".into(),
                 description: String::new(),
                 location: 1,
@@ -355,7 +326,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .add_superlative("best use of data".into())
+            .perform(NewSuperlative::new("best use of data"))
             .await
             .unwrap();
         feed.diffs(&store).await;
@@ -483,7 +454,7 @@ mod tests {
             return;
         };
         assert!(matches!(
-            store.assign(3).await,
+            store.perform(Assign { judges_per_hack: 3 }).await,
             Err(WriteError::Refused(JudgingError::NothingToAssign("judges")))
         ));
         let judges = (1..=4)
@@ -491,7 +462,7 @@ mod tests {
             .collect();
         store.perform(ImportJudges::new(judges)).await.unwrap();
         assert!(matches!(
-            store.assign(3).await,
+            store.perform(Assign { judges_per_hack: 3 }).await,
             Err(WriteError::Refused(JudgingError::NothingToAssign("hacks")))
         ));
         let projects = (1..=6)
@@ -501,7 +472,7 @@ mod tests {
         feed.diffs(&store).await;
         assert_eq!(store.judges_per_hack().await.unwrap(), None);
 
-        let first = store.assign(2).await.unwrap();
+        let first = store.perform(Assign { judges_per_hack: 2 }).await.unwrap();
         assert_eq!(first.created.len(), 12);
         assert!(first.updated.is_empty());
         assert_eq!(first.total, 12);
@@ -510,7 +481,7 @@ mod tests {
         assert_eq!(diff.judge_hacks, first.created);
 
         // Unchanged: nothing written, nothing published.
-        let again = store.assign(2).await.unwrap();
+        let again = store.perform(Assign { judges_per_hack: 2 }).await.unwrap();
         assert!(again.created.is_empty() && again.updated.is_empty());
         feed.quiet(&store).await;
 
@@ -525,7 +496,7 @@ mod tests {
             .await
             .unwrap();
         feed.diffs(&store).await;
-        let topped = store.assign(3).await.unwrap();
+        let topped = store.perform(Assign { judges_per_hack: 3 }).await.unwrap();
         assert_eq!(topped.total, 18);
         let mut published = topped.updated.clone();
         published.extend(topped.created.iter().cloned());

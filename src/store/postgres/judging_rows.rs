@@ -1,7 +1,6 @@
-//! What every PostgreSQL module of the judging tables shares: publishing the
-//! rows a job wrote as one live-update diff, the checks that referenced rows
-//! exist, and the advisory locks that stand in for SQLite's single writer
-//! where several nodes write at once.
+//! What every PostgreSQL module of the judging tables shares: the checks
+//! that referenced rows exist, and the advisory locks that stand in for
+//! SQLite's single writer where several nodes write at once.
 //!
 //! The floor lock: writes that check the pause or change what assignment
 //! reads (ratings, placements, absences, withdrawals) hold it shared; the
@@ -21,16 +20,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
 use super::writer::PgTx;
-use crate::judging::model::DataStore;
-use crate::store::changes::Change;
 use crate::store::StoreError;
-
-/// Queues the rows `fill` puts into an otherwise empty diff.
-pub(super) fn publish(tx: &mut PgTx, fill: impl FnOnce(&mut DataStore)) {
-    let mut diff = DataStore::default();
-    fill(&mut diff);
-    tx.publish(Change::Judging(Box::new(diff)));
-}
 
 /// What a judge's action on a hack must find before it is taken: both
 /// rows, and judging not paused.

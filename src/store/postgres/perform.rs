@@ -11,7 +11,7 @@ use super::writer::PgTx;
 use super::{PgFuture, PgStore};
 use crate::judging::error::JudgingError;
 use crate::judging::ops::Operation;
-use crate::store::idempotency::Replay;
+use crate::store::idempotency::{self, Replay};
 use crate::store::traits::{Perform, StoreFuture};
 use crate::store::WriteError;
 
@@ -29,6 +29,9 @@ where
     Op::Reply: Replay + Send + 'static,
 {
     fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {
+        if Op::REPLY_IS_SECRET {
+            idempotency::decline();
+        }
         let locks = op.locks();
         Box::pin(self.judging_write(locks, move |tx| Box::pin(async move { op.run(tx).await })))
     }

@@ -8,30 +8,25 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::judging_rows::{exists_hack, publish};
+use super::judging_rows::exists_hack;
+use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
-use crate::judging::error::JudgingError;
 use crate::judging::model::{Absence, DataStore, JudgingStatus, Note, Withdrawal};
-use crate::store::WriteError;
+use crate::judging::ops::clear_absences::ClearAbsences;
+use crate::store::runner::Storage;
 
-impl Store {
-    /// The organiser says the team is back: every active absence of `hack`
-    /// is cleared. Answers the rows it cleared.
-    pub async fn clear_absences(&self, hack: i64) -> Result<Vec<Absence>, WriteError> {
-        self.judging_write(move |tx| {
-            if !exists_hack(tx, hack)? {
-                return Ok(Err(JudgingError::NoSuchHack(hack)));
-            }
-            let cleared = clear_hack_absences(tx, hack)?;
-            if !cleared.is_empty() {
-                let rows = cleared.clone();
-                publish(tx, |d| d.absences = rows);
-            }
-            Ok(Ok(cleared))
-        })
-        .await
+/// Clearing a hack's absences: whether it exists, then one update.
+impl Storage<ClearAbsences> for Tx<'_> {
+    async fn load(&mut self, op: &ClearAbsences) -> Result<bool, StoreError> {
+        exists_hack(self, op.hack)
     }
 
+    async fn apply(&mut self, op: &ClearAbsences, (): &()) -> Result<Vec<Absence>, StoreError> {
+        clear_hack_absences(self, op.hack)
+    }
+}
+
+impl Store {
     /// When each judge last rated, ranked, marked an absence or wrote a
     /// note (milliseconds since the Unix epoch), by judge id.
     pub async fn judge_activity(&self) -> Result<HashMap<i64, i64>, StoreError> {

@@ -6,21 +6,18 @@ use std::collections::HashMap;
 
 use super::writer::Tx;
 use super::Store;
-use crate::judging::inputs::NewHack;
-use crate::judging::model::{Absence, DataStore, Hack, Superlative};
+use crate::judging::model::DataStore;
 use crate::judging::ops::Operation;
-use crate::judging::outcomes::Assigned;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
-use crate::store::idempotency::Replay;
+use crate::store::idempotency::{self, Replay};
 use crate::store::runner::{self, Storage};
 use crate::store::traits::Perform;
 use crate::store::traits::{
-    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, LinkToken, LinkTokens, SpeedStore,
-    StoreFuture,
+    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, SpeedStore, StoreFuture,
 };
-use crate::store::{CurrentLink, LinkLookup, RegisterError, StoreError, WriteError};
+use crate::store::{LinkLookup, RegisterError, StoreError, WriteError};
 
 /// Every judging operation SQLite knows the facts and writes of, in one
 /// write job on the writer thread (where the runner never waits).
@@ -31,23 +28,14 @@ where
     for<'t> Tx<'t>: Storage<Op>,
 {
     fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {
+        if Op::REPLY_IS_SECRET {
+            idempotency::decline();
+        }
         Box::pin(self.judging_write(move |tx| runner::run_now(tx, &op)))
     }
 }
 
 impl JudgingStore for Store {
-    fn add_hack(&self, hack: NewHack) -> StoreFuture<'_, Result<Hack, WriteError>> {
-        Box::pin(Store::add_hack(self, hack))
-    }
-
-    fn add_superlative(&self, name: String) -> StoreFuture<'_, Result<Superlative, WriteError>> {
-        Box::pin(Store::add_superlative(self, name))
-    }
-
-    fn issue_judge_secret(&self, judge: i64) -> StoreFuture<'_, Result<String, WriteError>> {
-        Box::pin(Store::issue_judge_secret(self, judge))
-    }
-
     fn judge_for_secret(&self, secret: String) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(Store::judge_for_secret(self, secret))
     }
@@ -60,39 +48,12 @@ impl JudgingStore for Store {
         Box::pin(Store::load_all(self))
     }
 
-    fn assign(&self, judges_per_hack: i64) -> StoreFuture<'_, Result<Assigned, WriteError>> {
-        Box::pin(Store::assign(self, judges_per_hack))
-    }
-
     fn judges_per_hack(&self) -> StoreFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(Store::judges_per_hack(self))
     }
 
-    fn clear_absences(&self, hack: i64) -> StoreFuture<'_, Result<Vec<Absence>, WriteError>> {
-        Box::pin(Store::clear_absences(self, hack))
-    }
-
     fn judge_activity(&self) -> StoreFuture<'_, Result<HashMap<i64, i64>, StoreError>> {
         Box::pin(Store::judge_activity(self))
-    }
-
-    fn current_judge_links(
-        &self,
-        judges: Vec<i64>,
-        token_for: LinkTokens,
-    ) -> StoreFuture<'_, Result<Vec<CurrentLink>, WriteError>> {
-        Box::pin(Store::current_judge_links(self, judges, token_for))
-    }
-
-    fn replace_judge_link(
-        &self,
-        judge: i64,
-        token_for: LinkToken,
-        expires_at: Option<i64>,
-    ) -> StoreFuture<'_, Result<(String, i64), WriteError>> {
-        Box::pin(Store::replace_judge_link(
-            self, judge, token_for, expires_at,
-        ))
     }
 
     fn judge_for_link(&self, token: String) -> StoreFuture<'_, Result<LinkLookup, StoreError>> {

@@ -1,32 +1,33 @@
 //! The judges' sign-in links: per judge, the link's generation, the SHA-256
 //! of its token and when it expires. Tokens themselves are never stored
 //! (`crate::operator_secrets::link_key` derives them); a judge has at most one link, so
-//! writing a new one retires the old.
+//! writing a new one retires the old. Here are the facts listing and
+//! re-issuing read and the writes they apply (their rules:
+//! `judging/ops/list_links.rs`, `reissue_link.rs`), and the lookup of a
+//! presented token.
 
-use crate::store::traits::LinkRow;
-use crate::store::{CurrentLink, LinkLookup};
+use std::collections::HashMap;
+
 use rusqlite::{params, OptionalExtension};
 
+use super::judging_rows::{exists, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
-use crate::judging::error::JudgingError;
-use crate::secrets;
-use crate::store::WriteError;
+use crate::judging::ops::list_links::{self, ListLinks};
+use crate::judging::ops::reissue_link::{self, ReissueLink};
+use crate::secrets::{self, SecretHash};
+use crate::store::runner::Storage;
+use crate::store::traits::LinkRow;
+use crate::store::LinkLookup;
 
-/// Writes `judge`'s link of the next generation; returns (token, generation).
-fn write_next(
+/// Writes `judge`'s link of `generation` in place of the one it had.
+fn write_link(
     tx: &Tx<'_>,
     judge: i64,
-    token_for: impl Fn(i64, i64) -> String,
+    generation: i64,
+    token_hash: &SecretHash,
     expires_at: Option<i64>,
-) -> Result<(String, i64), StoreError> {
-    let generation: i64 = tx
-        .prepare_cached("SELECT generation FROM judge_links WHERE judge_id = ?1")?
-        .query_row([judge], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0)
-        + 1;
-    let token = token_for(judge, generation);
+) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO judge_links (judge_id, generation, token_hash, expires_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -37,80 +38,65 @@ fn write_next(
     .execute(params![
         judge,
         generation,
-        &secrets::hash(&token)[..],
+        &token_hash[..],
         expires_at,
         now_ms()
     ])?;
-    Ok((token, generation))
+    Ok(())
+}
+
+/// A listing's facts: each listed judge's stored link (the single writer
+/// keeps them true until the writes).
+impl Storage<ListLinks> for Tx<'_> {
+    async fn load(&mut self, op: &ListLinks) -> Result<list_links::Facts, StoreError> {
+        let mut select = self.prepare_cached(
+            "SELECT generation, token_hash, expires_at FROM judge_links WHERE judge_id = ?1",
+        )?;
+        let mut stored = HashMap::new();
+        for &judge in &op.judges {
+            let found = select
+                .query_row([judge], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            if let Some(link) = found {
+                stored.insert(judge, link);
+            }
+        }
+        Ok(list_links::Facts {
+            stored,
+            now: now_ms(),
+        })
+    }
+
+    async fn apply(&mut self, _: &ListLinks, plan: &list_links::Plan) -> Result<(), StoreError> {
+        for link in &plan.fresh {
+            write_link(self, link.judge, link.generation, &link.token_hash, None)?;
+        }
+        Ok(())
+    }
+}
+
+impl Storage<ReissueLink> for Tx<'_> {
+    async fn load(&mut self, op: &ReissueLink) -> Result<reissue_link::Facts, StoreError> {
+        Ok(reissue_link::Facts {
+            judge_exists: exists(self, Table::Judges, op.judge)?,
+            generation: self
+                .prepare_cached("SELECT generation FROM judge_links WHERE judge_id = ?1")?
+                .query_row([op.judge], |r| r.get(0))
+                .optional()?,
+        })
+    }
+
+    async fn apply(
+        &mut self,
+        op: &ReissueLink,
+        plan: &reissue_link::Plan,
+    ) -> Result<(), StoreError> {
+        let hash = secrets::hash(&plan.token);
+        write_link(self, op.judge, plan.generation, &hash, op.expires_at)
+    }
 }
 
 impl Store {
-    /// The current link of each of `judges`, as (judge, token, expiry):
-    /// the stored one where `token_for(judge, generation)` still gives its
-    /// token and it has not expired, else a new one of the next generation
-    /// (no expiry). One transaction, so two organisers listing at once
-    /// cannot retire each other's fresh links.
-    pub async fn current_judge_links<F>(
-        &self,
-        judges: Vec<i64>,
-        token_for: F,
-    ) -> Result<Vec<CurrentLink>, WriteError>
-    where
-        F: Fn(i64, i64) -> String + Send + 'static,
-    {
-        self.judging_write(move |tx| {
-            let now = now_ms();
-            let mut links = Vec::with_capacity(judges.len());
-            for judge in judges {
-                let stored: Option<(i64, Vec<u8>, Option<i64>)> = tx
-                    .prepare_cached(
-                        "SELECT generation, token_hash, expires_at FROM judge_links WHERE judge_id = ?1",
-                    )?
-                    .query_row([judge], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?;
-                let stored = stored.as_ref().map(|(g, hash, at)| (*g, &hash[..], *at));
-                let link = match CurrentLink::kept(judge, stored, &token_for, now) {
-                    Some(kept) => kept,
-                    None => CurrentLink {
-                        judge_id: judge,
-                        token: write_next(tx, judge, &token_for, None)?.0,
-                        expires_at: None,
-                        fresh: true,
-                    },
-                };
-                links.push(link);
-            }
-            Ok(Ok(links))
-        })
-        .await
-    }
-
-    /// Gives `judge` a link of the next generation, with the token `token_for`
-    /// makes for that generation, and returns the token. The old link stops
-    /// working when this returns (it is durable by then).
-    pub async fn replace_judge_link<F>(
-        &self,
-        judge: i64,
-        token_for: F,
-        expires_at: Option<i64>,
-    ) -> Result<(String, i64), WriteError>
-    where
-        F: Fn(i64) -> String + Send + 'static,
-    {
-        self.judging_write(move |tx| {
-            let known = tx
-                .prepare_cached("SELECT 1 FROM judges WHERE id = ?1")?
-                .query_row([judge], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !known {
-                return Ok(Err(JudgingError::NoSuchJudge(judge)));
-            }
-            Ok(Ok(write_next(tx, judge, |_, g| token_for(g), expires_at)?))
-        })
-        .await
-    }
-
     /// Whose current link `token` is, if anyone's.
     pub async fn judge_for_link(&self, token: String) -> Result<LinkLookup, StoreError> {
         let hash = secrets::hash(&token);
@@ -135,13 +121,20 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judging::error::JudgingError;
+    use crate::judging::ops::list_links::CurrentLink;
     use crate::store::sqlite::test_support::with_ada;
+    use crate::store::{Perform, WriteError};
 
     #[tokio::test]
     async fn a_new_link_retires_the_old_and_expiry_is_kept() {
         let (_dir, store, _changes) = with_ada().await;
         let (first, g1) = store
-            .replace_judge_link(1, |g| format!("token-{g}"), None)
+            .perform(ReissueLink::new(
+                1,
+                None,
+                Box::new(|_, g| format!("token-{g}")),
+            ))
             .await
             .unwrap();
         assert_eq!((first.as_str(), g1), ("token-1", 1));
@@ -150,7 +143,11 @@ mod tests {
             LinkLookup::Valid(1)
         );
         let (second, g2) = store
-            .replace_judge_link(1, |g| format!("token-{g}"), Some(1))
+            .perform(ReissueLink::new(
+                1,
+                Some(1),
+                Box::new(|_, g| format!("token-{g}")),
+            ))
             .await
             .unwrap();
         assert_eq!(g2, 2);
@@ -170,7 +167,10 @@ mod tests {
                 format!("other-{g}")
             }
         };
-        let listed = store.current_judge_links(vec![1], token_for).await.unwrap();
+        let listed = store
+            .perform(ListLinks::new(vec![1], Box::new(token_for)))
+            .await
+            .unwrap();
         assert_eq!(
             listed,
             [CurrentLink {
@@ -180,17 +180,25 @@ mod tests {
                 fresh: true
             }]
         );
-        let again = store.current_judge_links(vec![1], token_for).await.unwrap();
+        let again = store
+            .perform(ListLinks::new(vec![1], Box::new(token_for)))
+            .await
+            .unwrap();
         assert_eq!(again[0].token, "token-3");
         assert!(!again[0].fresh);
         // A token that no longer derives (a new key) is replaced too.
         let rekeyed = store
-            .current_judge_links(vec![1], |_, g| format!("new-key-{g}"))
+            .perform(ListLinks::new(
+                vec![1],
+                Box::new(|_, g| format!("new-key-{g}")),
+            ))
             .await
             .unwrap();
         assert_eq!(rekeyed[0].token, "new-key-4");
         assert!(matches!(
-            store.replace_judge_link(9, |g| g.to_string(), None).await,
+            store
+                .perform(ReissueLink::new(9, None, Box::new(|_, g| g.to_string())))
+                .await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(9)))
         ));
     }

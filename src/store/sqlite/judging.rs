@@ -7,77 +7,68 @@
 //! step; a refusal writes nothing. Each write publishes exactly the rows it
 //! added or changed, which reach live subscribers after the commit.
 
-use crate::store::JUDGE_SECRET_BYTES;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::floor;
-use super::judging_rows::{exists, publish, Table};
+use super::judging_rows::{exists, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 pub use crate::judging::error::JudgingError;
-pub use crate::judging::inputs::NewHack;
+pub use crate::judging::inputs::{NewHack, NewSuperlative};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
+use crate::judging::ops::issue_secret::IssueSecret;
 use crate::secrets;
 use crate::store::idempotency::{self, Replay};
+use crate::store::runner::Storage;
 use crate::store::WriteError;
 
 /// What a job refuses with, or the storage failure it hit.
 pub(super) type Job<T> = Result<Result<T, JudgingError>, StoreError>;
 
-impl Store {
-    /// Adds a hack and returns its row.
-    pub async fn add_hack(&self, hack: NewHack) -> Result<Hack, WriteError> {
-        self.judging_write(move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)",
-            )?
+/// A new hack: one insert.
+impl Storage<NewHack> for Tx<'_> {
+    async fn load(&mut self, _: &NewHack) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, hack: &NewHack, (): &()) -> Result<i64, StoreError> {
+        self.prepare_cached("INSERT INTO hacks (name, description, location) VALUES (?1, ?2, ?3)")?
             .execute(params![hack.name, hack.description, hack.location])?;
-            let row = Hack {
-                id: tx.last_insert_rowid(),
-                name: hack.name,
-                description: hack.description,
-                location: hack.location,
-            };
-            publish(tx, |d| d.hacks.push(row.clone()));
-            Ok(Ok(row))
-        })
-        .await
+        Ok(self.last_insert_rowid())
+    }
+}
+
+/// A new superlative: one insert.
+impl Storage<NewSuperlative> for Tx<'_> {
+    async fn load(&mut self, _: &NewSuperlative) -> Result<(), StoreError> {
+        Ok(())
     }
 
-    /// Adds a superlative (a special prize) and returns its row.
-    pub async fn add_superlative(&self, name: String) -> Result<Superlative, WriteError> {
-        self.judging_write(move |tx| {
-            tx.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?
-                .execute([&name])?;
-            let row = Superlative {
-                id: tx.last_insert_rowid(),
-                name,
-            };
-            publish(tx, |d| d.superlatives.push(row.clone()));
-            Ok(Ok(row))
-        })
-        .await
+    async fn apply(&mut self, prize: &NewSuperlative, (): &()) -> Result<i64, StoreError> {
+        self.prepare_cached("INSERT INTO superlatives (name) VALUES (?1)")?
+            .execute([&prize.name])?;
+        Ok(self.last_insert_rowid())
+    }
+}
+
+/// A new secret: the judge must exist; its hash is stored.
+impl Storage<IssueSecret> for Tx<'_> {
+    async fn load(&mut self, op: &IssueSecret) -> Result<bool, StoreError> {
+        exists(self, Table::Judges, op.judge)
     }
 
-    /// Issues a new login secret for `judge` and stores only its hash. The
-    /// secret is durable when this returns; earlier secrets stay valid.
-    pub async fn issue_judge_secret(&self, judge: i64) -> Result<String, WriteError> {
-        self.judging_write(move |tx| {
-            if !exists(tx, Table::Judges, judge)? {
-                return Ok(Err(JudgingError::NoSuchJudge(judge)));
-            }
-            let secret = secrets::generate(JUDGE_SECRET_BYTES);
-            tx.prepare_cached(
-                "INSERT INTO judge_secrets (secret_hash, judge_id, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![&secrets::hash(&secret)[..], judge, now_ms()])?;
-            Ok(Ok(secret))
-        })
-        .await
+    async fn apply(&mut self, op: &IssueSecret, (): &()) -> Result<(), StoreError> {
+        self.prepare_cached(
+            "INSERT INTO judge_secrets (secret_hash, judge_id, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![&op.hash()[..], op.judge, now_ms()])?;
+        Ok(())
     }
+}
 
+impl Store {
     /// The judge a login secret was issued to, if any.
     pub async fn judge_for_secret(&self, secret: String) -> Result<Option<i64>, StoreError> {
         let hash = secrets::hash(&secret);
@@ -343,7 +334,7 @@ mod tests {
         let (_dir, store, mut changes) = open();
         seed(&store).await;
         while changes.try_recv().is_ok() {}
-        let secret = store.issue_judge_secret(1).await.unwrap();
+        let secret = store.perform(IssueSecret::new(1)).await.unwrap();
         assert_eq!(secret.len(), 64);
         assert!(changes.try_recv().is_err(), "secrets are never published");
         assert_eq!(
@@ -352,7 +343,7 @@ mod tests {
         );
         assert_eq!(store.judge_for_secret("nope".into()).await.unwrap(), None);
         assert!(matches!(
-            store.issue_judge_secret(5).await,
+            store.perform(IssueSecret::new(5)).await,
             Err(WriteError::Refused(JudgingError::NoSuchJudge(5)))
         ));
         let stored: Vec<u8> = store

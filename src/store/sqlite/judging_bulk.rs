@@ -12,17 +12,14 @@ use std::collections::HashMap;
 use rusqlite::{params, OptionalExtension};
 
 use super::judging::load_all;
-use super::judging_rows::publish;
 use super::writer::Tx;
 use super::{Store, StoreError};
-use crate::judging::assign::{self, PlannedAssignment};
-use crate::judging::model::JudgeHack;
+use crate::judging::model::DataStore;
 use crate::judging::ops::add_judge::Claimed;
+use crate::judging::ops::assign::{Assign, Plan as AssignPlan};
 use crate::judging::ops::import_devpost::{ImportDevpost, Plan, Stored, Written};
 use crate::judging::ops::import_judges::ImportJudges;
-pub use crate::judging::outcomes::Assigned;
 use crate::store::runner::Storage;
-use crate::store::WriteError;
 
 /// Where the `k` of the latest assignment is kept, for results' coverage.
 const META_JUDGES_PER_HACK: &str = "judges_per_hack";
@@ -100,77 +97,47 @@ impl Storage<ImportJudges> for Tx<'_> {
     }
 }
 
-impl Store {
-    /// Runs assignment ([`assign::plan`]) on the hacks, judges, assignments
-    /// and ratings as they are, and writes the rows that are new or changed.
-    /// Running it again tops up: rated rows stay, new hacks and judges are
-    /// worked in. Remembers `judges_per_hack` for results' coverage.
-    pub async fn assign(&self, judges_per_hack: i64) -> Result<Assigned, WriteError> {
-        self.judging_write(move |tx| {
-            let data = load_all(tx)?;
-            let decided = match assign::decide(&data, judges_per_hack as usize) {
-                Ok(decided) => decided,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            let (moved, new): (Vec<PlannedAssignment>, Vec<PlannedAssignment>) =
-                decided.changes.into_iter().partition(|c| c.row_id.is_some());
-
-            // Changed rows are deleted and written back under their own ids
-            // (in this one transaction, so no client ever sees them gone):
-            // updating them one at a time could give a judge the same hack
-            // twice for a moment, which the UNIQUE constraint refuses.
-            let mut updated = Vec::with_capacity(moved.len());
-            for row in &moved {
-                tx.prepare_cached("DELETE FROM judge_hacks WHERE id = ?1")?
-                    .execute([row.row_id])?;
-            }
-            for row in moved {
-                let id = row.row_id.expect("partitioned on row_id");
-                tx.prepare_cached(
-                    "INSERT INTO judge_hacks (id, judge_id, hack_id, priority) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute([id, row.judge_id, row.hack_id, row.priority])?;
-                updated.push(JudgeHack {
-                    id,
-                    judge_id: row.judge_id,
-                    hack_id: row.hack_id,
-                    priority: row.priority,
-                });
-            }
-            let mut created = Vec::with_capacity(new.len());
-            for row in new {
-                tx.prepare_cached(
-                    "INSERT INTO judge_hacks (judge_id, hack_id, priority) VALUES (?1, ?2, ?3)",
-                )?
-                .execute([row.judge_id, row.hack_id, row.priority])?;
-                created.push(JudgeHack {
-                    id: tx.last_insert_rowid(),
-                    judge_id: row.judge_id,
-                    hack_id: row.hack_id,
-                    priority: row.priority,
-                });
-            }
-            tx.prepare_cached(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute(params![META_JUDGES_PER_HACK, judges_per_hack.to_string()])?;
-            if !(created.is_empty() && updated.is_empty()) {
-                let mut rows = updated.clone();
-                rows.extend(created.iter().cloned());
-                rows.sort_by_key(|r| r.id);
-                publish(tx, |d| d.judge_hacks = rows);
-            }
-            Ok(Ok(Assigned {
-                judges_per_hack,
-                created,
-                updated,
-                total: decided.total,
-            }))
-        })
-        .await
+/// Assignment's facts: every judging row. Changed rows are deleted and
+/// written back under their own ids (in this one transaction, so no client
+/// ever sees them gone): updating them one at a time could give a judge the
+/// same hack twice for a moment, which the UNIQUE constraint refuses.
+impl Storage<Assign> for Tx<'_> {
+    async fn load(&mut self, _: &Assign) -> Result<DataStore, StoreError> {
+        load_all(self)
     }
 
+    async fn apply(&mut self, op: &Assign, plan: &AssignPlan) -> Result<Vec<i64>, StoreError> {
+        let mut delete = self.prepare_cached("DELETE FROM judge_hacks WHERE id = ?1")?;
+        for row in &plan.moved {
+            delete.execute([row.id])?;
+        }
+        let mut put_back = self.prepare_cached(
+            "INSERT INTO judge_hacks (id, judge_id, hack_id, priority) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for row in &plan.moved {
+            put_back.execute([row.id, row.judge_id, row.hack_id, row.priority])?;
+        }
+        let mut insert = self.prepare_cached(
+            "INSERT INTO judge_hacks (judge_id, hack_id, priority) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut ids = Vec::with_capacity(plan.new.len());
+        for row in &plan.new {
+            insert.execute([row.judge_id, row.hack_id, row.priority])?;
+            ids.push(self.last_insert_rowid());
+        }
+        self.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![
+            META_JUDGES_PER_HACK,
+            op.judges_per_hack.to_string()
+        ])?;
+        Ok(ids)
+    }
+}
+
+impl Store {
     /// The judges per hack of the latest assignment, if one ran.
     pub async fn judges_per_hack(&self) -> Result<Option<i64>, StoreError> {
         self.read(|conn| {
@@ -189,7 +156,7 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use crate::judging::ops::rate::Rate;
-    use crate::store::Perform;
+    use crate::store::{Perform, WriteError};
 
     use super::*;
     use crate::judging::devpost::Project;
@@ -198,7 +165,7 @@ mod tests {
     use crate::judging::model::DataStore;
     use crate::store::sqlite::test_support::{open, with_ada};
 
-    use crate::judging::inputs::NewHack;
+    use crate::judging::inputs::{NewHack, NewSuperlative};
     use crate::store::{Change, Changes};
 
     fn diffs(changes: &mut Changes) -> Vec<DataStore> {
@@ -238,7 +205,7 @@ mod tests {
     async fn devpost_import_is_one_change_and_reuses_superlatives_and_tables() {
         let (_dir, store, mut changes) = open();
         store
-            .add_hack(NewHack {
+            .perform(NewHack {
                 name: "Entered by hand".into(),
                 description: String::new(),
                 location: 1,
@@ -246,7 +213,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .add_superlative("best use of data".into())
+            .perform(NewSuperlative::new("best use of data"))
             .await
             .unwrap();
         diffs(&mut changes);
@@ -335,7 +302,7 @@ mod tests {
     async fn assignment_writes_the_plan_and_tops_up() {
         let (_dir, store, mut changes) = open();
         assert!(matches!(
-            store.assign(3).await,
+            store.perform(Assign { judges_per_hack: 3 }).await,
             Err(WriteError::Refused(JudgingError::NothingToAssign("judges")))
         ));
         let projects = (1..=6)
@@ -349,7 +316,7 @@ mod tests {
         diffs(&mut changes);
         assert_eq!(store.judges_per_hack().await.unwrap(), None);
 
-        let first = store.assign(2).await.unwrap();
+        let first = store.perform(Assign { judges_per_hack: 2 }).await.unwrap();
         assert_eq!(first.created.len(), 12);
         assert!(first.updated.is_empty());
         assert_eq!(first.total, 12);
@@ -359,7 +326,7 @@ mod tests {
         assert_eq!(published[0].judge_hacks.len(), 12);
 
         // Unchanged: nothing written, nothing published.
-        let again = store.assign(2).await.unwrap();
+        let again = store.perform(Assign { judges_per_hack: 2 }).await.unwrap();
         assert!(again.created.is_empty() && again.updated.is_empty());
         assert!(diffs(&mut changes).is_empty());
 
@@ -373,7 +340,7 @@ mod tests {
             .perform(ImportJudges::new(vec![judge(1, "J5", "j5@example.org")]))
             .await
             .unwrap();
-        let topped = store.assign(3).await.unwrap();
+        let topped = store.perform(Assign { judges_per_hack: 3 }).await.unwrap();
         assert_eq!(topped.total, 18);
         let all = store.load_all().await.unwrap();
         assert_eq!(all.judge_hacks.len(), 18);

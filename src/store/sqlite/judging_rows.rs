@@ -1,19 +1,9 @@
 //! What every module of the judging tables shares: whether a referenced row
-//! exists, and publishing the rows a job wrote as one live-update diff.
+//! exists. (What a write publishes, the shared runner publishes.)
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::writer::Tx;
 use super::StoreError;
-use crate::judging::model::DataStore;
-use crate::store::changes::Change;
-
-/// Queues the rows `fill` puts into an otherwise empty diff.
-pub(super) fn publish(tx: &mut Tx<'_>, fill: impl FnOnce(&mut DataStore)) {
-    let mut diff = DataStore::default();
-    fill(&mut diff);
-    tx.publish(Change::Judging(Box::new(diff)));
-}
 
 pub(super) fn exists_hack(conn: &Connection, id: i64) -> Result<bool, StoreError> {
     exists(conn, Table::Hacks, id)

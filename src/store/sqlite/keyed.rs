@@ -57,8 +57,10 @@ where
 
 #[cfg(test)]
 mod tests {
+    use crate::judging::inputs::NewSuperlative;
     use crate::store::idempotency::{fingerprint, set_scope, with_claim, Claim, RETAIN_MS};
     use crate::store::now_ms;
+    use crate::store::Perform;
 
     /// On SQLite: a keyed write answers its first answer to a repeat (the
     /// claim says it was replayed), and purges keys older than a day while
@@ -92,7 +94,7 @@ mod tests {
                 let claim = Claim::new("add-best".into(), fingerprint(&[name.as_bytes()]));
                 let answer = with_claim(claim.clone(), async {
                     set_scope("admin".into());
-                    store.add_superlative(name.into()).await
+                    store.perform(NewSuperlative::new(name)).await
                 })
                 .await;
                 (answer, claim.replayed())
