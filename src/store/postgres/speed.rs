@@ -32,11 +32,15 @@ use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::scoring::{clock, DeviceId};
 use crate::speed::guards::{self, Stop};
 use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
+use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
+use crate::speed::ops::start_heat::{self, StartHeat};
+use crate::speed::ops::stop_heat::StopHeat;
+use crate::speed::ops::unlock_heat::UnlockHeat;
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
-use crate::store::runner::Publish;
+use crate::store::runner::{self, Publish, Storage};
 use crate::store::traits::{CurrentHeat, EntriesAdded};
-use crate::store::{Change, HeatChange, StoreError};
+use crate::store::StoreError;
 
 /// `?` for a rule's refusal inside a job: the job answers it.
 macro_rules! check {
@@ -223,6 +227,116 @@ async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>
     .collect())
 }
 
+/// Deductions' facts: the entry's heat, its state and the event's switches.
+impl Storage<SetDeductions> for PgTx {
+    async fn load(&mut self, op: &SetDeductions) -> Result<Option<DeductionEntry>, StoreError> {
+        let select = self
+            .prepare_cached(
+                "SELECT e.heat, v.name, v.switches FROM speed_entries e
+                 JOIN speed_events v ON v.id = e.event_id WHERE e.id = $1",
+            )
+            .await?;
+        let Some(row) = self.query_opt(&select, &[&op.entry]).await? else {
+            return Ok(None);
+        };
+        let heat = u32_of(row.get(0));
+        Ok(Some(DeductionEntry {
+            heat,
+            state: heat_state(&**self, heat).await?,
+            event: row.get(1),
+            switches: u32_of(row.get(2)),
+        }))
+    }
+
+    async fn apply(&mut self, op: &SetDeductions, _: &u32) -> Result<(), StoreError> {
+        let update = self
+            .prepare_cached(
+                "UPDATE speed_entries SET false_starts = $2, false_switches = $3 WHERE id = $1",
+            )
+            .await?;
+        let (starts, switches) = (i64::from(op.false_starts), i64::from(op.false_switches));
+        self.execute(&update, &[&op.entry, &starts, &switches])
+            .await?;
+        Ok(())
+    }
+}
+
+/// Starting's facts: the heat's state and the heat running now.
+impl Storage<StartHeat> for PgTx {
+    async fn load(&mut self, op: &StartHeat) -> Result<start_heat::Facts, StoreError> {
+        let select = self
+            .prepare_cached(
+                "SELECT number FROM speed_heats
+                 WHERE started_at IS NOT NULL AND stopped_at IS NULL LIMIT 1",
+            )
+            .await?;
+        let running = self
+            .query_opt(&select, &[])
+            .await?
+            .map(|r| u32_of(r.get(0)));
+        Ok(start_heat::Facts {
+            state: heat_state(&**self, op.heat).await?,
+            running,
+        })
+    }
+
+    async fn apply(&mut self, op: &StartHeat, (): &()) -> Result<Vec<DeviceId>, StoreError> {
+        let update = self
+            .prepare_cached(
+                "UPDATE speed_heats SET started_at = $2, stopped_at = NULL, locked = FALSE
+                 WHERE number = $1",
+            )
+            .await?;
+        self.execute(&update, &[&i64::from(op.heat), &op.at])
+            .await?;
+        heat_devices(&**self, op.heat).await
+    }
+}
+
+impl Storage<StopHeat> for PgTx {
+    async fn load(&mut self, op: &StopHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(&**self, op.heat).await
+    }
+
+    /// The heat may have been started on another node, whose clock is
+    /// ahead of this one's: it never stops before it started.
+    async fn apply(&mut self, op: &StopHeat, stop: &Stop) -> Result<(), StoreError> {
+        let heat = i64::from(op.heat);
+        match stop {
+            Stop::Cut => {
+                let update = self
+                    .prepare_cached(
+                        "UPDATE speed_heats SET stopped_at = GREATEST($2, started_at), locked = TRUE
+                         WHERE number = $1",
+                    )
+                    .await?;
+                self.execute(&update, &[&heat, &op.at]).await?
+            }
+            Stop::Relock => {
+                let update = self
+                    .prepare_cached("UPDATE speed_heats SET locked = TRUE WHERE number = $1")
+                    .await?;
+                self.execute(&update, &[&heat]).await?
+            }
+        };
+        Ok(())
+    }
+}
+
+impl Storage<UnlockHeat> for PgTx {
+    async fn load(&mut self, op: &UnlockHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(&**self, op.heat).await
+    }
+
+    async fn apply(&mut self, op: &UnlockHeat, (): &()) -> Result<(), StoreError> {
+        let update = self
+            .prepare_cached("UPDATE speed_heats SET locked = FALSE WHERE number = $1")
+            .await?;
+        self.execute(&update, &[&i64::from(op.heat)]).await?;
+        Ok(())
+    }
+}
+
 impl PgStore {
     /// Sets an event's number of switches (creating the event if new).
     pub async fn speed_set_event(
@@ -329,113 +443,52 @@ impl PgStore {
         false_starts: u32,
         false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
+        let op = SetDeductions {
+            entry,
+            false_starts,
+            false_switches,
+        };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let heat = refuse!(entry_heat(tx, entry));
-                let row = tx
-                    .query_one(
-                        "SELECT v.name, v.switches FROM speed_entries e
-                         JOIN speed_events v ON v.id = e.event_id WHERE e.id = $1",
-                        &[&entry],
-                    )
-                    .await?;
-                let (event, switches): (String, i64) = (row.get(0), row.get(1));
-                check!(guards::deductions(
-                    heat,
-                    heat_state(&**tx, heat).await?,
-                    &event,
-                    u32_of(switches),
-                    false_starts,
-                    false_switches,
-                ));
-                tx.execute(
-                    "UPDATE speed_entries SET false_starts = $2, false_switches = $3 WHERE id = $1",
-                    &[&entry, &i64::from(false_starts), &i64::from(false_switches)],
-                )
-                .await?;
-                tx.heats_edited([heat]);
-                Ok(Ok(heat))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
-    /// Starts a heat (now, on this node's receive clock); answers the clickers it watches.
+    /// Starts a heat (now, on this node's receive clock); answers the
+    /// clickers it watches. The speed lock makes "no other heat is running"
+    /// hold until commit, across nodes.
     pub async fn speed_start_heat(
         &self,
         heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
-        // The lock makes "no other heat is running" hold until commit, across nodes.
+        let op = StartHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let running = tx
-                    .query_opt(
-                        "SELECT number FROM speed_heats
-                         WHERE started_at IS NOT NULL AND stopped_at IS NULL LIMIT 1",
-                        &[],
-                    )
-                    .await?
-                    .map(|r| u32_of(r.get(0)));
-                check!(guards::start(heat, heat_state(&**tx, heat).await?, running));
-                tx.execute(
-                    "UPDATE speed_heats SET started_at = $2, stopped_at = NULL, locked = FALSE
-                     WHERE number = $1",
-                    &[&i64::from(heat), &now],
-                )
-                .await?;
-                let devices = heat_devices(&**tx, heat).await?;
-                tx.publish(Change::Heat(HeatChange::Started {
-                    heat,
-                    devices: devices.clone(),
-                }));
-                Ok(Ok(devices))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
-    /// Stops a running heat (now, on this node's receive clock) and locks its
-    /// results; an unlocked heat is locked again as it was (its scores stay
-    /// those of its run).
+    /// Stops a running heat (now, on this node's receive clock) and locks
+    /// its results.
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
+        let op = StopHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let heat_id = i64::from(heat);
-                match check!(guards::stop(heat, heat_state(&**tx, heat).await?)) {
-                    // The heat may have been started on another node, whose
-                    // clock is ahead of this one's: it never stops before it started.
-                    Stop::Cut => tx.execute(
-                        "UPDATE speed_heats SET stopped_at = GREATEST($2, started_at), locked = TRUE
-                         WHERE number = $1",
-                        &[&heat_id, &now],
-                    ).await?,
-                    Stop::Relock => tx.execute(
-                        "UPDATE speed_heats SET locked = TRUE WHERE number = $1",
-                        &[&heat_id],
-                    ).await?,
-                };
-                tx.publish(Change::Heat(HeatChange::Stopped(heat)));
-                Ok(Ok(()))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+        let op = UnlockHeat { heat };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                check!(guards::unlock(heat, heat_state(&**tx, heat).await?));
-                tx.execute(
-                    "UPDATE speed_heats SET locked = FALSE WHERE number = $1",
-                    &[&i64::from(heat)],
-                )
-                .await?;
-                tx.heats_edited([heat]);
-                Ok(Ok(()))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }

@@ -18,10 +18,13 @@ use crate::speed::guards::{self, Stop};
 pub use crate::speed::model::{
     Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry,
 };
+use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
+use crate::speed::ops::start_heat::{self, StartHeat};
+use crate::speed::ops::stop_heat::StopHeat;
+use crate::speed::ops::unlock_heat::UnlockHeat;
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
-use crate::store::runner::Publish;
-use crate::store::{Change, HeatChange};
+use crate::store::runner::{self, Publish, Storage};
 
 /// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
 fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
@@ -163,6 +166,92 @@ macro_rules! refuse {
     };
 }
 
+/// Deductions' facts: the entry's heat, its state and the event's switches.
+impl Storage<SetDeductions> for Tx<'_> {
+    async fn load(&mut self, op: &SetDeductions) -> Result<Option<DeductionEntry>, StoreError> {
+        let found: Option<(u32, String, u32)> = self
+            .prepare_cached(
+                "SELECT e.heat, v.name, v.switches FROM speed_entries e
+                 JOIN speed_events v ON v.id = e.event_id WHERE e.id = ?1",
+            )?
+            .query_row([op.entry], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((heat, event, switches)) = found else {
+            return Ok(None);
+        };
+        Ok(Some(DeductionEntry {
+            heat,
+            state: heat_state(self, heat)?,
+            event,
+            switches,
+        }))
+    }
+
+    async fn apply(&mut self, op: &SetDeductions, _: &u32) -> Result<(), StoreError> {
+        self.prepare_cached(
+            "UPDATE speed_entries SET false_starts = ?2, false_switches = ?3 WHERE id = ?1",
+        )?
+        .execute(params![op.entry, op.false_starts, op.false_switches])?;
+        Ok(())
+    }
+}
+
+/// Starting's facts: the heat's state and the heat running now.
+impl Storage<StartHeat> for Tx<'_> {
+    async fn load(&mut self, op: &StartHeat) -> Result<start_heat::Facts, StoreError> {
+        let running = self
+            .prepare_cached(
+                "SELECT number FROM speed_heats WHERE started_at IS NOT NULL AND stopped_at IS NULL",
+            )?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(start_heat::Facts {
+            state: heat_state(self, op.heat)?,
+            running,
+        })
+    }
+
+    async fn apply(&mut self, op: &StartHeat, (): &()) -> Result<Vec<DeviceId>, StoreError> {
+        self.prepare_cached(
+            "UPDATE speed_heats SET started_at = ?2, stopped_at = NULL, locked = 0 WHERE number = ?1",
+        )?
+        .execute(params![op.heat, op.at])?;
+        heat_devices(self, op.heat)
+    }
+}
+
+impl Storage<StopHeat> for Tx<'_> {
+    async fn load(&mut self, op: &StopHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(self, op.heat)
+    }
+
+    async fn apply(&mut self, op: &StopHeat, stop: &Stop) -> Result<(), StoreError> {
+        match stop {
+            Stop::Cut => self
+                .prepare_cached(
+                    "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
+                )?
+                .execute(params![op.heat, op.at])?,
+            Stop::Relock => self
+                .prepare_cached("UPDATE speed_heats SET locked = 1 WHERE number = ?1")?
+                .execute([op.heat])?,
+        };
+        Ok(())
+    }
+}
+
+impl Storage<UnlockHeat> for Tx<'_> {
+    async fn load(&mut self, op: &UnlockHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(self, op.heat)
+    }
+
+    async fn apply(&mut self, op: &UnlockHeat, (): &()) -> Result<(), StoreError> {
+        self.prepare_cached("UPDATE speed_heats SET locked = 0 WHERE number = ?1")?
+            .execute([op.heat])?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// Sets an event's number of switches (creating the event if new).
     pub async fn speed_set_event(
@@ -254,29 +343,12 @@ impl Store {
         false_starts: u32,
         false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            let heat = refuse!(entry_heat(tx, entry));
-            let (event, switches): (String, u32) = tx.query_row(
-                "SELECT v.name, v.switches FROM speed_entries e JOIN speed_events v ON v.id = e.event_id WHERE e.id = ?1",
-                [entry],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            check!(guards::deductions(
-                heat,
-                heat_state(tx, heat)?,
-                &event,
-                switches,
-                false_starts,
-                false_switches,
-            ));
-            tx.execute(
-                "UPDATE speed_entries SET false_starts = ?2, false_switches = ?3 WHERE id = ?1",
-                params![entry, false_starts, false_switches],
-            )?;
-            tx.heats_edited([heat]);
-            Ok(Ok(heat))
-        })
-        .await
+        let op = SetDeductions {
+            entry,
+            false_starts,
+            false_switches,
+        };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Starts a heat (now); answers the clickers it watches.
@@ -284,67 +356,26 @@ impl Store {
         &self,
         heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
-        self.speed_write(move |tx| {
-            let running: Option<u32> = tx
-                .query_row(
-                    "SELECT number FROM speed_heats WHERE started_at IS NOT NULL AND stopped_at IS NULL",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            check!(guards::start(
-                heat,
-                heat_state(tx, heat)?,
-                running
-            ));
-            tx.execute(
-                "UPDATE speed_heats SET started_at = ?2, stopped_at = NULL, locked = 0 WHERE number = ?1",
-                params![heat, now],
-            )?;
-            let devices = heat_devices(tx, heat)?;
-            tx.publish(Change::Heat(HeatChange::Started {
-                heat,
-                devices: devices.clone(),
-            }));
-            Ok(Ok(devices))
-        })
-        .await
+        let op = StartHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
-    /// Stops a running heat (now) and locks its results; an unlocked heat
-    /// is locked again as it was (its scores stay those of its run).
+    /// Stops a running heat (now) and locks its results.
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
-        self.speed_write(move |tx| {
-            match check!(guards::stop(heat, heat_state(tx, heat)?)) {
-                Stop::Cut => tx.execute(
-                    "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
-                    params![heat, now],
-                )?,
-                Stop::Relock => tx.execute(
-                    "UPDATE speed_heats SET locked = 1 WHERE number = ?1",
-                    [heat],
-                )?,
-            };
-            tx.publish(Change::Heat(HeatChange::Stopped(heat)));
-            Ok(Ok(()))
-        })
-        .await
+        let op = StopHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            check!(guards::unlock(heat, heat_state(tx, heat)?));
-            tx.execute(
-                "UPDATE speed_heats SET locked = 0 WHERE number = ?1",
-                [heat],
-            )?;
-            tx.heats_edited([heat]);
-            Ok(Ok(()))
-        })
-        .await
+        self.speed_write(move |tx| runner::run_now(tx, &UnlockHeat { heat }))
+            .await
     }
 
     /// Runs a speed write job; under the request's idempotency key, if it
