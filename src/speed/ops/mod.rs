@@ -8,6 +8,9 @@
 //! One file per operation, with its facts, its plan and its unit tests.
 
 pub mod set_deductions;
+pub mod set_event;
+pub mod set_judges;
+pub mod set_station_judges;
 pub mod start_heat;
 pub mod stop_heat;
 pub mod unlock_heat;

@@ -30,9 +30,12 @@ use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::scoring::{clock, DeviceId};
-use crate::speed::guards::{self, Stop};
+use crate::speed::guards::{self, Clicker, Stop};
 use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
 use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
+use crate::speed::ops::set_event::SetEvent;
+use crate::speed::ops::set_judges::{Entry as JudgedEntry, SetJudges};
+use crate::speed::ops::set_station_judges::SetStationJudges;
 use crate::speed::ops::start_heat::{self, StartHeat};
 use crate::speed::ops::stop_heat::StopHeat;
 use crate::speed::ops::unlock_heat::UnlockHeat;
@@ -101,41 +104,53 @@ async fn editable(c: &Client, heat: u32) -> Result<Result<(), SpeedError>, Store
     Ok(guards::editable(heat, heat_state(c, heat).await?))
 }
 
-/// Checks that a panel's clickers are registered and judge nothing else in `heat`.
-async fn judges_free(
-    c: &Client,
+/// What the store knows of each of a panel's clickers in `heat` (its
+/// rule: [`guards::panel`]); `entry` is the entry the panel is for, if it
+/// is stored already.
+async fn panel_facts(
+    c: &PgTx,
     heat: u32,
     entry: Option<EntryId>,
     judges: &Judges,
-) -> Result<Result<(), SpeedError>, StoreError> {
+) -> Result<Vec<Clicker>, StoreError> {
+    let known = c
+        .prepare_cached("SELECT 1 FROM clicker_devices WHERE id = $1")
+        .await?;
+    let elsewhere = c
+        .prepare_cached(
+            "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+             WHERE e.heat = $1 AND j.device_id = $2 AND e.id IS DISTINCT FROM $3
+             LIMIT 1",
+        )
+        .await?;
+    let mut panel = Vec::with_capacity(judges.devices.len());
     for &device in &judges.devices {
-        let known = c
-            .query_opt(
-                "SELECT 1 FROM clicker_devices WHERE id = $1",
-                &[&i64::from(device)],
-            )
-            .await?
-            .is_some();
-        if !known {
-            return Ok(Err(guards::not_registered(device)));
-        }
-        let other = c
-            .query_opt(
-                "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
-                 WHERE e.heat = $1 AND j.device_id = $2 AND e.id IS DISTINCT FROM $3
-                 LIMIT 1",
-                &[&i64::from(heat), &i64::from(device), &entry],
-            )
-            .await?;
-        if let Some(row) = other {
-            return Ok(Err(guards::judges_elsewhere(
-                device,
-                u32_of(row.get(0)),
-                heat,
-            )));
-        }
+        let id = i64::from(device);
+        panel.push(Clicker {
+            device,
+            registered: c.query_opt(&known, &[&id]).await?.is_some(),
+            elsewhere: c
+                .query_opt(&elsewhere, &[&i64::from(heat), &id, &entry])
+                .await?
+                .map(|r| u32_of(r.get(0))),
+        });
     }
-    Ok(Ok(()))
+    Ok(panel)
+}
+
+/// An entry as setting its judges sees it: its heat, the heat's state and
+/// the panel's clickers.
+async fn judged_entry(
+    c: &PgTx,
+    entry: EntryId,
+    heat: u32,
+    judges: &Judges,
+) -> Result<JudgedEntry, StoreError> {
+    Ok(JudgedEntry {
+        heat,
+        state: heat_state(&**c, heat).await?,
+        panel: panel_facts(c, heat, Some(entry), judges).await?,
+    })
 }
 
 async fn write_judges(c: &Client, entry: EntryId, judges: &Judges) -> Result<(), StoreError> {
@@ -156,10 +171,7 @@ async fn write_judges(c: &Client, entry: EntryId, judges: &Judges) -> Result<(),
     Ok(())
 }
 
-async fn add_entry(
-    c: &Client,
-    entry: &NewEntry,
-) -> Result<Result<EntryId, SpeedError>, StoreError> {
+async fn add_entry(c: &PgTx, entry: &NewEntry) -> Result<Result<EntryId, SpeedError>, StoreError> {
     let heat = entry.heat;
     refuse!(editable(c, heat));
     let taken = c
@@ -172,7 +184,10 @@ async fn add_entry(
         return Ok(Err(guards::station_taken(heat, entry.station, row.get(0))));
     }
     if let Some(judges) = &entry.judges {
-        refuse!(judges_free(c, heat, None, judges));
+        check!(guards::panel(
+            heat,
+            &panel_facts(c, heat, None, judges).await?
+        ));
     }
     c.execute(
         "INSERT INTO speed_events (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
@@ -205,15 +220,6 @@ async fn add_entry(
     Ok(Ok(id))
 }
 
-async fn entry_heat(c: &Client, entry: EntryId) -> Result<Result<u32, SpeedError>, StoreError> {
-    Ok(
-        c.query_opt("SELECT heat FROM speed_entries WHERE id = $1", &[&entry])
-            .await?
-            .map(|r| u32_of(r.get(0)))
-            .ok_or_else(|| guards::no_entry(entry)),
-    )
-}
-
 /// The clickers judging in `heat`, by id.
 async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>, StoreError> {
     Ok(c.query(
@@ -225,6 +231,71 @@ async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>
     .into_iter()
     .map(|r| u32_of(r.get(0)))
     .collect())
+}
+
+impl Storage<SetEvent> for PgTx {
+    async fn load(&mut self, _: &SetEvent) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &SetEvent, (): &()) -> Result<(), StoreError> {
+        let upsert = self
+            .prepare_cached(
+                "INSERT INTO speed_events (name, switches) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
+            )
+            .await?;
+        self.execute(&upsert, &[&op.name, &i64::from(op.switches)])
+            .await?;
+        Ok(())
+    }
+}
+
+impl Storage<SetJudges> for PgTx {
+    async fn load(&mut self, op: &SetJudges) -> Result<Option<JudgedEntry>, StoreError> {
+        let select = self
+            .prepare_cached("SELECT heat FROM speed_entries WHERE id = $1")
+            .await?;
+        match self.query_opt(&select, &[&op.entry]).await? {
+            Some(row) => Ok(Some(
+                judged_entry(self, op.entry, u32_of(row.get(0)), &op.judges).await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn apply(&mut self, op: &SetJudges, _: &u32) -> Result<(), StoreError> {
+        write_judges(self, op.entry, &op.judges).await
+    }
+}
+
+impl Storage<SetStationJudges> for PgTx {
+    async fn load(
+        &mut self,
+        op: &SetStationJudges,
+    ) -> Result<Vec<(EntryId, JudgedEntry)>, StoreError> {
+        let select = self
+            .prepare_cached("SELECT id, heat FROM speed_entries WHERE station = $1 ORDER BY heat")
+            .await?;
+        let rows = self.query(&select, &[&i64::from(op.station)]).await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (entry, heat): (EntryId, u32) = (row.get(0), u32_of(row.get(1)));
+            entries.push((entry, judged_entry(self, entry, heat, &op.judges).await?));
+        }
+        Ok(entries)
+    }
+
+    async fn apply(
+        &mut self,
+        op: &SetStationJudges,
+        plan: &Vec<(EntryId, u32)>,
+    ) -> Result<(), StoreError> {
+        for &(entry, _) in plan {
+            write_judges(self, entry, &op.judges).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Deductions' facts: the entry's heat, its state and the event's switches.
@@ -338,23 +409,16 @@ impl Storage<UnlockHeat> for PgTx {
 }
 
 impl PgStore {
-    /// Sets an event's number of switches (creating the event if new).
+    /// Sets an event's number of switches (creating the event if new),
+    /// under the speed lock too: deductions are checked against the switches.
     pub async fn speed_set_event(
         &self,
         name: String,
         switches: u32,
     ) -> Result<Result<(), SpeedError>, StoreError> {
-        // Under the lock too: deductions are checked against the switches.
+        let op = SetEvent { name, switches };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                tx.execute(
-                    "INSERT INTO speed_events (name, switches) VALUES ($1, $2)
-                     ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
-                    &[&name, &i64::from(switches)],
-                )
-                .await?;
-                Ok(Ok(()))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -386,52 +450,23 @@ impl PgStore {
         entry: EntryId,
         judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
+        let op = SetJudges { entry, judges };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let heat = refuse!(entry_heat(tx, entry));
-                refuse!(editable(tx, heat));
-                refuse!(judges_free(tx, heat, Some(entry), &judges));
-                write_judges(tx, entry, &judges).await?;
-                tx.heats_edited([heat]);
-                Ok(Ok(heat))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
     /// Sets the judges of every entry at `station` in heats that are pending
-    /// or unlocked; answers the heats changed. Running and locked heats keep theirs.
+    /// or unlocked; answers the heats changed.
     pub async fn speed_set_station_judges(
         &self,
         station: u32,
         judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
+        let op = SetStationJudges { station, judges };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let entries: Vec<(EntryId, u32)> = tx
-                    .query(
-                        "SELECT id, heat FROM speed_entries WHERE station = $1 ORDER BY heat",
-                        &[&i64::from(station)],
-                    )
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.get(0), u32_of(r.get(1))))
-                    .collect();
-                let mut heats = Vec::new();
-                for (entry, heat) in entries {
-                    if editable(tx, heat).await?.is_err() {
-                        continue;
-                    }
-                    refuse!(judges_free(tx, heat, Some(entry), &judges));
-                    write_judges(tx, entry, &judges).await?;
-                    heats.push(heat);
-                }
-                if heats.is_empty() {
-                    return Ok(Err(guards::no_editable_entry_at(station)));
-                }
-                tx.heats_edited(heats.iter().copied());
-                Ok(Ok(heats))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }

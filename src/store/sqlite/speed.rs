@@ -14,11 +14,14 @@ use super::clicker::{latest_score_before, DeviceId};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::scoring::clock;
-use crate::speed::guards::{self, Stop};
+use crate::speed::guards::{self, Clicker, Stop};
 pub use crate::speed::model::{
     Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry,
 };
 use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
+use crate::speed::ops::set_event::SetEvent;
+use crate::speed::ops::set_judges::{Entry as JudgedEntry, SetJudges};
+use crate::speed::ops::set_station_judges::SetStationJudges;
 use crate::speed::ops::start_heat::{self, StartHeat};
 use crate::speed::ops::stop_heat::StopHeat;
 use crate::speed::ops::unlock_heat::UnlockHeat;
@@ -55,34 +58,46 @@ fn editable(conn: &Connection, heat: u32) -> Result<Result<(), SpeedError>, Stor
     Ok(guards::editable(heat, heat_state(conn, heat)?))
 }
 
-/// Checks that a panel's clickers are registered and judge nothing else in `heat`.
-fn judges_free(
+/// What the store knows of each of a panel's clickers in `heat` (its
+/// rule: [`guards::panel`]); `entry` is the entry the panel is for, if it
+/// is stored already.
+fn panel_facts(
     conn: &Connection,
     heat: u32,
     entry: Option<EntryId>,
     judges: &Judges,
-) -> Result<Result<(), SpeedError>, StoreError> {
+) -> Result<Vec<Clicker>, StoreError> {
+    let mut known = conn.prepare_cached("SELECT 1 FROM clicker_devices WHERE id = ?1")?;
+    let mut elsewhere = conn.prepare_cached(
+        "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+         WHERE e.heat = ?1 AND j.device_id = ?2 AND e.id IS NOT ?3",
+    )?;
+    let mut panel = Vec::with_capacity(judges.devices.len());
     for &device in &judges.devices {
-        let known = conn
-            .prepare_cached("SELECT 1 FROM clicker_devices WHERE id = ?1")?
-            .query_row([device], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !known {
-            return Ok(Err(guards::not_registered(device)));
-        }
-        let other: Option<u32> = conn
-            .prepare_cached(
-                "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
-                 WHERE e.heat = ?1 AND j.device_id = ?2 AND e.id IS NOT ?3",
-            )?
-            .query_row(params![heat, device, entry], |r| r.get(0))
-            .optional()?;
-        if let Some(station) = other {
-            return Ok(Err(guards::judges_elsewhere(device, station, heat)));
-        }
+        panel.push(Clicker {
+            device,
+            registered: known.query_row([device], |_| Ok(())).optional()?.is_some(),
+            elsewhere: elsewhere
+                .query_row(params![heat, device, entry], |r| r.get(0))
+                .optional()?,
+        });
     }
-    Ok(Ok(()))
+    Ok(panel)
+}
+
+/// An entry as setting its judges sees it: its heat, the heat's state and
+/// the panel's clickers.
+fn judged_entry(
+    conn: &Connection,
+    entry: EntryId,
+    heat: u32,
+    judges: &Judges,
+) -> Result<JudgedEntry, StoreError> {
+    Ok(JudgedEntry {
+        heat,
+        state: heat_state(conn, heat)?,
+        panel: panel_facts(conn, heat, Some(entry), judges)?,
+    })
 }
 
 fn write_judges(conn: &Connection, entry: EntryId, judges: &Judges) -> Result<(), StoreError> {
@@ -115,7 +130,7 @@ fn add_entry(
         return Ok(Err(guards::station_taken(heat, entry.station, &name)));
     }
     if let Some(judges) = &entry.judges {
-        if let Err(e) = judges_free(conn, heat, None, judges)? {
+        if let Err(e) = guards::panel(heat, &panel_facts(conn, heat, None, judges)?) {
             return Ok(Err(e));
         }
     }
@@ -141,29 +156,61 @@ fn add_entry(
     Ok(Ok(id))
 }
 
-fn entry_heat(conn: &Connection, entry: EntryId) -> Result<Result<u32, SpeedError>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT heat FROM speed_entries WHERE id = ?1")?
-        .query_row([entry], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| guards::no_entry(entry)))
+impl Storage<SetEvent> for Tx<'_> {
+    async fn load(&mut self, _: &SetEvent) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &SetEvent, (): &()) -> Result<(), StoreError> {
+        self.prepare_cached(
+            "INSERT INTO speed_events (name, switches) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
+        )?
+        .execute(params![op.name, op.switches])?;
+        Ok(())
+    }
 }
 
-/// `?` for a rule's refusal inside a job: the job answers it.
-macro_rules! check {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
+impl Storage<SetJudges> for Tx<'_> {
+    async fn load(&mut self, op: &SetJudges) -> Result<Option<JudgedEntry>, StoreError> {
+        let heat: Option<u32> = self
+            .prepare_cached("SELECT heat FROM speed_entries WHERE id = ?1")?
+            .query_row([op.entry], |r| r.get(0))
+            .optional()?;
+        heat.map(|heat| judged_entry(self, op.entry, heat, &op.judges))
+            .transpose()
+    }
+
+    async fn apply(&mut self, op: &SetJudges, _: &u32) -> Result<(), StoreError> {
+        write_judges(self, op.entry, &op.judges)
+    }
+}
+
+impl Storage<SetStationJudges> for Tx<'_> {
+    async fn load(
+        &mut self,
+        op: &SetStationJudges,
+    ) -> Result<Vec<(EntryId, JudgedEntry)>, StoreError> {
+        let entries: Vec<(EntryId, u32)> = self
+            .prepare_cached("SELECT id, heat FROM speed_entries WHERE station = ?1 ORDER BY heat")?
+            .query_map([op.station], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        entries
+            .into_iter()
+            .map(|(entry, heat)| Ok((entry, judged_entry(self, entry, heat, &op.judges)?)))
+            .collect()
+    }
+
+    async fn apply(
+        &mut self,
+        op: &SetStationJudges,
+        plan: &Vec<(EntryId, u32)>,
+    ) -> Result<(), StoreError> {
+        for &(entry, _) in plan {
+            write_judges(self, entry, &op.judges)?;
         }
-    };
-}
-
-/// `?` for the refusals of a job: a storage error leaves, a refusal is returned.
-macro_rules! refuse {
-    ($e:expr) => {
-        check!($e?)
-    };
+        Ok(())
+    }
 }
 
 /// Deductions' facts: the entry's heat, its state and the event's switches.
@@ -259,15 +306,8 @@ impl Store {
         name: String,
         switches: u32,
     ) -> Result<Result<(), SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            tx.execute(
-                "INSERT INTO speed_events (name, switches) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
-                params![name, switches],
-            )?;
-            Ok(Ok(()))
-        })
-        .await
+        let op = SetEvent { name, switches };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Adds entries, all or none: a refusal says which (by index) and why.
@@ -295,45 +335,19 @@ impl Store {
         entry: EntryId,
         judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            let heat = refuse!(entry_heat(tx, entry));
-            refuse!(editable(tx, heat));
-            refuse!(judges_free(tx, heat, Some(entry), &judges));
-            write_judges(tx, entry, &judges)?;
-            tx.heats_edited([heat]);
-            Ok(Ok(heat))
-        })
-        .await
+        let op = SetJudges { entry, judges };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Sets the judges of every entry at `station` in heats that are pending
-    /// or unlocked; answers the heats changed. Running and locked heats keep theirs.
+    /// or unlocked; answers the heats changed.
     pub async fn speed_set_station_judges(
         &self,
         station: u32,
         judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            let entries: Vec<(EntryId, u32)> = tx
-                .prepare("SELECT id, heat FROM speed_entries WHERE station = ?1 ORDER BY heat")?
-                .query_map([station], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut heats = Vec::new();
-            for (entry, heat) in entries {
-                if editable(tx, heat)?.is_err() {
-                    continue;
-                }
-                refuse!(judges_free(tx, heat, Some(entry), &judges));
-                write_judges(tx, entry, &judges)?;
-                heats.push(heat);
-            }
-            if heats.is_empty() {
-                return Ok(Err(guards::no_editable_entry_at(station)));
-            }
-            tx.heats_edited(heats.iter().copied());
-            Ok(Ok(heats))
-        })
-        .await
+        let op = SetStationJudges { station, judges };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Sets an entry's deductions; answers its heat.
