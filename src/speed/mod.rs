@@ -12,7 +12,7 @@
 //! live.rs      which heat a clicker's score touches, and the live feed of heats
 //! ```
 //!
-//! Storage is `crate::store::speed` (SQLite) and `crate::store::postgres::speed`;
+//! Storage is `crate::store::sqlite::speed` and `crate::store::postgres::speed`;
 //! the HTTP routes are `crate::api::speed`.
 
 pub mod guards;

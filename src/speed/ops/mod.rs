@@ -7,6 +7,7 @@
 //!
 //! One file per operation, with its facts, its plan and its unit tests.
 
+pub mod add_entries;
 pub mod set_deductions;
 pub mod set_event;
 pub mod set_judges;

@@ -1,7 +1,7 @@
 //! Speed events in PostgreSQL: events, entries, heats, deductions and the
-//! sheets results come from, with the same rules as SQLite's
-//! (`crate::store::speed`), decided by the same `crate::speed::guards`. As
-//! there, a judge's tally is not stored: it is worked out from the clicker's
+//! sheets results come from: the facts each speed write reads and the
+//! writes it applies (its rule: `crate::speed::ops`, the same as SQLite's).
+//! As in SQLite, a judge's tally is not stored: it is worked out from the clicker's
 //! stored scores and the heat's start and stop times.
 //!
 //! Several nodes: every speed write's batch first takes the speed lock
@@ -22,16 +22,20 @@
 //! fall on the wrong side of a start or stop, by up to the skew: keep the
 //! nodes' clocks synchronised (NTP).
 
+use std::collections::hash_map::Entry::Vacant;
+
 use futures_util::future::try_join_all;
 use tokio_postgres::{Client, GenericClient, Row};
 
 use super::clicker::latest_score_before;
+use super::judging_rows::prepare_all;
 use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::scoring::{clock, DeviceId};
-use crate::speed::guards::{self, Clicker, Stop};
+use crate::speed::guards::{Clicker, Stop};
 use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
+use crate::speed::ops::add_entries::{self, AddEntries};
 use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
 use crate::speed::ops::set_event::SetEvent;
 use crate::speed::ops::set_judges::{Entry as JudgedEntry, SetJudges};
@@ -41,26 +45,9 @@ use crate::speed::ops::stop_heat::StopHeat;
 use crate::speed::ops::unlock_heat::UnlockHeat;
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
-use crate::store::runner::{self, Publish, Storage};
+use crate::store::runner::{self, Storage};
 use crate::store::traits::{CurrentHeat, EntriesAdded};
 use crate::store::StoreError;
-
-/// `?` for a rule's refusal inside a job: the job answers it.
-macro_rules! check {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        }
-    };
-}
-
-/// `?` for the refusals of a job: a storage error leaves, a refusal is returned.
-macro_rules! refuse {
-    ($e:expr) => {
-        check!($e.await?)
-    };
-}
 
 /// Serialises the batch's speed writes with every node's (see the module's
 /// notes): taken at the start of the batch.
@@ -99,13 +86,8 @@ async fn heat_state(c: &impl GenericClient, heat: u32) -> Result<Option<HeatStat
     Ok(heat_record(c, heat).await?.map(|h| h.state))
 }
 
-/// Refuses changes to a heat that is running or locked.
-async fn editable(c: &Client, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-    Ok(guards::editable(heat, heat_state(c, heat).await?))
-}
-
 /// What the store knows of each of a panel's clickers in `heat` (its
-/// rule: [`guards::panel`]); `entry` is the entry the panel is for, if it
+/// rule: `speed::guards::panel`); `entry` is the entry the panel is for, if it
 /// is stored already.
 async fn panel_facts(
     c: &PgTx,
@@ -171,42 +153,28 @@ async fn write_judges(c: &Client, entry: EntryId, judges: &Judges) -> Result<(),
     Ok(())
 }
 
-async fn add_entry(c: &PgTx, entry: &NewEntry) -> Result<Result<EntryId, SpeedError>, StoreError> {
-    let heat = entry.heat;
-    refuse!(editable(c, heat));
-    let taken = c
-        .query_opt(
-            "SELECT name FROM speed_entries WHERE heat = $1 AND station = $2",
-            &[&i64::from(heat), &i64::from(entry.station)],
-        )
-        .await?;
-    if let Some(row) = taken {
-        return Ok(Err(guards::station_taken(heat, entry.station, row.get(0))));
-    }
-    if let Some(judges) = &entry.judges {
-        check!(guards::panel(
-            heat,
-            &panel_facts(c, heat, None, judges).await?
-        ));
-    }
-    c.execute(
-        "INSERT INTO speed_events (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-        &[&entry.event],
-    )
-    .await?;
-    c.execute(
-        "INSERT INTO speed_heats (number) VALUES ($1) ON CONFLICT (number) DO NOTHING",
-        &[&i64::from(heat)],
-    )
-    .await?;
-    let id: EntryId = c
-        .query_one(
+/// Inserts an entry the rule admitted, with its event and heat if new.
+async fn insert_entry(c: &PgTx, entry: &NewEntry) -> Result<EntryId, StoreError> {
+    let [event, heat, insert] = prepare_all(
+        c,
+        [
+            "INSERT INTO speed_events (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO speed_heats (number) VALUES ($1) ON CONFLICT (number) DO NOTHING",
             "INSERT INTO speed_entries (event_id, heat, station, name, club)
              VALUES ((SELECT id FROM speed_events WHERE name = $1), $2, $3, $4, $5)
              RETURNING id",
+        ],
+    )
+    .await?;
+    let number = i64::from(entry.heat);
+    c.execute(&event, &[&entry.event]).await?;
+    c.execute(&heat, &[&number]).await?;
+    let id: EntryId = c
+        .query_one(
+            &insert,
             &[
                 &entry.event,
-                &i64::from(heat),
+                &number,
                 &i64::from(entry.station),
                 &entry.name,
                 &entry.club,
@@ -217,7 +185,7 @@ async fn add_entry(c: &PgTx, entry: &NewEntry) -> Result<Result<EntryId, SpeedEr
     if let Some(judges) = &entry.judges {
         write_judges(c, id, judges).await?;
     }
-    Ok(Ok(id))
+    Ok(id)
 }
 
 /// The clickers judging in `heat`, by id.
@@ -231,6 +199,46 @@ async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>
     .into_iter()
     .map(|r| u32_of(r.get(0)))
     .collect())
+}
+
+/// Adding entries' facts: what is stored of each heat, station and panel
+/// clicker the entries name.
+impl Storage<AddEntries> for PgTx {
+    async fn load(&mut self, op: &AddEntries) -> Result<add_entries::Facts, StoreError> {
+        let mut facts = add_entries::Facts::default();
+        let station = self
+            .prepare_cached("SELECT name FROM speed_entries WHERE heat = $1 AND station = $2")
+            .await?;
+        for entry in &op.entries {
+            let heat = entry.heat;
+            if let Vacant(slot) = facts.heats.entry(heat) {
+                slot.insert(heat_state(&**self, heat).await?);
+            }
+            let at = [i64::from(heat), i64::from(entry.station)];
+            if let Some(row) = self.query_opt(&station, &[&at[0], &at[1]]).await? {
+                facts.stations.insert((heat, entry.station), row.get(0));
+            }
+            if let Some(judges) = &entry.judges {
+                for clicker in panel_facts(self, heat, None, judges).await? {
+                    if clicker.registered {
+                        facts.registered.insert(clicker.device);
+                    }
+                    if let Some(at) = clicker.elsewhere {
+                        facts.judging.insert((heat, clicker.device), at);
+                    }
+                }
+            }
+        }
+        Ok(facts)
+    }
+
+    async fn apply(&mut self, op: &AddEntries, (): &()) -> Result<Vec<EntryId>, StoreError> {
+        let mut ids = Vec::with_capacity(op.entries.len());
+        for entry in &op.entries {
+            ids.push(insert_entry(self, entry).await?);
+        }
+        Ok(ids)
+    }
 }
 
 impl Storage<SetEvent> for PgTx {
@@ -428,18 +436,9 @@ impl PgStore {
         &self,
         entries: Vec<NewEntry>,
     ) -> Result<EntriesAdded, StoreError> {
+        let op = AddEntries { entries };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let mut ids = Vec::with_capacity(entries.len());
-                for (index, entry) in entries.iter().enumerate() {
-                    match add_entry(tx, entry).await? {
-                        Ok(id) => ids.push(id),
-                        Err(e) => return Ok(Err((index, e))),
-                    }
-                }
-                tx.heats_edited(entries.iter().map(|e| e.heat));
-                Ok(Ok(ids))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -718,6 +717,7 @@ mod tests {
     use crate::metrics::Metrics;
     use crate::scoring::Holder;
     use crate::secrets;
+    use crate::speed::guards;
     use crate::store::changes::Changes;
 
     /// A fresh database of its own on the test server.

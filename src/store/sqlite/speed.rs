@@ -1,11 +1,13 @@
 //! The speed tables: events (name, number of switches), heats (when each ran
 //! and whether its results are locked), entries (a skipper or team at a
 //! station in a heat, with deductions) and each entry's judges' clickers.
-//! This module alone reads and writes them. A judge's tally is not stored:
+//! This module alone reads and writes them: the facts each speed write
+//! reads and the writes it applies (its rule: `crate::speed::ops`). A judge's tally is not stored:
 //! it is worked out from the clicker's stored score series and the heat's
 //! start and stop times (see `crate::speed::tally`), so every acknowledged
 //! score counts, whatever happens to the process.
 
+use std::collections::hash_map::Entry::Vacant;
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -14,10 +16,11 @@ use super::clicker::{latest_score_before, DeviceId};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::scoring::clock;
-use crate::speed::guards::{self, Clicker, Stop};
+use crate::speed::guards::{Clicker, Stop};
 pub use crate::speed::model::{
     Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry,
 };
+use crate::speed::ops::add_entries::{self, AddEntries};
 use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
 use crate::speed::ops::set_event::SetEvent;
 use crate::speed::ops::set_judges::{Entry as JudgedEntry, SetJudges};
@@ -27,7 +30,7 @@ use crate::speed::ops::stop_heat::StopHeat;
 use crate::speed::ops::unlock_heat::UnlockHeat;
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
-use crate::store::runner::{self, Publish, Storage};
+use crate::store::runner::{self, Storage};
 
 /// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
 fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
@@ -53,13 +56,8 @@ fn heat_state(conn: &Connection, heat: u32) -> Result<Option<HeatState>, StoreEr
     Ok(heat_record(conn, heat)?.map(|h| h.state))
 }
 
-/// Refuses changes to a heat that is running or locked.
-fn editable(conn: &Connection, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-    Ok(guards::editable(heat, heat_state(conn, heat)?))
-}
-
 /// What the store knows of each of a panel's clickers in `heat` (its
-/// rule: [`guards::panel`]); `entry` is the entry the panel is for, if it
+/// rule: `speed::guards::panel`); `entry` is the entry the panel is for, if it
 /// is stored already.
 fn panel_facts(
     conn: &Connection,
@@ -114,37 +112,19 @@ fn write_judges(conn: &Connection, entry: EntryId, judges: &Judges) -> Result<()
     Ok(())
 }
 
-fn add_entry(
-    conn: &Connection,
-    entry: &NewEntry,
-) -> Result<Result<EntryId, SpeedError>, StoreError> {
-    let heat = entry.heat;
-    if let Err(e) = editable(conn, heat)? {
-        return Ok(Err(e));
-    }
-    let taken: Option<String> = conn
-        .prepare_cached("SELECT name FROM speed_entries WHERE heat = ?1 AND station = ?2")?
-        .query_row([heat, entry.station], |r| r.get(0))
-        .optional()?;
-    if let Some(name) = taken {
-        return Ok(Err(guards::station_taken(heat, entry.station, &name)));
-    }
-    if let Some(judges) = &entry.judges {
-        if let Err(e) = guards::panel(heat, &panel_facts(conn, heat, None, judges)?) {
-            return Ok(Err(e));
-        }
-    }
+/// Inserts an entry the rule admitted, with its event and heat if new.
+fn insert_entry(conn: &Connection, entry: &NewEntry) -> Result<EntryId, StoreError> {
     conn.prepare_cached("INSERT OR IGNORE INTO speed_events (name) VALUES (?1)")?
         .execute([&entry.event])?;
     conn.prepare_cached("INSERT OR IGNORE INTO speed_heats (number) VALUES (?1)")?
-        .execute([heat])?;
+        .execute([entry.heat])?;
     conn.prepare_cached(
         "INSERT INTO speed_entries (event_id, heat, station, name, club)
          VALUES ((SELECT id FROM speed_events WHERE name = ?1), ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
         entry.event,
-        heat,
+        entry.heat,
         entry.station,
         entry.name,
         entry.club
@@ -153,7 +133,47 @@ fn add_entry(
     if let Some(judges) = &entry.judges {
         write_judges(conn, id, judges)?;
     }
-    Ok(Ok(id))
+    Ok(id)
+}
+
+/// Adding entries' facts: what is stored of each heat, station and panel
+/// clicker the entries name.
+impl Storage<AddEntries> for Tx<'_> {
+    async fn load(&mut self, op: &AddEntries) -> Result<add_entries::Facts, StoreError> {
+        let mut facts = add_entries::Facts::default();
+        let mut station =
+            self.prepare_cached("SELECT name FROM speed_entries WHERE heat = ?1 AND station = ?2")?;
+        for entry in &op.entries {
+            let heat = entry.heat;
+            if let Vacant(slot) = facts.heats.entry(heat) {
+                slot.insert(heat_state(self, heat)?);
+            }
+            if let Some(name) = station
+                .query_row([heat, entry.station], |r| r.get(0))
+                .optional()?
+            {
+                facts.stations.insert((heat, entry.station), name);
+            }
+            if let Some(judges) = &entry.judges {
+                for clicker in panel_facts(self, heat, None, judges)? {
+                    if clicker.registered {
+                        facts.registered.insert(clicker.device);
+                    }
+                    if let Some(at) = clicker.elsewhere {
+                        facts.judging.insert((heat, clicker.device), at);
+                    }
+                }
+            }
+        }
+        Ok(facts)
+    }
+
+    async fn apply(&mut self, op: &AddEntries, (): &()) -> Result<Vec<EntryId>, StoreError> {
+        op.entries
+            .iter()
+            .map(|entry| insert_entry(self, entry))
+            .collect()
+    }
 }
 
 impl Storage<SetEvent> for Tx<'_> {
@@ -315,18 +335,8 @@ impl Store {
         &self,
         entries: Vec<NewEntry>,
     ) -> Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError> {
-        self.speed_write(move |tx| {
-            let mut ids = Vec::with_capacity(entries.len());
-            for (index, entry) in entries.iter().enumerate() {
-                match add_entry(tx, entry)? {
-                    Ok(id) => ids.push(id),
-                    Err(e) => return Ok(Err((index, e))),
-                }
-            }
-            tx.heats_edited(entries.iter().map(|e| e.heat));
-            Ok(Ok(ids))
-        })
-        .await
+        let op = AddEntries { entries };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Sets an entry's judges; answers its heat.
