@@ -51,6 +51,30 @@ pub fn judges_elsewhere(device: DeviceId, station: u32, heat: u32) -> SpeedError
     ))
 }
 
+/// What a store knows of one of a panel's clickers, in a heat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clicker {
+    pub device: DeviceId,
+    /// Whether it ever connected.
+    pub registered: bool,
+    /// The station of another entry of the heat it judges, if any.
+    pub elsewhere: Option<u32>,
+}
+
+/// Checks a panel, clicker by clicker in its order: each registered and
+/// judging no other station of `heat`.
+pub fn panel(heat: u32, clickers: &[Clicker]) -> Result<(), SpeedError> {
+    for clicker in clickers {
+        if !clicker.registered {
+            return Err(not_registered(clicker.device));
+        }
+        if let Some(station) = clicker.elsewhere {
+            return Err(judges_elsewhere(clicker.device, station, heat));
+        }
+    }
+    Ok(())
+}
+
 /// A station of a heat holds one entry.
 pub fn station_taken(heat: u32, station: u32, name: &str) -> SpeedError {
     SpeedError::Conflict(format!(

@@ -7,16 +7,18 @@
 //! heatlist.rs  pure: the heat list CSV (event, heat, station, name, club)
 //! results.rs   pure: entry sheets (as stored) to official results and ranks
 //! guards.rs    pure: which writes a heat's state allows; the refusals both stores give
+//! ops/         pure: each speed write as facts in, writes and heat changes out
 //! model.rs     entries, heats and entry sheets as values
 //! live.rs      which heat a clicker's score touches, and the live feed of heats
 //! ```
 //!
-//! Storage is `crate::store::speed` (SQLite) and `crate::store::postgres::speed`;
+//! Storage is `crate::store::sqlite::speed` and `crate::store::postgres::speed`;
 //! the HTTP routes are `crate::api::speed`.
 
 pub mod guards;
 pub mod heatlist;
 pub mod model;
+pub mod ops;
 pub mod results;
 pub mod rules;
 pub mod tally;

@@ -12,9 +12,9 @@ use std::future::Future;
 
 use futures_util::FutureExt;
 
-use super::changes::Change;
+use super::changes::{Change, HeatChange};
 use super::StoreError;
-use crate::judging::error::JudgingError;
+use crate::judging::model::DataStore;
 use crate::judging::ops::Operation;
 
 /// An engine's write transaction, which takes the changes its jobs publish
@@ -31,6 +31,29 @@ pub trait Publish {
         let heats: std::collections::BTreeSet<u32> = heats.into_iter().collect();
         for heat in heats {
             self.publish(Change::Heat(super::HeatChange::Edited(heat)));
+        }
+    }
+}
+
+/// What an operation tells every subscriber, published by the runner.
+pub trait Published {
+    fn publish_to(self, store: &mut impl Publish);
+}
+
+/// A judging diff (`None`: nothing a subscriber sees changed).
+impl Published for Option<DataStore> {
+    fn publish_to(self, store: &mut impl Publish) {
+        if let Some(diff) = self {
+            store.publish(Change::Judging(Box::new(diff)));
+        }
+    }
+}
+
+/// Speed heats that changed, in order.
+impl Published for Vec<HeatChange> {
+    fn publish_to(self, store: &mut impl Publish) {
+        for change in self {
+            store.publish(Change::Heat(change));
         }
     }
 }
@@ -52,9 +75,9 @@ pub trait Storage<Op: Operation>: Publish {
 pub async fn run<Op, S>(
     store: &mut S,
     op: &Op,
-) -> Result<Result<Op::Reply, JudgingError>, StoreError>
+) -> Result<Result<Op::Reply, Op::Refusal>, StoreError>
 where
-    Op: Operation,
+    Op: Operation<Published: Published>,
     S: Storage<Op>,
 {
     let facts = store.load(op).await?;
@@ -63,20 +86,19 @@ where
         Err(refusal) => return Ok(Err(refusal)),
     };
     let written = store.apply(op, &plan).await?;
-    let (reply, change) = match op.finish(plan, written) {
+    let (reply, published) = match op.finish(plan, written) {
         Ok(finished) => finished,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    if let Some(diff) = change {
-        store.publish(Change::Judging(Box::new(diff)));
-    }
+    published.publish_to(store);
     Ok(Ok(reply))
 }
 
 /// [`run`] on a store whose transaction never waits (SQLite's writer).
-pub fn run_now<Op, S>(store: &mut S, op: &Op) -> Result<Result<Op::Reply, JudgingError>, StoreError>
+#[allow(clippy::type_complexity)]
+pub fn run_now<Op, S>(store: &mut S, op: &Op) -> Result<Result<Op::Reply, Op::Refusal>, StoreError>
 where
-    Op: Operation,
+    Op: Operation<Published: Published>,
     S: Storage<Op>,
 {
     run(store, op)

@@ -15,6 +15,7 @@ use super::changes::{Changes, Log};
 use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
 
+use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking};
 use crate::judging::model::DataStore;
 use crate::judging::ops::absent::MarkAbsent;
@@ -100,7 +101,7 @@ pub type CurrentHeat = (u32, Vec<DeviceId>, bool);
 /// implements it once for every operation whose facts and writes it knows
 /// (`runner::Storage`), so a new operation adds no method here: only its
 /// name to [`JudgingStore`]'s list.
-pub trait Perform<Op: Operation> {
+pub trait Perform<Op: Operation<Refusal = JudgingError>> {
     fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>>;
 }
 

@@ -49,6 +49,8 @@ impl Operation for MarkAbsent {
     /// The absence's row id.
     type Written = i64;
     type Reply = Absence;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         known_judge_and_hack(self.judge, facts.judge_exists, self.hack, facts.hack_exists)?;

@@ -13,6 +13,8 @@ impl Operation for NewHack {
     /// The new hack's id.
     type Written = i64;
     type Reply = Hack;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, (): ()) -> Result<(), JudgingError> {
         Ok(())

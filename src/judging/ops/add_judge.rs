@@ -31,6 +31,8 @@ impl Operation for NewJudge {
     type Plan = ();
     type Written = Claimed;
     type Reply = Judge;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, holder: Option<i64>) -> Result<(), JudgingError> {
         match holder {

@@ -13,6 +13,8 @@ impl Operation for NewSuperlative {
     /// The new superlative's id.
     type Written = i64;
     type Reply = Superlative;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, (): ()) -> Result<(), JudgingError> {
         Ok(())

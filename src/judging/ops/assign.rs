@@ -33,6 +33,8 @@ impl Operation for Assign {
     /// The ids of the new rows, in [`Plan::new`]'s order.
     type Written = Vec<i64>;
     type Reply = Assigned;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, data: DataStore) -> Result<Plan, JudgingError> {
         let decided = assign::decide(&data, self.judges_per_hack as usize)?;

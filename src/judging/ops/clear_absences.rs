@@ -19,6 +19,8 @@ impl Operation for ClearAbsences {
     /// The rows cleared, as they now are.
     type Written = Vec<Absence>;
     type Reply = Vec<Absence>;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, hack_exists: bool) -> Result<(), JudgingError> {
         if !hack_exists {

@@ -87,6 +87,8 @@ impl Operation for ImportDevpost {
     type Plan = Plan;
     type Written = Written;
     type Reply = DevpostImported;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, stored: Stored) -> Result<Plan, JudgingError> {
         let mut hack_by_name: HashMap<String, i64> = HashMap::new();

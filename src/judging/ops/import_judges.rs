@@ -48,6 +48,8 @@ impl Operation for ImportJudges {
     /// What each insert did, in the file's order.
     type Written = Vec<Claimed>;
     type Reply = JudgesImported;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, holders: HashMap<String, i64>) -> Result<(), JudgingError> {
         for (index, key) in self.keys().enumerate() {

@@ -5,6 +5,7 @@
 
 use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
+use crate::judging::model::DataStore;
 use crate::secrets::{self, SecretHash};
 use crate::store::JUDGE_SECRET_BYTES;
 
@@ -37,6 +38,8 @@ impl Operation for IssueSecret {
     type Written = ();
     /// The secret, for the judge's client alone.
     type Reply = String;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     const REPLY_IS_SECRET: bool = true;
 

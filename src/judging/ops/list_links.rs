@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
+use crate::judging::model::DataStore;
 use crate::secrets::{self, SecretHash};
 
 /// Makes the sign-in link token of a judge's link generation (judge,
@@ -94,6 +95,8 @@ impl Operation for ListLinks {
     type Plan = Plan;
     type Written = ();
     type Reply = Vec<CurrentLink>;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     const REPLY_IS_SECRET: bool = true;
 

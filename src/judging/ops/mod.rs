@@ -28,7 +28,8 @@ pub mod withdraw;
 use super::error::JudgingError;
 use super::model::DataStore;
 
-/// What [`Operation::finish`] answers.
+/// What a judging [`Operation::finish`] answers: the reply and the diff
+/// to publish, if any.
 pub type Finished<Reply> = Result<(Reply, Option<DataStore>), JudgingError>;
 
 /// A judging write, decided without a database.
@@ -41,6 +42,11 @@ pub trait Operation {
     type Written;
     /// What the caller is answered.
     type Reply;
+    /// Why the rule may refuse (a judging or a speed refusal).
+    type Refusal;
+    /// What every subscriber is told (`store::runner::Published`): a
+    /// judging diff, heats that changed.
+    type Published;
 
     /// Whether the reply is a secret. Such a write is never kept under an
     /// idempotency key (the stored answer would hold the secret in the
@@ -48,13 +54,18 @@ pub trait Operation {
     const REPLY_IS_SECRET: bool = false;
 
     /// The writes to make, or why none may be made.
-    fn decide(&self, facts: Self::Facts) -> Result<Self::Plan, JudgingError>;
+    fn decide(&self, facts: Self::Facts) -> Result<Self::Plan, Self::Refusal>;
 
     /// The reply, and the change to publish (`None`: nothing changed that a
     /// subscriber sees); or a refusal only the writes could reveal (a
     /// unique key another node claimed between `load` and `apply`), after
     /// which the job's savepoint undoes the writes.
-    fn finish(&self, plan: Self::Plan, written: Self::Written) -> Finished<Self::Reply>;
+    #[allow(clippy::type_complexity)]
+    fn finish(
+        &self,
+        plan: Self::Plan,
+        written: Self::Written,
+    ) -> Result<(Self::Reply, Self::Published), Self::Refusal>;
 }
 
 /// The refusals a judge's write about a hack begins with, in their order:

@@ -46,6 +46,8 @@ impl Operation for WriteNote {
     /// The note's row id.
     type Written = i64;
     type Reply = Note;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         known_judge_and_hack(self.judge, facts.judge_exists, self.hack, facts.hack_exists)?;

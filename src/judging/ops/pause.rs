@@ -18,6 +18,8 @@ impl Operation for SetPaused {
     type Plan = bool;
     type Written = ();
     type Reply = JudgingStatus;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, paused_now: bool) -> Result<bool, JudgingError> {
         Ok(paused_now != self.paused)

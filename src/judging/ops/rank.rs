@@ -35,6 +35,8 @@ impl Operation for Ranking {
     /// The placement's row id.
     type Written = i64;
     type Reply = SuperlativePlacement;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         let (first, second) = (self.first_choice_id, self.second_choice_id);

@@ -59,6 +59,8 @@ impl Operation for Rate {
     type Plan = Plan;
     type Written = Written;
     type Reply = Rating;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         validate::rating(self.rating)?;

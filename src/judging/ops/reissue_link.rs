@@ -6,6 +6,7 @@
 use super::list_links::LinkTokens;
 use super::{Finished, Operation};
 use crate::judging::error::JudgingError;
+use crate::judging::model::DataStore;
 
 pub struct ReissueLink {
     pub judge: i64,
@@ -45,6 +46,8 @@ impl Operation for ReissueLink {
     type Written = ();
     /// The new token and its generation.
     type Reply = (String, i64);
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     const REPLY_IS_SECRET: bool = true;
 

@@ -30,6 +30,8 @@ impl Operation for Unrate {
     type Written = ();
     /// The row as it now is (rating [`Rating::TAKEN_BACK`]).
     type Reply = Rating;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         known_judge_and_hack(self.judge, facts.judge_exists, self.hack, facts.hack_exists)?;

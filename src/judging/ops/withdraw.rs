@@ -39,6 +39,8 @@ impl Operation for Withdraw {
     /// The withdrawal's row id.
     type Written = i64;
     type Reply = Withdrawal;
+    type Refusal = JudgingError;
+    type Published = Option<DataStore>;
 
     fn decide(&self, facts: Facts) -> Result<Plan, JudgingError> {
         if !facts.hack_exists {

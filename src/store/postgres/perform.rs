@@ -20,12 +20,13 @@ pub(super) trait PgOperation: Operation + Send + Sync + Sized + 'static {
     /// What the batch locks before any job runs.
     fn locks(&self) -> Locks;
     /// `runner::run(tx, self)`, boxed.
-    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, JudgingError>>;
+    #[allow(clippy::type_complexity)]
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>>;
 }
 
 impl<Op> Perform<Op> for PgStore
 where
-    Op: PgOperation,
+    Op: PgOperation + Operation<Refusal = JudgingError>,
     Op::Reply: Replay + Send + 'static,
 {
     fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {

@@ -1,7 +1,7 @@
 //! Speed events in PostgreSQL: events, entries, heats, deductions and the
-//! sheets results come from, with the same rules as SQLite's
-//! (`crate::store::speed`), decided by the same `crate::speed::guards`. As
-//! there, a judge's tally is not stored: it is worked out from the clicker's
+//! sheets results come from: the facts each speed write reads and the
+//! writes it applies (its rule: `crate::speed::ops`, the same as SQLite's).
+//! As in SQLite, a judge's tally is not stored: it is worked out from the clicker's
 //! stored scores and the heat's start and stop times.
 //!
 //! Several nodes: every speed write's batch first takes the speed lock
@@ -22,38 +22,32 @@
 //! fall on the wrong side of a start or stop, by up to the skew: keep the
 //! nodes' clocks synchronised (NTP).
 
+use std::collections::hash_map::Entry::Vacant;
+
 use futures_util::future::try_join_all;
 use tokio_postgres::{Client, GenericClient, Row};
 
 use super::clicker::latest_score_before;
+use super::judging_rows::prepare_all;
 use super::locks::{Advisory, Locks};
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::scoring::{clock, DeviceId};
-use crate::speed::guards::{self, Stop};
+use crate::speed::guards::{Clicker, Stop};
 use crate::speed::model::{Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry};
+use crate::speed::ops::add_entries::{self, AddEntries};
+use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
+use crate::speed::ops::set_event::SetEvent;
+use crate::speed::ops::set_judges::{Entry as JudgedEntry, SetJudges};
+use crate::speed::ops::set_station_judges::SetStationJudges;
+use crate::speed::ops::start_heat::{self, StartHeat};
+use crate::speed::ops::stop_heat::StopHeat;
+use crate::speed::ops::unlock_heat::UnlockHeat;
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
-use crate::store::runner::Publish;
+use crate::store::runner::{self, Storage};
 use crate::store::traits::{CurrentHeat, EntriesAdded};
-use crate::store::{Change, HeatChange, StoreError};
-
-/// `?` for a rule's refusal inside a job: the job answers it.
-macro_rules! check {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        }
-    };
-}
-
-/// `?` for the refusals of a job: a storage error leaves, a refusal is returned.
-macro_rules! refuse {
-    ($e:expr) => {
-        check!($e.await?)
-    };
-}
+use crate::store::StoreError;
 
 /// Serialises the batch's speed writes with every node's (see the module's
 /// notes): taken at the start of the batch.
@@ -92,46 +86,53 @@ async fn heat_state(c: &impl GenericClient, heat: u32) -> Result<Option<HeatStat
     Ok(heat_record(c, heat).await?.map(|h| h.state))
 }
 
-/// Refuses changes to a heat that is running or locked.
-async fn editable(c: &Client, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-    Ok(guards::editable(heat, heat_state(c, heat).await?))
-}
-
-/// Checks that a panel's clickers are registered and judge nothing else in `heat`.
-async fn judges_free(
-    c: &Client,
+/// What the store knows of each of a panel's clickers in `heat` (its
+/// rule: `speed::guards::panel`); `entry` is the entry the panel is for, if it
+/// is stored already.
+async fn panel_facts(
+    c: &PgTx,
     heat: u32,
     entry: Option<EntryId>,
     judges: &Judges,
-) -> Result<Result<(), SpeedError>, StoreError> {
+) -> Result<Vec<Clicker>, StoreError> {
+    let known = c
+        .prepare_cached("SELECT 1 FROM clicker_devices WHERE id = $1")
+        .await?;
+    let elsewhere = c
+        .prepare_cached(
+            "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+             WHERE e.heat = $1 AND j.device_id = $2 AND e.id IS DISTINCT FROM $3
+             LIMIT 1",
+        )
+        .await?;
+    let mut panel = Vec::with_capacity(judges.devices.len());
     for &device in &judges.devices {
-        let known = c
-            .query_opt(
-                "SELECT 1 FROM clicker_devices WHERE id = $1",
-                &[&i64::from(device)],
-            )
-            .await?
-            .is_some();
-        if !known {
-            return Ok(Err(guards::not_registered(device)));
-        }
-        let other = c
-            .query_opt(
-                "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
-                 WHERE e.heat = $1 AND j.device_id = $2 AND e.id IS DISTINCT FROM $3
-                 LIMIT 1",
-                &[&i64::from(heat), &i64::from(device), &entry],
-            )
-            .await?;
-        if let Some(row) = other {
-            return Ok(Err(guards::judges_elsewhere(
-                device,
-                u32_of(row.get(0)),
-                heat,
-            )));
-        }
+        let id = i64::from(device);
+        panel.push(Clicker {
+            device,
+            registered: c.query_opt(&known, &[&id]).await?.is_some(),
+            elsewhere: c
+                .query_opt(&elsewhere, &[&i64::from(heat), &id, &entry])
+                .await?
+                .map(|r| u32_of(r.get(0))),
+        });
     }
-    Ok(Ok(()))
+    Ok(panel)
+}
+
+/// An entry as setting its judges sees it: its heat, the heat's state and
+/// the panel's clickers.
+async fn judged_entry(
+    c: &PgTx,
+    entry: EntryId,
+    heat: u32,
+    judges: &Judges,
+) -> Result<JudgedEntry, StoreError> {
+    Ok(JudgedEntry {
+        heat,
+        state: heat_state(&**c, heat).await?,
+        panel: panel_facts(c, heat, Some(entry), judges).await?,
+    })
 }
 
 async fn write_judges(c: &Client, entry: EntryId, judges: &Judges) -> Result<(), StoreError> {
@@ -152,42 +153,28 @@ async fn write_judges(c: &Client, entry: EntryId, judges: &Judges) -> Result<(),
     Ok(())
 }
 
-async fn add_entry(
-    c: &Client,
-    entry: &NewEntry,
-) -> Result<Result<EntryId, SpeedError>, StoreError> {
-    let heat = entry.heat;
-    refuse!(editable(c, heat));
-    let taken = c
-        .query_opt(
-            "SELECT name FROM speed_entries WHERE heat = $1 AND station = $2",
-            &[&i64::from(heat), &i64::from(entry.station)],
-        )
-        .await?;
-    if let Some(row) = taken {
-        return Ok(Err(guards::station_taken(heat, entry.station, row.get(0))));
-    }
-    if let Some(judges) = &entry.judges {
-        refuse!(judges_free(c, heat, None, judges));
-    }
-    c.execute(
-        "INSERT INTO speed_events (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-        &[&entry.event],
-    )
-    .await?;
-    c.execute(
-        "INSERT INTO speed_heats (number) VALUES ($1) ON CONFLICT (number) DO NOTHING",
-        &[&i64::from(heat)],
-    )
-    .await?;
-    let id: EntryId = c
-        .query_one(
+/// Inserts an entry the rule admitted, with its event and heat if new.
+async fn insert_entry(c: &PgTx, entry: &NewEntry) -> Result<EntryId, StoreError> {
+    let [event, heat, insert] = prepare_all(
+        c,
+        [
+            "INSERT INTO speed_events (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO speed_heats (number) VALUES ($1) ON CONFLICT (number) DO NOTHING",
             "INSERT INTO speed_entries (event_id, heat, station, name, club)
              VALUES ((SELECT id FROM speed_events WHERE name = $1), $2, $3, $4, $5)
              RETURNING id",
+        ],
+    )
+    .await?;
+    let number = i64::from(entry.heat);
+    c.execute(&event, &[&entry.event]).await?;
+    c.execute(&heat, &[&number]).await?;
+    let id: EntryId = c
+        .query_one(
+            &insert,
             &[
                 &entry.event,
-                &i64::from(heat),
+                &number,
                 &i64::from(entry.station),
                 &entry.name,
                 &entry.club,
@@ -198,16 +185,7 @@ async fn add_entry(
     if let Some(judges) = &entry.judges {
         write_judges(c, id, judges).await?;
     }
-    Ok(Ok(id))
-}
-
-async fn entry_heat(c: &Client, entry: EntryId) -> Result<Result<u32, SpeedError>, StoreError> {
-    Ok(
-        c.query_opt("SELECT heat FROM speed_entries WHERE id = $1", &[&entry])
-            .await?
-            .map(|r| u32_of(r.get(0)))
-            .ok_or_else(|| guards::no_entry(entry)),
-    )
+    Ok(id)
 }
 
 /// The clickers judging in `heat`, by id.
@@ -223,24 +201,232 @@ async fn heat_devices(c: &impl GenericClient, heat: u32) -> Result<Vec<DeviceId>
     .collect())
 }
 
+/// Adding entries' facts: what is stored of each heat, station and panel
+/// clicker the entries name.
+impl Storage<AddEntries> for PgTx {
+    async fn load(&mut self, op: &AddEntries) -> Result<add_entries::Facts, StoreError> {
+        let mut facts = add_entries::Facts::default();
+        let station = self
+            .prepare_cached("SELECT name FROM speed_entries WHERE heat = $1 AND station = $2")
+            .await?;
+        for entry in &op.entries {
+            let heat = entry.heat;
+            if let Vacant(slot) = facts.heats.entry(heat) {
+                slot.insert(heat_state(&**self, heat).await?);
+            }
+            let at = [i64::from(heat), i64::from(entry.station)];
+            if let Some(row) = self.query_opt(&station, &[&at[0], &at[1]]).await? {
+                facts.stations.insert((heat, entry.station), row.get(0));
+            }
+            if let Some(judges) = &entry.judges {
+                for clicker in panel_facts(self, heat, None, judges).await? {
+                    if clicker.registered {
+                        facts.registered.insert(clicker.device);
+                    }
+                    if let Some(at) = clicker.elsewhere {
+                        facts.judging.insert((heat, clicker.device), at);
+                    }
+                }
+            }
+        }
+        Ok(facts)
+    }
+
+    async fn apply(&mut self, op: &AddEntries, (): &()) -> Result<Vec<EntryId>, StoreError> {
+        let mut ids = Vec::with_capacity(op.entries.len());
+        for entry in &op.entries {
+            ids.push(insert_entry(self, entry).await?);
+        }
+        Ok(ids)
+    }
+}
+
+impl Storage<SetEvent> for PgTx {
+    async fn load(&mut self, _: &SetEvent) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &SetEvent, (): &()) -> Result<(), StoreError> {
+        let upsert = self
+            .prepare_cached(
+                "INSERT INTO speed_events (name, switches) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
+            )
+            .await?;
+        self.execute(&upsert, &[&op.name, &i64::from(op.switches)])
+            .await?;
+        Ok(())
+    }
+}
+
+impl Storage<SetJudges> for PgTx {
+    async fn load(&mut self, op: &SetJudges) -> Result<Option<JudgedEntry>, StoreError> {
+        let select = self
+            .prepare_cached("SELECT heat FROM speed_entries WHERE id = $1")
+            .await?;
+        match self.query_opt(&select, &[&op.entry]).await? {
+            Some(row) => Ok(Some(
+                judged_entry(self, op.entry, u32_of(row.get(0)), &op.judges).await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn apply(&mut self, op: &SetJudges, _: &u32) -> Result<(), StoreError> {
+        write_judges(self, op.entry, &op.judges).await
+    }
+}
+
+impl Storage<SetStationJudges> for PgTx {
+    async fn load(
+        &mut self,
+        op: &SetStationJudges,
+    ) -> Result<Vec<(EntryId, JudgedEntry)>, StoreError> {
+        let select = self
+            .prepare_cached("SELECT id, heat FROM speed_entries WHERE station = $1 ORDER BY heat")
+            .await?;
+        let rows = self.query(&select, &[&i64::from(op.station)]).await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (entry, heat): (EntryId, u32) = (row.get(0), u32_of(row.get(1)));
+            entries.push((entry, judged_entry(self, entry, heat, &op.judges).await?));
+        }
+        Ok(entries)
+    }
+
+    async fn apply(
+        &mut self,
+        op: &SetStationJudges,
+        plan: &Vec<(EntryId, u32)>,
+    ) -> Result<(), StoreError> {
+        for &(entry, _) in plan {
+            write_judges(self, entry, &op.judges).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Deductions' facts: the entry's heat, its state and the event's switches.
+impl Storage<SetDeductions> for PgTx {
+    async fn load(&mut self, op: &SetDeductions) -> Result<Option<DeductionEntry>, StoreError> {
+        let select = self
+            .prepare_cached(
+                "SELECT e.heat, v.name, v.switches FROM speed_entries e
+                 JOIN speed_events v ON v.id = e.event_id WHERE e.id = $1",
+            )
+            .await?;
+        let Some(row) = self.query_opt(&select, &[&op.entry]).await? else {
+            return Ok(None);
+        };
+        let heat = u32_of(row.get(0));
+        Ok(Some(DeductionEntry {
+            heat,
+            state: heat_state(&**self, heat).await?,
+            event: row.get(1),
+            switches: u32_of(row.get(2)),
+        }))
+    }
+
+    async fn apply(&mut self, op: &SetDeductions, _: &u32) -> Result<(), StoreError> {
+        let update = self
+            .prepare_cached(
+                "UPDATE speed_entries SET false_starts = $2, false_switches = $3 WHERE id = $1",
+            )
+            .await?;
+        let (starts, switches) = (i64::from(op.false_starts), i64::from(op.false_switches));
+        self.execute(&update, &[&op.entry, &starts, &switches])
+            .await?;
+        Ok(())
+    }
+}
+
+/// Starting's facts: the heat's state and the heat running now.
+impl Storage<StartHeat> for PgTx {
+    async fn load(&mut self, op: &StartHeat) -> Result<start_heat::Facts, StoreError> {
+        let select = self
+            .prepare_cached(
+                "SELECT number FROM speed_heats
+                 WHERE started_at IS NOT NULL AND stopped_at IS NULL LIMIT 1",
+            )
+            .await?;
+        let running = self
+            .query_opt(&select, &[])
+            .await?
+            .map(|r| u32_of(r.get(0)));
+        Ok(start_heat::Facts {
+            state: heat_state(&**self, op.heat).await?,
+            running,
+        })
+    }
+
+    async fn apply(&mut self, op: &StartHeat, (): &()) -> Result<Vec<DeviceId>, StoreError> {
+        let update = self
+            .prepare_cached(
+                "UPDATE speed_heats SET started_at = $2, stopped_at = NULL, locked = FALSE
+                 WHERE number = $1",
+            )
+            .await?;
+        self.execute(&update, &[&i64::from(op.heat), &op.at])
+            .await?;
+        heat_devices(&**self, op.heat).await
+    }
+}
+
+impl Storage<StopHeat> for PgTx {
+    async fn load(&mut self, op: &StopHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(&**self, op.heat).await
+    }
+
+    /// The heat may have been started on another node, whose clock is
+    /// ahead of this one's: it never stops before it started.
+    async fn apply(&mut self, op: &StopHeat, stop: &Stop) -> Result<(), StoreError> {
+        let heat = i64::from(op.heat);
+        match stop {
+            Stop::Cut => {
+                let update = self
+                    .prepare_cached(
+                        "UPDATE speed_heats SET stopped_at = GREATEST($2, started_at), locked = TRUE
+                         WHERE number = $1",
+                    )
+                    .await?;
+                self.execute(&update, &[&heat, &op.at]).await?
+            }
+            Stop::Relock => {
+                let update = self
+                    .prepare_cached("UPDATE speed_heats SET locked = TRUE WHERE number = $1")
+                    .await?;
+                self.execute(&update, &[&heat]).await?
+            }
+        };
+        Ok(())
+    }
+}
+
+impl Storage<UnlockHeat> for PgTx {
+    async fn load(&mut self, op: &UnlockHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(&**self, op.heat).await
+    }
+
+    async fn apply(&mut self, op: &UnlockHeat, (): &()) -> Result<(), StoreError> {
+        let update = self
+            .prepare_cached("UPDATE speed_heats SET locked = FALSE WHERE number = $1")
+            .await?;
+        self.execute(&update, &[&i64::from(op.heat)]).await?;
+        Ok(())
+    }
+}
+
 impl PgStore {
-    /// Sets an event's number of switches (creating the event if new).
+    /// Sets an event's number of switches (creating the event if new),
+    /// under the speed lock too: deductions are checked against the switches.
     pub async fn speed_set_event(
         &self,
         name: String,
         switches: u32,
     ) -> Result<Result<(), SpeedError>, StoreError> {
-        // Under the lock too: deductions are checked against the switches.
+        let op = SetEvent { name, switches };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                tx.execute(
-                    "INSERT INTO speed_events (name, switches) VALUES ($1, $2)
-                     ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
-                    &[&name, &i64::from(switches)],
-                )
-                .await?;
-                Ok(Ok(()))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -250,18 +436,9 @@ impl PgStore {
         &self,
         entries: Vec<NewEntry>,
     ) -> Result<EntriesAdded, StoreError> {
+        let op = AddEntries { entries };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let mut ids = Vec::with_capacity(entries.len());
-                for (index, entry) in entries.iter().enumerate() {
-                    match add_entry(tx, entry).await? {
-                        Ok(id) => ids.push(id),
-                        Err(e) => return Ok(Err((index, e))),
-                    }
-                }
-                tx.heats_edited(entries.iter().map(|e| e.heat));
-                Ok(Ok(ids))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -272,52 +449,23 @@ impl PgStore {
         entry: EntryId,
         judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
+        let op = SetJudges { entry, judges };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let heat = refuse!(entry_heat(tx, entry));
-                refuse!(editable(tx, heat));
-                refuse!(judges_free(tx, heat, Some(entry), &judges));
-                write_judges(tx, entry, &judges).await?;
-                tx.heats_edited([heat]);
-                Ok(Ok(heat))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
     /// Sets the judges of every entry at `station` in heats that are pending
-    /// or unlocked; answers the heats changed. Running and locked heats keep theirs.
+    /// or unlocked; answers the heats changed.
     pub async fn speed_set_station_judges(
         &self,
         station: u32,
         judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
+        let op = SetStationJudges { station, judges };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let entries: Vec<(EntryId, u32)> = tx
-                    .query(
-                        "SELECT id, heat FROM speed_entries WHERE station = $1 ORDER BY heat",
-                        &[&i64::from(station)],
-                    )
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.get(0), u32_of(r.get(1))))
-                    .collect();
-                let mut heats = Vec::new();
-                for (entry, heat) in entries {
-                    if editable(tx, heat).await?.is_err() {
-                        continue;
-                    }
-                    refuse!(judges_free(tx, heat, Some(entry), &judges));
-                    write_judges(tx, entry, &judges).await?;
-                    heats.push(heat);
-                }
-                if heats.is_empty() {
-                    return Ok(Err(guards::no_editable_entry_at(station)));
-                }
-                tx.heats_edited(heats.iter().copied());
-                Ok(Ok(heats))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -329,113 +477,52 @@ impl PgStore {
         false_starts: u32,
         false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
+        let op = SetDeductions {
+            entry,
+            false_starts,
+            false_switches,
+        };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let heat = refuse!(entry_heat(tx, entry));
-                let row = tx
-                    .query_one(
-                        "SELECT v.name, v.switches FROM speed_entries e
-                         JOIN speed_events v ON v.id = e.event_id WHERE e.id = $1",
-                        &[&entry],
-                    )
-                    .await?;
-                let (event, switches): (String, i64) = (row.get(0), row.get(1));
-                check!(guards::deductions(
-                    heat,
-                    heat_state(&**tx, heat).await?,
-                    &event,
-                    u32_of(switches),
-                    false_starts,
-                    false_switches,
-                ));
-                tx.execute(
-                    "UPDATE speed_entries SET false_starts = $2, false_switches = $3 WHERE id = $1",
-                    &[&entry, &i64::from(false_starts), &i64::from(false_switches)],
-                )
-                .await?;
-                tx.heats_edited([heat]);
-                Ok(Ok(heat))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
-    /// Starts a heat (now, on this node's receive clock); answers the clickers it watches.
+    /// Starts a heat (now, on this node's receive clock); answers the
+    /// clickers it watches. The speed lock makes "no other heat is running"
+    /// hold until commit, across nodes.
     pub async fn speed_start_heat(
         &self,
         heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
-        // The lock makes "no other heat is running" hold until commit, across nodes.
+        let op = StartHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let running = tx
-                    .query_opt(
-                        "SELECT number FROM speed_heats
-                         WHERE started_at IS NOT NULL AND stopped_at IS NULL LIMIT 1",
-                        &[],
-                    )
-                    .await?
-                    .map(|r| u32_of(r.get(0)));
-                check!(guards::start(heat, heat_state(&**tx, heat).await?, running));
-                tx.execute(
-                    "UPDATE speed_heats SET started_at = $2, stopped_at = NULL, locked = FALSE
-                     WHERE number = $1",
-                    &[&i64::from(heat), &now],
-                )
-                .await?;
-                let devices = heat_devices(&**tx, heat).await?;
-                tx.publish(Change::Heat(HeatChange::Started {
-                    heat,
-                    devices: devices.clone(),
-                }));
-                Ok(Ok(devices))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
-    /// Stops a running heat (now, on this node's receive clock) and locks its
-    /// results; an unlocked heat is locked again as it was (its scores stay
-    /// those of its run).
+    /// Stops a running heat (now, on this node's receive clock) and locks
+    /// its results.
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
+        let op = StopHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                let heat_id = i64::from(heat);
-                match check!(guards::stop(heat, heat_state(&**tx, heat).await?)) {
-                    // The heat may have been started on another node, whose
-                    // clock is ahead of this one's: it never stops before it started.
-                    Stop::Cut => tx.execute(
-                        "UPDATE speed_heats SET stopped_at = GREATEST($2, started_at), locked = TRUE
-                         WHERE number = $1",
-                        &[&heat_id, &now],
-                    ).await?,
-                    Stop::Relock => tx.execute(
-                        "UPDATE speed_heats SET locked = TRUE WHERE number = $1",
-                        &[&heat_id],
-                    ).await?,
-                };
-                tx.publish(Change::Heat(HeatChange::Stopped(heat)));
-                Ok(Ok(()))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
 
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+        let op = UnlockHeat { heat };
         self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move {
-                check!(guards::unlock(heat, heat_state(&**tx, heat).await?));
-                tx.execute(
-                    "UPDATE speed_heats SET locked = FALSE WHERE number = $1",
-                    &[&i64::from(heat)],
-                )
-                .await?;
-                tx.heats_edited([heat]);
-                Ok(Ok(()))
-            })
+            Box::pin(async move { runner::run(tx, &op).await })
         })
         .await
     }
@@ -630,6 +717,7 @@ mod tests {
     use crate::metrics::Metrics;
     use crate::scoring::Holder;
     use crate::secrets;
+    use crate::speed::guards;
     use crate::store::changes::Changes;
 
     /// A fresh database of its own on the test server.

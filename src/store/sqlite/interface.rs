@@ -6,13 +6,14 @@ use std::collections::HashMap;
 
 use super::writer::Tx;
 use super::Store;
+use crate::judging::error::JudgingError;
 use crate::judging::model::DataStore;
 use crate::judging::ops::Operation;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
 use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
 use crate::speed::{Judges, SpeedError};
 use crate::store::idempotency::{self, Replay};
-use crate::store::runner::{self, Storage};
+use crate::store::runner::{self, Published, Storage};
 use crate::store::traits::Perform;
 use crate::store::traits::{
     ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, SpeedStore, StoreFuture,
@@ -23,7 +24,7 @@ use crate::store::{LinkLookup, RegisterError, StoreError, WriteError};
 /// write job on the writer thread (where the runner never waits).
 impl<Op> Perform<Op> for Store
 where
-    Op: Operation + Send + 'static,
+    Op: Operation<Refusal = JudgingError, Published: Published> + Send + 'static,
     Op::Reply: Replay + Send + 'static,
     for<'t> Tx<'t>: Storage<Op>,
 {

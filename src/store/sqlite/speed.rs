@@ -1,11 +1,13 @@
 //! The speed tables: events (name, number of switches), heats (when each ran
 //! and whether its results are locked), entries (a skipper or team at a
 //! station in a heat, with deductions) and each entry's judges' clickers.
-//! This module alone reads and writes them. A judge's tally is not stored:
+//! This module alone reads and writes them: the facts each speed write
+//! reads and the writes it applies (its rule: `crate::speed::ops`). A judge's tally is not stored:
 //! it is worked out from the clicker's stored score series and the heat's
 //! start and stop times (see `crate::speed::tally`), so every acknowledged
 //! score counts, whatever happens to the process.
 
+use std::collections::hash_map::Entry::Vacant;
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -14,14 +16,21 @@ use super::clicker::{latest_score_before, DeviceId};
 use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::scoring::clock;
-use crate::speed::guards::{self, Stop};
+use crate::speed::guards::{Clicker, Stop};
 pub use crate::speed::model::{
     Entry, EntryId, EntrySheet, Filter, HeatRecord, HeatState, NewEntry,
 };
+use crate::speed::ops::add_entries::{self, AddEntries};
+use crate::speed::ops::set_deductions::{Entry as DeductionEntry, SetDeductions};
+use crate::speed::ops::set_event::SetEvent;
+use crate::speed::ops::set_judges::{Entry as JudgedEntry, SetJudges};
+use crate::speed::ops::set_station_judges::SetStationJudges;
+use crate::speed::ops::start_heat::{self, StartHeat};
+use crate::speed::ops::stop_heat::StopHeat;
+use crate::speed::ops::unlock_heat::UnlockHeat;
 use crate::speed::{tally::tally, Judges, SpeedError};
 use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
-use crate::store::runner::Publish;
-use crate::store::{Change, HeatChange};
+use crate::store::runner::{self, Storage};
 
 /// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
 fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
@@ -47,39 +56,46 @@ fn heat_state(conn: &Connection, heat: u32) -> Result<Option<HeatState>, StoreEr
     Ok(heat_record(conn, heat)?.map(|h| h.state))
 }
 
-/// Refuses changes to a heat that is running or locked.
-fn editable(conn: &Connection, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-    Ok(guards::editable(heat, heat_state(conn, heat)?))
-}
-
-/// Checks that a panel's clickers are registered and judge nothing else in `heat`.
-fn judges_free(
+/// What the store knows of each of a panel's clickers in `heat` (its
+/// rule: `speed::guards::panel`); `entry` is the entry the panel is for, if it
+/// is stored already.
+fn panel_facts(
     conn: &Connection,
     heat: u32,
     entry: Option<EntryId>,
     judges: &Judges,
-) -> Result<Result<(), SpeedError>, StoreError> {
+) -> Result<Vec<Clicker>, StoreError> {
+    let mut known = conn.prepare_cached("SELECT 1 FROM clicker_devices WHERE id = ?1")?;
+    let mut elsewhere = conn.prepare_cached(
+        "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
+         WHERE e.heat = ?1 AND j.device_id = ?2 AND e.id IS NOT ?3",
+    )?;
+    let mut panel = Vec::with_capacity(judges.devices.len());
     for &device in &judges.devices {
-        let known = conn
-            .prepare_cached("SELECT 1 FROM clicker_devices WHERE id = ?1")?
-            .query_row([device], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !known {
-            return Ok(Err(guards::not_registered(device)));
-        }
-        let other: Option<u32> = conn
-            .prepare_cached(
-                "SELECT e.station FROM speed_judges j JOIN speed_entries e ON e.id = j.entry_id
-                 WHERE e.heat = ?1 AND j.device_id = ?2 AND e.id IS NOT ?3",
-            )?
-            .query_row(params![heat, device, entry], |r| r.get(0))
-            .optional()?;
-        if let Some(station) = other {
-            return Ok(Err(guards::judges_elsewhere(device, station, heat)));
-        }
+        panel.push(Clicker {
+            device,
+            registered: known.query_row([device], |_| Ok(())).optional()?.is_some(),
+            elsewhere: elsewhere
+                .query_row(params![heat, device, entry], |r| r.get(0))
+                .optional()?,
+        });
     }
-    Ok(Ok(()))
+    Ok(panel)
+}
+
+/// An entry as setting its judges sees it: its heat, the heat's state and
+/// the panel's clickers.
+fn judged_entry(
+    conn: &Connection,
+    entry: EntryId,
+    heat: u32,
+    judges: &Judges,
+) -> Result<JudgedEntry, StoreError> {
+    Ok(JudgedEntry {
+        heat,
+        state: heat_state(conn, heat)?,
+        panel: panel_facts(conn, heat, Some(entry), judges)?,
+    })
 }
 
 fn write_judges(conn: &Connection, entry: EntryId, judges: &Judges) -> Result<(), StoreError> {
@@ -96,37 +112,19 @@ fn write_judges(conn: &Connection, entry: EntryId, judges: &Judges) -> Result<()
     Ok(())
 }
 
-fn add_entry(
-    conn: &Connection,
-    entry: &NewEntry,
-) -> Result<Result<EntryId, SpeedError>, StoreError> {
-    let heat = entry.heat;
-    if let Err(e) = editable(conn, heat)? {
-        return Ok(Err(e));
-    }
-    let taken: Option<String> = conn
-        .prepare_cached("SELECT name FROM speed_entries WHERE heat = ?1 AND station = ?2")?
-        .query_row([heat, entry.station], |r| r.get(0))
-        .optional()?;
-    if let Some(name) = taken {
-        return Ok(Err(guards::station_taken(heat, entry.station, &name)));
-    }
-    if let Some(judges) = &entry.judges {
-        if let Err(e) = judges_free(conn, heat, None, judges)? {
-            return Ok(Err(e));
-        }
-    }
+/// Inserts an entry the rule admitted, with its event and heat if new.
+fn insert_entry(conn: &Connection, entry: &NewEntry) -> Result<EntryId, StoreError> {
     conn.prepare_cached("INSERT OR IGNORE INTO speed_events (name) VALUES (?1)")?
         .execute([&entry.event])?;
     conn.prepare_cached("INSERT OR IGNORE INTO speed_heats (number) VALUES (?1)")?
-        .execute([heat])?;
+        .execute([entry.heat])?;
     conn.prepare_cached(
         "INSERT INTO speed_entries (event_id, heat, station, name, club)
          VALUES ((SELECT id FROM speed_events WHERE name = ?1), ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
         entry.event,
-        heat,
+        entry.heat,
         entry.station,
         entry.name,
         entry.club
@@ -135,32 +133,190 @@ fn add_entry(
     if let Some(judges) = &entry.judges {
         write_judges(conn, id, judges)?;
     }
-    Ok(Ok(id))
+    Ok(id)
 }
 
-fn entry_heat(conn: &Connection, entry: EntryId) -> Result<Result<u32, SpeedError>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT heat FROM speed_entries WHERE id = ?1")?
-        .query_row([entry], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| guards::no_entry(entry)))
-}
-
-/// `?` for a rule's refusal inside a job: the job answers it.
-macro_rules! check {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
+/// Adding entries' facts: what is stored of each heat, station and panel
+/// clicker the entries name.
+impl Storage<AddEntries> for Tx<'_> {
+    async fn load(&mut self, op: &AddEntries) -> Result<add_entries::Facts, StoreError> {
+        let mut facts = add_entries::Facts::default();
+        let mut station =
+            self.prepare_cached("SELECT name FROM speed_entries WHERE heat = ?1 AND station = ?2")?;
+        for entry in &op.entries {
+            let heat = entry.heat;
+            if let Vacant(slot) = facts.heats.entry(heat) {
+                slot.insert(heat_state(self, heat)?);
+            }
+            if let Some(name) = station
+                .query_row([heat, entry.station], |r| r.get(0))
+                .optional()?
+            {
+                facts.stations.insert((heat, entry.station), name);
+            }
+            if let Some(judges) = &entry.judges {
+                for clicker in panel_facts(self, heat, None, judges)? {
+                    if clicker.registered {
+                        facts.registered.insert(clicker.device);
+                    }
+                    if let Some(at) = clicker.elsewhere {
+                        facts.judging.insert((heat, clicker.device), at);
+                    }
+                }
+            }
         }
-    };
+        Ok(facts)
+    }
+
+    async fn apply(&mut self, op: &AddEntries, (): &()) -> Result<Vec<EntryId>, StoreError> {
+        op.entries
+            .iter()
+            .map(|entry| insert_entry(self, entry))
+            .collect()
+    }
 }
 
-/// `?` for the refusals of a job: a storage error leaves, a refusal is returned.
-macro_rules! refuse {
-    ($e:expr) => {
-        check!($e?)
-    };
+impl Storage<SetEvent> for Tx<'_> {
+    async fn load(&mut self, _: &SetEvent) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &SetEvent, (): &()) -> Result<(), StoreError> {
+        self.prepare_cached(
+            "INSERT INTO speed_events (name, switches) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
+        )?
+        .execute(params![op.name, op.switches])?;
+        Ok(())
+    }
+}
+
+impl Storage<SetJudges> for Tx<'_> {
+    async fn load(&mut self, op: &SetJudges) -> Result<Option<JudgedEntry>, StoreError> {
+        let heat: Option<u32> = self
+            .prepare_cached("SELECT heat FROM speed_entries WHERE id = ?1")?
+            .query_row([op.entry], |r| r.get(0))
+            .optional()?;
+        heat.map(|heat| judged_entry(self, op.entry, heat, &op.judges))
+            .transpose()
+    }
+
+    async fn apply(&mut self, op: &SetJudges, _: &u32) -> Result<(), StoreError> {
+        write_judges(self, op.entry, &op.judges)
+    }
+}
+
+impl Storage<SetStationJudges> for Tx<'_> {
+    async fn load(
+        &mut self,
+        op: &SetStationJudges,
+    ) -> Result<Vec<(EntryId, JudgedEntry)>, StoreError> {
+        let entries: Vec<(EntryId, u32)> = self
+            .prepare_cached("SELECT id, heat FROM speed_entries WHERE station = ?1 ORDER BY heat")?
+            .query_map([op.station], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        entries
+            .into_iter()
+            .map(|(entry, heat)| Ok((entry, judged_entry(self, entry, heat, &op.judges)?)))
+            .collect()
+    }
+
+    async fn apply(
+        &mut self,
+        op: &SetStationJudges,
+        plan: &Vec<(EntryId, u32)>,
+    ) -> Result<(), StoreError> {
+        for &(entry, _) in plan {
+            write_judges(self, entry, &op.judges)?;
+        }
+        Ok(())
+    }
+}
+
+/// Deductions' facts: the entry's heat, its state and the event's switches.
+impl Storage<SetDeductions> for Tx<'_> {
+    async fn load(&mut self, op: &SetDeductions) -> Result<Option<DeductionEntry>, StoreError> {
+        let found: Option<(u32, String, u32)> = self
+            .prepare_cached(
+                "SELECT e.heat, v.name, v.switches FROM speed_entries e
+                 JOIN speed_events v ON v.id = e.event_id WHERE e.id = ?1",
+            )?
+            .query_row([op.entry], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((heat, event, switches)) = found else {
+            return Ok(None);
+        };
+        Ok(Some(DeductionEntry {
+            heat,
+            state: heat_state(self, heat)?,
+            event,
+            switches,
+        }))
+    }
+
+    async fn apply(&mut self, op: &SetDeductions, _: &u32) -> Result<(), StoreError> {
+        self.prepare_cached(
+            "UPDATE speed_entries SET false_starts = ?2, false_switches = ?3 WHERE id = ?1",
+        )?
+        .execute(params![op.entry, op.false_starts, op.false_switches])?;
+        Ok(())
+    }
+}
+
+/// Starting's facts: the heat's state and the heat running now.
+impl Storage<StartHeat> for Tx<'_> {
+    async fn load(&mut self, op: &StartHeat) -> Result<start_heat::Facts, StoreError> {
+        let running = self
+            .prepare_cached(
+                "SELECT number FROM speed_heats WHERE started_at IS NOT NULL AND stopped_at IS NULL",
+            )?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(start_heat::Facts {
+            state: heat_state(self, op.heat)?,
+            running,
+        })
+    }
+
+    async fn apply(&mut self, op: &StartHeat, (): &()) -> Result<Vec<DeviceId>, StoreError> {
+        self.prepare_cached(
+            "UPDATE speed_heats SET started_at = ?2, stopped_at = NULL, locked = 0 WHERE number = ?1",
+        )?
+        .execute(params![op.heat, op.at])?;
+        heat_devices(self, op.heat)
+    }
+}
+
+impl Storage<StopHeat> for Tx<'_> {
+    async fn load(&mut self, op: &StopHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(self, op.heat)
+    }
+
+    async fn apply(&mut self, op: &StopHeat, stop: &Stop) -> Result<(), StoreError> {
+        match stop {
+            Stop::Cut => self
+                .prepare_cached(
+                    "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
+                )?
+                .execute(params![op.heat, op.at])?,
+            Stop::Relock => self
+                .prepare_cached("UPDATE speed_heats SET locked = 1 WHERE number = ?1")?
+                .execute([op.heat])?,
+        };
+        Ok(())
+    }
+}
+
+impl Storage<UnlockHeat> for Tx<'_> {
+    async fn load(&mut self, op: &UnlockHeat) -> Result<Option<HeatState>, StoreError> {
+        heat_state(self, op.heat)
+    }
+
+    async fn apply(&mut self, op: &UnlockHeat, (): &()) -> Result<(), StoreError> {
+        self.prepare_cached("UPDATE speed_heats SET locked = 0 WHERE number = ?1")?
+            .execute([op.heat])?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -170,15 +326,8 @@ impl Store {
         name: String,
         switches: u32,
     ) -> Result<Result<(), SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            tx.execute(
-                "INSERT INTO speed_events (name, switches) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET switches = excluded.switches",
-                params![name, switches],
-            )?;
-            Ok(Ok(()))
-        })
-        .await
+        let op = SetEvent { name, switches };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Adds entries, all or none: a refusal says which (by index) and why.
@@ -186,18 +335,8 @@ impl Store {
         &self,
         entries: Vec<NewEntry>,
     ) -> Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError> {
-        self.speed_write(move |tx| {
-            let mut ids = Vec::with_capacity(entries.len());
-            for (index, entry) in entries.iter().enumerate() {
-                match add_entry(tx, entry)? {
-                    Ok(id) => ids.push(id),
-                    Err(e) => return Ok(Err((index, e))),
-                }
-            }
-            tx.heats_edited(entries.iter().map(|e| e.heat));
-            Ok(Ok(ids))
-        })
-        .await
+        let op = AddEntries { entries };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Sets an entry's judges; answers its heat.
@@ -206,45 +345,19 @@ impl Store {
         entry: EntryId,
         judges: Judges,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            let heat = refuse!(entry_heat(tx, entry));
-            refuse!(editable(tx, heat));
-            refuse!(judges_free(tx, heat, Some(entry), &judges));
-            write_judges(tx, entry, &judges)?;
-            tx.heats_edited([heat]);
-            Ok(Ok(heat))
-        })
-        .await
+        let op = SetJudges { entry, judges };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Sets the judges of every entry at `station` in heats that are pending
-    /// or unlocked; answers the heats changed. Running and locked heats keep theirs.
+    /// or unlocked; answers the heats changed.
     pub async fn speed_set_station_judges(
         &self,
         station: u32,
         judges: Judges,
     ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            let entries: Vec<(EntryId, u32)> = tx
-                .prepare("SELECT id, heat FROM speed_entries WHERE station = ?1 ORDER BY heat")?
-                .query_map([station], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut heats = Vec::new();
-            for (entry, heat) in entries {
-                if editable(tx, heat)?.is_err() {
-                    continue;
-                }
-                refuse!(judges_free(tx, heat, Some(entry), &judges));
-                write_judges(tx, entry, &judges)?;
-                heats.push(heat);
-            }
-            if heats.is_empty() {
-                return Ok(Err(guards::no_editable_entry_at(station)));
-            }
-            tx.heats_edited(heats.iter().copied());
-            Ok(Ok(heats))
-        })
-        .await
+        let op = SetStationJudges { station, judges };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Sets an entry's deductions; answers its heat.
@@ -254,29 +367,12 @@ impl Store {
         false_starts: u32,
         false_switches: u32,
     ) -> Result<Result<u32, SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            let heat = refuse!(entry_heat(tx, entry));
-            let (event, switches): (String, u32) = tx.query_row(
-                "SELECT v.name, v.switches FROM speed_entries e JOIN speed_events v ON v.id = e.event_id WHERE e.id = ?1",
-                [entry],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            check!(guards::deductions(
-                heat,
-                heat_state(tx, heat)?,
-                &event,
-                switches,
-                false_starts,
-                false_switches,
-            ));
-            tx.execute(
-                "UPDATE speed_entries SET false_starts = ?2, false_switches = ?3 WHERE id = ?1",
-                params![entry, false_starts, false_switches],
-            )?;
-            tx.heats_edited([heat]);
-            Ok(Ok(heat))
-        })
-        .await
+        let op = SetDeductions {
+            entry,
+            false_starts,
+            false_switches,
+        };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Starts a heat (now); answers the clickers it watches.
@@ -284,67 +380,26 @@ impl Store {
         &self,
         heat: u32,
     ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
-        self.speed_write(move |tx| {
-            let running: Option<u32> = tx
-                .query_row(
-                    "SELECT number FROM speed_heats WHERE started_at IS NOT NULL AND stopped_at IS NULL",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            check!(guards::start(
-                heat,
-                heat_state(tx, heat)?,
-                running
-            ));
-            tx.execute(
-                "UPDATE speed_heats SET started_at = ?2, stopped_at = NULL, locked = 0 WHERE number = ?1",
-                params![heat, now],
-            )?;
-            let devices = heat_devices(tx, heat)?;
-            tx.publish(Change::Heat(HeatChange::Started {
-                heat,
-                devices: devices.clone(),
-            }));
-            Ok(Ok(devices))
-        })
-        .await
+        let op = StartHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
-    /// Stops a running heat (now) and locks its results; an unlocked heat
-    /// is locked again as it was (its scores stay those of its run).
+    /// Stops a running heat (now) and locks its results.
     pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let now = self.receive_clock.cut();
-        self.speed_write(move |tx| {
-            match check!(guards::stop(heat, heat_state(tx, heat)?)) {
-                Stop::Cut => tx.execute(
-                    "UPDATE speed_heats SET stopped_at = MAX(?2, started_at), locked = 1 WHERE number = ?1",
-                    params![heat, now],
-                )?,
-                Stop::Relock => tx.execute(
-                    "UPDATE speed_heats SET locked = 1 WHERE number = ?1",
-                    [heat],
-                )?,
-            };
-            tx.publish(Change::Heat(HeatChange::Stopped(heat)));
-            Ok(Ok(()))
-        })
-        .await
+        let op = StopHeat {
+            heat,
+            at: self.receive_clock.cut(),
+        };
+        self.speed_write(move |tx| runner::run_now(tx, &op)).await
     }
 
     /// Unlocks a stopped heat's results.
     pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        self.speed_write(move |tx| {
-            check!(guards::unlock(heat, heat_state(tx, heat)?));
-            tx.execute(
-                "UPDATE speed_heats SET locked = 0 WHERE number = ?1",
-                [heat],
-            )?;
-            tx.heats_edited([heat]);
-            Ok(Ok(()))
-        })
-        .await
+        self.speed_write(move |tx| runner::run_now(tx, &UnlockHeat { heat }))
+            .await
     }
 
     /// Runs a speed write job; under the request's idempotency key, if it
