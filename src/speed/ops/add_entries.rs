@@ -61,6 +61,18 @@ impl Operation for AddEntries {
 }
 
 impl Facts {
+    /// Counts what a store read of a panel's clickers in `heat`.
+    pub fn note_panel(&mut self, heat: u32, clickers: impl IntoIterator<Item = Clicker>) {
+        for clicker in clickers {
+            if clicker.registered {
+                self.registered.insert(clicker.device);
+            }
+            if let Some(station) = clicker.elsewhere {
+                self.judging.insert((heat, clicker.device), station);
+            }
+        }
+    }
+
     /// Checks `entry` against the facts, then counts it among them, so the
     /// entries after it see it as stored.
     fn admit(&mut self, entry: &NewEntry) -> Result<(), SpeedError> {
@@ -144,6 +156,22 @@ mod tests {
             entries: vec![entry(1, 1, "Ada", &[1]), entry(2, 1, "Bo", &[])],
         };
         assert_eq!(op.decide(stored).unwrap_err().0, 1);
+        let mut busy = Facts::default();
+        let stored_panel = Clicker {
+            device: 3,
+            registered: true,
+            elsewhere: Some(4),
+        };
+        busy.note_panel(1, [stored_panel]);
+        let (_, refused) = AddEntries {
+            entries: vec![entry(1, 1, "Ada", &[3])],
+        }
+        .decide(busy)
+        .unwrap_err();
+        assert!(
+            refused.to_string().contains("already judges station 4"),
+            "{refused}"
+        );
         let unknown = AddEntries {
             entries: vec![entry(1, 1, "Ada", &[9])],
         };

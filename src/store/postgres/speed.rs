@@ -219,14 +219,7 @@ impl Storage<AddEntries> for PgTx {
                 facts.stations.insert((heat, entry.station), row.get(0));
             }
             if let Some(judges) = &entry.judges {
-                for clicker in panel_facts(self, heat, None, judges).await? {
-                    if clicker.registered {
-                        facts.registered.insert(clicker.device);
-                    }
-                    if let Some(at) = clicker.elsewhere {
-                        facts.judging.insert((heat, clicker.device), at);
-                    }
-                }
+                facts.note_panel(heat, panel_facts(self, heat, None, judges).await?);
             }
         }
         Ok(facts)

@@ -155,14 +155,7 @@ impl Storage<AddEntries> for Tx<'_> {
                 facts.stations.insert((heat, entry.station), name);
             }
             if let Some(judges) = &entry.judges {
-                for clicker in panel_facts(self, heat, None, judges)? {
-                    if clicker.registered {
-                        facts.registered.insert(clicker.device);
-                    }
-                    if let Some(at) = clicker.elsewhere {
-                        facts.judging.insert((heat, clicker.device), at);
-                    }
-                }
+                facts.note_panel(heat, panel_facts(self, heat, None, judges)?);
             }
         }
         Ok(facts)
