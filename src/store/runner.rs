@@ -21,18 +21,6 @@ use crate::judging::ops::Operation;
 /// (numbered and logged at the commit).
 pub trait Publish {
     fn publish(&mut self, change: Change);
-
-    /// Tells every node's live speed results that these heats changed
-    /// (each once, whatever the order given).
-    fn heats_edited(&mut self, heats: impl IntoIterator<Item = u32>)
-    where
-        Self: Sized,
-    {
-        let heats: std::collections::BTreeSet<u32> = heats.into_iter().collect();
-        for heat in heats {
-            self.publish(Change::Heat(super::HeatChange::Edited(heat)));
-        }
-    }
 }
 
 /// What an operation tells every subscriber, published by the runner.

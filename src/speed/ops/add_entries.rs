@@ -5,8 +5,9 @@
 //! and its panel's clickers registered and judging no other station of the
 //! heat. New events and heats are created as entries name them.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
+use super::heats_edited;
 use crate::judging::ops::Operation;
 use crate::scoring::DeviceId;
 use crate::speed::guards::{self, Clicker};
@@ -55,8 +56,7 @@ impl Operation for AddEntries {
         (): (),
         ids: Vec<EntryId>,
     ) -> Result<(Vec<EntryId>, Vec<HeatChange>), (usize, SpeedError)> {
-        let heats: BTreeSet<u32> = self.entries.iter().map(|e| e.heat).collect();
-        Ok((ids, heats.into_iter().map(HeatChange::Edited).collect()))
+        Ok((ids, heats_edited(self.entries.iter().map(|e| e.heat))))
     }
 }
 

@@ -15,3 +15,14 @@ pub mod set_station_judges;
 pub mod start_heat;
 pub mod stop_heat;
 pub mod unlock_heat;
+
+use std::collections::BTreeSet;
+
+use crate::store::HeatChange;
+
+/// Tells every node's live speed results that these heats changed: each
+/// once, in heat order, whatever the order given.
+fn heats_edited(heats: impl IntoIterator<Item = u32>) -> Vec<HeatChange> {
+    let heats: BTreeSet<u32> = heats.into_iter().collect();
+    heats.into_iter().map(HeatChange::Edited).collect()
+}

@@ -3,8 +3,7 @@
 //! Refused when no such entry is at the station, or when the panel fails
 //! in one of them (then no heat changes).
 
-use std::collections::BTreeSet;
-
+use super::heats_edited;
 use super::set_judges::Entry;
 use crate::judging::ops::Operation;
 use crate::speed::guards;
@@ -50,8 +49,8 @@ impl Operation for SetStationJudges {
         (): (),
     ) -> Result<(Vec<u32>, Vec<HeatChange>), SpeedError> {
         let heats: Vec<u32> = plan.iter().map(|&(_, heat)| heat).collect();
-        let edited: BTreeSet<u32> = heats.iter().copied().collect();
-        Ok((heats, edited.into_iter().map(HeatChange::Edited).collect()))
+        let edited = heats_edited(heats.iter().copied());
+        Ok((heats, edited))
     }
 }
 
