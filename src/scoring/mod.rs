@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod marks;
+pub mod ops;
 
 use std::fmt;
 

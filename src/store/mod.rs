@@ -33,7 +33,7 @@ use thiserror::Error;
 
 pub use budgets::SharedBudgets;
 pub use changes::{
-    Batch, Change, Changes, ClickerSnapshot, Entry, HeatChange, Log, LogError, Presence, Seq,
+    Batch, Change, Changes, ClickerSnapshot, Entry, HeatChange, Log, LogError, Presence, Score, Seq,
 };
 pub use idempotency::KeyReused;
 pub use log_codec::DEFAULT_RETAIN;

@@ -1,9 +1,10 @@
-//! Runs a judging operation on either engine: load its facts, decide (the
-//! domain's pure rule, `judging/ops/`), apply the writes, publish the
-//! change. One runner for both stores, so an operation's order of steps is
-//! written once; each engine implements [`Storage`] for its transaction.
-//! The runner runs inside the engine's write job: the job's savepoint and
-//! idempotency key (`judging_write` of each engine) wrap it as before.
+//! Runs a write operation (judging, speed or clicker) on either engine:
+//! load its facts, decide (the domain's pure rule: `judging/ops/`,
+//! `speed/ops/`, `scoring/ops/`), apply the writes, publish the change. One
+//! runner for both stores, so an operation's order of steps is written
+//! once; each engine implements [`Storage`] for its transaction. The runner
+//! runs inside the engine's write job, whose savepoint and idempotency key
+//! (if the write takes one) wrap it.
 //!
 //! SQLite's transaction never waits, so on its writer thread the runner's
 //! future is complete at its first poll ([`run_now`]); PostgreSQL's awaits.
@@ -12,7 +13,7 @@ use std::future::Future;
 
 use futures_util::FutureExt;
 
-use super::changes::{Change, HeatChange};
+use super::changes::{Change, HeatChange, Presence, Score};
 use super::StoreError;
 use crate::judging::model::DataStore;
 use crate::judging::ops::Operation;
@@ -42,6 +43,25 @@ impl Published for Vec<HeatChange> {
     fn publish_to(self, store: &mut impl Publish) {
         for change in self {
             store.publish(Change::Heat(change));
+        }
+    }
+}
+
+/// A device's connection took hold of its id or let go of it (`None`:
+/// nothing changed).
+impl Published for Option<Presence> {
+    fn publish_to(self, store: &mut impl Publish) {
+        if let Some(presence) = self {
+            store.publish(Change::Presence(presence));
+        }
+    }
+}
+
+/// A stored clicker score (`None`: a retry, stored before).
+impl Published for Option<Score> {
+    fn publish_to(self, store: &mut impl Publish) {
+        if let Some(score) = self {
+            store.publish(Change::Score(score));
         }
     }
 }

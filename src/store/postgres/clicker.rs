@@ -1,5 +1,5 @@
-//! The clicker tables in PostgreSQL: devices and their score series, with
-//! the same rules as SQLite's (`crate::store::clicker`). Device ids are
+//! The clicker tables in PostgreSQL: devices, their holders and their score
+//! series; the rules of each write are in `scoring/ops/`. Device ids are
 //! unique across the cluster: a new id is taken under a transaction-scoped
 //! advisory lock, so two nodes registering at once cannot pick the same one.
 //! Presence is written under the presence lock, and a score under its
@@ -10,69 +10,165 @@ use tokio_postgres::GenericClient;
 use super::locks::{Advisory, Locks, Mode};
 use super::{unreachable, PgStore, PgTx};
 use crate::scoring::clock;
+use crate::scoring::ops::reclaim::Reclaim;
+use crate::scoring::ops::record_score::{Insert, RecordScore, Stored};
+use crate::scoring::ops::register::{self, Register};
+use crate::scoring::ops::release::Release;
 use crate::scoring::{
     DeviceId, DeviceRecord, Holder, LatestScore, Registration, ScoreOutcome, ScoreRecord,
-    MAX_DEVICE_ID,
 };
-use crate::secrets;
-use crate::store::changes::{Change, Score};
+use crate::store::runner::{self, Storage};
 use crate::store::{now_ms, RegisterError, StoreError};
 
+impl Storage<Register> for PgTx {
+    async fn load(&mut self, op: &Register) -> Result<register::Facts, StoreError> {
+        if let Some(hash) = op.sent_hash() {
+            let known = self
+                .query_opt(
+                    "SELECT id FROM clicker_devices WHERE secret_hash = $1",
+                    &[&&hash[..]],
+                )
+                .await?;
+            if let Some(row) = known {
+                let id = row.get::<_, i64>(0) as DeviceId;
+                let latest = latest_score(&**self, id).await?;
+                return Ok(register::Facts::Known { id, latest });
+            }
+        }
+        let next = self
+            .query_one("SELECT COALESCE(MAX(id), 0) + 1 FROM clicker_devices", &[])
+            .await?
+            .get(0);
+        Ok(register::Facts::Unknown { next })
+    }
+
+    async fn apply(&mut self, op: &Register, plan: &register::Plan) -> Result<(), StoreError> {
+        let id = i64::from(plan.id());
+        if let register::Plan::Create { .. } = plan {
+            self.execute(
+                "INSERT INTO clicker_devices (id, secret_hash, created_at) VALUES ($1, $2, $3)",
+                &[&id, &&op.fresh_hash()[..], &now_ms()],
+            )
+            .await?;
+        }
+        self.execute(
+            "INSERT INTO device_presence (device_id, node, session) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id) DO UPDATE SET node = excluded.node, session = excluded.session",
+            &[&id, &(op.holder.node as i64), &(op.holder.session as i64)],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Storage<Release> for PgTx {
+    async fn load(&mut self, _: &Release) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &Release, (): &()) -> Result<bool, StoreError> {
+        let released = self
+            .execute(
+                "DELETE FROM device_presence WHERE device_id = $1 AND node = $2 AND session = $3",
+                &[
+                    &i64::from(op.device),
+                    &(op.holder.node as i64),
+                    &(op.holder.session as i64),
+                ],
+            )
+            .await?;
+        Ok(released > 0)
+    }
+}
+
+impl Storage<Reclaim> for PgTx {
+    async fn load(&mut self, _: &Reclaim) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &Reclaim, (): &()) -> Result<bool, StoreError> {
+        // The node's lease first, or the next reaping would release the id
+        // again at once.
+        super::leases::renew(&**self, op.holder.node).await?;
+        let taken = self
+            .execute(
+                "INSERT INTO device_presence (device_id, node, session) VALUES ($1, $2, $3)
+                 ON CONFLICT (device_id) DO NOTHING",
+                &[
+                    &i64::from(op.device),
+                    &(op.holder.node as i64),
+                    &(op.holder.session as i64),
+                ],
+            )
+            .await?;
+        Ok(taken > 0)
+    }
+}
+
+impl Storage<RecordScore> for PgTx {
+    async fn load(&mut self, _: &RecordScore) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// One statement, so it is pipelined with the other scores of its
+    /// batch. `newer` reads the table as of the statement's start, so it
+    /// never sees the row `inserted` adds.
+    async fn apply(&mut self, op: &RecordScore, plan: &Insert) -> Result<Stored, StoreError> {
+        let statement = self
+            .prepare_cached(
+                "WITH inserted AS (
+                     INSERT INTO clicker_scores (device_id, timestamp, score, msg_id, received_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT DO NOTHING
+                     RETURNING 1
+                 )
+                 SELECT EXISTS (SELECT 1 FROM inserted),
+                        EXISTS (SELECT 1 FROM clicker_scores
+                                WHERE device_id = $1
+                                  AND (timestamp BETWEEN $6 AND $7
+                                       OR timestamp BETWEEN $8 AND $9))",
+            )
+            .await?;
+        let [(from_a, to_a), (from_b, to_b)] = plan.newer;
+        let row = self
+            .query_one(
+                &statement,
+                &[
+                    &i64::from(op.device),
+                    &op.timestamp,
+                    &op.score,
+                    &op.msg_id,
+                    &op.received_at,
+                    &from_a,
+                    &to_a,
+                    &from_b,
+                    &to_b,
+                ],
+            )
+            .await?;
+        Ok(Stored {
+            inserted: row.get(0),
+            newer_exists: row.get(1),
+        })
+    }
+}
+
 impl PgStore {
-    /// Registers a device. A secret issued earlier (by any node) gets that
-    /// device's id back; anything else gets a new device with a fresh id and secret.
-    /// `holder` takes hold of the id (see [`hold`]).
+    /// Registers a device (`scoring/ops/register.rs`); `holder` takes hold
+    /// of its id. The device-id lock keeps two nodes from picking the same
+    /// new id; it is taken always, as whether the secret is known is found
+    /// out in the job.
     pub async fn register_device(
         &self,
         secret: Option<String>,
         holder: Holder,
     ) -> Result<Registration, RegisterError> {
-        // The device-id lock is needed only for a new device; declared
-        // always, as whether the secret is known is found out in the job.
+        let op = Register::new(secret, holder);
         let locks = Locks::exclusive(Advisory::DeviceIds).and(Advisory::Presence, Mode::Exclusive);
-        let outcome = self
-            .try_write(locks, move |tx| {
-                Box::pin(async move {
-                    if let Some(secret) = secret {
-                        let known = tx
-                            .query_opt(
-                                "SELECT id FROM clicker_devices WHERE secret_hash = $1",
-                                &[&&secrets::hash(&secret)[..]],
-                            )
-                            .await?;
-                        if let Some(row) = known {
-                            let id = row.get::<_, i64>(0) as DeviceId;
-                            let latest = latest_score(&**tx, id).await?;
-                            hold(tx, id, holder).await?;
-                            return Ok(Ok(Registration { id, secret, latest }));
-                        }
-                    }
-                    let next: i64 = tx
-                        .query_one(
-                            "SELECT COALESCE(MAX(id), 0) + 1 FROM clicker_devices",
-                            &[],
-                        )
-                        .await?
-                        .get(0);
-                    if next > i64::from(MAX_DEVICE_ID) {
-                        return Ok(Err(RegisterError::IdsExhausted));
-                    }
-                    let secret = secrets::generate(16);
-                    tx.execute(
-                        "INSERT INTO clicker_devices (id, secret_hash, created_at) VALUES ($1, $2, $3)",
-                        &[&next, &&secrets::hash(&secret)[..], &now_ms()],
-                    )
-                    .await?;
-                    hold(tx, next as DeviceId, holder).await?;
-                    Ok(Ok(Registration {
-                        id: next as DeviceId,
-                        secret,
-                        latest: None,
-                    }))
-                })
-            })
-            .await?;
-        outcome
+        self.try_write(locks, move |tx| {
+            Box::pin(async move { runner::run(tx, &op).await })
+        })
+        .await?
     }
 
     /// `holder`'s connection ended: the device is disconnected on every
@@ -82,21 +178,13 @@ impl PgStore {
         device: DeviceId,
         holder: Holder,
     ) -> Result<(), StoreError> {
-        self.write(Locks::exclusive(Advisory::Presence), move |tx| {
-            Box::pin(async move {
-                let released = tx
-                    .execute(
-                        "DELETE FROM device_presence WHERE device_id = $1 AND node = $2 AND session = $3",
-                        &[&i64::from(device), &(holder.node as i64), &(holder.session as i64)],
-                    )
-                    .await?;
-                if released > 0 {
-                    tx.publish(Change::presence(device, holder, false));
-                }
-                Ok(())
+        let op = Release { device, holder };
+        let Ok(()) = self
+            .try_write(Locks::exclusive(Advisory::Presence), move |tx| {
+                Box::pin(async move { runner::run(tx, &op).await })
             })
-        })
-        .await
+            .await?;
+        Ok(())
     }
 
     /// `holder` takes `device`'s id back after the cluster released it under
@@ -106,33 +194,16 @@ impl PgStore {
         device: DeviceId,
         holder: Holder,
     ) -> Result<bool, StoreError> {
-        self.write(Locks::exclusive(Advisory::Presence), move |tx| {
-            Box::pin(async move {
-                // The node's lease first, or the next reaping would release
-                // the id again at once.
-                super::leases::renew(&**tx, holder.node).await?;
-                let taken = tx
-                    .execute(
-                        "INSERT INTO device_presence (device_id, node, session) VALUES ($1, $2, $3)
-                         ON CONFLICT (device_id) DO NOTHING",
-                        &[
-                            &i64::from(device),
-                            &(holder.node as i64),
-                            &(holder.session as i64),
-                        ],
-                    )
-                    .await?;
-                if taken > 0 {
-                    tx.publish(Change::presence(device, holder, true));
-                }
-                Ok(taken > 0)
+        let op = Reclaim { device, holder };
+        let Ok(taken) = self
+            .try_write(Locks::exclusive(Advisory::Presence), move |tx| {
+                Box::pin(async move { runner::run(tx, &op).await })
             })
-        })
-        .await
+            .await?;
+        Ok(taken)
     }
 
-    /// Stores one SCORE of `device`, durably, and says what it was: one
-    /// statement, so it is pipelined with the other scores of its batch.
+    /// Stores one SCORE of `device`, durably, and says what it was.
     pub async fn record_score(
         &self,
         device: DeviceId,
@@ -140,62 +211,21 @@ impl PgStore {
         score: i64,
         msg_id: Option<i64>,
     ) -> Result<ScoreOutcome, StoreError> {
-        let received_at = self.receive_clock.stamp();
-        let [(from_a, to_a), (from_b, to_b)] = newer_ranges(timestamp);
+        let op = RecordScore {
+            device,
+            timestamp,
+            score,
+            msg_id,
+            received_at: self.receive_clock.stamp(),
+        };
         // Its device's lock stands for the (device, timestamp) key another
         // node may be inserting too (a SCORE sent again after a reconnect).
-        self.write_one(Locks::none().device(i64::from(device)), move |tx| {
-            Box::pin(async move {
-                // `newer` reads the table as of the statement's start, so it
-                // never sees the row `inserted` adds.
-                let statement = tx
-                    .prepare_cached(
-                        "WITH inserted AS (
-                             INSERT INTO clicker_scores (device_id, timestamp, score, msg_id, received_at)
-                             VALUES ($1, $2, $3, $4, $5)
-                             ON CONFLICT DO NOTHING
-                             RETURNING 1
-                         )
-                         SELECT EXISTS (SELECT 1 FROM inserted),
-                                EXISTS (SELECT 1 FROM clicker_scores
-                                        WHERE device_id = $1
-                                          AND (timestamp BETWEEN $6 AND $7
-                                               OR timestamp BETWEEN $8 AND $9))",
-                    )
-                    .await?;
-                let row = tx
-                    .query_one(
-                        &statement,
-                        &[
-                            &i64::from(device),
-                            &timestamp,
-                            &score,
-                            &msg_id,
-                            &received_at,
-                            &from_a,
-                            &to_a,
-                            &from_b,
-                            &to_b,
-                        ],
-                    )
-                    .await?;
-                let (inserted, newer): (bool, bool) = (row.get(0), row.get(1));
-                if !inserted {
-                    return Ok(ScoreOutcome::Duplicate);
-                }
-                tx.publish(Change::Score(Score {
-                    device,
-                    timestamp,
-                    score,
-                }));
-                Ok(if newer {
-                    ScoreOutcome::Late
-                } else {
-                    ScoreOutcome::New
-                })
+        let Ok(outcome) = self
+            .write_one(Locks::none().device(i64::from(device)), move |tx| {
+                Box::pin(async move { runner::run(tx, &op).await })
             })
-        })
-        .await
+            .await?;
+        Ok(outcome)
     }
 
     /// Every registered device with its newest score, by id.
@@ -257,24 +287,6 @@ impl PgStore {
     }
 }
 
-/// Records that `holder` holds `device` now (taking it over from any other
-/// connection, on any node) and logs it, so every node's listeners hear of
-/// it and the node of a connection taken over closes it.
-async fn hold(tx: &mut PgTx, device: DeviceId, holder: Holder) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO device_presence (device_id, node, session) VALUES ($1, $2, $3)
-         ON CONFLICT (device_id) DO UPDATE SET node = excluded.node, session = excluded.session",
-        &[
-            &i64::from(device),
-            &(holder.node as i64),
-            &(holder.session as i64),
-        ],
-    )
-    .await?;
-    tx.publish(Change::presence(device, holder, true));
-    Ok(())
-}
-
 /// Every connected device's holder, read by `client` (in the caller's snapshot).
 pub(super) async fn holders(
     client: &impl GenericClient,
@@ -294,16 +306,6 @@ pub(super) async fn holders(
             )
         })
         .collect())
-}
-
-/// The two timestamp ranges a newer score of `timestamp` would lie in (see
-/// [`clock::newer_than`]); an empty range where there is only one.
-fn newer_ranges(timestamp: i64) -> [(i64, i64); 2] {
-    let mut ranges = [(1, 0), (1, 0)];
-    for (slot, range) in ranges.iter_mut().zip(clock::newer_than(timestamp)) {
-        *slot = range;
-    }
-    ranges
 }
 
 /// Every device's newest score, read by `client` (in the caller's snapshot).

@@ -1,5 +1,6 @@
-//! The clicker tables: devices (id and hashed secret) and every device's
-//! score series. This module alone reads and writes them.
+//! The clicker tables on SQLite: devices (id and hashed secret), their
+//! holders and every device's score series. This module alone reads and
+//! writes them; the rules of each write are in `scoring/ops/`.
 
 use crate::store::RegisterError;
 use rusqlite::{params, OptionalExtension};
@@ -7,58 +8,134 @@ use rusqlite::{params, OptionalExtension};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
 use crate::scoring::clock;
+use crate::scoring::ops::reclaim::Reclaim;
+use crate::scoring::ops::record_score::{Insert, RecordScore, Stored};
+use crate::scoring::ops::register::{self, Register};
+use crate::scoring::ops::release::Release;
 pub use crate::scoring::{
     DeviceId, DeviceRecord, Holder, LatestScore, Registration, ScoreOutcome, ScoreRecord,
-    MAX_DEVICE_ID,
 };
-use crate::secrets;
-use crate::store::changes::{Change, Score};
+use crate::store::runner::{self, Storage};
+
+impl Storage<Register> for Tx<'_> {
+    async fn load(&mut self, op: &Register) -> Result<register::Facts, StoreError> {
+        if let Some(hash) = op.sent_hash() {
+            let known: Option<DeviceId> = self
+                .prepare_cached("SELECT id FROM clicker_devices WHERE secret_hash = ?1")?
+                .query_row([&hash[..]], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = known {
+                let latest = latest_score(self, id)?;
+                return Ok(register::Facts::Known { id, latest });
+            }
+        }
+        let next = self.query_row(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM clicker_devices",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(register::Facts::Unknown { next })
+    }
+
+    async fn apply(&mut self, op: &Register, plan: &register::Plan) -> Result<(), StoreError> {
+        if let register::Plan::Create { id } = *plan {
+            self.execute(
+                "INSERT INTO clicker_devices (id, secret_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![id, &op.fresh_hash()[..], now_ms()],
+            )?;
+        }
+        self.prepare_cached(
+            "INSERT INTO device_presence (device_id, node, session) VALUES (?1, ?2, ?3)
+             ON CONFLICT (device_id) DO UPDATE SET node = excluded.node, session = excluded.session",
+        )?
+        .execute(params![plan.id(), op.holder.node as i64, op.holder.session as i64])?;
+        Ok(())
+    }
+}
+
+impl Storage<Release> for Tx<'_> {
+    async fn load(&mut self, _: &Release) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &Release, (): &()) -> Result<bool, StoreError> {
+        let released = self
+            .prepare_cached(
+                "DELETE FROM device_presence WHERE device_id = ?1 AND node = ?2 AND session = ?3",
+            )?
+            .execute(params![
+                op.device,
+                op.holder.node as i64,
+                op.holder.session as i64
+            ])?;
+        Ok(released > 0)
+    }
+}
+
+impl Storage<Reclaim> for Tx<'_> {
+    async fn load(&mut self, _: &Reclaim) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &Reclaim, (): &()) -> Result<bool, StoreError> {
+        let taken = self
+            .prepare_cached(
+                "INSERT INTO device_presence (device_id, node, session) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_id) DO NOTHING",
+            )?
+            .execute(params![
+                op.device,
+                op.holder.node as i64,
+                op.holder.session as i64
+            ])?;
+        Ok(taken > 0)
+    }
+}
+
+impl Storage<RecordScore> for Tx<'_> {
+    async fn load(&mut self, _: &RecordScore) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply(&mut self, op: &RecordScore, plan: &Insert) -> Result<Stored, StoreError> {
+        let inserted = self
+            .prepare_cached(
+                "INSERT OR IGNORE INTO clicker_scores (device_id, timestamp, score, msg_id, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![op.device, op.timestamp, op.score, op.msg_id, op.received_at])?
+            > 0;
+        // A retry needs no answer to "is a newer one stored". Otherwise at
+        // most two index range probes.
+        let mut newer_exists = false;
+        if inserted {
+            let mut any_in = self.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM clicker_scores
+                                WHERE device_id = ?1 AND timestamp BETWEEN ?2 AND ?3)",
+            )?;
+            for (from, to) in plan.newer {
+                if any_in.query_row(params![op.device, from, to], |r| r.get::<_, bool>(0))? {
+                    newer_exists = true;
+                    break;
+                }
+            }
+        }
+        Ok(Stored {
+            inserted,
+            newer_exists,
+        })
+    }
+}
 
 impl Store {
-    /// Registers a device. A secret this server issued earlier gets that
-    /// device's id back; anything else (no secret, or one never issued) gets a
-    /// new device with a fresh id and secret.
-    /// `holder` takes hold of the id (see [`hold`]).
+    /// Registers a device (`scoring/ops/register.rs`); `holder` takes hold of its id.
     pub async fn register_device(
         &self,
         secret: Option<String>,
         holder: Holder,
     ) -> Result<Registration, RegisterError> {
-        let outcome = self
-            .try_write(move |tx| {
-                if let Some(secret) = secret {
-                    let known: Option<DeviceId> = tx
-                        .prepare_cached("SELECT id FROM clicker_devices WHERE secret_hash = ?1")?
-                        .query_row([&secrets::hash(&secret)[..]], |r| r.get(0))
-                        .optional()?;
-                    if let Some(id) = known {
-                        let latest = latest_score(tx, id)?;
-                        hold(tx, id, holder)?;
-                        return Ok(Ok(Registration { id, secret, latest }));
-                    }
-                }
-                let next: i64 = tx.query_row(
-                    "SELECT COALESCE(MAX(id), 0) + 1 FROM clicker_devices",
-                    [],
-                    |r| r.get(0),
-                )?;
-                if next > i64::from(MAX_DEVICE_ID) {
-                    return Ok(Err(RegisterError::IdsExhausted));
-                }
-                let secret = secrets::generate(16);
-                tx.execute(
-                    "INSERT INTO clicker_devices (id, secret_hash, created_at) VALUES (?1, ?2, ?3)",
-                    params![next, &secrets::hash(&secret)[..], now_ms()],
-                )?;
-                hold(tx, next as DeviceId, holder)?;
-                Ok(Ok(Registration {
-                    id: next as DeviceId,
-                    secret,
-                    latest: None,
-                }))
-            })
-            .await?;
-        outcome
+        let op = Register::new(secret, holder);
+        self.try_write(move |tx| runner::run_now(tx, &op)).await?
     }
 
     /// `holder`'s connection ended: the device is disconnected, unless
@@ -68,18 +145,9 @@ impl Store {
         device: DeviceId,
         holder: Holder,
     ) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            let released = tx
-                .prepare_cached(
-                    "DELETE FROM device_presence WHERE device_id = ?1 AND node = ?2 AND session = ?3",
-                )?
-                .execute(params![device, holder.node as i64, holder.session as i64])?;
-            if released > 0 {
-                tx.publish(Change::presence(device, holder, false));
-            }
-            Ok(())
-        })
-        .await
+        let op = Release { device, holder };
+        let Ok(()) = self.try_write(move |tx| runner::run_now(tx, &op)).await?;
+        Ok(())
     }
 
     /// `holder` takes `device`'s id back after it was released under it
@@ -89,19 +157,9 @@ impl Store {
         device: DeviceId,
         holder: Holder,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let taken = tx
-                .prepare_cached(
-                    "INSERT INTO device_presence (device_id, node, session) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (device_id) DO NOTHING",
-                )?
-                .execute(params![device, holder.node as i64, holder.session as i64])?;
-            if taken > 0 {
-                tx.publish(Change::presence(device, holder, true));
-            }
-            Ok(taken > 0)
-        })
-        .await
+        let op = Reclaim { device, holder };
+        let Ok(taken) = self.try_write(move |tx| runner::run_now(tx, &op)).await?;
+        Ok(taken)
     }
 
     /// Stores one SCORE of `device`, durably, and says what it was.
@@ -112,38 +170,18 @@ impl Store {
         score: i64,
         msg_id: Option<i64>,
     ) -> Result<ScoreOutcome, StoreError> {
-        let received_at = self.receive_clock.stamp();
-        // One INSERT (the SELECT only reads): no savepoint needed. The
+        let op = RecordScore {
+            device,
+            timestamp,
+            score,
+            msg_id,
+            received_at: self.receive_clock.stamp(),
+        };
+        // One INSERT (the probes only read): no savepoint needed. The
         // writer logs the score with the other scores of its commit (see
         // `super::log` for why).
-        self.write_one(move |tx| {
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO clicker_scores (device_id, timestamp, score, msg_id, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![device, timestamp, score, msg_id, received_at])?;
-            if inserted == 0 {
-                return Ok(ScoreOutcome::Duplicate);
-            }
-            tx.publish(Change::Score(Score {
-                device,
-                timestamp,
-                score,
-            }));
-            // At most two index range probes: see `clock::newer_than`.
-            let mut any_newer = tx.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM clicker_scores
-                                WHERE device_id = ?1 AND timestamp BETWEEN ?2 AND ?3)",
-            )?;
-            for (from, to) in clock::newer_than(timestamp) {
-                if any_newer.query_row(params![device, from, to], |r| r.get::<_, bool>(0))? {
-                    return Ok(ScoreOutcome::Late);
-                }
-            }
-            Ok(ScoreOutcome::New)
-        })
-        .await
+        let Ok(outcome) = self.write_one(move |tx| runner::run_now(tx, &op)).await?;
+        Ok(outcome)
     }
 
     /// Every registered device with its newest score, by id.
@@ -201,18 +239,6 @@ impl Store {
         })
         .await
     }
-}
-
-/// Records that `holder` holds `device` now (taking it over from any other
-/// connection) and logs it, so every node's listeners hear of it.
-fn hold(tx: &mut Tx<'_>, device: DeviceId, holder: Holder) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO device_presence (device_id, node, session) VALUES (?1, ?2, ?3)
-         ON CONFLICT (device_id) DO UPDATE SET node = excluded.node, session = excluded.session",
-    )?
-    .execute(params![device, holder.node as i64, holder.session as i64])?;
-    tx.publish(Change::presence(device, holder, true));
-    Ok(())
 }
 
 /// Every connected device's holder.
