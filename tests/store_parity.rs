@@ -32,6 +32,14 @@ use podium::judging::ops::withdraw::Withdraw;
 use podium::metrics::Metrics;
 use podium::scoring::{DeviceId, Holder};
 use podium::speed::model::{Filter, NewEntry};
+use podium::speed::ops::add_entries::AddEntries;
+use podium::speed::ops::set_deductions::SetDeductions;
+use podium::speed::ops::set_event::SetEvent;
+use podium::speed::ops::set_judges::SetJudges;
+use podium::speed::ops::set_station_judges::SetStationJudges;
+use podium::speed::ops::start_heat::StartHeat;
+use podium::speed::ops::stop_heat::StopHeat;
+use podium::speed::ops::unlock_heat::UnlockHeat;
 use podium::speed::Judges;
 use podium::store::{Changes, Database, PgStore, Seq, Store, SyncMode, DEFAULT_RETAIN};
 
@@ -228,12 +236,19 @@ impl Op {
             Op::Devices => format!("{:?}", db.devices().await),
             Op::DeviceScores(device) => format!("{:?}", db.device_scores(device).await),
             Op::SpeedSetEvent(name, switches) => {
-                format!("{:?}", db.speed_set_event(name.into(), switches).await)
+                format!(
+                    "{:?}",
+                    db.perform(SetEvent {
+                        name: name.into(),
+                        switches
+                    })
+                    .await
+                )
             }
             Op::SpeedAddEntries(entries) => format!(
                 "{:?}",
-                db.speed_add_entries(
-                    entries
+                db.perform(AddEntries {
+                    entries: entries
                         .into_iter()
                         .map(|(event, heat, station, name, judges)| NewEntry {
                             event: event.into(),
@@ -244,23 +259,39 @@ impl Op {
                             judges: judges.map(|d| panel(&d)),
                         })
                         .collect()
-                )
+                })
                 .await
             ),
             Op::SpeedSetJudges(entry, devices) => {
-                format!("{:?}", db.speed_set_judges(entry, panel(&devices)).await)
+                format!(
+                    "{:?}",
+                    db.perform(SetJudges {
+                        entry,
+                        judges: panel(&devices)
+                    })
+                    .await
+                )
             }
             Op::SpeedStationJudges(station, devices) => format!(
                 "{:?}",
-                db.speed_set_station_judges(station, panel(&devices)).await
+                db.perform(SetStationJudges {
+                    station,
+                    judges: panel(&devices)
+                })
+                .await
             ),
             Op::SpeedDeductions(entry, starts, switches) => format!(
                 "{:?}",
-                db.speed_set_deductions(entry, starts, switches).await
+                db.perform(SetDeductions {
+                    entry,
+                    false_starts: starts,
+                    false_switches: switches
+                })
+                .await
             ),
-            Op::SpeedStart(heat) => format!("{:?}", db.speed_start_heat(heat).await),
-            Op::SpeedStop(heat) => format!("{:?}", db.speed_stop_heat(heat).await),
-            Op::SpeedUnlock(heat) => format!("{:?}", db.speed_unlock_heat(heat).await),
+            Op::SpeedStart(heat) => format!("{:?}", db.perform(StartHeat::new(heat)).await),
+            Op::SpeedStop(heat) => format!("{:?}", db.perform(StopHeat::new(heat)).await),
+            Op::SpeedUnlock(heat) => format!("{:?}", db.perform(UnlockHeat { heat }).await),
             Op::SpeedHeats => format!("{:?}", db.speed_heats().await),
             Op::SpeedHeat(heat) => format!("{:?}", db.speed_heat(heat).await),
             Op::SpeedCurrentHeat => format!("{:?}", db.speed_current_heat().await),

@@ -36,8 +36,17 @@ use crate::http_error::ApiError;
 use crate::scoring::{DeviceId, MAX_DEVICE_ID};
 use crate::speed::heatlist::{self, MAX_NAME};
 use crate::speed::model::{EntryId, Filter, HeatRecord, NewEntry};
+use crate::speed::ops::add_entries::AddEntries;
+use crate::speed::ops::set_deductions::SetDeductions;
+use crate::speed::ops::set_event::SetEvent;
+use crate::speed::ops::set_judges::SetJudges;
+use crate::speed::ops::set_station_judges::SetStationJudges;
+use crate::speed::ops::start_heat::StartHeat;
+use crate::speed::ops::stop_heat::StopHeat;
+use crate::speed::ops::unlock_heat::UnlockHeat;
 use crate::speed::results::{self, EntryResult};
 use crate::speed::{Judges, SpeedError};
+use crate::store::WriteError;
 
 /// One event of the live stream, as the OpenAPI document describes it.
 #[derive(utoipa::ToSchema)]
@@ -59,9 +68,25 @@ impl From<SpeedError> for ApiError {
             SpeedError::Invalid(_) => StatusCode::BAD_REQUEST,
             SpeedError::NotFound(_) => StatusCode::NOT_FOUND,
             SpeedError::Conflict(_) => StatusCode::CONFLICT,
-            SpeedError::KeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, e.to_string())
+    }
+}
+
+/// A speed write's failure: its rule's refusal, an idempotency key reused
+/// for another request, or storage.
+impl From<WriteError<SpeedError>> for ApiError {
+    fn from(e: WriteError<SpeedError>) -> ApiError {
+        write_error(e, ApiError::from)
+    }
+}
+
+/// `e` as the caller is told it, the refusal by `refused`.
+fn write_error<R>(e: WriteError<R>, refused: impl FnOnce(R) -> ApiError) -> ApiError {
+    match e {
+        WriteError::Refused(refusal) => refused(refusal),
+        WriteError::KeyReused(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        WriteError::Store(e) => ApiError::from(e),
     }
 }
 
@@ -227,8 +252,11 @@ pub async fn set_event(
         return Err(ApiError::bad_request("switches is more than 100"));
     }
     app.store
-        .speed_set_event(name.clone(), body.switches)
-        .await??;
+        .perform(SetEvent {
+            name: name.clone(),
+            switches: body.switches,
+        })
+        .await?;
     Ok(Json(EventSet {
         name,
         switches: body.switches,
@@ -313,9 +341,11 @@ pub async fn add_entry(
     let heat = entry.heat;
     let ids = app
         .store
-        .speed_add_entries(vec![entry])
-        .await?
-        .map_err(|(_, e)| e)?;
+        .perform(AddEntries {
+            entries: vec![entry],
+        })
+        .await
+        .map_err(|e| write_error(e, |(_, refusal)| ApiError::from(refusal)))?;
     let result = entry_result(&app, heat, ids[0]).await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
@@ -380,15 +410,14 @@ pub async fn import_entries(
         .collect::<Vec<_>>();
     let ids = app
         .store
-        .speed_add_entries(entries)
-        .await?
-        .map_err(|(index, e)| {
-            if let SpeedError::KeyReused(_) = e {
-                return ApiError::from(e);
-            }
-            let row = rows[index];
-            let status = ApiError::from(e.clone()).status;
-            ApiError::new(status, format!("row {row}: {e}")).with_field("row", row)
+        .perform(AddEntries { entries })
+        .await
+        .map_err(|e| {
+            write_error(e, |(index, refusal)| {
+                let row = rows[index];
+                let status = ApiError::from(refusal.clone()).status;
+                ApiError::new(status, format!("row {row}: {refusal}")).with_field("row", row)
+            })
         })?;
     Ok(Json(Imported {
         imported: ids.len(),
@@ -441,7 +470,7 @@ pub async fn set_entry_judges(
     admin(who)?;
     let id = i64::from(path_number("entry id", &id)?);
     let judges = panel(&bytes)?;
-    let heat = app.store.speed_set_judges(id, judges).await??;
+    let heat = app.store.perform(SetJudges { entry: id, judges }).await?;
     Ok(Json(entry_result(&app, heat, id).await?))
 }
 
@@ -476,8 +505,8 @@ pub async fn set_station_judges(
     let judges = panel(&bytes)?;
     let heats = app
         .store
-        .speed_set_station_judges(station, judges)
-        .await??;
+        .perform(SetStationJudges { station, judges })
+        .await?;
     Ok(Json(StationJudges { station, heats }))
 }
 
@@ -520,8 +549,12 @@ pub async fn set_deductions(
     let body: DeductionsBody = parse(&bytes, "{falseStarts, falseSwitches}")?;
     let heat = app
         .store
-        .speed_set_deductions(id, body.false_starts, body.false_switches)
-        .await??;
+        .perform(SetDeductions {
+            entry: id,
+            false_starts: body.false_starts,
+            false_switches: body.false_switches,
+        })
+        .await?;
     Ok(Json(entry_result(&app, heat, id).await?))
 }
 
@@ -558,7 +591,7 @@ pub async fn start_heat(
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
-    app.store.speed_start_heat(heat).await??;
+    app.store.perform(StartHeat::new(heat)).await?;
     heat_record(&app, heat).await
 }
 
@@ -586,7 +619,7 @@ pub async fn stop_heat(
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
-    app.store.speed_stop_heat(heat).await??;
+    app.store.perform(StopHeat::new(heat)).await?;
     heat_record(&app, heat).await
 }
 
@@ -614,7 +647,7 @@ pub async fn unlock_heat(
 ) -> Result<Json<HeatRecord>, ApiError> {
     admin(who)?;
     let heat = path_number("heat", &heat)?;
-    app.store.speed_unlock_heat(heat).await??;
+    app.store.perform(UnlockHeat { heat }).await?;
     heat_record(&app, heat).await
 }
 

@@ -34,9 +34,6 @@ pub enum SpeedError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    /// The request's idempotency key was used for another request.
-    #[error(transparent)]
-    KeyReused(#[from] crate::store::idempotency::KeyReused),
 }
 
 use crate::scoring::{DeviceId, MAX_DEVICE_ID};

@@ -205,8 +205,7 @@ impl Refusal for SpeedError {
         let kind = match self {
             SpeedError::Invalid(_) => RefusalKind::Invalid,
             SpeedError::NotFound(_) => RefusalKind::NotFound,
-            // A reused key is answered before any job runs: never kept.
-            SpeedError::Conflict(_) | SpeedError::KeyReused(_) => RefusalKind::Conflict,
+            SpeedError::Conflict(_) => RefusalKind::Conflict,
         };
         (kind, self.to_string(), None)
     }
@@ -298,25 +297,8 @@ pub(super) fn replay<T: Replay, E: Refusal>(
     Ok(Ok(decode(outcome)?))
 }
 
-/// An import's reused key is refused as the import's refusal.
-impl From<KeyReused> for (usize, SpeedError) {
-    fn from(reused: KeyReused) -> Self {
-        (0, SpeedError::KeyReused(reused))
-    }
-}
-
-/// Folds a keyed speed job's answer back into a speed write's: a reused key
-/// is refused like any speed request.
-pub(super) fn settle_speed<T, E: From<KeyReused>>(
-    answer: KeyedJob<T, E>,
-) -> Result<Result<T, E>, StoreError> {
-    Ok(answer?.unwrap_or_else(|reused| Err(E::from(reused))))
-}
-
-/// Folds a keyed job's answer back into a judging write's.
-pub(super) fn settle<T>(
-    answer: Result<Result<Result<T, JudgingError>, KeyReused>, StoreError>,
-) -> Result<T, super::WriteError> {
+/// Folds a keyed job's answer back into a write's.
+pub(super) fn settle<T, R>(answer: KeyedJob<T, R>) -> Result<T, super::WriteError<R>> {
     match answer {
         Ok(Ok(Ok(value))) => Ok(value),
         Ok(Ok(Err(refusal))) => Err(super::WriteError::Refused(refusal)),

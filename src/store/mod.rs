@@ -38,6 +38,7 @@ pub use changes::{
 pub use idempotency::KeyReused;
 pub use log_codec::DEFAULT_RETAIN;
 pub use postgres::PgStore;
+pub use receive_clock::ReceiveClock;
 pub use sqlite::{backup, Fault, Store, DB_FILE};
 pub use traits::{
     ClickerStore, CurrentLink, Database, JudgingStore, LinkLookup, Perform, RegisterError,
@@ -84,16 +85,22 @@ pub enum StoreError {
 }
 
 /// Why a write that domain rules check did not happen: refused by a rule
-/// (nothing written), or storage failed.
+/// (`R`: a judging or a speed refusal; nothing written), or storage failed.
 #[derive(Debug, Error)]
-pub enum WriteError {
+pub enum WriteError<R = crate::judging::error::JudgingError> {
     #[error(transparent)]
-    Refused(#[from] crate::judging::error::JudgingError),
+    Refused(R),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An idempotency key sent again with another request (nothing written).
     #[error(transparent)]
     KeyReused(#[from] idempotency::KeyReused),
+}
+
+impl From<crate::judging::error::JudgingError> for WriteError {
+    fn from(refusal: crate::judging::error::JudgingError) -> WriteError {
+        WriteError::Refused(refusal)
+    }
 }
 
 /// Random bytes in a judge's login secret (256 bits, 64 hex characters).

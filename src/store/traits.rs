@@ -15,7 +15,6 @@ use super::changes::{Changes, Log};
 use super::postgres::PgStore;
 use super::{Store, StoreError, WriteError};
 
-use crate::judging::error::JudgingError;
 use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking};
 use crate::judging::model::DataStore;
 use crate::judging::ops::absent::MarkAbsent;
@@ -34,8 +33,15 @@ use crate::judging::ops::unrate::Unrate;
 use crate::judging::ops::withdraw::Withdraw;
 use crate::judging::ops::Operation;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
-use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
-use crate::speed::{Judges, SpeedError};
+use crate::speed::model::{EntrySheet, Filter, HeatRecord};
+use crate::speed::ops::add_entries::AddEntries;
+use crate::speed::ops::set_deductions::SetDeductions;
+use crate::speed::ops::set_event::SetEvent;
+use crate::speed::ops::set_judges::SetJudges;
+use crate::speed::ops::set_station_judges::SetStationJudges;
+use crate::speed::ops::start_heat::StartHeat;
+use crate::speed::ops::stop_heat::StopHeat;
+use crate::speed::ops::unlock_heat::UnlockHeat;
 
 /// What a presented token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,19 +96,16 @@ pub enum RegisterError {
 
 /// A storage call in progress.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-/// The new entries' ids, or the index of the first entry a rule refused
-/// (then none was added) and why.
-pub type EntriesAdded = Result<Vec<EntryId>, (usize, SpeedError)>;
 /// The heat that runs or ran last: its number, its clickers, and whether it runs.
 pub type CurrentHeat = (u32, Vec<DeviceId>, bool);
 
-/// Runs judging operation `Op` (a rule of `judging/ops/`) as one durable
-/// write, under the request's idempotency key if it has one. Each engine
-/// implements it once for every operation whose facts and writes it knows
-/// (`runner::Storage`), so a new operation adds no method here: only its
-/// name to [`JudgingStore`]'s list.
-pub trait Perform<Op: Operation<Refusal = JudgingError>> {
-    fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>>;
+/// Runs operation `Op` (a rule of `judging/ops/` or `speed/ops/`) as one
+/// durable write, under the request's idempotency key if it has one. Each
+/// engine implements it once for every operation whose facts and writes it
+/// knows (`runner::Storage`), so a new operation adds no method here: only
+/// its name to its store's list ([`JudgingStore`], [`SpeedStore`]).
+pub trait Perform<Op: Operation> {
+    fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError<Op::Refusal>>>;
 }
 
 /// What the judging core needs: the judging tables, the judging floor, judges' secrets and
@@ -179,46 +182,21 @@ pub trait ClickerStore: Send + Sync {
     ) -> StoreFuture<'_, Result<Option<Vec<ScoreRecord>>, StoreError>>;
 }
 
-/// What speed events need: entries, heats, deductions and the sheets results come from. The
-/// inner `Result` is a refusal by a speed rule (nothing written).
-pub trait SpeedStore: Send + Sync {
-    fn speed_set_event(
-        &self,
-        name: String,
-        switches: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>>;
-    fn speed_add_entries(
-        &self,
-        entries: Vec<NewEntry>,
-    ) -> StoreFuture<'_, Result<EntriesAdded, StoreError>>;
-    fn speed_set_judges(
-        &self,
-        entry: EntryId,
-        judges: Judges,
-    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>>;
-    fn speed_set_station_judges(
-        &self,
-        station: u32,
-        judges: Judges,
-    ) -> StoreFuture<'_, Result<Result<Vec<u32>, SpeedError>, StoreError>>;
-    fn speed_set_deductions(
-        &self,
-        entry: EntryId,
-        false_starts: u32,
-        false_switches: u32,
-    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>>;
-    fn speed_start_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<Vec<DeviceId>, SpeedError>, StoreError>>;
-    fn speed_stop_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>>;
-    fn speed_unlock_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>>;
+/// What speed events need: entries, heats, deductions and the sheets
+/// results come from. Every write is durable when its future resolves; a
+/// refusal by a speed rule wrote nothing.
+pub trait SpeedStore:
+    Perform<SetEvent>
+    + Perform<AddEntries>
+    + Perform<SetJudges>
+    + Perform<SetStationJudges>
+    + Perform<SetDeductions>
+    + Perform<StartHeat>
+    + Perform<StopHeat>
+    + Perform<UnlockHeat>
+    + Send
+    + Sync
+{
     fn speed_heats(&self) -> StoreFuture<'_, Result<Vec<HeatRecord>, StoreError>>;
     fn speed_heat(&self, heat: u32) -> StoreFuture<'_, Result<Option<HeatRecord>, StoreError>>;
     fn speed_current_heat(&self) -> StoreFuture<'_, Result<Option<CurrentHeat>, StoreError>>;

@@ -27,6 +27,7 @@ pub mod withdraw;
 
 use super::error::JudgingError;
 use super::model::DataStore;
+use crate::store::ReceiveClock;
 
 /// What a judging [`Operation::finish`] answers: the reply and the diff
 /// to publish, if any.
@@ -52,6 +53,11 @@ pub trait Operation {
     /// idempotency key (the stored answer would hold the secret in the
     /// clear): a repeat issues another.
     const REPLY_IS_SECRET: bool = false;
+
+    /// Takes the node's receive time as the write enters the store, for an
+    /// operation that records one (a heat's start or stop is a cut between
+    /// the clickers' score stamps: see [`ReceiveClock`]).
+    fn receive(&mut self, _clock: &ReceiveClock) {}
 
     /// The writes to make, or why none may be made.
     fn decide(&self, facts: Self::Facts) -> Result<Self::Plan, Self::Refusal>;

@@ -30,7 +30,7 @@ impl Operation for Reclaim {
     }
 
     fn finish(&self, (): (), taken: bool) -> Result<(bool, Option<Presence>), Infallible> {
-        let change = taken.then(|| Presence {
+        let change = taken.then_some(Presence {
             device: self.device,
             holder: self.holder,
             connected: true,
@@ -56,7 +56,7 @@ mod tests {
             heard,
             Some(Presence {
                 device: 8,
-                holder: holder,
+                holder,
                 connected: true,
             })
         );

@@ -29,7 +29,7 @@ impl Operation for Release {
     }
 
     fn finish(&self, (): (), released: bool) -> Result<((), Option<Presence>), Infallible> {
-        let change = released.then(|| Presence {
+        let change = released.then_some(Presence {
             device: self.device,
             holder: self.holder,
             connected: false,
@@ -54,7 +54,7 @@ mod tests {
             heard,
             Some(Presence {
                 device: 4,
-                holder: holder,
+                holder,
                 connected: false,
             })
         );

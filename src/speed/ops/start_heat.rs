@@ -8,13 +8,21 @@ use crate::scoring::DeviceId;
 use crate::speed::guards;
 use crate::speed::model::HeatState;
 use crate::speed::SpeedError;
-use crate::store::HeatChange;
+use crate::store::{HeatChange, ReceiveClock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StartHeat {
     pub heat: u32,
-    /// When it starts (the store's receive clock, ms).
+    /// When it starts (a cut of the node's receive clock, ms, taken as
+    /// the write enters the store).
     pub at: i64,
+}
+
+impl StartHeat {
+    /// The write as the organiser asks it; the store sets [`StartHeat::at`].
+    pub fn new(heat: u32) -> StartHeat {
+        StartHeat { heat, at: 0 }
+    }
 }
 
 /// What starting needs to know.
@@ -34,6 +42,10 @@ impl Operation for StartHeat {
     type Reply = Vec<DeviceId>;
     type Refusal = SpeedError;
     type Published = Vec<HeatChange>;
+
+    fn receive(&mut self, clock: &ReceiveClock) {
+        self.at = clock.cut();
+    }
 
     fn decide(&self, facts: Facts) -> Result<(), SpeedError> {
         guards::start(self.heat, facts.state, facts.running)

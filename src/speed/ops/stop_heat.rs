@@ -6,13 +6,21 @@ use crate::judging::ops::Operation;
 use crate::speed::guards::{self, Stop};
 use crate::speed::model::HeatState;
 use crate::speed::SpeedError;
-use crate::store::HeatChange;
+use crate::store::{HeatChange, ReceiveClock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StopHeat {
     pub heat: u32,
-    /// When a running heat stops (the store's receive clock, ms).
+    /// When a running heat stops (a cut of the node's receive clock, ms, taken as
+    /// the write enters the store).
     pub at: i64,
+}
+
+impl StopHeat {
+    /// The write as the organiser asks it; the store sets [`StopHeat::at`].
+    pub fn new(heat: u32) -> StopHeat {
+        StopHeat { heat, at: 0 }
+    }
 }
 
 impl Operation for StopHeat {
@@ -23,6 +31,10 @@ impl Operation for StopHeat {
     type Reply = ();
     type Refusal = SpeedError;
     type Published = Vec<HeatChange>;
+
+    fn receive(&mut self, clock: &ReceiveClock) {
+        self.at = clock.cut();
+    }
 
     fn decide(&self, state: Option<HeatState>) -> Result<Stop, SpeedError> {
         guards::stop(self.heat, state)

@@ -8,9 +8,36 @@
 //! the key and runs. The outcome is filled in before the same commit, so a
 //! committed key always has one.
 
+use super::locks::Locks;
 use super::writer::PgTx;
-use crate::store::idempotency::{encode, purge_due, replay, Keyed, KeyedJob, Refusal, Replay};
-use crate::store::now_ms;
+use super::{PgFuture, PgStore};
+use crate::store::idempotency::{
+    self, encode, purge_due, replay, Keyed, KeyedJob, Refusal, Replay,
+};
+use crate::store::{now_ms, WriteError};
+
+impl PgStore {
+    /// Runs a write job that a rule may refuse, its batch holding `locks`:
+    /// `Ok(Err(refusal))` from the job undoes its writes and answers
+    /// [`WriteError::Refused`]. Under the request's idempotency key, if it
+    /// has one: every judging and speed write passes here, so this is the
+    /// one place keys are honoured on PostgreSQL.
+    pub(super) async fn keyed_write<T, R, F>(&self, locks: Locks, f: F) -> Result<T, WriteError<R>>
+    where
+        T: Replay + Send + 'static,
+        R: Refusal + Send + 'static,
+        F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, R>> + Send + 'static,
+    {
+        let answer = match idempotency::take() {
+            None => self.try_write(locks, f).await.map(Ok),
+            Some(keyed) => {
+                self.try_write(locks, move |tx| Box::pin(run(tx, keyed, f)))
+                    .await
+            }
+        };
+        idempotency::settle(answer)
+    }
+}
 
 /// Runs job `f` under `keyed` in this node's write transaction:
 /// answers the key's stored outcome if it has one, else runs `f` in a

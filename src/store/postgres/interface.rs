@@ -7,11 +7,8 @@ use std::collections::HashMap;
 use super::PgStore;
 use crate::judging::model::DataStore;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
-use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
-use crate::speed::{Judges, SpeedError};
-use crate::store::traits::{
-    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, SpeedStore, StoreFuture,
-};
+use crate::speed::model::{EntrySheet, Filter, HeatRecord};
+use crate::store::traits::{ClickerStore, CurrentHeat, JudgingStore, SpeedStore, StoreFuture};
 use crate::store::{LinkLookup, RegisterError, StoreError};
 
 impl JudgingStore for PgStore {
@@ -90,72 +87,6 @@ impl ClickerStore for PgStore {
 }
 
 impl SpeedStore for PgStore {
-    fn speed_set_event(
-        &self,
-        name: String,
-        switches: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
-        Box::pin(PgStore::speed_set_event(self, name, switches))
-    }
-
-    fn speed_add_entries(
-        &self,
-        entries: Vec<NewEntry>,
-    ) -> StoreFuture<'_, Result<EntriesAdded, StoreError>> {
-        Box::pin(PgStore::speed_add_entries(self, entries))
-    }
-
-    fn speed_set_judges(
-        &self,
-        entry: EntryId,
-        judges: Judges,
-    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>> {
-        Box::pin(PgStore::speed_set_judges(self, entry, judges))
-    }
-
-    fn speed_set_station_judges(
-        &self,
-        station: u32,
-        judges: Judges,
-    ) -> StoreFuture<'_, Result<Result<Vec<u32>, SpeedError>, StoreError>> {
-        Box::pin(PgStore::speed_set_station_judges(self, station, judges))
-    }
-
-    fn speed_set_deductions(
-        &self,
-        entry: EntryId,
-        false_starts: u32,
-        false_switches: u32,
-    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>> {
-        Box::pin(PgStore::speed_set_deductions(
-            self,
-            entry,
-            false_starts,
-            false_switches,
-        ))
-    }
-
-    fn speed_start_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<Vec<DeviceId>, SpeedError>, StoreError>> {
-        Box::pin(PgStore::speed_start_heat(self, heat))
-    }
-
-    fn speed_stop_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
-        Box::pin(PgStore::speed_stop_heat(self, heat))
-    }
-
-    fn speed_unlock_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
-        Box::pin(PgStore::speed_unlock_heat(self, heat))
-    }
-
     fn speed_heats(&self) -> StoreFuture<'_, Result<Vec<HeatRecord>, StoreError>> {
         Box::pin(PgStore::speed_heats(self))
     }

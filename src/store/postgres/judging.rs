@@ -29,9 +29,8 @@ use crate::judging::model::{
 };
 use crate::judging::ops::issue_secret::IssueSecret;
 use crate::secrets;
-use crate::store::idempotency::{self, Replay};
 use crate::store::runner::{self, Storage};
-use crate::store::{now_ms, StoreError, WriteError};
+use crate::store::{now_ms, StoreError};
 
 /// A new hack: one insert, under the import lock (imports number tables
 /// around the hacks there are).
@@ -150,28 +149,6 @@ impl PgStore {
         let all = load_all(&*tx).await?;
         tx.commit().await?;
         Ok(all)
-    }
-
-    /// Runs a judging write job, its batch holding `locks`: `Ok(Err(refusal))`
-    /// from the job undoes its writes and answers [`WriteError::Refused`].
-    ///
-    /// Under the request's idempotency key, if it has one (see
-    /// [`crate::store::idempotency`]): every judging write passes here, so
-    /// this is the one place keys are honoured on PostgreSQL.
-    pub(super) async fn judging_write<T, F>(&self, locks: Locks, f: F) -> Result<T, WriteError>
-    where
-        T: Replay + Send + 'static,
-        F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, JudgingError>> + Send + 'static,
-    {
-        match idempotency::take() {
-            None => Ok(self.try_write(locks, f).await??),
-            Some(keyed) => idempotency::settle(
-                self.try_write(locks, move |tx| {
-                    Box::pin(super::idempotency::run(tx, keyed, f))
-                })
-                .await,
-            ),
-        }
     }
 }
 
@@ -353,6 +330,7 @@ mod tests {
     use crate::store::postgres::test_support::{fresh_database, node, open};
     use crate::store::test_support::seed;
     use crate::store::Perform;
+    use crate::store::WriteError;
 
     #[tokio::test]
     async fn adds_rows_and_publishes_exactly_them() {

@@ -1,6 +1,7 @@
-//! Judging operations (`judging/ops/`) on PostgreSQL: one [`Perform`] for
-//! all of them. What differs per operation is written beside its SQL (in
-//! `ratings.rs`, `notes.rs`): the row and advisory locks its batch takes
+//! Judging and speed operations (`judging/ops/`, `speed/ops/`) on
+//! PostgreSQL: one [`Perform`] for all of them. What differs per operation
+//! is written beside its SQL (in `ratings.rs`, `speed.rs`, ...): the row
+//! and advisory locks its batch takes
 //! before any job runs, so that what `load` reads stays true until the
 //! commit, and the boxed run of the shared runner (boxed there, where the
 //! operation's types are known, because the engine's futures must be
@@ -9,9 +10,8 @@
 use super::locks::Locks;
 use super::writer::PgTx;
 use super::{PgFuture, PgStore};
-use crate::judging::error::JudgingError;
 use crate::judging::ops::Operation;
-use crate::store::idempotency::{self, Replay};
+use crate::store::idempotency::{self, Refusal, Replay};
 use crate::store::traits::{Perform, StoreFuture};
 use crate::store::WriteError;
 
@@ -26,14 +26,15 @@ pub(super) trait PgOperation: Operation + Send + Sync + Sized + 'static {
 
 impl<Op> Perform<Op> for PgStore
 where
-    Op: PgOperation + Operation<Refusal = JudgingError>,
+    Op: PgOperation<Refusal: Refusal + Send>,
     Op::Reply: Replay + Send + 'static,
 {
-    fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {
+    fn perform(&self, mut op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError<Op::Refusal>>> {
         if Op::REPLY_IS_SECRET {
             idempotency::decline();
         }
+        op.receive(&self.receive_clock);
         let locks = op.locks();
-        Box::pin(self.judging_write(locks, move |tx| Box::pin(async move { op.run(tx).await })))
+        Box::pin(self.keyed_write(locks, move |tx| Box::pin(async move { op.run(tx).await })))
     }
 }

@@ -30,6 +30,7 @@ use tokio_postgres::{Client, GenericClient, Row};
 use super::clicker::latest_score_before;
 use super::judging_rows::prepare_all;
 use super::locks::{Advisory, Locks};
+use super::perform::PgOperation;
 use super::writer::PgTx;
 use super::{snapshot, unreachable, PgFuture, PgStore};
 use crate::scoring::{clock, DeviceId};
@@ -43,10 +44,9 @@ use crate::speed::ops::set_station_judges::SetStationJudges;
 use crate::speed::ops::start_heat::{self, StartHeat};
 use crate::speed::ops::stop_heat::StopHeat;
 use crate::speed::ops::unlock_heat::UnlockHeat;
-use crate::speed::{tally::tally, Judges, SpeedError};
-use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
+use crate::speed::{tally::tally, Judges};
 use crate::store::runner::{self, Storage};
-use crate::store::traits::{CurrentHeat, EntriesAdded};
+use crate::store::traits::CurrentHeat;
 use crate::store::StoreError;
 
 /// Serialises the batch's speed writes with every node's (see the module's
@@ -409,136 +409,88 @@ impl Storage<UnlockHeat> for PgTx {
     }
 }
 
+/// Every speed write holds the speed lock (see [`speed_lock`]).
+impl PgOperation for SetEvent {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgOperation for AddEntries {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgOperation for SetJudges {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgOperation for SetStationJudges {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgOperation for SetDeductions {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgOperation for StartHeat {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgOperation for StopHeat {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
+impl PgOperation for UnlockHeat {
+    fn locks(&self) -> Locks {
+        speed_lock()
+    }
+
+    fn run<'a>(&'a self, tx: &'a mut PgTx) -> PgFuture<'a, Result<Self::Reply, Self::Refusal>> {
+        Box::pin(runner::run(tx, self))
+    }
+}
+
 impl PgStore {
-    /// Sets an event's number of switches (creating the event if new),
-    /// under the speed lock too: deductions are checked against the switches.
-    pub async fn speed_set_event(
-        &self,
-        name: String,
-        switches: u32,
-    ) -> Result<Result<(), SpeedError>, StoreError> {
-        let op = SetEvent { name, switches };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Adds entries, all or none: a refusal says which (by index) and why.
-    pub async fn speed_add_entries(
-        &self,
-        entries: Vec<NewEntry>,
-    ) -> Result<EntriesAdded, StoreError> {
-        let op = AddEntries { entries };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Sets an entry's judges; answers its heat.
-    pub async fn speed_set_judges(
-        &self,
-        entry: EntryId,
-        judges: Judges,
-    ) -> Result<Result<u32, SpeedError>, StoreError> {
-        let op = SetJudges { entry, judges };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Sets the judges of every entry at `station` in heats that are pending
-    /// or unlocked; answers the heats changed.
-    pub async fn speed_set_station_judges(
-        &self,
-        station: u32,
-        judges: Judges,
-    ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        let op = SetStationJudges { station, judges };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Sets an entry's deductions; answers its heat.
-    pub async fn speed_set_deductions(
-        &self,
-        entry: EntryId,
-        false_starts: u32,
-        false_switches: u32,
-    ) -> Result<Result<u32, SpeedError>, StoreError> {
-        let op = SetDeductions {
-            entry,
-            false_starts,
-            false_switches,
-        };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Starts a heat (now, on this node's receive clock); answers the
-    /// clickers it watches. The speed lock makes "no other heat is running"
-    /// hold until commit, across nodes.
-    pub async fn speed_start_heat(
-        &self,
-        heat: u32,
-    ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        let op = StartHeat {
-            heat,
-            at: self.receive_clock.cut(),
-        };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Stops a running heat (now, on this node's receive clock) and locks
-    /// its results.
-    pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let op = StopHeat {
-            heat,
-            at: self.receive_clock.cut(),
-        };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Unlocks a stopped heat's results.
-    pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let op = UnlockHeat { heat };
-        self.speed_write(speed_lock(), move |tx| {
-            Box::pin(async move { runner::run(tx, &op).await })
-        })
-        .await
-    }
-
-    /// Runs a speed write job; under the request's idempotency key, if it
-    /// has one (see [`crate::store::idempotency`]): every speed write passes here.
-    async fn speed_write<T, E, F>(&self, locks: Locks, f: F) -> Result<Result<T, E>, StoreError>
-    where
-        T: Replay + Send + 'static,
-        E: Refusal + From<KeyReused> + Send + 'static,
-        F: for<'a> FnOnce(&'a mut PgTx) -> PgFuture<'a, Result<T, E>> + Send + 'static,
-    {
-        match idempotency::take() {
-            None => self.try_write(locks, f).await,
-            Some(keyed) => idempotency::settle_speed(
-                self.try_write(locks, move |tx| {
-                    Box::pin(super::idempotency::run(tx, keyed, f))
-                })
-                .await,
-            ),
-        }
-    }
-
     /// Every heat, by number.
     pub async fn speed_heats(&self) -> Result<Vec<HeatRecord>, StoreError> {
         self.read(|client| {
@@ -711,7 +663,84 @@ mod tests {
     use crate::scoring::Holder;
     use crate::secrets;
     use crate::speed::guards;
+    use crate::speed::SpeedError;
     use crate::store::changes::Changes;
+    use crate::store::traits::Perform;
+    use crate::store::WriteError;
+
+    /// A speed write as these tests look at it: the rule's answer (reply or
+    /// refusal) inside, a storage failure outside.
+    async fn write<Op>(s: &PgStore, op: Op) -> Result<Result<Op::Reply, Op::Refusal>, StoreError>
+    where
+        Op: crate::judging::ops::Operation,
+        PgStore: Perform<Op>,
+    {
+        match s.perform(op).await {
+            Ok(reply) => Ok(Ok(reply)),
+            Err(WriteError::Refused(refusal)) => Ok(Err(refusal)),
+            Err(WriteError::Store(e)) => Err(e),
+            Err(WriteError::KeyReused(e)) => panic!("no key was sent: {e}"),
+        }
+    }
+
+    /// The speed writes by what they change, as the organiser asks them.
+    impl PgStore {
+        async fn speed_set_event(
+            &self,
+            name: String,
+            switches: u32,
+        ) -> Result<Result<(), SpeedError>, StoreError> {
+            write(self, SetEvent { name, switches }).await
+        }
+        async fn speed_add_entries(
+            &self,
+            entries: Vec<NewEntry>,
+        ) -> Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError> {
+            write(self, AddEntries { entries }).await
+        }
+        async fn speed_set_judges(
+            &self,
+            entry: EntryId,
+            judges: Judges,
+        ) -> Result<Result<u32, SpeedError>, StoreError> {
+            write(self, SetJudges { entry, judges }).await
+        }
+        async fn speed_set_station_judges(
+            &self,
+            station: u32,
+            judges: Judges,
+        ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
+            write(self, SetStationJudges { station, judges }).await
+        }
+        async fn speed_set_deductions(
+            &self,
+            entry: EntryId,
+            false_starts: u32,
+            false_switches: u32,
+        ) -> Result<Result<u32, SpeedError>, StoreError> {
+            write(
+                self,
+                SetDeductions {
+                    entry,
+                    false_starts,
+                    false_switches,
+                },
+            )
+            .await
+        }
+        async fn speed_start_heat(
+            &self,
+            heat: u32,
+        ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
+            write(self, StartHeat::new(heat)).await
+        }
+        async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+            write(self, StopHeat::new(heat)).await
+        }
+        async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
+            write(self, UnlockHeat { heat }).await
+        }
+    }
 
     /// A fresh database of its own on the test server.
     struct TestDb {

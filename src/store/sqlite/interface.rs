@@ -6,33 +6,30 @@ use std::collections::HashMap;
 
 use super::writer::Tx;
 use super::Store;
-use crate::judging::error::JudgingError;
 use crate::judging::model::DataStore;
 use crate::judging::ops::Operation;
 use crate::scoring::{DeviceId, DeviceRecord, Holder, Registration, ScoreOutcome, ScoreRecord};
-use crate::speed::model::{EntryId, EntrySheet, Filter, HeatRecord, NewEntry};
-use crate::speed::{Judges, SpeedError};
-use crate::store::idempotency::{self, Replay};
+use crate::speed::model::{EntrySheet, Filter, HeatRecord};
+use crate::store::idempotency::{self, Refusal, Replay};
 use crate::store::runner::{self, Published, Storage};
 use crate::store::traits::Perform;
-use crate::store::traits::{
-    ClickerStore, CurrentHeat, EntriesAdded, JudgingStore, SpeedStore, StoreFuture,
-};
+use crate::store::traits::{ClickerStore, CurrentHeat, JudgingStore, SpeedStore, StoreFuture};
 use crate::store::{LinkLookup, RegisterError, StoreError, WriteError};
 
-/// Every judging operation SQLite knows the facts and writes of, in one
-/// write job on the writer thread (where the runner never waits).
+/// Every judging and speed operation SQLite knows the facts and writes of,
+/// in one write job on the writer thread (where the runner never waits).
 impl<Op> Perform<Op> for Store
 where
-    Op: Operation<Refusal = JudgingError, Published: Published> + Send + 'static,
+    Op: Operation<Refusal: Refusal + Send, Published: Published> + Send + 'static,
     Op::Reply: Replay + Send + 'static,
     for<'t> Tx<'t>: Storage<Op>,
 {
-    fn perform(&self, op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError>> {
+    fn perform(&self, mut op: Op) -> StoreFuture<'_, Result<Op::Reply, WriteError<Op::Refusal>>> {
         if Op::REPLY_IS_SECRET {
             idempotency::decline();
         }
-        Box::pin(self.judging_write(move |tx| runner::run_now(tx, &op)))
+        op.receive(&self.receive_clock);
+        Box::pin(self.keyed_write(move |tx| runner::run_now(tx, &op)))
     }
 }
 
@@ -110,72 +107,6 @@ impl ClickerStore for Store {
 }
 
 impl SpeedStore for Store {
-    fn speed_set_event(
-        &self,
-        name: String,
-        switches: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
-        Box::pin(Store::speed_set_event(self, name, switches))
-    }
-
-    fn speed_add_entries(
-        &self,
-        entries: Vec<NewEntry>,
-    ) -> StoreFuture<'_, Result<EntriesAdded, StoreError>> {
-        Box::pin(Store::speed_add_entries(self, entries))
-    }
-
-    fn speed_set_judges(
-        &self,
-        entry: EntryId,
-        judges: Judges,
-    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>> {
-        Box::pin(Store::speed_set_judges(self, entry, judges))
-    }
-
-    fn speed_set_station_judges(
-        &self,
-        station: u32,
-        judges: Judges,
-    ) -> StoreFuture<'_, Result<Result<Vec<u32>, SpeedError>, StoreError>> {
-        Box::pin(Store::speed_set_station_judges(self, station, judges))
-    }
-
-    fn speed_set_deductions(
-        &self,
-        entry: EntryId,
-        false_starts: u32,
-        false_switches: u32,
-    ) -> StoreFuture<'_, Result<Result<u32, SpeedError>, StoreError>> {
-        Box::pin(Store::speed_set_deductions(
-            self,
-            entry,
-            false_starts,
-            false_switches,
-        ))
-    }
-
-    fn speed_start_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<Vec<DeviceId>, SpeedError>, StoreError>> {
-        Box::pin(Store::speed_start_heat(self, heat))
-    }
-
-    fn speed_stop_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
-        Box::pin(Store::speed_stop_heat(self, heat))
-    }
-
-    fn speed_unlock_heat(
-        &self,
-        heat: u32,
-    ) -> StoreFuture<'_, Result<Result<(), SpeedError>, StoreError>> {
-        Box::pin(Store::speed_unlock_heat(self, heat))
-    }
-
     fn speed_heats(&self) -> StoreFuture<'_, Result<Vec<HeatRecord>, StoreError>> {
         Box::pin(Store::speed_heats(self))
     }

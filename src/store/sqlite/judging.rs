@@ -13,19 +13,13 @@ use super::floor;
 use super::judging_rows::{exists, Table};
 use super::writer::Tx;
 use super::{now_ms, Store, StoreError};
-pub use crate::judging::error::JudgingError;
 pub use crate::judging::inputs::{NewHack, NewSuperlative};
 use crate::judging::model::{
     DataStore, Hack, Judge, JudgeHack, Rating, Superlative, SuperlativeHack, SuperlativePlacement,
 };
 use crate::judging::ops::issue_secret::IssueSecret;
 use crate::secrets;
-use crate::store::idempotency::{self, Replay};
 use crate::store::runner::Storage;
-use crate::store::WriteError;
-
-/// What a job refuses with, or the storage failure it hit.
-pub(super) type Job<T> = Result<Result<T, JudgingError>, StoreError>;
 
 /// A new hack: one insert.
 impl Storage<NewHack> for Tx<'_> {
@@ -97,23 +91,6 @@ impl Store {
     /// Every row of every judging table, by id: the state live updates start from.
     pub async fn load_all(&self) -> Result<DataStore, StoreError> {
         self.read(load_all).await
-    }
-
-    /// Runs a judging write job; under the request's idempotency key, if
-    /// it has one (see [`crate::store::idempotency`]): every judging write passes
-    /// here, so this is the one place keys are honoured on SQLite.
-    pub(super) async fn judging_write<T, F>(&self, f: F) -> Result<T, WriteError>
-    where
-        T: Replay + Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Job<T> + Send + 'static,
-    {
-        match idempotency::take() {
-            None => Ok(self.try_write(f).await??),
-            Some(keyed) => idempotency::settle(
-                self.try_write(move |tx| super::keyed::run(tx, keyed, f))
-                    .await,
-            ),
-        }
     }
 }
 
@@ -214,10 +191,11 @@ pub(super) fn load_all(conn: &Connection) -> Result<DataStore, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::judging::error::JudgingError;
     use crate::judging::inputs::NewJudge;
     use crate::judging::inputs::Ranking;
     use crate::judging::ops::rate::Rate;
-    use crate::store::Perform;
+    use crate::store::{Perform, WriteError};
 
     use super::*;
     use crate::store::sqlite::test_support::open;

@@ -5,8 +5,30 @@
 use rusqlite::OptionalExtension;
 
 use super::writer::Tx;
-use crate::store::idempotency::{encode, purge_due, replay, Keyed, KeyedJob, Refusal, Replay};
-use crate::store::{now_ms, StoreError};
+use super::Store;
+use crate::store::idempotency::{
+    self, encode, purge_due, replay, Keyed, KeyedJob, Refusal, Replay,
+};
+use crate::store::{now_ms, StoreError, WriteError};
+
+impl Store {
+    /// Runs a write job that a rule may refuse (`Ok(Err(refusal))` undoes
+    /// its writes); under the request's idempotency key, if it has one:
+    /// every judging and speed write passes here, so this is the one place
+    /// keys are honoured on SQLite.
+    pub(super) async fn keyed_write<T, R, F>(&self, f: F) -> Result<T, WriteError<R>>
+    where
+        T: Replay + Send + 'static,
+        R: Refusal + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<Result<T, R>, StoreError> + Send + 'static,
+    {
+        let answer = match idempotency::take() {
+            None => self.try_write(f).await.map(Ok),
+            Some(keyed) => self.try_write(move |tx| run(tx, keyed, f)).await,
+        };
+        idempotency::settle(answer)
+    }
+}
 
 /// Runs job `f` under `keyed` in the SQLite writer's transaction: answers
 /// the key's stored outcome if it has one, else runs `f` in a savepoint of

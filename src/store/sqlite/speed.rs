@@ -28,9 +28,8 @@ use crate::speed::ops::set_station_judges::SetStationJudges;
 use crate::speed::ops::start_heat::{self, StartHeat};
 use crate::speed::ops::stop_heat::StopHeat;
 use crate::speed::ops::unlock_heat::UnlockHeat;
-use crate::speed::{tally::tally, Judges, SpeedError};
-use crate::store::idempotency::{self, KeyReused, Refusal, Replay};
-use crate::store::runner::{self, Storage};
+use crate::speed::{tally::tally, Judges};
+use crate::store::runner::Storage;
 
 /// A `speed_heats` row selected as `number, started_at, stopped_at, locked`.
 fn heat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeatRecord> {
@@ -313,105 +312,6 @@ impl Storage<UnlockHeat> for Tx<'_> {
 }
 
 impl Store {
-    /// Sets an event's number of switches (creating the event if new).
-    pub async fn speed_set_event(
-        &self,
-        name: String,
-        switches: u32,
-    ) -> Result<Result<(), SpeedError>, StoreError> {
-        let op = SetEvent { name, switches };
-        self.speed_write(move |tx| runner::run_now(tx, &op)).await
-    }
-
-    /// Adds entries, all or none: a refusal says which (by index) and why.
-    pub async fn speed_add_entries(
-        &self,
-        entries: Vec<NewEntry>,
-    ) -> Result<Result<Vec<EntryId>, (usize, SpeedError)>, StoreError> {
-        let op = AddEntries { entries };
-        self.speed_write(move |tx| runner::run_now(tx, &op)).await
-    }
-
-    /// Sets an entry's judges; answers its heat.
-    pub async fn speed_set_judges(
-        &self,
-        entry: EntryId,
-        judges: Judges,
-    ) -> Result<Result<u32, SpeedError>, StoreError> {
-        let op = SetJudges { entry, judges };
-        self.speed_write(move |tx| runner::run_now(tx, &op)).await
-    }
-
-    /// Sets the judges of every entry at `station` in heats that are pending
-    /// or unlocked; answers the heats changed.
-    pub async fn speed_set_station_judges(
-        &self,
-        station: u32,
-        judges: Judges,
-    ) -> Result<Result<Vec<u32>, SpeedError>, StoreError> {
-        let op = SetStationJudges { station, judges };
-        self.speed_write(move |tx| runner::run_now(tx, &op)).await
-    }
-
-    /// Sets an entry's deductions; answers its heat.
-    pub async fn speed_set_deductions(
-        &self,
-        entry: EntryId,
-        false_starts: u32,
-        false_switches: u32,
-    ) -> Result<Result<u32, SpeedError>, StoreError> {
-        let op = SetDeductions {
-            entry,
-            false_starts,
-            false_switches,
-        };
-        self.speed_write(move |tx| runner::run_now(tx, &op)).await
-    }
-
-    /// Starts a heat (now); answers the clickers it watches.
-    pub async fn speed_start_heat(
-        &self,
-        heat: u32,
-    ) -> Result<Result<Vec<DeviceId>, SpeedError>, StoreError> {
-        let op = StartHeat {
-            heat,
-            at: self.receive_clock.cut(),
-        };
-        self.speed_write(move |tx| runner::run_now(tx, &op)).await
-    }
-
-    /// Stops a running heat (now) and locks its results.
-    pub async fn speed_stop_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        let op = StopHeat {
-            heat,
-            at: self.receive_clock.cut(),
-        };
-        self.speed_write(move |tx| runner::run_now(tx, &op)).await
-    }
-
-    /// Unlocks a stopped heat's results.
-    pub async fn speed_unlock_heat(&self, heat: u32) -> Result<Result<(), SpeedError>, StoreError> {
-        self.speed_write(move |tx| runner::run_now(tx, &UnlockHeat { heat }))
-            .await
-    }
-
-    /// Runs a speed write job; under the request's idempotency key, if it
-    /// has one (see [`crate::store::idempotency`]): every speed write passes here.
-    async fn speed_write<T, E, F>(&self, f: F) -> Result<Result<T, E>, StoreError>
-    where
-        T: Replay + Send + 'static,
-        E: Refusal + From<KeyReused> + Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
-    {
-        match idempotency::take() {
-            None => self.try_write(f).await,
-            Some(keyed) => idempotency::settle_speed(
-                self.try_write(move |tx| super::keyed::run(tx, keyed, f))
-                    .await,
-            ),
-        }
-    }
-
     /// Every heat, by number.
     pub async fn speed_heats(&self) -> Result<Vec<HeatRecord>, StoreError> {
         self.read(|conn| {
