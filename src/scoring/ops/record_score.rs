@@ -22,11 +22,11 @@ pub struct RecordScore {
 }
 
 /// Store the row unless its (device, timestamp) is stored, and look for a
-/// stored timestamp of the device in these inclusive ranges (the newer
-/// ones, see [`clock::newer_than`]); an unused range is empty (`from > to`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// stored timestamp of the device in these inclusive ranges: the newer
+/// ones, at most two (see [`clock::newer_than`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Insert {
-    pub newer: [(i64, i64); 2],
+    pub newer: Vec<(i64, i64)>,
 }
 
 /// What the write found.
@@ -49,11 +49,9 @@ impl Operation for RecordScore {
     type Published = Option<Score>;
 
     fn decide(&self, (): ()) -> Result<Insert, Infallible> {
-        let mut newer = [(1, 0); 2];
-        for (slot, range) in newer.iter_mut().zip(clock::newer_than(self.timestamp)) {
-            *slot = range;
-        }
-        Ok(Insert { newer })
+        Ok(Insert {
+            newer: clock::newer_than(self.timestamp),
+        })
     }
 
     fn finish(
@@ -95,16 +93,18 @@ mod tests {
     #[test]
     fn a_plain_timestamp_looks_above_itself_only() {
         let Ok(plan) = score(100).decide(());
-        assert_eq!(plan.newer, [(101, i64::MAX), (1, 0)]);
+        assert_eq!(plan.newer, [(101, i64::MAX)]);
         let Ok(plan) = score(i64::MAX).decide(());
-        assert_eq!(plan.newer, [(1, 0), (1, 0)], "nothing is newer");
+        assert_eq!(plan.newer, [], "nothing is newer");
     }
 
     #[test]
     fn near_the_wrap_the_bottom_quarter_counts_as_newer() {
         let Ok(plan) = score(2_147_483_000).decide(());
-        assert_eq!(plan.newer[0], clock::BOTTOM_QUARTER);
-        assert_eq!(plan.newer[1], (2_147_483_001, i64::MAX));
+        assert_eq!(
+            plan.newer,
+            [clock::BOTTOM_QUARTER, (2_147_483_001, i64::MAX)]
+        );
     }
 
     #[test]
@@ -113,7 +113,7 @@ mod tests {
         let Ok(plan) = op.decide(());
         let found = |inserted, newer_exists| {
             let Ok(done) = op.finish(
-                plan,
+                plan.clone(),
                 Stored {
                     inserted,
                     newer_exists,

@@ -129,7 +129,7 @@ impl Storage<RecordScore> for PgTx {
                                        OR timestamp BETWEEN $8 AND $9))",
             )
             .await?;
-        let [(from_a, to_a), (from_b, to_b)] = plan.newer;
+        let [(from_a, to_a), (from_b, to_b)] = two_ranges(&plan.newer);
         let row = self
             .query_one(
                 &statement,
@@ -306,6 +306,16 @@ pub(super) async fn holders(
             )
         })
         .collect())
+}
+
+/// `ranges` as the statement's two (at most two: see
+/// [`clock::newer_than`]), an unused one empty.
+fn two_ranges(ranges: &[(i64, i64)]) -> [(i64, i64); 2] {
+    let mut two = [(1, 0); 2];
+    for (slot, range) in two.iter_mut().zip(ranges) {
+        *slot = *range;
+    }
+    two
 }
 
 /// Every device's newest score, read by `client` (in the caller's snapshot).

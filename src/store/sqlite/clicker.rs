@@ -105,20 +105,15 @@ impl Storage<RecordScore> for Tx<'_> {
             )?
             .execute(params![op.device, op.timestamp, op.score, op.msg_id, op.received_at])?
             > 0;
-        // A retry needs no answer to "is a newer one stored". Otherwise one
-        // index range probe per range: two only near the 32-bit wrap.
+        // A retry needs no answer to "is a newer one stored". Otherwise at
+        // most two index range probes.
         let mut newer_exists = false;
         if inserted {
             let mut any_in = self.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM clicker_scores
                                 WHERE device_id = ?1 AND timestamp BETWEEN ?2 AND ?3)",
             )?;
-            for (from, to) in plan.newer {
-                // An unused range: no statement for it (PostgreSQL's one
-                // statement takes both ranges whatever they are).
-                if from > to {
-                    continue;
-                }
+            for &(from, to) in &plan.newer {
                 if any_in.query_row(params![op.device, from, to], |r| r.get::<_, bool>(0))? {
                     newer_exists = true;
                     break;
