@@ -1,21 +1,17 @@
 //! The judging floor's operations, each with its permission rule, for both
-//! protocols: pausing and resuming judging (admin), marking a team absent
-//! and keeping notes (the admin, or the judge named), clearing absences and
-//! withdrawing hacks (admin), and the organiser's floor view.
+//! protocols: pausing and resuming judging, clearing absences and
+//! withdrawing hacks (admin), and the organiser's floor view. Marking a team
+//! absent and keeping notes are [`commands`](super::commands).
 
 use super::auth::{self, Action, Identity, Op};
 use super::ops::OpError;
 use super::view::Viewer;
 use super::Core;
-use crate::judging::error::JudgingError;
 use crate::judging::floor::{self, Floor, FloorInput};
-use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
-use crate::judging::ops::absent::MarkAbsent;
+use crate::judging::model::{Absence, JudgingStatus, Withdrawal};
 use crate::judging::ops::clear_absences::ClearAbsences;
-use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::pause::SetPaused;
 use crate::judging::ops::withdraw::Withdraw;
-use crate::judging::validate;
 use crate::store::now_ms;
 
 impl Core {
@@ -28,33 +24,6 @@ impl Core {
         };
         auth::authorize(who, Action::Administer(op))?;
         Ok(self.store.perform(SetPaused { paused }).await?)
-    }
-
-    /// Judge `judge_id` found nobody at `hack_id`'s table: the admin, or
-    /// that judge.
-    pub async fn mark_absent(
-        &self,
-        who: Identity,
-        judge_id: i64,
-        hack_id: i64,
-    ) -> Result<Absence, OpError> {
-        auth::authorize(who, Action::ActAsJudge(Op::MarkAbsent, judge_id))?;
-        let mark = MarkAbsent::new(judge_id, hack_id);
-        Ok(self.store.perform(mark).await?)
-    }
-
-    /// A judge's private note on a hack: the admin, or that judge.
-    pub async fn note(
-        &self,
-        who: Identity,
-        judge_id: i64,
-        hack_id: i64,
-        text: String,
-    ) -> Result<Note, OpError> {
-        auth::authorize(who, Action::ActAsJudge(Op::NoteHack, judge_id))?;
-        validate::note(&text).map_err(JudgingError::from)?;
-        let note = WriteNote::new(judge_id, hack_id, text);
-        Ok(self.store.perform(note).await?)
     }
 
     /// The team is back (admin): clears the hack's absences.
