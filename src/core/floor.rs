@@ -18,9 +18,9 @@ impl Core {
     /// Pauses (`true`) or resumes judging (admin).
     pub async fn set_paused(&self, who: Identity, paused: bool) -> Result<JudgingStatus, OpError> {
         let op = if paused {
-            Op::PauseJudging
+            Op::PAUSE_JUDGING
         } else {
-            Op::ResumeJudging
+            Op::RESUME_JUDGING
         };
         auth::authorize(who, Action::Administer(op))?;
         Ok(self.store.perform(SetPaused { paused }).await?)
@@ -32,7 +32,7 @@ impl Core {
         who: Identity,
         hack_id: i64,
     ) -> Result<Vec<Absence>, OpError> {
-        auth::authorize(who, Action::Administer(Op::ClearAbsences))?;
+        auth::authorize(who, Action::Administer(Op::CLEAR_ABSENCES))?;
         Ok(self.store.perform(ClearAbsences { hack: hack_id }).await?)
     }
 
@@ -43,14 +43,14 @@ impl Core {
         hack_id: i64,
         withdrawn: bool,
     ) -> Result<Withdrawal, OpError> {
-        auth::authorize(who, Action::Administer(Op::Withdraw))?;
+        auth::authorize(who, Action::Administer(Op::WITHDRAW))?;
         let withdraw = Withdraw::new(hack_id, withdrawn);
         Ok(self.store.perform(withdraw).await?)
     }
 
     /// The organiser's floor view (admin).
     pub async fn floor(&self, who: Identity) -> Result<Floor, OpError> {
-        auth::authorize(who, Action::Administer(Op::Floor))?;
+        auth::authorize(who, Action::Administer(Op::FLOOR))?;
         let judges_per_hack = self.judges_per_hack(None).await?;
         let last_action = self.store.judge_activity().await?;
         let data = self.sync.snapshot(Viewer::Admin).await?;

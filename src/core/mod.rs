@@ -6,7 +6,7 @@
 //! of its own, so the protocols cannot drift apart.
 //!
 //! ```text
-//! operations.rs the table of operations: event name and HTTP endpoint
+//! operations.rs what an operation is called: event name and HTTP endpoint
 //! requests.rs   the events a client sends, parsed at the edge: the session's
 //!               own (authenticate, login, subscribe-database) and commands
 //! commands/     the judging writes a client names, one file each: payload,

@@ -73,7 +73,7 @@ impl Core {
         who: Identity,
         csv: impl Read + Send + 'static,
     ) -> Result<DevpostImported, OpError> {
-        auth::authorize(who, Action::Administer(Op::ImportDevpost))?;
+        auth::authorize(who, Action::Administer(Op::IMPORT_DEVPOST))?;
         let projects = blocking(move || devpost::read(csv)).await?;
         Ok(self.store.perform(ImportDevpost::new(projects)).await?)
     }
@@ -84,7 +84,7 @@ impl Core {
         who: Identity,
         csv: impl Read + Send + 'static,
     ) -> Result<JudgesImported, OpError> {
-        auth::authorize(who, Action::Administer(Op::ImportJudges))?;
+        auth::authorize(who, Action::Administer(Op::IMPORT_JUDGES))?;
         let judges = blocking(move || judges_csv::read_numbered(csv)).await?;
         Ok(self.store.perform(ImportJudges::new(judges)).await?)
     }
@@ -96,7 +96,7 @@ impl Core {
         who: Identity,
         judges_per_hack: Option<i64>,
     ) -> Result<Assigned, OpError> {
-        auth::authorize(who, Action::Administer(Op::Assign))?;
+        auth::authorize(who, Action::Administer(Op::ASSIGN))?;
         let k = self.judges_per_hack(judges_per_hack).await?;
         let assign = Assign { judges_per_hack: k };
         Ok(self.store.perform(assign).await?)
@@ -107,7 +107,7 @@ impl Core {
         auth::authorize(who, Action::Subscribe)?;
         let viewer = who
             .viewer()
-            .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
+            .ok_or(Denied::NotAuthenticated { op: Op::SUBSCRIBE })?;
         Ok(self.sync.snapshot(viewer).await?)
     }
 
@@ -125,7 +125,7 @@ impl Core {
         auth::authorize(who, Action::Subscribe)?;
         let viewer = who
             .viewer()
-            .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
+            .ok_or(Denied::NotAuthenticated { op: Op::SUBSCRIBE })?;
         Ok(self
             .sync
             .subscribe_channel(viewer, capacity, preview, resume)

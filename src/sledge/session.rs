@@ -463,7 +463,7 @@ impl Session {
         let viewer = self
             .identity
             .viewer()
-            .ok_or(auth::Denied::NotAuthenticated { op: Op::Subscribe })?;
+            .ok_or(auth::Denied::NotAuthenticated { op: Op::SUBSCRIBE })?;
         self.sledge
             .sync
             .subscribe(Box::new(Subscriber::new(socket.clone(), self.key)), viewer)

@@ -33,7 +33,7 @@ pub struct AddHack {
 }
 
 impl Command for AddHack {
-    const OP: Op = Op::AddHack;
+    const OP: Op = Op::new("add-hack", "POST /api/hacks");
     const SCHEMA: &'static str = r#"{"name": string, "description": string, "location": integer}"#;
     const REPLY: &'static str = "hack";
     type Reply = Hack;

@@ -31,7 +31,7 @@ pub struct AddJudge {
 }
 
 impl Command for AddJudge {
-    const OP: Op = Op::AddJudge;
+    const OP: Op = Op::new("add-judge", "POST /api/judges");
     const SCHEMA: &'static str = r#"{"name": string, "email": string}"#;
     const REPLY: &'static str = "judge";
     type Reply = Judge;

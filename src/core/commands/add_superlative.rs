@@ -25,7 +25,7 @@ pub struct AddSuperlative {
 }
 
 impl Command for AddSuperlative {
-    const OP: Op = Op::AddSuperlative;
+    const OP: Op = Op::new("add-superlative", "POST /api/superlatives");
     const SCHEMA: &'static str = r#"{"name": string}"#;
     const REPLY: &'static str = "superlative";
     type Reply = Superlative;

@@ -20,7 +20,7 @@ pub struct MarkAbsent {
 }
 
 impl Command for MarkAbsent {
-    const OP: Op = Op::MarkAbsent;
+    const OP: Op = Op::new("mark-absent", "POST /api/absences");
     const SCHEMA: &'static str = r#"{"judgeId": integer, "hackId": integer}"#;
     const REPLY: &'static str = "absence";
     type Reply = Absence;

@@ -39,7 +39,7 @@ impl std::fmt::Debug for NoteHack {
 }
 
 impl Command for NoteHack {
-    const OP: Op = Op::NoteHack;
+    const OP: Op = Op::new("note-hack", "POST /api/notes");
     const SCHEMA: &'static str = r#"{"judgeId": integer, "hackId": integer, "text": string}"#;
     const REPLY: &'static str = "note";
     type Reply = Note;

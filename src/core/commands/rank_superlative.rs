@@ -27,7 +27,7 @@ pub struct RankSuperlative {
 }
 
 impl Command for RankSuperlative {
-    const OP: Op = Op::RankSuperlative;
+    const OP: Op = Op::new("rank-superlative", "POST /api/placements");
     const SCHEMA: &'static str =
         r#"{"judgeId": integer, "superId": integer, "firstId": integer, "secondId": integer}"#;
     const REPLY: &'static str = "superlativePlacement";

@@ -24,7 +24,7 @@ pub struct RateHack {
 }
 
 impl Command for RateHack {
-    const OP: Op = Op::RateHack;
+    const OP: Op = Op::new("rate-hack", "POST /api/ratings");
     const SCHEMA: &'static str = r#"{"judgeId": integer, "hackId": integer, "rating": integer}"#;
     const REPLY: &'static str = "rating";
     type Reply = Rating;

@@ -21,7 +21,10 @@ pub struct UnrateHack {
 }
 
 impl Command for UnrateHack {
-    const OP: Op = Op::UnrateHack;
+    const OP: Op = Op::new(
+        "unrate-hack",
+        "DELETE /api/judges/{judgeId}/ratings/{hackId}",
+    );
     const SCHEMA: &'static str = r#"{"judgeId": integer, "hackId": integer}"#;
     const REPLY: &'static str = "rating";
     type Reply = Rating;
