@@ -22,13 +22,20 @@ fuzz_target!(|data: &[u8]| {
     let payload = serde_json::from_slice::<serde_json::Value>(json).ok();
     match requests::parse(name, payload) {
         Ok(request) => {
-            assert_eq!(request.event().as_str(), name);
-            let ids: &[i64] = match &request {
-                Request::Authenticate(a) => &[a.user_id],
-                Request::Login(l) => &[l.judge_id - 1],
-                Request::RateHack(r) => &[r.judge_id, r.hack_id],
-                Request::RankSuperlative(r) => &[r.judge_id, r.super_id, r.first_id, r.second_id],
-                _ => &[],
+            assert_eq!(request.event(), name);
+            let ids: Vec<i64> = match &request {
+                Request::Authenticate(a) => vec![a.user_id],
+                Request::Login(l) => vec![l.judge_id - 1],
+                // A command's ids are its fields named `...Id`.
+                Request::Command(c) => match c.to_json() {
+                    serde_json::Value::Object(fields) => fields
+                        .iter()
+                        .filter(|(name, _)| name.ends_with("Id"))
+                        .filter_map(|(_, v)| v.as_i64())
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                Request::SubscribeDatabase => Vec::new(),
             };
             assert!(ids.iter().all(|id| *id >= 0), "{request:?}");
         }

@@ -1,6 +1,6 @@
 //! Request bodies: read whole up to the route's limit (413 beyond it), and
 //! JSON payloads checked by the very parser socket.io events go through
-//! (`core::requests`), so a field is required, typed and known alike on
+//! (`core::requests`, `core::commands`), so a field is required, typed and known alike on
 //! both protocols. Any content type is accepted: the endpoint says what the
 //! body is.
 
@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::BODY_LIMIT;
+use crate::core::commands::{self, Command};
 use crate::core::requests::{self, EventName};
 use crate::http_error::ApiError;
 
@@ -58,6 +59,13 @@ pub fn json_value(bytes: &[u8]) -> Result<Value, ApiError> {
 pub fn event(event: EventName, bytes: &[u8]) -> Result<requests::Request, ApiError> {
     let payload = json_value(bytes)?;
     requests::parse(event.as_str(), Some(payload)).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// The body as the payload of command `C` (its socket.io event's payload),
+/// checked as strictly.
+pub fn command<C: Command>(bytes: &[u8]) -> Result<C, ApiError> {
+    let payload = json_value(bytes)?;
+    commands::parse::<C>(payload).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// The body as `T`, or `T::default()` when it is empty.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::body::{self, Body};
 use super::caller::Caller;
 use super::Api;
-use crate::core::requests::{EventName, Request};
+use crate::core::commands::{MarkAbsent, NoteHack};
 use crate::http_error::ApiError;
 use crate::judging::floor::Floor;
 use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
@@ -69,7 +69,7 @@ pub async fn resume(
     operation_id = "markAbsent",
     summary = "Mark a hack's team absent",
     description = "The admin, or the judge named by judgeId; like socket.io `mark-absent`.",
-    request_body(content = crate::core::requests::MarkAbsent, content_type = "application/json"),
+    request_body(content = crate::core::commands::MarkAbsent, content_type = "application/json"),
     responses(
         (status = 200, description = "The absence.", body = Absence),
         (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
@@ -83,14 +83,8 @@ pub async fn mark_absent(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Absence>, ApiError> {
-    let Request::MarkAbsent(absent) = body::event(EventName::MarkAbsent, &bytes)? else {
-        unreachable!("parsed as mark-absent")
-    };
-    let row = app
-        .core
-        .mark_absent(who, absent.judge_id, absent.hack_id)
-        .await?;
-    Ok(Json(row))
+    let absent: MarkAbsent = body::command(&bytes)?;
+    Ok(Json(app.core.run(who, absent).await?))
 }
 
 /// `POST /api/notes {judgeId, hackId, text}` -> the note.
@@ -101,7 +95,7 @@ pub async fn mark_absent(
     operation_id = "noteHack",
     summary = "A judge's private note on a hack",
     description = "The admin, or the judge named by judgeId; like socket.io `note-hack`. An empty text clears the note.",
-    request_body(content = crate::core::requests::NoteHack, content_type = "application/json"),
+    request_body(content = crate::core::commands::NoteHack, content_type = "application/json"),
     responses(
         (status = 200, description = "The note.", body = Note),
         (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
@@ -114,14 +108,8 @@ pub async fn note(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Note>, ApiError> {
-    let Request::NoteHack(note) = body::event(EventName::NoteHack, &bytes)? else {
-        unreachable!("parsed as note-hack")
-    };
-    let row = app
-        .core
-        .note(who, note.judge_id, note.hack_id, note.text)
-        .await?;
-    Ok(Json(row))
+    let note: NoteHack = body::command(&bytes)?;
+    Ok(Json(app.core.run(who, note).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

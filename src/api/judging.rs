@@ -14,9 +14,10 @@ use super::body::{self, Body};
 use super::caller::Caller;
 use super::query::PathParam;
 use super::Api;
-use crate::core::requests::{EventName, Request};
+use crate::core::commands::{
+    AddHack, AddJudge, AddSuperlative, RankSuperlative, RateHack, UnrateHack,
+};
 use crate::http_error::ApiError;
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::judging::model::{Hack, Judge, Rating, Superlative, SuperlativePlacement};
 
 /// `POST /api/hacks {name, description, location}` -> 201 and the hack.
@@ -27,7 +28,7 @@ use crate::judging::model::{Hack, Judge, Rating, Superlative, SuperlativePlaceme
     operation_id = "addHack",
     summary = "Add a hack (admin)",
     description = "Like socket.io `add-hack`; subscribers get it as an `update-partial`.",
-    request_body(content = crate::core::requests::AddHack, content_type = "application/json"),
+    request_body(content = crate::core::commands::AddHack, content_type = "application/json"),
     responses(
         (status = 201, description = "The hack as stored.", body = Hack),
         (status = 403, description = "Not the admin.", body = ApiError),
@@ -39,15 +40,8 @@ pub async fn add_hack(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<(StatusCode, Json<Hack>), ApiError> {
-    let Request::AddHack(hack) = body::event(EventName::AddHack, &bytes)? else {
-        unreachable!("parsed as add-hack")
-    };
-    let hack = NewHack {
-        name: hack.name,
-        description: hack.description,
-        location: hack.location,
-    };
-    let row = app.core.add_hack(who, hack).await?;
+    let hack: AddHack = body::command(&bytes)?;
+    let row = app.core.run(who, hack).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
@@ -59,7 +53,7 @@ pub async fn add_hack(
     operation_id = "addJudge",
     summary = "Add a judge (admin)",
     description = "Like socket.io `add-judge`.",
-    request_body(content = crate::core::requests::AddJudge, content_type = "application/json"),
+    request_body(content = crate::core::commands::AddJudge, content_type = "application/json"),
     responses(
         (status = 201, description = "The judge as stored.", body = Judge),
         (status = 403, description = "Not the admin.", body = ApiError),
@@ -72,14 +66,8 @@ pub async fn add_judge(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<(StatusCode, Json<Judge>), ApiError> {
-    let Request::AddJudge(judge) = body::event(EventName::AddJudge, &bytes)? else {
-        unreachable!("parsed as add-judge")
-    };
-    let judge = NewJudge {
-        name: judge.name,
-        email: judge.email,
-    };
-    let row = app.core.add_judge(who, judge).await?;
+    let judge: AddJudge = body::command(&bytes)?;
+    let row = app.core.run(who, judge).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
@@ -91,7 +79,7 @@ pub async fn add_judge(
     operation_id = "addSuperlative",
     summary = "Add a superlative (admin)",
     description = "Like socket.io `add-superlative`.",
-    request_body(content = crate::core::requests::AddSuperlative, content_type = "application/json"),
+    request_body(content = crate::core::commands::AddSuperlative, content_type = "application/json"),
     responses(
         (status = 201, description = "The superlative as stored.", body = Superlative),
         (status = 403, description = "Not the admin.", body = ApiError),
@@ -103,11 +91,8 @@ pub async fn add_superlative(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<(StatusCode, Json<Superlative>), ApiError> {
-    let Request::AddSuperlative(superlative) = body::event(EventName::AddSuperlative, &bytes)?
-    else {
-        unreachable!("parsed as add-superlative")
-    };
-    let row = app.core.add_superlative(who, superlative.name).await?;
+    let superlative: AddSuperlative = body::command(&bytes)?;
+    let row = app.core.run(who, superlative).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
@@ -120,7 +105,7 @@ pub async fn add_superlative(
     operation_id = "rate",
     summary = "Rate a hack",
     description = "The admin, or the judge named by judgeId. Rating again replaces the rating, keeping its id.",
-    request_body(content = crate::core::requests::RateHack, content_type = "application/json"),
+    request_body(content = crate::core::commands::RateHack, content_type = "application/json"),
     responses(
         (status = 200, description = "The rating as stored.", body = Rating),
         (status = 403, description = "Not allowed: a judge doing the admin's work, or acting as another judge (judgeId must be the caller's own).", body = ApiError),
@@ -134,14 +119,8 @@ pub async fn rate(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<Rating>, ApiError> {
-    let Request::RateHack(rate) = body::event(EventName::RateHack, &bytes)? else {
-        unreachable!("parsed as rate-hack")
-    };
-    let row = app
-        .core
-        .rate(who, rate.judge_id, rate.hack_id, rate.rating)
-        .await?;
-    Ok(Json(row))
+    let rate: RateHack = body::command(&bytes)?;
+    Ok(Json(app.core.run(who, rate).await?))
 }
 
 /// `DELETE /api/judges/{judgeId}/ratings/{hackId}` -> 204: the judge takes
@@ -181,7 +160,11 @@ pub async fn unrate(
             })
     };
     let (judge, hack) = (id("judgeId", &judge)?, id("hackId", &hack)?);
-    app.core.unrate(who, judge, hack).await?;
+    let unrate = UnrateHack {
+        judge_id: judge,
+        hack_id: hack,
+    };
+    app.core.run(who, unrate).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -194,7 +177,7 @@ pub async fn unrate(
     operation_id = "rank",
     summary = "Rank hacks for a superlative",
     description = "The admin, or the judge named by judgeId. Ranking again replaces the placement, keeping its id. firstId and secondId must differ unless 0 (no choice): JSON Schema cannot say so, and the server answers 400.",
-    request_body(content = crate::core::requests::RankSuperlative, content_type = "application/json"),
+    request_body(content = crate::core::commands::RankSuperlative, content_type = "application/json"),
     responses(
         (status = 200, description = "The placement as stored.", body = SuperlativePlacement),
         (status = 400, description = "Bad input, or firstId and secondId name the same hack.", body = ApiError),
@@ -209,14 +192,6 @@ pub async fn rank(
     Caller(who): Caller,
     Body(bytes): Body,
 ) -> Result<Json<SuperlativePlacement>, ApiError> {
-    let Request::RankSuperlative(rank) = body::event(EventName::RankSuperlative, &bytes)? else {
-        unreachable!("parsed as rank-superlative")
-    };
-    let ranking = Ranking {
-        judge_id: rank.judge_id,
-        superlative_id: rank.super_id,
-        first_choice_id: rank.first_id,
-        second_choice_id: rank.second_id,
-    };
-    Ok(Json(app.core.rank(who, ranking).await?))
+    let rank: RankSuperlative = body::command(&bytes)?;
+    Ok(Json(app.core.run(who, rank).await?))
 }

@@ -89,7 +89,7 @@ pub fn authorize(identity: Identity, action: Action) -> Result<(), Denied> {
         (_, Action::Administer(op)) => Err(Denied::NeedsAdmin { op, identity }),
         (Identity::Anonymous, Action::ActAsJudge(op, _)) => Err(Denied::NotAuthenticated { op }),
         (Identity::Anonymous, Action::Subscribe) => {
-            Err(Denied::NotAuthenticated { op: Op::Subscribe })
+            Err(Denied::NotAuthenticated { op: Op::SUBSCRIBE })
         }
         (Identity::Judge(me), Action::ActAsJudge(op, other)) if me != other => {
             Err(Denied::OtherJudge { op, me, other })
@@ -134,13 +134,17 @@ pub fn authenticate(user_id: i64, secret: SecretKind) -> Result<Identity, AuthFa
 mod tests {
     use super::*;
 
-    const RATE: Op = Op::RateHack;
+    use crate::core::commands::{AddHack, AddJudge, Command, RankSuperlative, RateHack};
+
+    const RATE: Op = RateHack::OP;
+    const RANK: Op = RankSuperlative::OP;
+    const ADD_HACK: Op = AddHack::OP;
 
     #[test]
     fn admin_may_do_everything() {
         for action in [
-            Action::Administer(Op::AddHack),
-            Action::Administer(Op::ImportDevpost),
+            Action::Administer(ADD_HACK),
+            Action::Administer(Op::IMPORT_DEVPOST),
             Action::ActAsJudge(RATE, 7),
             Action::Subscribe,
         ] {
@@ -154,15 +158,15 @@ mod tests {
         assert_eq!(authorize(judge, Action::ActAsJudge(RATE, 3)), Ok(()));
         assert_eq!(authorize(judge, Action::Subscribe), Ok(()));
         assert_eq!(
-            authorize(judge, Action::ActAsJudge(Op::RankSuperlative, 4)),
+            authorize(judge, Action::ActAsJudge(RANK, 4)),
             Err(Denied::OtherJudge {
-                op: Op::RankSuperlative,
+                op: RANK,
                 me: 3,
                 other: 4
             })
         );
-        assert!(authorize(judge, Action::Administer(Op::Assign)).is_err());
-        let denied = authorize(judge, Action::Administer(Op::AddHack)).unwrap_err();
+        assert!(authorize(judge, Action::Administer(Op::ASSIGN)).is_err());
+        let denied = authorize(judge, Action::Administer(ADD_HACK)).unwrap_err();
         assert!(denied.to_string().starts_with(
             "add-hack may only be sent by the admin, and this socket is authenticated as judge 3"
         ));
@@ -172,7 +176,7 @@ mod tests {
     fn anonymous_sockets_may_do_nothing_privileged() {
         let anon = Identity::Anonymous;
         assert!(matches!(
-            authorize(anon, Action::Administer(Op::AddJudge)),
+            authorize(anon, Action::Administer(AddJudge::OP)),
             Err(Denied::NeedsAdmin { .. })
         ));
         let denied = authorize(anon, Action::ActAsJudge(RATE, 1)).unwrap_err();
@@ -195,7 +199,7 @@ mod tests {
             Err(AuthFailure::NotAdmin)
         );
         assert_eq!(authenticate(5, SecretKind::Admin), Ok(Identity::Judge(5)));
-        assert_eq!(Op::RateHack.endpoint(), "POST /api/ratings");
+        assert_eq!(RATE.endpoint(), "POST /api/ratings");
         assert_eq!(
             authenticate(5, SecretKind::Judge(5)),
             Ok(Identity::Judge(5))

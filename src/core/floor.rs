@@ -1,60 +1,29 @@
 //! The judging floor's operations, each with its permission rule, for both
-//! protocols: pausing and resuming judging (admin), marking a team absent
-//! and keeping notes (the admin, or the judge named), clearing absences and
-//! withdrawing hacks (admin), and the organiser's floor view.
+//! protocols: pausing and resuming judging, clearing absences and
+//! withdrawing hacks (admin), and the organiser's floor view. Marking a team
+//! absent and keeping notes are [`commands`](super::commands).
 
 use super::auth::{self, Action, Identity, Op};
 use super::ops::OpError;
 use super::view::Viewer;
 use super::Core;
-use crate::judging::error::JudgingError;
 use crate::judging::floor::{self, Floor, FloorInput};
-use crate::judging::model::{Absence, JudgingStatus, Note, Withdrawal};
-use crate::judging::ops::absent::MarkAbsent;
+use crate::judging::model::{Absence, JudgingStatus, Withdrawal};
 use crate::judging::ops::clear_absences::ClearAbsences;
-use crate::judging::ops::note::WriteNote;
 use crate::judging::ops::pause::SetPaused;
 use crate::judging::ops::withdraw::Withdraw;
-use crate::judging::validate;
 use crate::store::now_ms;
 
 impl Core {
     /// Pauses (`true`) or resumes judging (admin).
     pub async fn set_paused(&self, who: Identity, paused: bool) -> Result<JudgingStatus, OpError> {
         let op = if paused {
-            Op::PauseJudging
+            Op::PAUSE_JUDGING
         } else {
-            Op::ResumeJudging
+            Op::RESUME_JUDGING
         };
         auth::authorize(who, Action::Administer(op))?;
         Ok(self.store.perform(SetPaused { paused }).await?)
-    }
-
-    /// Judge `judge_id` found nobody at `hack_id`'s table: the admin, or
-    /// that judge.
-    pub async fn mark_absent(
-        &self,
-        who: Identity,
-        judge_id: i64,
-        hack_id: i64,
-    ) -> Result<Absence, OpError> {
-        auth::authorize(who, Action::ActAsJudge(Op::MarkAbsent, judge_id))?;
-        let mark = MarkAbsent::new(judge_id, hack_id);
-        Ok(self.store.perform(mark).await?)
-    }
-
-    /// A judge's private note on a hack: the admin, or that judge.
-    pub async fn note(
-        &self,
-        who: Identity,
-        judge_id: i64,
-        hack_id: i64,
-        text: String,
-    ) -> Result<Note, OpError> {
-        auth::authorize(who, Action::ActAsJudge(Op::NoteHack, judge_id))?;
-        validate::note(&text).map_err(JudgingError::from)?;
-        let note = WriteNote::new(judge_id, hack_id, text);
-        Ok(self.store.perform(note).await?)
     }
 
     /// The team is back (admin): clears the hack's absences.
@@ -63,7 +32,7 @@ impl Core {
         who: Identity,
         hack_id: i64,
     ) -> Result<Vec<Absence>, OpError> {
-        auth::authorize(who, Action::Administer(Op::ClearAbsences))?;
+        auth::authorize(who, Action::Administer(Op::CLEAR_ABSENCES))?;
         Ok(self.store.perform(ClearAbsences { hack: hack_id }).await?)
     }
 
@@ -74,14 +43,14 @@ impl Core {
         hack_id: i64,
         withdrawn: bool,
     ) -> Result<Withdrawal, OpError> {
-        auth::authorize(who, Action::Administer(Op::Withdraw))?;
+        auth::authorize(who, Action::Administer(Op::WITHDRAW))?;
         let withdraw = Withdraw::new(hack_id, withdrawn);
         Ok(self.store.perform(withdraw).await?)
     }
 
     /// The organiser's floor view (admin).
     pub async fn floor(&self, who: Identity) -> Result<Floor, OpError> {
-        auth::authorize(who, Action::Administer(Op::Floor))?;
+        auth::authorize(who, Action::Administer(Op::FLOOR))?;
         let judges_per_hack = self.judges_per_hack(None).await?;
         let last_action = self.store.judge_activity().await?;
         let data = self.sync.snapshot(Viewer::Admin).await?;

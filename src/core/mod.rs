@@ -6,16 +6,18 @@
 //! of its own, so the protocols cannot drift apart.
 //!
 //! ```text
-//! requests.rs   the operations' inputs, parsed from JSON the same way for
-//!               socket.io events and HTTP bodies (the table of operations)
-//! operations.rs the table of operations: event name and HTTP endpoint
+//! operations.rs what an operation is called: event name and HTTP endpoint
+//! requests.rs   the events a client sends, parsed at the edge: the session's
+//!               own (authenticate, login, subscribe-database) and commands
+//! commands/     the judging writes a client names, one file each: payload,
+//!               permission and what it does, for socket.io and HTTP alike
 //! auth.rs       identities and who may do what (pure)
 //! throttle.rs   wrong-guess budgets per client address and per judge
 //!               (in cluster mode, the cluster's, shared through the store)
 //! access.rs     login, sign-in links, authenticate and bearer secrets, throttled
 //! links.rs      judges' sign-in links for the organiser: list, re-issue
-//! ops.rs        the judging operations with their permission rules
-//! floor.rs      the judging floor: pause, absences, notes, withdrawals, floor view
+//! ops.rs        imports, assignment and reading the state, with their permission rules
+//! floor.rs      the judging floor: pause, clearing absences, withdrawals, floor view
 //! reports.rs    results and CSV exports for the admin
 //! view.rs       the mirror of the judging tables and per-viewer scoping (pure)
 //! updates.rs    the shapes of live updates (`update-full`, `update-partial`)
@@ -27,6 +29,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod commands;
 pub mod floor;
 pub mod heats;
 pub mod links;

@@ -1,6 +1,7 @@
-//! The judging operations, each with its permission rule: the one
-//! implementation behind socket.io events and HTTP endpoints alike, so a
-//! rule (who may rate as whom, what an import checks) has one home.
+//! The judging operations that are not a [`command`](super::commands) (a
+//! payload a client names): imports, assignment and reading the state, each
+//! with its permission rule, the one implementation behind socket.io events
+//! and HTTP endpoints alike, so a rule (what an import checks) has one home.
 //!
 //! Each takes the caller's [`Identity`] and checks it first, so a caller
 //! that may not do something learns nothing else (not even whether its CSV
@@ -16,15 +17,13 @@ use super::sync::{EventId, SubscribeError, Subscription};
 use super::Core;
 use crate::judging::assign::DEFAULT_JUDGES_PER_HACK;
 use crate::judging::error::JudgingError;
-use crate::judging::inputs::{NewHack, NewJudge, NewSuperlative, Ranking, MAX_JUDGES_PER_HACK};
-use crate::judging::model::{DataStore, Hack, Judge, Rating, Superlative, SuperlativePlacement};
+use crate::judging::inputs::MAX_JUDGES_PER_HACK;
+use crate::judging::model::DataStore;
 use crate::judging::ops::assign::Assign;
 use crate::judging::ops::import_devpost::ImportDevpost;
 use crate::judging::ops::import_judges::ImportJudges;
-use crate::judging::ops::rate::Rate;
-use crate::judging::ops::unrate::Unrate;
 use crate::judging::outcomes::{Assigned, DevpostImported, JudgesImported};
-use crate::judging::{devpost, judges_csv, validate, ImportError};
+use crate::judging::{devpost, judges_csv, ImportError};
 use crate::store::{KeyReused, StoreError, WriteError};
 
 /// Runs a parser that reads as the upload arrives, on a blocking thread.
@@ -67,75 +66,6 @@ impl From<WriteError> for OpError {
 }
 
 impl Core {
-    pub async fn add_hack(&self, who: Identity, hack: NewHack) -> Result<Hack, OpError> {
-        auth::authorize(who, Action::Administer(Op::AddHack))?;
-        validate::name("name", &hack.name).map_err(JudgingError::from)?;
-        validate::description(&hack.description).map_err(JudgingError::from)?;
-        validate::location(hack.location).map_err(JudgingError::from)?;
-        Ok(self.store.perform(hack).await?)
-    }
-
-    pub async fn add_judge(&self, who: Identity, judge: NewJudge) -> Result<Judge, OpError> {
-        auth::authorize(who, Action::Administer(Op::AddJudge))?;
-        validate::name("name", &judge.name).map_err(JudgingError::from)?;
-        validate::email(&judge.email).map_err(JudgingError::from)?;
-        Ok(self.store.perform(judge).await?)
-    }
-
-    pub async fn add_superlative(
-        &self,
-        who: Identity,
-        name: String,
-    ) -> Result<Superlative, OpError> {
-        auth::authorize(who, Action::Administer(Op::AddSuperlative))?;
-        validate::name("name", &name).map_err(JudgingError::from)?;
-        Ok(self.store.perform(NewSuperlative { name }).await?)
-    }
-
-    /// Judge `judge_id` rates `hack_id`: the admin, or that judge.
-    pub async fn rate(
-        &self,
-        who: Identity,
-        judge_id: i64,
-        hack_id: i64,
-        rating: i64,
-    ) -> Result<Rating, OpError> {
-        auth::authorize(who, Action::ActAsJudge(Op::RateHack, judge_id))?;
-        validate::rating(rating).map_err(JudgingError::from)?;
-        let rate = Rate::new(judge_id, hack_id, rating);
-        Ok(self.store.perform(rate).await?)
-    }
-
-    /// Judge `judge_id` takes back its rating of `hack_id` ("undo"): the
-    /// admin, or that judge. Answers the row as it now is (rating 0).
-    pub async fn unrate(
-        &self,
-        who: Identity,
-        judge_id: i64,
-        hack_id: i64,
-    ) -> Result<Rating, OpError> {
-        auth::authorize(who, Action::ActAsJudge(Op::UnrateHack, judge_id))?;
-        let unrate = Unrate {
-            judge: judge_id,
-            hack: hack_id,
-        };
-        Ok(self.store.perform(unrate).await?)
-    }
-
-    /// A judge's first and second choice for a superlative: the admin, or
-    /// that judge.
-    pub async fn rank(
-        &self,
-        who: Identity,
-        ranking: Ranking,
-    ) -> Result<SuperlativePlacement, OpError> {
-        auth::authorize(
-            who,
-            Action::ActAsJudge(Op::RankSuperlative, ranking.judge_id),
-        )?;
-        Ok(self.store.perform(ranking).await?)
-    }
-
     /// Imports a Devpost project export (admin): all of it, or nothing.
     /// `csv` is read as it arrives (it may block), off the async threads.
     pub async fn import_devpost(
@@ -143,7 +73,7 @@ impl Core {
         who: Identity,
         csv: impl Read + Send + 'static,
     ) -> Result<DevpostImported, OpError> {
-        auth::authorize(who, Action::Administer(Op::ImportDevpost))?;
+        auth::authorize(who, Action::Administer(Op::IMPORT_DEVPOST))?;
         let projects = blocking(move || devpost::read(csv)).await?;
         Ok(self.store.perform(ImportDevpost::new(projects)).await?)
     }
@@ -154,7 +84,7 @@ impl Core {
         who: Identity,
         csv: impl Read + Send + 'static,
     ) -> Result<JudgesImported, OpError> {
-        auth::authorize(who, Action::Administer(Op::ImportJudges))?;
+        auth::authorize(who, Action::Administer(Op::IMPORT_JUDGES))?;
         let judges = blocking(move || judges_csv::read_numbered(csv)).await?;
         Ok(self.store.perform(ImportJudges::new(judges)).await?)
     }
@@ -166,7 +96,7 @@ impl Core {
         who: Identity,
         judges_per_hack: Option<i64>,
     ) -> Result<Assigned, OpError> {
-        auth::authorize(who, Action::Administer(Op::Assign))?;
+        auth::authorize(who, Action::Administer(Op::ASSIGN))?;
         let k = self.judges_per_hack(judges_per_hack).await?;
         let assign = Assign { judges_per_hack: k };
         Ok(self.store.perform(assign).await?)
@@ -177,7 +107,7 @@ impl Core {
         auth::authorize(who, Action::Subscribe)?;
         let viewer = who
             .viewer()
-            .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
+            .ok_or(Denied::NotAuthenticated { op: Op::SUBSCRIBE })?;
         Ok(self.sync.snapshot(viewer).await?)
     }
 
@@ -195,7 +125,7 @@ impl Core {
         auth::authorize(who, Action::Subscribe)?;
         let viewer = who
             .viewer()
-            .ok_or(Denied::NotAuthenticated { op: Op::Subscribe })?;
+            .ok_or(Denied::NotAuthenticated { op: Op::SUBSCRIBE })?;
         Ok(self
             .sync
             .subscribe_channel(viewer, capacity, preview, resume)

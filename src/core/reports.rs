@@ -41,7 +41,7 @@ impl Core {
         who: Identity,
         judges_per_hack: Option<i64>,
     ) -> Result<ResultsReport, OpError> {
-        auth::authorize(who, Action::Administer(Op::Results))?;
+        auth::authorize(who, Action::Administer(Op::RESULTS))?;
         let k = self.judges_per_hack(judges_per_hack).await?;
         let data = self.sync.snapshot(Viewer::Admin).await?;
         Ok(ResultsReport {
@@ -53,8 +53,8 @@ impl Core {
     /// One CSV export.
     pub async fn export(&self, who: Identity, what: Export) -> Result<String, OpError> {
         let op = match what {
-            Export::Results => Op::Results,
-            _ => Op::Export,
+            Export::Results => Op::RESULTS,
+            _ => Op::EXPORT,
         };
         auth::authorize(who, Action::Administer(op))?;
         if what == Export::Results {

@@ -8,9 +8,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::judging::model::{
-    Absence, Hack, Judge, Note, Rating, Superlative, SuperlativePlacement,
-};
+use crate::core::commands::Written;
 
 pub const LOGIN_RESPONSE: &str = "login-response";
 pub const AUTHENTICATE_RESPONSE: &str = "authenticate-response";
@@ -58,15 +56,16 @@ pub struct AuthenticateResponse {
 /// What a request did, as its acknowledgement reports it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Done {
-    Hack(Hack),
-    Judge(Judge),
-    Superlative(Superlative),
-    Rating(Rating),
-    Placement(SuperlativePlacement),
-    Absence(Absence),
-    Note(Note),
-    Authenticated { user_id: i64, judge_id: i64 },
-    LoggedIn { secret: String, user_id: i64 },
+    /// A judging write: the row as stored.
+    Wrote(Written),
+    Authenticated {
+        user_id: i64,
+        judge_id: i64,
+    },
+    LoggedIn {
+        secret: String,
+        user_id: i64,
+    },
     Subscribed,
 }
 
@@ -74,13 +73,7 @@ impl std::fmt::Debug for Done {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Done::LoggedIn { user_id, .. } => write!(f, "LoggedIn {{ user_id: {user_id}, .. }}"),
-            Done::Hack(r) => write!(f, "Hack({r:?})"),
-            Done::Judge(r) => write!(f, "Judge({r:?})"),
-            Done::Superlative(r) => write!(f, "Superlative({r:?})"),
-            Done::Rating(r) => write!(f, "Rating({r:?})"),
-            Done::Placement(r) => write!(f, "Placement({r:?})"),
-            Done::Absence(r) => write!(f, "Absence({r:?})"),
-            Done::Note(r) => write!(f, "Note {{ id: {}, .. }}", r.id),
+            Done::Wrote(w) => write!(f, "{w:?}"),
             Done::Authenticated { user_id, judge_id } => {
                 write!(
                     f,
@@ -100,13 +93,7 @@ pub fn ack_ok(done: &Done) -> Value {
         body.insert(key.into(), value);
     };
     match done {
-        Done::Hack(r) => put("hack", row(r)),
-        Done::Judge(r) => put("judge", row(r)),
-        Done::Superlative(r) => put("superlative", row(r)),
-        Done::Rating(r) => put("rating", row(r)),
-        Done::Placement(r) => put("superlativePlacement", row(r)),
-        Done::Absence(r) => put("absence", row(r)),
-        Done::Note(r) => put("note", row(r)),
+        Done::Wrote(w) => put(w.field, w.row.clone()),
         Done::Authenticated { user_id, judge_id } => {
             put("userId", json!(user_id));
             put("judgeId", json!(judge_id));
@@ -125,24 +112,18 @@ pub fn ack_err(error: &ProtocolError) -> Value {
     json!({ "ok": false, "error": error })
 }
 
-fn row(r: &impl Serialize) -> Value {
-    serde_json::to_value(r).expect("rows serialize")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn acks_have_the_documented_shape() {
-        let rating = Rating {
-            id: 4,
-            judge_id: 1,
-            hack_id: 2,
-            rating: 9,
+        let rating = Written {
+            field: "rating",
+            row: json!({"id": 4, "judgeId": 1, "hackId": 2, "rating": 9}),
         };
         assert_eq!(
-            ack_ok(&Done::Rating(rating)),
+            ack_ok(&Done::Wrote(rating)),
             json!({"ok": true, "rating": {"id": 4, "judgeId": 1, "hackId": 2, "rating": 9}})
         );
         assert_eq!(

@@ -33,7 +33,6 @@ use crate::core::auth::{self, Action, Identity, Op};
 use crate::core::ops::OpError;
 use crate::core::requests::{self, Request};
 use crate::core::Core;
-use crate::judging::inputs::{NewHack, NewJudge, Ranking};
 use crate::limits::{Permit, RateLimiter, Verdict};
 use crate::metrics::Protocol;
 use crate::store::idempotency::{fingerprint, set_scope, with_claim, Claim};
@@ -370,51 +369,7 @@ impl Session {
         let sledge = &self.sledge;
         let who = self.identity;
         match request {
-            Request::AddHack(hack) => {
-                let hack = NewHack {
-                    name: hack.name,
-                    description: hack.description,
-                    location: hack.location,
-                };
-                Ok(Done::Hack(sledge.add_hack(who, hack).await?))
-            }
-            Request::AddJudge(judge) => {
-                let judge = NewJudge {
-                    name: judge.name,
-                    email: judge.email,
-                };
-                Ok(Done::Judge(sledge.add_judge(who, judge).await?))
-            }
-            Request::AddSuperlative(superlative) => Ok(Done::Superlative(
-                sledge.add_superlative(who, superlative.name).await?,
-            )),
-            Request::RateHack(rate) => Ok(Done::Rating(
-                sledge
-                    .rate(who, rate.judge_id, rate.hack_id, rate.rating)
-                    .await?,
-            )),
-            Request::UnrateHack(unrate) => Ok(Done::Rating(
-                sledge.unrate(who, unrate.judge_id, unrate.hack_id).await?,
-            )),
-            Request::RankSuperlative(rank) => {
-                let ranking = Ranking {
-                    judge_id: rank.judge_id,
-                    superlative_id: rank.super_id,
-                    first_choice_id: rank.first_id,
-                    second_choice_id: rank.second_id,
-                };
-                Ok(Done::Placement(sledge.rank(who, ranking).await?))
-            }
-            Request::MarkAbsent(absent) => Ok(Done::Absence(
-                sledge
-                    .mark_absent(who, absent.judge_id, absent.hack_id)
-                    .await?,
-            )),
-            Request::NoteHack(note) => Ok(Done::Note(
-                sledge
-                    .note(who, note.judge_id, note.hack_id, note.text)
-                    .await?,
-            )),
+            Request::Command(command) => Ok(Done::Wrote(command.run(sledge, who).await?)),
             Request::SubscribeDatabase => {
                 auth::authorize(who, Action::Subscribe)?;
                 self.subscribe(socket).await
@@ -508,7 +463,7 @@ impl Session {
         let viewer = self
             .identity
             .viewer()
-            .ok_or(auth::Denied::NotAuthenticated { op: Op::Subscribe })?;
+            .ok_or(auth::Denied::NotAuthenticated { op: Op::SUBSCRIBE })?;
         self.sledge
             .sync
             .subscribe(Box::new(Subscriber::new(socket.clone(), self.key)), viewer)
