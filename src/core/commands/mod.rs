@@ -144,17 +144,15 @@ impl Debug for Written {
     }
 }
 
-/// One row of the command table: how to recognise and parse a command.
+/// One row of the command table: a command's name, and how to parse it.
 pub struct Entry {
     pub op: Op,
-    pub schema: &'static str,
     pub parse: fn(Value) -> Result<Box<dyn Parsed>, ParseError>,
 }
 
 const fn entry<C: Command>() -> Entry {
     Entry {
         op: C::OP,
-        schema: C::SCHEMA,
         parse: parse_boxed::<C>,
     }
 }
