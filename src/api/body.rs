@@ -77,3 +77,17 @@ pub fn optional<T: DeserializeOwned + Default>(bytes: &[u8], shape: &str) -> Res
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Schemathesis sent `3931777994474318.0` as an id: a whole number
+    /// JSON Schema calls an integer. Parsed to the nearest float (not one
+    /// ulp off, which is `...318.5`), it is taken as that integer.
+    #[test]
+    fn whole_numbers_written_as_floats_parse_exactly() {
+        let value = json_value(br#"{"hackId": 3931777994474318.0}"#).unwrap();
+        assert_eq!(value["hackId"].as_i64(), Some(3_931_777_994_474_318));
+    }
+}
