@@ -86,14 +86,14 @@ impl std::fmt::Debug for Done {
 }
 
 /// `{"ok": true, ...}` for a request that took effect.
-pub fn ack_ok(done: &Done) -> Value {
+pub fn ack_ok(done: Done) -> Value {
     let mut body = Map::new();
     body.insert("ok".into(), Value::Bool(true));
     let mut put = |key: &str, value: Value| {
         body.insert(key.into(), value);
     };
     match done {
-        Done::Wrote(w) => put(w.field, w.row.clone()),
+        Done::Wrote(w) => put(w.field, w.row),
         Done::Authenticated { user_id, judge_id } => {
             put("userId", json!(user_id));
             put("judgeId", json!(judge_id));
@@ -123,17 +123,17 @@ mod tests {
             row: json!({"id": 4, "judgeId": 1, "hackId": 2, "rating": 9}),
         };
         assert_eq!(
-            ack_ok(&Done::Wrote(rating)),
+            ack_ok(Done::Wrote(rating)),
             json!({"ok": true, "rating": {"id": 4, "judgeId": 1, "hackId": 2, "rating": 9}})
         );
         assert_eq!(
-            ack_ok(&Done::Authenticated {
+            ack_ok(Done::Authenticated {
                 user_id: 3,
                 judge_id: 3
             }),
             json!({"ok": true, "userId": 3, "judgeId": 3})
         );
-        assert_eq!(ack_ok(&Done::Subscribed), json!({"ok": true}));
+        assert_eq!(ack_ok(Done::Subscribed), json!({"ok": true}));
         let error = ProtocolError {
             original: "rate-hack".into(),
             message: "no".into(),

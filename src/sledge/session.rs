@@ -331,7 +331,7 @@ impl Session {
         let reply = match outcome {
             Ok(done) => {
                 tracing::debug!(sid = %socket.id, %event, ?done, "sledge request done");
-                ack_ok(&done)
+                ack_ok(done)
             }
             Err(refusal) => {
                 tracing::debug!(sid = %socket.id, %event, message = %refusal.message, "sledge request refused");
