@@ -96,12 +96,22 @@ impl PgStore {
     }
 
     /// Deletes the budgets that are full again; returns how many.
+    ///
+    /// It skips a row a guess is spending at that moment (which is not full
+    /// for long), so it never waits for a lock: a plain `DELETE` took its
+    /// rows in the table's order while a guess takes a judge's row and then
+    /// its address's, and the two could deadlock, costing the guess its
+    /// cluster-wide count.
     pub async fn forget_full_budgets(&self) -> Result<u64, StoreError> {
         self.read(|client| {
             Box::pin(async move {
                 Ok(client
                     .execute(
-                        &format!("DELETE FROM guess_budgets WHERE {LEVEL_NOW} >= burst"),
+                        &format!(
+                            "DELETE FROM guess_budgets WHERE key IN (
+                                 SELECT key FROM guess_budgets WHERE {LEVEL_NOW} >= burst
+                                 FOR UPDATE SKIP LOCKED)"
+                        ),
                         &[],
                     )
                     .await?)
@@ -272,5 +282,47 @@ mod tests {
         assert_eq!(a.forget_full().await.unwrap(), 1);
         a.close().await;
         b.close().await;
+    }
+
+    /// Forgetting full budgets skips a row a guess holds, rather than wait
+    /// for it (and risk a deadlock with a guess taking two rows).
+    #[tokio::test]
+    async fn forgetting_full_budgets_waits_for_no_guess() {
+        let Some(url) = fresh_database("forgetting full budgets waits for no guess").await else {
+            return;
+        };
+        let (store, _) = node(&url).await;
+        let full_again = |key: &str| Spend {
+            key: key.into(),
+            burst: 1,
+            per_hour: 3_600_000,
+        };
+        store
+            .spend(vec![full_again("j 1 10.0.0.1"), full_again("a 10.0.0.1")])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Another node's guess holds the judge's row, in its transaction.
+        let (guess, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        guess
+            .batch_execute(
+                "BEGIN; SELECT 1 FROM guess_budgets WHERE key = 'j 1 10.0.0.1' FOR UPDATE",
+            )
+            .await
+            .unwrap();
+        let forgot = tokio::time::timeout(Duration::from_secs(10), store.forget_full()).await;
+        assert_eq!(
+            forgot
+                .expect("forgetting waited for the guess's row")
+                .unwrap(),
+            1,
+            "the free full row is forgotten, the held one kept"
+        );
+        guess.batch_execute("ROLLBACK").await.unwrap();
+        assert_eq!(store.forget_full().await.unwrap(), 1);
+        store.close().await;
     }
 }
