@@ -154,7 +154,7 @@ mod tests {
 
     use tokio_util::sync::CancellationToken;
 
-    use super::super::test_support::{fresh_database, node};
+    use super::super::test_support::{fresh_database, node, other_node};
     use crate::core::throttle::{Throttle, ADDRESS, JUDGE};
     use crate::store::budgets::{SharedBudgets, Spend};
 
@@ -303,14 +303,9 @@ mod tests {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         // Another node's guess holds the judge's row, in its transaction.
-        let (guess, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let guess = other_node(&url).await;
         guess
-            .batch_execute(
-                "BEGIN; SELECT 1 FROM guess_budgets WHERE key = 'j 1 10.0.0.1' FOR UPDATE",
-            )
+            .batch_execute("SELECT 1 FROM guess_budgets WHERE key = 'j 1 10.0.0.1' FOR UPDATE")
             .await
             .unwrap();
         let forgot = tokio::time::timeout(Duration::from_secs(10), store.forget_full()).await;

@@ -175,7 +175,7 @@ mod tests {
     use crate::judging::ops::rate::Rate;
     use crate::judging::ops::withdraw::Withdraw;
     use crate::store::postgres::locks::FLOOR_LOCK;
-    use crate::store::postgres::test_support::{fresh_database, node, open, Feed};
+    use crate::store::postgres::test_support::{fresh_database, node, open, other_node, Feed};
     use crate::store::{Perform, WriteError};
 
     /// Two judges, three hacks, and judge 1 assigned hacks 1, 2, 3 in that order.
@@ -387,16 +387,6 @@ mod tests {
         assert_eq!((all.notes, all.withdrawals), (vec![edited], vec![back]));
         let activity = store.judge_activity().await.unwrap();
         assert!(activity[&2] > 1_700_000_000_000, "{activity:?}");
-    }
-
-    /// A connection of "another node", with its own transaction open.
-    async fn other_node(url: &str) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client.batch_execute("BEGIN").await.unwrap();
-        client
     }
 
     /// Whether `task` is still waiting after a moment.

@@ -56,6 +56,17 @@ fn with_database(url: &str, name: &str) -> String {
     format!("postgres://{authority}/{name}{query}")
 }
 
+/// A connection of "another node" to the database at `url`, with its own
+/// transaction open: for holding a lock the node under test must meet.
+pub async fn other_node(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("BEGIN").await.unwrap();
+    client
+}
+
 /// A node on the database at `url`, and the judging diffs it delivers.
 pub async fn node(url: &str) -> (PgStore, Feed) {
     let (store, changes) = PgStore::open(
